@@ -1,0 +1,5 @@
+"""Allow `python -m ketaclinic`."""
+
+from ketaclinic.cli import main
+
+main()

@@ -1,0 +1,73 @@
+"""How every command answers: JSON on stdout where asked, one line on stderr and exit 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, NoReturn
+
+import pydantic
+
+from ketaclinic.errors import ConflictError, DataFileError, InputError, NotFoundError, PermissionDeniedError
+
+EXIT_BAD_INPUT = 2
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
+    if hasattr(value, "tolist"):  # NumPy arrays and scalars
+        return value.tolist()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _finite(value: Any) -> Any:
+    """Replace NaN/inf (not valid JSON) with null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def emit_json(payload: Any) -> None:
+    """Print `payload` as JSON (NumPy, dates and enums understood)."""
+    text = json.dumps(payload, default=_default)
+    sys.stdout.write(json.dumps(_finite(json.loads(text)), indent=2) + "\n")
+
+
+def fail(message: str) -> NoReturn:
+    """Print one line on stderr and exit 2."""
+    sys.stderr.write(f"error: {message}\n")
+    raise SystemExit(EXIT_BAD_INPUT)
+
+
+def describe_validation_error(exc: pydantic.ValidationError) -> str:
+    """One line naming the first offending field."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "input"
+    return f"{where}: {first.get('msg', 'invalid')}"
+
+
+@contextmanager
+def fail_on_bad_input() -> Iterator[None]:
+    """Turn the project's input errors into exit 2 with one line (never a traceback)."""
+    try:
+        yield
+    except (InputError, NotFoundError, ConflictError, DataFileError, PermissionDeniedError) as exc:
+        fail(str(exc))
+    except pydantic.ValidationError as exc:
+        fail(describe_validation_error(exc))
