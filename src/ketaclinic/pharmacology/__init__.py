@@ -1,1 +1,55 @@
-"""ketaclinic.pharmacology."""
+"""Ketamine pharmacokinetics: published models with sources, exact simulation, populations, TCI.
+
+Pure package: NumPy/SciPy only, usable from a notebook. See docs/pharmacology.md.
+"""
+
+from __future__ import annotations
+
+from ketaclinic.pharmacology.bands import ConcentrationBand, concentration_bands, get_band
+from ketaclinic.pharmacology.derived import (
+    auc,
+    context_sensitive_half_time_min,
+    minutes_above,
+    minutes_below,
+    minutes_within,
+    peak,
+    steady_state_cp_ng_ml,
+)
+from ketaclinic.pharmacology.models import PKModel, check_patient, get_model, list_models
+from ketaclinic.pharmacology.regimen import Bolus, Infusion, Regimen
+from ketaclinic.pharmacology.simulate import (
+    BatchPrediction,
+    PopulationPrediction,
+    Prediction,
+    simulate,
+    simulate_batch,
+    simulate_population,
+    uniform_weights,
+)
+
+__all__ = [
+    "BatchPrediction",
+    "Bolus",
+    "ConcentrationBand",
+    "Infusion",
+    "PKModel",
+    "PopulationPrediction",
+    "Prediction",
+    "Regimen",
+    "auc",
+    "check_patient",
+    "concentration_bands",
+    "context_sensitive_half_time_min",
+    "get_band",
+    "get_model",
+    "list_models",
+    "minutes_above",
+    "minutes_below",
+    "minutes_within",
+    "peak",
+    "simulate",
+    "simulate_batch",
+    "simulate_population",
+    "steady_state_cp_ng_ml",
+    "uniform_weights",
+]
