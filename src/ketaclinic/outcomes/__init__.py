@@ -1,1 +1,47 @@
-"""ketaclinic.outcomes."""
+"""Outcomes: PRO instruments and scoring, responder definitions, follow-up schedule, cohort statistics."""
+
+from ketaclinic.outcomes.analysis import analyse_cohort, parse_compare, validate_compare
+from ketaclinic.outcomes.cohort import Cohort, CohortFileError, CohortRecord, RowError, read_cohort_csv
+from ketaclinic.outcomes.definitions import (
+    OutcomeDefinition,
+    evaluate_responders,
+    get_definition,
+    list_definitions,
+    sustained_relief_weeks,
+)
+from ketaclinic.outcomes.instruments import (
+    nrs_rating,
+    score_bpi,
+    score_gad7,
+    score_pgic,
+    score_phq9,
+)
+from ketaclinic.outcomes.schedule import FollowupDue, followup_schedule
+from ketaclinic.outcomes.stats import compare_proportions, kaplan_meier, logrank, wilson_interval
+
+__all__ = [
+    "Cohort",
+    "CohortFileError",
+    "CohortRecord",
+    "FollowupDue",
+    "OutcomeDefinition",
+    "RowError",
+    "analyse_cohort",
+    "compare_proportions",
+    "evaluate_responders",
+    "followup_schedule",
+    "get_definition",
+    "kaplan_meier",
+    "list_definitions",
+    "logrank",
+    "nrs_rating",
+    "parse_compare",
+    "read_cohort_csv",
+    "score_bpi",
+    "score_gad7",
+    "score_pgic",
+    "score_phq9",
+    "sustained_relief_weeks",
+    "validate_compare",
+    "wilson_interval",
+]
