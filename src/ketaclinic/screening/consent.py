@@ -66,7 +66,8 @@ def current_consent_template() -> ConsentTemplate:
         text=data["text"].strip(),
         risks=tuple(_item(row, f"{CONSENT_FILE} risk[{i}]") for i, row in enumerate(data.get("risk", []))),
         alternatives=tuple(
-            _item(row, f"{CONSENT_FILE} alternative[{i}]") for i, row in enumerate(data.get("alternative", []))
+            _item(row, f"{CONSENT_FILE} alternative[{i}]")
+            for i, row in enumerate(data.get("alternative", []))
         ),
         source=data["source"],
         status=parse_status(data.get("status"), CONSENT_FILE),

@@ -98,7 +98,9 @@ def _text(row: Mapping[str, Any], key: str, where: str) -> str:
     return value
 
 
-def _finding(row: Mapping[str, Any], sources: Mapping[str, str], where: str, *, direction: str = "") -> Finding:
+def _finding(
+    row: Mapping[str, Any], sources: Mapping[str, str], where: str, *, direction: str = ""
+) -> Finding:
     return Finding(
         text=_text(row, "text", where),
         direction=str(row.get("direction", direction)),

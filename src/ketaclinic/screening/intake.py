@@ -70,7 +70,9 @@ class PriorTreatment(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, max_length=200, description="drug or therapy, free text (synonyms matched)")
+    name: str = Field(
+        min_length=1, max_length=200, description="drug or therapy, free text (synonyms matched)"
+    )
     outcome: PriorTreatmentOutcome
 
 
@@ -79,11 +81,16 @@ class Intake(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="KetaclinicIntake")
 
-    intake_version: str = Field(description=f"schema version; supported: {', '.join(sorted(SUPPORTED_INTAKE_VERSIONS))}")
+    intake_version: str = Field(
+        description=f"schema version; supported: {', '.join(sorted(SUPPORTED_INTAKE_VERSIONS))}"
+    )
     age_y: int = _bounded_int("age_y", "age in whole years")
     sex: Sex
     weight_kg: float = Field(
-        ge=intake_range("weight_kg")[0], le=intake_range("weight_kg")[1], allow_inf_nan=False, description="kg"
+        ge=intake_range("weight_kg")[0],
+        le=intake_range("weight_kg")[1],
+        allow_inf_nan=False,
+        description="kg",
     )
     diagnoses: list[DiagnosisCode] = Field(min_length=1, description="ICD-10-CM codes of the shipped list")
     pain_mechanism: PainMechanism
@@ -108,7 +115,9 @@ class Intake(BaseModel):
     @classmethod
     def _supported_version(cls, value: str) -> str:
         if value not in SUPPORTED_INTAKE_VERSIONS:
-            raise ValueError(f"unsupported intake version {value!r} (supported: {', '.join(SUPPORTED_INTAKE_VERSIONS)})")
+            raise ValueError(
+                f"unsupported intake version {value!r} (supported: {', '.join(SUPPORTED_INTAKE_VERSIONS)})"
+            )
         return value
 
     @field_validator("diagnoses", "conditions")

@@ -108,7 +108,7 @@ def _int(row: Mapping[str, Any], key: str, where: str) -> int:
 
 def _severity(row: Mapping[str, Any], where: str) -> Severity:
     try:
-        return Severity(row.get("severity"))
+        return Severity(str(row.get("severity")))
     except ValueError:
         raise DataFileError(f"{where}: unknown severity {row.get('severity')!r}") from None
 
@@ -220,7 +220,8 @@ def _apply_override(rules: ScreeningRules, path: Path) -> ScreeningRules:
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise DataFileError(
-            f"{path}: cannot override {', '.join(unknown)} (only local-policy tables: {', '.join(sorted(allowed))})"
+            f"{path}: cannot override {', '.join(unknown)} "
+            f"(only the local-policy tables {', '.join(sorted(allowed))})"
         )
     result = rules
     if "blood_pressure_threshold" in data:
@@ -243,7 +244,7 @@ def _apply_override(rules: ScreeningRules, path: Path) -> ScreeningRules:
             reviews[review.instrument] = review
         result = replace(result, score_reviews=tuple(reviews.values()))
     if "refractoriness" in data or "treatment" in data:
-        override = {k: data[k] for k in ("refractoriness", "treatment") if k in data}
+        override: dict[str, Any] = {k: data[k] for k in ("refractoriness", "treatment") if k in data}
         result = replace(result, refractoriness=result.refractoriness.with_override(override, str(path)))
     return replace(result, overridden_by=str(path))
 

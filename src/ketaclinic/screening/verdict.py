@@ -108,7 +108,12 @@ def worst_verdict(reasons: list[Reason]) -> Verdict:
 
 def _from_rule(rule: Rule) -> Reason:
     return Reason(
-        code=rule.code, text=rule.text, source=rule.source, grade=rule.grade, status=rule.status, severity=rule.severity
+        code=rule.code,
+        text=rule.text,
+        source=rule.source,
+        grade=rule.grade,
+        status=rule.status,
+        severity=rule.severity,
     )
 
 
@@ -208,7 +213,9 @@ def _required_tests(
             because.append("high or frequent dosing planned")
         if because:
             tests.append(
-                RequiredTest(code=test.code, label=test.label, because=because, source=test.source, status=test.status)
+                RequiredTest(
+                    code=test.code, label=test.label, because=because, source=test.source, status=test.status
+                )
             )
     return tests
 
