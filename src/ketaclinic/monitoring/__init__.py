@@ -1,1 +1,104 @@
-"""ketaclinic.monitoring."""
+"""Infusion monitoring, pure: flowsheet kinds and ranges, alert and stop rules, cadence, lifecycle, discharge.
+
+No database: the service layer stores sessions, readings and alerts; everything here is a plain
+function of plain values. See docs/monitoring.md.
+"""
+
+from __future__ import annotations
+
+from ketaclinic.monitoring.cadence import (
+    Cadence,
+    OverdueSlot,
+    default_grace_min,
+    field_groups,
+    get_cadence,
+    next_due_min,
+    overdue,
+    times_by_group,
+)
+from ketaclinic.monitoring.concentration import ChartedPrediction, charted_prediction, predicted_cp_at
+from ketaclinic.monitoring.discharge import DischargeItem, DischargeResult, discharge_check
+from ketaclinic.monitoring.lifecycle import (
+    REQUIRED_FOR_SIGNATURE,
+    SessionAction,
+    SessionState,
+    allowed_transitions,
+    missing_for_signature,
+    transition,
+)
+from ketaclinic.monitoring.observations import (
+    Interpretation,
+    Observation,
+    ObservationKind,
+    get_kind,
+    interpret,
+    interpret_value,
+    observation_kinds,
+    parse_observation,
+)
+from ketaclinic.monitoring.replay import parse_segments, replay_session
+from ketaclinic.monitoring.rules import (
+    Advice,
+    AlertFinding,
+    AlertRule,
+    RuleKind,
+    Severity,
+    evaluate_observation,
+    load_alert_rules,
+    overdue_findings,
+    trigger_key,
+)
+from ketaclinic.monitoring.vocabulary import (
+    RESCUE_MEDICATIONS,
+    AdverseEventKind,
+    AdverseEventSeverity,
+    RescueMedication,
+    rescue_medication,
+)
+
+__all__ = [
+    "REQUIRED_FOR_SIGNATURE",
+    "RESCUE_MEDICATIONS",
+    "AdverseEventKind",
+    "AdverseEventSeverity",
+    "Advice",
+    "AlertFinding",
+    "AlertRule",
+    "Cadence",
+    "ChartedPrediction",
+    "DischargeItem",
+    "DischargeResult",
+    "Interpretation",
+    "Observation",
+    "ObservationKind",
+    "OverdueSlot",
+    "RescueMedication",
+    "RuleKind",
+    "SessionAction",
+    "SessionState",
+    "Severity",
+    "allowed_transitions",
+    "charted_prediction",
+    "default_grace_min",
+    "discharge_check",
+    "evaluate_observation",
+    "field_groups",
+    "get_cadence",
+    "get_kind",
+    "interpret",
+    "interpret_value",
+    "load_alert_rules",
+    "missing_for_signature",
+    "next_due_min",
+    "observation_kinds",
+    "overdue",
+    "overdue_findings",
+    "parse_observation",
+    "parse_segments",
+    "predicted_cp_at",
+    "replay_session",
+    "rescue_medication",
+    "times_by_group",
+    "transition",
+    "trigger_key",
+]
