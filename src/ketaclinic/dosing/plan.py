@@ -1,0 +1,422 @@
+"""Dose plans: protocol x weight x drug library x PK prediction, every number checked.
+
+A plan that breaches any hard limit is refused (HardLimitError); soft breaches are listed so that the
+service can demand a reason and a co-signature. Titrated sessions carry both paths of their envelope;
+the limits are checked on both, and the series total on the maximum path.
+Each session is predicted from zero drug: carry-over from an earlier session is not modelled.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+
+from ketaclinic.dosing import pump
+from ketaclinic.dosing.checks import (
+    LimitCheck,
+    Verdict,
+    check_concentration,
+    check_series_total,
+    check_session_total,
+    rate_checks,
+    refuse_hard,
+    worst_verdict,
+)
+from ketaclinic.dosing.library import DrugLibrary, load_library
+from ketaclinic.dosing.protocols import Premedication, Protocol
+from ketaclinic.dosing.titration import RateStep, block_envelope, library_hard_cap_mg_h
+from ketaclinic.dosing.weight import DosingWeight
+from ketaclinic.dosing.weight import dosing_weight as choose_dosing_weight
+from ketaclinic.errors import InputError
+from ketaclinic.pharmacology import Infusion, Regimen, get_band, get_model, minutes_within, peak, simulate
+
+DEFAULT_MODELS = {"racemic": "domino1984", "s-ketamine": "fanta2015_s"}
+_CURVE_POINTS = 241  # grid points per predicted session (JSON and summaries)
+_TAIL_MIN = 60.0  # minutes predicted after the infusion ends (recovery)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One constant-rate part of a session, in every unit the pump and the chart need."""
+
+    start_min: float
+    end_min: float
+    rate_mg_kg_h: float
+    rate_mg_h: float
+    pump_ml_h: float
+    volume_ml: float
+
+    @property
+    def dose_mg(self) -> float:
+        """Drug delivered by this segment."""
+        return pump.mg_delivered(self.rate_mg_h, self.end_min - self.start_min)
+
+    def to_json_dict(self) -> dict[str, float]:
+        """Plain JSON values."""
+        return {
+            "start_min": self.start_min,
+            "end_min": self.end_min,
+            "rate_mg_kg_h": self.rate_mg_kg_h,
+            "rate_mg_h": self.rate_mg_h,
+            "pump_ml_h": self.pump_ml_h,
+            "volume_ml": self.volume_ml,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPrediction:
+    """Predicted plasma (and effect-site) concentration of one session path, and its summary."""
+
+    model_key: str
+    t_min: tuple[float, ...]
+    cp_ng_ml: tuple[float, ...]
+    ce_ng_ml: tuple[float, ...] | None
+    peak_cp_ng_ml: float
+    peak_cp_t_min: float
+    peak_ce_ng_ml: float | None
+    minutes_in_analgesic_window: float
+    window_low_ng_ml: float
+    window_high_ng_ml: float
+    window_source: str
+    warnings: tuple[str, ...] = ()
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Plain JSON values (the curve included)."""
+        return {
+            "model": self.model_key,
+            "peak_cp_ng_ml": self.peak_cp_ng_ml,
+            "peak_cp_t_min": self.peak_cp_t_min,
+            "peak_ce_ng_ml": self.peak_ce_ng_ml,
+            "minutes_in_analgesic_window": self.minutes_in_analgesic_window,
+            "analgesic_window_ng_ml": [self.window_low_ng_ml, self.window_high_ng_ml],
+            "analgesic_window_source": self.window_source,
+            "warnings": list(self.warnings),
+            "curve": {
+                "t_min": list(self.t_min),
+                "cp_ng_ml": list(self.cp_ng_ml),
+                "ce_ng_ml": None if self.ce_ng_ml is None else list(self.ce_ng_ml),
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPlan:
+    """One session: its date, segments (maximum path), minimum path when titrated, totals and checks."""
+
+    number: int
+    date: date
+    label: str
+    segments: tuple[Segment, ...]
+    min_path_segments: tuple[Segment, ...]
+    total_mg: float
+    min_path_total_mg: float
+    containers: int | None
+    checks: tuple[LimitCheck, ...]
+    prediction: SessionPrediction | None
+    min_path_prediction: SessionPrediction | None
+    titrated: bool
+    note: str | None = None
+
+    @property
+    def verdict(self) -> Verdict:
+        """Worst verdict of the session's checks."""
+        return worst_verdict(self.checks)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Plain JSON values."""
+        out: dict[str, Any] = {
+            "number": self.number,
+            "date": self.date.isoformat(),
+            "label": self.label,
+            "titrated": self.titrated,
+            "segments": [s.to_json_dict() for s in self.segments],
+            "total_mg": self.total_mg,
+            "total_volume_ml": sum(s.volume_ml for s in self.segments),
+            "containers": self.containers,
+            "verdict": self.verdict,
+            "checks": [c.to_json_dict() for c in self.checks],
+            "prediction": self.prediction.to_json_dict() if self.prediction else None,
+            "note": self.note,
+        }
+        if self.titrated:
+            out["segments_path"] = "max"
+            out["min_path_segments"] = [s.to_json_dict() for s in self.min_path_segments]
+            out["min_path_total_mg"] = self.min_path_total_mg
+            out["min_path_prediction"] = (
+                self.min_path_prediction.to_json_dict() if self.min_path_prediction else None
+            )
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class DosePlan:
+    """A whole series for one patient, checked against the drug library."""
+
+    protocol_id: str
+    protocol_name: str
+    citation: str
+    drug: str
+    context: str
+    setting: str
+    observation_cadence: str
+    weight: DosingWeight
+    concentration_mg_ml: float
+    container_volume_ml: float | None
+    model_key: str | None
+    sessions: tuple[SessionPlan, ...]
+    series_total_mg: float
+    series_checks: tuple[LimitCheck, ...]
+    premedication: tuple[Premedication, ...] = field(default=())
+    notes: str = ""
+
+    @property
+    def checks(self) -> tuple[LimitCheck, ...]:
+        """Every check of the plan: sessions then series."""
+        return tuple(c for s in self.sessions for c in s.checks) + self.series_checks
+
+    @property
+    def verdict(self) -> Verdict:
+        """Worst verdict of all checks ("hard" never occurs: such a plan is refused)."""
+        return worst_verdict(self.checks)
+
+    @property
+    def soft_breaches(self) -> tuple[LimitCheck, ...]:
+        """Checks that need a reason and a co-signature."""
+        return tuple(c for c in self.checks if c.verdict == "soft")
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The plan as the CLI and API print it."""
+        return {
+            "protocol": self.protocol_id,
+            "protocol_name": self.protocol_name,
+            "citation": self.citation,
+            "drug": self.drug,
+            "context": self.context,
+            "setting": self.setting,
+            "observation_cadence": self.observation_cadence,
+            "dosing_weight_kg": self.weight.weight_kg,
+            "dosing_weight": {
+                "kind": self.weight.kind,
+                "weight_kg": self.weight.weight_kg,
+                "actual_weight_kg": self.weight.actual_weight_kg,
+                "ideal_weight_kg": self.weight.ideal_weight_kg,
+                "source": self.weight.source,
+                "note": self.weight.note,
+            },
+            "concentration_mg_ml": self.concentration_mg_ml,
+            "container_volume_ml": self.container_volume_ml,
+            "model": self.model_key,
+            "sessions": [s.to_json_dict() for s in self.sessions],
+            "series_total_mg": self.series_total_mg,
+            "series_checks": [c.to_json_dict() for c in self.series_checks],
+            "verdict": self.verdict,
+            "soft_breaches": [c.to_json_dict() for c in self.soft_breaches],
+            "premedication": [
+                {
+                    "drug": p.drug,
+                    "dose_mg": p.dose_mg,
+                    "route": p.route,
+                    "doses": p.doses,
+                    "timing": p.timing,
+                    "source": p.source,
+                    "status": p.status.value,
+                }
+                for p in self.premedication
+            ],
+            "notes": self.notes,
+        }
+
+
+def _segments(
+    path: tuple[RateStep, ...], weight_kg: float, concentration_mg_ml: float
+) -> tuple[Segment, ...]:
+    return tuple(
+        Segment(
+            start_min=step.start_min,
+            end_min=step.end_min,
+            rate_mg_kg_h=pump.rate_mg_kg_h(step.rate_mg_h, weight_kg),
+            rate_mg_h=step.rate_mg_h,
+            pump_ml_h=pump.pump_ml_h(step.rate_mg_h, concentration_mg_ml),
+            volume_ml=pump.volume_ml(
+                pump.mg_delivered(step.rate_mg_h, step.end_min - step.start_min), concentration_mg_ml
+            ),
+        )
+        for step in path
+    )
+
+
+def _predict(model_key: str, weight_kg: float, segments: tuple[Segment, ...]) -> SessionPrediction:
+    end = segments[-1].end_min
+    t = np.linspace(0.0, end + _TAIL_MIN, _CURVE_POINTS)
+    regimen = Regimen(
+        infusions=tuple(Infusion(s.start_min, s.end_min, s.rate_mg_h) for s in segments if s.rate_mg_h > 0)
+    )
+    prediction = simulate(model_key, weight_kg, regimen, t)
+    band = get_band("analgesic")
+    t_peak, cp_peak = peak(prediction)
+    ce = prediction.ce_ng_ml
+    return SessionPrediction(
+        model_key=prediction.model_key,
+        t_min=tuple(float(x) for x in prediction.t_min),
+        cp_ng_ml=tuple(float(x) for x in prediction.cp_ng_ml),
+        ce_ng_ml=None if ce is None else tuple(float(x) for x in ce),
+        peak_cp_ng_ml=cp_peak,
+        peak_cp_t_min=t_peak,
+        peak_ce_ng_ml=None if ce is None else float(np.max(ce)),
+        minutes_in_analgesic_window=minutes_within(
+            prediction.t_min, prediction.cp_ng_ml, band.low_ng_ml, band.high_ng_ml
+        ),
+        window_low_ng_ml=band.low_ng_ml,
+        window_high_ng_ml=band.high_ng_ml,
+        window_source=band.source,
+        warnings=tuple(prediction.warnings),
+    )
+
+
+def _session_checks(
+    library: DrugLibrary,
+    context: str,
+    weight_kg: float,
+    number: int,
+    paths: tuple[tuple[str, tuple[Segment, ...]], ...],
+) -> tuple[LimitCheck, ...]:
+    checks: list[LimitCheck] = []
+    seen_rates: set[float] = set()
+    for path_name, segments in paths:
+        for seg in segments:
+            if seg.rate_mg_h in seen_rates:
+                continue
+            seen_rates.add(seg.rate_mg_h)
+            where = f"session {number} {seg.start_min:g}-{seg.end_min:g} min"
+            checks.extend(
+                _with_subject(c, where)
+                for c in rate_checks(library, context, rate_mg_h=seg.rate_mg_h, weight_kg=weight_kg)
+            )
+        total = sum(seg.dose_mg for seg in segments)
+        where = f"session {number} total ({path_name} path)" if len(paths) > 1 else f"session {number} total"
+        checks.append(_with_subject(check_session_total(library, context, total_mg=total), where))
+    return tuple(checks)
+
+
+def _with_subject(check: LimitCheck, subject: str) -> LimitCheck:
+    return LimitCheck(
+        check.verdict,
+        check.quantity,
+        check.value,
+        check.unit,
+        check.limit,
+        check.limit_kind,
+        check.source,
+        check.status,
+        f"{subject}: {check.message}",
+        check.context,
+    )
+
+
+def build_plan(
+    protocol: Protocol,
+    *,
+    weight_kg: float,
+    height_cm: float | None = None,
+    sex: str | None = None,
+    dosing_weight: str = "actual",
+    concentration_mg_ml: float | None = None,
+    volume_ml: float | None = None,
+    start: date | None = None,
+    model_key: str | None = None,
+    library: DrugLibrary | None = None,
+    predict: bool = True,
+) -> DosePlan:
+    """Compute and check a whole series; any hard-limit breach raises HardLimitError."""
+    library = library or load_library()
+    ctx = library.context(protocol.context)
+    weight = choose_dosing_weight(weight_kg, kind=dosing_weight, height_cm=height_cm, sex=sex)
+    w = weight.weight_kg
+    concentration = (
+        check_concentration(library, ctx.id, concentration_mg_ml)
+        if concentration_mg_ml is not None
+        else ctx.concentrations.values_mg_ml[0]
+    )
+    if volume_ml is not None and (not math.isfinite(volume_ml) or volume_ml <= 0):
+        raise InputError(f"bag/syringe volume {volume_ml} mL must be > 0", field="volume_ml")
+    model = model_key or DEFAULT_MODELS[protocol.drug]
+    if predict:
+        get_model(model)  # an unknown key is bad input before any work
+    first_day = start or date.today()
+    cap = library_hard_cap_mg_h(library, ctx.id, w)
+    sessions: list[SessionPlan] = []
+    cache: dict[tuple[Segment, ...], SessionPrediction] = {}
+
+    def predicted(segments: tuple[Segment, ...]) -> SessionPrediction | None:
+        if not predict:
+            return None
+        if segments not in cache:
+            # PK scales with the actual body weight, whatever weight the dose was computed on
+            cache[segments] = _predict(model, weight.actual_weight_kg, segments)
+        return cache[segments]
+
+    for number in range(1, protocol.schedule.session_count + 1):
+        block = protocol.block_for(number)
+        envelope = block_envelope(block, w, cap)
+        max_segments = _segments(envelope.max_path, w, concentration)
+        min_segments = _segments(envelope.min_path, w, concentration)
+        paths = (
+            (("max", max_segments), ("min", min_segments)) if envelope.titrated else (("max", max_segments),)
+        )
+        checks = _session_checks(library, ctx.id, w, number, paths)
+        total = sum(s.dose_mg for s in max_segments)
+        containers = None
+        if volume_ml is not None:
+            containers = math.ceil(pump.volume_ml(total, concentration) / volume_ml - 1e-9)
+        sessions.append(
+            SessionPlan(
+                number=number,
+                date=first_day + timedelta(days=round((number - 1) * protocol.schedule.interval_days.value)),
+                label=block.label,
+                segments=max_segments,
+                min_path_segments=min_segments,
+                total_mg=total,
+                min_path_total_mg=sum(s.dose_mg for s in min_segments),
+                containers=containers,
+                checks=checks,
+                prediction=None,
+                min_path_prediction=None,
+                titrated=envelope.titrated,
+                note=envelope.note,
+            )
+        )
+    series_total = sum(s.total_mg for s in sessions)
+    series_checks = (
+        _with_subject(check_series_total(library, ctx.id, total_mg=series_total), "series total"),
+    )
+    refuse_hard([c for s in sessions for c in s.checks] + list(series_checks))
+    sessions = [
+        replace(
+            s,
+            prediction=predicted(s.segments),
+            min_path_prediction=predicted(s.min_path_segments) if s.titrated else None,
+        )
+        for s in sessions
+    ]
+    return DosePlan(
+        protocol_id=protocol.id,
+        protocol_name=protocol.name,
+        citation=protocol.citation,
+        drug=protocol.drug,
+        context=ctx.id,
+        setting=protocol.setting,
+        observation_cadence=protocol.observation_cadence,
+        weight=weight,
+        concentration_mg_ml=concentration,
+        container_volume_ml=volume_ml,
+        model_key=model if predict else None,
+        sessions=tuple(sessions),
+        series_total_mg=series_total,
+        series_checks=series_checks,
+        premedication=protocol.premedication,
+        notes=protocol.notes,
+    )

@@ -1,0 +1,96 @@
+"""Pump arithmetic, the one place it lives: mg/h <-> mL/h <-> mg/kg/h, volumes and durations."""
+
+from __future__ import annotations
+
+import math
+
+from ketaclinic.errors import InputError
+
+MAX_WEIGHT_KG = 400.0
+
+
+def require_weight(weight_kg: float, *, field: str = "weight_kg") -> float:
+    """A body weight in (0, 400] kg, else InputError."""
+    if not math.isfinite(weight_kg) or weight_kg <= 0 or weight_kg > MAX_WEIGHT_KG:
+        raise InputError(f"weight {weight_kg} kg is outside (0, {MAX_WEIGHT_KG:g}] kg", field=field)
+    return weight_kg
+
+
+def require_non_negative(value: float, *, field: str) -> float:
+    """A finite value >= 0, else InputError naming `field`."""
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"{value} must be a finite number >= 0", field=field)
+    return value
+
+
+def require_concentration(concentration_mg_ml: float) -> float:
+    """A finite concentration > 0 mg/mL."""
+    if not math.isfinite(concentration_mg_ml) or concentration_mg_ml <= 0:
+        raise InputError(
+            f"concentration {concentration_mg_ml} mg/mL must be > 0", field="concentration_mg_ml"
+        )
+    return concentration_mg_ml
+
+
+def pump_ml_h(rate_mg_h: float, concentration_mg_ml: float) -> float:
+    """Pump rate (mL/h) that delivers `rate_mg_h` at this concentration."""
+    require_non_negative(rate_mg_h, field="rate_mg_h")
+    return rate_mg_h / require_concentration(concentration_mg_ml)
+
+
+def rate_mg_h_from_pump(pump_ml_h: float, concentration_mg_ml: float) -> float:
+    """Drug rate (mg/h) that a pump running at `pump_ml_h` delivers."""
+    require_non_negative(pump_ml_h, field="pump_ml_h")
+    return pump_ml_h * require_concentration(concentration_mg_ml)
+
+
+def rate_mg_h_from_per_kg(rate_mg_kg_h: float, weight_kg: float) -> float:
+    """Absolute rate (mg/h) of a weight-based rate."""
+    require_non_negative(rate_mg_kg_h, field="rate_mg_kg_h")
+    return rate_mg_kg_h * require_weight(weight_kg)
+
+
+def rate_mg_kg_h(rate_mg_h: float, weight_kg: float) -> float:
+    """Weight-based rate (mg/kg/h) of an absolute rate."""
+    require_non_negative(rate_mg_h, field="rate_mg_h")
+    return rate_mg_h / require_weight(weight_kg)
+
+
+def rate_mg_kg_h_from_ug_kg_min(rate_ug_kg_min: float) -> float:
+    """ug/kg/min (a common pump unit) to mg/kg/h: x 60 min/h / 1000 ug/mg."""
+    require_non_negative(rate_ug_kg_min, field="rate_ug_kg_min")
+    return rate_ug_kg_min * 60.0 / 1000.0
+
+
+def dose_mg_from_per_kg(dose_mg_kg: float, weight_kg: float) -> float:
+    """Absolute dose (mg) of a weight-based dose."""
+    require_non_negative(dose_mg_kg, field="dose_mg_kg")
+    return dose_mg_kg * require_weight(weight_kg)
+
+
+def mg_delivered(rate_mg_h: float, duration_min: float) -> float:
+    """Drug delivered (mg) at `rate_mg_h` for `duration_min` minutes."""
+    require_non_negative(duration_min, field="duration_min")
+    return require_non_negative(rate_mg_h, field="rate_mg_h") * duration_min / 60.0
+
+
+def rate_mg_h_for_dose(dose_mg: float, duration_min: float) -> float:
+    """Constant rate (mg/h) that gives `dose_mg` over `duration_min` minutes."""
+    require_non_negative(dose_mg, field="dose_mg")
+    if not math.isfinite(duration_min) or duration_min <= 0:
+        raise InputError(f"duration {duration_min} min must be > 0", field="duration_min")
+    return dose_mg * 60.0 / duration_min
+
+
+def volume_ml(dose_mg: float, concentration_mg_ml: float) -> float:
+    """Volume (mL) that holds `dose_mg` at this concentration."""
+    require_non_negative(dose_mg, field="dose_mg")
+    return dose_mg / require_concentration(concentration_mg_ml)
+
+
+def minutes_per_container(container_ml: float, pump_ml_h: float) -> float | None:
+    """Minutes until a bag or syringe of `container_ml` runs empty at `pump_ml_h` (None when stopped)."""
+    require_non_negative(container_ml, field="volume_ml")
+    if require_non_negative(pump_ml_h, field="pump_ml_h") == 0:
+        return None
+    return container_ml / pump_ml_h * 60.0
