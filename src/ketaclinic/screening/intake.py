@@ -26,9 +26,10 @@ class Sex(StrEnum):
     UNKNOWN = "unknown"
 
 
-def _bounded_int(name: str, description: str) -> Any:
+def _bounded_int(name: str, description: str, *, optional: bool = False) -> Any:
     low, high = intake_range(name)
-    return Field(ge=low, le=high, strict=True, description=f"{description} ({low}-{high})")
+    extra: dict[str, Any] = {"default": None} if optional else {}
+    return Field(ge=low, le=high, strict=True, description=f"{description} ({low}-{high})", **extra)
 
 
 def _check_diagnosis(code: str) -> str:
@@ -105,10 +106,10 @@ class Intake(BaseModel):
     blood_pressure: BloodPressure
     pregnant: bool = Field(strict=True)
     breastfeeding: bool = Field(strict=True)
-    phq9: int | None = _bounded_int("phq9", "PHQ-9 total (LOINC 44261-6); null when not done")
-    gad7: int | None = _bounded_int("gad7", "GAD-7 total (LOINC 70274-6); null when not done")
-    audit_c: int | None = _bounded_int("audit_c", "AUDIT-C total (LOINC 75626-2); null when not done")
-    dast10: int | None = _bounded_int("dast10", "DAST-10 total (LOINC 82667-7); null when not done")
+    phq9: int | None = _bounded_int("phq9", "PHQ-9 total (LOINC 44261-6); null when not done", optional=True)
+    gad7: int | None = _bounded_int("gad7", "GAD-7 total (LOINC 70274-6); null when not done", optional=True)
+    audit_c: int | None = _bounded_int("audit_c", "AUDIT-C total (LOINC 75626-2); null when not done", optional=True)
+    dast10: int | None = _bounded_int("dast10", "DAST-10 total (LOINC 82667-7); null when not done", optional=True)
     medications: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list)
 
     @field_validator("intake_version")

@@ -1,0 +1,14 @@
+"""Fixtures for the screening tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from screening_samples import eligible_tn
+
+
+@pytest.fixture
+def intake_data() -> dict[str, Any]:
+    """An eligible TN intake as raw JSON-like data."""
+    return eligible_tn()
