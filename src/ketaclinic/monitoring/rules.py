@@ -76,7 +76,7 @@ class AlertFinding(BaseModel):
     advice: Advice
     message: str
     field: str | None
-    value: float | bool | None
+    value: bool | int | float | None
     threshold: float | None
     baseline: float | None = None
     t_min: float
@@ -244,7 +244,7 @@ def rise_threshold(rule: AlertRule, baseline_value: float) -> float:
 def _finding(
     rule: AlertRule,
     obs: Observation,
-    value: float | bool,
+    value: bool | int | float,
     threshold: float | None,
     baseline: float | None = None,
 ) -> AlertFinding:
@@ -283,14 +283,14 @@ def evaluate_observation(
         elif rule.kind is RuleKind.THRESHOLD:
             assert rule.op is not None and rule.threshold is not None  # checked at load
             if compare(rule.op, float(value), rule.threshold):
-                findings.append(_finding(rule, obs, float(value), rule.threshold))
+                findings.append(_finding(rule, obs, value, rule.threshold))
         else:
             base = None if baseline is None else baseline.value_of(rule.field)
             if base is None or isinstance(base, bool | str):
                 continue
             limit = rise_threshold(rule, float(base))
             if float(value) >= limit:
-                findings.append(_finding(rule, obs, float(value), round(limit, 6), float(base)))
+                findings.append(_finding(rule, obs, value, round(limit, 6), float(base)))
     return findings
 
 
