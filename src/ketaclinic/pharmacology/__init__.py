@@ -26,6 +26,14 @@ from ketaclinic.pharmacology.simulate import (
     simulate_population,
     uniform_weights,
 )
+from ketaclinic.pharmacology.tci import (
+    PracticalResult,
+    RateSegment,
+    TciResult,
+    practical_schedule,
+    tci_effect,
+    tci_plasma,
+)
 
 __all__ = [
     "BatchPrediction",
@@ -34,8 +42,11 @@ __all__ = [
     "Infusion",
     "PKModel",
     "PopulationPrediction",
+    "PracticalResult",
     "Prediction",
+    "RateSegment",
     "Regimen",
+    "TciResult",
     "auc",
     "check_patient",
     "concentration_bands",
@@ -47,9 +58,12 @@ __all__ = [
     "minutes_below",
     "minutes_within",
     "peak",
+    "practical_schedule",
     "simulate",
     "simulate_batch",
     "simulate_population",
     "steady_state_cp_ng_ml",
+    "tci_effect",
+    "tci_plasma",
     "uniform_weights",
 ]

@@ -33,6 +33,7 @@ FloatArray = npt.NDArray[np.float64]
 NG_ML_PER_MG_L = 1000.0
 _CHUNK_PATIENTS = 256
 _MIN_UNIFORM_POINTS = 64
+_CPUS = os.cpu_count() or 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,12 +152,15 @@ def sum_of_exponentials(
     """Fill out (N, P) with c0 + sum_j c_j exp(-r_j tau), in patient chunks, two threads when large."""
     kernel = _sum_exp_uniform if _is_uniform(tau) else _sum_exp_direct
     n = len(c0)
+    if n <= _CHUNK_PATIENTS:
+        kernel(c0, c, r, tau, out)
+        return
     chunks = [slice(i, min(i + _CHUNK_PATIENTS, n)) for i in range(0, n, _CHUNK_PATIENTS)]
 
     def run(s: slice) -> None:
         kernel(c0[s], c[s], r[s], tau, out[s])
 
-    workers = min(len(chunks), os.cpu_count() or 1)
+    workers = min(len(chunks), _CPUS)
     if workers > 1 and out.size > 1_000_000:
         # NumPy releases the GIL in exp and matmul, so threads use both cores
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -188,11 +192,21 @@ def dose_arrays(
 
 
 def evaluate(
-    disp: Disposition, doses: DoseArrays, t_min: FloatArray, *, dtype: npt.DTypeLike = np.float64
+    disp: Disposition,
+    doses: DoseArrays,
+    t_min: FloatArray,
+    *,
+    dtype: npt.DTypeLike = np.float64,
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Cp and Ce (ng/mL, shape (N, T)) on the grid; the loop runs over regimen breakpoints only."""
+    """Cp and Ce (ng/mL, shape (N, T)) on the grid; the loop runs over regimen breakpoints only.
+
+    `out`, when given, is a preallocated (N, T) float array that receives Cp.
+    """
     n, m = disp.rates_per_min.shape
-    cp = np.empty((n, len(t_min)), dtype=dtype)
+    if out is not None and (out.shape != (n, len(t_min)) or out.dtype.kind != "f"):
+        raise InputError(f"out must be a float array of shape {(n, len(t_min))}", field="out")
+    cp = np.empty((n, len(t_min)), dtype=dtype) if out is None else out
     ce = None if disp.ce_coef is None else np.empty((n, len(t_min)), dtype=dtype)
     r = disp.rates_per_min
     u = np.zeros((n, m))

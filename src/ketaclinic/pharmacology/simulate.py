@@ -86,11 +86,13 @@ def simulate_batch(
     ke0_per_min: npt.ArrayLike | None = None,
     effect_site: bool = False,
     dtype: npt.DTypeLike = np.float64,
+    out: np.ndarray | None = None,
 ) -> BatchPrediction:
     """Cp (N, T) for many patients: `regimen` in mg and mg/h plus `regimen_per_kg` in mg/kg and mg/kg/h.
 
     `parameters` (volumes L, clearances L/min, arrays of N) replaces the weight-scaled typical values.
-    `dtype=np.float32` halves the output memory (the arithmetic stays float64 up to the last product).
+    `dtype=np.float32` halves the output memory (the arithmetic stays float64 up to the last product);
+    `out` is a preallocated (N, T) array that receives Cp (no allocation at all for the output).
     """
     pk = resolve_model(model)
     weights = np.atleast_1d(np.asarray(weights_kg, dtype=np.float64))
@@ -106,7 +108,8 @@ def simulate_batch(
             raise InputError(f"{pk.key} has no published ke0: give one", field="ke0")
         ke0 = np.array([pk.ke0_for(float(w)) for w in weights])
     disp = disposition(pk, weights, parameters=parameters, ke0_per_min=ke0)
-    cp, ce = evaluate(disp, dose_arrays(regimen or Regimen(), weights, regimen_per_kg), t, dtype=dtype)
+    doses = dose_arrays(regimen or Regimen(), weights, regimen_per_kg)
+    cp, ce = evaluate(disp, doses, t, dtype=dtype, out=out)
     return BatchPrediction(pk.key, weights, t, cp, ce, tuple(sorted(warnings)))
 
 
