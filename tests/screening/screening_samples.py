@@ -33,4 +33,3 @@ ELIGIBLE_TN: dict[str, Any] = {
 def eligible_tn() -> dict[str, Any]:
     """A fresh copy of an intake that screens `eligible` (TN, refractoriness documented)."""
     return copy.deepcopy(ELIGIBLE_TN)
-

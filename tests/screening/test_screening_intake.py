@@ -38,7 +38,9 @@ def test_valid_intake_parses(intake_data: dict[str, Any]) -> None:
         ("weight_kg", 1, 400),
     ],
 )
-def test_ranges_accept_bounds_and_reject_beyond(intake_data: dict[str, Any], field: str, low: int, high: int) -> None:
+def test_ranges_accept_bounds_and_reject_beyond(
+    intake_data: dict[str, Any], field: str, low: int, high: int
+) -> None:
     assert getattr(parse_intake(_with(intake_data, **{field: low})), field) == low
     assert getattr(parse_intake(_with(intake_data, **{field: high})), field) == high
     assert _field_of(_with(intake_data, **{field: low - 1})) == field
@@ -80,8 +82,14 @@ def test_systolic_must_exceed_diastolic(intake_data: dict[str, Any]) -> None:
 
 
 def test_implausible_blood_pressure_is_rejected(intake_data: dict[str, Any]) -> None:
-    assert _field_of(_with(intake_data, blood_pressure={"systolic": 400, "diastolic": 80})) == "blood_pressure.systolic"
-    assert _field_of(_with(intake_data, blood_pressure={"systolic": 120, "diastolic": 5})) == "blood_pressure.diastolic"
+    assert (
+        _field_of(_with(intake_data, blood_pressure={"systolic": 400, "diastolic": 80}))
+        == "blood_pressure.systolic"
+    )
+    assert (
+        _field_of(_with(intake_data, blood_pressure={"systolic": 120, "diastolic": 5}))
+        == "blood_pressure.diastolic"
+    )
 
 
 def test_pain_longer_than_life_is_rejected(intake_data: dict[str, Any]) -> None:

@@ -43,17 +43,25 @@ def test_no_prior_treatments_lists_every_missing_line(intake_data: dict[str, Any
     assert [m.line for m in result.missing_prerequisites] == ["first", "second"]
 
 
-@pytest.mark.parametrize("name", ["Tegretol", "TEGRETOL XR 200 mg", "carbamazepine (slow release)", "Trileptal"])
+@pytest.mark.parametrize(
+    "name", ["Tegretol", "TEGRETOL XR 200 mg", "carbamazepine (slow release)", "Trileptal"]
+)
 def test_brand_names_and_case_are_matched(intake_data: dict[str, Any], name: str) -> None:
     data = intake_data | {
-        "prior_treatments": [{"name": name, "outcome": "failed"}, {"name": "Lioresal", "outcome": "intolerant"}]
+        "prior_treatments": [
+            {"name": name, "outcome": "failed"},
+            {"name": "Lioresal", "outcome": "intolerant"},
+        ]
     }
     assert _screen(data).missing_prerequisites == []
 
 
 def test_partial_response_does_not_count(intake_data: dict[str, Any]) -> None:
     data = intake_data | {
-        "prior_treatments": [{"name": "carbamazepine", "outcome": "partial"}, {"name": "baclofen", "outcome": "failed"}]
+        "prior_treatments": [
+            {"name": "carbamazepine", "outcome": "partial"},
+            {"name": "baclofen", "outcome": "failed"},
+        ]
     }
     assert [m.line for m in _screen(data).missing_prerequisites] == ["first"]
 

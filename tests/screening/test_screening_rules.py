@@ -97,7 +97,9 @@ def test_blood_pressure_threshold_at_the_boundary(
 
 
 @pytest.mark.parametrize(("field", "threshold"), [("phq9", 20), ("gad7", 15)])
-def test_mood_threshold_flags_review_at_the_boundary(intake_data: dict[str, Any], field: str, threshold: int) -> None:
+def test_mood_threshold_flags_review_at_the_boundary(
+    intake_data: dict[str, Any], field: str, threshold: int
+) -> None:
     below = _screen(intake_data | {field: threshold - 1})
     assert below.verdict is OK
     assert below.mood[field].flagged is False
@@ -121,7 +123,12 @@ def test_every_reason_is_reported_and_worst_wins(intake_data: dict[str, Any]) ->
     data = intake_data | {"conditions": ["glaucoma", "raised_icp"], "breastfeeding": True, "gad7": 21}
     result = _screen(data)
     assert result.verdict is NOT
-    assert {r.code for r in result.reasons} == {"glaucoma", "raised_icp", "breastfeeding", "gad7_psychiatric_review"}
+    assert {r.code for r in result.reasons} == {
+        "glaucoma",
+        "raised_icp",
+        "breastfeeding",
+        "gad7_psychiatric_review",
+    }
     assert result.reasons[0].code == "raised_icp"  # most severe first
 
 
@@ -177,7 +184,9 @@ def test_override_must_name_its_source(tmp_path: Path) -> None:
 
 def test_override_threshold_outside_instrument_range(tmp_path: Path) -> None:
     override = tmp_path / "clinic.toml"
-    override.write_text('[[score_review]]\ninstrument = "phq9"\nthreshold = 30\nsource = "x"\n', encoding="utf-8")
+    override.write_text(
+        '[[score_review]]\ninstrument = "phq9"\nthreshold = 30\nsource = "x"\n', encoding="utf-8"
+    )
     with pytest.raises(DataFileError, match="range"):
         load_rules(override)
 
