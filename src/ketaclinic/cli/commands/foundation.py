@@ -1,0 +1,119 @@
+"""Run the app, migrate the database, seed the demo clinic, add users, verify the audit trail."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from ketaclinic.cli.output import fail
+from ketaclinic.settings import load_settings
+from ketaclinic.store.db import Database
+
+
+def open_database() -> Database:
+    """The database named by the environment, migrated to the newest schema."""
+    from ketaclinic.store.migrate import upgrade
+
+    database = Database.from_url(load_settings().database_url)
+    upgrade(database.engine)
+    return database
+
+
+def _print_demo_logins() -> None:
+    from ketaclinic.services.demo import DEMO_LOGINS
+
+    typer.echo("Demo logins (synthetic clinic):")
+    for username, role, password, _name in DEMO_LOGINS:
+        typer.echo(f"  {role:<11} {username:<11} password: {password}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add serve, db, demo, user and audit commands."""
+    db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+    user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+    audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+    app.add_typer(db_app, name="db")
+    app.add_typer(user_app, name="user")
+    app.add_typer(audit_app, name="audit")
+
+    @app.command("serve")
+    def serve(
+        host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    ) -> None:
+        """Serve the web app (migrating the database first)."""
+        import uvicorn
+
+        from ketaclinic.services.demo import is_seeded
+        from ketaclinic.web.app import create_app
+
+        settings = load_settings()
+        database = open_database()
+        typer.echo(f"ketaclinic on http://{host}:{port}/  (database: {database.dialect})")
+        if is_seeded(database):
+            _print_demo_logins()
+        uvicorn.run(create_app(settings, database), host=host, port=port, log_level="warning")
+
+    @db_app.command("upgrade")
+    def db_upgrade() -> None:
+        """Apply every migration."""
+        from ketaclinic.store.migrate import current_revision
+
+        database = open_database()
+        typer.echo(f"database at revision {current_revision(database.engine)}")
+
+    @app.command("demo")
+    def demo(
+        reset: Annotated[bool, typer.Option("--reset", help="Wipe the database first.")] = False,
+    ) -> None:
+        """Fill the database with the synthetic demo clinic and print its logins."""
+        from ketaclinic.services.demo import seed_demo
+        from ketaclinic.store.migrate import alembic_config
+
+        database = open_database()
+        if reset:
+            from alembic import command
+
+            command.downgrade(alembic_config(database.engine), "base")
+            command.upgrade(alembic_config(database.engine), "head")
+        context = seed_demo(database)
+        typer.echo(f"demo clinic ready: {len(context.patient_ids) or 'existing'} synthetic patients")
+        _print_demo_logins()
+
+    @user_app.command("add")
+    def user_add(
+        username: str,
+        role: Annotated[str, typer.Option(help="admin, physician, nurse or researcher.")],
+        password_stdin: Annotated[
+            bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+        ] = False,
+        full_name: Annotated[str, typer.Option(help="Display name.")] = "",
+    ) -> None:
+        """Add a staff account."""
+        from ketaclinic.services import accounts
+        from ketaclinic.services.permissions import SYSTEM
+
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        if not password:
+            fail("password: empty")
+        actor = accounts.create_user(
+            open_database(), SYSTEM, username=username, role=role, password=password, full_name=full_name
+        )
+        typer.echo(f"added {actor.username} ({actor.role_name})")
+
+    @audit_app.command("verify")
+    def audit_verify() -> None:
+        """Prove the audit trail intact, or name the first event that breaks it (exit 1)."""
+        from ketaclinic.services.audit import verify
+
+        report = verify(open_database())
+        if report.ok:
+            typer.echo(f"ok: {report.events} events")
+            return
+        typer.echo(f"broken: {report.problem} (first bad event: {report.first_bad_seq})", err=True)
+        raise typer.Exit(1)

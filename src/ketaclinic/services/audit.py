@@ -1,0 +1,88 @@
+"""Use cases on the audit trail: record inside a transaction, verify the chain, list events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.store.audit import ChainReport, append_event, field_changes, verify_chain
+from ketaclinic.store.db import Database
+from ketaclinic.store.tables.audit import AuditEvent
+
+__all__ = ["AuditRow", "audit", "field_changes", "list_events", "verify"]
+
+
+def audit(
+    session: Session,
+    actor: Actor,
+    action: str,
+    entity: str,
+    entity_id: str | int,
+    changes: Mapping[str, Any] | None = None,
+    reason: str = "",
+) -> None:
+    """Record one event in the caller's transaction."""
+    append_event(
+        session,
+        actor=actor.username,
+        actor_role=actor.role_name,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        changes=changes,
+        reason=reason,
+    )
+
+
+def verify(db: Database) -> ChainReport:
+    """Check the whole chain."""
+    with db.transaction() as session:
+        return verify_chain(session)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One event as shown to an administrator."""
+
+    seq: int
+    occurred_at: datetime
+    actor: str
+    actor_role: str
+    action: str
+    entity: str
+    entity_id: str
+    changes_json: str
+    reason: str
+
+
+def list_events(
+    db: Database, actor: Actor, *, entity: str | None = None, entity_id: str | None = None, limit: int = 200
+) -> list[AuditRow]:
+    """The newest events, optionally for one record."""
+    require(actor, Permission.AUDIT_VIEW)
+    with db.transaction() as session:
+        query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
+        if entity:
+            query = query.where(AuditEvent.entity == entity)
+        if entity_id:
+            query = query.where(AuditEvent.entity_id == entity_id)
+        return [
+            AuditRow(
+                e.seq,
+                e.occurred_at,
+                e.actor,
+                e.actor_role,
+                e.action,
+                e.entity,
+                e.entity_id,
+                e.changes_json,
+                e.reason,
+            )
+            for e in session.execute(query).scalars()
+        ]

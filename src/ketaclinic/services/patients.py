@@ -1,0 +1,424 @@
+"""The patient registry: register, edit, weigh, view (audited) and search patients."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, get_diagnosis
+from ketaclinic.services.audit import audit, field_changes
+from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.store.base import utcnow
+from ketaclinic.store.db import Database
+from ketaclinic.store.tables.patients import Measurement, Patient, PatientDiagnosis, PriorTreatment
+
+Sex = Literal["female", "male", "other", "unknown"]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+MIN_WEIGHT_KG = 1.0
+MAX_WEIGHT_KG = 400.0
+MAX_AGE_Y = 130
+
+
+class PriorTreatmentIn(BaseModel):
+    """A treatment tried before ketamine."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    outcome: PriorTreatmentOutcome
+
+
+def _check_codes(codes: list[str]) -> list[str]:
+    seen: list[str] = []
+    for index, code in enumerate(codes):
+        normalised = get_diagnosis(code, field=f"diagnoses.{index}").code
+        if normalised not in seen:
+            seen.append(normalised)
+    return seen
+
+
+def _check_birth_date(value: date) -> date:
+    today = date.today()
+    if value > today:
+        raise ValueError("birth date is in the future")
+    if today.year - value.year > MAX_AGE_Y:
+        raise ValueError(f"birth date is more than {MAX_AGE_Y} years ago")
+    return value
+
+
+class PatientCreate(BaseModel):
+    """What registering a patient takes."""
+
+    model_config = ConfigDict(extra="forbid")
+    mrn: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")
+    ]
+    family_name: Name
+    given_name: Name
+    birth_date: date
+    sex: Sex
+    weight_kg: float | None = Field(default=None, ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
+    height_cm: float | None = Field(default=None, ge=30, le=250)
+    diagnoses: list[str] = Field(default_factory=list, max_length=20)
+    pain_mechanism: PainMechanism | None = None
+    pain_duration_months: int | None = Field(default=None, ge=0, le=1200)
+    prior_treatments: list[PriorTreatmentIn] = Field(default_factory=list, max_length=50)
+    notes: str = Field(default="", max_length=5000)
+
+    _birth = field_validator("birth_date")(_check_birth_date)
+
+    @field_validator("diagnoses")
+    @classmethod
+    def _known_codes(cls, codes: list[str]) -> list[str]:
+        return _check_codes(codes)
+
+
+class PatientUpdate(BaseModel):
+    """An edit: only the fields given change; a reason is required."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    family_name: Name | None = None
+    given_name: Name | None = None
+    birth_date: date | None = None
+    sex: Sex | None = None
+    diagnoses: list[str] | None = Field(default=None, max_length=20)
+    pain_mechanism: PainMechanism | None = None
+    pain_duration_months: int | None = Field(default=None, ge=0, le=1200)
+    prior_treatments: list[PriorTreatmentIn] | None = Field(default=None, max_length=50)
+    notes: str | None = Field(default=None, max_length=5000)
+
+    @field_validator("birth_date")
+    @classmethod
+    def _birth(cls, value: date | None) -> date | None:
+        return None if value is None else _check_birth_date(value)
+
+    @field_validator("diagnoses")
+    @classmethod
+    def _known_codes(cls, codes: list[str] | None) -> list[str] | None:
+        return None if codes is None else _check_codes(codes)
+
+
+class MeasurementIn(BaseModel):
+    """A dated weight and/or height."""
+
+    model_config = ConfigDict(extra="forbid")
+    measured_on: date = Field(default_factory=date.today)
+    weight_kg: float | None = Field(default=None, ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
+    height_cm: float | None = Field(default=None, ge=30, le=250)
+
+    @model_validator(mode="after")
+    def _something(self) -> MeasurementIn:
+        if self.weight_kg is None and self.height_cm is None:
+            raise ValueError("give a weight_kg or a height_cm")
+        if self.measured_on > date.today():
+            raise ValueError("measured_on is in the future")
+        return self
+
+
+class DiagnosisOut(BaseModel):
+    """A coded diagnosis as shown."""
+
+    code: str
+    label: str
+    snomed: str | None
+    group: str
+
+
+class MeasurementOut(BaseModel):
+    """A dated measurement as shown."""
+
+    measured_on: date
+    weight_kg: float | None
+    height_cm: float | None
+
+
+class PatientOut(BaseModel):
+    """The whole identified record (clinical staff only)."""
+
+    id: int
+    mrn: str
+    pseudonym: str
+    family_name: str
+    given_name: str
+    birth_date: date
+    age_y: int
+    sex: str
+    weight_kg: float | None
+    height_cm: float | None
+    diagnoses: list[DiagnosisOut]
+    pain_mechanism: str | None
+    pain_duration_months: int | None
+    prior_treatments: list[PriorTreatmentIn]
+    measurements: list[MeasurementOut]
+    notes: str
+    synthetic: bool
+
+
+class PatientDeidentified(BaseModel):
+    """What a researcher may see: no names, birth dates, MRNs or free text."""
+
+    pseudonym: str
+    age_band: str
+    sex: str
+    diagnoses: list[str]
+    pain_mechanism: str | None
+    pain_duration_months: int | None
+    synthetic: bool
+
+
+def age_years(birth_date: date, on: date | None = None) -> int:
+    """Completed years of age."""
+    today = on or date.today()
+    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+
+
+def _age_band(age: int) -> str:
+    if age >= 90:
+        return "90+"
+    low = age // 10 * 10
+    return f"{low}-{low + 9}"
+
+
+def latest_measure(patient: Patient, attribute: Literal["weight_kg", "height_cm"]) -> float | None:
+    """The most recent weight or height on record."""
+    values = [getattr(m, attribute) for m in patient.measurements if getattr(m, attribute) is not None]
+    return values[-1] if values else None
+
+
+def _out(patient: Patient) -> PatientOut:
+    return PatientOut(
+        id=patient.id,
+        mrn=patient.mrn,
+        pseudonym=patient.pseudonym,
+        family_name=patient.family_name,
+        given_name=patient.given_name,
+        birth_date=patient.birth_date,
+        age_y=age_years(patient.birth_date),
+        sex=patient.sex,
+        weight_kg=latest_measure(patient, "weight_kg"),
+        height_cm=latest_measure(patient, "height_cm"),
+        diagnoses=[_diagnosis_out(d.code) for d in patient.diagnoses],
+        pain_mechanism=patient.pain_mechanism,
+        pain_duration_months=patient.pain_duration_months,
+        prior_treatments=[
+            PriorTreatmentIn(name=t.name, outcome=PriorTreatmentOutcome(t.outcome))
+            for t in patient.prior_treatments
+        ],
+        measurements=[
+            MeasurementOut(measured_on=m.measured_on, weight_kg=m.weight_kg, height_cm=m.height_cm)
+            for m in patient.measurements
+        ],
+        notes=patient.notes,
+        synthetic=patient.synthetic,
+    )
+
+
+def _diagnosis_out(code: str) -> DiagnosisOut:
+    d = get_diagnosis(code)
+    return DiagnosisOut(code=d.code, label=d.label, snomed=d.snomed, group=d.group)
+
+
+def deidentify(patient: Patient) -> PatientDeidentified:
+    """The researcher's view of a patient."""
+    return PatientDeidentified(
+        pseudonym=patient.pseudonym,
+        age_band=_age_band(age_years(patient.birth_date)),
+        sex=patient.sex,
+        diagnoses=[d.code for d in patient.diagnoses],
+        pain_mechanism=patient.pain_mechanism,
+        pain_duration_months=patient.pain_duration_months,
+        synthetic=patient.synthetic,
+    )
+
+
+def _snapshot(patient: Patient) -> dict[str, Any]:
+    """The audited fields of a patient record."""
+    return {
+        "mrn": patient.mrn,
+        "family_name": patient.family_name,
+        "given_name": patient.given_name,
+        "birth_date": patient.birth_date.isoformat(),
+        "sex": patient.sex,
+        "diagnoses": [d.code for d in patient.diagnoses],
+        "pain_mechanism": patient.pain_mechanism,
+        "pain_duration_months": patient.pain_duration_months,
+        "prior_treatments": [[t.name, t.outcome] for t in patient.prior_treatments],
+        "notes": patient.notes,
+    }
+
+
+def _new_pseudonym(session: Session) -> str:
+    while True:
+        candidate = "P" + secrets.token_hex(4).upper()
+        if not session.execute(select(Patient.id).where(Patient.pseudonym == candidate)).first():
+            return candidate
+
+
+def _load(session: Session, patient_id: int) -> Patient:
+    patient = session.execute(
+        select(Patient)
+        .where(Patient.id == patient_id)
+        .options(
+            selectinload(Patient.measurements),
+            selectinload(Patient.diagnoses),
+            selectinload(Patient.prior_treatments),
+        )
+    ).scalar_one_or_none()
+    if patient is None:
+        raise NotFoundError(f"no patient {patient_id}")
+    return patient
+
+
+def register_patient(
+    db: Database, actor: Actor, data: PatientCreate, *, synthetic: bool = False
+) -> PatientOut:
+    """Register a new patient (MRN unique)."""
+    require(actor, Permission.PATIENTS_EDIT)
+    try:
+        with db.transaction() as session:
+            if session.execute(select(Patient.id).where(Patient.mrn == data.mrn)).first():
+                raise ConflictError(f"MRN {data.mrn} is already registered", field="mrn")
+            patient = Patient(
+                mrn=data.mrn,
+                pseudonym=_new_pseudonym(session),
+                family_name=data.family_name,
+                given_name=data.given_name,
+                birth_date=data.birth_date,
+                sex=data.sex,
+                pain_mechanism=data.pain_mechanism.value if data.pain_mechanism else None,
+                pain_duration_months=data.pain_duration_months,
+                notes=data.notes,
+                synthetic=synthetic,
+                created_at=utcnow(),
+            )
+            patient.diagnoses = [
+                PatientDiagnosis(code=c, primary=i == 0) for i, c in enumerate(data.diagnoses)
+            ]
+            patient.prior_treatments = [
+                PriorTreatment(name=t.name, outcome=t.outcome.value) for t in data.prior_treatments
+            ]
+            if data.weight_kg is not None or data.height_cm is not None:
+                patient.measurements = [
+                    Measurement(measured_on=date.today(), weight_kg=data.weight_kg, height_cm=data.height_cm)
+                ]
+            session.add(patient)
+            session.flush()
+            changes = field_changes(None, _snapshot(patient))
+            if patient.measurements:
+                changes["measurement"] = {
+                    "old": None,
+                    "new": {"weight_kg": data.weight_kg, "height_cm": data.height_cm},
+                }
+            audit(session, actor, "create", "patient", patient.id, changes)
+            return _out(patient)
+    except IntegrityError:
+        raise ConflictError(f"MRN {data.mrn} is already registered", field="mrn") from None
+
+
+def update_patient(db: Database, actor: Actor, patient_id: int, data: PatientUpdate) -> PatientOut:
+    """Change a patient's record; old and new values and the reason are audited."""
+    require(actor, Permission.PATIENTS_EDIT)
+    with db.transaction() as session:
+        patient = _load(session, patient_id)
+        before = _snapshot(patient)
+        given = data.model_dump(exclude_unset=True, exclude={"reason"})
+        for name in ("family_name", "given_name", "birth_date", "sex", "pain_duration_months", "notes"):
+            if name in given:
+                setattr(patient, name, getattr(data, name))
+        if "pain_mechanism" in given:
+            patient.pain_mechanism = data.pain_mechanism.value if data.pain_mechanism else None
+        if data.diagnoses is not None:
+            patient.diagnoses = [
+                PatientDiagnosis(code=c, primary=i == 0) for i, c in enumerate(data.diagnoses)
+            ]
+        if data.prior_treatments is not None:
+            patient.prior_treatments = [
+                PriorTreatment(name=t.name, outcome=t.outcome.value) for t in data.prior_treatments
+            ]
+        session.flush()
+        changes = field_changes(before, _snapshot(patient))
+        if changes:
+            audit(session, actor, "update", "patient", patient.id, changes, data.reason)
+        return _out(patient)
+
+
+def add_measurement(db: Database, actor: Actor, patient_id: int, data: MeasurementIn) -> PatientOut:
+    """Record a dated weight and/or height."""
+    require(actor, Permission.PATIENTS_EDIT)
+    with db.transaction() as session:
+        patient = _load(session, patient_id)
+        patient.measurements.append(
+            Measurement(measured_on=data.measured_on, weight_kg=data.weight_kg, height_cm=data.height_cm)
+        )
+        session.flush()
+        patient.measurements.sort(key=lambda m: (m.measured_on, m.id))
+        audit(
+            session,
+            actor,
+            "create",
+            "measurement",
+            patient.id,
+            {"measurement": {"old": None, "new": data.model_dump(mode="json")}},
+        )
+        return _out(patient)
+
+
+def view_patient(db: Database, actor: Actor, patient_id: int) -> PatientOut:
+    """Open a patient's record; the viewing itself is audited."""
+    require(actor, Permission.PATIENTS_VIEW)
+    with db.transaction() as session:
+        patient = _load(session, patient_id)
+        audit(session, actor, "view", "patient", patient.id)
+        return _out(patient)
+
+
+def list_patients(
+    db: Database, actor: Actor, *, query: str = "", limit: int = 50, offset: int = 0
+) -> tuple[list[PatientOut] | list[PatientDeidentified], int]:
+    """Search the registry: identified for clinical staff, de-identified for researchers."""
+    if not actor.can(Permission.PATIENTS_VIEW):
+        require(actor, Permission.PATIENTS_VIEW_DEIDENTIFIED)
+    if not 1 <= limit <= 500 or offset < 0:
+        raise InputError("limit must be 1-500 and offset >= 0", field="limit")
+    with db.transaction() as session:
+        statement = select(Patient)
+        text = query.strip().lower()
+        if text:
+            pattern = f"%{text}%"
+            if actor.sees_identities:
+                statement = statement.where(
+                    or_(
+                        func.lower(Patient.family_name).like(pattern),
+                        func.lower(Patient.given_name).like(pattern),
+                        func.lower(Patient.mrn).like(pattern),
+                        func.lower(Patient.pseudonym).like(pattern),
+                    )
+                )
+            else:
+                statement = statement.where(func.lower(Patient.pseudonym).like(pattern))
+        total = int(session.execute(select(func.count()).select_from(statement.subquery())).scalar_one())
+        rows = session.execute(
+            statement.order_by(Patient.family_name, Patient.given_name, Patient.id)
+            .limit(limit)
+            .offset(offset)
+            .options(
+                selectinload(Patient.measurements),
+                selectinload(Patient.diagnoses),
+                selectinload(Patient.prior_treatments),
+            )
+        ).scalars()
+        if actor.sees_identities:
+            return [_out(p) for p in rows], total
+        return [deidentify(p) for p in rows], total
+
+
+def get_patient_row(session: Session, patient_id: int) -> Patient:
+    """Load a patient with its measurements, diagnoses and prior treatments (for other services)."""
+    return _load(session, patient_id)

@@ -1,0 +1,123 @@
+"""Roles and what each may do: the one place permissions are decided."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ketaclinic.errors import PermissionDeniedError
+
+
+class Role(StrEnum):
+    """Staff roles."""
+
+    ADMIN = "admin"
+    PHYSICIAN = "physician"
+    NURSE = "nurse"
+    RESEARCHER = "researcher"
+
+
+class Permission(StrEnum):
+    """Things a user can be allowed to do."""
+
+    USERS_MANAGE = "users.manage"
+    CONFIG_MANAGE = "config.manage"
+    AUDIT_VIEW = "audit.view"
+    TOKENS_OWN = "tokens.own"
+    PATIENTS_VIEW = "patients.view"
+    PATIENTS_EDIT = "patients.edit"
+    PATIENTS_VIEW_DEIDENTIFIED = "patients.view_deidentified"
+    REFERENCE_VIEW = "reference.view"
+    PK_EXPLORE = "pk.explore"
+    SCREENING_EDIT = "screening.edit"
+    SCREENING_SIGN = "screening.sign"
+    CONSENT_RECORD = "consent.record"
+    PLANS_VIEW = "plans.view"
+    PLANS_CREATE = "plans.create"
+    PLANS_APPROVE = "plans.approve"
+    PLANS_COSIGN = "plans.cosign"
+    SESSIONS_VIEW = "sessions.view"
+    SESSIONS_CHART = "sessions.chart"
+    SESSIONS_SIGN = "sessions.sign"
+    OUTCOMES_RECORD = "outcomes.record"
+    ANALYTICS_VIEW = "analytics.view"
+    COHORT_IMPORT = "cohort.import"
+    EXPORT = "export"
+
+
+_CLINICAL_COMMON = {
+    Permission.TOKENS_OWN,
+    Permission.PATIENTS_VIEW,
+    Permission.PATIENTS_EDIT,
+    Permission.REFERENCE_VIEW,
+    Permission.PLANS_VIEW,
+    Permission.PLANS_COSIGN,
+    Permission.SESSIONS_VIEW,
+    Permission.SESSIONS_CHART,
+    Permission.SESSIONS_SIGN,
+    Permission.OUTCOMES_RECORD,
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(
+        {Permission.USERS_MANAGE, Permission.CONFIG_MANAGE, Permission.AUDIT_VIEW, Permission.TOKENS_OWN}
+    ),
+    Role.PHYSICIAN: frozenset(
+        _CLINICAL_COMMON
+        | {
+            Permission.PK_EXPLORE,
+            Permission.SCREENING_EDIT,
+            Permission.SCREENING_SIGN,
+            Permission.CONSENT_RECORD,
+            Permission.PLANS_CREATE,
+            Permission.PLANS_APPROVE,
+            Permission.ANALYTICS_VIEW,
+            Permission.COHORT_IMPORT,
+            Permission.EXPORT,
+        }
+    ),
+    Role.NURSE: frozenset(_CLINICAL_COMMON),
+    Role.RESEARCHER: frozenset(
+        {
+            Permission.TOKENS_OWN,
+            Permission.PATIENTS_VIEW_DEIDENTIFIED,
+            Permission.REFERENCE_VIEW,
+            Permission.PK_EXPLORE,
+            Permission.ANALYTICS_VIEW,
+            Permission.COHORT_IMPORT,
+            Permission.EXPORT,
+        }
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting: a logged-in user, or the system itself for CLI maintenance."""
+
+    user_id: int | None
+    username: str
+    role: Role | None
+
+    @property
+    def role_name(self) -> str:
+        """The role as recorded in the audit trail."""
+        return self.role.value if self.role else "system"
+
+    def can(self, permission: Permission) -> bool:
+        """True when this actor holds the permission (the system actor holds all)."""
+        return self.role is None or permission in ROLE_PERMISSIONS[self.role]
+
+    @property
+    def sees_identities(self) -> bool:
+        """Whether names, birth dates, MRNs and free text may be shown to this actor."""
+        return self.can(Permission.PATIENTS_VIEW)
+
+
+SYSTEM = Actor(user_id=None, username="system", role=None)
+
+
+def require(actor: Actor, permission: Permission) -> None:
+    """Raise PermissionDeniedError unless the actor holds the permission."""
+    if not actor.can(permission):
+        raise PermissionDeniedError(f"role {actor.role_name} may not {permission.value}")

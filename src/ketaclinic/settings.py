@@ -1,0 +1,60 @@
+"""Settings from environment variables, with safe defaults for a single-machine clinic install."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_VAR_DIR = Path("var")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the app reads from its environment."""
+
+    database_url: str
+    secret_key: str
+    var_dir: Path
+    idle_timeout_min: int = 15
+    config_dir: Path | None = None
+    secure_cookies: bool = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the store is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+
+def _read_or_create_secret(var_dir: Path) -> str:
+    """Keep a generated secret key in var/ so sessions survive a restart."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return key
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read KETACLINIC_* variables; generate and keep the secret key on first start."""
+    source = os.environ if env is None else env
+    var_dir = Path(source.get("KETACLINIC_VAR_DIR", str(DEFAULT_VAR_DIR)))
+    database_url = (
+        source.get("KETACLINIC_DATABASE_URL") or f"sqlite:///{(var_dir / 'ketaclinic.db').as_posix()}"
+    )
+    if database_url.startswith("sqlite:///"):
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    secret_key = source.get("KETACLINIC_SECRET_KEY") or _read_or_create_secret(var_dir)
+    config_dir = source.get("KETACLINIC_CONFIG_DIR")
+    return Settings(
+        database_url=database_url,
+        secret_key=secret_key,
+        var_dir=var_dir,
+        idle_timeout_min=int(source.get("KETACLINIC_IDLE_TIMEOUT_MIN", "15")),
+        config_dir=Path(config_dir) if config_dir else None,
+        secure_cookies=source.get("KETACLINIC_SECURE_COOKIES", "0") == "1",
+    )

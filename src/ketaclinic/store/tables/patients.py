@@ -1,0 +1,80 @@
+"""The patient registry: identity, dated weight and height, coded diagnoses, prior treatments."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ketaclinic.store.base import Base, UTCDateTime
+
+
+class Patient(Base):
+    """One patient of the clinic."""
+
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mrn: Mapped[str] = mapped_column(String(32), unique=True)
+    pseudonym: Mapped[str] = mapped_column(String(16), unique=True)
+    family_name: Mapped[str] = mapped_column(String(100))
+    given_name: Mapped[str] = mapped_column(String(100))
+    birth_date: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(10))
+    pain_mechanism: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    pain_duration_months: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    measurements: Mapped[list[Measurement]] = relationship(
+        back_populates="patient", order_by="Measurement.measured_on", cascade="all, delete-orphan"
+    )
+    diagnoses: Mapped[list[PatientDiagnosis]] = relationship(
+        back_populates="patient", order_by="PatientDiagnosis.id", cascade="all, delete-orphan"
+    )
+    prior_treatments: Mapped[list[PriorTreatment]] = relationship(
+        back_populates="patient", order_by="PriorTreatment.id", cascade="all, delete-orphan"
+    )
+
+
+class Measurement(Base):
+    """A dated body weight (kg) and/or height (cm)."""
+
+    __tablename__ = "patient_measurements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    measured_on: Mapped[date] = mapped_column(Date)
+    weight_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    height_cm: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    patient: Mapped[Patient] = relationship(back_populates="measurements")
+
+
+class PatientDiagnosis(Base):
+    """A coded diagnosis (ICD-10-CM from the shipped list)."""
+
+    __tablename__ = "patient_diagnoses"
+    __table_args__ = (UniqueConstraint("patient_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(10))
+    primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    patient: Mapped[Patient] = relationship(back_populates="diagnoses")
+
+
+class PriorTreatment(Base):
+    """A treatment tried before ketamine and how it went."""
+
+    __tablename__ = "prior_treatments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(20))
+
+    patient: Mapped[Patient] = relationship(back_populates="prior_treatments")

@@ -1,0 +1,64 @@
+"""The FastAPI application: JSON API under /api/v1, HTML screens, static assets, error handling.
+
+Route modules in `ketaclinic.web.routes` are discovered: each exposes `router` and may declare `NAV`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from ketaclinic import __version__
+from ketaclinic.settings import Settings, load_settings
+from ketaclinic.store.db import Database
+from ketaclinic.web import routes
+from ketaclinic.web.nav import NavItem
+from ketaclinic.web.problems import install_error_handlers
+
+WEB_DIR = Path(__file__).parent
+
+
+def _number(value: float | int | None, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def build_templates() -> Jinja2Templates:
+    """Jinja2 with the project's filters."""
+    templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
+    templates.env.filters["num"] = _number
+    templates.env.globals["app_version"] = __version__
+    return templates
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    """Build the app; `settings` and `db` default to the environment's."""
+    settings = settings or load_settings()
+    db = db or Database.from_url(settings.database_url)
+    app = FastAPI(
+        title="ketaclinic",
+        version=__version__,
+        description="Ketamine infusion service for refractory chronic pain. Errors are problem+json.",
+        docs_url="/docs",
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.templates = build_templates()
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
+    nav: list[NavItem] = []
+    for module_info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{routes.__name__}.{module_info.name}")
+        app.include_router(module.router)
+        nav.extend(getattr(module, "NAV", []))
+    app.state.templates.env.globals["nav_items"] = sorted(nav, key=lambda item: (item.order, item.label))
+    logging.getLogger("ketaclinic").setLevel(logging.INFO)
+    return app

@@ -1,0 +1,116 @@
+"""Request dependencies: the database, who is asking (cookie or bearer), permissions and CSRF."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from ketaclinic.errors import PermissionDeniedError
+from ketaclinic.services import accounts
+from ketaclinic.services.permissions import Actor, Permission
+from ketaclinic.settings import Settings
+from ketaclinic.store.db import Database
+from ketaclinic.web.problems import CsrfError, NotAuthenticatedError
+
+SESSION_COOKIE = "kc_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_db(request: Request) -> Database:
+    """The app's database."""
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    actor: Actor
+    full_name: str
+    csrf_token: str | None
+    via: str
+
+    def can(self, permission: Permission) -> bool:
+        """Shortcut to the actor's permissions."""
+        return self.actor.can(permission)
+
+
+async def _resolve(request: Request, db: Database, settings: Settings) -> Principal | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        actor = accounts.resolve_api_token(db, header[7:].strip())
+        return Principal(actor, "", None, "bearer") if actor else None
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    info = accounts.resolve_web_session(db, token, idle_timeout_min=settings.idle_timeout_min)
+    return Principal(info.actor, info.full_name, info.csrf_token, "cookie") if info else None
+
+
+async def _check_csrf(request: Request, principal: Principal) -> None:
+    if principal.via != "cookie" or request.method in SAFE_METHODS:
+        return
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    if not sent or not principal.csrf_token or not hmac.compare_digest(sent, principal.csrf_token):
+        raise CsrfError()
+
+
+def requires(permission: Permission | None, *, page: bool = False) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits only callers holding `permission` (None: any logged-in user).
+
+    The returned callable carries `.permission` and `.page` so the role-matrix test can read every
+    route's rule.
+    """
+
+    async def dependency(request: Request, db: DbDep, settings: SettingsDep) -> Principal:
+        principal = await _resolve(request, db, settings)
+        if principal is None:
+            why = (
+                "session expired or login required"
+                if request.cookies.get(SESSION_COOKIE)
+                else "login required"
+            )
+            raise NotAuthenticatedError(page=page, reason=why)
+        await _check_csrf(request, principal)
+        if permission is not None and not principal.can(permission):
+            raise PermissionDeniedError(f"role {principal.actor.role_name} may not {permission.value}")
+        request.state.principal = principal
+        return principal
+
+    dependency.permission = permission  # type: ignore[attr-defined]
+    dependency.page = page  # type: ignore[attr-defined]
+    return dependency
+
+
+async def optional_principal(request: Request, db: DbDep, settings: SettingsDep) -> Principal | None:
+    """The caller if logged in (for pages that show differently to visitors)."""
+    principal = await _resolve(request, db, settings)
+    request.state.principal = principal
+    return principal
+
+
+def page_context(request: Request, **values: Any) -> dict[str, Any]:
+    """Template values every page needs (who is logged in, the CSRF token)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return {"principal": principal, "csrf_token": principal.csrf_token if principal else "", **values}

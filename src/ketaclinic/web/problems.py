@@ -1,0 +1,132 @@
+"""Errors as answers: problem+json for the API, an HTML page for the screens; never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ketaclinic.errors import (
+    ConflictError,
+    DataFileError,
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+
+log = logging.getLogger("ketaclinic.web")
+
+
+class NotAuthenticatedError(Exception):
+    """No valid session or token; pages redirect to the login form, the API answers 401."""
+
+    def __init__(self, *, page: bool, reason: str = "login required") -> None:
+        super().__init__(reason)
+        self.page = page
+        self.reason = reason
+
+
+class CsrfError(Exception):
+    """A cookie-authenticated write without the session's CSRF token."""
+
+
+def wants_html(request: Request) -> bool:
+    """Pages answer in HTML; everything under /api answers problem+json."""
+    return not request.url.path.startswith("/api/")
+
+
+def problem(status: int, title: str, detail: str, *, field: str | None = None, **extra: Any) -> JSONResponse:
+    """An RFC 9457 problem+json response."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if field:
+        body["field"] = field
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def _html_error(request: Request, status: int, title: str, detail: str) -> Response:
+    templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request, "error.html", {"title": title, "detail": detail, "status": status}, status_code=status
+    )
+
+
+def _answer(
+    request: Request, status: int, title: str, detail: str, field: str | None = None, **extra: Any
+) -> Response:
+    if wants_html(request):
+        return _html_error(request, status, title, detail if not field else f"{field}: {detail}")
+    return problem(status, title, detail, field=field, **extra)
+
+
+def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "form")]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every expected failure to a clear 4xx, and anything else to a plain 500 without internals."""
+
+    @app.exception_handler(NotAuthenticatedError)
+    async def _not_authenticated(request: Request, exc: NotAuthenticatedError) -> Response:
+        if exc.page:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(
+                f"/login?next={target}&why={exc.reason.replace(' ', '+')}", status_code=303
+            )
+        return problem(401, "Not authenticated", exc.reason)
+
+    @app.exception_handler(CsrfError)
+    async def _csrf(request: Request, exc: CsrfError) -> Response:
+        return _answer(
+            request, 403, "CSRF check failed", "the form is stale or forged: reload the page and try again"
+        )
+
+    @app.exception_handler(PermissionDeniedError)
+    async def _forbidden(request: Request, exc: PermissionDeniedError) -> Response:
+        return _answer(request, 403, "Forbidden", str(exc))
+
+    @app.exception_handler(InputError)
+    async def _bad_input(request: Request, exc: InputError) -> Response:
+        return _answer(request, 422, "Invalid input", exc.message, exc.field)
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError) -> Response:
+        return _answer(request, 404, "Not found", exc.message, exc.field)
+
+    @app.exception_handler(ConflictError)
+    async def _conflict(request: Request, exc: ConflictError) -> Response:
+        return _answer(request, 409, "Conflict", exc.message, exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"field": _loc_to_field(e.get("loc", ())), "message": e.get("msg", "invalid")}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": "body", "message": "invalid"}
+        return _answer(request, 422, "Invalid input", first["message"], first["field"], errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        return _answer(request, exc.status_code, title, str(exc.detail))
+
+    @app.exception_handler(DataFileError)
+    async def _data_file(request: Request, exc: DataFileError) -> Response:
+        log.error("configuration error: %s", exc)
+        return _answer(request, 500, "Configuration error", str(exc))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _answer(request, 500, "Internal error", "something went wrong; it has been logged")
+
+
+def html_response(text: str, status: int = 200) -> HTMLResponse:
+    """A plain HTML answer."""
+    return HTMLResponse(text, status_code=status)

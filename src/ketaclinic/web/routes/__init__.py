@@ -1,0 +1,1 @@
+"""Route modules (auto-discovered): each exposes `router` and may declare `NAV`."""

@@ -1,0 +1,185 @@
+"""Login, logout, the landing page, and the user's own API tokens."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from ketaclinic.services import accounts
+from ketaclinic.services.permissions import Permission
+from ketaclinic.web.deps import SESSION_COOKIE, DbDep, Principal, SettingsDep, page_context, requires
+from ketaclinic.web.nav import NavItem
+from ketaclinic.web.problems import CsrfError
+
+router = APIRouter(tags=["auth"])
+LOGIN_CSRF_COOKIE = "kc_login_csrf"
+NAV = [NavItem("API tokens", "/account/tokens", Permission.TOKENS_OWN, order=95)]
+
+AnyUserPage = Annotated[Principal, Depends(requires(None, page=True))]
+AnyUserApi = Annotated[Principal, Depends(requires(None))]
+TokensPage = Annotated[Principal, Depends(requires(Permission.TOKENS_OWN, page=True))]
+TokensApi = Annotated[Principal, Depends(requires(Permission.TOKENS_OWN))]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths, never an open redirect."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def _login_page(request: Request, *, error: str = "", next_path: str = "/", status: int = 200) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = request.app.state.templates.TemplateResponse(
+        request,
+        "login.html",
+        page_context(
+            request,
+            login_csrf=token,
+            error=error,
+            next_path=next_path,
+            why=request.query_params.get("why", ""),
+        ),
+        status_code=status,
+    )
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", max_age=1800)
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_form(request: Request, next: str = "/") -> Response:
+    """The login form."""
+    return _login_page(request, next_path=_safe_next(next))
+
+
+@router.post("/login", response_class=HTMLResponse, include_in_schema=False)
+def login(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    """Check the password, open a session cookie and go on."""
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not secrets.compare_digest(cookie, csrf_token):
+        raise CsrfError()
+    try:
+        actor = accounts.authenticate(db, username, password)
+    except accounts.LoginFailedError as failure:
+        message = "Invalid username or password."
+        if failure.retry_after_s:
+            message += f" Too many failed attempts: try again in {failure.retry_after_s} s."
+        return _login_page(request, error=message, next_path=_safe_next(next), status=401)
+    token, _csrf = accounts.open_web_session(db, actor)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="lax", secure=settings.secure_cookies, path="/"
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(request: Request, db: DbDep, principal: AnyUserPage) -> Response:
+    """Close the session."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        accounts.close_web_session(db, token)
+    response = RedirectResponse("/login?why=logged+out", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def home(request: Request, principal: AnyUserPage) -> Response:
+    """The landing page: what this role can do."""
+    return request.app.state.templates.TemplateResponse(request, "home.html", page_context(request))
+
+
+class MeOut(BaseModel):
+    """Who the caller is."""
+
+    username: str
+    role: str
+    permissions: list[str]
+
+
+@router.get("/api/v1/me", response_model=MeOut, tags=["auth"])
+def me(principal: AnyUserApi) -> MeOut:
+    """The authenticated caller and their permissions."""
+    return MeOut(
+        username=principal.actor.username,
+        role=principal.actor.role_name,
+        permissions=sorted(p.value for p in Permission if principal.can(p)),
+    )
+
+
+class TokenCreate(BaseModel):
+    """A new API token's label."""
+
+    name: str = Field(min_length=1, max_length=100)
+
+
+def _token_dict(info: accounts.TokenInfo) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "name": info.name,
+        "prefix": info.prefix,
+        "created_at": info.created_at,
+        "last_used_at": info.last_used_at,
+        "revoked_at": info.revoked_at,
+    }
+
+
+@router.get("/api/v1/tokens", tags=["auth"])
+def list_tokens(db: DbDep, principal: TokensApi) -> list[dict[str, Any]]:
+    """The caller's API tokens (never the secrets)."""
+    return [_token_dict(t) for t in accounts.list_api_tokens(db, principal.actor)]
+
+
+@router.post("/api/v1/tokens", status_code=201, tags=["auth"])
+def create_token(body: TokenCreate, db: DbDep, principal: TokensApi) -> dict[str, Any]:
+    """Issue a token; the secret is in this answer only."""
+    info, secret = accounts.create_api_token(db, principal.actor, body.name)
+    return {**_token_dict(info), "token": secret}
+
+
+@router.delete("/api/v1/tokens/{token_id}", tags=["auth"])
+def revoke_token(token_id: int, db: DbDep, principal: TokensApi) -> dict[str, Any]:
+    """Revoke one of the caller's tokens."""
+    return _token_dict(accounts.revoke_api_token(db, principal.actor, token_id))
+
+
+@router.get("/account/tokens", response_class=HTMLResponse, include_in_schema=False)
+def tokens_page(request: Request, db: DbDep, principal: TokensPage) -> Response:
+    """The user's tokens, with create and revoke."""
+    tokens = accounts.list_api_tokens(db, principal.actor)
+    return request.app.state.templates.TemplateResponse(
+        request, "account/tokens.html", page_context(request, tokens=tokens, new_secret=None)
+    )
+
+
+@router.post("/account/tokens", response_class=HTMLResponse, include_in_schema=False)
+def tokens_create(
+    request: Request, db: DbDep, principal: TokensPage, name: Annotated[str, Form(max_length=100)] = ""
+) -> Response:
+    """Create a token and show its secret once."""
+    _info, secret = accounts.create_api_token(db, principal.actor, name)
+    tokens = accounts.list_api_tokens(db, principal.actor)
+    return request.app.state.templates.TemplateResponse(
+        request, "account/tokens.html", page_context(request, tokens=tokens, new_secret=secret)
+    )
+
+
+@router.post("/account/tokens/{token_id}/revoke", include_in_schema=False)
+def tokens_revoke(token_id: int, db: DbDep, principal: TokensPage) -> Response:
+    """Revoke a token."""
+    accounts.revoke_api_token(db, principal.actor, token_id)
+    return RedirectResponse("/account/tokens", status_code=303)

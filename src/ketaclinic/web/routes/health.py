@@ -1,0 +1,21 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import text
+
+from ketaclinic import __version__
+from ketaclinic.web.deps import DbDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health(db: DbDep) -> dict[str, Any]:
+    """The app answers and its database answers."""
+    with db.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    return {"status": "ok", "database": db.dialect, "version": __version__}

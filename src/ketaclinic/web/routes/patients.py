@@ -1,0 +1,269 @@
+"""Patient registry: JSON API and screens (list with search, record, register and edit forms)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+
+from ketaclinic.errors import ConflictError, InputError
+from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, list_diagnoses
+from ketaclinic.services import patients
+from ketaclinic.services.permissions import Permission
+from ketaclinic.web.deps import DbDep, Principal, page_context, requires
+from ketaclinic.web.nav import NavItem
+
+router = APIRouter()
+NAV = [
+    NavItem("Patients", "/patients", Permission.PATIENTS_VIEW, order=10),
+    NavItem("Patients", "/patients", Permission.PATIENTS_VIEW_DEIDENTIFIED, order=10),
+]
+
+ListApi = Annotated[Principal, Depends(requires(None))]
+ListPage = Annotated[Principal, Depends(requires(None, page=True))]
+ViewApi = Annotated[Principal, Depends(requires(Permission.PATIENTS_VIEW))]
+EditApi = Annotated[Principal, Depends(requires(Permission.PATIENTS_EDIT))]
+ViewPage = Annotated[Principal, Depends(requires(Permission.PATIENTS_VIEW, page=True))]
+EditPage = Annotated[Principal, Depends(requires(Permission.PATIENTS_EDIT, page=True))]
+ReferenceApi = Annotated[Principal, Depends(requires(Permission.REFERENCE_VIEW))]
+
+
+class PatientPage(BaseModel):
+    """One page of search results."""
+
+    total: int
+    items: list[patients.PatientOut] | list[patients.PatientDeidentified]
+
+
+@router.get("/api/v1/patients", response_model=PatientPage, tags=["patients"])
+def api_list(
+    db: DbDep,
+    principal: ListApi,
+    q: Annotated[str, Query(max_length=100)] = "",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PatientPage:
+    """Search patients (researchers get de-identified rows)."""
+    items, total = patients.list_patients(db, principal.actor, query=q, limit=limit, offset=offset)
+    return PatientPage(total=total, items=items)
+
+
+@router.post("/api/v1/patients", status_code=201, response_model=patients.PatientOut, tags=["patients"])
+def api_create(body: patients.PatientCreate, db: DbDep, principal: EditApi) -> patients.PatientOut:
+    """Register a patient."""
+    return patients.register_patient(db, principal.actor, body)
+
+
+@router.get("/api/v1/patients/{patient_id}", response_model=patients.PatientOut, tags=["patients"])
+def api_get(patient_id: int, db: DbDep, principal: ViewApi) -> patients.PatientOut:
+    """One patient's record (the view is audited)."""
+    return patients.view_patient(db, principal.actor, patient_id)
+
+
+@router.patch("/api/v1/patients/{patient_id}", response_model=patients.PatientOut, tags=["patients"])
+def api_update(
+    patient_id: int, body: patients.PatientUpdate, db: DbDep, principal: EditApi
+) -> patients.PatientOut:
+    """Edit a patient's record (reason required)."""
+    return patients.update_patient(db, principal.actor, patient_id, body)
+
+
+@router.post(
+    "/api/v1/patients/{patient_id}/measurements",
+    status_code=201,
+    response_model=patients.PatientOut,
+    tags=["patients"],
+)
+def api_measure(
+    patient_id: int, body: patients.MeasurementIn, db: DbDep, principal: EditApi
+) -> patients.PatientOut:
+    """Record a dated weight and/or height."""
+    return patients.add_measurement(db, principal.actor, patient_id, body)
+
+
+@router.get("/api/v1/diagnoses", tags=["patients"])
+def api_diagnoses(principal: ReferenceApi) -> list[dict[str, Any]]:
+    """The shipped diagnosis code list with sources."""
+    return [
+        {
+            "code": d.code,
+            "label": d.label,
+            "group": d.group,
+            "snomed": d.snomed,
+            "source": d.source,
+            "status": d.status,
+        }
+        for d in list_diagnoses()
+    ]
+
+
+# --- screens ---------------------------------------------------------------------------------------
+
+
+def _form_choices() -> dict[str, Any]:
+    return {
+        "diagnosis_choices": list_diagnoses(),
+        "mechanisms": [m.value for m in PainMechanism],
+        "outcomes": [o.value for o in PriorTreatmentOutcome],
+        "sexes": ["female", "male", "other", "unknown"],
+    }
+
+
+def _blank_to_none(value: Any) -> Any:
+    return None if value in ("", None) else value
+
+
+def _form_values(form: FormData) -> dict[str, Any]:
+    """Turn the HTML form into the service's input shape (blank fields are absent)."""
+    names = form.getlist("treatment_name")
+    outcomes = form.getlist("treatment_outcome")
+    values: dict[str, Any] = {
+        key: _blank_to_none(form.get(key))
+        for key in (
+            "mrn",
+            "family_name",
+            "given_name",
+            "birth_date",
+            "sex",
+            "weight_kg",
+            "height_cm",
+            "pain_mechanism",
+            "pain_duration_months",
+            "notes",
+            "reason",
+        )
+    }
+    values["diagnoses"] = [str(c) for c in form.getlist("diagnoses") if c]
+    values["prior_treatments"] = [
+        {"name": str(n).strip(), "outcome": str(o)}
+        for n, o in zip(names, outcomes, strict=False)
+        if str(n).strip()
+    ]
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _errors_of(exc: Exception) -> dict[str, str]:
+    if isinstance(exc, ValidationError):
+        found: dict[str, str] = {}
+        for error in exc.errors():
+            loc = [str(p) for p in error.get("loc", ())]
+            key = loc[0] if loc else "form"
+            found.setdefault(key, error.get("msg", "invalid").removeprefix("Value error, "))
+        return found
+    if isinstance(exc, InputError | ConflictError):
+        key = (exc.field or "form").split(".")[0]
+        return {key: exc.message}
+    return {"form": str(exc)}
+
+
+@router.get("/patients", response_class=HTMLResponse, include_in_schema=False)
+def list_page(
+    request: Request, db: DbDep, principal: ListPage, q: Annotated[str, Query(max_length=100)] = ""
+) -> Response:
+    """Patient list with search; the rows alone when asked by htmx."""
+    items, total = patients.list_patients(db, principal.actor, query=q, limit=100)
+    template = "patients/_rows.html" if request.headers.get("hx-request") else "patients/list.html"
+    return request.app.state.templates.TemplateResponse(
+        request, template, page_context(request, items=items, total=total, q=q)
+    )
+
+
+@router.get("/patients/new", response_class=HTMLResponse, include_in_schema=False)
+def new_page(request: Request, principal: EditPage) -> Response:
+    """The registration form."""
+    return request.app.state.templates.TemplateResponse(
+        request,
+        "patients/form.html",
+        page_context(request, values={}, errors={}, editing=None, **_form_choices()),
+    )
+
+
+@router.post("/patients/new", response_class=HTMLResponse, include_in_schema=False)
+async def new_submit(request: Request, db: DbDep, principal: EditPage) -> Response:
+    """Register from the form; errors come back next to their fields."""
+    values = _form_values(await request.form())
+    values.pop("reason", None)
+    try:
+        created = patients.register_patient(
+            db, principal.actor, patients.PatientCreate.model_validate(values)
+        )
+    except (ValidationError, InputError, ConflictError) as exc:
+        status = 409 if isinstance(exc, ConflictError) else 422
+        return request.app.state.templates.TemplateResponse(
+            request,
+            "patients/form.html",
+            page_context(request, values=values, errors=_errors_of(exc), editing=None, **_form_choices()),
+            status_code=status,
+        )
+    return RedirectResponse(f"/patients/{created.id}", status_code=303)
+
+
+@router.get("/patients/{patient_id}", response_class=HTMLResponse, include_in_schema=False)
+def detail_page(request: Request, patient_id: int, db: DbDep, principal: ViewPage) -> Response:
+    """A patient's record (the view is audited)."""
+    patient = patients.view_patient(db, principal.actor, patient_id)
+    return request.app.state.templates.TemplateResponse(
+        request, "patients/detail.html", page_context(request, patient=patient, errors={})
+    )
+
+
+@router.get("/patients/{patient_id}/edit", response_class=HTMLResponse, include_in_schema=False)
+def edit_page(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
+    """The edit form, filled."""
+    patient = patients.view_patient(db, principal.actor, patient_id)
+    values = patient.model_dump(mode="json")
+    values["diagnoses"] = [d["code"] for d in values["diagnoses"]]
+    return request.app.state.templates.TemplateResponse(
+        request,
+        "patients/form.html",
+        page_context(request, values=values, errors={}, editing=patient, **_form_choices()),
+    )
+
+
+@router.post("/patients/{patient_id}/edit", response_class=HTMLResponse, include_in_schema=False)
+async def edit_submit(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
+    """Save an edit with its reason."""
+    values = _form_values(await request.form())
+    for identity_only in ("mrn", "weight_kg", "height_cm"):
+        values.pop(identity_only, None)
+    values.setdefault("diagnoses", [])
+    values.setdefault("prior_treatments", [])
+    try:
+        patients.update_patient(
+            db, principal.actor, patient_id, patients.PatientUpdate.model_validate(values)
+        )
+    except (ValidationError, InputError) as exc:
+        patient = patients.view_patient(db, principal.actor, patient_id)
+        return request.app.state.templates.TemplateResponse(
+            request,
+            "patients/form.html",
+            page_context(request, values=values, errors=_errors_of(exc), editing=patient, **_form_choices()),
+            status_code=422,
+        )
+    return RedirectResponse(f"/patients/{patient_id}", status_code=303)
+
+
+@router.post("/patients/{patient_id}/measurements", response_class=HTMLResponse, include_in_schema=False)
+async def measure_submit(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
+    """Add a weight/height from the record page."""
+    form = await request.form()
+    values = {k: _blank_to_none(form.get(k)) for k in ("measured_on", "weight_kg", "height_cm")}
+    try:
+        patients.add_measurement(
+            db,
+            principal.actor,
+            patient_id,
+            patients.MeasurementIn.model_validate({k: v for k, v in values.items() if v}),
+        )
+    except ValidationError as exc:
+        patient = patients.view_patient(db, principal.actor, patient_id)
+        return request.app.state.templates.TemplateResponse(
+            request,
+            "patients/detail.html",
+            page_context(request, patient=patient, errors=_errors_of(exc)),
+            status_code=422,
+        )
+    return RedirectResponse(f"/patients/{patient_id}", status_code=303)
