@@ -108,8 +108,12 @@ class Intake(BaseModel):
     breastfeeding: bool = Field(strict=True)
     phq9: int | None = _bounded_int("phq9", "PHQ-9 total (LOINC 44261-6); null when not done", optional=True)
     gad7: int | None = _bounded_int("gad7", "GAD-7 total (LOINC 70274-6); null when not done", optional=True)
-    audit_c: int | None = _bounded_int("audit_c", "AUDIT-C total (LOINC 75626-2); null when not done", optional=True)
-    dast10: int | None = _bounded_int("dast10", "DAST-10 total (LOINC 82667-7); null when not done", optional=True)
+    audit_c: int | None = _bounded_int(
+        "audit_c", "AUDIT-C total (LOINC 75626-2); null when not done", optional=True
+    )
+    dast10: int | None = _bounded_int(
+        "dast10", "DAST-10 total (LOINC 82667-7); null when not done", optional=True
+    )
     medications: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list)
 
     @field_validator("intake_version")
