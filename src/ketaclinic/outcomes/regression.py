@@ -22,6 +22,18 @@ def _dummies(values: npt.NDArray[np.str_], name: str) -> tuple[list[str], npt.ND
     return [f"{name}={level}" for level in others], columns, reference
 
 
+def _independent_columns(
+    names: list[str], x: npt.NDArray[np.float64]
+) -> tuple[list[str], npt.NDArray[np.float64], list[str]]:
+    """Keep columns that add rank, in order; e.g. mechanism terms implied by the diagnoses are dropped."""
+    kept: list[int] = []
+    for j in range(x.shape[1]):
+        if np.linalg.matrix_rank(x[:, [*kept, j]]) == len(kept) + 1:
+            kept.append(j)
+    dropped = [names[j] for j in range(x.shape[1]) if j not in kept]
+    return [names[j] for j in kept], x[:, kept], dropped
+
+
 def fit_responder_model(
     responder: npt.NDArray[np.bool_],
     diagnosis: npt.NDArray[np.str_],
@@ -30,12 +42,14 @@ def fit_responder_model(
 ) -> dict[str, Any]:
     """Odds ratios for response, or `fitted: False` with a message (too few events, separation, singular)."""
     keep = ~np.isnan(baseline_nrs)
+    if not keep.any():
+        return {"method": METHOD, "n": 0, "fitted": False, "message": "no patient has a baseline NRS"}
     y = responder[keep].astype(np.float64)
-    dx_names, dx_cols, dx_ref = _dummies(diagnosis[keep], "diagnosis") if keep.any() else ([], None, "")
-    mech_names, mech_cols, mech_ref = (
-        _dummies(pain_mechanism[keep], "mechanism") if keep.any() else ([], None, "")
-    )
-    names = ["intercept", *dx_names, *mech_names, "baseline_nrs"]
+    dx_names, dx_cols, dx_ref = _dummies(diagnosis[keep], "diagnosis")
+    mech_names, mech_cols, mech_ref = _dummies(pain_mechanism[keep], "mechanism")
+    candidate_names = ["intercept", *dx_names, *mech_names, "baseline_nrs"]
+    candidates = np.column_stack([np.ones(y.size), dx_cols, mech_cols, baseline_nrs[keep]])
+    names, x, dropped = _independent_columns(candidate_names, candidates)
     events = int(min(y.sum(), y.size - y.sum()))
     epv = min_events_per_variable()
     out: dict[str, Any] = {
@@ -44,20 +58,16 @@ def fit_responder_model(
         "events": events,
         "parameters": len(names),
         "reference": {"diagnosis": dx_ref, "pain_mechanism": mech_ref},
+        "dropped_terms": dropped,
         "min_events_per_variable": {"value": epv.value, "source": epv.source, "status": epv.status.value},
         "fitted": False,
     }
     predictors = len(names) - 1
-    if y.size == 0 or events < epv.value * predictors:
+    if events < epv.value * predictors:
         out["message"] = (
             f"too few events to fit: {events} of the rarer outcome for {predictors} predictors "
             f"(needs {epv.value:g} per predictor)"
         )
-        return out
-    assert dx_cols is not None and mech_cols is not None
-    x = np.column_stack([np.ones(y.size), dx_cols, mech_cols, baseline_nrs[keep]])
-    if np.linalg.matrix_rank(x) < x.shape[1]:
-        out["message"] = "predictors are collinear (singular design, e.g. each diagnosis has one mechanism)"
         return out
     import statsmodels.api as sm  # slow to import: only when a model is actually fitted
     from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
