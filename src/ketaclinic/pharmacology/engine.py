@@ -154,11 +154,14 @@ def sum_of_exponentials(
     n = len(c0)
     if n <= _CHUNK_PATIENTS:
         kernel(c0, c, r, tau, out)
+        np.maximum(out, 0.0, out=out)
         return
     chunks = [slice(i, min(i + _CHUNK_PATIENTS, n)) for i in range(0, n, _CHUNK_PATIENTS)]
 
     def run(s: slice) -> None:
         kernel(c0[s], c[s], r[s], tau, out[s])
+        # concentrations are non-negative; rounding in the cancelling sum can leave -1e-13
+        np.maximum(out[s], 0.0, out=out[s])
 
     workers = min(len(chunks), _CPUS)
     if workers > 1 and out.size > 1_000_000:
