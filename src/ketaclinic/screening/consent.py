@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ketaclinic.data import Status, load_toml, parse_status
-from ketaclinic.errors import DataFileError
+from ketaclinic.screening.datafields import required_str
 
 CONSENT_FILE = "consent.toml"
 
@@ -41,14 +41,11 @@ class ConsentTemplate(BaseModel):
 
 
 def _item(row: Mapping[str, Any], where: str) -> ConsentItem:
-    for key in ("code", "label", "text", "source"):
-        if not isinstance(row.get(key), str) or not row[key].strip():
-            raise DataFileError(f"{where}: `{key}` must be a non-empty string")
     return ConsentItem(
-        code=row["code"],
-        label=row["label"],
-        text=row["text"],
-        source=row["source"],
+        code=required_str(row, "code", where),
+        label=required_str(row, "label", where),
+        text=required_str(row, "text", where),
+        source=required_str(row, "source", where),
         status=parse_status(row.get("status"), where),
     )
 
@@ -57,18 +54,15 @@ def _item(row: Mapping[str, Any], where: str) -> ConsentItem:
 def current_consent_template() -> ConsentTemplate:
     """The consent template shipped now (version, text, risks, alternatives)."""
     data = load_toml(CONSENT_FILE)
-    for key in ("version", "title", "text", "source"):
-        if not isinstance(data.get(key), str) or not data[key].strip():
-            raise DataFileError(f"{CONSENT_FILE}: `{key}` must be a non-empty string")
     return ConsentTemplate(
-        version=data["version"],
-        title=data["title"],
-        text=data["text"].strip(),
+        version=required_str(data, "version", CONSENT_FILE),
+        title=required_str(data, "title", CONSENT_FILE),
+        text=required_str(data, "text", CONSENT_FILE).strip(),
         risks=tuple(_item(row, f"{CONSENT_FILE} risk[{i}]") for i, row in enumerate(data.get("risk", []))),
         alternatives=tuple(
             _item(row, f"{CONSENT_FILE} alternative[{i}]")
             for i, row in enumerate(data.get("alternative", []))
         ),
-        source=data["source"],
+        source=required_str(data, "source", CONSENT_FILE),
         status=parse_status(data.get("status"), CONSENT_FILE),
     )

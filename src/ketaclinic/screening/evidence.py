@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 
 from ketaclinic.data import Status, load_toml, parse_status
 from ketaclinic.errors import DataFileError, InputError
+from ketaclinic.screening.datafields import cited_source, required_str
 from ketaclinic.screening.diagnoses import get_diagnosis, list_diagnoses
 
 EVIDENCE_FILE = "evidence.toml"
@@ -91,20 +92,13 @@ class EvidenceSummary(BaseModel):
     published_cohorts: list[PublishedCohort]
 
 
-def _text(row: Mapping[str, Any], key: str, where: str) -> str:
-    value = row.get(key)
-    if not isinstance(value, str) or not value:
-        raise DataFileError(f"{where}: `{key}` must be a non-empty string")
-    return value
-
-
 def _finding(
     row: Mapping[str, Any], sources: Mapping[str, str], where: str, *, direction: str = ""
 ) -> Finding:
     return Finding(
-        text=_text(row, "text", where),
+        text=required_str(row, "text", where),
         direction=str(row.get("direction", direction)),
-        source=sources.get(_text(row, "source", where), row["source"]),
+        source=cited_source(row, sources, where),
         status=parse_status(row.get("status"), where),
     )
 
@@ -116,10 +110,10 @@ def _load() -> tuple[dict[str, dict[str, Any]], tuple[Finding, frozenset[str]], 
     groups: dict[str, dict[str, Any]] = {}
     for i, row in enumerate(data.get("group", [])):
         where = f"{EVIDENCE_FILE} group[{i}]"
-        groups[_text(row, "group", where)] = {
-            "grade": _text(row, "grade", where),
-            "summary": _text(row, "summary", where),
-            "source": sources.get(_text(row, "source", where), row["source"]),
+        groups[required_str(row, "group", where)] = {
+            "grade": required_str(row, "grade", where),
+            "summary": required_str(row, "summary", where),
+            "source": cited_source(row, sources, where),
             "status": parse_status(row.get("status"), where),
             "findings": [_finding(f, sources, f"{where} finding") for f in row.get("finding", [])],
         }
@@ -131,11 +125,11 @@ def _load() -> tuple[dict[str, dict[str, Any]], tuple[Finding, frozenset[str]], 
     note_except = frozenset(note_row.get("except_groups", ()))
     cohorts = tuple(
         PublishedCohort(
-            study=_text(row, "study", f"{EVIDENCE_FILE} cohort[{i}]"),
+            study=required_str(row, "study", f"{EVIDENCE_FILE} cohort[{i}]"),
             n=int(row["n"]),
             responders=int(row["responders"]),
-            definition=_text(row, "definition", f"{EVIDENCE_FILE} cohort[{i}]"),
-            source=sources.get(row["source"], row["source"]),
+            definition=required_str(row, "definition", f"{EVIDENCE_FILE} cohort[{i}]"),
+            source=cited_source(row, sources, f"{EVIDENCE_FILE} cohort[{i}]"),
             status=parse_status(row.get("status"), f"{EVIDENCE_FILE} cohort[{i}]"),
         )
         for i, row in enumerate(data.get("cohort", []))

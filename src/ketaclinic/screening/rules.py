@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from ketaclinic.data import Status, load_toml, load_toml_path, parse_status
 from ketaclinic.errors import DataFileError
+from ketaclinic.screening.datafields import cited_source, required_str
 from ketaclinic.screening.refractoriness import RefractorinessRules, load_refractoriness
 
 RULES_FILE = "screening_rules.toml"
@@ -92,13 +93,6 @@ class ScreeningRules:
     overridden_by: str | None = None
 
 
-def _str(row: Mapping[str, Any], key: str, where: str) -> str:
-    value = row.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise DataFileError(f"{where}: `{key}` must be a non-empty string")
-    return value
-
-
 def _int(row: Mapping[str, Any], key: str, where: str) -> int:
     value = row.get(key)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -113,37 +107,31 @@ def _severity(row: Mapping[str, Any], where: str) -> Severity:
         raise DataFileError(f"{where}: unknown severity {row.get('severity')!r}") from None
 
 
-def _source(row: Mapping[str, Any], sources: Mapping[str, str], where: str) -> str:
-    """A rule's source: a key of [sources] or a literal citation."""
-    raw = _str(row, "source", where)
-    return sources.get(raw, raw)
-
-
 def _rule(row: Mapping[str, Any], sources: Mapping[str, str], where: str, *, label_key: str) -> Rule:
     return Rule(
-        code=_str(row, "code", where),
-        label=_str(row, label_key, where),
+        code=required_str(row, "code", where),
+        label=required_str(row, label_key, where),
         severity=_severity(row, where),
-        text=_str(row, "text", where),
-        source=_source(row, sources, where),
-        grade=_str(row, "grade", where),
+        text=required_str(row, "text", where),
+        source=cited_source(row, sources, where),
+        grade=required_str(row, "grade", where),
         status=parse_status(row.get("status"), where),
     )
 
 
 def _blood_pressure(row: Mapping[str, Any], where: str) -> BloodPressureThreshold:
     return BloodPressureThreshold(
-        code=_str(row, "code", where),
+        code=required_str(row, "code", where),
         systolic_mmhg=_int(row, "systolic_mmhg", where),
         diastolic_mmhg=_int(row, "diastolic_mmhg", where),
         severity=_severity(row, where),
-        source=_str(row, "source", where),
+        source=required_str(row, "source", where),
         status=parse_status(row.get("status"), where),
     )
 
 
 def _score_review(row: Mapping[str, Any], where: str) -> ScoreReview:
-    instrument = _str(row, "instrument", where)
+    instrument = required_str(row, "instrument", where)
     if instrument not in SCORE_INSTRUMENTS:
         raise DataFileError(
             f"{where}: instrument {instrument!r} is not one of {', '.join(SCORE_INSTRUMENTS)}"
@@ -159,7 +147,7 @@ def _score_review(row: Mapping[str, Any], where: str) -> ScoreReview:
         text=row.get(
             "text", f"{instrument} at or above the clinic threshold: psychiatric review before infusion."
         ),
-        source=_str(row, "source", where),
+        source=required_str(row, "source", where),
         status=parse_status(row.get("status"), where),
     )
 
@@ -170,12 +158,12 @@ def _required_test(row: Mapping[str, Any], sources: Mapping[str, str], where: st
     if unknown:
         raise DataFileError(f"{where}: unknown condition codes {unknown}")
     return RequiredTestRule(
-        code=_str(row, "code", where),
-        label=_str(row, "label", where),
+        code=required_str(row, "code", where),
+        label=required_str(row, "label", where),
         when_conditions=conditions,
         when_bp_over_threshold=bool(row.get("when_bp_over_threshold", False)),
         when_high_frequent_dosing=bool(row.get("when_high_frequent_dosing", False)),
-        source=_source(row, sources, where),
+        source=cited_source(row, sources, where),
         status=parse_status(row.get("status"), where),
     )
 
@@ -262,12 +250,12 @@ def _load_shipped() -> ScreeningRules:
     flags: dict[str, Rule] = {}
     for i, row in enumerate(data.get("flag_rule", [])):
         where = f"{RULES_FILE} flag_rule[{i}]"
-        field = _str(row, "field", where)
+        field = required_str(row, "field", where)
         if field not in ("pregnant", "breastfeeding"):
             raise DataFileError(f"{where}: field {field!r} is not a yes/no intake field")
         flags[field] = _rule(row, sources, where, label_key="code")
     return ScreeningRules(
-        version=_str(data, "version", RULES_FILE),
+        version=required_str(data, "version", RULES_FILE),
         conditions=MappingProxyType(_conditions_from(data)),
         flag_rules=MappingProxyType(flags),
         blood_pressure=_blood_pressure(
