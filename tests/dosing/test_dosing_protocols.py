@@ -1,0 +1,107 @@
+"""The protocol library: shipped files, a clinic's own directory, validation errors naming file and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ketaclinic.dosing import get_protocol, load_protocols
+from ketaclinic.errors import DataFileError, NotFoundError
+
+SHIPPED = {
+    "valle2024",
+    "cohen2018-test",
+    "schwartzman2009",
+    "cleveland2025",
+    "inpatient-5day-weight",
+    "inpatient-5day-titrated",
+    "sigtermans2009",
+}
+
+
+def test_shipped_protocols() -> None:
+    protocols = load_protocols()
+    assert set(protocols) >= SHIPPED
+    for p in protocols.values():
+        assert p.citation and p.drug in ("racemic", "s-ketamine")
+        assert p.observation_cadence in ("outpatient", "inpatient")
+    assert protocols["sigtermans2009"].context == "continuous-s"
+    schwartzman = protocols["schwartzman2009"]
+    assert [m.drug for m in schwartzman.premedication] == ["midazolam", "clonidine"]
+    assert schwartzman.schedule.session_count == 10
+    valle = protocols["valle2024"]
+    assert valle.block_for(1).dose_mg.value == 75  # type: ignore[union-attr]
+    assert valle.block_for(2).dose_mg.value == 150  # type: ignore[union-attr]
+    assert valle.block_for(1).duration_min.status.value == "local-policy"
+    assert protocols["inpatient-5day-titrated"].titrated
+
+
+def test_unknown_protocol() -> None:
+    with pytest.raises(NotFoundError, match="valle2024"):
+        get_protocol("nope")
+
+
+GOOD = """
+id = "{id}"
+name = "Clinic protocol"
+drug = "racemic"
+context = "outpatient"
+setting = "outpatient"
+observation_cadence = "outpatient"
+citation = "Clinic SOP 2025"
+status = "local-policy"
+
+[schedule]
+sessions = {{ value = 3, source = "SOP", status = "local-policy" }}
+interval_days = {{ value = 7, source = "SOP", status = "local-policy" }}
+
+[[dosing]]
+sessions = "all"
+rate_mg_kg_h = {{ value = 0.5, source = "SOP", status = "local-policy" }}
+duration_min = {{ value = 120, source = "SOP", status = "local-policy" }}
+"""
+
+
+def test_clinic_directory(tmp_path: Path) -> None:
+    (tmp_path / "clinic-weekly.toml").write_text(GOOD.format(id="clinic-weekly"), encoding="utf-8")
+    protocols = load_protocols(tmp_path)
+    assert protocols["clinic-weekly"].schedule.interval_days.value == 7
+    assert get_protocol("clinic-weekly", extra_dir=tmp_path).path.endswith("clinic-weekly.toml")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (('drug = "racemic"', 'drug = "esketamine"'), "drug"),
+        (('context = "outpatient"', 'context = "icu"'), "context"),
+        (('drug = "racemic"', 'drug = "s-ketamine"'), "drug"),  # context outpatient is racemic
+        (("value = 0.5,", "value = -0.5,"), "dosing[0].rate_mg_kg_h.value"),
+        (('value = 0.5, source = "SOP", status = "local-policy"', 'value = 0.5, source = "SOP"'),
+         "dosing[0].rate_mg_kg_h"),
+        (('sessions = "all"', 'sessions = "2-"'), "dosing"),
+        (('rate_mg_kg_h = {{', 'rate_mg_hour = {{'), "dosing[0]"),
+        (('citation = "Clinic SOP 2025"', ""), "citation"),
+        (('observation_cadence = "outpatient"', 'observation_cadence = "icu"'), "observation_cadence"),
+    ],
+)
+def test_invalid_files_name_file_and_field(tmp_path: Path, change: tuple[str, str], field: str) -> None:
+    text = GOOD.replace(change[0], change[1]).format(id="bad")
+    assert text != GOOD.format(id="bad")
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFileError) as err:
+        load_protocols(tmp_path)
+    assert str(path) in str(err.value)
+    assert field in str(err.value)
+
+
+def test_duplicate_and_mismatched_ids(tmp_path: Path) -> None:
+    (tmp_path / "valle2024.toml").write_text(GOOD.format(id="valle2024"), encoding="utf-8")
+    with pytest.raises(DataFileError, match="already defined"):
+        load_protocols(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.toml").write_text(GOOD.format(id="b"), encoding="utf-8")
+    with pytest.raises(DataFileError, match="file name"):
+        load_protocols(other)
