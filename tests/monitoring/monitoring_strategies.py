@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from ketaclinic.monitoring import Observation, observation_kinds
 
-
 # Loaded once here so the first hypothesis draw is not charged with reading the data file.
 KINDS = observation_kinds()
 

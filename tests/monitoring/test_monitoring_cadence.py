@@ -45,7 +45,9 @@ def test_cadences_carry_their_sources() -> None:
         ("sedation", 5000, 120),
     ],
 )
-def test_inpatient_intervals_follow_the_royal_cornwall_guideline(group: str, elapsed_min: float, every_min: float) -> None:
+def test_inpatient_intervals_follow_the_royal_cornwall_guideline(
+    group: str, elapsed_min: float, every_min: float
+) -> None:
     assert get_cadence("inpatient").interval_min(group, elapsed_min) == every_min
 
 
@@ -80,13 +82,17 @@ def test_outpatient_overdue_slots() -> None:
 
 def test_a_late_reading_within_grace_is_not_overdue() -> None:
     assert overdue("outpatient", [20, 40, 60], 60, grace_min=5) == []
-    assert overdue("outpatient", [21], 21, grace_min=5, groups=["vitals"]) == [OverdueSlot(t_due_min=15, group="vitals")]
+    assert overdue("outpatient", [21], 21, grace_min=5, groups=["vitals"]) == [
+        OverdueSlot(t_due_min=15, group="vitals")
+    ]
     assert overdue("outpatient", [20], 20, grace_min=5, groups=["vitals"]) == []
 
 
 def test_the_grace_boundary() -> None:
     assert overdue("outpatient", [], 20, grace_min=5, groups=["vitals"]) == []
-    assert overdue("outpatient", [], 20.5, grace_min=5, groups=["vitals"]) == [OverdueSlot(t_due_min=15, group="vitals")]
+    assert overdue("outpatient", [], 20.5, grace_min=5, groups=["vitals"]) == [
+        OverdueSlot(t_due_min=15, group="vitals")
+    ]
 
 
 def test_inpatient_overdue_per_group() -> None:

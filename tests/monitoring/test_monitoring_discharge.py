@@ -14,7 +14,15 @@ def test_all_met_is_ok() -> None:
     result = discharge_check(BASELINE, RECOVERED, YES)
     assert result.ok
     assert result.status is Status.LOCAL_POLICY
-    assert {i.key for i in result.items} == {"sbp", "dbp", "hr", "spo2", "rass", "able_to_walk", "escort_present"}
+    assert {i.key for i in result.items} == {
+        "sbp",
+        "dbp",
+        "hr",
+        "spo2",
+        "rass",
+        "able_to_walk",
+        "escort_present",
+    }
 
 
 def test_vitals_at_the_margin_pass_and_beyond_fail() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given
+from monitoring_strategies import valid_observations
 
 from ketaclinic.data import Status
 from ketaclinic.errors import InputError
@@ -15,8 +16,6 @@ from ketaclinic.monitoring import (
     observation_kinds,
     parse_observation,
 )
-
-from monitoring_strategies import valid_observations
 
 
 def test_every_kind_has_source_and_status_for_definition_limits_and_ranges() -> None:
@@ -128,7 +127,9 @@ def test_missing_time_is_rejected() -> None:
         ("nrs", 10, Interpretation.NORMAL),
     ],
 )
-def test_abnormal_values_are_accepted_and_interpreted(key: str, value: object, expected: Interpretation) -> None:
+def test_abnormal_values_are_accepted_and_interpreted(
+    key: str, value: object, expected: Interpretation
+) -> None:
     obs = parse_observation({"t_min": 0, key: value})
     assert interpret(obs)[key] is expected
     assert interpret_value(key, value) is expected  # type: ignore[arg-type]

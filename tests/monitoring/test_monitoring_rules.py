@@ -129,7 +129,9 @@ def test_a_finding_carries_field_value_threshold_and_message() -> None:
 
 
 def test_a_calm_reading_fires_nothing() -> None:
-    calm = Observation(t_min=15, sbp=125, dbp=78, hr=75, spo2=98, rr=14, rass=0, moaas=5, dissociation=2, nrs=5)
+    calm = Observation(
+        t_min=15, sbp=125, dbp=78, hr=75, spo2=98, rr=14, rass=0, moaas=5, dissociation=2, nrs=5
+    )
     assert evaluate_observation(calm, Observation(t_min=0, sbp=122, dbp=76), RULES) == []
 
 
@@ -226,7 +228,9 @@ def test_missing_override_file_is_a_data_file_error(tmp_path: Path) -> None:
 
 
 @given(valid_observations(), st.none() | valid_observations())
-def test_evaluation_never_raises_on_a_valid_observation(obs: Observation, baseline: Observation | None) -> None:
+def test_evaluation_never_raises_on_a_valid_observation(
+    obs: Observation, baseline: Observation | None
+) -> None:
     for finding in evaluate_observation(obs, baseline, RULES):
         assert finding.rule_key in {r.key for r in RULES}
         assert finding.t_min == obs.t_min
