@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -97,7 +99,7 @@ def test_the_grace_boundary() -> None:
 
 def test_inpatient_overdue_per_group() -> None:
     on_time = [15, 30, 45, 60, 90, 120, 150, 180]
-    times = {"vitals": on_time + [240], "sedation": on_time}
+    times = {"vitals": [*on_time, 240], "sedation": on_time}
     slots = overdue("inpatient", times, 300, grace_min=5)
     # Vitals: 240 met, next due 300 (not yet overdue). Sedation: 240 missed, then 300 not yet.
     assert slots == [OverdueSlot(t_due_min=240, group="sedation")]
@@ -126,7 +128,7 @@ def test_unknown_cadence_group_or_grace_is_refused() -> None:
 def test_no_overdue_slot_when_every_gap_is_within_interval_plus_grace(times: list[float], now: float) -> None:
     slots = overdue("outpatient", times, now, grace_min=5, groups=["vitals"])
     points = sorted([0.0, *[t for t in times if t <= now], now])
-    if all(b - a <= 20 for a, b in zip(points, points[1:], strict=False)):
+    if all(b - a <= 20 for a, b in itertools.pairwise(points)):
         assert slots == []
     for slot in slots:
         assert slot.t_due_min + 5 < now

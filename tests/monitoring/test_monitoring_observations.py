@@ -1,4 +1,4 @@
-"""Observation kinds: impossible values rejected naming the field, abnormal values accepted and interpreted."""
+"""Observation kinds: impossible values rejected naming the field; abnormal values accepted, interpreted."""
 
 from __future__ import annotations
 
