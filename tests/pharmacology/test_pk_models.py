@@ -13,9 +13,16 @@ from ketaclinic.pharmacology import check_patient, concentration_bands, get_mode
 from ketaclinic.pharmacology.engine import disposition
 
 KEYS = [
-    "domino1984", "clements1981", "hijazi2003", "herd2007", "hornik2018",
-    "kamp2020", "fanta2015_s", "simons2022_s", "flint2017_s",
-]  # fmt: skip
+    "domino1984",
+    "clements1981",
+    "hijazi2003",
+    "herd2007",
+    "hornik2018",
+    "kamp2020",
+    "fanta2015_s",
+    "simons2022_s",
+    "flint2017_s",
+]
 
 
 def test_every_model_of_the_reference_is_shipped_with_citation_and_status() -> None:

@@ -160,8 +160,13 @@ def test_population_without_variability_is_the_batch_and_is_seedable() -> None:
     np.testing.assert_array_equal(a.cp_ng_ml, b.cp_ng_ml)
     assert not np.allclose(a.cp_ng_ml, pop.cp_ng_ml)
     # each sampled patient is exactly the one-patient simulation with its own parameters
-    one = simulate_batch("herd2007", weights[:1], t, regimen_per_kg=per_kg,
-                         parameters={k: v[:1] for k, v in a.parameters.items()})  # fmt: skip
+    one = simulate_batch(
+        "herd2007",
+        weights[:1],
+        t,
+        regimen_per_kg=per_kg,
+        parameters={k: v[:1] for k, v in a.parameters.items()},
+    )
     np.testing.assert_allclose(one.cp_ng_ml[0], a.cp_ng_ml[0], rtol=1e-5, atol=1e-3)
 
 
@@ -176,7 +181,12 @@ def test_population_variability_has_the_published_cv() -> None:
 def test_population_percentiles_shape_and_order() -> None:
     rng = np.random.default_rng(0)
     t = np.linspace(0, 120, 121)
-    pop = simulate_population("herd2007", rng.uniform(15, 40, 500), t,
-                              regimen_per_kg=Regimen(infusions=(Infusion(0, 120, 0.5),)), seed=rng)  # fmt: skip
+    pop = simulate_population(
+        "herd2007",
+        rng.uniform(15, 40, 500),
+        t,
+        regimen_per_kg=Regimen(infusions=(Infusion(0, 120, 0.5),)),
+        seed=rng,
+    )
     q = pop.percentiles()
     assert q.shape == (3, 121) and np.all(q[0] <= q[1]) and np.all(q[1] <= q[2])

@@ -239,7 +239,7 @@ def _plan(
 def _schedule(rates_mg_h: FloatArray, interval_s: float, duration_min: float) -> tuple[RateSegment, ...]:
     dt = interval_s / 60.0
     starts = np.arange(len(rates_mg_h), dtype=np.float64) * dt
-    ends = np.minimum(starts + dt, duration_min)
+    ends = np.minimum(np.append(starts[1:], duration_min), duration_min)  # exact tiling
     return merge_segments(starts, ends, rates_mg_h)
 
 
