@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ketaclinic.cli import app
-from ketaclinic.errors import InputError
+from ketaclinic.errors import InputError, KetaclinicError, NotFoundError
 from ketaclinic.monitoring import replay_session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,12 +98,15 @@ def test_bad_files_exit_2(tmp_path: Path) -> None:
     not_json = tmp_path / "x.json"
     not_json.write_text("{", encoding="utf-8")
     for path in (not_json, tmp_path / "absent.json"):
-        proc = _run("monitor", "replay", str(path), "--json")
-        assert proc.returncode == 2
-        assert len(proc.stderr.strip().splitlines()) == 1
-    model = tmp_path / "model.json"
-    model.write_text(json.dumps(_example() | {"model": "no_such_model"}), encoding="utf-8")
-    assert _run("monitor", "replay", str(model), "--json").returncode == 2
+        result = CliRunner().invoke(app, ["monitor", "replay", str(path), "--json"])
+        assert result.exit_code == 2
+        assert result.output.startswith(f"error: {path}:")
+
+
+def test_unknown_model_is_refused() -> None:
+    with pytest.raises(KetaclinicError) as caught:
+        replay_session(_example() | {"model": "no_such_model"})
+    assert isinstance(caught.value, InputError | NotFoundError)
 
 
 def test_replay_without_observations_lists_every_missed_slot() -> None:
