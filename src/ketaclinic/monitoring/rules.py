@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -204,6 +205,7 @@ def merge_rule_overrides(
     return tuple(by_key[key] for key in order)
 
 
+@cache
 def shipped_alert_rules() -> tuple[AlertRule, ...]:
     """The rules of the shipped alert_rules.toml."""
     rows = load_toml("alert_rules.toml").get("rule", [])
