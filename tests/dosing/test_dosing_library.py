@@ -144,22 +144,33 @@ status = "local-policy"
     assert lib.context("continuous") == LIB.context("continuous")
 
 
+LP = 'source = "x", status = "local-policy" }'
+
+
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
         (
-            '[context.outpatient.rate_mg_kg_h]\nhard_max = { value = 3.0, source = "x", status = "local-policy" }',
+            "[context.outpatient.rate_mg_kg_h]\nhard_max = { value = 3.0, " + LP,
             "context.outpatient.rate_mg_kg_h.hard_max: 3 loosens",
         ),
         (
-            '[context.continuous.rate_mg_h]\nhard_max = { value = 60, source = "x", status = "local-policy" }',
+            "[context.continuous.rate_mg_h]\nhard_max = { value = 60, " + LP,
             "context.continuous.rate_mg_h.hard_max: 60 loosens",
         ),
         ('[context.outpatient.rate_mg_kg_h]\nhard_max = { value = 1.0, source = "x" }', "hard_max"),
-        ('[context.outpatient.rate_mg_kg_h]\nhard_max = { value = -1, source = "x", status = "local-policy" }', "-1"),
-        ('[context.icu.rate_mg_h]\nhard_max = { value = 10, source = "x", status = "local-policy" }', "context.icu"),
-        ('[context.outpatient.rate_mg_kg_h]\nhard_max = { value = 0.5, source = "x", status = "local-policy" }',
-         "soft_max 1 is above hard_max 0.5"),
+        (
+            "[context.outpatient.rate_mg_kg_h]\nhard_max = { value = -1, " + LP,
+            "-1",
+        ),
+        (
+            "[context.icu.rate_mg_h]\nhard_max = { value = 10, " + LP,
+            "context.icu",
+        ),
+        (
+            "[context.outpatient.rate_mg_kg_h]\nhard_max = { value = 0.5, " + LP,
+            "soft_max 1 is above hard_max 0.5",
+        ),
         ('[context.outpatient]\ndrug = "s-ketamine"', "context.outpatient.drug"),
         ("[context.outpatient\n", "clinic.toml"),
     ],
@@ -179,7 +190,11 @@ def test_override_never_loosens_a_hard_limit(context: str, quantity: str, factor
     shipped = LIB.context(context).limit_set(quantity).hard_max
     assert shipped is not None
     new = shipped.value * factor
-    data = {"context": {context: {quantity: {"hard_max": {"value": new, "source": "c", "status": "local-policy"}}}}}
+    data = {
+        "context": {
+            context: {quantity: {"hard_max": {"value": new, "source": "c", "status": "local-policy"}}}
+        }
+    }
     try:
         lib = apply_override(LIB, data, "clinic.toml")
     except DataFileError:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ketaclinic.data import Status
 from ketaclinic.dosing import (
     HardLimitError,
     Param,
@@ -18,7 +19,6 @@ from ketaclinic.dosing import (
     load_library,
     load_protocols,
 )
-from ketaclinic.data import Status
 from ketaclinic.errors import InputError
 
 LIB = load_library()
@@ -71,7 +71,9 @@ def test_shipped_protocol_plans(protocol_id: str, weight: float) -> None:
     for s in p.sessions:
         assert s.segments[0].start_min == 0
         assert s.segments[-1].end_min == pytest.approx(protocol.block_for(s.number).duration_min.value)
-        assert s.total_mg == pytest.approx(sum(seg.rate_mg_h * (seg.end_min - seg.start_min) / 60 for seg in s.segments))
+        assert s.total_mg == pytest.approx(
+            sum(seg.rate_mg_h * (seg.end_min - seg.start_min) / 60 for seg in s.segments)
+        )
         for seg in s.segments:
             assert seg.pump_ml_h == pytest.approx(seg.rate_mg_h / p.concentration_mg_ml)
             assert seg.rate_mg_kg_h == pytest.approx(seg.rate_mg_h / weight)
@@ -93,7 +95,12 @@ def test_titrated_plan_carries_both_paths() -> None:
     p = plan("inpatient-5day-titrated", 110)
     s = p.sessions[0]
     assert s.titrated
-    assert [(seg.start_min, seg.end_min) for seg in s.segments] == [(0, 90), (90, 180), (180, 270), (270, 7200)]
+    assert [(seg.start_min, seg.end_min) for seg in s.segments] == [
+        (0, 90),
+        (90, 180),
+        (180, 270),
+        (270, 7200),
+    ]
     assert [seg.rate_mg_h for seg in s.min_path_segments] == [10]
     assert s.min_path_total_mg == pytest.approx(10 * 120)
     data = s.to_json_dict()
@@ -149,9 +156,16 @@ def _with_rate(protocol_id: str, rate_mg_kg_h: float, duration_min: float):  # t
     protocol = PROTOCOLS[protocol_id]
     param = Param(rate_mg_kg_h, "test", Status.LOCAL_POLICY)
     block = replace(
-        protocol.dosing[0], dose_mg=None, dose_mg_kg=None, rate_mg_h=None, max_rate_mg_h=None,
-        titration=None, rate_mg_kg_h=param, duration_min=Param(duration_min, "test", Status.LOCAL_POLICY),
-        first_session=1, last_session=None,
+        protocol.dosing[0],
+        dose_mg=None,
+        dose_mg_kg=None,
+        rate_mg_h=None,
+        max_rate_mg_h=None,
+        titration=None,
+        rate_mg_kg_h=param,
+        duration_min=Param(duration_min, "test", Status.LOCAL_POLICY),
+        first_session=1,
+        last_session=None,
     )
     return replace(protocol, dosing=(block,))
 
@@ -176,7 +190,9 @@ def _assert_within_hard_limits(p) -> None:  # type: ignore[no-untyped-def]
     rate=st.one_of(st.none(), st.floats(min_value=0.01, max_value=10)),
     duration=st.floats(min_value=5, max_value=600),
 )
-def test_no_plan_passes_a_hard_limit(protocol_id: str, weight: float, rate: float | None, duration: float) -> None:
+def test_no_plan_passes_a_hard_limit(
+    protocol_id: str, weight: float, rate: float | None, duration: float
+) -> None:
     protocol = PROTOCOLS[protocol_id] if rate is None else _with_rate(protocol_id, rate, duration)
     try:
         p = build_plan(protocol, weight_kg=weight, start=START, library=LIB, predict=False)
@@ -191,6 +207,11 @@ def test_get_protocol_plans_via_public_api() -> None:
     data = p.to_json_dict()
     assert data["protocol"] == "cohen2018-test"
     assert set(data["sessions"][0]["segments"][0]) == {
-        "start_min", "end_min", "rate_mg_kg_h", "rate_mg_h", "pump_ml_h", "volume_ml"
+        "start_min",
+        "end_min",
+        "rate_mg_kg_h",
+        "rate_mg_h",
+        "pump_ml_h",
+        "volume_ml",
     }
     assert data["sessions"][0]["date"] == "2025-03-03" and data["series_total_mg"] == pytest.approx(80)

@@ -77,10 +77,12 @@ def test_clinic_directory(tmp_path: Path) -> None:
         (('context = "outpatient"', 'context = "icu"'), "context"),
         (('drug = "racemic"', 'drug = "s-ketamine"'), "drug"),  # context outpatient is racemic
         (("value = 0.5,", "value = -0.5,"), "dosing[0].rate_mg_kg_h.value"),
-        (('value = 0.5, source = "SOP", status = "local-policy"', 'value = 0.5, source = "SOP"'),
-         "dosing[0].rate_mg_kg_h"),
+        (
+            ('value = 0.5, source = "SOP", status = "local-policy"', 'value = 0.5, source = "SOP"'),
+            "dosing[0].rate_mg_kg_h",
+        ),
         (('sessions = "all"', 'sessions = "2-"'), "dosing"),
-        (('rate_mg_kg_h = {{', 'rate_mg_hour = {{'), "dosing[0]"),
+        (("rate_mg_kg_h = {{", "rate_mg_hour = {{"), "dosing[0]"),
         (('citation = "Clinic SOP 2025"', ""), "citation"),
         (('observation_cadence = "outpatient"', 'observation_cadence = "icu"'), "observation_cadence"),
     ],

@@ -65,5 +65,7 @@ def test_mg_h_over_weight_is_mg_kg_h(rate_mg_h: float, weight_kg: float) -> None
 @given(rates, st.floats(min_value=1, max_value=10_000), concentrations)
 def test_volume_is_dose_over_concentration(rate_mg_h: float, minutes: float, concentration: float) -> None:
     dose = pump.mg_delivered(rate_mg_h, minutes)
-    assert pump.volume_ml(dose, concentration) == pytest.approx(pump.pump_ml_h(rate_mg_h, concentration) * minutes / 60)
+    assert pump.volume_ml(dose, concentration) == pytest.approx(
+        pump.pump_ml_h(rate_mg_h, concentration) * minutes / 60
+    )
     assert pump.rate_mg_h_for_dose(dose, minutes) == pytest.approx(rate_mg_h, rel=1e-9, abs=1e-12)

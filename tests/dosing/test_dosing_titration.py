@@ -63,7 +63,9 @@ def test_bad_input() -> None:
     nrs=st.integers(0, 10),
     side_effect=st.booleans(),
 )
-def test_suggestions_never_breach_a_hard_limit(weight: float, rate: float, nrs: int, side_effect: bool) -> None:
+def test_suggestions_never_breach_a_hard_limit(
+    weight: float, rate: float, nrs: int, side_effect: bool
+) -> None:
     for protocol in (TITRATED, WEIGHT_BASED, get_protocol("sigtermans2009")):
         env = titration_envelope(protocol, weight, library=LIB)
         step = next_titration_step(protocol, rate, nrs, side_effect, weight_kg=weight, library=LIB)
@@ -73,4 +75,7 @@ def test_suggestions_never_breach_a_hard_limit(weight: float, rate: float, nrs: 
             start = env.min_path[0].rate_mg_h
             # only a start rate that is itself refused can be hard; increases never create a breach
             if check_rate(LIB, protocol.context, rate_mg_h=start, weight_kg=weight).verdict != "hard":
-                assert check_rate(LIB, protocol.context, rate_mg_h=step.rate_mg_h, weight_kg=weight).verdict != "hard"
+                assert (
+                    check_rate(LIB, protocol.context, rate_mg_h=step.rate_mg_h, weight_kg=weight).verdict
+                    != "hard"
+                )

@@ -43,7 +43,9 @@ def test_parse_dose_and_convert() -> None:
 def test_rate_conversion_needs_concentration_for_ml_h() -> None:
     assert parse_rate("25mL/h").to_rate_mg_h(weight_kg=70, concentration_mg_ml=1) == 25
     assert parse_rate("0.5mg/kg/h").to_rate_mg_h(weight_kg=70, concentration_mg_ml=None) == pytest.approx(35)
-    assert parse_rate("1.2ug/kg/min").to_rate_mg_h(weight_kg=70, concentration_mg_ml=None) == pytest.approx(5.04)
+    assert parse_rate("1.2ug/kg/min").to_rate_mg_h(weight_kg=70, concentration_mg_ml=None) == pytest.approx(
+        5.04
+    )
     with pytest.raises(InputError) as err:
         parse_rate("25mL/h").to_rate_mg_h(weight_kg=70, concentration_mg_ml=None)
     assert err.value.field == "concentration_mg_ml"
