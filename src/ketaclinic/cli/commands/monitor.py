@@ -1,4 +1,4 @@
-"""`ketaclinic monitor replay`: run a recorded session through the alert rules and the PK engine, no database."""
+"""`ketaclinic monitor replay`: a recorded session through the alert rules and the PK engine, no database."""
 
 from __future__ import annotations
 
