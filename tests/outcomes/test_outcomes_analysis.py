@@ -15,8 +15,15 @@ CODES = {"neuropathic": ["G50.0", "B02.29"], "nociceptive": ["G89.4"], "nociplas
 def test_parse_compare_grammar() -> None:
     assert parse_compare("diagnosis:g50.0, G50.1") == ("diagnosis", ["G50.0", "G50.1"])
     assert parse_compare("mechanism:neuropathic,Nociplastic") == ("mechanism", ["neuropathic", "nociplastic"])
-    for bad in ("diagnosis", "age:1,2", "diagnosis:G50.0", "diagnosis:G50.0,X00", "mechanism:a,b", "group:x,y",
-                "diagnosis:G50.0,G50.0"):
+    for bad in (
+        "diagnosis",
+        "age:1,2",
+        "diagnosis:G50.0",
+        "diagnosis:G50.0,X00",
+        "mechanism:a,b",
+        "group:x,y",
+        "diagnosis:G50.0,G50.0",
+    ):
         with pytest.raises(InputError):
             parse_compare(bad)
 
@@ -41,10 +48,20 @@ def test_logistic_fits_when_numbers_allow() -> None:
     terms = {t["term"]: t for t in out["terms"]}
     reference = out["reference"]["diagnosis"]
     assert reference == "G89.4"  # the most frequent code is the reference level
-    assert set(terms) == {"intercept", "baseline_nrs", "diagnosis=B02.29", "diagnosis=G50.0", "diagnosis=M79.7"}
+    assert set(terms) == {
+        "intercept",
+        "baseline_nrs",
+        "diagnosis=B02.29",
+        "diagnosis=G50.0",
+        "diagnosis=M79.7",
+    }
     assert out["dropped_terms"] == ["mechanism=nociceptive", "mechanism=nociplastic"]  # implied by diagnosis
     assert terms["baseline_nrs"]["odds_ratio"] > 1
-    assert terms["baseline_nrs"]["ci95"][0] < terms["baseline_nrs"]["odds_ratio"] < terms["baseline_nrs"]["ci95"][1]
+    assert (
+        terms["baseline_nrs"]["ci95"][0]
+        < terms["baseline_nrs"]["odds_ratio"]
+        < terms["baseline_nrs"]["ci95"][1]
+    )
 
 
 def test_logistic_reports_separation_and_singularity() -> None:

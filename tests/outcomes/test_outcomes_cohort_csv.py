@@ -7,7 +7,9 @@ import pytest
 
 from ketaclinic.outcomes import CohortFileError, RowError, read_cohort_csv
 
-HEADER = "patient_id,diagnosis,pain_mechanism,baseline_nrs,followup_nrs,discontinued,relief_weeks,relief_ongoing"
+HEADER = (
+    "patient_id,diagnosis,pain_mechanism,baseline_nrs,followup_nrs,discontinued,relief_weeks,relief_ongoing"
+)
 GOOD = [
     "P1,G50.0,neuropathic,8,3,none,12,1",
     "P2,m79.7,Nociplastic,7,,lack_of_effect,,",
@@ -25,7 +27,11 @@ def test_reads_good_file_into_columns_and_records(tmp_path: Path) -> None:
     assert cohort.pain_mechanism.tolist() == ["neuropathic", "nociplastic", "nociceptive"]
     assert np.isnan(cohort.followup_nrs[1]) and cohort.followup_nrs[0] == 3
     assert cohort.discontinued.tolist() == ["none", "lack_of_effect", "none"]
-    assert cohort.diagnosis_group.tolist() == ["trigeminal_neuralgia", "fibromyalgia", cohort.diagnosis_group[2]]
+    assert cohort.diagnosis_group.tolist() == [
+        "trigeminal_neuralgia",
+        "fibromyalgia",
+        cohort.diagnosis_group[2],
+    ]
     assert cohort.records[0].relief_ongoing is True and cohort.records[2].relief_ongoing is False
     assert read_cohort_csv(str(path)).n == 3  # a path given as text
 

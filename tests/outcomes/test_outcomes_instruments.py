@@ -16,7 +16,18 @@ def test_phq9_total_band_and_loinc() -> None:
     assert (s.total, s.band, s.loinc) == (15, "moderately_severe", "44261-6")
 
 
-@pytest.mark.parametrize(("total", "band"), [(4, "minimal"), (5, "mild"), (9, "mild"), (10, "moderate"), (14, "moderate"), (15, "severe"), (21, "severe")])
+@pytest.mark.parametrize(
+    ("total", "band"),
+    [
+        (4, "minimal"),
+        (5, "mild"),
+        (9, "mild"),
+        (10, "moderate"),
+        (14, "moderate"),
+        (15, "severe"),
+        (21, "severe"),
+    ],
+)
 def test_gad7_band_edges(total: int, band: str) -> None:
     items = [3] * (total // 3) + ([total % 3] if total % 3 else [])
     items += [0] * (7 - len(items))
@@ -83,4 +94,6 @@ def test_bpi_severity_and_interference_rules() -> None:
 def test_every_instrument_has_a_source_and_status() -> None:
     sources = instrument_sources()
     assert set(sources) == {"nrs", "pgic", "bpi", "phq9", "gad7"}
-    assert all(s["source"] and s["status"] in ("verified", "secondary", "local-policy") for s in sources.values())
+    assert all(
+        s["source"] and s["status"] in ("verified", "secondary", "local-policy") for s in sources.values()
+    )

@@ -1,4 +1,4 @@
-"""Reproduce the published cohorts: Vallé 2024 aggregates and an illustrative Garcia 2023 facial-pain table."""
+"""Reproduce published cohorts: Vallé 2024 aggregates, an illustrative Garcia 2023 facial-pain table."""
 
 import math
 from pathlib import Path
@@ -70,6 +70,8 @@ def test_garcia2023_tn_vs_afp_fisher() -> None:
     assert comp["p_value"] == pytest.approx(sps.fisher_exact(comp["table"]).pvalue, rel=1e-12)
     assert comp["odds_ratio"] == pytest.approx(24.0)
     assert comp["rates"]["G50.0"]["rate"] > comp["rates"]["G50.1"]["rate"]
-    by_group = analyse_cohort(cohort, compare=parse_compare("group:trigeminal_neuralgia,atypical_facial_pain"))
+    by_group = analyse_cohort(
+        cohort, compare=parse_compare("group:trigeminal_neuralgia,atypical_facial_pain")
+    )
     assert by_group["comparison"]["table"] == comp["table"]
     assert out["relief_median_weeks"]["G50.0"] > out["relief_median_weeks"]["G50.1"]

@@ -33,7 +33,12 @@ def test_html_report_is_self_contained_with_charts_and_sources() -> None:
 
 
 def test_banner_only_for_synthetic_cohorts() -> None:
-    cohort = Cohort(records=(CohortRecord("A", "G50.0", "neuropathic", 8.0, 2.0), CohortRecord("B", "M79.7", "nociplastic", 7.0, None)))
+    cohort = Cohort(
+        records=(
+            CohortRecord("A", "G50.0", "neuropathic", 8.0, 2.0),
+            CohortRecord("B", "M79.7", "nociplastic", 7.0, None),
+        )
+    )
     html = render_cohort_html(analyse_cohort(cohort), title="Real")
     assert "SYNTHETIC DATA" not in html
     assert "No relief_weeks" in html and "no sessions_planned" in html
@@ -42,24 +47,32 @@ def test_banner_only_for_synthetic_cohorts() -> None:
 def test_svg_rate_chart_escapes_labels_and_scales_bars() -> None:
     svg = rate_chart([{"label": "<x>", "rate": 0.5, "ci95": [0.3, 0.7], "n": 10, "count": 5}], title="t")
     assert "&lt;x&gt;" in svg and 'width="180.0"' in svg  # half of the 360-px bar
-    km = km_chart({"all": {"time": [0, 1, 2], "survival": [1, 0.5, 0.25], "n": 4}}, title="k", x_label="weeks")
+    km = km_chart(
+        {"all": {"time": [0, 1, 2], "survival": [1, 0.5, 0.25], "n": 4}}, title="k", x_label="weeks"
+    )
     assert km.count("<path") == 1 and "H" in km
 
 
 def test_cli_json_and_html(tmp_path: Path) -> None:
     runner = CliRunner()
-    res = runner.invoke(app, ["cohort", "report", "--input", str(GARCIA), "--compare", "diagnosis:G50.0,G50.1", "--json"])
+    res = runner.invoke(
+        app, ["cohort", "report", "--input", str(GARCIA), "--compare", "diagnosis:G50.0,G50.1", "--json"]
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["comparison"]["table"] == [[6, 1], [1, 4]] and data["synthetic"] is True
     out = tmp_path / "r.html"
-    res = runner.invoke(app, ["cohort", "report", "--input", str(VALLE), "--definition", "immpact30", "--html", str(out)])
+    res = runner.invoke(
+        app, ["cohort", "report", "--input", str(VALLE), "--definition", "immpact30", "--html", str(out)]
+    )
     assert res.exit_code == 0, res.output
     assert "immpact30" in out.read_text()
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([KETACLINIC, "cohort", "report", *args], capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [KETACLINIC, "cohort", "report", *args], capture_output=True, text=True, check=False
+    )
 
 
 @pytest.mark.parametrize(
@@ -81,7 +94,9 @@ def test_cli_bad_file_lists_every_error(tmp_path: Path) -> None:
     res = _run("--input", str(bad), "--json")
     assert res.returncode == 2
     assert "1 bad row; first: row 5, column baseline_nrs: 19 is outside 0-10" in res.stderr
-    assert json.loads(res.stdout)["errors"] == [{"row": 5, "column": "baseline_nrs", "message": "19 is outside 0-10"}]
+    assert json.loads(res.stdout)["errors"] == [
+        {"row": 5, "column": "baseline_nrs", "message": "19 is outside 0-10"}
+    ]
 
 
 @pytest.mark.skipif(find_spec("ketaclinic.services.cohort") is not None, reason="database cohort is wired")

@@ -45,14 +45,22 @@ def _rate_rows(groups: dict[str, Any], labels: dict[str, str] | None = None) -> 
     rows = []
     for key, g in groups.items():
         label = f"{key} {labels[key]}" if labels and key in labels else key
-        rows.append({"label": label[:34], "rate": g["rate"], "ci95": g["ci95"], "n": g["n"], "count": g["responders"]})
+        rows.append(
+            {"label": label[:34], "rate": g["rate"], "ci95": g["ci95"], "n": g["n"], "count": g["responders"]}
+        )
     return rows
 
 
 def _charts(report: dict[str, Any]) -> dict[str, Markup]:
     charts: dict[str, Markup] = {}
-    overall = {"all patients": {"rate": report["responder_rate"], "ci95": report["ci95"], "n": report["n"],
-                                "responders": report["responders"]}}
+    overall = {
+        "all patients": {
+            "rate": report["responder_rate"],
+            "ci95": report["ci95"],
+            "n": report["n"],
+            "responders": report["responders"],
+        }
+    }
     charts["rates_overall"] = Markup(rate_chart(_rate_rows(overall), title="Responder rate with 95 % CI"))
     charts["rates_mechanism"] = Markup(
         rate_chart(_rate_rows(report["by_mechanism"]), title="Responder rate by pain mechanism, 95 % CI")
@@ -66,7 +74,9 @@ def _charts(report: dict[str, Any]) -> dict[str, Markup]:
     )
     pairs = report["nrs_change"]["pairs"]
     charts["slope"] = Markup(
-        slope_chart(pairs["baseline"], pairs["followup"], pairs["responder"], title="Pain NRS before and after")
+        slope_chart(
+            pairs["baseline"], pairs["followup"], pairs["responder"], title="Pain NRS before and after"
+        )
     )
     if report["relief"]["n"]:
         charts["relief_km"] = Markup(
@@ -74,14 +84,22 @@ def _charts(report: dict[str, Any]) -> dict[str, Markup]:
         )
     if report["dropout"]["n"]:
         charts["dropout_km"] = Markup(
-            km_chart(report["dropout"]["curves"], title="Staying in the series (Kaplan-Meier)",
-                     x_label="sessions completed")
+            km_chart(
+                report["dropout"]["curves"],
+                title="Staying in the series (Kaplan-Meier)",
+                x_label="sessions completed",
+            )
         )
     ae = report["adverse_events"]
     if ae["by_event"]:
         rows = [
-            {"label": name, "rate": e["per_patient"], "ci95": e["per_patient_ci95"], "n": ae["n_patients"],
-             "count": e["patients"]}
+            {
+                "label": name,
+                "rate": e["per_patient"],
+                "ci95": e["per_patient_ci95"],
+                "n": ae["n_patients"],
+                "count": e["patients"],
+            }
             for name, e in sorted(ae["by_event"].items(), key=lambda kv: -kv[1]["patients"])
         ]
         charts["adverse_events"] = Markup(rate_chart(rows, title="Patients with each adverse event, 95 % CI"))
@@ -89,7 +107,9 @@ def _charts(report: dict[str, Any]) -> dict[str, Markup]:
     if dose["values_mg"]:
         total = dose["total_dose_mg"]
         charts["dose"] = Markup(
-            dose_chart(dose["values_mg"], total["q1"], total["median"], total["q3"], title="Total dose received")
+            dose_chart(
+                dose["values_mg"], total["q1"], total["median"], total["q3"], title="Total dose received"
+            )
         )
     return charts
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
@@ -24,6 +25,14 @@ def _text(x: float, y: float, text: str, *, anchor: str = "start", extra: str = 
     return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" {extra}>{escape(text)}</text>'
 
 
+def _nice_ticks(top: float, count: int = 6) -> list[float]:
+    """Round tick values (1, 2, 5 x 10^k steps) from 0 to at least `top`."""
+    raw = max(top, 1e-9) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    return [step * k for k in range(math.ceil(top / step - 1e-9) + 1)]
+
+
 def _pct_axis(x0: float, x1: float, y_top: float, y_bottom: float) -> list[str]:
     out = []
     for tick in range(0, 101, 25):
@@ -34,7 +43,7 @@ def _pct_axis(x0: float, x1: float, y_top: float, y_bottom: float) -> list[str]:
 
 
 def rate_chart(rows: Sequence[Mapping[str, Any]], *, title: str) -> str:
-    """Horizontal bars of proportions (0-100 %) with 95 % CI whiskers; rows need label, rate, ci95, n, count."""
+    """Horizontal bars of proportions (0-100 %) with 95 % CI whiskers; rows: label, rate, ci95, n, count."""
     label_w, bar_w, right_w, row_h = 230, 360, 120, 26
     height = 30 + row_h * len(rows) + 24
     x0, x1 = label_w, label_w + bar_w
@@ -48,7 +57,10 @@ def rate_chart(rows: Sequence[Mapping[str, Any]], *, title: str) -> str:
             continue
         w = bar_w * float(rate)
         colour = PALETTE[i % len(PALETTE)]
-        body.append(f'<rect x="{x0}" y="{y + 5}" width="{w:.1f}" height="{row_h - 10}" fill="{colour}" opacity="0.8"/>')
+        body.append(
+            f'<rect x="{x0}" y="{y + 5}" width="{w:.1f}" height="{row_h - 10}" '
+            f'fill="{colour}" opacity="0.8"/>'
+        )
         lo, hi = row.get("ci95") or (None, None)
         if lo is not None and hi is not None:
             xl, xh, ym = x0 + bar_w * float(lo), x0 + bar_w * float(hi), y + row_h / 2
@@ -60,7 +72,9 @@ def rate_chart(rows: Sequence[Mapping[str, Any]], *, title: str) -> str:
     return _svg(label_w + bar_w + right_w, height, title, body)
 
 
-def slope_chart(baseline: Sequence[float], followup: Sequence[float], responder: Sequence[bool], *, title: str) -> str:
+def slope_chart(
+    baseline: Sequence[float], followup: Sequence[float], responder: Sequence[bool], *, title: str
+) -> str:
     """Each patient's pain NRS at baseline and follow-up joined by a line; responders in colour."""
     width, height, top, bottom = 360, 300, 20, 260
     xa, xb = 90, 270
@@ -85,7 +99,9 @@ def slope_chart(baseline: Sequence[float], followup: Sequence[float], responder:
         body.append(f'<circle cx="{xb}" cy="{y_of(followup[i]):.1f}" r="3" fill="{colour}"/>')
     body.append(_text(xa, bottom + 22, "Baseline", anchor="middle"))
     body.append(_text(xb, bottom + 22, "Follow-up", anchor="middle"))
-    body.append(_text(14, top + 120, "Pain NRS", anchor="middle", extra=f'transform="rotate(-90 14 {top + 120})"'))
+    body.append(
+        _text(14, top + 120, "Pain NRS", anchor="middle", extra=f'transform="rotate(-90 14 {top + 120})"')
+    )
     body.append(f'<rect x="{width - 105}" y="{bottom + 30}" width="10" height="10" fill="{RESPONDER}"/>')
     body.append(_text(width - 90, bottom + 39, "responder"))
     body.append(f'<rect x="10" y="{bottom + 30}" width="10" height="10" fill="{NON_RESPONDER}"/>')
@@ -96,7 +112,8 @@ def slope_chart(baseline: Sequence[float], followup: Sequence[float], responder:
 def km_chart(curves: Mapping[str, Mapping[str, Any]], *, title: str, x_label: str) -> str:
     """Kaplan-Meier step curves (one per group) with a legend; y is the proportion still event-free."""
     width, height, left, right, top, bottom = 560, 300, 50, 540, 15, 250
-    t_max = max((max(c["time"]) for c in curves.values() if c["time"]), default=1.0) or 1.0
+    ticks = _nice_ticks(max((max(c["time"]) for c in curves.values() if c["time"]), default=1.0) or 1.0)
+    t_max = ticks[-1]
 
     def xy(t: float, s: float) -> tuple[float, float]:
         return left + (right - left) * t / t_max, bottom - (bottom - top) * s
@@ -106,8 +123,7 @@ def km_chart(curves: Mapping[str, Mapping[str, Any]], *, title: str, x_label: st
         _, y = xy(0, tick)
         body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#eee"/>')
         body.append(_text(left - 6, y + 4, f"{tick:.2f}", anchor="end"))
-    for k in range(6):
-        t = t_max * k / 5
+    for t in ticks:
         x, _ = xy(t, 0)
         body.append(_text(x, bottom + 16, f"{t:g}", anchor="middle"))
     body.append(_text((left + right) / 2, bottom + 34, x_label, anchor="middle"))
@@ -127,12 +143,15 @@ def km_chart(curves: Mapping[str, Mapping[str, Any]], *, title: str, x_label: st
     return _svg(width, height, title, body)
 
 
-def dose_chart(values_mg: Sequence[float], q1: float | None, median: float | None, q3: float | None, *, title: str) -> str:
+def dose_chart(
+    values_mg: Sequence[float], q1: float | None, median: float | None, q3: float | None, *, title: str
+) -> str:
     """Dot strip of each patient's total dose with the interquartile box and median."""
     width, left, right, mid = 560, 40, 540, 45
     if not values_mg:
         return _svg(width, 60, title, [_text(left, 30, "no dose data")])
-    lo, hi = 0.0, max(values_mg) * 1.05 or 1.0
+    dose_ticks = _nice_ticks(max(values_mg) or 1.0)
+    lo, hi = 0.0, dose_ticks[-1]
 
     def x_of(v: float) -> float:
         return left + (right - left) * (v - lo) / (hi - lo)
@@ -143,16 +162,19 @@ def dose_chart(values_mg: Sequence[float], q1: float | None, median: float | Non
             f'<rect x="{x_of(q1):.1f}" y="{mid - 18}" width="{x_of(q3) - x_of(q1):.1f}" height="36" '
             'fill="#56B4E9" opacity="0.3" stroke="#0072B2"/>'
         )
-        body.append(f'<line x1="{x_of(median):.1f}" y1="{mid - 22}" x2="{x_of(median):.1f}" y2="{mid + 22}" '
-                    'stroke="#0072B2" stroke-width="3"/>')
+        body.append(
+            f'<line x1="{x_of(median):.1f}" y1="{mid - 22}" x2="{x_of(median):.1f}" y2="{mid + 22}" '
+            'stroke="#0072B2" stroke-width="3"/>'
+        )
     seen: dict[float, int] = {}
     for v in values_mg:
         k = seen.get(v, 0)
         seen[v] = k + 1
         # Stack equal doses vertically so every patient stays visible.
-        body.append(f'<circle cx="{x_of(v):.1f}" cy="{mid + 8 - 6 * (k % 6):.1f}" r="3" fill="#000" opacity="0.6"/>')
-    for k in range(6):
-        v = lo + (hi - lo) * k / 5
+        body.append(
+            f'<circle cx="{x_of(v):.1f}" cy="{mid + 8 - 6 * (k % 6):.1f}" r="3" fill="#000" opacity="0.6"/>'
+        )
+    for v in dose_ticks:
         body.append(_text(x_of(v), mid + 44, f"{v:.0f}", anchor="middle"))
     body.append(_text((left + right) / 2, mid + 62, "total ketamine dose per patient (mg)", anchor="middle"))
     return _svg(width, mid + 72, title, body)

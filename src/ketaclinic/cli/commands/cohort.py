@@ -13,7 +13,9 @@ from ketaclinic.outcomes.analysis import analyse_cohort, parse_compare
 from ketaclinic.outcomes.cohort import Cohort, CohortFileError, read_cohort_csv
 from ketaclinic.outcomes.definitions import get_definition
 
-cohort_app = typer.Typer(help="Cohort analytics: responder rates, comparisons, Kaplan-Meier, safety.", no_args_is_help=True)
+cohort_app = typer.Typer(
+    help="Cohort analytics: responder rates, comparisons, Kaplan-Meier, safety.", no_args_is_help=True
+)
 
 _SERVICE_MODULE = "ketaclinic.services.cohort"
 
@@ -38,13 +40,17 @@ def report(
     input_path: Annotated[
         Path | None, typer.Option("--input", help="Cohort CSV (see docs/cohort-csv.md); no database is used.")
     ] = None,
-    definition: Annotated[str, typer.Option("--definition", help="valle2024, immpact30 or immpact50.")] = "valle2024",
+    definition: Annotated[
+        str, typer.Option("--definition", help="valle2024, immpact30 or immpact50.")
+    ] = "valle2024",
     compare: Annotated[
         str | None,
         typer.Option("--compare", help="FIELD:V1,V2[,...], FIELD diagnosis, mechanism or group."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the analysis as JSON.")] = False,
-    html: Annotated[Path | None, typer.Option("--html", help="Write a printable HTML report to PATH.")] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write a printable HTML report to PATH.")
+    ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Report title (HTML).")] = None,
 ) -> None:
     """Analyse a cohort and print JSON or write an HTML report."""
@@ -59,7 +65,9 @@ def report(
             cohort = read_cohort_csv(input_path)
         except CohortFileError as exc:
             if as_json:
-                emit_json({"errors": [{"row": e.row, "column": e.column, "message": e.message} for e in exc.errors]})
+                emit_json(
+                    {"errors": [{"row": e.row, "column": e.column, "message": e.message} for e in exc.errors]}
+                )
             raise
     result = analyse_cohort(cohort, definition_id=definition, compare=comparison)
     if as_json:
