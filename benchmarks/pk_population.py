@@ -82,9 +82,18 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--pytci-patients", type=int, default=3)
+    parser.add_argument(
+        "--no-hugepage",
+        action="store_true",
+        help="turn off NumPy's madvise(MADV_HUGEPAGE) for large arrays (first-touch cost on some VMs)",
+    )
     args = parser.parse_args()
+    if args.no_hugepage:
+        from numpy._core.multiarray import _set_madvise_hugepage
 
-    print(f"machine: {machine()}")
+        _set_madvise_hugepage(False)
+
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f}; hugepage {not args.no_hugepage}")
     first_s, best_s, weights, cp = run_ketaclinic(args.patients, args.repeats)
     mb = cp.nbytes / 1e6
     print(f"ketaclinic: {args.patients} patients x {SECONDS} points, float32 output {mb:.0f} MB")
