@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ketaclinic.cli import app
+from ketaclinic.cli.output import fail_on_bad_input
 
 runner = CliRunner()
 KETACLINIC = str(Path(sys.executable).parent / "ketaclinic")
@@ -112,7 +113,16 @@ def test_library_and_protocols() -> None:
         ],
     ],
 )
-def test_bad_input_exit_2(args: list[str]) -> None:
+def test_bad_input_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    # in process, through the same mapping `ketaclinic.cli.main` uses (a subprocess per case is slow)
+    with pytest.raises(SystemExit) as exc, fail_on_bad_input():
+        runner.invoke(app, args, catch_exceptions=False)
+    assert exc.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_bad_input_exit_2_real_process() -> None:
+    args = ["dose", "check", "--rate", "2.5mg", "--weight-kg", "80", "--context", "outpatient", "--json"]
     result = subprocess.run([KETACLINIC, *args], capture_output=True, text=True, check=False)
     assert result.returncode == 2
     assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1
