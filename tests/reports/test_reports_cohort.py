@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ketaclinic.cli import app
+from ketaclinic.cli.output import fail_on_bad_input
 from ketaclinic.outcomes import Cohort, CohortRecord, analyse_cohort, read_cohort_csv
 from ketaclinic.reports.cohort import render_cohort_html
 from ketaclinic.reports.svg import km_chart, rate_chart
@@ -83,9 +84,12 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         (["--input", str(GARCIA)], "exactly one of --json or --html"),
     ],
 )
-def test_cli_bad_arguments_exit_2(args: list[str], message: str) -> None:
-    res = _run(*args)
-    assert res.returncode == 2 and message in res.stderr and res.stderr.count("\n") == 1
+def test_cli_bad_arguments_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # In-process through the same wrapper as `ketaclinic.cli.main` (a subprocess per case is slow).
+    with pytest.raises(SystemExit) as exit_info, fail_on_bad_input():
+        app(["cohort", "report", *args], prog_name="ketaclinic", standalone_mode=False)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in err and err.count("\n") == 1
 
 
 def test_cli_bad_file_lists_every_error(tmp_path: Path) -> None:
