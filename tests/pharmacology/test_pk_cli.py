@@ -213,6 +213,19 @@ BAD = [
         "10",
         "--json",
     ],
+    [
+        "simulate",
+        "--model",
+        "domino1984",
+        "--weight-kg",
+        "70",
+        "--times",
+        "1",
+        "--ke0",
+        "1",
+        "--t-peak-min",
+        "2",
+    ],
 ]
 
 

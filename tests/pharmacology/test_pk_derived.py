@@ -12,6 +12,7 @@ from ketaclinic.pharmacology import (
     Regimen,
     auc,
     context_sensitive_half_time_min,
+    ke0_from_t_peak,
     minutes_above,
     minutes_below,
     minutes_within,
@@ -68,3 +69,15 @@ def test_context_sensitive_half_time_is_the_halving_time_of_a_simulation() -> No
     assert p.cp_ng_ml[1] == pytest.approx(p.cp_ng_ml[0] / 2, rel=1e-8)
     # longer infusions load the slow compartment: the half-time grows
     assert context_sensitive_half_time_min("domino1984", 70, 10) < csht
+
+
+def test_ke0_from_t_peak_puts_the_effect_peak_there() -> None:
+    ke0 = ke0_from_t_peak("hijazi2003", 70, 3.0)
+    p = simulate(
+        "hijazi2003", 70, Regimen(boluses=(Bolus(0, 35),)), np.linspace(0, 10, 10001), ke0_per_min=ke0
+    )
+    assert peak(p, site="effect")[0] == pytest.approx(3.0, abs=1e-3)
+    # Domino's ke0 0.238 /min has its peak at ~1.6 min (reference)
+    assert ke0_from_t_peak("domino1984", 70, 1.6085) == pytest.approx(0.238, rel=2e-3)
+    with pytest.raises(InputError):
+        ke0_from_t_peak("domino1984", 70, 0)

@@ -9,6 +9,7 @@ from ketaclinic.pharmacology.bands import ConcentrationBand, concentration_bands
 from ketaclinic.pharmacology.derived import (
     auc,
     context_sensitive_half_time_min,
+    ke0_from_t_peak,
     minutes_above,
     minutes_below,
     minutes_within,
@@ -53,6 +54,7 @@ __all__ = [
     "context_sensitive_half_time_min",
     "get_band",
     "get_model",
+    "ke0_from_t_peak",
     "list_models",
     "minutes_above",
     "minutes_below",

@@ -105,3 +105,38 @@ def context_sensitive_half_time_min(model: str | PKModel, weight_kg: float, infu
     while excess(upper) > 0:
         upper *= 2.0
     return float(brentq(excess, 0.0, upper, xtol=1e-9))
+
+
+def ke0_from_t_peak(model: str | PKModel, weight_kg: float, t_peak_min: float) -> float:
+    """The ke0 (1/min) whose effect site peaks `t_peak_min` after a bolus (for models without one).
+
+    Examples
+    --------
+    >>> round(ke0_from_t_peak("domino1984", 70, 1.6), 2)  # reference: ke0 0.238 gives t_peak ~1.6 min
+    0.24
+    """
+    pk = resolve_model(model)
+    if not weight_kg > 0 or not (math.isfinite(t_peak_min) and t_peak_min > 0):
+        raise InputError("needs weight > 0 kg and a time to peak effect > 0 min", field="t_peak_min")
+    cp_disp = disposition(pk, np.array([float(weight_kg)]))
+    lam, a = cp_disp.rates_per_min[0], cp_disp.cp_coef[0]
+
+    def t_peak(ke0: float) -> float:
+        b = a * ke0 / (ke0 - lam)
+
+        def slope(t: float) -> float:  # Cp - Ce, zero at the Ce peak
+            ce = float(np.sum(b * (np.exp(-lam * t) - np.exp(-ke0 * t))))
+            return float(np.sum(a * np.exp(-lam * t))) - ce
+
+        upper = 1e-3
+        while slope(upper) > 0:
+            upper *= 2.0
+        return float(brentq(slope, upper / 2 if upper > 1e-3 else 0.0, upper, xtol=1e-12))
+
+    low, high = 1e-4, 1e3
+    if not t_peak(high) < t_peak_min < t_peak(low):
+        raise InputError(f"no ke0 gives a peak at {t_peak_min} min for {pk.key}", field="t_peak_min")
+    # t_peak falls as ke0 rises; solve on log ke0 for even steps across decades
+    return math.exp(
+        brentq(lambda x: t_peak(math.exp(x)) - t_peak_min, math.log(low), math.log(high), xtol=1e-12)
+    )

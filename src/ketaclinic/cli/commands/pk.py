@@ -19,6 +19,7 @@ from ketaclinic.pharmacology import (
     Prediction,
     Regimen,
     get_model,
+    ke0_from_t_peak,
     list_models,
     practical_schedule,
     simulate,
@@ -110,6 +111,15 @@ def _points(prediction: Prediction) -> list[dict[str, float]]:
     ]
 
 
+def _ke0(model: str, weight_kg: float, ke0: float | None, t_peak_min: float | None) -> float | None:
+    """--ke0 as given, or the ke0 that puts the effect peak of a bolus at --t-peak-min."""
+    if t_peak_min is None:
+        return ke0
+    if ke0 is not None:
+        raise InputError("give either --ke0 or --t-peak-min, not both", field="ke0")
+    return ke0_from_t_peak(model, weight_kg, t_peak_min)
+
+
 def _warn(warnings: tuple[str, ...] | list[str]) -> None:
     for warning in warnings:
         sys.stderr.write(f"warning: {warning}\n")
@@ -145,6 +155,9 @@ def simulate_cmd(
     until: Annotated[float | None, typer.Option("--until", help="Last minute of the grid.")] = None,
     step_s: Annotated[float | None, typer.Option("--step-s", help="Grid step (seconds).")] = None,
     ke0: Annotated[float | None, typer.Option("--ke0", help="Effect-site rate constant (1/min).")] = None,
+    t_peak_min: Annotated[
+        float | None, typer.Option("--t-peak-min", help="Time to peak effect after a bolus (min): sets ke0.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
 ) -> None:
@@ -157,6 +170,7 @@ def simulate_cmd(
         absolute.boluses + per_kg.scaled(weight_kg).boluses,
         absolute.infusions + per_kg.scaled(weight_kg).infusions,
     )
+    ke0 = _ke0(pk.key, weight_kg, ke0, t_peak_min)
     prediction = simulate(pk, weight_kg, regimen, grid(times, until, step_s), age_y=age_y, ke0_per_min=ke0)
     if as_json:
         emit_json(
@@ -252,6 +266,9 @@ def tci_cmd(
         float | None, typer.Option("--max-rate-mg-h", help="Pump maximum (mg/h).")
     ] = None,
     ke0: Annotated[float | None, typer.Option("--ke0", help="Effect-site rate constant (1/min).")] = None,
+    t_peak_min: Annotated[
+        float | None, typer.Option("--t-peak-min", help="Time to peak effect after a bolus (min): sets ke0.")
+    ] = None,
     max_plasma_ng_ml: Annotated[
         float | None, typer.Option("--max-plasma-ng-ml", help="Cap on plasma overshoot (effect targeting).")
     ] = None,
@@ -271,6 +288,9 @@ def tci_cmd(
     pk = get_model(model)
     if site not in ("plasma", "effect"):
         raise InputError(f"site must be plasma or effect, got {site!r}", field="site")
+    if weight_kg <= 0:
+        raise InputError(f"weight must be > 0 kg, got {weight_kg}", field="weight_kg")
+    ke0 = _ke0(pk.key, weight_kg, ke0, t_peak_min)
     payload: dict[str, Any] = {
         "model": pk.key,
         "site": site,
