@@ -23,6 +23,12 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+@app.callback()
+def _root() -> None:
+    """Ketamine infusion service for refractory chronic pain."""
+
+
 for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
     importlib.import_module(f"{commands.__name__}.{module_info.name}").register(app)
 

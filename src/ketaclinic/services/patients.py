@@ -322,6 +322,14 @@ def register_patient(
         raise ConflictError(f"MRN {data.mrn} is already registered", field="mrn") from None
 
 
+def _sync_diagnoses(patient: Patient, codes: list[str]) -> None:
+    """Keep rows of codes that stay (the code is unique per patient), drop the others, add the new."""
+    existing = {d.code: d for d in patient.diagnoses}
+    patient.diagnoses = [existing.get(code) or PatientDiagnosis(code=code) for code in codes]
+    for index, diagnosis in enumerate(patient.diagnoses):
+        diagnosis.primary = index == 0
+
+
 def update_patient(db: Database, actor: Actor, patient_id: int, data: PatientUpdate) -> PatientOut:
     """Change a patient's record; old and new values and the reason are audited."""
     require(actor, Permission.PATIENTS_EDIT)
@@ -335,9 +343,7 @@ def update_patient(db: Database, actor: Actor, patient_id: int, data: PatientUpd
         if "pain_mechanism" in given:
             patient.pain_mechanism = data.pain_mechanism.value if data.pain_mechanism else None
         if data.diagnoses is not None:
-            patient.diagnoses = [
-                PatientDiagnosis(code=c, primary=i == 0) for i, c in enumerate(data.diagnoses)
-            ]
+            _sync_diagnoses(patient, data.diagnoses)
         if data.prior_treatments is not None:
             patient.prior_treatments = [
                 PriorTreatment(name=t.name, outcome=t.outcome.value) for t in data.prior_treatments

@@ -19,7 +19,7 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Apply every migration up to `revision`."""
     command.upgrade(alembic_config(engine), revision)
 

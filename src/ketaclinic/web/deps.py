@@ -76,12 +76,17 @@ async def _check_csrf(request: Request, principal: Principal) -> None:
         raise CsrfError()
 
 
-def requires(permission: Permission | None, *, page: bool = False) -> Callable[..., Awaitable[Principal]]:
-    """A dependency that admits only callers holding `permission` (None: any logged-in user).
+def requires(
+    permission: Permission | tuple[Permission, ...] | None, *, page: bool = False
+) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting callers that hold `permission` (any of a tuple; None: any logged-in user).
 
-    The returned callable carries `.permission` and `.page` so the role-matrix test can read every
+    The returned callable carries `.permissions` and `.page` so the role-matrix test can read every
     route's rule.
     """
+    needed: tuple[Permission, ...] = (
+        () if permission is None else permission if isinstance(permission, tuple) else (permission,)
+    )
 
     async def dependency(request: Request, db: DbDep, settings: SettingsDep) -> Principal:
         principal = await _resolve(request, db, settings)
@@ -93,12 +98,13 @@ def requires(permission: Permission | None, *, page: bool = False) -> Callable[.
             )
             raise NotAuthenticatedError(page=page, reason=why)
         await _check_csrf(request, principal)
-        if permission is not None and not principal.can(permission):
-            raise PermissionDeniedError(f"role {principal.actor.role_name} may not {permission.value}")
+        if needed and not any(principal.can(p) for p in needed):
+            wanted = " or ".join(p.value for p in needed)
+            raise PermissionDeniedError(f"role {principal.actor.role_name} may not {wanted}")
         request.state.principal = principal
         return principal
 
-    dependency.permission = permission  # type: ignore[attr-defined]
+    dependency.permissions = needed  # type: ignore[attr-defined]
     dependency.page = page  # type: ignore[attr-defined]
     return dependency
 

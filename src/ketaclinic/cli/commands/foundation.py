@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
             from alembic import command
 
             command.downgrade(alembic_config(database.engine), "base")
-            command.upgrade(alembic_config(database.engine), "head")
+            command.upgrade(alembic_config(database.engine), "heads")
         context = seed_demo(database)
         typer.echo(f"demo clinic ready: {len(context.patient_ids) or 'existing'} synthetic patients")
         _print_demo_logins()

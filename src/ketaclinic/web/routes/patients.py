@@ -22,8 +22,9 @@ NAV = [
     NavItem("Patients", "/patients", Permission.PATIENTS_VIEW_DEIDENTIFIED, order=10),
 ]
 
-ListApi = Annotated[Principal, Depends(requires(None))]
-ListPage = Annotated[Principal, Depends(requires(None, page=True))]
+ANY_PATIENT_VIEW = (Permission.PATIENTS_VIEW, Permission.PATIENTS_VIEW_DEIDENTIFIED)
+ListApi = Annotated[Principal, Depends(requires(ANY_PATIENT_VIEW))]
+ListPage = Annotated[Principal, Depends(requires(ANY_PATIENT_VIEW, page=True))]
 ViewApi = Annotated[Principal, Depends(requires(Permission.PATIENTS_VIEW))]
 EditApi = Annotated[Principal, Depends(requires(Permission.PATIENTS_EDIT))]
 ViewPage = Annotated[Principal, Depends(requires(Permission.PATIENTS_VIEW, page=True))]

@@ -1,0 +1,174 @@
+"""Shared fixtures: a migrated database per test (SQLite always, PostgreSQL when configured), staff, clients."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from ketaclinic.services import accounts
+from ketaclinic.services.permissions import SYSTEM, Actor, Role
+from ketaclinic.settings import Settings
+from ketaclinic.store.base import Base
+from ketaclinic.store.db import Database, make_engine
+from ketaclinic.store.migrate import upgrade
+from ketaclinic.store.tables import load_all
+
+PG_URL = os.environ.get("KETACLINIC_TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+STAFF_PASSWORD = "correct-horse-battery"
+CSRF_PATTERN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for every test (migrating once keeps the suite fast)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # closing the last connection checkpoints the WAL into the file we copy
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A private, migrated PostgreSQL schema for this test run."""
+    if not PG_URL:
+        pytest.skip("KETACLINIC_TEST_DATABASE_URL not set")
+    schema = f"kc_test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in PG_URL else "?"
+    url = f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def _wipe_postgres(database: Database) -> None:
+    load_all()
+    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with database.engine.begin() as connection:
+        # Replica role skips the append-only triggers, which only a test may do.
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        connection.execute(
+            text("INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, 0, :h)"), {"h": "0" * 64}
+        )
+
+
+def _open(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Database:
+    if backend == "sqlite":
+        path = tmp_path / "ketaclinic.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return Database.from_url(f"sqlite:///{path}")
+    database = Database.from_url(request.getfixturevalue("pg_url"))
+    _wipe_postgres(database)
+    return database
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A fresh migrated database, on every configured backend."""
+    database = _open(request.param, tmp_path, request)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def sqlite_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A fresh migrated SQLite database (web and CLI tests)."""
+    database = _open("sqlite", tmp_path, request)
+    yield database
+    database.dispose()
+
+
+def make_staff(database: Database) -> dict[str, Actor]:
+    """One user per role (plus a second physician for co-signatures)."""
+    staff = {}
+    for name, role in (
+        ("admin", Role.ADMIN),
+        ("physician", Role.PHYSICIAN),
+        ("physician2", Role.PHYSICIAN),
+        ("nurse", Role.NURSE),
+        ("researcher", Role.RESEARCHER),
+    ):
+        staff[name] = accounts.create_user(
+            database, SYSTEM, username=name, role=role.value, password=STAFF_PASSWORD, full_name=name.title()
+        )
+    return staff
+
+
+@pytest.fixture
+def staff(db: Database) -> dict[str, Actor]:
+    """Staff in the parametrised database."""
+    return make_staff(db)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, sqlite_db: Database) -> Settings:
+    """Settings pointing at the test database."""
+    return Settings(database_url=str(sqlite_db.engine.url), secret_key="test-secret", var_dir=tmp_path)
+
+
+@pytest.fixture
+def web_staff(sqlite_db: Database) -> dict[str, Actor]:
+    """Staff in the web tests' database."""
+    return make_staff(sqlite_db)
+
+
+@pytest.fixture
+def app(settings: Settings, sqlite_db: Database, web_staff: dict[str, Actor]):  # type: ignore[no-untyped-def]
+    """The web app on the test database, with staff present."""
+    from ketaclinic.web.app import create_app
+
+    return create_app(settings, sqlite_db)
+
+
+@pytest.fixture
+def api_client(app, sqlite_db: Database, web_staff: dict[str, Actor]) -> Callable[[str | None], TestClient]:  # type: ignore[no-untyped-def]
+    """`api_client("nurse")`: a client with that user's bearer token; `api_client(None)`: anonymous."""
+
+    def make(username: str | None) -> TestClient:
+        client = TestClient(app, raise_server_exceptions=False)
+        if username:
+            _info, secret = accounts.create_api_token(sqlite_db, web_staff[username], "tests")
+            client.headers["Authorization"] = f"Bearer {secret}"
+        return client
+
+    return make
+
+
+def login_page_client(app, username: str, password: str = STAFF_PASSWORD) -> TestClient:  # type: ignore[no-untyped-def]
+    """A browser-like client logged in through the form; `client.csrf` holds the session's CSRF token."""
+    client = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+    form = client.get("/login")
+    token = CSRF_PATTERN.search(form.text)
+    assert token, "login form has no CSRF token"
+    answer = client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token.group(1)}
+    )
+    assert answer.status_code == 303, answer.text
+    home = client.get("/")
+    session_token = CSRF_PATTERN.search(home.text)
+    assert session_token
+    client.csrf = session_token.group(1)  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.fixture
+def page_client(app) -> Callable[[str], TestClient]:  # type: ignore[no-untyped-def]
+    """`page_client("nurse")`: logged in through the login form, with `.csrf`."""
+    return lambda username: login_page_client(app, username)

@@ -1,0 +1,90 @@
+"""Accounts: Argon2 with rehash, back-off, idle sessions, revocable tokens, audited."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import select, update
+
+from ketaclinic.errors import ConflictError, InputError, PermissionDeniedError
+from ketaclinic.services import accounts
+from ketaclinic.services.permissions import SYSTEM, Actor, Role
+from ketaclinic.store.base import utcnow
+from ketaclinic.store.db import Database
+from ketaclinic.store.tables.accounts import User, WebSession
+from ketaclinic.store.tables.audit import AuditEvent
+from tests.conftest import STAFF_PASSWORD
+
+
+def test_login_with_right_password(db: Database, staff: dict[str, Actor]) -> None:
+    actor = accounts.authenticate(db, "Nurse", STAFF_PASSWORD)
+    assert actor.role is Role.NURSE
+
+
+@pytest.mark.parametrize(("username", "password"), [("nurse", "wrong-password"), ("nobody", STAFF_PASSWORD)])
+def test_wrong_password_and_unknown_user_fail_alike(
+    db: Database, staff: dict[str, Actor], username: str, password: str
+) -> None:
+    with pytest.raises(accounts.LoginFailedError, match="invalid username or password"):
+        accounts.authenticate(db, username, password)
+
+
+def test_back_off_after_repeated_failures_even_with_right_password(
+    db: Database, staff: dict[str, Actor]
+) -> None:
+    for _ in range(accounts.FREE_FAILURES):
+        with pytest.raises(accounts.LoginFailedError):
+            accounts.authenticate(db, "nurse", "wrong-password")
+    with pytest.raises(accounts.LoginFailedError) as locked:
+        accounts.authenticate(db, "nurse", STAFF_PASSWORD)
+    assert locked.value.retry_after_s > 0
+
+
+def test_hash_is_upgraded_when_parameters_change(db: Database, staff: dict[str, Actor]) -> None:
+    weak = PasswordHasher(time_cost=1, memory_cost=8192).hash(STAFF_PASSWORD)
+    with db.transaction() as session:
+        session.execute(update(User).where(User.username == "nurse").values(password_hash=weak))
+    accounts.authenticate(db, "nurse", STAFF_PASSWORD)
+    with db.transaction() as session:
+        stored = session.execute(select(User.password_hash).where(User.username == "nurse")).scalar_one()
+        actions = session.execute(select(AuditEvent.action)).scalars().all()
+    assert stored != weak
+    assert not accounts.PASSWORD_HASHER.check_needs_rehash(stored)
+    assert "rehash_password" in actions
+
+
+def test_user_creation_rules(db: Database, staff: dict[str, Actor]) -> None:
+    with pytest.raises(ConflictError):
+        accounts.create_user(db, SYSTEM, username="nurse", role="nurse", password=STAFF_PASSWORD)
+    with pytest.raises(InputError) as bad_role:
+        accounts.create_user(db, SYSTEM, username="newbie", role="surgeon", password=STAFF_PASSWORD)
+    assert bad_role.value.field == "role"
+    with pytest.raises(InputError):
+        accounts.create_user(db, SYSTEM, username="newbie", role="nurse", password="short")
+    with pytest.raises(PermissionDeniedError):
+        accounts.create_user(db, staff["physician"], username="newbie", role="nurse", password=STAFF_PASSWORD)
+
+
+def test_session_expires_when_idle(db: Database, staff: dict[str, Actor]) -> None:
+    token, csrf = accounts.open_web_session(db, staff["nurse"])
+    info = accounts.resolve_web_session(db, token, idle_timeout_min=15)
+    assert info is not None and info.csrf_token == csrf
+    with db.transaction() as session:
+        session.execute(update(WebSession).values(last_seen_at=utcnow() - timedelta(minutes=16)))
+    assert accounts.resolve_web_session(db, token, idle_timeout_min=15) is None
+    assert accounts.resolve_web_session(db, token, idle_timeout_min=15) is None
+
+
+def test_api_token_lifecycle(db: Database, staff: dict[str, Actor]) -> None:
+    info, secret = accounts.create_api_token(db, staff["researcher"], "notebook")
+    assert accounts.resolve_api_token(db, secret) == staff["researcher"]
+    assert accounts.resolve_api_token(db, secret + "x") is None
+    accounts.revoke_api_token(db, staff["researcher"], info.id)
+    assert accounts.resolve_api_token(db, secret) is None
+    with db.transaction() as session:
+        actions = (
+            session.execute(select(AuditEvent.action).where(AuditEvent.entity == "api_token")).scalars().all()
+        )
+    assert actions == ["create", "revoke"]
