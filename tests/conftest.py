@@ -1,4 +1,4 @@
-"""Shared fixtures: a migrated database per test (SQLite always, PostgreSQL when configured), staff, clients."""
+"""Shared fixtures: a migrated database per test (SQLite; PostgreSQL when configured), staff, clients."""
 
 from __future__ import annotations
 

@@ -79,8 +79,9 @@ def test_inserted_event_is_named(db: Database) -> None:
     _fill(db, 3)
     _behind_the_apps_back(
         db,
-        "INSERT INTO audit_events (seq, occurred_at, actor, actor_role, action, entity, entity_id, changes_json,"
-        " reason, prev_hash, hash) VALUES (4, :at, 'mallory', 'admin', 'update', 'thing', '9', '{}', '', :prev, :h)",
+        "INSERT INTO audit_events (seq, occurred_at, actor, actor_role, action, entity, entity_id,"
+        " changes_json, reason, prev_hash, hash)"
+        " VALUES (4, :at, 'mallory', 'admin', 'update', 'thing', '9', '{}', '', :prev, :h)",
         at="2026-01-01 00:00:00",
         prev="f" * 64,
         h="e" * 64,
