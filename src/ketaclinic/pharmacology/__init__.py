@@ -16,6 +16,12 @@ from ketaclinic.pharmacology.derived import (
     peak,
     steady_state_cp_ng_ml,
 )
+from ketaclinic.pharmacology.metabolite import (
+    MetaboliteModel,
+    MetabolitePrediction,
+    get_metabolite_model,
+    simulate_metabolite,
+)
 from ketaclinic.pharmacology.models import PKModel, check_patient, get_model, list_models
 from ketaclinic.pharmacology.regimen import Bolus, Infusion, Regimen
 from ketaclinic.pharmacology.simulate import (
@@ -41,6 +47,8 @@ __all__ = [
     "Bolus",
     "ConcentrationBand",
     "Infusion",
+    "MetaboliteModel",
+    "MetabolitePrediction",
     "PKModel",
     "PopulationPrediction",
     "PracticalResult",
@@ -53,6 +61,7 @@ __all__ = [
     "concentration_bands",
     "context_sensitive_half_time_min",
     "get_band",
+    "get_metabolite_model",
     "get_model",
     "ke0_from_t_peak",
     "list_models",
@@ -63,6 +72,7 @@ __all__ = [
     "practical_schedule",
     "simulate",
     "simulate_batch",
+    "simulate_metabolite",
     "simulate_population",
     "steady_state_cp_ng_ml",
     "tci_effect",

@@ -23,6 +23,7 @@ from ketaclinic.pharmacology import (
     list_models,
     practical_schedule,
     simulate,
+    simulate_metabolite,
     simulate_population,
     tci_effect,
     tci_plasma,
@@ -104,6 +105,7 @@ def parse_range(text: str, field: str) -> tuple[float, float]:
 
 
 def _points(prediction: Prediction) -> list[dict[str, float]]:
+    """One dict per time: t_min, cp_ng_ml and, when a ke0 is known, ce_ng_ml."""
     ce = prediction.ce_ng_ml
     return [
         {"t_min": t, "cp_ng_ml": cp} | ({} if ce is None else {"ce_ng_ml": float(ce[i])})
@@ -160,6 +162,10 @@ def simulate_cmd(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    norketamine: Annotated[
+        bool,
+        typer.Option("--norketamine", help="Add S-norketamine (nmol/L) where a metabolite model exists."),
+    ] = False,
 ) -> None:
     """Predict plasma (and effect-site) concentrations for one patient."""
     pk = get_model(model)
@@ -171,27 +177,33 @@ def simulate_cmd(
         absolute.infusions + per_kg.scaled(weight_kg).infusions,
     )
     ke0 = _ke0(pk.key, weight_kg, ke0, t_peak_min)
-    prediction = simulate(pk, weight_kg, regimen, grid(times, until, step_s), age_y=age_y, ke0_per_min=ke0)
+    t = grid(times, until, step_s)
+    prediction = simulate(pk, weight_kg, regimen, t, age_y=age_y, ke0_per_min=ke0)
+    points = _points(prediction)
+    if norketamine:
+        metabolite = simulate_metabolite(pk, weight_kg, regimen, t, age_y=age_y)
+        for point, conc in zip(points, metabolite.conc_nmol_l.tolist(), strict=True):
+            point["norketamine_nmol_l"] = conc
     if as_json:
         emit_json(
             {
                 "model": pk.key,
                 "weight_kg": weight_kg,
                 "warnings": list(prediction.warnings),
-                "points": _points(prediction),
+                "points": points,
             }
         )
         return
     _warn(prediction.warnings)
-    has_ce = prediction.ce_ng_ml is not None
+    columns = list(points[0])
     if as_csv:
-        typer.echo("t_min,cp_ng_ml" + (",ce_ng_ml" if has_ce else ""))
-        for p in _points(prediction):
+        typer.echo(",".join(columns))
+        for p in points:
             typer.echo(",".join(f"{v:.6g}" if k == "t_min" else f"{v:.4f}" for k, v in p.items()))
         return
     typer.echo(f"model {pk.key} ({pk.citation}), {weight_kg:g} kg")
-    typer.echo(f"{'t_min':>10} {'cp_ng_ml':>10}" + (f" {'ce_ng_ml':>10}" if has_ce else ""))
-    for p in _points(prediction):
+    typer.echo(" ".join(f"{c:>10}" if c != "norketamine_nmol_l" else f"{'norket_nM':>10}" for c in columns))
+    for p in points:
         typer.echo(" ".join(f"{v:>10.{2 if k == 't_min' else 1}f}" for k, v in p.items()))
 
 
