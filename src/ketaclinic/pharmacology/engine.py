@@ -49,6 +49,21 @@ def _as_column(value: npt.ArrayLike, n: int) -> FloatArray:
     return np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)).astype(np.float64)
 
 
+def rate_matrices(model: PKModel, params: Mapping[str, npt.ArrayLike], n: int) -> FloatArray:
+    """K (n, c, c) with d(amounts)/dt = -K amounts, amounts in mg, central compartment first."""
+    v1 = _as_column(params["v1"], n)
+    size = model.compartments
+    matrix = np.zeros((n, size, size))
+    matrix[:, 0, 0] = _as_column(params["cl"], n) / v1
+    for i in range(1, size):
+        q = _as_column(params[f"q{i + 1}"], n)
+        matrix[:, 0, 0] += q / v1
+        matrix[:, 0, i] = -q / _as_column(params[f"v{i + 1}"], n)
+        matrix[:, i, 0] = -q / v1
+        matrix[:, i, i] = q / _as_column(params[f"v{i + 1}"], n)
+    return matrix
+
+
 def disposition(
     model: PKModel,
     weights_kg: npt.ArrayLike,
@@ -61,21 +76,13 @@ def disposition(
     n = len(weights)
     params = model.scaled(weights) if parameters is None else parameters
     v1 = _as_column(params["v1"], n)
-    peripheral = range(2, model.compartments + 1)
-    k1 = [_as_column(params[f"q{i}"], n) / v1 for i in peripheral]
-    kback = [_as_column(params[f"q{i}"], n) / _as_column(params[f"v{i}"], n) for i in peripheral]
+    matrix = rate_matrices(model, params, n)
     size = model.compartments
-    matrix = np.zeros((n, size, size))
-    matrix[:, 0, 0] = _as_column(params["cl"], n) / v1 + sum(k1)
-    for i, (k_out, k_in) in enumerate(zip(k1, kback, strict=True), start=1):
-        matrix[:, 0, i] = -k_in
-        matrix[:, i, 0] = -k_out
-        matrix[:, i, i] = k_in
     # mammillary matrices are similar to symmetric ones: the eigenvalues are real and distinct
     lam = np.sort(np.linalg.eigvals(matrix).real, axis=1)[:, ::-1]
     num = np.ones_like(lam)
-    for k_in in kback:
-        num = num * (k_in[:, None] - lam)
+    for i in range(1, size):
+        num = num * (matrix[:, i, i, None] - lam)  # k_i1 - lambda
     den = np.ones_like(lam)
     for i in range(size):
         for m in range(size):

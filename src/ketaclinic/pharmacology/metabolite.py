@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from ketaclinic.data import Status, load_toml, parse_status
 from ketaclinic.errors import DataFileError, NotFoundError
-from ketaclinic.pharmacology.engine import Disposition, check_times, dose_arrays, evaluate
+from ketaclinic.pharmacology.engine import Disposition, check_times, dose_arrays, evaluate, rate_matrices
 from ketaclinic.pharmacology.models import PKModel, check_patient, resolve_model
 from ketaclinic.pharmacology.regimen import Regimen
 
@@ -94,14 +94,8 @@ def metabolite_disposition(model: PKModel, metabolite: MetaboliteModel, weight_k
     n = model.compartments
     size = n + 2
     k = np.zeros((size, size))  # d(amount)/dt = k @ amount, amounts in mg of parent
+    k[:n, :n] = -rate_matrices(model, p, 1)[0]
     v1 = float(p["v1"])
-    k[0, 0] = -float(p["cl"]) / v1
-    for i in range(1, n):
-        q, v = float(p[f"q{i + 1}"]), float(p[f"v{i + 1}"])
-        k[0, 0] -= q / v1
-        k[0, i] += q / v
-        k[i, 0] += q / v1
-        k[i, i] -= q / v
     m1, m2 = n, n + 1
     k[m1, 0] = metabolite.fraction_metabolised * float(p["cl"]) / v1
     k[m1, m1] = -(metabolite.cl_l_min + metabolite.q2_l_min) / metabolite.v1_l
