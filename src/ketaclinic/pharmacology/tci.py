@@ -225,7 +225,8 @@ def _plan(
             positive = unit > 0
             # Shafer & Gregg: the largest rate whose predicted peak does not pass the target
             rate = min(rate, float(np.min((level - free[positive]) / unit[positive])))
-        rate = max(rate, 0.0)
+        # below 1e-9 mg/h is rounding noise, not a pump rate: keep it from splitting segments
+        rate = rate if rate * 60.0 > 1e-9 else 0.0
         rates[k] = rate * 60.0
         h = min(dt, duration_min - k * dt)
         if h < dt:  # the last interval is cut at the end of the plan
