@@ -1,0 +1,169 @@
+"""Infusion sessions: the charted record of one planned session (segments, flowsheet, alerts, events)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ketaclinic.store.base import Base, UTCDateTime
+
+
+class InfusionSession(Base):
+    """One session of an approved dose plan, from scheduling to signature."""
+
+    __tablename__ = "infusion_sessions"
+    __table_args__ = (UniqueConstraint("plan_id", "session_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("dose_plans.id"), index=True)
+    session_number: Mapped[int] = mapped_column(Integer)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    scheduled_on: Mapped[date] = mapped_column(Date, index=True)
+    drug: Mapped[str] = mapped_column(String(20))
+    model_key: Mapped[str] = mapped_column(String(40))
+    context_id: Mapped[str] = mapped_column(String(80))
+    concentration_mg_ml: Mapped[float] = mapped_column(Float)
+    dosing_weight_kg: Mapped[float] = mapped_column(Float)
+    cadence: Mapped[str] = mapped_column(String(20))
+    measured_weight_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    checkin_json: Mapped[str] = mapped_column(Text, default="{}")
+    discharge_json: Mapped[str] = mapped_column(Text, default="{}")
+    end_state: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    stop_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    signed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class RateSegment(Base):
+    """A charted rate from `started_at` until the next segment: start, change, pause, resume or stop."""
+
+    __tablename__ = "session_rate_segments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("infusion_sessions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    pump_ml_h: Mapped[float] = mapped_column(Float)
+    concentration_mg_ml: Mapped[float] = mapped_column(Float)
+    rate_mg_h: Mapped[float] = mapped_column(Float)
+    rate_mg_kg_h: Mapped[float] = mapped_column(Float)
+    weight_kg: Mapped[float] = mapped_column(Float)
+    entered_as: Mapped[str] = mapped_column(String(10))
+    verdict: Mapped[str] = mapped_column(String(10))
+    check_json: Mapped[str] = mapped_column(Text, default="{}")
+    limit_reason: Mapped[str] = mapped_column(Text, default="")
+    planned_rate_mg_h: Mapped[float | None] = mapped_column(Float, nullable=True)
+    deviation: Mapped[bool] = mapped_column(Boolean, default=False)
+    deviation_reason: Mapped[str] = mapped_column(Text, default="")
+    charted_by: Mapped[str] = mapped_column(String(64))
+    charted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SessionObservation(Base):
+    """One timed flowsheet reading (values and their interpretation as JSON, LOINC codes kept)."""
+
+    __tablename__ = "session_observations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("infusion_sessions.id"), index=True)
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    phase: Mapped[str] = mapped_column(String(12))
+    values_json: Mapped[str] = mapped_column(Text)
+    interpretation_json: Mapped[str] = mapped_column(Text)
+    loinc_json: Mapped[str] = mapped_column(Text)
+    charted_by: Mapped[str] = mapped_column(String(64))
+    charted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SessionAlert(Base):
+    """A durable alert: one per triggering reading or missed slot (unique trigger key per session)."""
+
+    __tablename__ = "session_alerts"
+    __table_args__ = (UniqueConstraint("session_id", "trigger_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("infusion_sessions.id"), index=True)
+    trigger_key: Mapped[str] = mapped_column(String(160))
+    observation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("session_observations.id"), nullable=True, index=True
+    )
+    rule_key: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[str] = mapped_column(String(10))
+    advice: Mapped[str] = mapped_column(String(30))
+    message: Mapped[str] = mapped_column(Text)
+    field: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    t_min: Mapped[float | None] = mapped_column(Float, nullable=True)
+    source: Mapped[str] = mapped_column(Text)
+    source_status: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(15), index=True)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    action_taken: Mapped[str | None] = mapped_column(Text, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class SessionAdverseEvent(Base):
+    """An adverse event with severity, action, outcome and the predicted Cp at its onset."""
+
+    __tablename__ = "session_adverse_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("infusion_sessions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    severity: Mapped[str] = mapped_column(String(10))
+    onset_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cp_at_onset_ng_ml: Mapped[float] = mapped_column(Float)
+    action: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, default="")
+    charted_by: Mapped[str] = mapped_column(String(64))
+    charted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SessionMedication(Base):
+    """A dated dose given during the session: premedication, rescue, or a ketamine bolus."""
+
+    __tablename__ = "session_medications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("infusion_sessions.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    medication: Mapped[str] = mapped_column(String(40))
+    dose: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(12))
+    route: Mapped[str] = mapped_column(String(20))
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    adverse_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("session_adverse_events.id"), nullable=True
+    )
+    check_json: Mapped[str] = mapped_column(Text, default="{}")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    charted_by: Mapped[str] = mapped_column(String(64))
+    charted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SessionAddendum(Base):
+    """A note added after signature (the signed record itself never changes)."""
+
+    __tablename__ = "session_addenda"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("infusion_sessions.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
