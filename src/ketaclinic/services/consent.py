@@ -1,0 +1,253 @@
+"""Consents per patient and protocol: template snapshot, risks discussed, signatures, withdrawal."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketaclinic.dosing import load_protocols
+from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.screening import ConsentTemplate, current_consent_template
+from ketaclinic.services.audit import audit, field_changes
+from ketaclinic.services.patients import get_patient_row
+from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.screening import CONSENT_SIGNED, CONSENT_WITHDRAWN, canonical_json
+from ketaclinic.store.base import utcnow
+from ketaclinic.store.db import Database
+from ketaclinic.store.tables.screening import Consent
+
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+# A patient signature may be entered a little after it was given, never in the future (clock skew).
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class RiskDiscussed(BaseModel):
+    """One risk of the template: ticked as discussed, or not, with the reason why not."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str
+    discussed: bool
+    reason: Reason = ""
+
+
+class ConsentIn(BaseModel):
+    """What recording a consent takes; the physician's signature is the acting user and now."""
+
+    model_config = ConfigDict(extra="forbid")
+    protocol_id: str
+    template_version: str | None = Field(default=None, description="the version shown; must be the current")
+    risks: list[RiskDiscussed]
+    alternatives: list[str] = Field(min_length=1, description="codes of the alternatives discussed")
+    patient_signature: Text200 = Field(description="the patient's typed full name")
+    patient_signed_at: AwareDatetime | None = None
+    witness: Text200
+
+
+class WithdrawIn(BaseModel):
+    """Why the patient withdrew consent."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+
+class ConsentOut(BaseModel):
+    """A stored consent."""
+
+    id: int
+    patient_id: int
+    protocol_id: str
+    protocol_name: str
+    status: str
+    template_version: str
+    template: dict[str, Any]
+    risks: list[dict[str, Any]]
+    alternatives: list[str]
+    patient_signature: str
+    patient_signed_at: datetime
+    witness: str
+    physician: str
+    physician_signed_at: datetime
+    withdrawn_at: datetime | None
+    withdrawn_by: str | None
+    withdrawal_reason: str | None
+
+
+def protocol_choices() -> dict[str, str]:
+    """Protocol id -> name, for the consent form."""
+    return {pid: p.name for pid, p in load_protocols().items()}
+
+
+def _check_protocol(protocol_id: str) -> str:
+    protocols = load_protocols()
+    if protocol_id not in protocols:
+        raise InputError(
+            f"unknown protocol {protocol_id!r} (known: {', '.join(sorted(protocols))})", field="protocol_id"
+        )
+    return protocol_id
+
+
+def _check_risks(template: ConsentTemplate, given: list[RiskDiscussed]) -> list[dict[str, Any]]:
+    """Every template risk exactly once: discussed, or not discussed with a reason."""
+    labels = {r.code: r.label for r in template.risks}
+    by_code: dict[str, RiskDiscussed] = {}
+    for index, risk in enumerate(given):
+        if risk.code not in labels:
+            raise InputError(
+                f"unknown risk {risk.code!r} for consent {template.version}", field=f"risks[{index}]"
+            )
+        if risk.code in by_code:
+            raise InputError(f"risk {risk.code!r} given twice", field=f"risks[{index}]")
+        by_code[risk.code] = risk
+    out = []
+    for code, label in labels.items():
+        found = by_code.get(code)
+        if found is None:
+            raise InputError(
+                f"risk {label!r} is neither marked discussed nor given a reason", field=f"risks.{code}"
+            )
+        if not found.discussed and not found.reason:
+            raise InputError(f"risk {label!r} not discussed: give the reason", field=f"risks.{code}")
+        out.append({"code": code, "label": label, "discussed": found.discussed, "reason": found.reason})
+    return out
+
+
+def _check_alternatives(template: ConsentTemplate, codes: list[str]) -> list[str]:
+    known = [a.code for a in template.alternatives]
+    for index, code in enumerate(codes):
+        if code not in known:
+            raise InputError(f"unknown alternative {code!r}", field=f"alternatives[{index}]")
+    return [code for code in known if code in codes]
+
+
+def _out(consent: Consent) -> ConsentOut:
+    protocol = load_protocols().get(consent.protocol_id)
+    return ConsentOut(
+        id=consent.id,
+        patient_id=consent.patient_id,
+        protocol_id=consent.protocol_id,
+        protocol_name=protocol.name if protocol else consent.protocol_id,
+        status=consent.status,
+        template_version=consent.template_version,
+        template=json.loads(consent.template_json),
+        risks=json.loads(consent.risks_json),
+        alternatives=json.loads(consent.alternatives_json),
+        patient_signature=consent.patient_signature,
+        patient_signed_at=consent.patient_signed_at,
+        witness=consent.witness,
+        physician=consent.physician,
+        physician_signed_at=consent.physician_signed_at,
+        withdrawn_at=consent.withdrawn_at,
+        withdrawn_by=consent.withdrawn_by,
+        withdrawal_reason=consent.withdrawal_reason,
+    )
+
+
+def _audited(consent: Consent) -> dict[str, Any]:
+    return {
+        "protocol_id": consent.protocol_id,
+        "status": consent.status,
+        "template_version": consent.template_version,
+        "risks": json.loads(consent.risks_json),
+        "alternatives": json.loads(consent.alternatives_json),
+        "patient_signed_at": consent.patient_signed_at.isoformat(),
+        "witness": consent.witness,
+        "physician": consent.physician,
+    }
+
+
+def record_consent(db: Database, actor: Actor, patient_id: int, data: ConsentIn) -> ConsentOut:
+    """Store a consent signed by the patient (witnessed) and by the acting physician, now."""
+    require(actor, Permission.CONSENT_RECORD)
+    template = current_consent_template()
+    protocol_id = _check_protocol(data.protocol_id)
+    if data.template_version is not None and data.template_version != template.version:
+        raise ConflictError(
+            f"consent template {data.template_version} was shown but the current one is {template.version}",
+            field="template_version",
+        )
+    risks = _check_risks(template, data.risks)
+    alternatives = _check_alternatives(template, data.alternatives)
+    now = utcnow()
+    patient_signed_at = data.patient_signed_at or now
+    if patient_signed_at > now + CLOCK_SKEW:
+        raise InputError("the patient's signature time is in the future", field="patient_signed_at")
+    with db.transaction() as session:
+        patient = get_patient_row(session, patient_id)
+        consent = Consent(
+            patient_id=patient.id,
+            protocol_id=protocol_id,
+            status=CONSENT_SIGNED,
+            template_version=template.version,
+            template_json=canonical_json(template.model_dump(mode="json")),
+            risks_json=canonical_json(risks),
+            alternatives_json=canonical_json(alternatives),
+            patient_signature=data.patient_signature,
+            patient_signed_at=patient_signed_at,
+            witness=data.witness,
+            physician=actor.username,
+            physician_signed_at=now,
+        )
+        session.add(consent)
+        session.flush()
+        audit(session, actor, "sign", "consent", consent.id, field_changes(None, _audited(consent)))
+        return _out(consent)
+
+
+def _load(session: Session, consent_id: int) -> Consent:
+    consent = session.get(Consent, consent_id)
+    if consent is None:
+        raise NotFoundError(f"no consent {consent_id}")
+    return consent
+
+
+def withdraw_consent(db: Database, actor: Actor, consent_id: int, data: WithdrawIn) -> ConsentOut:
+    """Record that the patient withdrew this consent (audited with the reason)."""
+    require(actor, Permission.CONSENT_RECORD)
+    with db.transaction() as session:
+        consent = _load(session, consent_id)
+        if consent.status == CONSENT_WITHDRAWN:
+            raise ConflictError(f"consent {consent_id} was already withdrawn")
+        consent.status = CONSENT_WITHDRAWN
+        consent.withdrawn_at = utcnow()
+        consent.withdrawn_by = actor.username
+        consent.withdrawal_reason = data.reason
+        audit(
+            session,
+            actor,
+            "withdraw",
+            "consent",
+            consent.id,
+            {"status": {"old": CONSENT_SIGNED, "new": CONSENT_WITHDRAWN}},
+            data.reason,
+        )
+        return _out(consent)
+
+
+def list_consents(db: Database, actor: Actor, patient_id: int) -> list[ConsentOut]:
+    """A patient's consents, newest first (audited as a view of the patient's record)."""
+    require(actor, Permission.PATIENTS_VIEW)
+    with db.transaction() as session:
+        patient = get_patient_row(session, patient_id)
+        rows = session.execute(
+            select(Consent)
+            .where(Consent.patient_id == patient.id)
+            .order_by(Consent.physician_signed_at.desc(), Consent.id.desc())
+        ).scalars()
+        out = [_out(c) for c in rows]
+        audit(session, actor, "view", "patient", patient.id, reason="consents")
+        return out
+
+
+def get_consent(db: Database, actor: Actor, consent_id: int) -> ConsentOut:
+    """Open one consent (audited)."""
+    require(actor, Permission.PATIENTS_VIEW)
+    with db.transaction() as session:
+        consent = _load(session, consent_id)
+        audit(session, actor, "view", "consent", consent.id)
+        return _out(consent)
