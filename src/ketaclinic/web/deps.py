@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.responses import Response
+from fastapi.templating import Jinja2Templates
 
 from ketaclinic.errors import PermissionDeniedError
 from ketaclinic.services import accounts
@@ -120,3 +122,11 @@ def page_context(request: Request, **values: Any) -> dict[str, Any]:
     """Template values every page needs (who is logged in, the CSRF token)."""
     principal: Principal | None = getattr(request.state, "principal", None)
     return {"principal": principal, "csrf_token": principal.csrf_token if principal else "", **values}
+
+
+def render(request: Request, template: str, *, status_code: int = 200, **values: Any) -> Response:
+    """Render a page template with the common context (who is logged in, the CSRF token)."""
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request, template, page_context(request, **values), status_code=status_code
+    )

@@ -59,10 +59,10 @@ def register(app: typer.Typer) -> None:
     @db_app.command("upgrade")
     def db_upgrade() -> None:
         """Apply every migration."""
-        from ketaclinic.store.migrate import current_revision
+        from ketaclinic.store.migrate import current_heads
 
         database = open_database()
-        typer.echo(f"database at revision {current_revision(database.engine)}")
+        typer.echo(f"database at revision {', '.join(current_heads(database.engine))}")
 
     @app.command("demo")
     def demo(

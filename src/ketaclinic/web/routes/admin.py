@@ -12,7 +12,7 @@ from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.services import accounts
 from ketaclinic.services import audit as audit_service
 from ketaclinic.services.permissions import Permission, Role
-from ketaclinic.web.deps import DbDep, Principal, page_context, requires
+from ketaclinic.web.deps import DbDep, Principal, render, requires
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -91,12 +91,12 @@ def _row_dict(row: audit_service.AuditRow) -> dict[str, Any]:
 @router.get("/admin/users", response_class=HTMLResponse, include_in_schema=False)
 def users_page(request: Request, db: DbDep, principal: UsersPage) -> Response:
     """Staff accounts with an add form."""
-    return request.app.state.templates.TemplateResponse(
+    return render(
         request,
         "admin/users.html",
-        page_context(
-            request, users=accounts.list_users(db, principal.actor), roles=[r.value for r in Role], error=""
-        ),
+        users=accounts.list_users(db, principal.actor),
+        roles=[r.value for r in Role],
+        error="",
     )
 
 
@@ -116,16 +116,13 @@ def users_create(
             db, principal.actor, username=username, role=role, password=password, full_name=full_name
         )
     except (InputError, ConflictError) as exc:
-        return request.app.state.templates.TemplateResponse(
+        return render(
             request,
             "admin/users.html",
-            page_context(
-                request,
-                users=accounts.list_users(db, principal.actor),
-                roles=[r.value for r in Role],
-                error=str(exc),
-            ),
             status_code=409 if isinstance(exc, ConflictError) else 422,
+            users=accounts.list_users(db, principal.actor),
+            roles=[r.value for r in Role],
+            error=str(exc),
         )
     return RedirectResponse("/admin/users", status_code=303)
 
@@ -135,6 +132,4 @@ def audit_page(request: Request, db: DbDep, principal: AuditPage) -> Response:
     """The newest events and the chain's state."""
     report = audit_service.verify(db)
     rows = audit_service.list_events(db, principal.actor, limit=200)
-    return request.app.state.templates.TemplateResponse(
-        request, "admin/audit.html", page_context(request, report=report, rows=rows)
-    )
+    return render(request, "admin/audit.html", report=report, rows=rows)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from ketaclinic.services import accounts
 from ketaclinic.services.permissions import Permission
-from ketaclinic.web.deps import SESSION_COOKIE, DbDep, Principal, SettingsDep, page_context, requires
+from ketaclinic.web.deps import SESSION_COOKIE, DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.nav import NavItem
 from ketaclinic.web.problems import CsrfError
 
@@ -34,17 +34,14 @@ def _safe_next(target: str | None) -> str:
 
 def _login_page(request: Request, *, error: str = "", next_path: str = "/", status: int = 200) -> Response:
     token = secrets.token_urlsafe(24)
-    response = request.app.state.templates.TemplateResponse(
+    response = render(
         request,
         "login.html",
-        page_context(
-            request,
-            login_csrf=token,
-            error=error,
-            next_path=next_path,
-            why=request.query_params.get("why", ""),
-        ),
         status_code=status,
+        login_csrf=token,
+        error=error,
+        next_path=next_path,
+        why=request.query_params.get("why", ""),
     )
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", max_age=1800)
     return response
@@ -100,7 +97,7 @@ def logout(request: Request, db: DbDep, principal: AnyUserPage) -> Response:
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def home(request: Request, principal: AnyUserPage) -> Response:
     """The landing page: what this role can do."""
-    return request.app.state.templates.TemplateResponse(request, "home.html", page_context(request))
+    return render(request, "home.html")
 
 
 class MeOut(BaseModel):
@@ -161,9 +158,7 @@ def revoke_token(token_id: int, db: DbDep, principal: TokensApi) -> dict[str, An
 def tokens_page(request: Request, db: DbDep, principal: TokensPage) -> Response:
     """The user's tokens, with create and revoke."""
     tokens = accounts.list_api_tokens(db, principal.actor)
-    return request.app.state.templates.TemplateResponse(
-        request, "account/tokens.html", page_context(request, tokens=tokens, new_secret=None)
-    )
+    return render(request, "account/tokens.html", tokens=tokens, new_secret=None)
 
 
 @router.post("/account/tokens", response_class=HTMLResponse, include_in_schema=False)
@@ -173,9 +168,7 @@ def tokens_create(
     """Create a token and show its secret once."""
     _info, secret = accounts.create_api_token(db, principal.actor, name)
     tokens = accounts.list_api_tokens(db, principal.actor)
-    return request.app.state.templates.TemplateResponse(
-        request, "account/tokens.html", page_context(request, tokens=tokens, new_secret=secret)
-    )
+    return render(request, "account/tokens.html", tokens=tokens, new_secret=secret)
 
 
 @router.post("/account/tokens/{token_id}/revoke", include_in_schema=False)

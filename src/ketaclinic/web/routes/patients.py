@@ -13,7 +13,7 @@ from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, list_diagnoses
 from ketaclinic.services import patients
 from ketaclinic.services.permissions import Permission
-from ketaclinic.web.deps import DbDep, Principal, page_context, requires
+from ketaclinic.web.deps import DbDep, Principal, render, requires
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -167,18 +167,19 @@ def list_page(
     """Patient list with search; the rows alone when asked by htmx."""
     items, total = patients.list_patients(db, principal.actor, query=q, limit=100)
     template = "patients/_rows.html" if request.headers.get("hx-request") else "patients/list.html"
-    return request.app.state.templates.TemplateResponse(
-        request, template, page_context(request, items=items, total=total, q=q)
-    )
+    return render(request, template, items=items, total=total, q=q)
 
 
 @router.get("/patients/new", response_class=HTMLResponse, include_in_schema=False)
 def new_page(request: Request, principal: EditPage) -> Response:
     """The registration form."""
-    return request.app.state.templates.TemplateResponse(
+    return render(
         request,
         "patients/form.html",
-        page_context(request, values={}, errors={}, editing=None, **_form_choices()),
+        values={},
+        errors={},
+        editing=None,
+        **_form_choices(),
     )
 
 
@@ -193,10 +194,13 @@ async def new_submit(request: Request, db: DbDep, principal: EditPage) -> Respon
         )
     except (ValidationError, InputError, ConflictError) as exc:
         status = 409 if isinstance(exc, ConflictError) else 422
-        return request.app.state.templates.TemplateResponse(
+        return render(
             request,
             "patients/form.html",
-            page_context(request, values=values, errors=_errors_of(exc), editing=None, **_form_choices()),
+            values=values,
+            errors=_errors_of(exc),
+            editing=None,
+            **_form_choices(),
             status_code=status,
         )
     return RedirectResponse(f"/patients/{created.id}", status_code=303)
@@ -206,9 +210,7 @@ async def new_submit(request: Request, db: DbDep, principal: EditPage) -> Respon
 def detail_page(request: Request, patient_id: int, db: DbDep, principal: ViewPage) -> Response:
     """A patient's record (the view is audited)."""
     patient = patients.view_patient(db, principal.actor, patient_id)
-    return request.app.state.templates.TemplateResponse(
-        request, "patients/detail.html", page_context(request, patient=patient, errors={})
-    )
+    return render(request, "patients/detail.html", patient=patient, errors={})
 
 
 @router.get("/patients/{patient_id}/edit", response_class=HTMLResponse, include_in_schema=False)
@@ -217,10 +219,13 @@ def edit_page(request: Request, patient_id: int, db: DbDep, principal: EditPage)
     patient = patients.view_patient(db, principal.actor, patient_id)
     values = patient.model_dump(mode="json")
     values["diagnoses"] = [d["code"] for d in values["diagnoses"]]
-    return request.app.state.templates.TemplateResponse(
+    return render(
         request,
         "patients/form.html",
-        page_context(request, values=values, errors={}, editing=patient, **_form_choices()),
+        values=values,
+        errors={},
+        editing=patient,
+        **_form_choices(),
     )
 
 
@@ -238,10 +243,13 @@ async def edit_submit(request: Request, patient_id: int, db: DbDep, principal: E
         )
     except (ValidationError, InputError) as exc:
         patient = patients.view_patient(db, principal.actor, patient_id)
-        return request.app.state.templates.TemplateResponse(
+        return render(
             request,
             "patients/form.html",
-            page_context(request, values=values, errors=_errors_of(exc), editing=patient, **_form_choices()),
+            values=values,
+            errors=_errors_of(exc),
+            editing=patient,
+            **_form_choices(),
             status_code=422,
         )
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
@@ -261,10 +269,11 @@ async def measure_submit(request: Request, patient_id: int, db: DbDep, principal
         )
     except ValidationError as exc:
         patient = patients.view_patient(db, principal.actor, patient_id)
-        return request.app.state.templates.TemplateResponse(
+        return render(
             request,
             "patients/detail.html",
-            page_context(request, patient=patient, errors=_errors_of(exc)),
+            patient=patient,
+            errors=_errors_of(exc),
             status_code=422,
         )
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
