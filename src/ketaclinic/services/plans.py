@@ -1,0 +1,666 @@
+"""Dose plans: create (checked against the clinic's drug library), give soft-override reasons, approve,
+co-sign, cancel, view; and what the session service needs of an approved plan.
+
+status: draft -> approved, or draft -> awaiting_cosign -> approved when the plan breaches a soft limit
+(every breach needs a reason and a second clinician's co-signature); draft/awaiting_cosign/approved ->
+cancelled. An approved plan is locked: a change is a new plan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketaclinic.dosing import DrugLibrary, HardLimitError, Protocol, build_plan, load_library, load_protocols
+from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.services import screening
+from ketaclinic.services.audit import audit
+from ketaclinic.services.patients import get_patient_row, latest_measure
+from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.settings import Settings
+from ketaclinic.store.base import utcnow
+from ketaclinic.store.db import Database
+from ketaclinic.store.tables.patients import Patient
+from ketaclinic.store.tables.plans import DosePlanRow
+
+PlanStatus = Literal["draft", "awaiting_cosign", "approved", "cancelled"]
+STATUS_LABELS: dict[str, str] = {
+    "draft": "draft",
+    "awaiting_cosign": "awaiting co-signature",
+    "approved": "approved",
+    "cancelled": "cancelled",
+}
+LIBRARY_OVERRIDE_FILE = "drug_library.toml"
+PROTOCOLS_DIR = "protocols"
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000)]
+
+
+# ---------------------------------------------------------------- the clinic's library and protocols
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicReference:
+    """The drug library (with the clinic's override applied) and every protocol (shipped + clinic's)."""
+
+    library: DrugLibrary
+    protocols: Mapping[str, Protocol]
+    config_dir: Path | None
+
+    def protocol(self, protocol_id: str) -> Protocol:
+        """The protocol with this id; unknown ids are a NotFoundError naming the known ones."""
+        try:
+            return self.protocols[protocol_id]
+        except KeyError:
+            known = ", ".join(self.protocols)
+            raise NotFoundError(
+                f"unknown protocol {protocol_id!r} (known: {known})", field="protocol_id"
+            ) from None
+
+
+def _stamp(path: Path) -> float:
+    return path.stat().st_mtime if path.exists() else -1.0
+
+
+@lru_cache(maxsize=8)
+def _load_reference(config_dir: Path | None, _stamps: tuple[float, ...]) -> ClinicReference:
+    override = None
+    extra = None
+    if config_dir is not None:
+        candidate = config_dir / LIBRARY_OVERRIDE_FILE
+        override = candidate if candidate.is_file() else None
+        folder = config_dir / PROTOCOLS_DIR
+        extra = folder if folder.is_dir() else None
+    return ClinicReference(load_library(override), load_protocols(extra), config_dir)
+
+
+def clinic_library(source: Settings | Path | None = None) -> ClinicReference:
+    """The one way services load the library and protocols: shipped data plus the clinic's config dir.
+
+    `source` is the app's Settings (its config_dir, KETACLINIC_CONFIG_DIR), a config directory, or None
+    (shipped data only). The config dir may hold drug_library.toml (override) and protocols/*.toml.
+    Reloaded when those files change.
+    """
+    config_dir = source.config_dir if isinstance(source, Settings) else source
+    stamps: tuple[float, ...] = ()
+    if config_dir is not None:
+        folder = config_dir / PROTOCOLS_DIR
+        files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
+        stamps = (_stamp(config_dir / LIBRARY_OVERRIDE_FILE), *(_stamp(p) for p in files), float(len(files)))
+    return _load_reference(config_dir, stamps)
+
+
+# ---------------------------------------------------------------- inputs and outputs
+
+
+class PlanCreate(BaseModel):
+    """What creating a dose plan takes; weight, height and sex default to the patient's record."""
+
+    model_config = ConfigDict(extra="forbid")
+    protocol_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    dosing_weight: Literal["actual", "ideal", "adjusted"] = "actual"
+    weight_kg: float | None = Field(default=None, ge=1, le=400)
+    height_cm: float | None = Field(default=None, ge=30, le=250)
+    sex: Literal["female", "male"] | None = None
+    concentration_mg_ml: float | None = Field(default=None, gt=0, le=100)
+    volume_ml: float | None = Field(default=None, gt=0, le=5000)
+    start_date: date = Field(default_factory=date.today)
+    model_key: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    weight_reason: str = Field(default="", max_length=500)
+
+
+class SoftReasonIn(BaseModel):
+    """A reason for overriding one soft-limit breach (by its index in the plan's soft_breaches)."""
+
+    model_config = ConfigDict(extra="forbid")
+    check: int = Field(ge=0)
+    reason: Reason
+
+
+class SoftReasonsIn(BaseModel):
+    """Reasons for one or more soft-limit breaches."""
+
+    model_config = ConfigDict(extra="forbid")
+    reasons: list[SoftReasonIn] = Field(min_length=1, max_length=50)
+
+
+class CancelIn(BaseModel):
+    """Cancelling a plan needs a reason."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: Reason
+
+
+class SoftBreachOut(BaseModel):
+    """A soft-limit breach, its limit and source, and the reason given to override it (if any)."""
+
+    index: int
+    message: str
+    quantity: str
+    value: float
+    unit: str
+    limit: float | None
+    limit_kind: str | None
+    source: str | None
+    status: str | None
+    reason: str | None
+    reason_by: str | None
+    reason_at: datetime | None
+
+
+class PlanSummary(BaseModel):
+    """A plan as listed."""
+
+    id: int
+    patient_id: int
+    patient_label: str
+    protocol_id: str
+    protocol_name: str
+    drug: str
+    status: str
+    status_label: str
+    verdict: str
+    dosing_weight_kg: float
+    concentration_mg_ml: float
+    start_date: date
+    session_count: int
+    series_total_mg: float
+    soft_breach_count: int
+    created_by: str
+    created_at: datetime
+    approved_by: str | None
+    cosigned_by: str | None
+
+
+class PlanOut(PlanSummary):
+    """The whole plan record: inputs, the computed plan document, overrides and signatures."""
+
+    context_id: str
+    model_key: str | None
+    inputs: dict[str, Any]
+    plan: dict[str, Any]
+    soft_breaches: list[SoftBreachOut]
+    needs_cosign: bool
+    approved_at: datetime | None
+    cosigned_at: datetime | None
+    cancelled_by: str | None
+    cancelled_at: datetime | None
+    cancel_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedSegment:
+    """One constant-rate part of a planned session."""
+
+    start_min: float
+    end_min: float
+    rate_mg_h: float
+    rate_mg_kg_h: float
+    pump_ml_h: float
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedSession:
+    """What a session needs of its approved plan (segments are the plan's maximum path when titrated)."""
+
+    plan_id: int
+    patient_id: int
+    protocol_id: str
+    context_id: str
+    drug: str
+    model_key: str | None
+    concentration_mg_ml: float
+    weight_kg: float
+    actual_weight_kg: float
+    session_number: int
+    date: date
+    label: str
+    titrated: bool
+    segments: tuple[PlannedSegment, ...]
+    min_path_segments: tuple[PlannedSegment, ...]
+    total_mg: float
+    premedication: tuple[dict[str, Any], ...]
+    cadence: str
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _patient_label(patient: Patient, actor: Actor) -> str:
+    if actor.sees_identities:
+        return f"{patient.family_name}, {patient.given_name} ({patient.mrn})"
+    return patient.pseudonym
+
+
+def _row(session: Session, plan_id: int) -> DosePlanRow:
+    row = session.get(DosePlanRow, plan_id)
+    if row is None:
+        raise NotFoundError(f"no dose plan {plan_id}")
+    return row
+
+
+def _soft_breaches(row: DosePlanRow) -> list[SoftBreachOut]:
+    plan = json.loads(row.plan_json)
+    reasons = json.loads(row.soft_reasons_json)
+    out = []
+    for index, check in enumerate(plan["soft_breaches"]):
+        given = reasons.get(str(index))
+        out.append(
+            SoftBreachOut(
+                index=index,
+                message=check["message"],
+                quantity=check["quantity"],
+                value=check["value"],
+                unit=check["unit"],
+                limit=check["limit"],
+                limit_kind=check["limit_kind"],
+                source=check["source"],
+                status=check["status"],
+                reason=given["reason"] if given else None,
+                reason_by=given["by"] if given else None,
+                reason_at=datetime.fromisoformat(given["at"]) if given else None,
+            )
+        )
+    return out
+
+
+def _summary_fields(row: DosePlanRow, patient: Patient, actor: Actor, plan: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "patient_id": row.patient_id,
+        "patient_label": _patient_label(patient, actor),
+        "protocol_id": row.protocol_id,
+        "protocol_name": plan["protocol_name"],
+        "drug": row.drug,
+        "status": row.status,
+        "status_label": STATUS_LABELS[row.status],
+        "verdict": row.verdict,
+        "dosing_weight_kg": row.dosing_weight_kg,
+        "concentration_mg_ml": row.concentration_mg_ml,
+        "start_date": row.start_date,
+        "session_count": row.session_count,
+        "series_total_mg": row.series_total_mg,
+        "soft_breach_count": len(plan["soft_breaches"]),
+        "created_by": row.created_by,
+        "created_at": row.created_at,
+        "approved_by": row.approved_by,
+        "cosigned_by": row.cosigned_by,
+    }
+
+
+def _summary(row: DosePlanRow, patient: Patient, actor: Actor) -> PlanSummary:
+    return PlanSummary(**_summary_fields(row, patient, actor, json.loads(row.plan_json)))
+
+
+def _out(row: DosePlanRow, patient: Patient, actor: Actor) -> PlanOut:
+    plan = json.loads(row.plan_json)
+    breaches = _soft_breaches(row)
+    return PlanOut(
+        **_summary_fields(row, patient, actor, plan),
+        context_id=row.context_id,
+        model_key=row.model_key,
+        inputs=json.loads(row.inputs_json),
+        plan=plan,
+        soft_breaches=breaches,
+        needs_cosign=bool(breaches),
+        approved_at=row.approved_at,
+        cosigned_at=row.cosigned_at,
+        cancelled_by=row.cancelled_by,
+        cancelled_at=row.cancelled_at,
+        cancel_reason=row.cancel_reason,
+    )
+
+
+def _require_status(row: DosePlanRow, allowed: tuple[str, ...], doing: str) -> None:
+    if row.status not in allowed:
+        raise ConflictError(
+            f"dose plan {row.id} is {STATUS_LABELS[row.status]}: cannot {doing}"
+            + (" (approved plans are locked; make a new plan)" if row.status == "approved" else ""),
+            field="status",
+        )
+
+
+def _key_numbers(plan: dict[str, Any]) -> dict[str, Any]:
+    """The audited summary of a computed plan."""
+    return {
+        "protocol": plan["protocol"],
+        "context": plan["context"],
+        "dosing_weight_kg": plan["dosing_weight_kg"],
+        "dosing_weight_kind": plan["dosing_weight"]["kind"],
+        "concentration_mg_ml": plan["concentration_mg_ml"],
+        "sessions": len(plan["sessions"]),
+        "max_pump_ml_h": max((s["pump_ml_h"] for x in plan["sessions"] for s in x["segments"]), default=0.0),
+        "max_rate_mg_kg_h": max(
+            (s["rate_mg_kg_h"] for x in plan["sessions"] for s in x["segments"]), default=0.0
+        ),
+        "series_total_mg": plan["series_total_mg"],
+        "verdict": plan["verdict"],
+        "soft_breaches": [c["message"] for c in plan["soft_breaches"]],
+    }
+
+
+# ---------------------------------------------------------------- use cases
+
+
+def create_plan(
+    db: Database, actor: Actor, patient_id: int, data: PlanCreate, *, config: Settings | Path | None = None
+) -> PlanOut:
+    """Compute and check a plan for a patient and store it as a draft; a hard-limit breach is refused.
+
+    A refusal stores no plan; it is audited (action "refuse") in its own transaction.
+    """
+    require(actor, Permission.PLANS_CREATE)
+    reference = clinic_library(config)
+    protocol = reference.protocol(data.protocol_id)
+    with db.transaction() as session:
+        patient = get_patient_row(session, patient_id)
+        weight_kg = data.weight_kg if data.weight_kg is not None else latest_measure(patient, "weight_kg")
+        if weight_kg is None:
+            raise InputError(
+                "the patient has no recorded weight: record one or give weight_kg", field="weight_kg"
+            )
+        height_cm = data.height_cm if data.height_cm is not None else latest_measure(patient, "height_cm")
+        sex = data.sex or (patient.sex if patient.sex in ("female", "male") else None)
+    inputs = {
+        "protocol_id": protocol.id,
+        "dosing_weight": data.dosing_weight,
+        "weight_kg": weight_kg,
+        "weight_from_record": data.weight_kg is None,
+        "height_cm": height_cm,
+        "sex": sex,
+        "concentration_mg_ml": data.concentration_mg_ml,
+        "volume_ml": data.volume_ml,
+        "start_date": data.start_date.isoformat(),
+        "model_key": data.model_key,
+        "weight_reason": data.weight_reason,
+        "library_override": str(reference.library.override_path) if reference.library.override_path else None,
+    }
+    try:
+        plan = build_plan(
+            protocol,
+            weight_kg=weight_kg,
+            height_cm=height_cm,
+            sex=sex,
+            dosing_weight=data.dosing_weight,
+            concentration_mg_ml=data.concentration_mg_ml,
+            volume_ml=data.volume_ml,
+            start=data.start_date,
+            model_key=data.model_key or None,
+            library=reference.library,
+        )
+    except HardLimitError as refused:
+        with db.transaction() as session:
+            audit(
+                session,
+                actor,
+                "refuse",
+                "dose_plan",
+                f"patient:{patient_id}",
+                {
+                    "inputs": {"old": None, "new": inputs},
+                    "check": {"old": None, "new": refused.check.to_json_dict()},
+                },
+                str(refused),
+            )
+        raise
+    document = plan.to_json_dict()
+    with db.transaction() as session:
+        patient = get_patient_row(session, patient_id)
+        row = DosePlanRow(
+            patient_id=patient.id,
+            protocol_id=protocol.id,
+            context_id=plan.context,
+            drug=plan.drug,
+            status="draft",
+            verdict=plan.verdict,
+            model_key=plan.model_key,
+            dosing_weight_kg=plan.weight.weight_kg,
+            concentration_mg_ml=plan.concentration_mg_ml,
+            start_date=data.start_date,
+            session_count=len(plan.sessions),
+            series_total_mg=plan.series_total_mg,
+            inputs_json=_dumps(inputs),
+            plan_json=_dumps(document),
+            soft_reasons_json="{}",
+            created_by=actor.username,
+            created_at=utcnow(),
+        )
+        session.add(row)
+        session.flush()
+        audit(
+            session,
+            actor,
+            "create",
+            "dose_plan",
+            row.id,
+            {"plan": {"old": None, "new": _key_numbers(document)}, "inputs": {"old": None, "new": inputs}},
+            data.weight_reason,
+        )
+        return _out(row, patient, actor)
+
+
+def give_soft_reasons(db: Database, actor: Actor, plan_id: int, data: SoftReasonsIn) -> PlanOut:
+    """Record a reason for overriding each named soft-limit breach of a draft plan."""
+    require(actor, Permission.PLANS_CREATE)
+    with db.transaction() as session:
+        row = _row(session, plan_id)
+        _require_status(row, ("draft",), "change soft-override reasons")
+        breaches = json.loads(row.plan_json)["soft_breaches"]
+        reasons = json.loads(row.soft_reasons_json)
+        before = dict(reasons)
+        now = utcnow().isoformat()
+        for item in data.reasons:
+            if item.check >= len(breaches):
+                raise InputError(
+                    f"plan {plan_id} has {len(breaches)} soft-limit breach(es); no check {item.check}",
+                    field="reasons.check",
+                )
+            reasons[str(item.check)] = {"reason": item.reason, "by": actor.username, "at": now}
+        row.soft_reasons_json = _dumps(reasons)
+        for item in data.reasons:
+            key = str(item.check)
+            audit(
+                session,
+                actor,
+                "soft_override",
+                "dose_plan",
+                row.id,
+                {
+                    "soft_breach": {"old": None, "new": breaches[item.check]["message"]},
+                    "reason": {"old": (before.get(key) or {}).get("reason"), "new": item.reason},
+                },
+                item.reason,
+            )
+        return _out(row, get_patient_row(session, row.patient_id), actor)
+
+
+def approve_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
+    """Approve a draft: every soft breach needs its reason and the screening prerequisites must be met."""
+    require(actor, Permission.PLANS_APPROVE)
+    with db.transaction() as session:
+        row = _row(session, plan_id)
+        _require_status(row, ("draft",), "approve")
+        breaches = _soft_breaches(row)
+        missing_reasons = [b for b in breaches if not b.reason]
+        if missing_reasons:
+            listed = "; ".join(f"[{b.index}] {b.message}" for b in missing_reasons)
+            raise ConflictError(
+                f"soft-limit breaches need a reason before approval: {listed}", field="reasons"
+            )
+        missing = screening.plan_prerequisites(session, row.patient_id, row.protocol_id)
+        if missing:
+            raise ConflictError(f"cannot approve: {'; '.join(missing)}", field="prerequisites")
+        row.status = "awaiting_cosign" if breaches else "approved"
+        row.approved_by = actor.username
+        row.approved_at = utcnow()
+        audit(
+            session,
+            actor,
+            "approve",
+            "dose_plan",
+            row.id,
+            {
+                "status": {"old": "draft", "new": row.status},
+                "approved_by": {"old": None, "new": actor.username},
+            },
+        )
+        return _out(row, get_patient_row(session, row.patient_id), actor)
+
+
+def cosign_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
+    """Co-sign an approved plan that breaches soft limits: a second clinician, not the approver."""
+    require(actor, Permission.PLANS_COSIGN)
+    with db.transaction() as session:
+        row = _row(session, plan_id)
+        _require_status(
+            row, ("awaiting_cosign",), "co-sign (only an approved plan with soft overrides is co-signed)"
+        )
+        if actor.username == row.approved_by:
+            raise ConflictError(
+                f"{actor.username} approved plan {plan_id}: the co-signature must be a second clinician's",
+                field="cosigned_by",
+            )
+        row.status = "approved"
+        row.cosigned_by = actor.username
+        row.cosigned_at = utcnow()
+        audit(
+            session,
+            actor,
+            "cosign",
+            "dose_plan",
+            row.id,
+            {
+                "status": {"old": "awaiting_cosign", "new": "approved"},
+                "cosigned_by": {"old": None, "new": actor.username},
+            },
+        )
+        return _out(row, get_patient_row(session, row.patient_id), actor)
+
+
+def cancel_plan(db: Database, actor: Actor, plan_id: int, data: CancelIn) -> PlanOut:
+    """Cancel a plan (any status but cancelled) with a reason; the record stays."""
+    require(actor, Permission.PLANS_CREATE)
+    with db.transaction() as session:
+        row = _row(session, plan_id)
+        _require_status(row, ("draft", "awaiting_cosign", "approved"), "cancel")
+        old = row.status
+        row.status = "cancelled"
+        row.cancelled_by = actor.username
+        row.cancelled_at = utcnow()
+        row.cancel_reason = data.reason
+        audit(
+            session,
+            actor,
+            "cancel",
+            "dose_plan",
+            row.id,
+            {"status": {"old": old, "new": "cancelled"}},
+            data.reason,
+        )
+        return _out(row, get_patient_row(session, row.patient_id), actor)
+
+
+def view_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
+    """Open a plan (audited as a view of the patient's clinical record)."""
+    require(actor, Permission.PLANS_VIEW)
+    with db.transaction() as session:
+        row = _row(session, plan_id)
+        patient = get_patient_row(session, row.patient_id)
+        audit(session, actor, "view", "dose_plan", row.id)
+        return _out(row, patient, actor)
+
+
+def list_plans(
+    db: Database,
+    actor: Actor,
+    *,
+    patient_id: int | None = None,
+    statuses: tuple[str, ...] = (),
+    limit: int = 200,
+) -> list[PlanSummary]:
+    """Plans, newest first, optionally of one patient and/or in some statuses."""
+    require(actor, Permission.PLANS_VIEW)
+    unknown = [s for s in statuses if s not in STATUS_LABELS]
+    if unknown:
+        raise InputError(f"unknown status {unknown[0]!r} (known: {', '.join(STATUS_LABELS)})", field="status")
+    if not 1 <= limit <= 1000:
+        raise InputError("limit must be 1-1000", field="limit")
+    with db.transaction() as session:
+        statement = select(DosePlanRow, Patient).join(Patient, Patient.id == DosePlanRow.patient_id)
+        if patient_id is not None:
+            get_patient_row(session, patient_id)
+            statement = statement.where(DosePlanRow.patient_id == patient_id)
+        if statuses:
+            statement = statement.where(DosePlanRow.status.in_(statuses))
+        statement = statement.order_by(DosePlanRow.created_at.desc(), DosePlanRow.id.desc()).limit(limit)
+        return [_summary(row, patient, actor) for row, patient in session.execute(statement).all()]
+
+
+# ---------------------------------------------------------------- for the session service
+
+
+def approved_plan_ids(session: Session, patient_id: int) -> list[int]:
+    """Ids of the patient's approved (and, where needed, co-signed) plans, oldest first."""
+    return list(
+        session.execute(
+            select(DosePlanRow.id)
+            .where(DosePlanRow.patient_id == patient_id, DosePlanRow.status == "approved")
+            .order_by(DosePlanRow.id)
+        ).scalars()
+    )
+
+
+def _segments(raw: list[dict[str, float]]) -> tuple[PlannedSegment, ...]:
+    return tuple(
+        PlannedSegment(s["start_min"], s["end_min"], s["rate_mg_h"], s["rate_mg_kg_h"], s["pump_ml_h"])
+        for s in raw
+    )
+
+
+def planned_session(session: Session, plan_id: int, session_number: int) -> PlannedSession:
+    """Session `session_number` (1-based) of an approved plan, in the caller's transaction."""
+    row = _row(session, plan_id)
+    if row.status != "approved":
+        raise ConflictError(
+            f"dose plan {plan_id} is {STATUS_LABELS[row.status]}; only an approved plan can be given",
+            field="plan_id",
+        )
+    plan = json.loads(row.plan_json)
+    if not 1 <= session_number <= len(plan["sessions"]):
+        raise InputError(
+            f"dose plan {plan_id} has sessions 1-{len(plan['sessions'])}; no session {session_number}",
+            field="session_number",
+        )
+    item = plan["sessions"][session_number - 1]
+    return PlannedSession(
+        plan_id=row.id,
+        patient_id=row.patient_id,
+        protocol_id=row.protocol_id,
+        context_id=row.context_id,
+        drug=row.drug,
+        model_key=row.model_key,
+        concentration_mg_ml=row.concentration_mg_ml,
+        weight_kg=row.dosing_weight_kg,
+        actual_weight_kg=plan["dosing_weight"]["actual_weight_kg"],
+        session_number=session_number,
+        date=date.fromisoformat(item["date"]),
+        label=item["label"],
+        titrated=item["titrated"],
+        segments=_segments(item["segments"]),
+        min_path_segments=_segments(item.get("min_path_segments", item["segments"])),
+        total_mg=item["total_mg"],
+        premedication=tuple(plan["premedication"]),
+        cadence=plan["observation_cadence"],
+    )

@@ -1,0 +1,259 @@
+"""Dose plans service: hard limits refused, soft limits need reasons and a second clinician, locks, audit."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from ketaclinic.dosing import HardLimitError
+from ketaclinic.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from ketaclinic.screening.consent import current_consent_template
+from ketaclinic.services import consent as consent_service
+from ketaclinic.services import plans
+from ketaclinic.services import screening as screening_service
+from ketaclinic.services.patients import PatientCreate, register_patient
+from ketaclinic.services.permissions import Actor
+from ketaclinic.store.db import Database
+from ketaclinic.store.tables.audit import AuditEvent
+from ketaclinic.store.tables.plans import DosePlanRow
+
+ELIGIBLE_INTAKE: dict[str, Any] = {
+    "intake_version": "1",
+    "age_y": 58,
+    "sex": "female",
+    "weight_kg": 70.0,
+    "diagnoses": ["G50.0"],
+    "pain_mechanism": "neuropathic",
+    "pain_duration_months": 36,
+    "baseline_nrs": 8,
+    "prior_treatments": [
+        {"name": "Carbamazepine", "outcome": "intolerant"},
+        {"name": "baclofen", "outcome": "failed"},
+    ],
+    "conditions": [],
+    "blood_pressure": {"systolic": 128, "diastolic": 78},
+    "pregnant": False,
+    "breastfeeding": False,
+    "phq9": 6,
+    "gad7": 4,
+    "audit_c": 2,
+    "dast10": 0,
+    "medications": ["paracetamol"],
+}
+
+
+def _patient(db: Database, staff: dict[str, Actor], weight_kg: float | None = 70.0, mrn: str = "PL-1") -> int:
+    return register_patient(
+        db,
+        staff["physician"],
+        PatientCreate(
+            mrn=mrn,
+            family_name="Plan",
+            given_name="Pat",
+            birth_date=date(1968, 3, 1),
+            sex="female",
+            weight_kg=weight_kg,
+            height_cm=165,
+            diagnoses=["G50.0"],
+        ),
+    ).id
+
+
+def _make_treatable(db: Database, staff: dict[str, Actor], patient_id: int, protocol_id: str) -> None:
+    """A signed eligible screening and a signed consent, through the screening and consent services."""
+    physician = staff["physician"]
+    created = screening_service.create_screening(
+        db, physician, patient_id, screening_service.ScreeningIn(intake=dict(ELIGIBLE_INTAKE))
+    )
+    screening_service.sign_screening(db, physician, created.id)
+    template = current_consent_template()
+    consent_service.record_consent(
+        db,
+        physician,
+        patient_id,
+        consent_service.ConsentIn(
+            protocol_id=protocol_id,
+            risks=[consent_service.RiskDiscussed(code=r.code, discussed=True) for r in template.risks],
+            alternatives=[template.alternatives[0].code],
+            patient_signature="Pat Plan",
+            witness="Nurse Witness",
+        ),
+    )
+
+
+def _plan_count(db: Database) -> int:
+    with db.transaction() as session:
+        return int(session.execute(select(func.count()).select_from(DosePlanRow)).scalar_one())
+
+
+def _events(db: Database, action: str) -> list[AuditEvent]:
+    with db.transaction() as session:
+        return list(
+            session.execute(
+                select(AuditEvent).where(AuditEvent.entity == "dose_plan", AuditEvent.action == action)
+            ).scalars()
+        )
+
+
+def test_clean_plan_uses_the_registry_weight_and_is_approved_without_cosign(
+    db: Database, staff: dict[str, Actor]
+) -> None:
+    pid = _patient(db, staff)
+    _make_treatable(db, staff, pid, "cohen2018-test")
+    plan = plans.create_plan(db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test"))
+    assert plan.status == "draft" and plan.verdict == "ok" and not plan.needs_cosign
+    assert plan.dosing_weight_kg == 70.0 and plan.inputs["weight_from_record"] is True
+    segment = plan.plan["sessions"][0]["segments"][0]
+    assert segment["rate_mg_h"] == pytest.approx(32.0)  # 80 mg over 150 min
+    assert segment["pump_ml_h"] == pytest.approx(32.0)  # at 1 mg/mL
+    approved = plans.approve_plan(db, staff["physician"], plan.id)
+    assert approved.status == "approved" and approved.approved_by == staff["physician"].username
+    with db.transaction() as session:
+        assert plans.approved_plan_ids(session, pid) == [plan.id]
+        planned = plans.planned_session(session, plan.id, 1)
+        with pytest.raises(InputError, match="no session 2"):
+            plans.planned_session(session, plan.id, 2)
+    assert (
+        planned.weight_kg == 70.0 and planned.context_id == "outpatient" and planned.cadence == "outpatient"
+    )
+    assert planned.segments[0].pump_ml_h == pytest.approx(32.0)
+    assert planned.model_key == "domino1984"
+    create = _events(db, "create")[0]
+    assert json.loads(create.changes_json)["plan"]["new"]["max_pump_ml_h"] == pytest.approx(32.0)
+    assert _events(db, "approve")
+
+
+def test_hard_limit_is_refused_and_nothing_is_stored(db: Database, staff: dict[str, Actor]) -> None:
+    pid = _patient(db, staff)
+    with pytest.raises(HardLimitError) as refused:
+        plans.create_plan(
+            db, staff["physician"], pid, plans.PlanCreate(protocol_id="valle2024", weight_kg=20)
+        )
+    assert "hard max 2" in str(refused.value) and "Cohen 2018" in str(refused.value)
+    assert _plan_count(db) == 0
+    (event,) = _events(db, "refuse")
+    assert json.loads(event.changes_json)["check"]["new"]["limit"] == 2.0
+
+
+def test_soft_breach_needs_reasons_then_a_second_clinicians_cosignature(
+    db: Database, staff: dict[str, Actor]
+) -> None:
+    pid = _patient(db, staff)
+    _make_treatable(db, staff, pid, "valle2024")
+    plan = plans.create_plan(db, staff["physician"], pid, plans.PlanCreate(protocol_id="valle2024"))
+    assert plan.verdict == "soft" and len(plan.soft_breaches) == 1
+    assert plan.soft_breaches[0].source and "Cohen 2018" in plan.soft_breaches[0].source
+    with pytest.raises(ConflictError, match="need a reason"):
+        plans.approve_plan(db, staff["physician"], plan.id)
+    with pytest.raises(InputError):
+        plans.give_soft_reasons(
+            db,
+            staff["physician"],
+            plan.id,
+            plans.SoftReasonsIn(reasons=[{"check": 5, "reason": "test dose"}]),
+        )
+    plans.give_soft_reasons(
+        db,
+        staff["physician"],
+        plan.id,
+        plans.SoftReasonsIn(reasons=[{"check": 0, "reason": "Test dose per Vallé 2024, reassess after"}]),
+    )
+    awaiting = plans.approve_plan(db, staff["physician"], plan.id)
+    assert awaiting.status == "awaiting_cosign"
+    with db.transaction() as session:
+        assert plans.approved_plan_ids(session, pid) == []
+        with pytest.raises(ConflictError):
+            plans.planned_session(session, plan.id, 1)
+    with pytest.raises(ConflictError, match="second clinician"):
+        plans.cosign_plan(db, staff["physician"], plan.id)
+    with pytest.raises(PermissionDeniedError):
+        plans.cosign_plan(db, staff["researcher"], plan.id)
+    done = plans.cosign_plan(db, staff["nurse"], plan.id)
+    assert done.status == "approved" and done.cosigned_by == staff["nurse"].username
+    (override,) = _events(db, "soft_override")
+    assert override.reason.startswith("Test dose")
+    assert _events(db, "cosign")[0].actor == staff["nurse"].username
+
+
+def test_approval_blocked_by_missing_screening_and_consent(db: Database, staff: dict[str, Actor]) -> None:
+    pid = _patient(db, staff)
+    plan = plans.create_plan(db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test"))
+    with pytest.raises(ConflictError) as blocked:
+        plans.approve_plan(db, staff["physician"], plan.id)
+    assert "signed screening" in str(blocked.value) and "consent" in str(blocked.value)
+    assert plans.view_plan(db, staff["physician"], plan.id).status == "draft"
+
+
+def test_approved_plan_is_locked_and_cancel_keeps_the_record(db: Database, staff: dict[str, Actor]) -> None:
+    pid = _patient(db, staff)
+    _make_treatable(db, staff, pid, "cohen2018-test")
+    plan = plans.create_plan(db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test"))
+    plans.approve_plan(db, staff["physician"], plan.id)
+    with pytest.raises(ConflictError, match="locked"):
+        plans.approve_plan(db, staff["physician2"], plan.id)
+    with pytest.raises(ConflictError, match="locked"):
+        plans.give_soft_reasons(
+            db, staff["physician"], plan.id, plans.SoftReasonsIn(reasons=[{"check": 0, "reason": "late"}])
+        )
+    cancelled = plans.cancel_plan(db, staff["physician"], plan.id, plans.CancelIn(reason="weight changed"))
+    assert cancelled.status == "cancelled" and cancelled.cancel_reason == "weight changed"
+    with pytest.raises(ConflictError):
+        plans.cancel_plan(db, staff["physician"], plan.id, plans.CancelIn(reason="again"))
+    with db.transaction() as session:
+        assert plans.approved_plan_ids(session, pid) == []
+    assert _events(db, "cancel")[0].reason == "weight changed"
+
+
+def test_bad_input_and_permissions(db: Database, staff: dict[str, Actor]) -> None:
+    pid = _patient(db, staff, weight_kg=None)
+    with pytest.raises(InputError, match="no recorded weight"):
+        plans.create_plan(db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test"))
+    with pytest.raises(NotFoundError):
+        plans.create_plan(db, staff["physician"], pid, plans.PlanCreate(protocol_id="nope", weight_kg=70))
+    with pytest.raises(PermissionDeniedError):
+        plans.create_plan(
+            db, staff["nurse"], pid, plans.PlanCreate(protocol_id="cohen2018-test", weight_kg=70)
+        )
+    with pytest.raises(InputError):
+        plans.create_plan(
+            db,
+            staff["physician"],
+            pid,
+            plans.PlanCreate(protocol_id="cohen2018-test", weight_kg=70, concentration_mg_ml=10),
+        )
+    with pytest.raises(NotFoundError):
+        plans.view_plan(db, staff["physician"], 999)
+    assert _plan_count(db) == 0
+    plan = plans.create_plan(
+        db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test", weight_kg=80)
+    )
+    assert plan.dosing_weight_kg == 80 and plan.inputs["weight_from_record"] is False
+    with db.transaction() as session, pytest.raises(ConflictError, match="only an approved plan"):
+        plans.planned_session(session, plan.id, 1)
+    listed = plans.list_plans(db, staff["nurse"], statuses=("draft",))
+    assert [p.id for p in listed] == [plan.id]
+    assert plans.list_plans(db, staff["physician"], patient_id=pid, statuses=("approved",)) == []
+
+
+def test_clinic_override_tightens_the_library_for_every_plan(
+    db: Database, staff: dict[str, Actor], tmp_path: Path
+) -> None:
+    (tmp_path / "drug_library.toml").write_text(
+        "[context.outpatient.rate_mg_kg_h]\n"
+        'soft_max = { value = 0.3, source = "Clinic pharmacy 2026", status = "local-policy" }\n'
+        'hard_max = { value = 0.4, source = "Clinic pharmacy 2026", status = "local-policy" }\n',
+        encoding="utf-8",
+    )
+    reference = plans.clinic_library(tmp_path)
+    assert reference.library.override_path == tmp_path / "drug_library.toml"
+    pid = _patient(db, staff)
+    with pytest.raises(HardLimitError, match="Clinic pharmacy 2026"):
+        plans.create_plan(
+            db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test"), config=tmp_path
+        )
+    assert _plan_count(db) == 0
