@@ -5,17 +5,31 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from ketaclinic.outcomes import sustained_relief_weeks
+from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.outcomes import Cohort, CohortRecord, analyse_cohort, sustained_relief_weeks
 from ketaclinic.outcomes.schedule import DEFAULT_OFFSETS_WEEKS
 from ketaclinic.screening.diagnoses import get_diagnosis
-from ketaclinic.store.tables.outcomes import ProResponse, TreatmentCourse
+from ketaclinic.services.audit import audit
+from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.store.base import utcnow
+from ketaclinic.store.db import Database
+from ketaclinic.store.tables.outcomes import CohortRow, ImportedCohort, ProResponse, TreatmentCourse
 from ketaclinic.store.tables.patients import Patient, PatientDiagnosis
 from ketaclinic.store.tables.screening import Screening
+from ketaclinic.store.tables.sessions import (
+    InfusionSession,
+    RateSegment,
+    SessionAdverseEvent,
+    SessionMedication,
+)
+
+CLINIC = "clinic"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +50,7 @@ class CourseFacts:
     relief_weeks: float | None
     relief_ongoing: bool | None
     sessions_planned: int | None
+    plan_id: int | None
     evaluable: bool
 
     @property
@@ -123,11 +138,13 @@ def course_facts(session: Session, *, today: date | None = None) -> list[CourseF
         .where(ProResponse.course_id.in_(course_ids), ProResponse.pain_nrs.is_not(None))
         .order_by(ProResponse.collected_at, ProResponse.id)
     )
-    for course_id, timepoint, weeks, nrs in pros:
+    for course_id, timepoint, week, nrs in pros.tuples():
+        if course_id is None or nrs is None:
+            continue  # excluded by the query; narrows the types
         if timepoint == "baseline":
             first_pro.setdefault(course_id, nrs)
-        elif timepoint == "after_series" and weeks is not None:
-            series[course_id][weeks] = nrs  # a repeated week keeps the newest answer
+        elif timepoint == "after_series" and week is not None:
+            series[course_id][week] = nrs  # a repeated week keeps the newest answer
     horizon = timedelta(weeks=max(DEFAULT_OFFSETS_WEEKS))
     out = []
     for pid in ids:
@@ -165,7 +182,302 @@ def course_facts(session: Session, *, today: date | None = None) -> list[CourseF
                 relief_weeks=relief_weeks,
                 relief_ongoing=ongoing,
                 sessions_planned=course.sessions_planned,
+                plan_id=course.plan_id,
                 evaluable=evaluable,
             )
         )
     return out
+
+
+# --- session aggregates: one GROUP BY query per quantity, summed per (patient, plan) in SQL ------------
+
+PatientPlan = tuple[int, int]
+
+
+def _hours(start: ColumnElement[Any], end: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+    if dialect == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 24.0
+    return func.extract("epoch", end - start) / 3600.0
+
+
+def _sessions_given(session: Session) -> dict[PatientPlan, int]:
+    s = InfusionSession
+    rows = session.execute(
+        select(s.patient_id, s.plan_id, func.count())
+        .where(s.started_at.is_not(None), s.ended_at.is_not(None))
+        .group_by(s.patient_id, s.plan_id)
+    )
+    return {(pid, plan): int(n) for pid, plan, n in rows}
+
+
+def _infused_mg(session: Session, dialect: str) -> dict[PatientPlan, float]:
+    """Ketamine infused: each rate segment's mg/h times its duration (until the next segment or the end)."""
+    s, seg = InfusionSession, RateSegment
+    following = func.lead(seg.started_at).over(partition_by=seg.session_id, order_by=(seg.started_at, seg.id))
+    spans = (
+        select(
+            s.patient_id,
+            s.plan_id,
+            seg.rate_mg_h,
+            seg.started_at.label("t0"),
+            func.coalesce(following, s.ended_at).label("t1"),
+        )
+        .join(s, s.id == seg.session_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            spans.c.patient_id,
+            spans.c.plan_id,
+            func.sum(spans.c.rate_mg_h * _hours(spans.c.t0, spans.c.t1, dialect)),
+        )
+        .where(spans.c.t1.is_not(None))
+        .group_by(spans.c.patient_id, spans.c.plan_id)
+    )
+    return {(pid, plan): float(mg or 0.0) for pid, plan, mg in rows}
+
+
+def _bolus_mg(session: Session) -> dict[PatientPlan, float]:
+    s, med = InfusionSession, SessionMedication
+    rows = session.execute(
+        select(s.patient_id, s.plan_id, func.sum(med.dose))
+        .join(s, s.id == med.session_id)
+        .where(func.lower(med.medication) == "ketamine", med.unit == "mg")
+        .group_by(s.patient_id, s.plan_id)
+    )
+    return {(pid, plan): float(mg or 0.0) for pid, plan, mg in rows}
+
+
+def _adverse_events(session: Session) -> dict[PatientPlan, list[tuple[str, int]]]:
+    s, ae = InfusionSession, SessionAdverseEvent
+    rows = session.execute(
+        select(s.patient_id, s.plan_id, ae.kind, func.count())
+        .join(s, s.id == ae.session_id)
+        .group_by(s.patient_id, s.plan_id, ae.kind)
+        .order_by(s.patient_id, ae.kind)
+    )
+    out: dict[PatientPlan, list[tuple[str, int]]] = defaultdict(list)
+    for pid, plan, kind, n in rows:
+        out[(pid, plan)].append((kind, int(n)))
+    return out
+
+
+def _for_course(values: dict[PatientPlan, Any], fact: CourseFacts) -> list[Any]:
+    """The aggregates of the course's plan, or of every plan of the patient when the course names none."""
+    return [v for (pid, plan), v in values.items() if pid == fact.patient_id and fact.plan_id in (None, plan)]
+
+
+def _index(values: dict[PatientPlan, Any]) -> dict[int, dict[PatientPlan, Any]]:
+    by_patient: dict[int, dict[PatientPlan, Any]] = defaultdict(dict)
+    for key, value in values.items():
+        by_patient[key[0]][key] = value
+    return by_patient
+
+
+def _age(birth: date, on: date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def clinic_cohort(session: Session, *, today: date | None = None) -> Cohort:
+    """The clinic's own evaluable courses as an outcomes.Cohort (InputError when there are none)."""
+    today = today or date.today()
+    facts = [f for f in course_facts(session, today=today) if f.evaluable]
+    if not facts:
+        raise InputError("the clinic has no evaluable treatment courses yet", field="cohort")
+    dialect = session.get_bind().dialect.name
+    given, infused, bolus, events = (
+        _index(_sessions_given(session)),
+        _index(_infused_mg(session, dialect)),
+        _index(_bolus_mg(session)),
+        _index(_adverse_events(session)),
+    )
+    records = []
+    for f in facts:
+        sessions = _for_course(given.get(f.patient_id, {}), f)
+        doses = _for_course(infused.get(f.patient_id, {}), f) + _for_course(bolus.get(f.patient_id, {}), f)
+        kinds = [
+            kind
+            for pairs in _for_course(events.get(f.patient_id, {}), f)
+            for kind, n in pairs
+            for _ in range(n)
+        ]
+        completed = sum(sessions) if sessions else None
+        planned = f.sessions_planned
+        if planned is not None and completed is not None:
+            planned = max(planned, completed)  # extra sessions given beyond the plan still count as completed
+        records.append(
+            CohortRecord(
+                patient_id=f.pseudonym,
+                diagnosis=f.diagnosis,
+                pain_mechanism=f.pain_mechanism,
+                baseline_nrs=f.baseline_nrs,
+                followup_nrs=f.followup_nrs,
+                discontinued=f.discontinued,
+                relief_weeks=f.relief_weeks,
+                relief_ongoing=f.relief_ongoing,
+                age=float(_age(f.birth_date, today)),
+                sex=f.sex,
+                sessions_planned=planned,
+                sessions_completed=completed,
+                total_dose_mg=round(sum(doses), 1) if doses else None,
+                adverse_events=tuple(kinds),
+            )
+        )
+    synthetic = all(f.synthetic for f in facts)
+    metadata: dict[str, Any] = {"synthetic": synthetic, "source": "clinic database", "title": "Clinic cohort"}
+    if synthetic:
+        metadata["note"] = "synthetic demo data"
+    return Cohort(records=tuple(records), metadata=metadata)
+
+
+def _imported(session: Session, name: str) -> Cohort:
+    cohort = session.execute(select(ImportedCohort).where(ImportedCohort.name == name)).scalar_one_or_none()
+    if cohort is None:
+        raise NotFoundError(f"no imported cohort named {name!r}", field="cohort")
+    records = tuple(
+        CohortRecord(
+            patient_id=r.patient_ref,
+            diagnosis=r.diagnosis,
+            pain_mechanism=r.pain_mechanism,
+            baseline_nrs=r.baseline_nrs,
+            followup_nrs=r.followup_nrs,
+            discontinued=r.discontinued,
+            relief_weeks=r.relief_weeks,
+            relief_ongoing=r.relief_ongoing,
+            age=r.age,
+            sex=r.sex,
+            weight_kg=r.weight_kg,
+            sessions_planned=r.sessions_planned,
+            sessions_completed=r.sessions_completed,
+            total_dose_mg=r.total_dose_mg,
+            adverse_events=tuple(e for e in r.adverse_events.split(";") if e),
+        )
+        for r in cohort.records
+    )
+    return Cohort(records=records, metadata=json.loads(cohort.metadata_json))
+
+
+def load_clinic_cohort(db: Database | None = None, *, source: str = CLINIC) -> Cohort:
+    """The clinic's own patients (`source="clinic"`) or an imported cohort by name, as an outcomes.Cohort."""
+    if db is None:
+        from ketaclinic.settings import load_settings
+        from ketaclinic.store.migrate import upgrade
+
+        db = Database.from_url(load_settings().database_url)  # the environment's database, as the CLI uses
+        upgrade(db.engine)
+    with db.transaction() as session:
+        return clinic_cohort(session) if source == CLINIC else _imported(session, source)
+
+
+def cohort_report(
+    db: Database,
+    actor: Actor,
+    *,
+    source: str = CLINIC,
+    definition_id: str = "valle2024",
+    compare: tuple[str, list[str]] | None = None,
+    export: str | None = None,
+) -> dict[str, Any]:
+    """The cohort analysis (analyse_cohort) of the clinic or an imported cohort; exports are audited."""
+    require(actor, Permission.ANALYTICS_VIEW)
+    with db.transaction() as session:
+        cohort = clinic_cohort(session) if source == CLINIC else _imported(session, source)
+        result = analyse_cohort(cohort, definition_id=definition_id, compare=compare)
+        result["cohort"] = source
+        if export is not None:
+            require(actor, Permission.EXPORT)
+            audit(
+                session,
+                actor,
+                "export",
+                "cohort",
+                source,
+                {
+                    "format": {"old": None, "new": export},
+                    "definition": {"old": None, "new": definition_id},
+                    "count": {"old": None, "new": cohort.n},
+                },
+            )
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class CohortInfo:
+    """An imported cohort as listed."""
+
+    name: str
+    n: int
+    synthetic: bool
+    source: str
+    title: str
+    imported_by: str
+    imported_at: datetime
+
+
+def list_cohorts(db: Database, actor: Actor) -> list[CohortInfo]:
+    """The imported cohorts, newest first."""
+    require(actor, Permission.ANALYTICS_VIEW)
+    with db.transaction() as session:
+        rows = session.execute(select(ImportedCohort).order_by(ImportedCohort.id.desc())).scalars()
+        return [
+            CohortInfo(c.name, c.n, c.synthetic, c.source, c.title, c.imported_by, c.imported_at)
+            for c in rows
+        ]
+
+
+def import_cohort(db: Database, actor: Actor, cohort: Cohort, *, name: str) -> CohortInfo:
+    """Store a validated retrospective cohort under `name` (all rows or none), audited as an import."""
+    require(actor, Permission.COHORT_IMPORT)
+    name = name.strip()
+    if not 1 <= len(name) <= 100 or name == CLINIC:
+        raise InputError(f"a cohort name must be 1-100 characters and not {CLINIC!r}", field="name")
+    with db.transaction() as session:
+        if session.execute(select(ImportedCohort.id).where(ImportedCohort.name == name)).first():
+            raise ConflictError(f"a cohort named {name!r} is already imported", field="name")
+        row = ImportedCohort(
+            name=name,
+            source=str(cohort.metadata.get("source", "")),
+            title=str(cohort.metadata.get("title", "")),
+            synthetic=cohort.synthetic,
+            metadata_json=json.dumps(cohort.metadata, sort_keys=True),
+            imported_at=utcnow(),
+            imported_by=actor.username,
+            n=cohort.n,
+        )
+        row.records = [
+            CohortRow(
+                patient_ref=r.patient_id,
+                diagnosis=r.diagnosis,
+                pain_mechanism=r.pain_mechanism,
+                baseline_nrs=r.baseline_nrs,
+                followup_nrs=r.followup_nrs,
+                discontinued=r.discontinued,
+                relief_weeks=r.relief_weeks,
+                relief_ongoing=r.relief_ongoing,
+                age=r.age,
+                sex=r.sex,
+                weight_kg=r.weight_kg,
+                sessions_planned=r.sessions_planned,
+                sessions_completed=r.sessions_completed,
+                total_dose_mg=r.total_dose_mg,
+                adverse_events=";".join(r.adverse_events),
+            )
+            for r in cohort.records
+        ]
+        session.add(row)
+        session.flush()
+        audit(
+            session,
+            actor,
+            "import",
+            "cohort",
+            row.id,
+            {
+                "name": {"old": None, "new": name},
+                "count": {"old": None, "new": cohort.n},
+                "synthetic": {"old": None, "new": cohort.synthetic},
+            },
+        )
+        return CohortInfo(
+            name, cohort.n, cohort.synthetic, row.source, row.title, row.imported_by, row.imported_at
+        )

@@ -1,0 +1,253 @@
+"""Outcomes services: courses and schedule, PRO entry and scoring, one-time links, clinic response rates."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from ketaclinic.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from ketaclinic.screening import ClinicRate
+from ketaclinic.services import outcomes as svc
+from ketaclinic.services.patients import PatientCreate, register_patient
+from ketaclinic.services.permissions import Actor
+from ketaclinic.store.db import Database
+from ketaclinic.store.tables.audit import AuditEvent
+from ketaclinic.store.tables.outcomes import ProLink
+
+
+def make_patient(
+    db: Database, actor: Actor, mrn: str, code: str = "G50.0", mechanism: str = "neuropathic"
+) -> int:
+    data = PatientCreate(
+        mrn=mrn,
+        family_name="Doe",
+        given_name="Jane",
+        birth_date=date(1970, 5, 1),
+        sex="female",
+        weight_kg=70,
+        diagnoses=[code],
+        pain_mechanism=mechanism,
+    )
+    return register_patient(db, actor, data).id
+
+
+def treated(
+    db: Database,
+    actor: Actor,
+    mrn: str,
+    baseline: float,
+    followups: dict[int, float],
+    *,
+    code: str = "G50.0",
+    mechanism: str = "neuropathic",
+    series_end: date | None = None,
+) -> svc.CourseOut:
+    """A patient with a finished course, a baseline PRO and after-series PROs at the given weeks."""
+    pid = make_patient(db, actor, mrn, code, mechanism)
+    end = series_end or date.today() - timedelta(weeks=13)
+    course = svc.start_course(
+        db,
+        actor,
+        pid,
+        svc.CourseIn(
+            started_on=end - timedelta(days=14),
+            series_end=end,
+            sessions_planned=3,
+            session_dates=[end - timedelta(days=14), end - timedelta(days=7), end],
+        ),
+    )
+    svc.record_pro(
+        db, actor, pid, svc.ProIn(course_id=course.id, timepoint="baseline", nrs={"average": baseline})
+    )
+    for week, nrs in followups.items():
+        svc.record_pro(
+            db,
+            actor,
+            pid,
+            svc.ProIn(
+                course_id=course.id, timepoint="after_series", weeks_after_series=week, nrs={"average": nrs}
+            ),
+        )
+    return course
+
+
+def test_course_schedules_followups_after_sessions_and_series(db: Database, staff: dict[str, Actor]) -> None:
+    pid = make_patient(db, staff["nurse"], "M1")
+    end = date(2026, 1, 20)
+    course = svc.start_course(
+        db,
+        staff["nurse"],
+        pid,
+        svc.CourseIn(started_on=date(2026, 1, 6), series_end=end, session_dates=[date(2026, 1, 6), end]),
+    )
+    kinds = [(f.kind, f.session_number, f.weeks_after_series) for f in course.followups]
+    assert kinds[:2] == [("after_session", 1, None), ("after_session", 2, None)]
+    assert [f.weeks_after_series for f in course.followups if f.kind == "after_series"] == [1, 2, 4, 8, 12]
+    assert course.followups[-1].due_on == end + timedelta(weeks=12)
+    assert course.followups[0].patient == "Jane Doe"
+
+
+def test_record_pro_scores_instruments_with_codes(db: Database, staff: dict[str, Actor]) -> None:
+    pid = make_patient(db, staff["nurse"], "M2")
+    pro = svc.record_pro(
+        db,
+        staff["nurse"],
+        pid,
+        svc.ProIn(
+            nrs={"recall": "7d", "now": 6, "average": 5, "worst": 8},
+            pgic=2,
+            phq9=[1, 1, 1, 1, 1, 1, 1, 1, 1],
+            gad7=[3, 3, 3, 3, 0, 0, 0],
+            bpi={"severity": {"worst": 8, "least": 2, "average": 5, "now": 5}},
+        ),
+    )
+    assert pro.pain_nrs == 5  # the average over the recall period is the analysed NRS
+    assert pro.scores["nrs"]["loinc"] == "72514-3"
+    assert pro.scores["phq9"] == {
+        "loinc": "44261-6",
+        "total": 9,
+        "band": pro.scores["phq9"]["band"],
+        "items": [1] * 9,
+    }
+    assert pro.scores["gad7"]["total"] == 12
+    assert pro.scores["pgic"]["improved"] is True
+    assert pro.scores["bpi"]["severity"] == 5.0
+
+
+@pytest.mark.parametrize(
+    ("answers", "field"),
+    [
+        ({"phq9": [0, 0, 4, 0, 0, 0, 0, 0, 0]}, "phq9.item3"),
+        ({"gad7": [0, 0, 0]}, "gad7"),
+        ({"nrs": {"average": 11}}, "nrs.average"),
+        ({"pgic": 8}, "pgic"),
+        ({"bpi": {"interference": {"mood": -1}}}, "bpi.interference.mood"),
+        ({}, "nrs"),
+    ],
+)
+def test_bad_item_names_the_item_and_writes_nothing(
+    db: Database, staff: dict[str, Actor], answers: dict, field: str
+) -> None:
+    pid = make_patient(db, staff["nurse"], "M3")
+    with pytest.raises(InputError) as caught:
+        svc.record_pro(db, staff["nurse"], pid, svc.ProIn(**answers))
+    assert caught.value.field == field
+    assert svc.list_pros(db, staff["nurse"], pid) == []
+
+
+def test_roles(db: Database, staff: dict[str, Actor]) -> None:
+    pid = make_patient(db, staff["nurse"], "M4")
+    with pytest.raises(PermissionDeniedError):
+        svc.record_pro(db, staff["researcher"], pid, svc.ProIn(nrs={"now": 3}))
+    course = svc.start_course(db, staff["nurse"], pid, svc.CourseIn(started_on=date.today()))
+    with pytest.raises(PermissionDeniedError):  # only a physician records why a course stopped
+        svc.record_discontinuation(
+            db, staff["nurse"], course.id, svc.DiscontinuationIn(discontinued="lack_of_effect", reason="x")
+        )
+    out = svc.record_discontinuation(
+        db,
+        staff["physician"],
+        course.id,
+        svc.DiscontinuationIn(discontinued="adverse_event", reason="hallucinations"),
+    )
+    assert out.discontinued == "adverse_event"
+    with db.transaction() as session:
+        event = (
+            session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.entity == "treatment_course")
+                .order_by(AuditEvent.seq.desc())
+            )
+            .scalars()
+            .first()
+        )
+        assert event is not None and event.reason == "hallucinations"
+        assert json.loads(event.changes_json)["discontinued"] == {"old": "none", "new": "adverse_event"}
+    with pytest.raises(ValidationError):
+        svc.DiscontinuationIn(discontinued="bored", reason="x")  # type: ignore[arg-type]
+
+
+def test_link_single_use_expiry_and_unknown(db: Database, staff: dict[str, Actor]) -> None:
+    course = treated(db, staff["nurse"], "L1", 8, {}, series_end=date.today() - timedelta(days=8))
+    item = next(f for f in course.followups if f.weeks_after_series == 1)
+    link = svc.issue_link(db, staff["nurse"], svc.LinkIn(followup_item_id=item.id))
+    assert link.path == f"/r/{link.token}"
+    with db.transaction() as session:
+        stored = session.execute(select(ProLink)).scalar_one()
+        assert stored.token_sha256 != link.token and len(stored.token_sha256) == 64
+    view = svc.view_link(db, link.token)
+    assert view.first_name == "Jane" and "phq9" in view.instruments
+    svc.submit_link(db, link.token, svc.Answers(nrs={"average": 3}, pgic=2))
+    with pytest.raises(svc.LinkGoneError):
+        svc.submit_link(db, link.token, svc.Answers(nrs={"average": 3}))
+    with pytest.raises(svc.LinkGoneError):
+        svc.view_link(db, link.token)
+    with pytest.raises(NotFoundError):
+        svc.view_link(db, "x" * 32)
+    pros = svc.list_pros(db, staff["nurse"], course.patient_id)
+    assert (
+        pros[-1].via == "link" and pros[-1].weeks_after_series == 1 and pros[-1].timepoint == "after_series"
+    )
+    with pytest.raises(ConflictError):  # the item is answered: no second link
+        svc.issue_link(db, staff["nurse"], svc.LinkIn(followup_item_id=item.id))
+    other = next(f for f in course.followups if f.weeks_after_series == 2)
+    late = svc.issue_link(db, staff["nurse"], svc.LinkIn(followup_item_id=other.id))
+    with db.transaction() as session:
+        row = session.execute(select(ProLink).where(ProLink.followup_item_id == other.id)).scalar_one()
+        row.expires_at = datetime.now(UTC) - timedelta(minutes=1)
+    with pytest.raises(svc.LinkGoneError, match="expired"):
+        svc.view_link(db, late.token)
+
+
+def test_bad_link_answers_leave_the_link_usable(db: Database, staff: dict[str, Actor]) -> None:
+    course = treated(db, staff["nurse"], "L2", 8, {}, series_end=date.today() - timedelta(days=8))
+    item = next(f for f in course.followups if f.weeks_after_series == 1)
+    link = svc.issue_link(db, staff["nurse"], svc.LinkIn(followup_item_id=item.id))
+    with pytest.raises(InputError):
+        svc.submit_link(db, link.token, svc.Answers(phq9=[9] * 9))
+    assert svc.view_link(db, link.token).first_name == "Jane"
+
+
+def test_due_and_overdue(db: Database, staff: dict[str, Actor]) -> None:
+    today = date.today()
+    treated(db, staff["nurse"], "D1", 8, {1: 4}, series_end=today - timedelta(days=15))
+    due = svc.due_followups(db, staff["nurse"], today=today)
+    weeks = {f.weeks_after_series: f.overdue for f in due if f.kind == "after_series"}
+    assert weeks == {2: True}  # week 1 answered, week 2 a day late, week 4 not yet within the horizon
+    assert all(f.overdue for f in due if f.kind == "after_session")
+
+
+def test_clinic_response_rates_by_group(db: Database, staff: dict[str, Actor]) -> None:
+    nurse = staff["nurse"]
+    treated(db, nurse, "R1", 8, {1: 3, 12: 3})  # responder
+    treated(db, nurse, "R2", 8, {12: 6})  # 25 %: not
+    treated(db, nurse, "R3", 8, {})  # endpoint passed, no follow-up: counted, not a responder
+    stopped = treated(db, nurse, "R4", 8, {12: 2})
+    svc.record_discontinuation(
+        db, staff["physician"], stopped.id, svc.DiscontinuationIn(discontinued="lack_of_effect", reason="r")
+    )
+    treated(db, nurse, "R5", 6, {12: 2}, code="M79.7", mechanism="nociplastic")
+    treated(db, nurse, "R6", 6, {}, series_end=date.today())  # still running: not evaluable yet
+    with db.transaction() as session:
+        rates = svc.clinic_response_rates(session)
+        immpact30 = svc.clinic_response_rates(session, "immpact30")
+    tn_group = next(iter(k for k in rates if rates[k].n == 4))
+    assert rates[tn_group] == ClinicRate(n=4, responders=1)
+    assert immpact30[tn_group] == ClinicRate(n=4, responders=2)  # no exclusion for lack of effect
+    assert sum(r.n for r in rates.values()) == 5
+
+
+def test_relief_from_follow_up_series(db: Database, staff: dict[str, Actor]) -> None:
+    from ketaclinic.services.cohort import course_facts
+
+    treated(db, staff["nurse"], "S1", 8, {1: 2, 2: 2, 4: 3, 8: 7, 12: 8})
+    treated(db, staff["nurse"], "S2", 8, {1: 2, 12: 3})
+    with db.transaction() as session:
+        facts = {f.pseudonym: f for f in course_facts(session)}
+    ended, ongoing = sorted(facts.values(), key=lambda f: f.relief_ongoing or False)
+    assert (ended.relief_weeks, ended.relief_ongoing, ended.followup_nrs) == (8.0, False, 8.0)
+    assert (ongoing.relief_weeks, ongoing.relief_ongoing) == (12.0, True)
