@@ -178,3 +178,135 @@ def dose_chart(
         body.append(_text(x_of(v), mid + 44, f"{v:.0f}", anchor="middle"))
     body.append(_text((left + right) / 2, mid + 62, "total ketamine dose per patient (mg)", anchor="middle"))
     return _svg(width, mid + 72, title, body)
+
+
+BAND_FILLS = ("#009E73", "#E69F00", "#CC79A7", "#56B4E9")
+_DASHES = ("", "6 4", "2 3", "10 3 2 3")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def concentration_chart(
+    t_min: Sequence[float],
+    series: Mapping[str, Sequence[float | None]],
+    *,
+    bands: Sequence[Mapping[str, Any]] = (),
+    title: str,
+    x_label: str = "minutes from start",
+    y_label: str = "ng/mL",
+    width: int = 720,
+    plot_height: int = 260,
+    markers: Sequence[tuple[float, str]] = (),
+) -> str:
+    """Time-series lines over shaded horizontal bands, each band labelled with its source underneath.
+
+    series: label -> values at `t_min` (None breaks the line: a gap). bands: mappings with label, low,
+    high, source and optional status. markers: (t_min, label) vertical lines (e.g. a rate change).
+    Every series is a different colour and dash so the chart also reads in greyscale print.
+    """
+    left, right, top = 62, width - 16, 14
+    bottom = top + plot_height
+    values = [v for ys in series.values() for v in ys if v is not None and math.isfinite(v)]
+    data_top = max(values, default=0.0)
+    band_top = max((float(b["high"]) for b in bands), default=0.0)
+    # Show the bands fully when the curve reaches into them; do not flatten a low curve to fit a high band.
+    band_floor = min((float(b["low"]) for b in bands), default=0.0) * 1.2
+    y_top = max(data_top, min(band_top, max(data_top * 1.6, band_floor)))
+    y_ticks = _nice_ticks(y_top or 1.0, 5)
+    y_max = y_ticks[-1]
+    t_values = [float(t) for t in t_min]
+    x_ticks = _nice_ticks(max(t_values, default=1.0) or 1.0, 8)
+    t_max = x_ticks[-1]
+
+    def x_of(t: float) -> float:
+        return left + (right - left) * t / t_max
+
+    def y_of(v: float) -> float:
+        return bottom - (bottom - top) * min(v, y_max) / y_max
+
+    body: list[str] = [
+        f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" fill="#fff"/>'
+    ]
+    for i, band in enumerate(bands):
+        low, high = float(band["low"]), min(float(band["high"]), y_max)
+        if low >= y_max:
+            continue
+        fill = BAND_FILLS[i % len(BAND_FILLS)]
+        body.append(
+            f'<rect x="{left}" y="{y_of(high):.1f}" width="{right - left}" '
+            f'height="{y_of(low) - y_of(high):.1f}" fill="{fill}" opacity="0.16">'
+            f"<title>{escape(str(band['label']))}: {escape(str(band['source']))}</title></rect>"
+        )
+        for edge in (low, high):
+            body.append(
+                f'<line x1="{left}" y1="{y_of(edge):.1f}" x2="{right}" y2="{y_of(edge):.1f}" '
+                f'stroke="{fill}" stroke-width="1" stroke-dasharray="3 3"/>'
+            )
+    for tick in y_ticks:
+        y = y_of(tick)
+        body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#eee"/>')
+        body.append(_text(left - 6, y + 4, f"{tick:g}", anchor="end"))
+    for tick in x_ticks:
+        x = x_of(tick)
+        body.append(f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom + 4}" stroke="#000"/>')
+        body.append(_text(x, bottom + 17, f"{tick:g}", anchor="middle"))
+    for t, label in markers:
+        x = x_of(float(t))
+        body.append(
+            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{bottom}" stroke="#777" stroke-dasharray="2 4"/>'
+        )
+        body.append(_text(x + 3, top + 11, label, extra='fill="#555" font-size="10"'))
+    for i, (label, ys) in enumerate(series.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        dash = _DASHES[i % len(_DASHES)]
+        path: list[str] = []
+        pen_up = True
+        for t, v in zip(t_values, ys, strict=True):
+            if v is None or not math.isfinite(v):
+                pen_up = True
+                continue
+            path.append(f"{'M' if pen_up else 'L'}{x_of(t):.1f},{y_of(v):.1f}")
+            pen_up = False
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        body.append(
+            f'<path d="{"".join(path)}" fill="none" stroke="{colour}" stroke-width="2"{dash_attr}>'
+            f"<title>{escape(label)}</title></path>"
+        )
+    body.append(
+        f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" '
+        'fill="none" stroke="#000"/>'
+    )
+    body.append(_text((left + right) / 2, bottom + 34, x_label, anchor="middle"))
+    mid = (top + bottom) / 2
+    body.append(_text(16, mid, y_label, anchor="middle", extra=f'transform="rotate(-90 16 {mid:.1f})"'))
+    # Legend: one row per series, then one row per band with its source (full text in the tooltip).
+    y = bottom + 56
+    x = left
+    for i, label in enumerate(series):
+        colour = PALETTE[i % len(PALETTE)]
+        dash = _DASHES[i % len(_DASHES)]
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        body.append(
+            f'<line x1="{x}" y1="{y - 4}" x2="{x + 24}" y2="{y - 4}" stroke="{colour}" '
+            f'stroke-width="2"{dash_attr}/>'
+        )
+        body.append(_text(x + 30, y, label))
+        x += 40 + 7 * len(label)
+    chars = max(40, int((right - left - 20) / 5.5))
+    for i, band in enumerate(bands):
+        y += 18
+        fill = BAND_FILLS[i % len(BAND_FILLS)]
+        status = f" [{band['status']}]" if band.get("status") else ""
+        span = f"{float(band['low']):g}-{float(band['high']):g} {y_label}"
+        source = f"Source: {band['source']}{status}"
+        body.append(f'<rect x="{left}" y="{y - 10}" width="12" height="12" fill="{fill}" opacity="0.45"/>')
+        body.append(_text(left + 18, y, _clip(f"{band['label']}: {span}", chars), extra='font-size="11"'))
+        y += 14
+        body.append(
+            _text(left + 18, y, _clip(source, chars), extra='font-size="11" fill="#444"').replace(
+                "</text>", f"<title>{escape(source)}</title></text>"
+            )
+        )
+    return _svg(width, int(y + 12), title, body)
