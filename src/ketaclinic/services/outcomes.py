@@ -25,8 +25,7 @@ from ketaclinic.outcomes import (
     score_pgic,
     score_phq9,
 )
-from ketaclinic.outcomes.definitions import DISCONTINUATION_REASONS
-from ketaclinic.outcomes.instruments import instrument_sources
+from ketaclinic.outcomes.definitions import DISCONTINUATION_REASONS, followup_policy
 from ketaclinic.screening import ClinicRate
 from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.cohort import course_facts
@@ -657,6 +656,11 @@ def clinic_response_rates(session: Session, definition_id: str = DEFAULT_DEFINIT
     return {group: ClinicRate(n=n, responders=r) for group, (n, r) in sorted(counts.items())}
 
 
-def instruments_info() -> dict[str, dict[str, str]]:
-    """Instrument labels, LOINC codes, sources and statuses (shown beside the forms)."""
-    return instrument_sources()
+def pgic_labels() -> list[str]:
+    """The PGIC anchors, level 1 first (shown on the questionnaire)."""
+    return [score_pgic(level).label for level in range(1, 8)]
+
+
+def schedule_policy() -> dict[str, Any]:
+    """The follow-up schedule policy with its source and status (shown on the follow-up page)."""
+    return followup_policy()

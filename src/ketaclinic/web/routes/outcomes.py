@@ -1,0 +1,245 @@
+"""Outcomes: PRO entry and courses (API), the follow-up list, and the patient's one-time link (/r/)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.outcomes.instruments import get_questionnaire, instrument_sources
+from ketaclinic.services import outcomes
+from ketaclinic.services.permissions import Permission
+from ketaclinic.web.deps import DbDep, Principal, render, requires
+from ketaclinic.web.nav import NavItem
+
+router = APIRouter()
+NAV = [NavItem("Follow-up", "/followup", Permission.OUTCOMES_RECORD, order=50)]
+
+RecordApi = Annotated[Principal, Depends(requires(Permission.OUTCOMES_RECORD))]
+RecordPage = Annotated[Principal, Depends(requires(Permission.OUTCOMES_RECORD, page=True))]
+PhysicianApi = Annotated[Principal, Depends(requires(Permission.PLANS_APPROVE))]
+
+PGIC_LEVELS = tuple(enumerate(outcomes.pgic_labels(), start=1))
+PHQ9_ITEMS = (
+    "Little interest or pleasure in doing things",
+    "Feeling down, depressed, or hopeless",
+    "Trouble falling or staying asleep, or sleeping too much",
+    "Feeling tired or having little energy",
+    "Poor appetite or overeating",
+    "Feeling bad about yourself, or that you are a failure or have let yourself or your family down",
+    "Trouble concentrating on things, such as reading the newspaper or watching television",
+    "Moving or speaking so slowly that other people could have noticed, or the opposite: being so "
+    "fidgety or restless that you have been moving around a lot more than usual",
+    "Thoughts that you would be better off dead, or of hurting yourself in some way",
+)
+GAD7_ITEMS = (
+    "Feeling nervous, anxious, or on edge",
+    "Not being able to stop or control worrying",
+    "Worrying too much about different things",
+    "Trouble relaxing",
+    "Being so restless that it is hard to sit still",
+    "Becoming easily annoyed or irritable",
+    "Feeling afraid, as if something awful might happen",
+)
+FREQUENCY = ("Not at all", "Several days", "More than half the days", "Nearly every day")
+BPI_INTERFERENCE = (
+    ("general_activity", "General activity"),
+    ("mood", "Mood"),
+    ("walking_ability", "Walking ability"),
+    ("normal_work", "Normal work (outside the home and housework)"),
+    ("relations_with_others", "Relations with other people"),
+    ("sleep", "Sleep"),
+    ("enjoyment_of_life", "Enjoyment of life"),
+)
+
+
+# --- JSON API -------------------------------------------------------------------------------------------
+
+
+@router.get("/api/v1/outcomes/due", response_model=list[outcomes.FollowupOut], tags=["outcomes"])
+def api_due(
+    db: DbDep, principal: RecordApi, horizon_days: Annotated[int, Query(ge=0, le=90)] = 7
+) -> list[outcomes.FollowupOut]:
+    """Follow-ups due within `horizon_days` and overdue ones."""
+    return outcomes.due_followups(db, principal.actor, horizon_days=horizon_days)
+
+
+@router.post(
+    "/api/v1/patients/{patient_id}/outcomes",
+    status_code=201,
+    response_model=outcomes.ProOut,
+    tags=["outcomes"],
+)
+def api_record(patient_id: int, body: outcomes.ProIn, db: DbDep, principal: RecordApi) -> outcomes.ProOut:
+    """Enter a patient's questionnaire answers (scored; 422 names the bad item)."""
+    return outcomes.record_pro(db, principal.actor, patient_id, body)
+
+
+@router.get("/api/v1/patients/{patient_id}/outcomes", response_model=list[outcomes.ProOut], tags=["outcomes"])
+def api_list(patient_id: int, db: DbDep, principal: RecordApi) -> list[outcomes.ProOut]:
+    """A patient's PROs."""
+    return outcomes.list_pros(db, principal.actor, patient_id)
+
+
+@router.post(
+    "/api/v1/patients/{patient_id}/courses",
+    status_code=201,
+    response_model=outcomes.CourseOut,
+    tags=["outcomes"],
+)
+def api_start_course(
+    patient_id: int, body: outcomes.CourseIn, db: DbDep, principal: RecordApi
+) -> outcomes.CourseOut:
+    """Open a treatment course (follow-ups scheduled when the series end is given)."""
+    return outcomes.start_course(db, principal.actor, patient_id, body)
+
+
+@router.get(
+    "/api/v1/patients/{patient_id}/courses", response_model=list[outcomes.CourseOut], tags=["outcomes"]
+)
+def api_courses(patient_id: int, db: DbDep, principal: RecordApi) -> list[outcomes.CourseOut]:
+    """A patient's treatment courses with their follow-up items."""
+    return outcomes.list_courses(db, principal.actor, patient_id)
+
+
+@router.post(
+    "/api/v1/courses/{course_id}/discontinuation", response_model=outcomes.CourseOut, tags=["outcomes"]
+)
+def api_discontinue(
+    course_id: int, body: outcomes.DiscontinuationIn, db: DbDep, principal: PhysicianApi
+) -> outcomes.CourseOut:
+    """A physician records why a course stopped (audited)."""
+    return outcomes.record_discontinuation(db, principal.actor, course_id, body)
+
+
+@router.post("/api/v1/outcomes/links", status_code=201, response_model=outcomes.LinkOut, tags=["outcomes"])
+def api_link(body: outcomes.LinkIn, db: DbDep, principal: RecordApi) -> outcomes.LinkOut:
+    """Issue a one-time questionnaire link for a due item (the URL is shown once; nothing is sent)."""
+    return outcomes.issue_link(db, principal.actor, body)
+
+
+# --- follow-up list -------------------------------------------------------------------------------------
+
+
+@router.get("/followup", response_class=HTMLResponse, include_in_schema=False)
+def followup_page(request: Request, db: DbDep, principal: RecordPage) -> Response:
+    """What is due and overdue, with a button to issue a link for each item."""
+    items = outcomes.due_followups(db, principal.actor)
+    return render(
+        request, "outcomes/followup.html", items=items, link=None, policy=outcomes.schedule_policy()
+    )
+
+
+@router.post("/followup/{item_id}/link", response_class=HTMLResponse, include_in_schema=False)
+def followup_link(request: Request, item_id: int, db: DbDep, principal: RecordPage) -> Response:
+    """Issue a link and show its URL to copy."""
+    link = outcomes.issue_link(db, principal.actor, outcomes.LinkIn(followup_item_id=item_id))
+    items = outcomes.due_followups(db, principal.actor)
+    url = str(request.base_url).rstrip("/") + link.path
+    return render(
+        request, "outcomes/followup.html", items=items, link=link, url=url, policy=outcomes.schedule_policy()
+    )
+
+
+# --- the patient's one-time link (public: the token is the credential) ----------------------------------
+
+
+def _questionnaire_context(view: outcomes.LinkView) -> dict[str, Any]:
+    return {
+        "view": view,
+        "pgic_levels": PGIC_LEVELS,
+        "phq9_items": PHQ9_ITEMS,
+        "gad7_items": GAD7_ITEMS,
+        "frequency": FREQUENCY,
+        "bpi_interference": BPI_INTERFERENCE,
+        "sources": instrument_sources(),
+        "phq9": get_questionnaire("phq9"),
+    }
+
+
+def _gone(request: Request, exc: Exception) -> Response:
+    status = 410 if isinstance(exc, outcomes.LinkGoneError) else 404
+    message = exc.message if isinstance(exc, ConflictError | NotFoundError) else str(exc)
+    return render(request, "outcomes/link_gone.html", message=message, status_code=status)
+
+
+def _number(form: FormData, name: str) -> float | None:
+    raw = str(form.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise InputError(f"{raw!r} is not a number", field=name) from None
+
+
+def _items(form: FormData, prefix: str, count: int) -> list[int] | None:
+    values = [_number(form, f"{prefix}_{i}") for i in range(1, count + 1)]
+    if all(v is None for v in values):
+        return None
+    missing = [i for i, v in enumerate(values, start=1) if v is None]
+    if missing:
+        raise InputError("please answer every question", field=f"{prefix}.item{missing[0]}")
+    return [int(v) for v in values if v is not None]
+
+
+def answers_from_form(form: FormData) -> outcomes.Answers:
+    """The questionnaire form as Answers (blank instruments are left out)."""
+    nrs = {k: _number(form, f"nrs_{k}") for k in ("now", "average", "worst")}
+    pgic = _number(form, "pgic")
+    interference = {name: _number(form, f"bpi_{name}") for name, _label in BPI_INTERFERENCE}
+    return outcomes.Answers.model_validate(
+        {
+            "nrs": {"recall": "24h", **nrs} if any(v is not None for v in nrs.values()) else None,
+            "pgic": int(pgic) if pgic is not None else None,
+            "bpi": {"interference": interference}
+            if any(v is not None for v in interference.values())
+            else None,
+            "phq9": _items(form, "phq9", len(PHQ9_ITEMS)),
+            "gad7": _items(form, "gad7", len(GAD7_ITEMS)),
+        }
+    )
+
+
+@router.get("/r/{token}", response_class=HTMLResponse, include_in_schema=False)
+def link_page(request: Request, token: str, db: DbDep) -> Response:
+    """The questionnaire, and nothing else: a first name at most, no login."""
+    try:
+        view = outcomes.view_link(db, token)
+    except (NotFoundError, outcomes.LinkGoneError) as exc:
+        return _gone(request, exc)
+    return render(
+        request, "outcomes/questionnaire.html", errors={}, values={}, **_questionnaire_context(view)
+    )
+
+
+@router.post("/r/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def link_submit(request: Request, token: str, db: DbDep) -> Response:
+    """Store the answers and spend the link; bad answers come back next to their question."""
+    try:
+        view = outcomes.view_link(db, token)
+    except (NotFoundError, outcomes.LinkGoneError) as exc:
+        return _gone(request, exc)
+    form = await request.form()
+    try:
+        outcomes.submit_link(db, token, answers_from_form(form))
+    except (NotFoundError, outcomes.LinkGoneError) as exc:
+        return _gone(request, exc)
+    except (InputError, ValidationError) as exc:
+        if isinstance(exc, InputError):
+            errors = {exc.field or "form": exc.message}
+        else:
+            errors = {".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.errors()}
+        return render(
+            request,
+            "outcomes/questionnaire.html",
+            errors=errors,
+            values=dict(form),
+            status_code=422,
+            **_questionnaire_context(view),
+        )
+    return render(request, "outcomes/thanks.html", first_name=view.first_name)
