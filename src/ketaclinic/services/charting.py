@@ -1,0 +1,429 @@
+"""Charting an infusion session: shared record helpers and rate segments (library-checked, compared with
+the approved plan). Readings are in services/flowsheet.py; adverse events and doses in services/events.py.
+
+Times: every record keeps its clock time (UTC); minutes from the infusion start (`t_min`) are derived
+from the session's `started_at`, the time base of the PK engine and the cadence.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketaclinic.dosing import (
+    DEFAULT_MODELS,
+    HardLimitError,
+    LimitCheck,
+    check_rate,
+    pump_ml_h,
+    rate_mg_h_from_per_kg,
+    rate_mg_h_from_pump,
+    rate_mg_kg_h,
+)
+from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.monitoring import (
+    Observation,
+    SessionState,
+)
+from ketaclinic.pharmacology import Bolus, Infusion
+from ketaclinic.services.audit import audit
+from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.plans import PlannedSegment, PlannedSession, clinic_library, planned_session
+from ketaclinic.settings import Settings
+from ketaclinic.store.base import utcnow
+from ketaclinic.store.db import Database
+from ketaclinic.store.tables.sessions import (
+    InfusionSession,
+    RateSegment,
+    SessionMedication,
+    SessionObservation,
+)
+
+Config = Settings | Path | None
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Required = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+# A pump shows 0.1 mL/h; a charted rate within half a step of the plan is the plan's rate.
+PUMP_DISPLAY_STEP_ML_H = 0.1
+# Clock skew tolerated between a device and the server before a time counts as "in the future".
+FUTURE_SKEW = timedelta(minutes=2)
+CHARTABLE = frozenset(
+    s.value
+    for s in (
+        SessionState.CHECKED_IN,
+        SessionState.RUNNING,
+        SessionState.PAUSED,
+        SessionState.COMPLETED,
+        SessionState.STOPPED,
+        SessionState.RECOVERY,
+    )
+)
+INFUSING = frozenset({SessionState.RUNNING.value, SessionState.PAUSED.value})
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def dumps(value: Any) -> str:
+    """Canonical JSON text for the JSON columns."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def when(at: datetime | None) -> datetime:
+    """The time of a charted event: now when not given; never naive, never in the future."""
+    now = utcnow()
+    if at is None:
+        return now
+    if at.tzinfo is None:
+        raise InputError("needs a time zone (e.g. 2024-05-01T10:15:00Z)", field="at")
+    if at > now + FUTURE_SKEW:
+        raise InputError("is in the future", field="at")
+    return at
+
+
+def minutes_between(start: datetime, end: datetime) -> float:
+    """Minutes from `start` to `end`."""
+    return (end - start).total_seconds() / 60.0
+
+
+def session_row(session: Session, session_id: int, *, lock: bool = False) -> InfusionSession:
+    """The session row (locked for update when writing, so concurrent charting is serial per session)."""
+    query = select(InfusionSession).where(InfusionSession.id == session_id)
+    row = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+    if row is None:
+        raise NotFoundError(f"no infusion session {session_id}", field="session_id")
+    return row
+
+
+def require_state(row: InfusionSession, states: frozenset[str], doing: str) -> None:
+    """ConflictError unless the session is in one of `states`."""
+    if row.state in states:
+        return
+    if row.state == SessionState.SIGNED.value:
+        raise ConflictError("the session is signed and locked: only addenda can be added", field="state")
+    raise ConflictError(f"cannot {doing} while the session is {row.state}", field="state")
+
+
+def t_min_of(row: InfusionSession, at: datetime) -> float:
+    """Minutes from the infusion start (0 before it has started)."""
+    return 0.0 if row.started_at is None else minutes_between(row.started_at, at)
+
+
+def pk_weight_kg(row: InfusionSession) -> float:
+    """Weight for the PK prediction: measured at check-in, else the plan's dosing weight."""
+    return row.measured_weight_kg if row.measured_weight_kg is not None else row.dosing_weight_kg
+
+
+def plan_of(session: Session, row: InfusionSession) -> PlannedSession:
+    """The approved plan's session this record charts."""
+    return planned_session(session, row.plan_id, row.session_number)
+
+
+def plan_model_key(planned: PlannedSession) -> str:
+    """The plan's PK model, else the default model of its drug."""
+    return planned.model_key or DEFAULT_MODELS[planned.drug]
+
+
+def segment_rows(session: Session, session_id: int) -> list[RateSegment]:
+    """Charted segments in time order."""
+    return list(
+        session.execute(
+            select(RateSegment)
+            .where(RateSegment.session_id == session_id)
+            .order_by(RateSegment.started_at, RateSegment.id)
+        ).scalars()
+    )
+
+
+def infusions(row: InfusionSession, segments: list[RateSegment], until: datetime) -> list[Infusion]:
+    """The charted segments as PK infusions (each runs until the next one, the last until `until`)."""
+    out: list[Infusion] = []
+    if row.started_at is None:
+        return out
+    for index, seg in enumerate(segments):
+        end_at = segments[index + 1].started_at if index + 1 < len(segments) else until
+        start = max(0.0, minutes_between(row.started_at, seg.started_at))
+        end = minutes_between(row.started_at, end_at)
+        if seg.rate_mg_h > 0 and end > start:
+            out.append(Infusion(start, end, seg.rate_mg_h))
+    return out
+
+
+def bolus_doses(session: Session, row: InfusionSession) -> list[Bolus]:
+    """Ketamine boluses charted after the start, for the PK prediction."""
+    if row.started_at is None:
+        return []
+    rows = session.execute(
+        select(SessionMedication).where(
+            SessionMedication.session_id == row.id, SessionMedication.purpose == "ketamine_bolus"
+        )
+    ).scalars()
+    return [
+        Bolus(minutes_between(row.started_at, m.given_at), m.dose)
+        for m in rows
+        if m.given_at >= row.started_at
+    ]
+
+
+def observation_rows(session: Session, session_id: int) -> list[SessionObservation]:
+    """Flowsheet rows in time order."""
+    return list(
+        session.execute(
+            select(SessionObservation)
+            .where(SessionObservation.session_id == session_id)
+            .order_by(SessionObservation.observed_at, SessionObservation.id)
+        ).scalars()
+    )
+
+
+def observation_of(row: InfusionSession, obs: SessionObservation) -> Observation:
+    """The pure Observation of a stored reading (t_min from the infusion start, obs_id = row id)."""
+    values = json.loads(obs.values_json)
+    if "cadss6" in values:
+        values["cadss6"] = tuple(values["cadss6"])
+    t = t_min_of(row, obs.observed_at) if row.started_at is not None else 0.0
+    return Observation(t_min=t, obs_id=str(obs.id), **values)
+
+
+def baseline_of(row: InfusionSession, rows: list[SessionObservation]) -> Observation | None:
+    """The pre-infusion reading taken at check-in."""
+    for obs in rows:
+        if obs.phase == "pre":
+            return observation_of(row, obs)
+    return None
+
+
+# ---------------------------------------------------------------- rate segments
+
+
+class RateIn(BaseModel):
+    """A rate as the nurse enters it: pump mL/h or mg/kg/h (exactly one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    pump_ml_h: float | None = Field(default=None, ge=0, le=1000)
+    rate_mg_kg_h: float | None = Field(default=None, ge=0, le=100)
+    limit_reason: Text = ""
+    deviation_reason: Text = ""
+    at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> RateIn:
+        if (self.pump_ml_h is None) == (self.rate_mg_kg_h is None):
+            raise ValueError("give either pump_ml_h or rate_mg_kg_h")
+        return self
+
+
+class RatePreview(BaseModel):
+    """A rate converted, checked against the library and compared with the plan (nothing stored)."""
+
+    pump_ml_h: float
+    rate_mg_h: float
+    rate_mg_kg_h: float
+    concentration_mg_ml: float
+    weight_kg: float
+    entered_as: str
+    t_min: float
+    check: dict[str, Any]
+    planned_rate_mg_h: float | None
+    planned_range_mg_h: list[float] | None
+    deviation: bool
+    needs_limit_reason: bool
+    needs_deviation_reason: bool
+
+
+class SegmentOut(BaseModel):
+    """A charted segment."""
+
+    id: int
+    kind: str
+    started_at: datetime
+    t_min: float | None
+    pump_ml_h: float
+    concentration_mg_ml: float
+    rate_mg_h: float
+    rate_mg_kg_h: float
+    weight_kg: float
+    entered_as: str
+    verdict: str
+    check: dict[str, Any]
+    limit_reason: str
+    planned_rate_mg_h: float | None
+    deviation: bool
+    deviation_reason: str
+    charted_by: str
+
+
+def segment_out(row: InfusionSession, seg: RateSegment) -> SegmentOut:
+    """Output model of a segment."""
+    return SegmentOut(
+        id=seg.id,
+        kind=seg.kind,
+        started_at=seg.started_at,
+        t_min=None if row.started_at is None else minutes_between(row.started_at, seg.started_at),
+        pump_ml_h=seg.pump_ml_h,
+        concentration_mg_ml=seg.concentration_mg_ml,
+        rate_mg_h=seg.rate_mg_h,
+        rate_mg_kg_h=seg.rate_mg_kg_h,
+        weight_kg=seg.weight_kg,
+        entered_as=seg.entered_as,
+        verdict=seg.verdict,
+        check=json.loads(seg.check_json),
+        limit_reason=seg.limit_reason,
+        planned_rate_mg_h=seg.planned_rate_mg_h,
+        deviation=seg.deviation,
+        deviation_reason=seg.deviation_reason,
+        charted_by=seg.charted_by,
+    )
+
+
+def _rate_at(segments: tuple[PlannedSegment, ...], t_min: float) -> float:
+    for seg in segments:
+        if seg.start_min <= t_min < seg.end_min:
+            return seg.rate_mg_h
+    return 0.0
+
+
+def planned_range_mg_h(planned: PlannedSession, t_min: float) -> tuple[float, float]:
+    """The plan's rate at `t_min` (min and max path when titrated; 0 outside the plan's segments)."""
+    high = _rate_at(planned.segments, t_min)
+    low = _rate_at(planned.min_path_segments, t_min) if planned.titrated else high
+    return (min(low, high), max(low, high))
+
+
+def preview_rate(
+    session: Session, row: InfusionSession, rate: RateIn, *, kind: str, config: Config
+) -> tuple[RatePreview, LimitCheck]:
+    """Convert the entered rate with pump arithmetic, check it against the library and the plan."""
+    planned = plan_of(session, row)
+    weight = row.dosing_weight_kg
+    conc = row.concentration_mg_ml
+    if rate.pump_ml_h is not None:
+        entered_as, pump = "ml_h", rate.pump_ml_h
+        mg_h = rate_mg_h_from_pump(pump, conc)
+    else:
+        assert rate.rate_mg_kg_h is not None  # one of the two, by validation
+        entered_as, mg_h = "mg_kg_h", rate_mg_h_from_per_kg(rate.rate_mg_kg_h, weight)
+        pump = pump_ml_h(mg_h, conc)
+    per_kg = rate_mg_kg_h(mg_h, weight)
+    check = check_rate(clinic_library(config).library, row.context_id, rate_mg_h=mg_h, weight_kg=weight)
+    at = when(rate.at)
+    t = 0.0 if kind == "start" else t_min_of(row, at)
+    low, high = planned_range_mg_h(planned, t)
+    tolerance = PUMP_DISPLAY_STEP_ML_H / 2 * conc
+    deviation = kind in ("start", "change", "resume") and not (low - tolerance <= mg_h <= high + tolerance)
+    preview = RatePreview(
+        pump_ml_h=pump,
+        rate_mg_h=mg_h,
+        rate_mg_kg_h=per_kg,
+        concentration_mg_ml=conc,
+        weight_kg=weight,
+        entered_as=entered_as,
+        t_min=t,
+        check=check.to_json_dict(),
+        planned_rate_mg_h=high,
+        planned_range_mg_h=[low, high] if planned.titrated else None,
+        deviation=deviation,
+        needs_limit_reason=check.verdict == "soft" and not rate.limit_reason,
+        needs_deviation_reason=deviation and not rate.deviation_reason,
+    )
+    return preview, check
+
+
+def record_segment(
+    session: Session, actor: Actor, row: InfusionSession, rate: RateIn, *, kind: str, config: Config
+) -> RateSegment:
+    """Store a segment after the checks: hard refused, soft and plan deviations need their reasons."""
+    preview, check = preview_rate(session, row, rate, kind=kind, config=config)
+    if check.verdict == "hard":
+        raise HardLimitError(check, field="pump_ml_h" if preview.entered_as == "ml_h" else "rate_mg_kg_h")
+    if preview.needs_limit_reason:
+        raise InputError(f"soft limit: {check.message}; give a reason to confirm", field="limit_reason")
+    if preview.needs_deviation_reason:
+        raise InputError(
+            f"{preview.rate_mg_h:.4g} mg/h differs from the approved plan's"
+            f" {preview.planned_rate_mg_h:.4g} mg/h"
+            " at this time; give a reason",
+            field="deviation_reason",
+        )
+    at = row.started_at if kind == "start" and row.started_at is not None else when(rate.at)
+    previous = segment_rows(session, row.id)
+    if previous and at < previous[-1].started_at:
+        raise InputError("is before the last charted rate change", field="at")
+    seg = RateSegment(
+        session_id=row.id,
+        kind=kind,
+        started_at=at,
+        pump_ml_h=preview.pump_ml_h,
+        concentration_mg_ml=preview.concentration_mg_ml,
+        rate_mg_h=preview.rate_mg_h,
+        rate_mg_kg_h=preview.rate_mg_kg_h,
+        weight_kg=preview.weight_kg,
+        entered_as=preview.entered_as,
+        verdict=check.verdict,
+        check_json=dumps(check.to_json_dict()),
+        limit_reason=rate.limit_reason if check.verdict == "soft" else "",
+        planned_rate_mg_h=preview.planned_rate_mg_h,
+        deviation=preview.deviation,
+        deviation_reason=rate.deviation_reason if preview.deviation else "",
+        charted_by=actor.username,
+        charted_at=utcnow(),
+    )
+    session.add(seg)
+    session.flush()
+    return seg
+
+
+def segment_changes(seg: RateSegment) -> dict[str, Any]:
+    """The audited fields of a new segment."""
+    fields = ("kind", "pump_ml_h", "rate_mg_h", "rate_mg_kg_h", "weight_kg", "verdict", "deviation")
+    return {"segment_id": {"old": None, "new": seg.id}} | {
+        f: {"old": None, "new": getattr(seg, f)} for f in fields
+    }
+
+
+def segment_reason(seg: RateSegment) -> str:
+    """The reasons given with a segment, for the audit event."""
+    parts = [
+        f"limit: {seg.limit_reason}" if seg.limit_reason else "",
+        seg.deviation_reason and f"plan deviation: {seg.deviation_reason}",
+    ]
+    return "; ".join(p for p in parts if p)
+
+
+def check_rate_change(
+    db: Database, actor: Actor, session_id: int, rate: RateIn, *, config: Config = None
+) -> RatePreview:
+    """What the library and the plan say about a rate, before the nurse confirms it (nothing stored)."""
+    require(actor, Permission.SESSIONS_CHART)
+    with db.transaction() as session:
+        row = session_row(session, session_id)
+        require_state(row, INFUSING | {SessionState.CHECKED_IN.value}, "check a rate")
+        kind = "start" if row.state == SessionState.CHECKED_IN.value else "change"
+        preview, _check = preview_rate(session, row, rate, kind=kind, config=config)
+        return preview
+
+
+def change_rate(
+    db: Database, actor: Actor, session_id: int, rate: RateIn, *, config: Config = None
+) -> SegmentOut:
+    """Chart a rate change on a running infusion."""
+    require(actor, Permission.SESSIONS_CHART)
+    with db.transaction() as session:
+        row = session_row(session, session_id, lock=True)
+        require_state(row, frozenset({SessionState.RUNNING.value}), "change the rate")
+        seg = record_segment(session, actor, row, rate, kind="change", config=config)
+        audit(
+            session,
+            actor,
+            "rate_change",
+            "infusion_session",
+            row.id,
+            segment_changes(seg),
+            segment_reason(seg),
+        )
+        return segment_out(row, seg)

@@ -1,0 +1,476 @@
+"""Infusion sessions: create from an approved plan, check in, start/pause/resume/complete/stop, discharge,
+sign (locks the record), addenda. Each step is a monitoring.transition; an illegal step is a ConflictError.
+
+Charting: rates in services/charting.py, readings in services/flowsheet.py, adverse events and doses in
+services/events.py, alerts in services/alerts.py; the chart as one document in services/session_chart.py.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from ketaclinic.errors import ConflictError, InputError
+from ketaclinic.monitoring import (
+    SessionAction,
+    SessionState,
+    discharge_check,
+    missing_for_signature,
+    transition,
+)
+from ketaclinic.services.audit import audit
+from ketaclinic.services.charting import (
+    Config,
+    RateIn,
+    baseline_of,
+    dumps,
+    observation_of,
+    observation_rows,
+    plan_model_key,
+    record_segment,
+    require_state,
+    segment_changes,
+    segment_reason,
+    segment_rows,
+    session_row,
+    when,
+)
+from ketaclinic.services.events import MedicationIn, record_medication
+from ketaclinic.services.flowsheet import record_observation
+from ketaclinic.services.patients import get_patient_row
+from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.plans import approved_plan_ids, planned_session
+from ketaclinic.store.base import utcnow
+from ketaclinic.store.db import Database
+from ketaclinic.store.tables.patients import Patient
+from ketaclinic.store.tables.sessions import InfusionSession, SessionAddendum, SessionMedication
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+PregnancyCheck = Literal["negative_test", "declared_not_pregnant", "not_applicable"]
+ACTIVE_STATES = ("checked_in", "running", "paused", "completed", "stopped", "recovery", "discharged")
+
+
+class SessionCreate(BaseModel):
+    """A session of an approved plan."""
+
+    model_config = ConfigDict(extra="forbid")
+    plan_id: int = Field(ge=1)
+    session_number: int = Field(ge=1, le=1000)
+
+
+class PremedIn(BaseModel):
+    """A premedication dose given before the infusion."""
+
+    model_config = ConfigDict(extra="forbid")
+    medication: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    dose: float = Field(gt=0, le=100000)
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, max_length=12)] | None = None
+    route: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] = "PO"
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+
+
+class CheckInIn(BaseModel):
+    """Pre-infusion facts: weight, baseline vitals, pain NRS, premedication, pregnancy check."""
+
+    model_config = ConfigDict(extra="forbid")
+    weight_kg: float = Field(ge=1, le=400)
+    sbp: float
+    dbp: float
+    hr: float
+    spo2: float
+    rr: float | None = None
+    temp_c: float | None = None
+    nrs: int
+    premedication: list[PremedIn] = Field(default_factory=list, max_length=10)
+    premedication_none: bool = False
+    pregnancy_check: PregnancyCheck | None = None
+    at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _premedication_stated(self) -> CheckInIn:
+        if self.premedication and self.premedication_none:
+            raise ValueError("premedication given and 'none' both stated")
+        return self
+
+
+class EndIn(BaseModel):
+    """Completing or stopping the infusion (a stop needs a reason)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+    at: datetime | None = None
+
+
+class ResumeIn(BaseModel):
+    """Resuming: at the rate before the pause unless a new rate is given."""
+
+    model_config = ConfigDict(extra="forbid")
+    rate: RateIn | None = None
+
+
+class DischargeIn(BaseModel):
+    """The nurse's answers to the discharge checklist questions."""
+
+    model_config = ConfigDict(extra="forbid")
+    answers: dict[str, bool] = Field(default_factory=dict)
+    at: datetime | None = None
+
+
+class AddendumIn(BaseModel):
+    """A note added to a signed record."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: Reason
+
+
+class SessionSummary(BaseModel):
+    """One line of the sessions list."""
+
+    id: int
+    plan_id: int
+    session_number: int
+    patient_id: int
+    patient_label: str
+    state: str
+    scheduled_on: date
+    started_at: datetime | None
+    drug: str
+
+
+def patient_label(patient: Patient, actor: Actor) -> str:
+    """Name and MRN for clinical staff, the pseudonym otherwise."""
+    if actor.sees_identities:
+        return f"{patient.family_name}, {patient.given_name} ({patient.mrn})"
+    return patient.pseudonym
+
+
+def _summary(row: InfusionSession, patient: Patient, actor: Actor) -> SessionSummary:
+    return SessionSummary(
+        id=row.id,
+        plan_id=row.plan_id,
+        session_number=row.session_number,
+        patient_id=row.patient_id,
+        patient_label=patient_label(patient, actor),
+        state=row.state,
+        scheduled_on=row.scheduled_on,
+        started_at=row.started_at,
+        drug=row.drug,
+    )
+
+
+def create_session(db: Database, actor: Actor, data: SessionCreate) -> SessionSummary:
+    """Schedule a session of an approved plan (one record per plan and session number)."""
+    require(actor, Permission.SESSIONS_CHART)
+    with db.transaction() as session:
+        planned = planned_session(session, data.plan_id, data.session_number)
+        if planned.plan_id not in approved_plan_ids(session, planned.patient_id):
+            raise ConflictError(f"dose plan {data.plan_id} is not approved", field="plan_id")
+        existing = session.execute(
+            select(InfusionSession.id).where(
+                InfusionSession.plan_id == data.plan_id, InfusionSession.session_number == data.session_number
+            )
+        ).scalar_one_or_none()
+        if existing is not None:
+            raise ConflictError(
+                f"session {data.session_number} of plan {data.plan_id} already exists (id {existing})",
+                field="session_number",
+            )
+        row = InfusionSession(
+            plan_id=planned.plan_id,
+            session_number=planned.session_number,
+            patient_id=planned.patient_id,
+            state=SessionState.SCHEDULED.value,
+            scheduled_on=planned.date,
+            drug=planned.drug,
+            model_key=plan_model_key(planned),
+            context_id=planned.context_id,
+            concentration_mg_ml=planned.concentration_mg_ml,
+            dosing_weight_kg=planned.weight_kg,
+            cadence=planned.cadence,
+            checkin_json="{}",
+            discharge_json="{}",
+            created_by=actor.username,
+            created_at=utcnow(),
+        )
+        session.add(row)
+        session.flush()
+        audit(
+            session,
+            actor,
+            "create",
+            "infusion_session",
+            row.id,
+            {
+                "plan_id": {"old": None, "new": row.plan_id},
+                "session_number": {"old": None, "new": row.session_number},
+                "state": {"old": None, "new": row.state},
+            },
+        )
+        return _summary(row, get_patient_row(session, row.patient_id), actor)
+
+
+def list_sessions(db: Database, actor: Actor, *, day: date | None = None) -> list[SessionSummary]:
+    """Sessions scheduled on `day` (default today) plus every session not yet signed that has begun."""
+    require(actor, Permission.SESSIONS_VIEW)
+    on = day or date.today()
+    with db.transaction() as session:
+        rows = session.execute(
+            select(InfusionSession, Patient)
+            .join(Patient, Patient.id == InfusionSession.patient_id)
+            .where(or_(InfusionSession.scheduled_on == on, InfusionSession.state.in_(ACTIVE_STATES)))
+            .order_by(InfusionSession.scheduled_on, InfusionSession.id)
+        ).all()
+        return [_summary(r, p, actor) for r, p in rows]
+
+
+def _step(
+    session: Session, actor: Actor, row: InfusionSession, action: SessionAction, reason: str = ""
+) -> str:
+    """Apply a lifecycle step to the row (ConflictError when not allowed); the old state."""
+    old = row.state
+    row.state = transition(old, action, reason=reason or None).value
+    return old
+
+
+def pregnancy_check_applies(patient: Patient) -> bool:
+    """A pregnancy check is recorded for every patient not recorded as male."""
+    return patient.sex != "male"
+
+
+def check_in(db: Database, actor: Actor, session_id: int, data: CheckInIn, *, config: Config = None) -> None:
+    """Record the pre-infusion facts and baseline reading; scheduled -> checked_in."""
+    require(actor, Permission.SESSIONS_CHART)
+    with db.transaction() as session:
+        row = session_row(session, session_id, lock=True)
+        patient = get_patient_row(session, row.patient_id)
+        if not data.premedication and not data.premedication_none:
+            raise InputError("record the premedication given, or 'none'", field="premedication")
+        if pregnancy_check_applies(patient) and data.pregnancy_check is None:
+            raise InputError("record the pregnancy check", field="pregnancy_check")
+        old = _step(session, actor, row, SessionAction.CHECK_IN)
+        at = when(data.at)
+        row.checked_in_at = at
+        row.measured_weight_kg = data.weight_kg
+        baseline = {k: getattr(data, k) for k in ("sbp", "dbp", "hr", "spo2", "rr", "temp_c", "nrs")}
+        stored, _raised = record_observation(session, actor, row, {**baseline, "at": at}, phase="pre")
+        for index, premed in enumerate(data.premedication):
+            try:
+                record_medication(
+                    session,
+                    actor,
+                    row,
+                    MedicationIn(purpose="premedication", given_at=at, **premed.model_dump()),
+                    config=config,
+                )
+            except InputError as exc:
+                raise InputError(exc.message, field=f"premedication.{index}.{exc.field}") from None
+        facts = {
+            "weight_kg": data.weight_kg,
+            "premedication": [p.model_dump() for p in data.premedication] or "none",
+            "pregnancy_check_applies": pregnancy_check_applies(patient),
+            "pregnancy_check": data.pregnancy_check,
+            "baseline_observation_id": stored.id,
+        }
+        row.checkin_json = dumps(facts)
+        audit(
+            session,
+            actor,
+            "check_in",
+            "infusion_session",
+            row.id,
+            {"state": {"old": old, "new": row.state}, "check_in": {"old": None, "new": facts | baseline}},
+        )
+
+
+def start(db: Database, actor: Actor, session_id: int, rate: RateIn, *, config: Config = None) -> None:
+    """Start the infusion at its first rate (checked); only a session of an approved plan starts."""
+    require(actor, Permission.SESSIONS_CHART)
+    with db.transaction() as session:
+        row = session_row(session, session_id, lock=True)
+        if row.plan_id not in approved_plan_ids(session, row.patient_id):
+            raise ConflictError(f"dose plan {row.plan_id} is no longer approved", field="plan_id")
+        old = _step(session, actor, row, SessionAction.START)
+        row.started_at = when(rate.at)
+        seg = record_segment(session, actor, row, rate, kind="start", config=config)
+        changes = {"state": {"old": old, "new": row.state}} | segment_changes(seg)
+        audit(session, actor, "start", "infusion_session", row.id, changes, segment_reason(seg))
+
+
+def pause(
+    db: Database, actor: Actor, session_id: int, at: datetime | None = None, *, config: Config = None
+) -> None:
+    """Pause the pump (a zero-rate segment)."""
+    require(actor, Permission.SESSIONS_CHART)
+    with db.transaction() as session:
+        row = session_row(session, session_id, lock=True)
+        old = _step(session, actor, row, SessionAction.PAUSE)
+        seg = record_segment(session, actor, row, RateIn(pump_ml_h=0.0, at=at), kind="pause", config=config)
+        audit(
+            session,
+            actor,
+            "pause",
+            "infusion_session",
+            row.id,
+            {"state": {"old": old, "new": row.state}} | segment_changes(seg),
+        )
+
+
+def resume(db: Database, actor: Actor, session_id: int, data: ResumeIn, *, config: Config = None) -> None:
+    """Resume at the rate before the pause (re-checked) or at a new rate."""
+    require(actor, Permission.SESSIONS_CHART)
+    with db.transaction() as session:
+        row = session_row(session, session_id, lock=True)
+        old = _step(session, actor, row, SessionAction.RESUME)
+        rate = data.rate
+        if rate is None:
+            running = [s for s in segment_rows(session, row.id) if s.rate_mg_h > 0]
+            if not running:
+                raise InputError("no earlier rate to resume at: give a rate", field="rate")
+            last = running[-1]
+            # The same rate as before the pause: the reasons already given for it still stand.
+            rate = RateIn(
+                pump_ml_h=last.pump_ml_h,
+                limit_reason=last.limit_reason,
+                deviation_reason=last.deviation_reason,
+            )
+        seg = record_segment(session, actor, row, rate, kind="resume", config=config)
+        audit(
+            session,
+            actor,
+            "resume",
+            "infusion_session",
+            row.id,
+            {"state": {"old": old, "new": row.state}} | segment_changes(seg),
+            segment_reason(seg),
+        )
+
+
+def end_infusion(
+    db: Database, actor: Actor, session_id: int, data: EndIn, *, stopped: bool, config: Config = None
+) -> None:
+    """Complete or stop the infusion (a zero-rate segment), then recovery begins."""
+    require(actor, Permission.SESSIONS_CHART)
+    action = SessionAction.STOP if stopped else SessionAction.COMPLETE
+    with db.transaction() as session:
+        row = session_row(session, session_id, lock=True)
+        old = _step(session, actor, row, action, data.reason)
+        row.end_state = row.state
+        row.stop_reason = data.reason if stopped else None
+        seg = record_segment(
+            session, actor, row, RateIn(pump_ml_h=0.0, at=data.at), kind="stop", config=config
+        )
+        row.ended_at = seg.started_at
+        _step(session, actor, row, SessionAction.BEGIN_RECOVERY)
+        audit(
+            session,
+            actor,
+            action.value,
+            "infusion_session",
+            row.id,
+            {"state": {"old": old, "new": row.state}, "end_state": {"old": None, "new": row.end_state}}
+            | segment_changes(seg),
+            data.reason,
+        )
+
+
+def discharge(db: Database, actor: Actor, session_id: int, data: DischargeIn) -> None:
+    """Discharge after recovery: every checklist item must be met (422 naming the unmet ones)."""
+    require(actor, Permission.SESSIONS_CHART)
+    with db.transaction() as session:
+        row = session_row(session, session_id, lock=True)
+        require_state(row, frozenset({SessionState.RECOVERY.value}), "discharge")
+        rows = observation_rows(session, row.id)
+        last = observation_of(row, rows[-1]) if rows else None
+        result = discharge_check(baseline_of(row, rows), last, data.answers)
+        if not result.ok:
+            raise InputError(f"discharge criteria not met: {'; '.join(result.unmet)}", field="discharge")
+        old = _step(session, actor, row, SessionAction.DISCHARGE)
+        row.discharged_at = when(data.at)
+        row.discharge_json = dumps(result.model_dump(mode="json") | {"answers": data.answers})
+        audit(
+            session,
+            actor,
+            "discharge",
+            "infusion_session",
+            row.id,
+            {"state": {"old": old, "new": row.state}, "discharge": {"old": None, "new": data.answers}},
+        )
+
+
+def signature_facts(session: Session, row: InfusionSession) -> dict[str, Any]:
+    """The flat facts monitoring.missing_for_signature reads."""
+    checkin = json.loads(row.checkin_json)
+    rows = observation_rows(session, row.id)
+    baseline = baseline_of(row, rows)
+    discharge_facts = json.loads(row.discharge_json)
+    premeds = session.execute(
+        select(SessionMedication.id).where(
+            SessionMedication.session_id == row.id, SessionMedication.purpose == "premedication"
+        )
+    ).first()
+    return {
+        "weight_kg": row.measured_weight_kg,
+        "baseline_sbp": baseline and baseline.sbp,
+        "baseline_dbp": baseline and baseline.dbp,
+        "baseline_hr": baseline and baseline.hr,
+        "baseline_spo2": baseline and baseline.spo2,
+        "baseline_nrs": None if baseline is None or baseline.nrs is None else str(baseline.nrs),
+        "premedication": "given" if premeds else checkin.get("premedication"),
+        "segments": segment_rows(session, row.id),
+        "observations": [o for o in rows if o.phase != "pre"],
+        "end_state": row.end_state,
+        "stop_reason": row.stop_reason,
+        "discharge_criteria_met": bool(discharge_facts.get("ok")),
+        "discharged_at": row.discharged_at,
+        "pregnancy_check_applies": checkin.get("pregnancy_check_applies", False),
+        "pregnancy_check": checkin.get("pregnancy_check"),
+    }
+
+
+def sign(db: Database, actor: Actor, session_id: int) -> None:
+    """Sign the discharged record: it is locked from then on (only addenda)."""
+    require(actor, Permission.SESSIONS_SIGN)
+    with db.transaction() as session:
+        row = session_row(session, session_id, lock=True)
+        transition(row.state, SessionAction.SIGN)
+        missing = missing_for_signature(signature_facts(session, row))
+        if missing:
+            raise InputError(f"cannot sign: missing {'; '.join(missing)}", field="signature")
+        old = _step(session, actor, row, SessionAction.SIGN)
+        row.signed_at = utcnow()
+        row.signed_by = actor.username
+        audit(
+            session,
+            actor,
+            "sign",
+            "infusion_session",
+            row.id,
+            {"state": {"old": old, "new": row.state}, "signed_by": {"old": None, "new": actor.username}},
+        )
+
+
+def add_addendum(db: Database, actor: Actor, session_id: int, data: AddendumIn) -> int:
+    """Add a note to a signed record; the id of the addendum."""
+    require(actor, Permission.SESSIONS_CHART)
+    with db.transaction() as session:
+        row = session_row(session, session_id, lock=True)
+        transition(row.state, SessionAction.ADD_ADDENDUM)
+        addendum = SessionAddendum(
+            session_id=row.id, text=data.text, author=actor.username, created_at=utcnow()
+        )
+        session.add(addendum)
+        session.flush()
+        audit(
+            session,
+            actor,
+            "addendum",
+            "infusion_session",
+            row.id,
+            {"addendum_id": {"old": None, "new": addendum.id}, "text": {"old": None, "new": data.text}},
+        )
+        return addendum.id

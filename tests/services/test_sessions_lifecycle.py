@@ -1,0 +1,204 @@
+"""Infusion sessions: lifecycle, plan approval, check-in, rates (library and plan), signature and addenda."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, update
+
+from ketaclinic.dosing import HardLimitError
+from ketaclinic.errors import ConflictError, InputError, PermissionDeniedError
+from ketaclinic.services import charting, sessions
+from ketaclinic.services.events import AdverseEventIn, MedicationIn, chart_adverse_event, chart_medication
+from ketaclinic.services.flowsheet import chart_observation
+from ketaclinic.services.permissions import Actor
+from ketaclinic.services.session_chart import view_session
+from ketaclinic.store.audit import count_events
+from ketaclinic.store.db import Database
+from ketaclinic.store.tables.plans import DosePlanRow
+from ketaclinic.store.tables.sessions import RateSegment
+from tests.services.sessions_support import CHECK_IN, approved_plan, checked_in_session
+
+RateIn = charting.RateIn
+NORMAL = {"sbp": 126, "dbp": 78, "hr": 74, "spo2": 98, "rr": 14, "rass": 0, "nrs": 4}
+
+
+def test_only_an_approved_plan_gives_sessions(db: Database, staff: dict[str, Actor]) -> None:
+    plan_id = approved_plan(db, staff)
+    with db.transaction() as session:
+        session.execute(update(DosePlanRow).where(DosePlanRow.id == plan_id).values(status="draft"))
+    with pytest.raises(ConflictError):
+        sessions.create_session(db, staff["nurse"], sessions.SessionCreate(plan_id=plan_id, session_number=1))
+    with db.transaction() as session:
+        session.execute(update(DosePlanRow).where(DosePlanRow.id == plan_id).values(status="approved"))
+    made = sessions.create_session(
+        db, staff["nurse"], sessions.SessionCreate(plan_id=plan_id, session_number=1)
+    )
+    assert made.state == "scheduled"
+    with pytest.raises(ConflictError):
+        sessions.create_session(db, staff["nurse"], sessions.SessionCreate(plan_id=plan_id, session_number=1))
+    with pytest.raises(InputError) as bad:
+        sessions.create_session(
+            db, staff["nurse"], sessions.SessionCreate(plan_id=plan_id, session_number=99)
+        )
+    assert bad.value.field == "session_number"
+    with pytest.raises(PermissionDeniedError):
+        sessions.create_session(
+            db, staff["researcher"], sessions.SessionCreate(plan_id=plan_id, session_number=2)
+        )
+
+
+def test_check_in_needs_premedication_and_pregnancy_check(db: Database, staff: dict[str, Actor]) -> None:
+    plan_id = approved_plan(db, staff, sex="female")
+    made = sessions.create_session(
+        db, staff["nurse"], sessions.SessionCreate(plan_id=plan_id, session_number=1)
+    )
+    base = {k: v for k, v in CHECK_IN.items() if k not in ("premedication_none", "pregnancy_check")}
+    with pytest.raises(InputError) as premed:
+        sessions.check_in(db, staff["nurse"], made.id, sessions.CheckInIn.model_validate(base))
+    assert premed.value.field == "premedication"
+    with pytest.raises(InputError) as preg:
+        sessions.check_in(
+            db,
+            staff["nurse"],
+            made.id,
+            sessions.CheckInIn.model_validate(base | {"premedication_none": True}),
+        )
+    assert preg.value.field == "pregnancy_check"
+    with pytest.raises(InputError) as impossible:
+        sessions.check_in(
+            db, staff["nurse"], made.id, sessions.CheckInIn.model_validate(CHECK_IN | {"spo2": 140})
+        )
+    assert impossible.value.field == "spo2"
+    premeds = [{"medication": "ondansetron", "dose": 4, "route": "IV"}]
+    sessions.check_in(
+        db,
+        staff["nurse"],
+        made.id,
+        sessions.CheckInIn.model_validate(
+            {k: v for k, v in CHECK_IN.items() if k != "premedication_none"} | {"premedication": premeds}
+        ),
+    )
+    chart = view_session(db, staff["nurse"], made.id)
+    assert chart.state == "checked_in"
+    assert [m.medication for m in chart.medications] == ["ondansetron"]
+    assert chart.observations[0].phase == "pre"
+    with pytest.raises(ConflictError):
+        sessions.check_in(db, staff["nurse"], made.id, sessions.CheckInIn.model_validate(CHECK_IN))
+
+
+def test_rates_are_converted_checked_and_compared_with_the_plan(
+    db: Database, staff: dict[str, Actor]
+) -> None:
+    sid = checked_in_session(db, staff)
+    nurse = staff["nurse"]
+    with pytest.raises(HardLimitError) as hard:
+        sessions.start(db, nurse, sid, RateIn(pump_ml_h=150))
+    assert "hard max" in hard.value.message and "2 mg/kg/h" in hard.value.message
+    sessions.start(db, nurse, sid, RateIn(rate_mg_kg_h=0.35))
+    with db.transaction() as session:
+        first = session.execute(select(RateSegment)).scalar_one()
+    assert first.rate_mg_h == pytest.approx(24.5) and first.pump_ml_h == pytest.approx(24.5)
+    assert first.weight_kg == 70 and not first.deviation and first.verdict == "ok"
+    with pytest.raises(InputError) as soft:
+        charting.change_rate(db, nurse, sid, RateIn(pump_ml_h=80, deviation_reason="breakthrough pain"))
+    assert soft.value.field == "limit_reason"
+    with pytest.raises(InputError) as dev:
+        charting.change_rate(db, nurse, sid, RateIn(pump_ml_h=30))
+    assert dev.value.field == "deviation_reason"
+    preview = charting.check_rate_change(db, nurse, sid, RateIn(pump_ml_h=80))
+    assert preview.check["verdict"] == "soft" and preview.needs_limit_reason and preview.deviation
+    events_before = _audit_count(db)
+    seg = charting.change_rate(
+        db,
+        nurse,
+        sid,
+        RateIn(pump_ml_h=80, limit_reason="physician order", deviation_reason="breakthrough pain"),
+    )
+    assert seg.verdict == "soft" and seg.deviation and seg.rate_mg_kg_h == pytest.approx(80 / 70)
+    assert _audit_count(db) == events_before + 1
+    chart = view_session(db, nurse, sid)
+    assert [s.kind for s in chart.segments] == ["start", "change"]
+    assert chart.prediction is not None and chart.prediction.projected_t_min
+    assert {b.key for b in chart.prediction.bands} == {"analgesic", "dissociative"}
+
+
+def _audit_count(db: Database) -> int:
+    with db.transaction() as session:
+        return count_events(session)
+
+
+def test_whole_session_to_signature_then_only_addenda(db: Database, staff: dict[str, Actor]) -> None:
+    sid = checked_in_session(db, staff)
+    nurse = staff["nurse"]
+    with pytest.raises(ConflictError):
+        sessions.pause(db, nurse, sid)
+    sessions.start(db, nurse, sid, RateIn(rate_mg_kg_h=0.35))
+    chart_observation(db, nurse, sid, NORMAL)
+    ae = chart_adverse_event(
+        db,
+        nurse,
+        sid,
+        AdverseEventIn(kind="nausea_vomiting", severity="mild", action="ondansetron", outcome="resolved"),
+    )
+    assert ae.cp_at_onset_ng_ml >= 0
+    chart_medication(
+        db,
+        nurse,
+        sid,
+        MedicationIn(purpose="rescue", medication="ondansetron", dose=4, adverse_event_id=ae.id),
+    )
+    with pytest.raises(InputError) as unit:
+        chart_medication(
+            db, nurse, sid, MedicationIn(purpose="rescue", medication="clonidine", dose=4, unit="mg")
+        )
+    assert unit.value.field == "unit"
+    with pytest.raises(InputError) as bolus:
+        chart_medication(
+            db, nurse, sid, MedicationIn(purpose="ketamine_bolus", medication="ketamine", dose=30)
+        )
+    assert bolus.value.field == "reason"
+    with pytest.raises(HardLimitError):
+        chart_medication(
+            db, nurse, sid, MedicationIn(purpose="ketamine_bolus", medication="ketamine", dose=40)
+        )
+    sessions.pause(db, nurse, sid)
+    sessions.resume(db, nurse, sid, sessions.ResumeIn())
+    with pytest.raises(InputError) as stop_reason:
+        sessions.end_infusion(db, nurse, sid, sessions.EndIn(), stopped=True)
+    assert stop_reason.value.field == "reason"
+    sessions.end_infusion(db, nurse, sid, sessions.EndIn(reason="patient request"), stopped=True)
+    with pytest.raises(ConflictError):
+        sessions.sign(db, nurse, sid)
+    with pytest.raises(InputError) as unmet:
+        sessions.discharge(db, nurse, sid, sessions.DischargeIn(answers={"able_to_walk": True}))
+    assert "escort" in unmet.value.message
+    answers = {"able_to_walk": True, "escort_present": True}
+    sessions.discharge(db, nurse, sid, sessions.DischargeIn(answers=answers))
+    with pytest.raises(PermissionDeniedError):
+        sessions.sign(db, staff["researcher"], sid)
+    sessions.sign(db, nurse, sid)
+    chart = view_session(db, nurse, sid)
+    assert chart.state == "signed" and chart.end_state == "stopped" and chart.missing_for_signature == []
+    with pytest.raises(ConflictError):
+        chart_observation(db, nurse, sid, NORMAL)
+    with pytest.raises(ConflictError):
+        charting.change_rate(db, nurse, sid, RateIn(pump_ml_h=10))
+    sessions.add_addendum(db, nurse, sid, sessions.AddendumIn(text="Patient called: well at home."))
+    assert view_session(db, nurse, sid).addenda[0]["text"].startswith("Patient called")
+
+
+def test_sign_names_what_is_missing(db: Database, staff: dict[str, Actor]) -> None:
+    sid = checked_in_session(db, staff)
+    nurse = staff["nurse"]
+    sessions.start(db, nurse, sid, RateIn(rate_mg_kg_h=0.35))
+    sessions.end_infusion(db, nurse, sid, sessions.EndIn(), stopped=False)
+    # The infusion had no reading during it: the chart says so, and signing is refused after discharge.
+    chart = view_session(db, nurse, sid)
+    assert "at least one observation during the infusion" in chart.missing_for_signature
+    chart_observation(db, nurse, sid, NORMAL)
+    sessions.discharge(
+        db, nurse, sid, sessions.DischargeIn(answers={"able_to_walk": True, "escort_present": True})
+    )
+    assert view_session(db, nurse, sid).missing_for_signature == []
+    with db.transaction() as session:
+        assert session.execute(select(func.count()).select_from(RateSegment)).scalar_one() == 2
