@@ -1,0 +1,455 @@
+"""Screening and consent: JSON API and the physician's screens (intake, verdict, signature, consent)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+
+from ketaclinic.errors import ConflictError, InputError
+from ketaclinic.screening import CONDITION_CODES, current_consent_template, intake_json_schema, list_diagnoses
+from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome
+from ketaclinic.services import consent, patients, screening
+from ketaclinic.services.permissions import Permission
+from ketaclinic.web.deps import DbDep, Principal, render, requires
+from ketaclinic.web.nav import NavItem
+
+router = APIRouter()
+NAV = [NavItem("Screening", "/screening", Permission.SCREENING_EDIT, order=20)]
+
+ViewApi = Annotated[Principal, Depends(requires(Permission.PATIENTS_VIEW))]
+EditApi = Annotated[Principal, Depends(requires(Permission.SCREENING_EDIT))]
+SignApi = Annotated[Principal, Depends(requires(Permission.SCREENING_SIGN))]
+ConsentApi = Annotated[Principal, Depends(requires(Permission.CONSENT_RECORD))]
+ViewPage = Annotated[Principal, Depends(requires(Permission.PATIENTS_VIEW, page=True))]
+EditPage = Annotated[Principal, Depends(requires(Permission.SCREENING_EDIT, page=True))]
+SignPage = Annotated[Principal, Depends(requires(Permission.SCREENING_SIGN, page=True))]
+ConsentPage = Annotated[Principal, Depends(requires(Permission.CONSENT_RECORD, page=True))]
+
+TAG: list[str | Enum] = ["screening"]
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+# --- API -------------------------------------------------------------------------------------------
+
+
+@router.get("/api/v1/screening/conditions", tags=TAG)
+def api_conditions(principal: ViewApi) -> list[dict[str, str]]:
+    """Every condition code accepted in an intake, with its label."""
+    return [{"code": code, "label": label} for code, label in CONDITION_CODES.items()]
+
+
+@router.get("/api/v1/screening/intake-schema", tags=TAG)
+def api_intake_schema(principal: ViewApi) -> dict[str, Any]:
+    """The JSON schema of the intake (docs/intake.md)."""
+    return intake_json_schema()
+
+
+@router.get("/api/v1/screening/consent-template", tags=TAG)
+def api_consent_template(principal: ViewApi) -> dict[str, Any]:
+    """The consent template in force: version, text, risks and alternatives with sources."""
+    return current_consent_template().model_dump(mode="json")
+
+
+@router.post("/api/v1/screening/evaluate", tags=TAG)
+def api_evaluate(body: screening.ScreeningIn, db: DbDep, principal: EditApi) -> dict[str, Any]:
+    """Evaluate an intake without storing it (verdict, reasons, tests, prerequisites, evidence)."""
+    return screening.evaluate_intake(db, principal.actor, body)
+
+
+@router.get("/api/v1/patients/{patient_id}/intake-prefill", tags=TAG)
+def api_prefill(patient_id: int, db: DbDep, principal: EditApi) -> dict[str, Any]:
+    """The intake fields the registry already knows for this patient."""
+    return screening.intake_prefill(db, principal.actor, patient_id)
+
+
+@router.post(
+    "/api/v1/patients/{patient_id}/screenings",
+    status_code=201,
+    response_model=screening.ScreeningOut,
+    tags=TAG,
+)
+def api_create(
+    patient_id: int, body: screening.ScreeningIn, db: DbDep, principal: EditApi
+) -> screening.ScreeningOut:
+    """Create a draft screening and evaluate it."""
+    return screening.create_screening(db, principal.actor, patient_id, body)
+
+
+@router.get("/api/v1/patients/{patient_id}/screenings", response_model=list[screening.ScreeningOut], tags=TAG)
+def api_list(patient_id: int, db: DbDep, principal: ViewApi) -> list[screening.ScreeningOut]:
+    """A patient's screenings, newest first."""
+    return screening.list_screenings(db, principal.actor, patient_id)
+
+
+@router.get("/api/v1/screenings/{screening_id}", response_model=screening.ScreeningOut, tags=TAG)
+def api_get(screening_id: int, db: DbDep, principal: ViewApi) -> screening.ScreeningOut:
+    """One screening (the view is audited)."""
+    return screening.get_screening(db, principal.actor, screening_id)
+
+
+@router.put("/api/v1/screenings/{screening_id}", response_model=screening.ScreeningOut, tags=TAG)
+def api_update(
+    screening_id: int, body: screening.ScreeningIn, db: DbDep, principal: EditApi
+) -> screening.ScreeningOut:
+    """Replace a draft's intake and re-evaluate (409 once signed)."""
+    return screening.update_screening(db, principal.actor, screening_id, body)
+
+
+@router.post("/api/v1/screenings/{screening_id}/sign", response_model=screening.ScreeningOut, tags=TAG)
+def api_sign(screening_id: int, db: DbDep, principal: SignApi) -> screening.ScreeningOut:
+    """Sign a draft screening; it is locked from then on (409 when already signed)."""
+    return screening.sign_screening(db, principal.actor, screening_id)
+
+
+@router.post(
+    "/api/v1/screenings/{screening_id}/addenda",
+    status_code=201,
+    response_model=screening.ScreeningOut,
+    tags=TAG,
+)
+def api_addendum(
+    screening_id: int, body: screening.AddendumIn, db: DbDep, principal: EditApi
+) -> screening.ScreeningOut:
+    """Add a note to a signed screening."""
+    return screening.add_addendum(db, principal.actor, screening_id, body)
+
+
+@router.post(
+    "/api/v1/patients/{patient_id}/consents", status_code=201, response_model=consent.ConsentOut, tags=TAG
+)
+def api_consent(
+    patient_id: int, body: consent.ConsentIn, db: DbDep, principal: ConsentApi
+) -> consent.ConsentOut:
+    """Record a signed consent to a protocol."""
+    return consent.record_consent(db, principal.actor, patient_id, body)
+
+
+@router.get("/api/v1/patients/{patient_id}/consents", response_model=list[consent.ConsentOut], tags=TAG)
+def api_consents(patient_id: int, db: DbDep, principal: ViewApi) -> list[consent.ConsentOut]:
+    """A patient's consents, newest first."""
+    return consent.list_consents(db, principal.actor, patient_id)
+
+
+@router.post("/api/v1/consents/{consent_id}/withdraw", response_model=consent.ConsentOut, tags=TAG)
+def api_withdraw(
+    consent_id: int, body: consent.WithdrawIn, db: DbDep, principal: ConsentApi
+) -> consent.ConsentOut:
+    """Record that the patient withdrew a consent (reason required)."""
+    return consent.withdraw_consent(db, principal.actor, consent_id, body)
+
+
+# --- form parsing ------------------------------------------------------------------------------------
+
+
+def _number(value: Any, kind: type[int] | type[float]) -> Any:
+    """A form string as a number when it is one; otherwise as given, so validation names the field."""
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if kind is int and number.is_integer() else number
+
+
+def _yes_no(value: Any) -> bool | None:
+    return {"yes": True, "no": False}.get(str(value or ""))
+
+
+INT_FIELDS = ("age_y", "baseline_nrs", "phq9", "gad7", "audit_c", "dast10")
+FLOAT_FIELDS = ("weight_kg", "pain_duration_months")
+OPTIONAL_SCORES = ("phq9", "gad7", "audit_c", "dast10")
+
+
+def intake_from_form(form: FormData) -> dict[str, Any]:
+    """The intake JSON from the HTML form (blank required fields are left out, so they are named)."""
+    intake: dict[str, Any] = {"intake_version": str(form.get("intake_version") or "")}
+    for name in INT_FIELDS:
+        intake[name] = _number(form.get(name), int)
+    for name in FLOAT_FIELDS:
+        intake[name] = _number(form.get(name), float)
+    for name in ("sex", "pain_mechanism"):
+        intake[name] = form.get(name) or None
+    intake["diagnoses"] = [str(c) for c in form.getlist("diagnoses") if c]
+    intake["conditions"] = [str(c) for c in form.getlist("conditions") if c]
+    intake["prior_treatments"] = [
+        {"name": str(n).strip(), "outcome": str(o)}
+        for n, o in zip(form.getlist("treatment_name"), form.getlist("treatment_outcome"), strict=False)
+        if str(n).strip()
+    ]
+    systolic = _number(form.get("systolic"), int)
+    diastolic = _number(form.get("diastolic"), int)
+    if systolic is not None or diastolic is not None:
+        intake["blood_pressure"] = {"systolic": systolic, "diastolic": diastolic}
+    intake["pregnant"] = _yes_no(form.get("pregnant"))
+    intake["breastfeeding"] = _yes_no(form.get("breastfeeding"))
+    intake["medications"] = [
+        line.strip() for line in str(form.get("medications") or "").splitlines() if line.strip()
+    ]
+    # Scores not done are sent as null; every other blank is left out so the error names it.
+    return {k: v for k, v in intake.items() if v is not None or k in OPTIONAL_SCORES}
+
+
+def _validated(model: type[_Model], data: dict[str, Any]) -> _Model:
+    """A form's values as the service's input; a validation problem is a 422 naming the field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or None
+        raise InputError(first.get("msg", "invalid").removeprefix("Value error, "), field=where) from None
+
+
+def _error_of(exc: Exception) -> dict[str, str]:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "form"
+        return {where: first.get("msg", "invalid").removeprefix("Value error, ")}
+    if isinstance(exc, InputError | ConflictError):
+        return {exc.field or "form": exc.message}
+    return {"form": str(exc)}
+
+
+def _intake_choices() -> dict[str, Any]:
+    return {
+        "diagnosis_choices": list_diagnoses(),
+        "mechanisms": [m.value for m in PainMechanism],
+        "outcomes": [o.value for o in PriorTreatmentOutcome],
+        "sexes": ["female", "male", "other", "unknown"],
+        "conditions": CONDITION_CODES,
+    }
+
+
+def _intake_page(
+    request: Request,
+    patient: patients.PatientOut,
+    values: dict[str, Any],
+    *,
+    errors: dict[str, str],
+    editing: int | None = None,
+    high_frequent: bool = False,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "screening/intake.html",
+        patient=patient,
+        values=values,
+        errors=errors,
+        editing=editing,
+        high_frequent=high_frequent,
+        status_code=status_code,
+        **_intake_choices(),
+    )
+
+
+# --- screens ---------------------------------------------------------------------------------------
+
+
+@router.get("/screening", response_class=HTMLResponse, include_in_schema=False)
+def list_page(request: Request, db: DbDep, principal: EditPage) -> Response:
+    """Recent screenings and their verdicts."""
+    rows = screening.recent_screenings(db, principal.actor, limit=200)
+    return render(request, "screening/list.html", rows=rows)
+
+
+@router.get("/patients/{patient_id}/screening", response_class=HTMLResponse, include_in_schema=False)
+def patient_page(request: Request, patient_id: int, db: DbDep, principal: ViewPage) -> Response:
+    """A patient's screenings and consents, with what blocks a dose plan per consented protocol."""
+    patient = patients.view_patient(db, principal.actor, patient_id)
+    screenings = screening.list_screenings(db, principal.actor, patient_id)
+    consents = consent.list_consents(db, principal.actor, patient_id)
+    with db.transaction() as session:
+        gates = {
+            pid: screening.plan_prerequisites(session, patient_id, pid)
+            for pid in dict.fromkeys(c.protocol_id for c in consents if c.status == "signed")
+        }
+    return render(
+        request,
+        "screening/patient.html",
+        patient=patient,
+        screenings=screenings,
+        consents=consents,
+        gates=gates,
+    )
+
+
+@router.get("/patients/{patient_id}/screening/new", response_class=HTMLResponse, include_in_schema=False)
+def new_page(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
+    """The intake form, pre-filled from the registry."""
+    patient = patients.view_patient(db, principal.actor, patient_id)
+    values = screening.intake_prefill(db, principal.actor, patient_id)
+    return _intake_page(request, patient, values, errors={})
+
+
+@router.post("/patients/{patient_id}/screening/new", response_class=HTMLResponse, include_in_schema=False)
+async def new_submit(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
+    """Create and evaluate; a bad intake comes back with the field named."""
+    form = await request.form()
+    values = intake_from_form(form)
+    high_frequent = form.get("planned_high_frequent_dosing") == "yes"
+    try:
+        made = screening.create_screening(
+            db,
+            principal.actor,
+            patient_id,
+            screening.ScreeningIn(intake=values, planned_high_frequent_dosing=high_frequent),
+        )
+    except (ValidationError, InputError) as exc:
+        patient = patients.view_patient(db, principal.actor, patient_id)
+        return _intake_page(
+            request,
+            patient,
+            values,
+            errors=_error_of(exc),
+            high_frequent=high_frequent,
+            status_code=422,
+        )
+    return RedirectResponse(f"/screenings/{made.id}", status_code=303)
+
+
+@router.get("/screenings/{screening_id}", response_class=HTMLResponse, include_in_schema=False)
+def verdict_page(request: Request, screening_id: int, db: DbDep, principal: ViewPage) -> Response:
+    """The verdict with every reason, source and grade; tests, prerequisites, evidence; sign."""
+    record = screening.get_screening(db, principal.actor, screening_id)
+    patient = patients.view_patient(db, principal.actor, record.patient_id)
+    return render(request, "screening/verdict.html", record=record, result=record.result, patient=patient)
+
+
+@router.get("/screenings/{screening_id}/edit", response_class=HTMLResponse, include_in_schema=False)
+def edit_page(request: Request, screening_id: int, db: DbDep, principal: EditPage) -> Response:
+    """Edit a draft's intake (a signed screening is locked)."""
+    record = screening.get_screening(db, principal.actor, screening_id)
+    if record.status != screening.DRAFT:
+        raise ConflictError(f"screening {screening_id} is signed and locked: start a new screening")
+    patient = patients.view_patient(db, principal.actor, record.patient_id)
+    return _intake_page(request, patient, record.intake, errors={}, editing=record.id)
+
+
+@router.post("/screenings/{screening_id}/edit", response_class=HTMLResponse, include_in_schema=False)
+async def edit_submit(request: Request, screening_id: int, db: DbDep, principal: EditPage) -> Response:
+    """Save a draft's intake and re-evaluate."""
+    form = await request.form()
+    values = intake_from_form(form)
+    high_frequent = form.get("planned_high_frequent_dosing") == "yes"
+    try:
+        screening.update_screening(
+            db,
+            principal.actor,
+            screening_id,
+            screening.ScreeningIn(intake=values, planned_high_frequent_dosing=high_frequent),
+        )
+    except (ValidationError, InputError) as exc:
+        record = screening.get_screening(db, principal.actor, screening_id)
+        patient = patients.view_patient(db, principal.actor, record.patient_id)
+        return _intake_page(
+            request,
+            patient,
+            values,
+            errors=_error_of(exc),
+            editing=screening_id,
+            high_frequent=high_frequent,
+            status_code=422,
+        )
+    return RedirectResponse(f"/screenings/{screening_id}", status_code=303)
+
+
+@router.post("/screenings/{screening_id}/sign", response_class=HTMLResponse, include_in_schema=False)
+def sign_submit(screening_id: int, db: DbDep, principal: SignPage) -> Response:
+    """Sign from the verdict page."""
+    screening.sign_screening(db, principal.actor, screening_id)
+    return RedirectResponse(f"/screenings/{screening_id}", status_code=303)
+
+
+@router.post("/screenings/{screening_id}/addenda", response_class=HTMLResponse, include_in_schema=False)
+async def addendum_submit(request: Request, screening_id: int, db: DbDep, principal: EditPage) -> Response:
+    """Add a note to a signed screening."""
+    form = await request.form()
+    screening.add_addendum(
+        db,
+        principal.actor,
+        screening_id,
+        _validated(screening.AddendumIn, {"text": str(form.get("text") or "")}),
+    )
+    return RedirectResponse(f"/screenings/{screening_id}", status_code=303)
+
+
+def consent_from_form(form: FormData) -> dict[str, Any]:
+    """The consent input from the HTML form: a checkbox per risk, a reason box beside each."""
+    template = current_consent_template()
+    return {
+        "protocol_id": str(form.get("protocol_id") or ""),
+        "template_version": str(form.get("template_version") or "") or None,
+        "risks": [
+            {
+                "code": r.code,
+                "discussed": form.get(f"risk_{r.code}") == "yes",
+                "reason": str(form.get(f"reason_{r.code}") or ""),
+            }
+            for r in template.risks
+        ],
+        "alternatives": [str(a) for a in form.getlist("alternatives")],
+        "patient_signature": str(form.get("patient_signature") or ""),
+        "witness": str(form.get("witness") or ""),
+    }
+
+
+def _consent_page(
+    request: Request,
+    patient: patients.PatientOut,
+    values: dict[str, Any],
+    *,
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "screening/consent.html",
+        patient=patient,
+        consent_template=current_consent_template(),
+        protocols=consent.protocol_choices(),
+        values=values,
+        errors=errors,
+        status_code=status_code,
+    )
+
+
+@router.get("/patients/{patient_id}/consent/new", response_class=HTMLResponse, include_in_schema=False)
+def consent_page(
+    request: Request, patient_id: int, db: DbDep, principal: ConsentPage, protocol: str = ""
+) -> Response:
+    """The consent form: template text, risk checkboxes, alternatives, signatures."""
+    patient = patients.view_patient(db, principal.actor, patient_id)
+    return _consent_page(request, patient, {"protocol_id": protocol, "risks": []}, errors={})
+
+
+@router.post("/patients/{patient_id}/consent/new", response_class=HTMLResponse, include_in_schema=False)
+async def consent_submit(request: Request, patient_id: int, db: DbDep, principal: ConsentPage) -> Response:
+    """Record the consent; what is missing comes back named."""
+    values = consent_from_form(await request.form())
+    try:
+        consent.record_consent(db, principal.actor, patient_id, consent.ConsentIn.model_validate(values))
+    except (ValidationError, InputError, ConflictError) as exc:
+        patient = patients.view_patient(db, principal.actor, patient_id)
+        status = 409 if isinstance(exc, ConflictError) else 422
+        return _consent_page(request, patient, values, errors=_error_of(exc), status_code=status)
+    return RedirectResponse(f"/patients/{patient_id}/screening", status_code=303)
+
+
+@router.post("/consents/{consent_id}/withdraw", response_class=HTMLResponse, include_in_schema=False)
+async def withdraw_submit(request: Request, consent_id: int, db: DbDep, principal: ConsentPage) -> Response:
+    """Withdraw a consent (reason required)."""
+    form = await request.form()
+    done = consent.withdraw_consent(
+        db,
+        principal.actor,
+        consent_id,
+        _validated(consent.WithdrawIn, {"reason": str(form.get("reason") or "")}),
+    )
+    return RedirectResponse(f"/patients/{done.patient_id}/screening", status_code=303)
