@@ -1,4 +1,4 @@
-"""In a real browser: a physician screens a patient, reads the verdict with sources, signs, records consent."""
+"""In a real browser: a physician screens a patient, reads the verdict and its sources, signs, consents."""
 
 from __future__ import annotations
 
