@@ -1,0 +1,169 @@
+"""PK explorer use case: simulate a free regimen for a weight (no patient data, nothing stored)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ketaclinic.errors import InputError
+from ketaclinic.pharmacology import (
+    Bolus,
+    Infusion,
+    Prediction,
+    Regimen,
+    concentration_bands,
+    get_model,
+    minutes_within,
+    peak,
+    simulate,
+)
+from ketaclinic.services.permissions import Actor, Permission, require
+
+MAX_POINTS = 20_000
+BAND_KEYS = ("analgesic", "dissociative")
+
+
+class BolusIn(BaseModel):
+    """A bolus at `t_min` minutes from the start."""
+
+    model_config = ConfigDict(extra="forbid")
+    t_min: float = Field(ge=0, le=100_000)
+    dose_mg: float = Field(ge=0, le=10_000)
+
+
+class InfusionIn(BaseModel):
+    """A constant rate from start_min to end_min, in mg/h or mg/kg/h (exactly one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    start_min: float = Field(ge=0, le=100_000)
+    end_min: float = Field(gt=0, le=100_000)
+    rate_mg_h: float | None = Field(default=None, ge=0, le=10_000)
+    rate_mg_kg_h: float | None = Field(default=None, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> InfusionIn:
+        if (self.rate_mg_h is None) == (self.rate_mg_kg_h is None):
+            raise ValueError("give exactly one of rate_mg_h and rate_mg_kg_h")
+        if self.end_min <= self.start_min:
+            raise ValueError("end_min must be after start_min")
+        return self
+
+
+class SimulateIn(BaseModel):
+    """A PK simulation request: model, patient, regimen and the time grid (times, or until_min + step_s)."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field(min_length=1, max_length=40)
+    weight_kg: float = Field(gt=0, le=400)
+    age_y: float | None = Field(default=None, ge=0, le=130)
+    boluses: list[BolusIn] = Field(default_factory=list, max_length=100)
+    infusions: list[InfusionIn] = Field(default_factory=list, max_length=100)
+    times: list[float] | None = Field(default=None, max_length=MAX_POINTS + 1)
+    until_min: float | None = Field(default=None, gt=0, le=100_000)
+    step_s: float | None = Field(default=None, gt=0, le=86_400)
+    ke0: float | None = Field(default=None, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _grid(self) -> SimulateIn:
+        if self.times is not None and (self.until_min is not None or self.step_s is not None):
+            raise ValueError("give either times or until_min with step_s, not both")
+        if self.times is None and (self.until_min is None or self.step_s is None):
+            raise ValueError("give times, or until_min and step_s")
+        return self
+
+
+def time_grid(data: SimulateIn) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """The requested times; more than MAX_POINTS is bad input naming the fix."""
+    if data.times is not None:
+        if len(data.times) > MAX_POINTS:
+            raise InputError(f"too many times ({len(data.times)}); at most {MAX_POINTS}", field="times")
+        if not data.times:
+            raise InputError("times is empty", field="times")
+        return np.array(data.times, dtype=np.float64)
+    assert data.until_min is not None and data.step_s is not None  # guaranteed by the model validator
+    count = math.floor(data.until_min * 60.0 / data.step_s + 1e-9) + 1
+    if count > MAX_POINTS:
+        raise InputError(
+            f"{count} points requested (until_min {data.until_min:g} at step_s {data.step_s:g}); "
+            f"at most {MAX_POINTS}: raise step_s",
+            field="step_s",
+        )
+    t = np.arange(count, dtype=np.float64) * (data.step_s / 60.0)
+    return t if t[-1] >= data.until_min - 1e-12 else np.append(t, np.float64(data.until_min))
+
+
+def regimen_of(data: SimulateIn) -> Regimen:
+    """The pure Regimen (per-kg rates converted with the given weight)."""
+    return Regimen(
+        boluses=tuple(Bolus(b.t_min, b.dose_mg) for b in data.boluses),
+        infusions=tuple(
+            Infusion(
+                i.start_min,
+                i.end_min,
+                i.rate_mg_h if i.rate_mg_h is not None else (i.rate_mg_kg_h or 0.0) * data.weight_kg,
+            )
+            for i in data.infusions
+        ),
+    )
+
+
+def run_simulation(actor: Actor, data: SimulateIn) -> Prediction:
+    """Simulate the request (bad model, times or regimen are InputError/NotFoundError)."""
+    require(actor, Permission.PK_EXPLORE)
+    get_model(data.model)
+    return simulate(
+        data.model, data.weight_kg, regimen_of(data), time_grid(data), age_y=data.age_y, ke0_per_min=data.ke0
+    )
+
+
+def points(prediction: Prediction) -> list[dict[str, float]]:
+    """One dict per time: t_min, cp_ng_ml and, when a ke0 is known, ce_ng_ml (the CLI's JSON rows)."""
+    ce = prediction.ce_ng_ml
+    return [
+        {"t_min": t, "cp_ng_ml": cp} | ({} if ce is None else {"ce_ng_ml": float(ce[i])})
+        for i, (t, cp) in enumerate(zip(prediction.t_min.tolist(), prediction.cp_ng_ml.tolist(), strict=True))
+    ]
+
+
+def simulation_json(prediction: Prediction) -> dict[str, Any]:
+    """What the API answers: like `ketaclinic pk simulate --json`."""
+    return {
+        "model": prediction.model_key,
+        "weight_kg": prediction.weight_kg,
+        "warnings": list(prediction.warnings),
+        "points": points(prediction),
+    }
+
+
+def chart_bands() -> list[dict[str, Any]]:
+    """The analgesic and dissociative bands as the charts draw them (with source and status)."""
+    return [
+        {
+            "key": b.key,
+            "label": b.label,
+            "low": b.low_ng_ml,
+            "high": b.high_ng_ml,
+            "source": b.source,
+            "status": b.status.value,
+        }
+        for b in concentration_bands()
+        if b.key in BAND_KEYS
+    ]
+
+
+def summary(prediction: Prediction) -> dict[str, Any]:
+    """Peak Cp (and Ce) and minutes within each charted band."""
+    t_peak, cp_peak = peak(prediction)
+    ce = prediction.ce_ng_ml
+    return {
+        "peak_cp_ng_ml": cp_peak,
+        "peak_cp_t_min": t_peak,
+        "peak_ce_ng_ml": None if ce is None else float(np.max(ce)),
+        "minutes_within": {
+            b["key"]: minutes_within(prediction.t_min, prediction.cp_ng_ml, b["low"], b["high"])
+            for b in chart_bands()
+        },
+    }
