@@ -264,3 +264,19 @@ def test_recent_list_and_views_are_audited(db: Database, staff: dict[str, Actor]
     assert [(e.actor, e.entity_id) for e in views] == [("nurse", str(made.id))]
     with pytest.raises(InputError):
         screening.recent_screenings(db, doctor, limit=0)
+
+
+def test_demo_screens_and_consents_realistically(sqlite_db: Database) -> None:
+    from ketaclinic.services import demo
+    from ketaclinic.store.tables.screening import Screening
+
+    context = demo.seed_demo(sqlite_db, patient_count=14)
+    with sqlite_db.transaction() as session:
+        verdicts = {s.patient_id: s.verdict for s in session.execute(select(Screening)).scalars()}
+        consented = screening.consented_protocols(session)
+        for patient_id, protocol_id in consented.items():
+            assert screening.plan_prerequisites(session, patient_id, protocol_id) == []
+    assert set(verdicts.values()) == {"eligible", "eligible_with_precautions", "not_eligible"}
+    assert 6 <= len(consented) < len(context.patient_ids)
+    assert {"valle2024", "cleveland2025", "schwartzman2009"} <= set(consented.values())
+    assert all(verdicts[p] != "not_eligible" for p in consented)
