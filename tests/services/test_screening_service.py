@@ -280,3 +280,21 @@ def test_demo_screens_and_consents_realistically(sqlite_db: Database) -> None:
     assert 6 <= len(consented) < len(context.patient_ids)
     assert {"valle2024", "cleveland2025", "schwartzman2009"} <= set(consented.values())
     assert all(verdicts[p] != "not_eligible" for p in consented)
+
+
+def test_clinic_rate_is_shown_beside_the_published_evidence(
+    db: Database, staff: dict[str, Actor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ketaclinic.screening import ClinicRate
+
+    monkeypatch.setattr(
+        screening,
+        "clinic_response_rates",
+        lambda session: {"trigeminal_neuralgia": ClinicRate(n=20, responders=13)},
+    )
+    pid = _patient(db, staff)
+    intake = completed_intake(screening.intake_prefill(db, staff["physician"], pid))
+    made = screening.create_screening(db, staff["physician"], pid, screening.ScreeningIn(intake=intake))
+    group = made.result["evidence"]["groups"][0]
+    assert group["clinic_rate"] == {"n": 20, "responders": 13, "rate": 0.65}
+    assert made.result["evidence"]["published_cohorts"][0]["n"] == 45

@@ -14,6 +14,7 @@ from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.screening import ClinicRate, ScreeningResult, Verdict, evaluate, parse_intake
 from ketaclinic.screening.intake import INTAKE_VERSION
 from ketaclinic.services.audit import audit, field_changes
+from ketaclinic.services.outcomes import clinic_response_rates
 from ketaclinic.services.patients import age_years, get_patient_row, latest_measure
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.store.base import utcnow
@@ -142,11 +143,7 @@ def consented_protocols(session: Session) -> dict[int, str]:
 
 
 def _clinic_rates(session: Session) -> dict[str, ClinicRate]:
-    """The clinic's own response rate per diagnosis group (empty until the outcomes service exists)."""
-    try:
-        from ketaclinic.services.outcomes import clinic_response_rates
-    except ImportError:
-        return {}
+    """The clinic's own response rate per diagnosis group (from the outcomes service)."""
     return dict(clinic_response_rates(session))
 
 
