@@ -76,7 +76,7 @@ def _primary_diagnoses(session: Session, patient_ids: list[int]) -> dict[int, st
     return out
 
 
-def _screening_baselines(session: Session, patient_ids: list[int]) -> dict[int, float]:
+def screening_baselines(session: Session, patient_ids: list[int]) -> dict[int, float]:
     """Baseline NRS from each patient's newest screening intake that records one."""
     rows = session.execute(
         select(Screening.patient_id, Screening.intake_json)
@@ -127,7 +127,7 @@ def course_facts(session: Session, *, today: date | None = None) -> list[CourseF
         )
     }
     diagnoses = _primary_diagnoses(session, ids)
-    screened = _screening_baselines(session, ids)
+    screened = screening_baselines(session, ids)
     course_ids = [c.id for c in courses.values()]
     first_pro: dict[int, float] = {}
     series: dict[int, dict[int, float]] = defaultdict(dict)
