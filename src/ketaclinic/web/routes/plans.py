@@ -1,0 +1,358 @@
+"""Dose plans: reference API (library, protocols, dose check), plan API, and the plan screens."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ketaclinic.dosing import check_bolus, check_rate, parse_rate, rate_checks
+from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.pharmacology import list_models
+from ketaclinic.reports.svg import concentration_chart
+from ketaclinic.services import patients, pk, plans
+from ketaclinic.services.permissions import Permission
+from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
+from ketaclinic.web.nav import NavItem
+
+router = APIRouter()
+NAV = [NavItem("Dose plans", "/plans", Permission.PLANS_VIEW, order=30)]
+
+ReferenceApi = Annotated[Principal, Depends(requires(Permission.REFERENCE_VIEW))]
+ViewApi = Annotated[Principal, Depends(requires(Permission.PLANS_VIEW))]
+CreateApi = Annotated[Principal, Depends(requires(Permission.PLANS_CREATE))]
+ApproveApi = Annotated[Principal, Depends(requires(Permission.PLANS_APPROVE))]
+CosignApi = Annotated[Principal, Depends(requires(Permission.PLANS_COSIGN))]
+ViewPage = Annotated[Principal, Depends(requires(Permission.PLANS_VIEW, page=True))]
+CreatePage = Annotated[Principal, Depends(requires(Permission.PLANS_CREATE, page=True))]
+ApprovePage = Annotated[Principal, Depends(requires(Permission.PLANS_APPROVE, page=True))]
+CosignPage = Annotated[Principal, Depends(requires(Permission.PLANS_COSIGN, page=True))]
+
+
+# --- reference ---------------------------------------------------------------------------------------
+
+
+@router.get("/api/v1/library", tags=["dosing"])
+def api_library(settings: SettingsDep, principal: ReferenceApi) -> dict[str, Any]:
+    """The drug library in force (clinic override applied), every limit with its source and status."""
+    return plans.clinic_library(settings).library.to_json_dict()
+
+
+@router.get("/api/v1/protocols", tags=["dosing"])
+def api_protocols(settings: SettingsDep, principal: ReferenceApi) -> list[dict[str, Any]]:
+    """Every protocol (shipped and the clinic's)."""
+    return [p.to_json_dict() for p in plans.clinic_library(settings).protocols.values()]
+
+
+@router.get("/api/v1/protocols/{protocol_id}", tags=["dosing"])
+def api_protocol(protocol_id: str, settings: SettingsDep, principal: ReferenceApi) -> dict[str, Any]:
+    """One protocol."""
+    return plans.clinic_library(settings).protocol(protocol_id).to_json_dict()
+
+
+class DoseCheckIn(BaseModel):
+    """A rate ("0.5 mg/kg/h", "35 mg/h") or a bolus dose in mg, a weight and a library context."""
+
+    model_config = ConfigDict(extra="forbid")
+    context: str = Field(min_length=1, max_length=64)
+    weight_kg: float = Field(gt=0, le=400)
+    rate: str | None = Field(default=None, max_length=40)
+    bolus_mg: float | None = Field(default=None, ge=0, le=10_000)
+    concentration_mg_ml: float | None = Field(default=None, gt=0, le=100)
+    kind: Literal["rate", "bolus"] = "rate"
+
+
+@router.post("/api/v1/dose/check", tags=["dosing"])
+def api_dose_check(body: DoseCheckIn, settings: SettingsDep, principal: ReferenceApi) -> dict[str, Any]:
+    """The library's verdict on a rate or bolus: ok, soft or hard, with the deciding limit and its source."""
+    library = plans.clinic_library(settings).library
+    if body.kind == "bolus":
+        if body.bolus_mg is None:
+            raise InputError("give bolus_mg for a bolus check", field="bolus_mg")
+        return check_bolus(
+            library, body.context, dose_mg=body.bolus_mg, weight_kg=body.weight_kg
+        ).to_json_dict()
+    if body.rate is None:
+        raise InputError("give rate, e.g. '0.5 mg/kg/h' or '35 mg/h'", field="rate")
+    parsed = parse_rate(body.rate)
+    ctx = library.context(body.context)
+    concentration = body.concentration_mg_ml or ctx.concentrations.values_mg_ml[0]
+    rate_mg_h = parsed.to_rate_mg_h(weight_kg=body.weight_kg, concentration_mg_ml=concentration)
+    worst = check_rate(library, body.context, rate_mg_h=rate_mg_h, weight_kg=body.weight_kg).to_json_dict()
+    checks = rate_checks(library, body.context, rate_mg_h=rate_mg_h, weight_kg=body.weight_kg)
+    return worst | {"rate_mg_h": rate_mg_h, "checks": [c.to_json_dict() for c in checks]}
+
+
+# --- plans API -------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/api/v1/patients/{patient_id}/plans", status_code=201, response_model=plans.PlanOut, tags=["plans"]
+)
+def api_create(
+    patient_id: int, body: plans.PlanCreate, db: DbDep, settings: SettingsDep, principal: CreateApi
+) -> plans.PlanOut:
+    """Compute, check and store a draft plan (422 naming the limit and source on a hard breach)."""
+    return plans.create_plan(db, principal.actor, patient_id, body, config=settings)
+
+
+@router.get("/api/v1/patients/{patient_id}/plans", response_model=list[plans.PlanSummary], tags=["plans"])
+def api_patient_plans(patient_id: int, db: DbDep, principal: ViewApi) -> list[plans.PlanSummary]:
+    """A patient's plans, newest first."""
+    return plans.list_plans(db, principal.actor, patient_id=patient_id)
+
+
+@router.get("/api/v1/plans/{plan_id}", response_model=plans.PlanOut, tags=["plans"])
+def api_plan(plan_id: int, db: DbDep, principal: ViewApi) -> plans.PlanOut:
+    """One plan (audited view)."""
+    return plans.view_plan(db, principal.actor, plan_id)
+
+
+@router.post("/api/v1/plans/{plan_id}/soft-reasons", response_model=plans.PlanOut, tags=["plans"])
+def api_soft_reasons(
+    plan_id: int, body: plans.SoftReasonsIn, db: DbDep, principal: CreateApi
+) -> plans.PlanOut:
+    """Give the reason for overriding soft-limit breaches (by index in soft_breaches)."""
+    return plans.give_soft_reasons(db, principal.actor, plan_id, body)
+
+
+@router.post("/api/v1/plans/{plan_id}/approve", response_model=plans.PlanOut, tags=["plans"])
+def api_approve(plan_id: int, db: DbDep, principal: ApproveApi) -> plans.PlanOut:
+    """Approve (409 listing missing reasons or screening/consent prerequisites)."""
+    return plans.approve_plan(db, principal.actor, plan_id)
+
+
+@router.post("/api/v1/plans/{plan_id}/cosign", response_model=plans.PlanOut, tags=["plans"])
+def api_cosign(plan_id: int, db: DbDep, principal: CosignApi) -> plans.PlanOut:
+    """Co-sign a plan with soft overrides (a second clinician, not the approver)."""
+    return plans.cosign_plan(db, principal.actor, plan_id)
+
+
+@router.post("/api/v1/plans/{plan_id}/cancel", response_model=plans.PlanOut, tags=["plans"])
+def api_cancel(plan_id: int, body: plans.CancelIn, db: DbDep, principal: CreateApi) -> plans.PlanOut:
+    """Cancel a plan with a reason."""
+    return plans.cancel_plan(db, principal.actor, plan_id, body)
+
+
+# --- screens ---------------------------------------------------------------------------------------
+
+
+def _session_chart(session: dict[str, Any], title: str) -> str:
+    prediction = session.get("prediction")
+    if not prediction:
+        return ""
+    curve = prediction["curve"]
+    series: dict[str, Any] = {"Cp (plasma)": curve["cp_ng_ml"]}
+    if curve.get("ce_ng_ml"):
+        series["Ce (effect site)"] = curve["ce_ng_ml"]
+    end = session["segments"][-1]["end_min"]
+    return concentration_chart(
+        curve["t_min"], series, bands=pk.chart_bands(), title=title, markers=[(end, "infusion ends")]
+    )
+
+
+@router.get("/plans", response_class=HTMLResponse, include_in_schema=False)
+def list_page(
+    request: Request,
+    db: DbDep,
+    principal: ViewPage,
+    status: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    """Plans: drafts, awaiting co-signature, approved (and cancelled on request)."""
+    statuses = (status,) if status else ("draft", "awaiting_cosign", "approved")
+    items = plans.list_plans(db, principal.actor, statuses=statuses)
+    choices: list[Any] = []
+    if principal.can(Permission.PLANS_CREATE):
+        choices, _total = patients.list_patients(db, principal.actor, limit=500)
+    return render(
+        request, "plans/list.html", items=items, status=status, labels=plans.STATUS_LABELS, choices=choices
+    )
+
+
+@router.get("/plans/new", response_class=HTMLResponse, include_in_schema=False)
+def new_redirect(patient_id: Annotated[int, Query(ge=1)], principal: CreatePage) -> Response:
+    """The patient chooser on the list page lands on that patient's plan builder."""
+    return RedirectResponse(f"/patients/{patient_id}/plans/new", status_code=303)
+
+
+def _builder_values(form: Any) -> dict[str, Any]:
+    values = {k: (str(form.get(k)).strip() if form.get(k) is not None else "") for k in _BUILDER_FIELDS}
+    return {k: v for k, v in values.items() if v}
+
+
+_BUILDER_FIELDS = (
+    "protocol_id",
+    "dosing_weight",
+    "weight_kg",
+    "concentration_mg_ml",
+    "volume_ml",
+    "start_date",
+    "model_key",
+    "weight_reason",
+)
+
+
+def _builder(
+    request: Request,
+    db: DbDep,
+    principal: Principal,
+    settings: Any,
+    patient_id: int,
+    values: dict[str, Any],
+    errors: list[str],
+    status_code: int = 200,
+) -> Response:
+    patient = patients.view_patient(db, principal.actor, patient_id)
+    reference = plans.clinic_library(settings)
+    existing = plans.list_plans(db, principal.actor, patient_id=patient_id)
+    return render(
+        request,
+        "plans/builder.html",
+        status_code=status_code,
+        patient=patient,
+        protocols=list(reference.protocols.values()),
+        models=list_models(),
+        values=values,
+        errors=errors,
+        existing=existing,
+    )
+
+
+@router.get("/patients/{patient_id}/plans/new", response_class=HTMLResponse, include_in_schema=False)
+def builder_page(
+    request: Request, patient_id: int, db: DbDep, settings: SettingsDep, principal: CreatePage
+) -> Response:
+    """The plan builder: the patient's weight from the registry, protocol, concentration, model."""
+    return _builder(request, db, principal, settings, patient_id, {}, [])
+
+
+@router.post("/patients/{patient_id}/plans/new", response_class=HTMLResponse, include_in_schema=False)
+async def builder_submit(
+    request: Request, patient_id: int, db: DbDep, settings: SettingsDep, principal: CreatePage
+) -> Response:
+    """Compute and store a draft; a hard breach or bad input comes back on the form."""
+    values = _builder_values(await request.form())
+    try:
+        created = plans.create_plan(
+            db, principal.actor, patient_id, plans.PlanCreate.model_validate(values), config=settings
+        )
+    except ValidationError as exc:
+        errors = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return _builder(request, db, principal, settings, patient_id, values, errors, 422)
+    except (InputError, NotFoundError) as exc:
+        return _builder(request, db, principal, settings, patient_id, values, [exc.message], 422)
+    return RedirectResponse(f"/plans/{created.id}", status_code=303)
+
+
+@router.get("/plans/{plan_id}", response_class=HTMLResponse, include_in_schema=False)
+def detail_page(request: Request, plan_id: int, db: DbDep, principal: ViewPage) -> Response:
+    """A plan: schedule, Cp/Ce per session against the bands, every check, overrides and signatures."""
+    plan = plans.view_plan(db, principal.actor, plan_id)
+    return _detail(request, plan, [])
+
+
+def _detail(request: Request, plan: plans.PlanOut, errors: list[str], status_code: int = 200) -> Response:
+    charts: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for s in plan.plan["sessions"]:
+        key = repr(s["segments"])
+        if key in seen:  # the same regimen predicts the same curve: show it once
+            charts.append({"same_as": seen[key], "svg": ""})
+            continue
+        seen[key] = s["number"]
+        title = f"Session {s['number']}: predicted Cp and Ce ({plan.model_key})"
+        charts.append({"same_as": None, "svg": _session_chart(s, title)})
+    return render(
+        request,
+        "plans/detail.html",
+        status_code=status_code,
+        plan=plan,
+        doc=plan.plan,
+        charts=charts,
+        bands=pk.chart_bands(),
+        errors=errors,
+    )
+
+
+async def _action(request: Request, db: DbDep, principal: Principal, plan_id: int, action: str) -> Response:
+    form = await request.form()
+    try:
+        if action == "reasons":
+            reasons = [
+                {"check": int(key.removeprefix("reason_")), "reason": str(value)}
+                for key, value in form.items()
+                if key.startswith("reason_") and str(value).strip()
+            ]
+            if not reasons:
+                raise InputError("enter a reason for at least one soft-limit breach", field="reasons")
+            plans.give_soft_reasons(
+                db, principal.actor, plan_id, plans.SoftReasonsIn.model_validate({"reasons": reasons})
+            )
+        elif action == "approve":
+            plans.approve_plan(db, principal.actor, plan_id)
+        elif action == "cosign":
+            plans.cosign_plan(db, principal.actor, plan_id)
+        else:
+            plans.cancel_plan(
+                db,
+                principal.actor,
+                plan_id,
+                plans.CancelIn.model_validate({"reason": form.get("reason", "")}),
+            )
+    except ValidationError as exc:
+        plan = plans.view_plan(db, principal.actor, plan_id)
+        return _detail(request, plan, [str(e["msg"]) for e in exc.errors()], 422)
+    except (InputError, ConflictError) as exc:
+        plan = plans.view_plan(db, principal.actor, plan_id)
+        return _detail(request, plan, [exc.message], 409 if isinstance(exc, ConflictError) else 422)
+    return RedirectResponse(f"/plans/{plan_id}", status_code=303)
+
+
+@router.post("/plans/{plan_id}/soft-reasons", response_class=HTMLResponse, include_in_schema=False)
+async def reasons_submit(request: Request, plan_id: int, db: DbDep, principal: CreatePage) -> Response:
+    """Save soft-override reasons."""
+    return await _action(request, db, principal, plan_id, "reasons")
+
+
+@router.post("/plans/{plan_id}/approve", response_class=HTMLResponse, include_in_schema=False)
+async def approve_submit(request: Request, plan_id: int, db: DbDep, principal: ApprovePage) -> Response:
+    """Approve from the plan page."""
+    return await _action(request, db, principal, plan_id, "approve")
+
+
+@router.post("/plans/{plan_id}/cosign", response_class=HTMLResponse, include_in_schema=False)
+async def cosign_submit(request: Request, plan_id: int, db: DbDep, principal: CosignPage) -> Response:
+    """Co-sign from the plan page."""
+    return await _action(request, db, principal, plan_id, "cosign")
+
+
+@router.post("/plans/{plan_id}/cancel", response_class=HTMLResponse, include_in_schema=False)
+async def cancel_submit(request: Request, plan_id: int, db: DbDep, principal: CreatePage) -> Response:
+    """Cancel from the plan page."""
+    return await _action(request, db, principal, plan_id, "cancel")
+
+
+@router.get(
+    "/plans/{plan_id}/sessions/{number}/pump-sheet", response_class=HTMLResponse, include_in_schema=False
+)
+def pump_sheet(request: Request, plan_id: int, number: int, db: DbDep, principal: ViewPage) -> Response:
+    """The printable pump-programming sheet of one session: mL/h first."""
+    plan = plans.view_plan(db, principal.actor, plan_id)
+    sessions = plan.plan["sessions"]
+    if not 1 <= number <= len(sessions):
+        raise NotFoundError(f"plan {plan_id} has sessions 1-{len(sessions)}; no session {number}")
+    patient = (
+        patients.view_patient(db, principal.actor, plan.patient_id)
+        if principal.actor.sees_identities
+        else None
+    )
+    return render(
+        request,
+        "plans/pump_sheet.html",
+        plan=plan,
+        doc=plan.plan,
+        session=sessions[number - 1],
+        patient=patient,
+    )
