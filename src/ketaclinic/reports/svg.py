@@ -199,11 +199,13 @@ def concentration_chart(
     width: int = 720,
     plot_height: int = 260,
     markers: Sequence[tuple[float, str]] = (),
+    t_max: float | None = None,
 ) -> str:
     """Time-series lines over shaded horizontal bands, each band labelled with its source underneath.
 
     series: label -> values at `t_min` (None breaks the line: a gap). bands: mappings with label, low,
     high, source and optional status. markers: (t_min, label) vertical lines (e.g. a rate change).
+    t_max: the time axis end (several charts of one session share it), else the last time.
     Every series is a different colour and dash so the chart also reads in greyscale print.
     """
     left, right, top = 62, width - 16, 14
@@ -217,7 +219,7 @@ def concentration_chart(
     y_ticks = _nice_ticks(y_top or 1.0, 5)
     y_max = y_ticks[-1]
     t_values = [float(t) for t in t_min]
-    x_ticks = _nice_ticks(max(t_values, default=1.0) or 1.0, 8)
+    x_ticks = _nice_ticks((t_max if t_max is not None else max(t_values, default=1.0)) or 1.0, 8)
     t_max = x_ticks[-1]
 
     def x_of(t: float) -> float:

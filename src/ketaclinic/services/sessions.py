@@ -242,7 +242,7 @@ def pregnancy_check_applies(patient: Patient) -> bool:
     return patient.sex != "male"
 
 
-def check_in(db: Database, actor: Actor, session_id: int, data: CheckInIn, *, config: Config = None) -> None:
+def check_in(db: Database, actor: Actor, session_id: int, data: CheckInIn, *, config: Config = None) -> str:
     """Record the pre-infusion facts and baseline reading; scheduled -> checked_in."""
     require(actor, Permission.SESSIONS_CHART)
     with db.transaction() as session:
@@ -285,9 +285,10 @@ def check_in(db: Database, actor: Actor, session_id: int, data: CheckInIn, *, co
             row.id,
             {"state": {"old": old, "new": row.state}, "check_in": {"old": None, "new": facts | baseline}},
         )
+        return row.state
 
 
-def start(db: Database, actor: Actor, session_id: int, rate: RateIn, *, config: Config = None) -> None:
+def start(db: Database, actor: Actor, session_id: int, rate: RateIn, *, config: Config = None) -> str:
     """Start the infusion at its first rate (checked); only a session of an approved plan starts."""
     require(actor, Permission.SESSIONS_CHART)
     with db.transaction() as session:
@@ -299,11 +300,12 @@ def start(db: Database, actor: Actor, session_id: int, rate: RateIn, *, config: 
         seg = record_segment(session, actor, row, rate, kind="start", config=config)
         changes = {"state": {"old": old, "new": row.state}} | segment_changes(seg)
         audit(session, actor, "start", "infusion_session", row.id, changes, segment_reason(seg))
+        return row.state
 
 
 def pause(
     db: Database, actor: Actor, session_id: int, at: datetime | None = None, *, config: Config = None
-) -> None:
+) -> str:
     """Pause the pump (a zero-rate segment)."""
     require(actor, Permission.SESSIONS_CHART)
     with db.transaction() as session:
@@ -318,9 +320,10 @@ def pause(
             row.id,
             {"state": {"old": old, "new": row.state}} | segment_changes(seg),
         )
+        return row.state
 
 
-def resume(db: Database, actor: Actor, session_id: int, data: ResumeIn, *, config: Config = None) -> None:
+def resume(db: Database, actor: Actor, session_id: int, data: ResumeIn, *, config: Config = None) -> str:
     """Resume at the rate before the pause (re-checked) or at a new rate."""
     require(actor, Permission.SESSIONS_CHART)
     with db.transaction() as session:
@@ -348,11 +351,12 @@ def resume(db: Database, actor: Actor, session_id: int, data: ResumeIn, *, confi
             {"state": {"old": old, "new": row.state}} | segment_changes(seg),
             segment_reason(seg),
         )
+        return row.state
 
 
 def end_infusion(
     db: Database, actor: Actor, session_id: int, data: EndIn, *, stopped: bool, config: Config = None
-) -> None:
+) -> str:
     """Complete or stop the infusion (a zero-rate segment), then recovery begins."""
     require(actor, Permission.SESSIONS_CHART)
     action = SessionAction.STOP if stopped else SessionAction.COMPLETE
@@ -376,9 +380,10 @@ def end_infusion(
             | segment_changes(seg),
             data.reason,
         )
+        return row.state
 
 
-def discharge(db: Database, actor: Actor, session_id: int, data: DischargeIn) -> None:
+def discharge(db: Database, actor: Actor, session_id: int, data: DischargeIn) -> str:
     """Discharge after recovery: every checklist item must be met (422 naming the unmet ones)."""
     require(actor, Permission.SESSIONS_CHART)
     with db.transaction() as session:
@@ -400,6 +405,7 @@ def discharge(db: Database, actor: Actor, session_id: int, data: DischargeIn) ->
             row.id,
             {"state": {"old": old, "new": row.state}, "discharge": {"old": None, "new": data.answers}},
         )
+        return row.state
 
 
 def signature_facts(session: Session, row: InfusionSession) -> dict[str, Any]:
@@ -432,8 +438,8 @@ def signature_facts(session: Session, row: InfusionSession) -> dict[str, Any]:
     }
 
 
-def sign(db: Database, actor: Actor, session_id: int) -> None:
-    """Sign the discharged record: it is locked from then on (only addenda)."""
+def sign(db: Database, actor: Actor, session_id: int) -> str:
+    """Sign the discharged record: it is locked from then on (only addenda). Returns the new state."""
     require(actor, Permission.SESSIONS_SIGN)
     with db.transaction() as session:
         row = session_row(session, session_id, lock=True)
@@ -452,6 +458,7 @@ def sign(db: Database, actor: Actor, session_id: int) -> None:
             row.id,
             {"state": {"old": old, "new": row.state}, "signed_by": {"old": None, "new": actor.username}},
         )
+        return row.state
 
 
 def add_addendum(db: Database, actor: Actor, session_id: int, data: AddendumIn) -> int:

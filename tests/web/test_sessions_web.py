@@ -1,0 +1,114 @@
+"""Sessions over HTTP: the API from creation to signature, 4xx answers, roles, and the charting screen."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from ketaclinic.services.permissions import Actor
+from ketaclinic.store.db import Database
+from tests.services.sessions_support import CHECK_IN, approved_plan
+
+Client = Callable[[str | None], TestClient]
+
+
+def _new_session(api: TestClient, sqlite_db: Database, web_staff: dict[str, Actor]) -> int:
+    plan_id = approved_plan(sqlite_db, web_staff)
+    made = api.post("/api/v1/sessions", json={"plan_id": plan_id, "session_number": 1})
+    assert made.status_code == 201, made.text
+    return int(made.json()["id"])
+
+
+def test_api_session_from_creation_to_signature(
+    api_client: Client, sqlite_db: Database, web_staff: dict[str, Actor]
+) -> None:
+    api = api_client("nurse")
+    sid = _new_session(api, sqlite_db, web_staff)
+    base = f"/api/v1/sessions/{sid}"
+    assert api.post(f"{base}/start", json={"pump_ml_h": 24.5}).status_code == 409
+    assert api.post(f"{base}/check-in", json=CHECK_IN).json()["state"] == "checked_in"
+    hard = api.post(f"{base}/start", json={"pump_ml_h": 150})
+    assert hard.status_code == 422 and "hard max" in hard.json()["detail"]
+    assert api.post(f"{base}/start", json={"rate_mg_kg_h": 0.35}).json()["state"] == "running"
+    soft = api.post(f"{base}/rate", json={"pump_ml_h": 80, "deviation_reason": "pain"})
+    assert soft.status_code == 422 and soft.json()["field"] == "limit_reason"
+    preview = api.post(f"{base}/rate/check", json={"pump_ml_h": 80})
+    assert preview.json()["check"]["verdict"] == "soft" and preview.json()["check"]["source"]
+    ok = api.post(f"{base}/rate", json={"pump_ml_h": 80, "limit_reason": "order", "deviation_reason": "pain"})
+    assert ok.status_code == 201 and ok.json()["deviation"] is True
+    impossible = api.post(f"{base}/observations", json={"hr": 400})
+    assert impossible.status_code == 422 and impossible.json()["field"] == "hr"
+    reading = api.post(f"{base}/observations", json={"sbp": 182, "dbp": 95, "hr": 88, "spo2": 97})
+    assert reading.status_code == 201 and reading.json()["alerts_raised"]
+    polled = api.get(f"{base}/alerts").json()
+    assert {a["trigger_key"] for a in polled} == set(reading.json()["alerts_raised"])
+    first = polled[0]["id"]
+    assert api.post(f"{base}/alerts/{first}/resolve", json={"resolution": "x"}).status_code == 409
+    assert api.post(f"{base}/alerts/{first}/ack", json={"action_taken": ""}).status_code == 422
+    acked = api.post(f"{base}/alerts/{first}/ack", json={"action_taken": "rate reduced"})
+    assert acked.json()["acknowledged_by"] == "nurse"
+    assert api.post(f"{base}/alerts/{first}/resolve", json={"resolution": "BP settled"}).status_code == 200
+    ae = api.post(
+        f"{base}/adverse-events",
+        json={"kind": "hypertension", "severity": "moderate", "action": "rate reduced", "outcome": "settled"},
+    )
+    assert ae.status_code == 201 and ae.json()["cp_at_onset_ng_ml"] >= 0
+    assert api.post(f"{base}/adverse-events", json={"kind": "gremlins", "severity": "mild"}).status_code == 422
+    med = api.post(f"{base}/medications", json={"purpose": "rescue", "medication": "labetalol", "dose": 10})
+    assert med.status_code == 201 and med.json()["unit"] == "mg"
+    assert api.post(f"{base}/medications", json={"purpose": "rescue", "medication": "x", "dose": 1}).status_code == 404
+    api.post(f"{base}/observations", json={"sbp": 126, "dbp": 78, "hr": 72, "spo2": 98, "rass": 0})
+    assert api.post(f"{base}/complete").json()["state"] == "recovery"
+    assert api.post(f"{base}/discharge", json={"answers": {}}).status_code == 422
+    done = api.post(f"{base}/discharge", json={"answers": {"able_to_walk": True, "escort_present": True}})
+    assert done.json()["state"] == "discharged"
+    assert api_client("researcher").post(f"{base}/sign").status_code == 403
+    assert api.post(f"{base}/sign").json()["state"] == "signed"
+    assert api.post(f"{base}/observations", json={"hr": 70}).status_code == 409
+    assert api.post(f"{base}/addenda", json={"text": "called the patient"}).status_code == 201
+    chart = api.get(base).json()
+    assert chart["state"] == "signed" and chart["addenda"][0]["text"] == "called the patient"
+    assert chart["prediction"]["bands"][0]["source"]
+    assert api_client("researcher").get(base).status_code == 403
+    assert api_client(None).get(base).status_code == 401
+    assert api.get("/api/v1/sessions/9999").status_code == 404
+
+
+def test_charting_screen_and_fragments(
+    api_client: Client, page_client: Callable[[str], TestClient], sqlite_db: Database, web_staff: dict[str, Actor]
+) -> None:
+    api = api_client("nurse")
+    sid = _new_session(api, sqlite_db, web_staff)
+    page = page_client("nurse")
+    listing = page.get("/sessions")
+    assert listing.status_code == 200 and f"/sessions/{sid}" in listing.text
+    screen = page.get(f"/sessions/{sid}")
+    assert screen.status_code == 200 and "Check-in" in screen.text
+    api.post(f"/api/v1/sessions/{sid}/check-in", json=CHECK_IN)
+    check = page.post(
+        f"/sessions/{sid}/rate/check", data={"rate": "80", "unit": "ml_h", "action": "start"},
+        headers={"X-CSRF-Token": page.csrf, "HX-Request": "true"},  # type: ignore[attr-defined]
+    )
+    assert "SOFT" in check.text and "Reason for exceeding the soft limit" in check.text
+    started = page.post(
+        f"/sessions/{sid}/rate", data={"rate": "0.35", "unit": "mg_kg_h", "action": "start",
+                                       "csrf_token": page.csrf},  # type: ignore[attr-defined]
+    )
+    assert started.status_code == 303
+    live = page.post(
+        f"/sessions/{sid}/observations", data={"sbp": "185", "dbp": "95", "hr": "80", "spo2": "97"},
+        headers={"X-CSRF-Token": page.csrf, "HX-Request": "true"},  # type: ignore[attr-defined]
+    )
+    assert live.status_code == 200 and live.headers["HX-Trigger"] == "refresh-alerts" and "<svg" in live.text
+    bad = page.post(
+        f"/sessions/{sid}/observations", data={"spo2": "140"},
+        headers={"X-CSRF-Token": page.csrf, "HX-Request": "true"},  # type: ignore[attr-defined]
+    )
+    assert "spo2" in bad.text and "impossible" in bad.text
+    fragment = page.get(f"/sessions/{sid}/alerts")
+    assert "Acknowledge" in fragment.text
+    running = page.get(f"/sessions/{sid}")
+    assert 'id="countdown"' in running.text and "data-due" in running.text
+    wrong = page.post(f"/sessions/{sid}/lifecycle", data={"action": "resume", "csrf_token": page.csrf})  # type: ignore[attr-defined]
+    assert wrong.status_code == 409 and "cannot resume" in wrong.text
