@@ -257,3 +257,18 @@ def test_clinic_override_tightens_the_library_for_every_plan(
             db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test"), config=tmp_path
         )
     assert _plan_count(db) == 0
+
+
+def test_demo_plans(sqlite_db: Database) -> None:
+    from ketaclinic.services import demo
+
+    demo.seed_demo(sqlite_db, patient_count=14)
+    with sqlite_db.transaction() as session:
+        rows = list(session.execute(select(DosePlanRow)).scalars())
+        consented = screening_service.consented_protocols(session)
+    approved = [r for r in rows if r.status == "approved"]
+    assert consented and {r.patient_id for r in approved} == set(consented)
+    assert any(r.status == "draft" for r in rows)
+    for row in approved:
+        if json.loads(row.plan_json)["soft_breaches"]:
+            assert row.cosigned_by and row.cosigned_by != row.approved_by
