@@ -191,14 +191,19 @@ def answers_from_form(form: FormData) -> outcomes.Answers:
     """The questionnaire form as Answers (blank instruments are left out)."""
     nrs = {k: _number(form, f"nrs_{k}") for k in ("now", "average", "worst")}
     pgic = _number(form, "pgic")
+    # BPI severity is the four pain ratings (worst, least, average, now): scored when all are given.
+    severity = {**nrs, "least": _number(form, "nrs_least")}
     interference = {name: _number(form, f"bpi_{name}") for name, _label in BPI_INTERFERENCE}
+    bpi: dict[str, Any] = {}
+    if all(v is not None for v in severity.values()):
+        bpi["severity"] = severity
+    if any(v is not None for v in interference.values()):
+        bpi["interference"] = interference
     return outcomes.Answers.model_validate(
         {
             "nrs": {"recall": "24h", **nrs} if any(v is not None for v in nrs.values()) else None,
             "pgic": int(pgic) if pgic is not None else None,
-            "bpi": {"interference": interference}
-            if any(v is not None for v in interference.values())
-            else None,
+            "bpi": bpi or None,
             "phq9": _items(form, "phq9", len(PHQ9_ITEMS)),
             "gad7": _items(form, "gad7", len(GAD7_ITEMS)),
         }
