@@ -54,10 +54,15 @@ def test_api_session_from_creation_to_signature(
         json={"kind": "hypertension", "severity": "moderate", "action": "rate reduced", "outcome": "settled"},
     )
     assert ae.status_code == 201 and ae.json()["cp_at_onset_ng_ml"] >= 0
-    assert api.post(f"{base}/adverse-events", json={"kind": "gremlins", "severity": "mild"}).status_code == 422
+    assert (
+        api.post(f"{base}/adverse-events", json={"kind": "gremlins", "severity": "mild"}).status_code == 422
+    )
     med = api.post(f"{base}/medications", json={"purpose": "rescue", "medication": "labetalol", "dose": 10})
     assert med.status_code == 201 and med.json()["unit"] == "mg"
-    assert api.post(f"{base}/medications", json={"purpose": "rescue", "medication": "x", "dose": 1}).status_code == 404
+    assert (
+        api.post(f"{base}/medications", json={"purpose": "rescue", "medication": "x", "dose": 1}).status_code
+        == 404
+    )
     api.post(f"{base}/observations", json={"sbp": 126, "dbp": 78, "hr": 72, "spo2": 98, "rass": 0})
     assert api.post(f"{base}/complete").json()["state"] == "recovery"
     assert api.post(f"{base}/discharge", json={"answers": {}}).status_code == 422
@@ -76,7 +81,10 @@ def test_api_session_from_creation_to_signature(
 
 
 def test_charting_screen_and_fragments(
-    api_client: Client, page_client: Callable[[str], TestClient], sqlite_db: Database, web_staff: dict[str, Actor]
+    api_client: Client,
+    page_client: Callable[[str], TestClient],
+    sqlite_db: Database,
+    web_staff: dict[str, Actor],
 ) -> None:
     api = api_client("nurse")
     sid = _new_session(api, sqlite_db, web_staff)
@@ -87,22 +95,25 @@ def test_charting_screen_and_fragments(
     assert screen.status_code == 200 and "Check-in" in screen.text
     api.post(f"/api/v1/sessions/{sid}/check-in", json=CHECK_IN)
     check = page.post(
-        f"/sessions/{sid}/rate/check", data={"rate": "80", "unit": "ml_h", "action": "start"},
+        f"/sessions/{sid}/rate/check",
+        data={"rate": "80", "unit": "ml_h", "action": "start"},
         headers={"X-CSRF-Token": page.csrf, "HX-Request": "true"},  # type: ignore[attr-defined]
     )
     assert "SOFT" in check.text and "Reason for exceeding the soft limit" in check.text
     started = page.post(
-        f"/sessions/{sid}/rate", data={"rate": "0.35", "unit": "mg_kg_h", "action": "start",
-                                       "csrf_token": page.csrf},  # type: ignore[attr-defined]
+        f"/sessions/{sid}/rate",
+        data={"rate": "0.35", "unit": "mg_kg_h", "action": "start", "csrf_token": page.csrf},  # type: ignore[attr-defined]
     )
     assert started.status_code == 303
     live = page.post(
-        f"/sessions/{sid}/observations", data={"sbp": "185", "dbp": "95", "hr": "80", "spo2": "97"},
+        f"/sessions/{sid}/observations",
+        data={"sbp": "185", "dbp": "95", "hr": "80", "spo2": "97"},
         headers={"X-CSRF-Token": page.csrf, "HX-Request": "true"},  # type: ignore[attr-defined]
     )
     assert live.status_code == 200 and live.headers["HX-Trigger"] == "refresh-alerts" and "<svg" in live.text
     bad = page.post(
-        f"/sessions/{sid}/observations", data={"spo2": "140"},
+        f"/sessions/{sid}/observations",
+        data={"spo2": "140"},
         headers={"X-CSRF-Token": page.csrf, "HX-Request": "true"},  # type: ignore[attr-defined]
     )
     assert "spo2" in bad.text and "impossible" in bad.text

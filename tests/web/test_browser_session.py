@@ -1,0 +1,90 @@
+"""In a real browser: a nurse charts a whole session, from check-in to signature."""
+
+from __future__ import annotations
+
+import pytest
+
+from ketaclinic.services.permissions import Actor
+from ketaclinic.services.sessions import SessionCreate, create_session
+from ketaclinic.store.db import Database
+from tests.conftest import screenshot
+from tests.services.sessions_support import approved_plan
+
+pytestmark = pytest.mark.browser
+
+
+def test_nurse_charts_a_session_from_check_in_to_signature(  # type: ignore[no-untyped-def]
+    browser_login, sqlite_db: Database, web_staff: dict[str, Actor]
+) -> None:
+    plan_id = approved_plan(sqlite_db, web_staff, mrn="BR-S1")
+    sid = create_session(sqlite_db, web_staff["nurse"], SessionCreate(plan_id=plan_id, session_number=1)).id
+    page = browser_login("nurse")
+    page.click("nav >> text=Sessions")
+    page.click(f"a[href='/sessions/{sid}']")
+    for name, value in (
+        ("weight_kg", "70"),
+        ("sbp", "128"),
+        ("dbp", "78"),
+        ("hr", "72"),
+        ("spo2", "98"),
+        ("nrs", "7"),
+    ):
+        page.fill(f"#check-in input[name={name}]", value)
+    page.select_option("select[name=premed_medication]", "ondansetron")
+    page.fill("input[name=premed_dose]", "4")
+    page.select_option("select[name=pregnancy_check]", "negative_test")
+    screenshot(page, "session-check-in")
+    page.click("button:has-text('Check in')")
+    page.wait_for_selector("text=Start the infusion")
+
+    # A soft-limit rate: the library verdict shows first, then a reason confirms it.
+    page.fill("#rate input[name=rate]", "80")
+    page.click("button:has-text('Check against library and plan')")
+    page.wait_for_selector(".rate-verdict:has-text('SOFT')")
+    page.fill("input[name=limit_reason]", "physician order: severe pain")
+    page.fill("input[name=deviation_reason]", "titrated up at the bedside")
+    page.click("button:has-text('Confirm start')")
+    page.wait_for_selector(".big-state:has-text('running')")
+    assert page.locator("#countdown").inner_text().startswith("in ")
+
+    # One keyboard row: type the vitals, Enter submits; the alert appears without a reload.
+    page.fill("#obs-form input[name=sbp]", "186")
+    page.keyboard.press("Tab")
+    page.keyboard.type("96")
+    page.fill("#obs-form input[name=hr]", "88")
+    page.fill("#obs-form input[name=spo2]", "97")
+    page.press("#obs-form input[name=spo2]", "Enter")
+    page.wait_for_selector("#flowsheet td:has-text('186')")
+    page.wait_for_selector("#alerts .session-alert:has-text('CRITICAL')", timeout=10000)
+    assert page.evaluate("document.activeElement.name") == "sbp"
+    screenshot(page, "session-running-alert")
+    page.locator("#alerts .session-alert").first.locator("input[name=action_taken]").fill(
+        "rate reduced, BP rechecked"
+    )
+    page.locator("#alerts .session-alert").first.locator("button:has-text('Acknowledge')").click()
+    page.wait_for_selector("#alerts :text('Acknowledged by')")
+    page.fill("#obs-form input[name=sbp]", "126")
+    page.fill("#obs-form input[name=dbp]", "78")
+    page.fill("#obs-form input[name=hr]", "72")
+    page.fill("#obs-form input[name=spo2]", "98")
+    page.fill("#obs-form input[name=rass]", "0")
+    page.press("#obs-form input[name=rass]", "Enter")
+    page.wait_for_selector("#flowsheet td:has-text('126')")
+    page.locator(".session-charts").scroll_into_view_if_needed()
+    screenshot(page, "session-chart")
+
+    page.click("button:has-text('Complete infusion')")
+    page.wait_for_selector("#discharge")
+    page.click("button:has-text('Discharge')")
+    page.wait_for_selector("#page-error:has-text('discharge criteria not met')")
+    page.check("input[name=q_able_to_walk]")
+    page.check("input[name=q_escort_present]")
+    screenshot(page, "session-discharge")
+    page.click("button:has-text('Discharge')")
+    page.wait_for_selector("button:has-text('Sign and lock')")
+    page.click("button:has-text('Sign and lock')")
+    page.wait_for_selector("#signed:has-text('Signed by nurse')")
+    page.fill("input[name=text]", "Phoned next day: well, no nightmares.")
+    page.click("button:has-text('Add addendum')")
+    page.wait_for_selector(".addendum:has-text('Phoned next day')")
+    screenshot(page, "session-signed")
