@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,7 +141,96 @@ class Cohort:
     @property
     def n(self) -> int:
         """Number of patients."""
-        return len(self.records)
+        return int(self.patient_id.size)
+
+    @classmethod
+    def from_columns(
+        cls,
+        *,
+        patient_id: npt.NDArray[np.str_],
+        diagnosis: npt.NDArray[np.str_],
+        pain_mechanism: npt.NDArray[np.str_],
+        baseline_nrs: npt.NDArray[np.float64],
+        followup_nrs: npt.NDArray[np.float64],
+        discontinued: npt.NDArray[np.str_],
+        relief_weeks: npt.NDArray[np.float64],
+        relief_ongoing: npt.NDArray[np.float64],
+        sessions_planned: npt.NDArray[np.float64],
+        sessions_completed: npt.NDArray[np.float64],
+        total_dose_mg: npt.NDArray[np.float64],
+        adverse_event_counts: Mapping[str, npt.NDArray[np.int64]] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Cohort:
+        """A cohort from per-patient column arrays (NaN = missing), validated as arrays; `records` is empty.
+
+        For large cohorts aggregated in a database: no per-patient objects are built except the
+        adverse-event tuples, one per patient with an event.
+        """
+        ids = np.asarray(patient_id, dtype=str)
+        n = ids.size
+        columns = {
+            "diagnosis": np.asarray(diagnosis, dtype=str),
+            "pain_mechanism": np.asarray(pain_mechanism, dtype=str),
+            "discontinued": np.asarray(discontinued, dtype=str),
+        }
+        numbers = {
+            name: np.asarray(values, dtype=np.float64)
+            for name, values in (
+                ("baseline_nrs", baseline_nrs),
+                ("followup_nrs", followup_nrs),
+                ("relief_weeks", relief_weeks),
+                ("relief_ongoing", relief_ongoing),
+                ("sessions_planned", sessions_planned),
+                ("sessions_completed", sessions_completed),
+                ("total_dose_mg", total_dose_mg),
+            )
+        }
+        counts = {k: np.asarray(v, dtype=np.int64) for k, v in (adverse_event_counts or {}).items()}
+        for name, column in [*columns.items(), *numbers.items(), *counts.items()]:
+            if column.shape != (n,):
+                raise InputError(f"column {name} has {column.size} values for {n} patients", field=name)
+        if n == 0:
+            raise InputError("the cohort has no patients", field="cohort")
+        if np.unique(ids).size != n:
+            raise InputError("duplicate patient_id in cohort", field="patient_id")
+        codes, code_index = np.unique(columns["diagnosis"], return_inverse=True)
+        groups = np.array([get_diagnosis(str(c)).group for c in codes], dtype=str)
+        canonical = np.array([get_diagnosis(str(c)).code for c in codes], dtype=str)
+        mechanisms = [m.value for m in PainMechanism]
+        if bad := sorted(set(np.unique(columns["pain_mechanism"]).tolist()) - set(mechanisms)):
+            raise InputError(f"{bad[0]!r} is not one of {'|'.join(mechanisms)}", field="pain_mechanism")
+        if bad := sorted(set(np.unique(columns["discontinued"]).tolist()) - set(DISCONTINUATION_REASONS)):
+            raise InputError(
+                f"{bad[0]!r} is not one of {'|'.join(DISCONTINUATION_REASONS)}", field="discontinued"
+            )
+        for name in ("baseline_nrs", "followup_nrs"):
+            if np.any((numbers[name] < 0) | (numbers[name] > 10)):
+                raise InputError("a value is outside 0-10", field=name)
+        if np.any(~np.isnan(numbers["followup_nrs"]) & np.isnan(numbers["baseline_nrs"])):
+            raise InputError("follow-up NRS given without a baseline NRS", field="baseline_nrs")
+        if any(np.any(c < 0) for c in counts.values()):
+            raise InputError("adverse event counts must not be negative", field="adverse_events")
+        events: list[tuple[str, ...]] = [()] * n
+        if counts:
+            names = sorted(counts)
+            matrix = np.column_stack([counts[k] for k in names])
+            for row in np.flatnonzero(matrix.sum(axis=1)):
+                events[row] = tuple(
+                    name for name, k in zip(names, matrix[row], strict=True) for _ in range(k)
+                )
+        cohort = cls.__new__(cls)
+        put = object.__setattr__
+        put(cohort, "records", ())
+        put(cohort, "metadata", dict(metadata or {}))
+        put(cohort, "patient_id", ids)
+        put(cohort, "diagnosis", canonical[code_index])
+        put(cohort, "diagnosis_group", groups[code_index])
+        put(cohort, "pain_mechanism", columns["pain_mechanism"])
+        put(cohort, "discontinued", columns["discontinued"])
+        for name, values in numbers.items():
+            put(cohort, name, values)
+        put(cohort, "adverse_events", tuple(events))
+        return cohort
 
     @property
     def synthetic(self) -> bool:
