@@ -95,6 +95,7 @@ def test_explorer_page_shows_chart_bands_sources_and_warnings(
         "/pk", params={"model": "domino1984", "weight_kg": "70", "until_min": "100000", "step_s": "1"}
     )
     assert bad.status_code == 422 and "raise step_s" in bad.text
+    assert client.get("/pk").status_code == 200  # the defaults survive earlier requests
 
 
 def test_concentration_chart_draws_gaps_bands_and_sources() -> None:

@@ -200,12 +200,15 @@ def concentration_chart(
     plot_height: int = 260,
     markers: Sequence[tuple[float, str]] = (),
     t_max: float | None = None,
+    y_cap: float | None = None,
 ) -> str:
     """Time-series lines over shaded horizontal bands, each band labelled with its source underneath.
 
     series: label -> values at `t_min` (None breaks the line: a gap). bands: mappings with label, low,
     high, source and optional status. markers: (t_min, label) vertical lines (e.g. a rate change).
     t_max: the time axis end (several charts of one session share it), else the last time.
+    y_cap: the y axis stops there even if a value is higher (e.g. the instant peak of a bolus); the clipped
+    maximum is then written on the chart so nothing is hidden.
     Every series is a different colour and dash so the chart also reads in greyscale print.
     """
     left, right, top = 62, width - 16, 14
@@ -215,7 +218,9 @@ def concentration_chart(
     band_top = max((float(b["high"]) for b in bands), default=0.0)
     # Show the bands fully when the curve reaches into them; do not flatten a low curve to fit a high band.
     band_floor = min((float(b["low"]) for b in bands), default=0.0) * 1.2
-    y_top = max(data_top, min(band_top, max(data_top * 1.6, band_floor)))
+    off_scale = y_cap is not None and data_top > y_cap
+    shown_top = min(data_top, y_cap) if y_cap is not None else data_top
+    y_top = max(shown_top, min(band_top, max(shown_top * 1.6, band_floor)))
     y_ticks = _nice_ticks(y_top or 1.0, 5)
     y_max = y_ticks[-1]
     t_values = [float(t) for t in t_min]
@@ -260,6 +265,16 @@ def concentration_chart(
             f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{bottom}" stroke="#777" stroke-dasharray="2 4"/>'
         )
         body.append(_text(x + 3, top + 11, label, extra='fill="#555" font-size="10"'))
+    if off_scale:
+        body.append(
+            _text(
+                right - 6,
+                top + 14,
+                f"off scale: maximum {data_top:.0f} {y_label}",
+                anchor="end",
+                extra='fill="#B00020" font-weight="600"',
+            )
+        )
     for i, (label, ys) in enumerate(series.items()):
         colour = PALETTE[i % len(PALETTE)]
         dash = _DASHES[i % len(_DASHES)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -59,7 +60,7 @@ def _rows(request: Request, prefix: str, names: tuple[str, ...]) -> list[dict[st
 def _form(request: Request) -> dict[str, Any]:
     params = request.query_params
     if "model" not in params:
-        return dict(DEFAULTS)
+        return copy.deepcopy(DEFAULTS)
     return {
         "model": params.get("model", ""),
         "weight_kg": params.get("weight_kg", ""),
@@ -126,11 +127,15 @@ def explorer_page(request: Request, principal: PkPage) -> Response:
         table = rows[::stride]
         if table[-1] is not rows[-1]:
             table.append(rows[-1])
+        # A bolus gives an instant plasma spike; keep the bands readable and say the peak on the chart.
+        ce_top = float(prediction.ce_ng_ml.max()) if prediction.ce_ng_ml is not None else 0.0
+        y_cap = max(2.0 * max(b["high"] for b in bands), 1.2 * ce_top)
         result = {
             "chart": concentration_chart(
                 prediction.t_min.tolist(),
                 series,
                 bands=bands,
+                y_cap=y_cap,
                 title=f"Predicted concentration ({prediction.model_key}, {prediction.weight_kg:g} kg)",
             ),
             "bands": bands,
