@@ -1,0 +1,208 @@
+"""Cohort services: the clinic cohort with SQL session aggregates, imported cohorts, reports and exports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from ketaclinic.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from ketaclinic.outcomes import Cohort, analyse_cohort, read_cohort_csv
+from ketaclinic.services import cohort as svc
+from ketaclinic.services.permissions import Actor
+from ketaclinic.store.db import Database
+from ketaclinic.store.tables.audit import AuditEvent
+from ketaclinic.store.tables.plans import DosePlanRow
+from ketaclinic.store.tables.sessions import (
+    InfusionSession,
+    RateSegment,
+    SessionAdverseEvent,
+    SessionMedication,
+)
+from tests.services.test_outcomes_service import treated
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cohorts" / "valle2024_reconstructed.csv"
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def _charted(db: Database, patient_id: int, *, sessions: int, ended: int, rate_mg_h: float) -> int:
+    """A plan with `sessions` sessions, `ended` of them run for 2 h at `rate_mg_h` with a 10 mg bolus."""
+    with db.transaction() as session:
+        plan = DosePlanRow(
+            patient_id=patient_id,
+            protocol_id="p",
+            context_id="c",
+            drug="ketamine",
+            status="approved",
+            verdict="ok",
+            dosing_weight_kg=70,
+            concentration_mg_ml=1,
+            start_date=T0.date(),
+            session_count=sessions,
+            series_total_mg=0,
+            inputs_json="{}",
+            plan_json="{}",
+            created_by="t",
+            created_at=T0,
+        )
+        session.add(plan)
+        session.flush()
+        for number in range(1, sessions + 1):
+            start = T0 + timedelta(days=7 * number)
+            done = number <= ended
+            row = InfusionSession(
+                plan_id=plan.id,
+                session_number=number,
+                patient_id=patient_id,
+                state="signed" if done else "scheduled",
+                scheduled_on=start.date(),
+                drug="ketamine",
+                model_key="m",
+                context_id="c",
+                concentration_mg_ml=1,
+                dosing_weight_kg=70,
+                cadence="c",
+                created_by="t",
+                created_at=T0,
+                started_at=start if done else None,
+                ended_at=start + timedelta(hours=2) if done else None,
+            )
+            session.add(row)
+            session.flush()
+            if not done:
+                continue
+            # one hour at the rate, a change to twice the rate for an hour, then stop at the end
+            for offset_h, rate in ((0, rate_mg_h), (1, 2 * rate_mg_h), (2, 0.0)):
+                session.add(
+                    RateSegment(
+                        session_id=row.id,
+                        kind="start",
+                        started_at=start + timedelta(hours=offset_h),
+                        pump_ml_h=rate,
+                        concentration_mg_ml=1,
+                        rate_mg_h=rate,
+                        rate_mg_kg_h=rate / 70,
+                        weight_kg=70,
+                        entered_as="mg_h",
+                        verdict="ok",
+                        charted_by="t",
+                        charted_at=start,
+                    )
+                )
+            session.add(
+                SessionMedication(
+                    session_id=row.id,
+                    purpose="bolus",
+                    medication="ketamine",
+                    dose=10,
+                    unit="mg",
+                    route="iv",
+                    given_at=start,
+                    charted_by="t",
+                    charted_at=start,
+                )
+            )
+            if number == 1:
+                session.add(
+                    SessionAdverseEvent(
+                        session_id=row.id,
+                        kind="nausea",
+                        severity="mild",
+                        onset_at=start,
+                        cp_at_onset_ng_ml=100,
+                        action="ondansetron",
+                        outcome="resolved",
+                        charted_by="t",
+                        charted_at=start,
+                    )
+                )
+        return plan.id
+
+
+def test_clinic_cohort_aggregates_sessions_in_sql(db: Database, staff: dict[str, Actor]) -> None:
+    nurse = staff["nurse"]
+    a = treated(db, nurse, "C1", 8, {1: 2, 12: 3})
+    b = treated(db, nurse, "C2", 8, {12: 7}, code="G50.1", mechanism="nociplastic")
+    _charted(db, a.patient_id, sessions=3, ended=3, rate_mg_h=20)
+    _charted(db, b.patient_id, sessions=3, ended=1, rate_mg_h=30)
+    with db.transaction() as session:
+        cohort = svc.clinic_cohort(session)
+    by_id = {r.diagnosis: r for r in cohort.records}
+    tn, afp = by_id["G50.0"], by_id["G50.1"]
+    assert (tn.sessions_completed, afp.sessions_completed) == (3, 1)
+    # per session: 1 h x 20 + 1 h x 40 + 10 mg bolus = 70 mg
+    assert tn.total_dose_mg == pytest.approx(210.0) and afp.total_dose_mg == pytest.approx(100.0)
+    assert tn.adverse_events == ("nausea",) and afp.adverse_events == ("nausea",)
+    assert (tn.baseline_nrs, tn.followup_nrs, tn.relief_ongoing) == (8, 3, True)
+    assert "Jane" not in repr(cohort.records) and tn.patient_id.startswith("P")  # pseudonyms only
+    result = analyse_cohort(cohort)
+    assert result["responders"] == 1 and result["completion"]["completed_all"] == 1
+    assert result["synthetic"] is False
+
+
+def test_no_evaluable_course_is_a_clear_error(db: Database, staff: dict[str, Actor]) -> None:
+    with pytest.raises(InputError, match="no evaluable"):
+        svc.load_clinic_cohort(db)
+
+
+def test_import_all_or_nothing_audited(db: Database, staff: dict[str, Actor]) -> None:
+    cohort = read_cohort_csv(FIXTURE)
+    info = svc.import_cohort(db, staff["researcher"], cohort, name="valle")
+    assert (info.n, info.synthetic) == (45, True)
+    loaded = svc.load_clinic_cohort(db, source="valle")
+    assert loaded.n == 45 and loaded.synthetic
+    assert analyse_cohort(loaded)["responders"] == analyse_cohort(cohort)["responders"] == 23
+    with pytest.raises(ConflictError):
+        svc.import_cohort(db, staff["researcher"], cohort, name="valle")
+    with pytest.raises(InputError):
+        svc.import_cohort(db, staff["researcher"], cohort, name="clinic")
+    with pytest.raises(PermissionDeniedError):
+        svc.import_cohort(db, staff["nurse"], cohort, name="other")
+    with pytest.raises(NotFoundError):
+        svc.load_clinic_cohort(db, source="nope")
+    report = svc.cohort_report(db, staff["researcher"], source="valle", export="csv")
+    assert report["n"] == 45
+    with db.transaction() as session:
+        actions = [(e.action, e.entity) for e in session.execute(select(AuditEvent)).scalars()]
+    assert ("import", "cohort") in actions and ("export", "cohort") in actions
+    assert [c.name for c in svc.list_cohorts(db, staff["physician"])] == ["valle"]
+
+
+def test_from_columns_matches_records() -> None:
+    cohort = read_cohort_csv(FIXTURE)
+    names = sorted({e for events in cohort.adverse_events for e in events})
+    counts = {k: np.array([events.count(k) for events in cohort.adverse_events]) for k in names}
+    columns = Cohort.from_columns(
+        patient_id=cohort.patient_id,
+        diagnosis=cohort.diagnosis,
+        pain_mechanism=cohort.pain_mechanism,
+        baseline_nrs=cohort.baseline_nrs,
+        followup_nrs=cohort.followup_nrs,
+        discontinued=cohort.discontinued,
+        relief_weeks=cohort.relief_weeks,
+        relief_ongoing=cohort.relief_ongoing,
+        sessions_planned=cohort.sessions_planned,
+        sessions_completed=cohort.sessions_completed,
+        total_dose_mg=cohort.total_dose_mg,
+        adverse_event_counts=counts,
+        metadata=cohort.metadata,
+    )
+    assert columns.n == cohort.n
+    assert analyse_cohort(columns) == analyse_cohort(cohort)
+    with pytest.raises(InputError):
+        Cohort.from_columns(
+            patient_id=np.array(["a", "a"]),
+            diagnosis=np.array(["G50.0"] * 2),
+            pain_mechanism=np.array(["neuropathic"] * 2),
+            baseline_nrs=np.array([8.0, 8.0]),
+            followup_nrs=np.array([2.0, 3.0]),
+            discontinued=np.array(["none"] * 2),
+            relief_weeks=np.full(2, np.nan),
+            relief_ongoing=np.full(2, np.nan),
+            sessions_planned=np.full(2, np.nan),
+            sessions_completed=np.full(2, np.nan),
+            total_dose_mg=np.full(2, np.nan),
+        )
