@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.outcomes import (
@@ -404,11 +404,22 @@ def list_courses(db: Database, actor: Actor, patient_id: int) -> list[CourseOut]
 def due_followups(
     db: Database, actor: Actor, *, today: date | None = None, horizon_days: int = 7
 ) -> list[FollowupOut]:
-    """Follow-ups still open and due by `today + horizon_days` (overdue first), from courses still running."""
+    """Open follow-ups due by `today + horizon_days` (overdue first) of running courses, unless superseded."""
     require(actor, Permission.OUTCOMES_RECORD)
     if not 0 <= horizon_days <= 90:
         raise InputError("horizon_days must be 0-90", field="horizon_days")
     today = today or date.today()
+    later = aliased(FollowupItem)
+    # An open item is superseded once a later contact of the same course has been answered.
+    answered_later = (
+        select(later.id)
+        .where(
+            later.course_id == FollowupItem.course_id,
+            later.due_on > FollowupItem.due_on,
+            later.status == "completed",
+        )
+        .exists()
+    )
     with db.transaction() as session:
         rows = session.execute(
             select(FollowupItem, Patient)
@@ -418,6 +429,7 @@ def due_followups(
                 FollowupItem.status == "due",
                 FollowupItem.due_on <= today + timedelta(days=horizon_days),
                 TreatmentCourse.discontinued == "none",
+                ~answered_later,
             )
             .order_by(FollowupItem.due_on, FollowupItem.id)
         ).tuples()
