@@ -1,4 +1,4 @@
-"""Outcomes: treatment courses, follow-up items, patient-reported outcomes, one-time links, imported cohorts."""
+"""Outcomes: treatment courses, follow-up items, PROs, one-time links, imported cohorts."""
 
 from __future__ import annotations
 
