@@ -112,7 +112,8 @@ def record_observation(
         session, row.id, evaluate_observation(reading, baseline), observation_id=stored.id
     )
     if row.started_at is not None:
-        raise_overdue(session, row, [observation_of(row, o) for o in rows], t_min_of(row, utcnow()))
+        # Slots missed before this reading (a poll or a chart view catches up to now).
+        raise_overdue(session, row, [observation_of(row, o) for o in rows], t)
     return stored, raised
 
 

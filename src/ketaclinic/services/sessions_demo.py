@@ -1,0 +1,180 @@
+"""Demo clinic: charted past sessions of the approved demo plans and one running today (synthetic)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from ketaclinic.services import alerts
+from ketaclinic.services.charting import RateIn
+from ketaclinic.services.events import AdverseEventIn, MedicationIn, chart_adverse_event, chart_medication
+from ketaclinic.services.flowsheet import chart_observation
+from ketaclinic.services.permissions import Actor
+from ketaclinic.services.plans import planned_session
+from ketaclinic.services.sessions import (
+    CheckInIn,
+    DischargeIn,
+    EndIn,
+    SessionCreate,
+    check_in,
+    create_session,
+    discharge,
+    end_infusion,
+    sign,
+    start,
+)
+from ketaclinic.store.db import Database
+from ketaclinic.store.tables.plans import DosePlanRow
+from ketaclinic.store.tables.sessions import SessionAlert
+
+DEMO_ORDER = 40
+PAST_SESSIONS_PER_PLAN = 2
+MAX_CHARTED_PLANS = 6  # keeps the whole demo fast
+OBS_EVERY_MIN = 15
+RECOVERY_MIN = 30
+ANSWERS = {"able_to_walk": True, "escort_present": True}
+
+
+def _plans(db: Database) -> list[tuple[int, int]]:
+    """(plan id, session count) of approved outpatient demo plans."""
+    with db.transaction() as session:
+        rows = session.execute(
+            select(DosePlanRow.id, DosePlanRow.session_count).where(DosePlanRow.status == "approved")
+        ).all()
+        out = []
+        for plan_id, count in rows:
+            first = planned_session(session, plan_id, 1)
+            if first.cadence == "outpatient":
+                out.append((plan_id, count))
+        return out
+
+
+def _reading(context: Any, base: dict[str, float], t: float, *, abnormal: bool) -> dict[str, Any]:
+    rng = context.rng
+    rise = 1.0 + (0.5 if abnormal else 0.08) * min(t, 60) / 60
+    values: dict[str, Any] = {
+        "sbp": round(base["sbp"] * rise + rng.gauss(0, 3)),
+        "dbp": round(base["dbp"] * (1 + (rise - 1) * 0.6) + rng.gauss(0, 2)),
+        "hr": round(base["hr"] * (1 + (rise - 1) * 0.5) + rng.gauss(0, 3)),
+        "spo2": min(100, round(97 + rng.random() * 2)),
+        "rr": 14 + rng.randint(-2, 2),
+        "rass": 0 if t < 20 or rng.random() < 0.6 else -1,
+        "dissociation": 0 if t < 15 else rng.randint(0, 2),
+        "nrs": max(0, int(base["nrs"]) - int(t // 45)),
+    }
+    return values
+
+
+def _chart_session(
+    db: Database, context: Any, nurse: Actor, plan_id: int, number: int, day: date, *, running: bool
+) -> None:
+    rng = context.rng
+    made = create_session(db, nurse, SessionCreate(plan_id=plan_id, session_number=number))
+    with db.transaction() as session:
+        planned = planned_session(session, plan_id, number)
+    end_min = max(s.end_min for s in planned.segments)
+    now = datetime.now(UTC)
+    t0 = now - timedelta(minutes=40) if running else datetime.combine(day, time(9, 0), tzinfo=UTC)
+    base = {
+        "sbp": rng.randint(112, 138),
+        "dbp": rng.randint(68, 86),
+        "hr": rng.randint(62, 84),
+        "nrs": rng.randint(6, 9),
+    }
+    premeds = [{"medication": "ondansetron", "dose": 4, "route": "PO"}] if rng.random() < 0.5 else []
+    facts = CheckInIn.model_validate(
+        {
+            "weight_kg": planned.actual_weight_kg,
+            "spo2": 98,
+            "premedication": premeds,
+            "premedication_none": not premeds,
+            "pregnancy_check": "declared_not_pregnant",
+            "at": t0 - timedelta(minutes=20),
+        }
+        | base
+    )
+    check_in(db, nurse, made.id, facts)
+    first = planned.segments[0]
+    start(db, nurse, made.id, RateIn(pump_ml_h=round(first.pump_ml_h, 1), at=t0))
+    abnormal = running or rng.random() < 0.35
+    last_t = 40 if running else end_min + RECOVERY_MIN
+    t = float(OBS_EVERY_MIN)
+    ae_done = False
+    while t <= last_t:
+        at = t0 + timedelta(minutes=t)
+        if not running and t > end_min and t - OBS_EVERY_MIN <= end_min:
+            end_infusion(db, nurse, made.id, EndIn(at=t0 + timedelta(minutes=end_min)), stopped=False)
+        values = _reading(
+            context,
+            base,
+            t if t <= end_min else max(0.0, end_min + 20 - t),
+            abnormal=abnormal and t <= end_min,
+        )
+        if t > end_min:
+            values.update(
+                sbp=base["sbp"] + rng.randint(-4, 4),
+                dbp=base["dbp"] + rng.randint(-3, 3),
+                hr=base["hr"] + rng.randint(-4, 4),
+                rass=0,
+            )
+        chart_observation(db, nurse, made.id, values | {"at": at.isoformat()})
+        if abnormal and not ae_done and t >= 30 and t <= end_min:
+            ae_done = True
+            ae = chart_adverse_event(
+                db,
+                nurse,
+                made.id,
+                AdverseEventIn(
+                    kind="hypertension",
+                    severity="mild",
+                    onset_at=at,
+                    action="rate reduced by a third",
+                    outcome="BP back under 150/95 within 20 min",
+                    note="synthetic demo",
+                ),
+            )
+            chart_medication(
+                db,
+                nurse,
+                made.id,
+                MedicationIn(
+                    purpose="rescue", medication="labetalol", dose=10, given_at=at, adverse_event_id=ae.id
+                ),
+            )
+        t += OBS_EVERY_MIN
+    with db.transaction() as session:
+        open_ids = list(
+            session.execute(
+                select(SessionAlert.id).where(
+                    SessionAlert.session_id == made.id, SessionAlert.state == "open"
+                )
+            ).scalars()
+        )
+    for alert_id in open_ids[: 1 if running else len(open_ids)]:
+        alerts.acknowledge_alert(
+            db, nurse, made.id, alert_id, alerts.AckIn(action_taken="rate reduced, BP rechecked")
+        )
+        if not running:
+            alerts.resolve_alert(
+                db, nurse, made.id, alert_id, alerts.ResolveIn(resolution="settled on recheck")
+            )
+    if running:
+        return
+    discharge(db, nurse, made.id, DischargeIn(answers=ANSWERS, at=t0 + timedelta(minutes=last_t + 5)))
+    sign(db, nurse, made.id)
+
+
+def seed_demo(db: Database, context: Any) -> None:
+    """Charted, signed past sessions of each approved outpatient plan, and one session running today."""
+    plans = _plans(db)
+    for index, (plan_id, count) in enumerate(plans[:MAX_CHARTED_PLANS]):
+        for number in range(1, min(count, PAST_SESSIONS_PER_PLAN) + 1):
+            day = context.today - timedelta(days=(PAST_SESSIONS_PER_PLAN - number + 1) * 7 + index % 5)
+            _chart_session(db, context, context.nurse, plan_id, number, day, running=False)
+    running = next(((p, c) for p, c in plans if c > PAST_SESSIONS_PER_PLAN), None)
+    if running is not None:
+        _chart_session(
+            db, context, context.nurse, running[0], PAST_SESSIONS_PER_PLAN + 1, context.today, running=True
+        )
