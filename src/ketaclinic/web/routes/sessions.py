@@ -582,7 +582,7 @@ async def ack_submit(
     return _template(
         request,
         "sessions/_alerts.html",
-        page_context(request, alerts=items, session_id=session_id, error=error),
+        page_context(request, alerts=items, session_id=session_id, alert_error=error),
     )
 
 
@@ -609,7 +609,7 @@ async def resolve_submit(
     return _template(
         request,
         "sessions/_alerts.html",
-        page_context(request, alerts=items, session_id=session_id, error=error),
+        page_context(request, alerts=items, session_id=session_id, alert_error=error),
     )
 
 
