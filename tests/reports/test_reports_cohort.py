@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -101,10 +100,3 @@ def test_cli_bad_file_lists_every_error(tmp_path: Path) -> None:
     assert json.loads(res.stdout)["errors"] == [
         {"row": 5, "column": "baseline_nrs", "message": "19 is outside 0-10"}
     ]
-
-
-@pytest.mark.skipif(find_spec("ketaclinic.services.cohort") is not None, reason="database cohort is wired")
-def test_cli_without_input_needs_the_database_service() -> None:
-    res = _run("--json")
-    assert res.returncode == 2
-    assert "no --input given and the clinic database cohort is not available" in res.stderr

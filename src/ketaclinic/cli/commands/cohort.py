@@ -2,41 +2,38 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ketaclinic.cli.output import emit_json, fail
-from ketaclinic.outcomes.analysis import analyse_cohort, parse_compare
-from ketaclinic.outcomes.cohort import Cohort, CohortFileError, read_cohort_csv
-from ketaclinic.outcomes.definitions import get_definition
+
+if TYPE_CHECKING:
+    from ketaclinic.outcomes.cohort import CohortFileError
+
+# The statistics stack (SciPy, statsmodels) is imported inside the commands: importing it here would
+# add seconds to every `ketaclinic` call.
 
 cohort_app = typer.Typer(
     help="Cohort analytics: responder rates, comparisons, Kaplan-Meier, safety.", no_args_is_help=True
 )
 
-_SERVICE_MODULE = "ketaclinic.services.cohort"
-
-
-def _clinic_cohort(source: str) -> Cohort:
-    """The clinic database cohort or an imported one, from the services layer (only when no --input)."""
-    try:
-        module = importlib.import_module(_SERVICE_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != _SERVICE_MODULE:
-            raise
-        fail("no --input given and the clinic database cohort is not available")
-    loader = getattr(module, "load_clinic_cohort", None)
-    if loader is None:
-        fail("no --input given and the clinic database cohort is not available")
-    cohort: Cohort = loader(source=source)
-    return cohort
-
 
 def _row_errors(exc: CohortFileError) -> dict[str, list[dict[str, object]]]:
     return {"errors": [{"row": e.row, "column": e.column, "message": e.message} for e in exc.errors]}
+
+
+def _read_csv(path: Path, as_json: bool) -> Any:
+    """Read a cohort file; with --json the full list of row errors also goes to stdout."""
+    from ketaclinic.outcomes.cohort import CohortFileError, read_cohort_csv
+
+    try:
+        return read_cohort_csv(path)
+    except CohortFileError as exc:
+        if as_json:
+            emit_json(_row_errors(exc))
+        raise
 
 
 @cohort_app.command("report")
@@ -65,52 +62,41 @@ def report(
         fail("give exactly one of --json or --html PATH")
     if input_path is not None and cohort_name is not None:
         fail("give --input FILE or --cohort NAME, not both")
+    from ketaclinic.outcomes.analysis import analyse_cohort, parse_compare
+    from ketaclinic.outcomes.definitions import get_definition
+
     get_definition(definition)
     comparison = parse_compare(compare) if compare is not None else None
     if input_path is None:
-        cohort = _clinic_cohort(cohort_name or "clinic")
-        _audit_export(cohort_name or "clinic", "json" if as_json else "html", definition, cohort.n)
+        from ketaclinic.cli.commands.foundation import open_database
+        from ketaclinic.services.cohort import cohort_report
+        from ketaclinic.services.permissions import SYSTEM
+
+        result = cohort_report(
+            open_database(),
+            SYSTEM,
+            source=cohort_name or "clinic",
+            definition_id=definition,
+            compare=comparison,
+            export="json" if as_json else "html",
+        )
+        report_title = None
     else:
-        try:
-            cohort = read_cohort_csv(input_path)
-        except CohortFileError as exc:
-            if as_json:
-                emit_json(_row_errors(exc))
-            raise
-    result = analyse_cohort(cohort, definition_id=definition, compare=comparison)
+        cohort = _read_csv(input_path, as_json)
+        result = analyse_cohort(cohort, definition_id=definition, compare=comparison)
+        report_title = cohort.metadata.get("title")
     if as_json:
         emit_json(result)
         return
     from ketaclinic.reports.cohort import render_cohort_html  # Jinja2 only when an HTML report is wanted
 
     assert html is not None
-    heading = title or str(cohort.metadata.get("title") or "Cohort outcome report")
+    heading = title or str(report_title or "Cohort outcome report")
     try:
         html.write_text(render_cohort_html(result, title=heading), encoding="utf-8")
     except OSError as exc:
         fail(f"cannot write {html}: {exc.strerror}")
     typer.echo(f"wrote {html}")
-
-
-def _audit_export(source: str, fmt: str, definition: str, count: int) -> None:
-    """A report from the clinic database is an export: record it (as the system actor)."""
-    from ketaclinic.cli.commands.foundation import open_database
-    from ketaclinic.services.audit import audit
-    from ketaclinic.services.permissions import SYSTEM
-
-    with open_database().transaction() as session:
-        audit(
-            session,
-            SYSTEM,
-            "export",
-            "cohort",
-            source,
-            {
-                "format": {"old": None, "new": fmt},
-                "definition": {"old": None, "new": definition},
-                "count": {"old": None, "new": count},
-            },
-        )
 
 
 @cohort_app.command("import")
@@ -126,12 +112,7 @@ def import_file(
     from ketaclinic.services.cohort import import_cohort
     from ketaclinic.services.permissions import SYSTEM
 
-    try:
-        cohort = read_cohort_csv(path)
-    except CohortFileError as exc:
-        if as_json:
-            emit_json(_row_errors(exc))
-        raise
+    cohort = _read_csv(path, as_json)
     info = import_cohort(open_database(), SYSTEM, cohort, name=name or path.stem)
     if as_json:
         emit_json({"name": info.name, "n": info.n, "synthetic": info.synthetic, "source": info.source})

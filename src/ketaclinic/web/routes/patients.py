@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 
 from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, list_diagnoses
-from ketaclinic.services import patients
+from ketaclinic.services import patients, plans
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, render, requires
 from ketaclinic.web.nav import NavItem
@@ -210,7 +210,16 @@ async def new_submit(request: Request, db: DbDep, principal: EditPage) -> Respon
 def detail_page(request: Request, patient_id: int, db: DbDep, principal: ViewPage) -> Response:
     """A patient's record (the view is audited)."""
     patient = patients.view_patient(db, principal.actor, patient_id)
-    return render(request, "patients/detail.html", patient=patient, errors={})
+    return render(
+        request, "patients/detail.html", patient=patient, errors={}, **_treatment(db, principal, patient_id)
+    )
+
+
+def _treatment(db: DbDep, principal: Principal, patient_id: int) -> dict[str, Any]:
+    """The patient's dose plans, for the record page (clinical roles only)."""
+    if not principal.can(Permission.PLANS_VIEW):
+        return {"plans": []}
+    return {"plans": plans.list_plans(db, principal.actor, patient_id=patient_id)}
 
 
 @router.get("/patients/{patient_id}/edit", response_class=HTMLResponse, include_in_schema=False)
@@ -274,6 +283,7 @@ async def measure_submit(request: Request, patient_id: int, db: DbDep, principal
             "patients/detail.html",
             patient=patient,
             errors=_errors_of(exc),
+            **_treatment(db, principal, patient_id),
             status_code=422,
         )
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
