@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ketaclinic.errors import (
@@ -49,7 +50,7 @@ def problem(status: int, title: str, detail: str, *, field: str | None = None, *
 
 
 def _html_error(request: Request, status: int, title: str, detail: str) -> Response:
-    templates = request.app.state.templates
+    templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(
         request, "error.html", {"title": title, "detail": detail, "status": status}, status_code=status
     )
