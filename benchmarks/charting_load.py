@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -105,10 +106,18 @@ def _seed(db: Database, nurses: int) -> list[tuple[int, str]]:
     return out
 
 
-def _nurse(base: str, sid: int, token: str, readings: int, deadline: float, outcome: Outcome) -> None:
+def _nurse(
+    base: str, sid: int, token: str, readings: int, deadline: float, outcome: Outcome, pace_s: float
+) -> None:
+    """Chart one session; with `pace_s` > 0 a reading starts every `pace_s` seconds (open loop)."""
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+        # Nurses do not start in lockstep.
+        next_at = time.monotonic() + random.Random(sid).uniform(0, pace_s)
         for n in range(readings):
+            if pace_s:
+                time.sleep(max(0.0, next_at - time.monotonic()))
+                next_at += pace_s
             if time.monotonic() > deadline:
                 break
             body = ABNORMAL if n % 4 == 1 else NORMAL
@@ -151,7 +160,7 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def run(label: str, url: str, nurses: int, readings: int, seconds: float) -> dict[str, object]:
+def run(label: str, url: str, nurses: int, readings: int, seconds: float, pace_s: float) -> dict[str, object]:
     """Seed, serve, load, verify; the figures."""
     engine = make_engine(url)
     upgrade(engine)
@@ -198,7 +207,7 @@ def run(label: str, url: str, nurses: int, readings: int, seconds: float) -> dic
         began = time.perf_counter()
         stop_at = time.monotonic() + seconds
         threads = [
-            threading.Thread(target=_nurse, args=(base, sid, token, readings, stop_at, outcome))
+            threading.Thread(target=_nurse, args=(base, sid, token, readings, stop_at, outcome, pace_s))
             for sid, token in pairs
         ]
         for t in threads:
@@ -235,6 +244,7 @@ def run(label: str, url: str, nurses: int, readings: int, seconds: float) -> dic
     return {
         "backend": label,
         "nurses": nurses,
+        "pace_s": pace_s,
         "requests": len(lat_ms),
         "wall_s": round(wall, 2),
         "throughput_req_s": round(len(lat_ms) / wall, 1) if wall else 0.0,
@@ -273,18 +283,31 @@ def main() -> int:
     parser.add_argument("--readings", type=int, default=12, help="readings per nurse")
     parser.add_argument("--seconds", type=float, default=120.0, help="stop charting after this long")
     parser.add_argument("--pg", default=os.environ.get("KETACLINIC_TEST_DATABASE_URL", ""))
+    parser.add_argument(
+        "--pace-s",
+        default="0,1",
+        help="seconds between one nurse's readings, comma-separated runs; 0 = back to back (saturation)",
+    )
     args = parser.parse_args()
+    paces = [float(p) for p in args.pace_s.split(",")]
     results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        results.append(
-            run("sqlite", f"sqlite:///{Path(tmp) / 'load.db'}", args.nurses, args.readings, args.seconds)
-        )
-    if args.pg:
-        made = _pg_schema(args.pg)
+    for pace in paces:
+        with tempfile.TemporaryDirectory() as tmp:
+            results.append(
+                run(
+                    "sqlite",
+                    f"sqlite:///{Path(tmp) / 'load.db'}",
+                    args.nurses,
+                    args.readings,
+                    args.seconds,
+                    pace,
+                )
+            )
+        made = _pg_schema(args.pg) if args.pg else None
         if made:
             schema, url = made
             try:
-                results.append(run("postgresql", url, args.nurses, args.readings, args.seconds))
+                results.append(run("postgresql", url, args.nurses, args.readings, args.seconds, pace))
             finally:
                 admin = make_engine(args.pg)
                 with admin.begin() as connection:
@@ -292,10 +315,10 @@ def main() -> int:
                 admin.dispose()
     failed = False
     print(
-        "| backend | nurses | requests | wall s | req/s | p50 ms | p95 ms | p99 ms | errors "
+        "| backend | nurses | pace s | requests | wall s | req/s | p50 ms | p95 ms | p99 ms | errors "
         "| lost/doubled readings | alerts (expected) | duplicated alerts | audit events = writes |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         audit_ok = r["audit_events"] == r["writes"]
         ok = (
@@ -307,7 +330,8 @@ def main() -> int:
         )
         failed |= not ok
         print(
-            f"| {r['backend']} | {r['nurses']} | {r['requests']} | {r['wall_s']} | {r['throughput_req_s']} | "
+            f"| {r['backend']} | {r['nurses']} | {r['pace_s']:g} | {r['requests']} | {r['wall_s']} | "
+            f"{r['throughput_req_s']} | "
             f"{r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['errors']} | "
             f"{r['readings_lost_or_doubled']} | "
             f"{r['alerts']} ({r['alerts_expected']}) | {r['alerts_duplicated']} | "

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
@@ -26,6 +26,9 @@ FREE_FAILURES = 5
 BACKOFF_BASE_S = 30
 BACKOFF_MAX_S = 15 * 60
 MIN_PASSWORD_LENGTH = 10
+# Last-seen times are refreshed at most this often: a write per request would serialise every read
+# behind the database's write lock, and idle logout only needs minute precision.
+TOUCH_INTERVAL = timedelta(seconds=60)
 
 
 class LoginFailedError(Exception):
@@ -160,23 +163,26 @@ def open_web_session(db: Database, actor: Actor) -> tuple[str, str]:
 
 
 def resolve_web_session(db: Database, token: str, *, idle_timeout_min: int) -> SessionInfo | None:
-    """The session behind a cookie, touched; None when unknown or idle too long (then it is closed)."""
+    """The session behind a cookie; None when unknown or idle too long (then it is closed)."""
     now = utcnow()
-    with db.transaction() as session:
+    digest = _sha256(token)
+    with db.read() as session:
         row = session.execute(
-            select(WebSession).where(WebSession.token_sha256 == _sha256(token))
+            select(WebSession).where(WebSession.token_sha256 == digest)
         ).scalar_one_or_none()
-        if row is None:
-            return None
-        if now - row.last_seen_at > timedelta(minutes=idle_timeout_min):
-            session.delete(row)
-            return None
-        user = session.get(User, row.user_id)
-        if user is None or not user.active:
-            session.delete(row)
-            return None
-        row.last_seen_at = now
-        return SessionInfo(actor=actor_of(user), csrf_token=row.csrf_token, full_name=user.full_name)
+        user = session.get(User, row.user_id) if row is not None else None
+    if row is None:
+        return None
+    expired = now - row.last_seen_at > timedelta(minutes=idle_timeout_min)
+    if expired or user is None or not user.active or now - row.last_seen_at >= TOUCH_INTERVAL:
+        with db.transaction() as session:
+            if expired or user is None or not user.active:
+                session.execute(delete(WebSession).where(WebSession.token_sha256 == digest))
+                return None
+            session.execute(
+                update(WebSession).where(WebSession.token_sha256 == digest).values(last_seen_at=now)
+            )
+    return SessionInfo(actor=actor_of(user), csrf_token=row.csrf_token, full_name=user.full_name)
 
 
 def close_web_session(db: Database, token: str) -> None:
@@ -261,17 +267,18 @@ def revoke_api_token(db: Database, actor: Actor, token_id: int) -> TokenInfo:
 
 def resolve_api_token(db: Database, secret: str) -> Actor | None:
     """The user behind a bearer token, or None when unknown or revoked."""
-    with db.transaction() as session:
+    now = utcnow()
+    with db.read() as session:
         row = session.execute(
             select(ApiToken).where(ApiToken.token_sha256 == _sha256(secret))
         ).scalar_one_or_none()
-        if row is None or row.revoked_at is not None:
-            return None
-        user = session.get(User, row.user_id)
-        if user is None or not user.active:
-            return None
-        row.last_used_at = utcnow()
-        return actor_of(user)
+        user = session.get(User, row.user_id) if row is not None else None
+    if row is None or row.revoked_at is not None or user is None or not user.active:
+        return None
+    if row.last_used_at is None or now - row.last_used_at >= TOUCH_INTERVAL:
+        with db.transaction() as session:
+            session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    return actor_of(user)
 
 
 def list_users(db: Database, actor: Actor) -> list[tuple[str, str, str, bool]]:

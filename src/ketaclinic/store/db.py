@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,8 +12,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(database_url: str, **kwargs: Any) -> Engine:
-    """Create the engine; SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE."""
+def make_engine(database_url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
+    """Create the engine; SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE.
+
+    With `read_only`, SQLite transactions begin deferred: readers then run beside a writer (WAL).
+    """
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
@@ -33,7 +37,7 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         def _sqlite_begin_immediate(connection: Any) -> None:
             # Take the write lock up front: a read-then-write transaction can otherwise fail with
             # SQLITE_BUSY_SNAPSHOT under concurrent charting, and the audit chain must be appended serially.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
@@ -42,14 +46,22 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
 class Database:
     """The store handle a service receives: read sessions and write transactions."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, read_engine: Engine | None = None) -> None:
         self.engine = engine
+        self._read_engine = read_engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(read_engine or engine, expire_on_commit=False)
+        # SQLite has one writer at a time and its busy handler sleeps in growing steps while it waits;
+        # queueing this process's writers on a lock instead keeps the latency tail short.
+        self._write_lock: threading.Lock | None = (
+            threading.Lock() if engine.dialect.name == "sqlite" else None
+        )
 
     @classmethod
     def from_url(cls, database_url: str) -> Database:
         """Open a database by URL."""
-        return cls(make_engine(database_url))
+        read_engine = make_engine(database_url, read_only=True) if database_url.startswith("sqlite") else None
+        return cls(make_engine(database_url), read_engine)
 
     @property
     def dialect(self) -> str:
@@ -59,9 +71,21 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: committed when the block ends, rolled back whole on any error."""
-        with self._sessions() as session, session.begin():
+        if self._write_lock is None:
+            with self._sessions() as session, session.begin():
+                yield session
+            return
+        with self._write_lock, self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work that does not wait for writers (do not write in it)."""
+        with self._read_sessions() as session, session.begin():
             yield session
 
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        if self._read_engine is not None:
+            self._read_engine.dispose()
