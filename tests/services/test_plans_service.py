@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -21,30 +20,7 @@ from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
 from ketaclinic.store.tables.plans import DosePlanRow
-
-ELIGIBLE_INTAKE: dict[str, Any] = {
-    "intake_version": "1",
-    "age_y": 58,
-    "sex": "female",
-    "weight_kg": 70.0,
-    "diagnoses": ["G50.0"],
-    "pain_mechanism": "neuropathic",
-    "pain_duration_months": 36,
-    "baseline_nrs": 8,
-    "prior_treatments": [
-        {"name": "Carbamazepine", "outcome": "intolerant"},
-        {"name": "baclofen", "outcome": "failed"},
-    ],
-    "conditions": [],
-    "blood_pressure": {"systolic": 128, "diastolic": 78},
-    "pregnant": False,
-    "breastfeeding": False,
-    "phq9": 6,
-    "gad7": 4,
-    "audit_c": 2,
-    "dast10": 0,
-    "medications": ["paracetamol"],
-}
+from tests.screening.screening_samples import eligible_tn
 
 
 def _patient(db: Database, staff: dict[str, Actor], weight_kg: float | None = 70.0, mrn: str = "PL-1") -> int:
@@ -68,7 +44,7 @@ def _make_treatable(db: Database, staff: dict[str, Actor], patient_id: int, prot
     """A signed eligible screening and a signed consent, through the screening and consent services."""
     physician = staff["physician"]
     created = screening_service.create_screening(
-        db, physician, patient_id, screening_service.ScreeningIn(intake=dict(ELIGIBLE_INTAKE))
+        db, physician, patient_id, screening_service.ScreeningIn(intake=eligible_tn())
     )
     screening_service.sign_screening(db, physician, created.id)
     template = current_consent_template()
