@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -559,23 +560,18 @@ async def lifecycle_submit(
     return await _act(request, db, principal, session_id, step)
 
 
-@router.post(
-    "/sessions/{session_id}/alerts/{alert_id}/ack", response_class=HTMLResponse, include_in_schema=False
-)
-async def ack_submit(
-    request: Request, session_id: int, alert_id: int, db: DbDep, principal: ChartPage
+async def _alert_panel_after(
+    request: Request,
+    db: DbDep,
+    principal: Principal,
+    session_id: int,
+    change: Callable[[FormData], object],
 ) -> Response:
-    """Acknowledge an alert from the panel (htmx: the panel comes back)."""
+    """Apply an alert change from the panel's form, then send the panel back (htmx)."""
     form = await request.form()
     error = None
     try:
-        alerts.acknowledge_alert(
-            db,
-            principal.actor,
-            session_id,
-            alert_id,
-            alerts.AckIn(action_taken=str(form.get("action_taken") or "")),
-        )
+        change(form)
     except (ValidationError, ConflictError, NotFoundError) as exc:
         error = _message(exc)
     items = session_chart.poll_alerts(db, principal.actor, session_id)
@@ -587,29 +583,46 @@ async def ack_submit(
 
 
 @router.post(
+    "/sessions/{session_id}/alerts/{alert_id}/ack", response_class=HTMLResponse, include_in_schema=False
+)
+async def ack_submit(
+    request: Request, session_id: int, alert_id: int, db: DbDep, principal: ChartPage
+) -> Response:
+    """Acknowledge an alert from the panel."""
+    return await _alert_panel_after(
+        request,
+        db,
+        principal,
+        session_id,
+        lambda form: alerts.acknowledge_alert(
+            db,
+            principal.actor,
+            session_id,
+            alert_id,
+            alerts.AckIn(action_taken=str(form.get("action_taken") or "")),
+        ),
+    )
+
+
+@router.post(
     "/sessions/{session_id}/alerts/{alert_id}/resolve", response_class=HTMLResponse, include_in_schema=False
 )
 async def resolve_submit(
     request: Request, session_id: int, alert_id: int, db: DbDep, principal: ChartPage
 ) -> Response:
     """Resolve an acknowledged alert from the panel."""
-    form = await request.form()
-    error = None
-    try:
-        alerts.resolve_alert(
+    return await _alert_panel_after(
+        request,
+        db,
+        principal,
+        session_id,
+        lambda form: alerts.resolve_alert(
             db,
             principal.actor,
             session_id,
             alert_id,
             alerts.ResolveIn(resolution=str(form.get("resolution") or "")),
-        )
-    except (ValidationError, ConflictError, NotFoundError) as exc:
-        error = _message(exc)
-    items = session_chart.poll_alerts(db, principal.actor, session_id)
-    return _template(
-        request,
-        "sessions/_alerts.html",
-        page_context(request, alerts=items, session_id=session_id, alert_error=error),
+        ),
     )
 
 
