@@ -138,7 +138,7 @@ def course_facts(session: Session, *, today: date | None = None) -> list[CourseF
         .where(ProResponse.course_id.in_(course_ids), ProResponse.pain_nrs.is_not(None))
         .order_by(ProResponse.collected_at, ProResponse.id)
     )
-    for course_id, timepoint, week, nrs in pros.tuples():
+    for course_id, timepoint, week, nrs in pros:
         if course_id is None or nrs is None:
             continue  # excluded by the query; narrows the types
         if timepoint == "baseline":

@@ -432,7 +432,7 @@ def due_followups(
                 ~answered_later,
             )
             .order_by(FollowupItem.due_on, FollowupItem.id)
-        ).tuples()
+        )
         return [_followup_out(item, patient, actor, today) for item, patient in rows]
 
 
