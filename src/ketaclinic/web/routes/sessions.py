@@ -18,7 +18,7 @@ from ketaclinic.monitoring.observations import observation_kinds
 from ketaclinic.reports.svg import concentration_chart
 from ketaclinic.services import alerts, charting, events, flowsheet, session_chart, sessions
 from ketaclinic.services.permissions import Permission
-from ketaclinic.web.deps import DbDep, Principal, SettingsDep, page_context, requires
+from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -326,18 +326,10 @@ def _charts(chart: session_chart.SessionChart) -> dict[str, str]:
     return {"concentration": conc, "vitals": vitals}
 
 
-def _template(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    """Render a template of this area."""
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, name, context, status_code=status_code
-    )
-    return response
-
-
-def _chart_context(request: Request, chart: session_chart.SessionChart, **extra: Any) -> dict[str, Any]:
+def _chart_values(chart: session_chart.SessionChart, **extra: Any) -> dict[str, Any]:
+    """What the chart page shows besides the common context."""
     kinds = observation_kinds()
-    return page_context(
-        request,
+    return dict(
         chart=chart,
         charts=_charts(chart),
         kinds=kinds,
@@ -354,16 +346,14 @@ def _render_chart(
     request: Request, db: DbDep, principal: Principal, session_id: int, status: int = 200, **extra: Any
 ) -> Response:
     chart = session_chart.view_session(db, principal.actor, session_id)
-    return _template(
-        request, "sessions/detail.html", _chart_context(request, chart, **extra), status_code=status
-    )
+    return render(request, "sessions/detail.html", status_code=status, **_chart_values(chart, **extra))
 
 
 @router.get("/sessions", response_class=HTMLResponse, include_in_schema=False)
 def list_page(request: Request, db: DbDep, principal: ViewPage) -> Response:
     """Today's sessions and those under way."""
     items = sessions.list_sessions(db, principal.actor)
-    return _template(request, "sessions/list.html", page_context(request, items=items, error=None))
+    return render(request, "sessions/list.html", items=items, error=None)
 
 
 @router.post("/sessions/new", response_class=HTMLResponse, include_in_schema=False)
@@ -380,10 +370,11 @@ async def new_submit(request: Request, db: DbDep, principal: ChartPage) -> Respo
         )
     except (ValidationError, InputError, ConflictError, NotFoundError) as exc:
         items = sessions.list_sessions(db, principal.actor)
-        return _template(
+        return render(
             request,
             "sessions/list.html",
-            page_context(request, items=items, error=_message(exc)),
+            items=items,
+            error=_message(exc),
             status_code=_status(exc),
         )
     return RedirectResponse(f"/sessions/{made.id}", status_code=303)
@@ -399,9 +390,7 @@ def detail_page(request: Request, session_id: int, db: DbDep, principal: ViewPag
 def alerts_fragment(request: Request, session_id: int, db: DbDep, principal: ViewPage) -> Response:
     """The alerts panel, polled by htmx every few seconds."""
     items = session_chart.poll_alerts(db, principal.actor, session_id)
-    return _template(
-        request, "sessions/_alerts.html", page_context(request, alerts=items, session_id=session_id)
-    )
+    return render(request, "sessions/_alerts.html", alerts=items, session_id=session_id)
 
 
 def _observation_values(form: FormData) -> dict[str, Any]:
@@ -426,11 +415,10 @@ async def observe_submit(request: Request, session_id: int, db: DbDep, principal
             return _render_chart(request, db, principal, session_id, status, error=error)
         return RedirectResponse(f"/sessions/{session_id}", status_code=303)
     chart = session_chart.view_session(db, principal.actor, session_id)
-    response = _template(
+    response = render(
         request,
         "sessions/_live.html",
-        _chart_context(request, chart, obs_error=error, obs_values=dict(form) if error else {}),
-        status_code=200,
+        **_chart_values(chart, obs_error=error, obs_values=dict(form) if error else {}),
     )
     response.headers["HX-Trigger"] = "refresh-alerts"
     return response
@@ -461,17 +449,14 @@ async def rate_check_fragment(
         preview = charting.check_rate_change(db, principal.actor, session_id, _rate_in(form), config=settings)
     except (ValidationError, InputError, ConflictError) as exc:
         error = _message(exc)
-    return _template(
+    return render(
         request,
         "sessions/_rate_check.html",
-        page_context(
-            request,
-            preview=preview,
-            error=error,
-            session_id=session_id,
-            form=dict(form),
-            action="start" if form.get("action") == "start" else "rate",
-        ),
+        preview=preview,
+        error=error,
+        session_id=session_id,
+        form=dict(form),
+        action="start" if form.get("action") == "start" else "rate",
     )
 
 
@@ -575,11 +560,7 @@ async def _alert_panel_after(
     except (ValidationError, ConflictError, NotFoundError) as exc:
         error = _message(exc)
     items = session_chart.poll_alerts(db, principal.actor, session_id)
-    return _template(
-        request,
-        "sessions/_alerts.html",
-        page_context(request, alerts=items, session_id=session_id, alert_error=error),
-    )
+    return render(request, "sessions/_alerts.html", alerts=items, session_id=session_id, alert_error=error)
 
 
 @router.post(
