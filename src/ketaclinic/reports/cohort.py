@@ -51,7 +51,8 @@ def _rate_rows(groups: dict[str, Any], labels: dict[str, str] | None = None) -> 
     return rows
 
 
-def _charts(report: dict[str, Any]) -> dict[str, Markup]:
+def cohort_charts(report: dict[str, Any]) -> dict[str, Markup]:
+    """Every chart of an `analyse_cohort` result as inline SVG (the printable report and the dashboard)."""
     charts: dict[str, Markup] = {}
     overall = {
         "all patients": {
@@ -66,7 +67,10 @@ def _charts(report: dict[str, Any]) -> dict[str, Markup]:
         rate_chart(_rate_rows(report["by_mechanism"]), title="Responder rate by pain mechanism, 95 % CI")
     )
     charts["rates_diagnosis"] = Markup(
-        rate_chart(_rate_rows(report["by_diagnosis"]), title="Responder rate by diagnosis, 95 % CI")
+        rate_chart(
+            _rate_rows(report["by_diagnosis"], report.get("diagnosis_labels")),
+            title="Responder rate by diagnosis, 95 % CI",
+        )
     )
     comparison = report["comparison"]
     charts["rates_comparison"] = Markup(
@@ -120,7 +124,7 @@ def render_cohort_html(report: dict[str, Any], *, title: str) -> str:
     return template.render(
         title=title,
         r=report,
-        charts=_charts(report),
+        charts=cohort_charts(report),
         instruments=instrument_sources(),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )

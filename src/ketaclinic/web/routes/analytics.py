@@ -10,13 +10,11 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
-from markupsafe import Markup
 
 from ketaclinic.errors import InputError
 from ketaclinic.outcomes import CohortFileError, list_definitions, parse_compare, read_cohort_csv
 from ketaclinic.outcomes.instruments import instrument_sources
-from ketaclinic.reports.cohort import render_cohort_html
-from ketaclinic.reports.svg import km_chart, rate_chart, slope_chart
+from ketaclinic.reports.cohort import cohort_charts, render_cohort_html
 from ketaclinic.services import cohort as cohorts
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, render, requires
@@ -40,45 +38,6 @@ CohortQ = Annotated[str, Query(max_length=100)]
 
 def _compare(spec: str | None) -> tuple[str, list[str]] | None:
     return parse_compare(spec) if spec else None
-
-
-def _rows(groups: dict[str, Any], labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    return [
-        {
-            "label": (f"{k} {labels[k]}" if labels and k in labels else k)[:34],
-            "rate": g["rate"],
-            "ci95": g["ci95"],
-            "n": g["n"],
-            "count": g["responders"],
-        }
-        for k, g in groups.items()
-    ]
-
-
-def dashboard_charts(r: dict[str, Any]) -> dict[str, Markup]:
-    """The dashboard's inline SVG charts (server-side, from reports.svg)."""
-    pairs = r["nrs_change"]["pairs"]
-    charts = {
-        "diagnosis": rate_chart(
-            _rows(r["by_diagnosis"], r["diagnosis_labels"]), title="Responder rate by diagnosis, 95 % CI"
-        ),
-        "mechanism": rate_chart(_rows(r["by_mechanism"]), title="Responder rate by pain mechanism, 95 % CI"),
-        "comparison": rate_chart(
-            _rows(r["comparison"]["rates"]), title=f"Responder rate by {r['comparison']['field']}, 95 % CI"
-        ),
-        "slope": slope_chart(
-            pairs["baseline"], pairs["followup"], pairs["responder"], title="Pain NRS, baseline to endpoint"
-        ),
-    }
-    if r["relief"]["n"]:
-        charts["relief"] = km_chart(
-            r["relief"]["curves"], title="Relief durability (Kaplan-Meier)", x_label="weeks"
-        )
-    if r["dropout"]["n"]:
-        charts["dropout"] = km_chart(
-            r["dropout"]["curves"], title="Time to dropout (Kaplan-Meier)", x_label="sessions completed"
-        )
-    return {k: Markup(v) for k, v in charts.items()}
 
 
 def _csv(r: dict[str, Any]) -> str:
@@ -209,9 +168,7 @@ def dashboard(
             **context,
             status_code=422 if exc.field != "cohort" else 200,
         )
-    return render(
-        request, "analytics/dashboard.html", r=r, charts=dashboard_charts(r), message=None, **context
-    )
+    return render(request, "analytics/dashboard.html", r=r, charts=cohort_charts(r), message=None, **context)
 
 
 @router.get("/analytics/report", response_class=HTMLResponse, include_in_schema=False)
