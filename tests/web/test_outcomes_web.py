@@ -218,3 +218,23 @@ def test_dashboard_without_data_and_synthetic_banner(
         "/analytics", params={"cohort": "valle", "compare": "mechanism:neuropathic,nociplastic"}
     )
     assert "SYNTHETIC DATA" in page.text and "Fisher" in page.text
+
+
+@pytest.mark.parametrize(
+    ("answers", "field"),
+    [
+        ({f"phq9_{i}": "nan" for i in range(1, 10)}, "phq9_1"),
+        ({"pgic": "inf"}, "pgic"),
+        ({"pgic": "1e400"}, "pgic"),
+        ({f"phq9_{i}": "1.5" for i in range(1, 10)}, "phq9.item1"),
+        ({"pgic": "2.5"}, "pgic"),
+    ],
+)
+def test_link_answers_not_a_number_or_a_fraction_are_422_never_500_or_truncated(
+    api_client: Client, sqlite_db: Database, web_staff: dict, clinic: dict, answers: dict, field: str
+) -> None:
+    item = next(f for f in clinic["open"].followups if f.weeks_after_series == 1)
+    token = svc.issue_link(sqlite_db, web_staff["nurse"], svc.LinkIn(followup_item_id=item.id)).token
+    answer = api_client(None).post(f"/r/{token}", data=answers)
+    assert answer.status_code == 422 and field in answer.text
+    assert all(p.via != "link" for p in svc.list_pros(sqlite_db, web_staff["nurse"], item.patient_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -172,9 +173,19 @@ def _number(form: FormData, name: str) -> float | None:
     if not raw:
         return None
     try:
-        return float(raw)
+        number = float(raw)
     except ValueError:
         raise InputError(f"{raw!r} is not a number", field=name) from None
+    if not math.isfinite(number):
+        raise InputError(f"{raw!r} is not a number", field=name)
+    return number
+
+
+def _whole(value: float, field: str) -> int:
+    """A whole-number answer as int; a fraction is refused, never truncated."""
+    if not value.is_integer():
+        raise InputError(f"{value:g} is not one of the answers", field=field)
+    return int(value)
 
 
 def _items(form: FormData, prefix: str, count: int) -> list[int] | None:
@@ -184,7 +195,7 @@ def _items(form: FormData, prefix: str, count: int) -> list[int] | None:
     missing = [i for i, v in enumerate(values, start=1) if v is None]
     if missing:
         raise InputError("please answer every question", field=f"{prefix}.item{missing[0]}")
-    return [int(v) for v in values if v is not None]
+    return [_whole(v, f"{prefix}.item{i}") for i, v in enumerate(values, start=1) if v is not None]
 
 
 def answers_from_form(form: FormData) -> outcomes.Answers:
@@ -202,7 +213,7 @@ def answers_from_form(form: FormData) -> outcomes.Answers:
     return outcomes.Answers.model_validate(
         {
             "nrs": {"recall": "24h", **nrs} if any(v is not None for v in nrs.values()) else None,
-            "pgic": int(pgic) if pgic is not None else None,
+            "pgic": None if pgic is None else _whole(pgic, "pgic"),
             "bpi": bpi or None,
             "phq9": _items(form, "phq9", len(PHQ9_ITEMS)),
             "gad7": _items(form, "gad7", len(GAD7_ITEMS)),
