@@ -16,7 +16,6 @@ from ketaclinic.errors import InputError
 from ketaclinic.pharmacology import (
     Bolus,
     Infusion,
-    Prediction,
     Regimen,
     get_model,
     ke0_from_t_peak,
@@ -29,6 +28,7 @@ from ketaclinic.pharmacology import (
     tci_plasma,
     uniform_weights,
 )
+from ketaclinic.services.pk import points as points_of
 
 pk_app = typer.Typer(
     help="Ketamine pharmacokinetics: models, exact simulation, populations, TCI.", no_args_is_help=True
@@ -104,15 +104,6 @@ def parse_range(text: str, field: str) -> tuple[float, float]:
     return float(match[1]), float(match[2])
 
 
-def _points(prediction: Prediction) -> list[dict[str, float]]:
-    """One dict per time: t_min, cp_ng_ml and, when a ke0 is known, ce_ng_ml."""
-    ce = prediction.ce_ng_ml
-    return [
-        {"t_min": t, "cp_ng_ml": cp} | ({} if ce is None else {"ce_ng_ml": float(ce[i])})
-        for i, (t, cp) in enumerate(zip(prediction.t_min.tolist(), prediction.cp_ng_ml.tolist(), strict=True))
-    ]
-
-
 def _ke0(model: str, weight_kg: float, ke0: float | None, t_peak_min: float | None) -> float | None:
     """--ke0 as given, or the ke0 that puts the effect peak of a bolus at --t-peak-min."""
     if t_peak_min is None:
@@ -179,7 +170,7 @@ def simulate_cmd(
     ke0 = _ke0(pk.key, weight_kg, ke0, t_peak_min)
     t = grid(times, until, step_s)
     prediction = simulate(pk, weight_kg, regimen, t, age_y=age_y, ke0_per_min=ke0)
-    points = _points(prediction)
+    points = points_of(prediction)
     if norketamine:
         metabolite = simulate_metabolite(pk, weight_kg, regimen, t, age_y=age_y)
         for point, conc in zip(points, metabolite.conc_nmol_l.tolist(), strict=True):
@@ -341,7 +332,7 @@ def tci_cmd(
             {"start_min": s.start_min, "end_min": s.end_min, "rate_mg_h": s.rate_mg_h} for s in segments
         ],
         "total_mg": total,
-        "points": _points(prediction),
+        "points": points_of(prediction),
     }
     if as_json:
         emit_json(payload)
