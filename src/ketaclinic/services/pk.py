@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ketaclinic.dosing.pump import MAX_WEIGHT_KG, rate_mg_h_from_per_kg
 from ketaclinic.errors import InputError
 from ketaclinic.pharmacology import (
     Bolus,
@@ -57,7 +58,7 @@ class SimulateIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     model: str = Field(min_length=1, max_length=40)
-    weight_kg: float = Field(gt=0, le=400)
+    weight_kg: float = Field(gt=0, le=MAX_WEIGHT_KG)
     age_y: float | None = Field(default=None, ge=0, le=130)
     boluses: list[BolusIn] = Field(default_factory=list, max_length=100)
     infusions: list[InfusionIn] = Field(default_factory=list, max_length=100)
@@ -103,7 +104,9 @@ def regimen_of(data: SimulateIn) -> Regimen:
             Infusion(
                 i.start_min,
                 i.end_min,
-                i.rate_mg_h if i.rate_mg_h is not None else (i.rate_mg_kg_h or 0.0) * data.weight_kg,
+                i.rate_mg_h
+                if i.rate_mg_h is not None
+                else rate_mg_h_from_per_kg(i.rate_mg_kg_h or 0.0, data.weight_kg),
             )
             for i in data.infusions
         ),
