@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ketaclinic.dosing import rate_mg_h_from_per_kg
 from ketaclinic.errors import InputError
 from ketaclinic.pharmacology import (
     Bolus,
@@ -26,7 +27,7 @@ KEYS = [m.key for m in list_models()]
 
 
 def test_domino_table_of_the_reference_to_1e_3() -> None:
-    regimen = Regimen(infusions=(Infusion.per_kg(0, 240, 0.5, 70),))
+    regimen = Regimen(infusions=(Infusion(0, 240, rate_mg_h_from_per_kg(0.5, 70)),))
     p = simulate("domino1984", 70, regimen, DOMINO_T)
     assert np.max(np.abs(p.cp_ng_ml - DOMINO_CP)) < 1e-3
 

@@ -50,15 +50,6 @@ class Infusion:
         if _finite(self.rate_mg_h, "infusion.rate_mg_h") < 0:
             raise InputError(f"infusion rate must be >= 0, got {self.rate_mg_h} mg/h", field="infusion.rate")
 
-    @classmethod
-    def per_kg(cls, start_min: float, end_min: float, rate_mg_kg_h: float, weight_kg: float) -> Infusion:
-        """An infusion prescribed in mg/kg/h for a patient of `weight_kg`."""
-        if _finite(weight_kg, "weight_kg") <= 0:
-            raise InputError(f"weight must be > 0 kg, got {weight_kg}", field="weight_kg")
-        if _finite(rate_mg_kg_h, "infusion.rate_mg_kg_h") < 0:
-            raise InputError(f"infusion rate must be >= 0, got {rate_mg_kg_h} mg/kg/h", field="infusion.rate")
-        return cls(start_min, end_min, rate_mg_kg_h * weight_kg)
-
     @property
     def dose_mg(self) -> float:
         """Amount delivered by the whole infusion."""
