@@ -36,6 +36,7 @@ from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans import PlannedSegment, PlannedSession, clinic_library, planned_session
 from ketaclinic.settings import Settings
+from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.sessions import (
@@ -69,9 +70,7 @@ INFUSING = frozenset({SessionState.RUNNING.value, SessionState.PAUSED.value})
 # ---------------------------------------------------------------- shared helpers
 
 
-def dumps(value: Any) -> str:
-    """Canonical JSON text for the JSON columns."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+dumps = canonical_json  # the JSON columns use the audit trail's one JSON spelling
 
 
 def when(at: datetime | None) -> datetime:

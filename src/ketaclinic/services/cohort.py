@@ -17,6 +17,7 @@ from ketaclinic.outcomes.schedule import DEFAULT_OFFSETS_WEEKS
 from ketaclinic.screening.diagnoses import get_diagnosis
 from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.outcomes import CohortRow, ImportedCohort, ProResponse, TreatmentCourse
@@ -439,7 +440,7 @@ def import_cohort(db: Database, actor: Actor, cohort: Cohort, *, name: str) -> C
             source=str(cohort.metadata.get("source", "")),
             title=str(cohort.metadata.get("title", "")),
             synthetic=cohort.synthetic,
-            metadata_json=json.dumps(cohort.metadata, sort_keys=True),
+            metadata_json=canonical_json(cohort.metadata),
             imported_at=utcnow(),
             imported_by=actor.username,
             n=cohort.n,

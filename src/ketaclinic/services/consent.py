@@ -16,7 +16,8 @@ from ketaclinic.screening import ConsentTemplate, current_consent_template
 from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.patients import get_patient_row
 from ketaclinic.services.permissions import Actor, Permission, require
-from ketaclinic.services.screening import CONSENT_SIGNED, CONSENT_WITHDRAWN, canonical_json
+from ketaclinic.services.screening import CONSENT_SIGNED, CONSENT_WITHDRAWN
+from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.screening import Consent

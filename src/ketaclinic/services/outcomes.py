@@ -31,6 +31,7 @@ from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.cohort import course_facts
 from ketaclinic.services.patients import get_patient_row
 from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.outcomes import FollowupItem, ProLink, ProResponse, TreatmentCourse
@@ -470,7 +471,7 @@ def _store_pro(
         collected_at=collected_at,
         via=via,
         entered_by=entered_by,
-        answers_json=json.dumps(document, sort_keys=True, separators=(",", ":")),
+        answers_json=canonical_json(document),
         synthetic=synthetic,
         **columns,
     )

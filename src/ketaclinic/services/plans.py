@@ -27,6 +27,7 @@ from ketaclinic.services.audit import audit
 from ketaclinic.services.patients import get_patient_row, latest_measure
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.settings import Settings
+from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Patient
@@ -234,10 +235,6 @@ class PlannedSession:
 # ---------------------------------------------------------------- helpers
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-
-
 def _patient_label(patient: Patient, actor: Actor) -> str:
     if actor.sees_identities:
         return f"{patient.family_name}, {patient.given_name} ({patient.mrn})"
@@ -431,8 +428,8 @@ def create_plan(
             start_date=data.start_date,
             session_count=len(plan.sessions),
             series_total_mg=plan.series_total_mg,
-            inputs_json=_dumps(inputs),
-            plan_json=_dumps(document),
+            inputs_json=canonical_json(inputs),
+            plan_json=canonical_json(document),
             soft_reasons_json="{}",
             created_by=actor.username,
             created_at=utcnow(),
@@ -468,7 +465,7 @@ def give_soft_reasons(db: Database, actor: Actor, plan_id: int, data: SoftReason
                     field="reasons.check",
                 )
             reasons[str(item.check)] = {"reason": item.reason, "by": actor.username, "at": now}
-        row.soft_reasons_json = _dumps(reasons)
+        row.soft_reasons_json = canonical_json(reasons)
         for item in data.reasons:
             key = str(item.check)
             audit(

@@ -17,6 +17,7 @@ from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.outcomes import clinic_response_rates
 from ketaclinic.services.patients import age_years, get_patient_row, latest_measure
 from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Patient
@@ -29,11 +30,6 @@ CONSENT_WITHDRAWN = "withdrawn"
 TREATABLE_VERDICTS = frozenset({Verdict.ELIGIBLE.value, Verdict.ELIGIBLE_WITH_PRECAUTIONS.value})
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
-
-
-def canonical_json(value: Any) -> str:
-    """The one JSON spelling stored (sorted keys, no spaces)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class ScreeningIn(BaseModel):
