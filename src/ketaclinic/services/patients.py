@@ -322,6 +322,10 @@ def register_patient(
         raise ConflictError(f"MRN {data.mrn} is already registered", field="mrn") from None
 
 
+# Columns a patient record always has: an explicit null in an edit is bad input, not a cleared value.
+REQUIRED_FIELDS = ("family_name", "given_name", "birth_date", "sex", "notes")
+
+
 def _sync_diagnoses(patient: Patient, codes: list[str]) -> None:
     """Keep rows of codes that stay (the code is unique per patient), drop the others, add the new."""
     existing = {d.code: d for d in patient.diagnoses}
@@ -337,6 +341,9 @@ def update_patient(db: Database, actor: Actor, patient_id: int, data: PatientUpd
         patient = _load(session, patient_id)
         before = _snapshot(patient)
         given = data.model_dump(exclude_unset=True, exclude={"reason"})
+        for name in REQUIRED_FIELDS:
+            if name in given and given[name] is None:
+                raise InputError("cannot be cleared: give a value or leave it out", field=name)
         for name in ("family_name", "given_name", "birth_date", "sex", "pain_duration_months", "notes"):
             if name in given:
                 setattr(patient, name, getattr(data, name))
