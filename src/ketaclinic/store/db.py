@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -83,6 +83,11 @@ class Database:
         """A read-only unit of work that does not wait for writers (do not write in it)."""
         with self._read_sessions() as session, session.begin():
             yield session
+
+    def ping(self) -> None:
+        """Round-trip one trivial query (raises when the database does not answer)."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import text
 
 from ketaclinic import __version__
 from ketaclinic.web.deps import DbDep
@@ -16,6 +15,5 @@ router = APIRouter(tags=["health"])
 @router.get("/health")
 def health(db: DbDep) -> dict[str, Any]:
     """The app answers and its database answers."""
-    with db.engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
+    db.ping()
     return {"status": "ok", "database": db.dialect, "version": __version__}
