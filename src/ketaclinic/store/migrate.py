@@ -24,6 +24,13 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     command.upgrade(alembic_config(engine), revision)
 
 
+def reset(engine: Engine) -> None:
+    """Downgrade to an empty schema, then upgrade to the newest (wipes every row)."""
+    config = alembic_config(engine)
+    command.downgrade(config, "base")
+    command.upgrade(config, "heads")
+
+
 def current_heads(engine: Engine) -> tuple[str, ...]:
     """The revisions the database is at (one per migration branch); empty when never migrated."""
     from alembic.runtime.migration import MigrationContext

@@ -70,14 +70,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Fill the database with the synthetic demo clinic and print its logins."""
         from ketaclinic.services.demo import seed_demo
-        from ketaclinic.store.migrate import alembic_config
+        from ketaclinic.store.migrate import reset as reset_schema
 
         database = open_database()
         if reset:
-            from alembic import command
-
-            command.downgrade(alembic_config(database.engine), "base")
-            command.upgrade(alembic_config(database.engine), "heads")
+            reset_schema(database.engine)
         context = seed_demo(database)
         typer.echo(f"demo clinic ready: {len(context.patient_ids) or 'existing'} synthetic patients")
         _print_demo_logins()
