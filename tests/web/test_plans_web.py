@@ -148,3 +148,18 @@ def test_screens(
     assert client.get(f"{url}/sessions/11/pump-sheet").status_code == 404
     listing = client.get("/plans")
     assert "Schwartzman" in listing.text and "approved" in listing.text
+
+
+def test_soft_reason_with_a_malformed_index_is_a_422_not_a_500(
+    page_client: Callable[[str], TestClient], api_client: Callable[[str | None], TestClient], patient_id: int
+) -> None:
+    plan = api_client("physician").post(
+        f"/api/v1/patients/{patient_id}/plans", json={"protocol_id": "cohen2018-test"}
+    )
+    assert plan.status_code == 201
+    client = page_client("physician")
+    answer = client.post(
+        f"/plans/{plan.json()['id']}/soft-reasons",
+        data={"csrf_token": client.csrf, "reason_abc": "reviewed with the pain team"},
+    )
+    assert answer.status_code == 422

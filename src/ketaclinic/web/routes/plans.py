@@ -281,10 +281,10 @@ async def _action(request: Request, db: DbDep, principal: Principal, plan_id: in
     try:
         if action == "reasons":
             reasons = [
-                {"check": int(key.removeprefix("reason_")), "reason": str(value)}
+                {"check": key.removeprefix("reason_"), "reason": str(value)}
                 for key, value in form.items()
                 if key.startswith("reason_") and str(value).strip()
-            ]
+            ]  # the index stays text: SoftReasonIn's validation refuses a non-number (422, not 500)
             if not reasons:
                 raise InputError("enter a reason for at least one soft-limit breach", field="reasons")
             plans.give_soft_reasons(
