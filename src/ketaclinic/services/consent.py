@@ -243,12 +243,3 @@ def list_consents(db: Database, actor: Actor, patient_id: int) -> list[ConsentOu
         out = [_out(c) for c in rows]
         audit(session, actor, "view", "patient", patient.id, reason="consents")
         return out
-
-
-def get_consent(db: Database, actor: Actor, consent_id: int) -> ConsentOut:
-    """Open one consent (audited)."""
-    require(actor, Permission.PATIENTS_VIEW)
-    with db.transaction() as session:
-        consent = _load(session, consent_id)
-        audit(session, actor, "view", "consent", consent.id)
-        return _out(consent)
