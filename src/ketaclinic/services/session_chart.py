@@ -46,6 +46,7 @@ from ketaclinic.services.events import AdverseEventOut, MedicationOut, adverse_e
 from ketaclinic.services.flowsheet import ObservationOut, observation_out
 from ketaclinic.services.patients import get_patient_row
 from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.pk import BAND_KEYS  # the same bands as the PK explorer and plan charts
 from ketaclinic.services.sessions import patient_label, signature_facts
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
@@ -58,7 +59,6 @@ from ketaclinic.store.tables.sessions import (
 
 # Minutes of washout drawn after the infusion ends (display only).
 RECOVERY_DISPLAY_MIN = 60.0
-BAND_KEYS = ("analgesic", "dissociative")
 
 
 class Band(BaseModel):
