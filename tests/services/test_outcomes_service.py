@@ -251,3 +251,22 @@ def test_relief_from_follow_up_series(db: Database, staff: dict[str, Actor]) -> 
     ended, ongoing = sorted(facts.values(), key=lambda f: f.relief_ongoing or False)
     assert (ended.relief_weeks, ended.relief_ongoing, ended.followup_nrs) == (8.0, False, 8.0)
     assert (ongoing.relief_weeks, ongoing.relief_ongoing) == (12.0, True)
+
+
+def test_course_plan_must_be_a_plan_of_the_patient(db: Database, staff: dict[str, Actor]) -> None:
+    from ketaclinic.services import plans
+
+    owner = make_patient(db, staff["nurse"], "PL1")
+    other = make_patient(db, staff["nurse"], "PL2")
+    plan = plans.create_plan(
+        db, staff["physician"], owner, plans.PlanCreate(protocol_id="cohen2018-test", weight_kg=70)
+    )
+    with pytest.raises(NotFoundError) as missing:
+        svc.start_course(db, staff["nurse"], owner, svc.CourseIn(started_on=date.today(), plan_id=9999))
+    assert missing.value.field == "plan_id"
+    with pytest.raises(NotFoundError):
+        svc.start_course(db, staff["nurse"], other, svc.CourseIn(started_on=date.today(), plan_id=plan.id))
+    course = svc.start_course(
+        db, staff["nurse"], owner, svc.CourseIn(started_on=date.today(), plan_id=plan.id)
+    )
+    assert course.plan_id == plan.id

@@ -36,6 +36,7 @@ from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.outcomes import FollowupItem, ProLink, ProResponse, TreatmentCourse
 from ketaclinic.store.tables.patients import Patient
+from ketaclinic.store.tables.plans import DosePlanRow
 
 DEFAULT_DEFINITION = "valle2024"
 LINK_TTL_DAYS_DEFAULT = 7
@@ -317,6 +318,11 @@ def start_course(
     require(actor, Permission.OUTCOMES_RECORD)
     with db.transaction() as session:
         patient = get_patient_row(session, patient_id)
+        if data.plan_id is not None:
+            # No foreign key on plan_id: the cohort joins it to the patient's sessions, so check it here.
+            plan = session.get(DosePlanRow, data.plan_id)
+            if plan is None or plan.patient_id != patient.id:
+                raise NotFoundError(f"no dose plan {data.plan_id} for this patient", field="plan_id")
         course = TreatmentCourse(
             patient_id=patient.id,
             plan_id=data.plan_id,
