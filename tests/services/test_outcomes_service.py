@@ -270,3 +270,29 @@ def test_course_plan_must_be_a_plan_of_the_patient(db: Database, staff: dict[str
         db, staff["nurse"], owner, svc.CourseIn(started_on=date.today(), plan_id=plan.id)
     )
     assert course.plan_id == plan.id
+
+
+def test_link_answered_twice_at_once_stores_one_answer(db: Database, staff: dict[str, Actor]) -> None:
+    import threading
+
+    course = treated(db, staff["nurse"], "L2", 8, {}, series_end=date.today() - timedelta(days=8))
+    item = next(f for f in course.followups if f.weeks_after_series == 1)
+    link = svc.issue_link(db, staff["nurse"], svc.LinkIn(followup_item_id=item.id))
+    start = threading.Barrier(2)
+    results: list[str] = []
+
+    def answer() -> None:
+        start.wait()
+        try:
+            svc.submit_link(db, link.token, svc.Answers(nrs={"average": 3}))
+            results.append("stored")
+        except svc.LinkGoneError:
+            results.append("gone")
+
+    threads = [threading.Thread(target=answer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == ["gone", "stored"]
+    assert len([p for p in svc.list_pros(db, staff["nurse"], course.patient_id) if p.via == "link"]) == 1

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
@@ -624,8 +624,16 @@ def submit_link(db: Database, token: str, answers: Answers) -> int:
     with db.transaction() as session:
         link, item = _open(session, token)
         now = utcnow()
-        # Compare-and-swap: a concurrent second submission finds used_at set and changes nothing.
-        link.used_at = now
+        # Compare-and-swap: of two concurrent submissions only one finds used_at still empty (on
+        # PostgreSQL the second waits for the first's row lock, then re-reads the condition).
+        spent = session.execute(
+            update(ProLink)
+            .where(ProLink.id == link.id, ProLink.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if spent.rowcount != 1:
+            raise LinkGoneError("this link has already been used")
         patient = session.get(Patient, link.patient_id)
         assert patient is not None
         row = _store_pro(
