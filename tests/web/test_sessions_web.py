@@ -123,3 +123,20 @@ def test_charting_screen_and_fragments(
     assert 'id="countdown"' in running.text and "data-due" in running.text
     wrong = page.post(f"/sessions/{sid}/lifecycle", data={"action": "resume", "csrf_token": page.csrf})  # type: ignore[attr-defined]
     assert wrong.status_code == 409 and "cannot resume" in wrong.text
+
+
+def test_check_in_form_refuses_a_fractional_pain_score(
+    api_client: Client,
+    page_client: Callable[[str], TestClient],
+    sqlite_db: Database,
+    web_staff: dict[str, Actor],
+) -> None:
+    sid = _new_session(api_client("nurse"), sqlite_db, web_staff)
+    nurse = page_client("nurse")
+    form = {k: str(v) for k, v in CHECK_IN.items() if k != "premedication_none"}
+    form |= {"nrs": "3.7", "premed_medication": "none", "csrf_token": nurse.csrf}  # type: ignore[attr-defined]
+    answer = nurse.post(f"/sessions/{sid}/check-in", data=form)
+    assert answer.status_code == 422
+    assert "nrs" in answer.text
+    form["nrs"] = "4"
+    assert nurse.post(f"/sessions/{sid}/check-in", data=form).status_code == 303

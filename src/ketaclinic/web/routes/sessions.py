@@ -509,8 +509,6 @@ async def check_in_submit(
                 }
             ]
         values["pregnancy_check"] = _blank(form.get("pregnancy_check"))
-        if values.get("nrs") is not None:
-            values["nrs"] = int(values["nrs"])
         data = sessions.CheckInIn.model_validate({k: v for k, v in values.items() if v is not None})
         sessions.check_in(db, principal.actor, session_id, data, config=settings)
 
