@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
@@ -626,7 +626,7 @@ def submit_link(db: Database, token: str, answers: Answers) -> int:
         now = utcnow()
         # Compare-and-swap: of two concurrent submissions only one finds used_at still empty (on
         # PostgreSQL the second waits for the first's row lock, then re-reads the condition).
-        spent = session.execute(
+        spent: CursorResult[Any] = session.execute(  # type: ignore[assignment]  # DML answers a CursorResult
             update(ProLink)
             .where(ProLink.id == link.id, ProLink.used_at.is_(None))
             .values(used_at=now)

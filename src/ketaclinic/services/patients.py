@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from ketaclinic.dosing.pump import MAX_WEIGHT_KG
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, get_diagnosis
 from ketaclinic.services.audit import audit, field_changes
@@ -22,7 +23,6 @@ from ketaclinic.store.tables.patients import Measurement, Patient, PatientDiagno
 Sex = Literal["female", "male", "other", "unknown"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 MIN_WEIGHT_KG = 1.0
-MAX_WEIGHT_KG = 400.0
 MAX_AGE_Y = 130
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from ketaclinic.dosing.pump import MAX_WEIGHT_KG
 from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.monitoring import (
     SessionAction,
@@ -42,7 +43,7 @@ from ketaclinic.services.charting import (
 )
 from ketaclinic.services.events import MedicationIn, record_medication
 from ketaclinic.services.flowsheet import record_observation
-from ketaclinic.services.patients import get_patient_row
+from ketaclinic.services.patients import MIN_WEIGHT_KG, get_patient_row
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans import approved_plan_ids, planned_session
 from ketaclinic.store.base import utcnow
@@ -78,7 +79,7 @@ class CheckInIn(BaseModel):
     """Pre-infusion facts: weight, baseline vitals, pain NRS, premedication, pregnancy check."""
 
     model_config = ConfigDict(extra="forbid")
-    weight_kg: float = Field(ge=1, le=400)
+    weight_kg: float = Field(ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
     sbp: float
     dbp: float
     hr: float
