@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings
 from sqlalchemy import text
 
 from ketaclinic.services import accounts
@@ -26,6 +27,10 @@ PG_URL = os.environ.get("KETACLINIC_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 STAFF_PASSWORD = "correct-horse-battery"
 CSRF_PATTERN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+# No per-example deadline: on a loaded CI machine it fails correct code on wall-clock time alone.
+settings.register_profile("ketaclinic", deadline=None)
+settings.load_profile("ketaclinic")
 
 
 @pytest.fixture(scope="session")

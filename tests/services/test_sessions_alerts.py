@@ -56,7 +56,7 @@ def test_impossible_refused_abnormal_accepted_and_alerted_once(db: Database, sta
         again = alerts.insert_findings(
             session,
             sid,
-            evaluate_observation(reading, charting.baseline_of(row, obs_rows)),
+            evaluate_observation(reading, charting.baseline_of(session, row)),
             observation_id=stored.id,
         )
     assert again == []
@@ -148,3 +148,34 @@ def test_acknowledge_by_name_then_resolve(db: Database, staff: dict[str, Actor])
     assert done.state == "resolved" and done.resolved_by == "physician"
     polled = poll_alerts(db, staff["nurse"], sid)
     assert polled[-1].state == "resolved"
+
+
+def test_a_poll_with_nothing_newly_due_writes_nothing(db: Database, staff: dict[str, Actor]) -> None:
+    from ketaclinic.store.audit import count_events
+
+    sid = _running(db, staff, minutes_ago=50)
+    poll_alerts(db, staff["nurse"], sid)  # raises the four missed slots, audited as the system
+    with db.read() as session:
+        before = count_events(session)
+    again = poll_alerts(db, staff["nurse"], sid)
+    with db.read() as session:
+        assert count_events(session) == before
+    assert len([a for a in again if a.rule_key == "observation_overdue"]) == 4
+
+
+def test_charted_times_are_the_pure_times_by_group(db: Database, staff: dict[str, Actor]) -> None:
+    from ketaclinic.monitoring import times_by_group
+
+    sid = _running(db, staff, minutes_ago=40)
+    for minutes_ago, values in ((30, {"sbp": 120, "dbp": 70}), (20, {"rass": 0}), (5, {"hr": 70, "rr": 12})):
+        chart_observation(
+            db, staff["nurse"], sid, values | {"at": (utcnow() - timedelta(minutes=minutes_ago))}
+        )
+    with db.read() as session:
+        row = charting.session_row(session, sid)
+        readings = [charting.observation_of(row, o) for o in charting.observation_rows(session, sid)]
+        times = charting.charted_times(session, row)
+    assert times == times_by_group(r for r in readings if r.t_min >= 0)
+    # The check-in reading was taken now, after this back-dated start, so it counts at 40 min.
+    assert [round(t) for t in times["vitals"]] == [10, 35, 40]
+    assert [round(t) for t in times["sedation"]] == [20, 35, 40]

@@ -9,7 +9,7 @@ runs on from that due time, so a long gap yields one slot per missed interval.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -133,13 +133,17 @@ def default_grace_min() -> float:
     return _cadence_file().grace_min
 
 
+def groups_charted(fields: Collection[str]) -> list[str]:
+    """The field groups a reading with these charted fields counts for (any field of the group set)."""
+    return [group for group, names in field_groups().items() if any(name in fields for name in names)]
+
+
 def times_by_group(observations: Iterable[Observation]) -> dict[str, list[float]]:
-    """Times at which each group was charted (a reading counts for a group if any of its fields is set)."""
+    """Times at which each group was charted."""
     out: dict[str, list[float]] = {group: [] for group in field_groups()}
     for obs in observations:
-        for group, fields in field_groups().items():
-            if any(obs.value_of(name) is not None for name in fields):
-                out[group].append(obs.t_min)
+        for group in groups_charted(obs.charted().keys()):
+            out[group].append(obs.t_min)
     return out
 
 

@@ -7,7 +7,7 @@ two pollers computing the same overdue slot) yields exactly one row and no readi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, cast
 
@@ -19,8 +19,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, NotFoundError
-from ketaclinic.monitoring import AlertFinding, SessionState, overdue, overdue_findings, times_by_group
-from ketaclinic.monitoring.observations import Observation
+from ketaclinic.monitoring import AlertFinding, SessionState, overdue, overdue_findings
 from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import SYSTEM, Actor, Permission, require
 from ketaclinic.store.base import utcnow
@@ -120,15 +119,20 @@ def insert_findings(
     return raised
 
 
-def raise_overdue(
-    session: Session, row: InfusionSession, observations: Sequence[Observation], now_min: float
-) -> list[str]:
-    """Raise one 'overdue' alert per missed charting slot while the infusion runs (audited as the system)."""
+def overdue_now(
+    row: InfusionSession, times: Mapping[str, Sequence[float]], now_min: float
+) -> list[AlertFinding]:
+    """The 'overdue' findings of every charting slot missed by `now_min` while the infusion runs."""
     if row.state not in OVERDUE_STATES:
         return []
-    infusion = [obs for obs in observations if obs.t_min >= 0]
-    slots = overdue(row.cadence, times_by_group(infusion), now_min)
-    raised = insert_findings(session, row.id, overdue_findings(slots))
+    return overdue_findings(overdue(row.cadence, times, now_min))
+
+
+def raise_overdue(
+    session: Session, row: InfusionSession, times: Mapping[str, Sequence[float]], now_min: float
+) -> list[str]:
+    """Raise one 'overdue' alert per missed charting slot (`times`: see charting.charted_times), audited."""
+    raised = insert_findings(session, row.id, overdue_now(row, times, now_min))
     if raised:
         audit(session, SYSTEM, "raise_overdue", "infusion_session", row.id, {"alerts": {"new": raised}})
     return raised

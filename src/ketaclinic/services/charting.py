@@ -27,10 +27,7 @@ from ketaclinic.dosing import (
     rate_mg_kg_h,
 )
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
-from ketaclinic.monitoring import (
-    Observation,
-    SessionState,
-)
+from ketaclinic.monitoring import Observation, SessionState, field_groups, groups_charted
 from ketaclinic.pharmacology import Bolus, Infusion
 from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import Actor, Permission, require
@@ -180,6 +177,27 @@ def observation_rows(session: Session, session_id: int) -> list[SessionObservati
     )
 
 
+def charted_times(session: Session, row: InfusionSession) -> dict[str, list[float]]:
+    """Minutes from the infusion start at which each field group was charted (readings since the start).
+
+    Reads two columns, not whole readings: every write and every alert poll walks the cadence clock.
+    """
+    out: dict[str, list[float]] = {group: [] for group in field_groups()}
+    if row.started_at is None:
+        return out
+    charted = session.execute(
+        select(SessionObservation.observed_at, SessionObservation.values_json)
+        .where(SessionObservation.session_id == row.id)
+        .order_by(SessionObservation.observed_at, SessionObservation.id)
+    )
+    for observed_at, values_json in charted:
+        t = minutes_between(row.started_at, observed_at)
+        if t >= 0:
+            for group in groups_charted(json.loads(values_json)):
+                out[group].append(t)
+    return out
+
+
 def observation_of(row: InfusionSession, obs: SessionObservation) -> Observation:
     """The pure Observation of a stored reading (t_min from the infusion start, obs_id = row id)."""
     values = json.loads(obs.values_json)
@@ -189,12 +207,15 @@ def observation_of(row: InfusionSession, obs: SessionObservation) -> Observation
     return Observation(t_min=t, obs_id=str(obs.id), **values)
 
 
-def baseline_of(row: InfusionSession, rows: list[SessionObservation]) -> Observation | None:
+def baseline_of(session: Session, row: InfusionSession) -> Observation | None:
     """The pre-infusion reading taken at check-in."""
-    for obs in rows:
-        if obs.phase == "pre":
-            return observation_of(row, obs)
-    return None
+    first = session.execute(
+        select(SessionObservation)
+        .where(SessionObservation.session_id == row.id, SessionObservation.phase == "pre")
+        .order_by(SessionObservation.observed_at, SessionObservation.id)
+        .limit(1)
+    ).scalar_one_or_none()
+    return None if first is None else observation_of(row, first)
 
 
 # ---------------------------------------------------------------- rate segments

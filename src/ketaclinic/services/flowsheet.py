@@ -20,10 +20,10 @@ from ketaclinic.services.charting import (
     CHARTABLE,
     INFUSING,
     baseline_of,
+    charted_times,
     dumps,
     minutes_between,
     observation_of,
-    observation_rows,
     require_state,
     session_row,
     t_min_of,
@@ -105,15 +105,14 @@ def record_observation(
     )
     session.add(stored)
     session.flush()
-    rows = observation_rows(session, row.id)
-    baseline = baseline_of(row, rows) if stored.phase != "pre" else None
+    baseline = baseline_of(session, row) if stored.phase != "pre" else None
     reading = observation_of(row, stored)
     raised = insert_findings(
         session, row.id, evaluate_observation(reading, baseline), observation_id=stored.id
     )
     if row.started_at is not None:
         # Slots missed before this reading (a poll or a chart view catches up to now).
-        raise_overdue(session, row, [observation_of(row, o) for o in rows], t)
+        raise_overdue(session, row, charted_times(session, row), t)
     return stored, raised
 
 

@@ -21,17 +21,17 @@ from ketaclinic.monitoring import (
     field_groups,
     missing_for_signature,
     next_due_min,
-    times_by_group,
 )
 from ketaclinic.monitoring.discharge import discharge_criteria
 from ketaclinic.pharmacology import Infusion, get_band
-from ketaclinic.services.alerts import AlertOut, raise_overdue, session_alerts
+from ketaclinic.services.alerts import AlertOut, overdue_now, raise_overdue, session_alerts
 from ketaclinic.services.audit import audit
 from ketaclinic.services.charting import (
     INFUSING,
     SegmentOut,
     baseline_of,
     bolus_doses,
+    charted_times,
     infusions,
     minutes_between,
     observation_of,
@@ -210,13 +210,13 @@ def build_chart(session: Session, actor: Actor, row: InfusionSession) -> Session
     """The chart document (raises due 'overdue' alerts first, in the caller's transaction)."""
     now = utcnow()
     obs_rows = observation_rows(session, row.id)
-    readings = [observation_of(row, o) for o in obs_rows]
+    times = charted_times(session, row)
     if row.started_at is not None:
-        raise_overdue(session, row, readings, minutes_between(row.started_at, now))
+        raise_overdue(session, row, times, minutes_between(row.started_at, now))
     planned = plan_of(session, row)
     patient = get_patient_row(session, row.patient_id)
-    last = readings[-1] if readings else None
-    baseline = baseline_of(row, obs_rows)
+    last = observation_of(row, obs_rows[-1]) if obs_rows else None
+    baseline = baseline_of(session, row)
     answers = json.loads(row.discharge_json).get("answers", {})
     aes = session.execute(
         select(SessionAdverseEvent)
@@ -277,7 +277,7 @@ def build_chart(session: Session, actor: Actor, row: InfusionSession) -> Session
             {"id": a.id, "text": a.text, "author": a.author, "created_at": a.created_at} for a in addenda
         ],
         prediction=_prediction(session, row, now),
-        next_due=_next_due(row, times_by_group(readings), now),
+        next_due=_next_due(row, times, now),
         discharge=discharge_check(baseline, last, answers).model_dump(mode="json"),
         discharge_questions=[{"key": k, "label": label} for k, label in discharge_criteria().questions],
         missing_for_signature=missing_for_signature(signature_facts(session, row)),
@@ -297,9 +297,19 @@ def view_session(db: Database, actor: Actor, session_id: int) -> SessionChart:
 def poll_alerts(db: Database, actor: Actor, session_id: int) -> list[AlertOut]:
     """The session's alerts, raising any overdue ones that came due (polled every few seconds)."""
     require(actor, Permission.SESSIONS_VIEW)
+    # Every open chart polls: read without the write lock, and write only when a slot came due.
+    with db.read() as session:
+        row = session_row(session, session_id)
+        alerts = session_alerts(session, row.id)
+        if row.started_at is None:
+            return alerts
+        raised = {a.trigger_key for a in alerts}
+        due = overdue_now(row, charted_times(session, row), minutes_between(row.started_at, utcnow()))
+        if all(f.trigger_key in raised for f in due):
+            return alerts
     with db.transaction() as session:
         row = session_row(session, session_id, lock=True)
         if row.started_at is not None:
-            readings = [observation_of(row, o) for o in observation_rows(session, row.id)]
-            raise_overdue(session, row, readings, minutes_between(row.started_at, utcnow()))
+            now_min = minutes_between(row.started_at, utcnow())
+            raise_overdue(session, row, charted_times(session, row), now_min)
         return session_alerts(session, row.id)

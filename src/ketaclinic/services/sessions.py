@@ -392,7 +392,7 @@ def discharge(db: Database, actor: Actor, session_id: int, data: DischargeIn) ->
         require_state(row, frozenset({SessionState.RECOVERY.value}), "discharge")
         rows = observation_rows(session, row.id)
         last = observation_of(row, rows[-1]) if rows else None
-        result = discharge_check(baseline_of(row, rows), last, data.answers)
+        result = discharge_check(baseline_of(session, row), last, data.answers)
         if not result.ok:
             raise InputError(f"discharge criteria not met: {'; '.join(result.unmet)}", field="discharge")
         old = _step(session, actor, row, SessionAction.DISCHARGE)
@@ -413,7 +413,7 @@ def signature_facts(session: Session, row: InfusionSession) -> dict[str, Any]:
     """The flat facts monitoring.missing_for_signature reads."""
     checkin = json.loads(row.checkin_json)
     rows = observation_rows(session, row.id)
-    baseline = baseline_of(row, rows)
+    baseline = baseline_of(session, row)
     discharge_facts = json.loads(row.discharge_json)
     premeds = session.execute(
         select(SessionMedication.id).where(
