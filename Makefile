@@ -34,6 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/mypy benchmarks
 
 bench: $(STAMP)
 	bash benchmarks/run.sh

@@ -18,6 +18,7 @@ import argparse
 import os
 import platform
 import time
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -136,7 +137,7 @@ ORDER BY p.patient_id
 """
 
 
-def report(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+def report(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Per-patient aggregates in DuckDB, then the pure outcomes analysis on the column arrays."""
     ae_columns = ", ".join(f"sum(n) FILTER (WHERE ae = {i}) AS ae_{i}" for i in range(len(AE_KINDS)))
     ae_select = ", ".join(f"coalesce(ae_wide.ae_{i}, 0) AS ae_{i}" for i in range(len(AE_KINDS)))

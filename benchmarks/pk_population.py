@@ -89,7 +89,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.no_hugepage:
-        from numpy._core.multiarray import _set_madvise_hugepage
+        # Private but stable since NumPy 1.20; untyped in NumPy's stubs.
+        from numpy._core.multiarray import _set_madvise_hugepage  # type: ignore[attr-defined]
 
         _set_madvise_hugepage(False)
 
