@@ -12,6 +12,7 @@ from ketaclinic.data import Status
 from ketaclinic.dosing import (
     LimitCheck,
     check_bolus,
+    check_charted_session_total,
     check_rate,
     check_series_total,
     check_session_total,
@@ -87,6 +88,25 @@ def test_check_bolus_session_series() -> None:
     assert (low.verdict, low.limit, low.limit_kind) == ("soft", 80.0, "soft_min")
     assert check_session_total(LIB, "outpatient", total_mg=150).verdict == "ok"
     assert check_series_total(LIB, "outpatient", total_mg=2500).verdict == "hard"
+
+
+def test_charted_session_total_applies_maxima_only() -> None:
+    low = check_charted_session_total(LIB, "outpatient", total_mg=20)
+    assert low.verdict == "ok"  # below the 80 mg soft minimum: a planning warning, not a charting block
+    soft = check_charted_session_total(LIB, "outpatient", total_mg=250)
+    assert (soft.verdict, soft.limit, soft.limit_kind) == ("soft", 200.0, "soft_max")
+    hard = check_charted_session_total(LIB, "outpatient", total_mg=320)
+    assert (hard.verdict, hard.limit, hard.limit_kind) == ("hard", 300.0, "hard_max")
+    assert hard.message.startswith("projected session total") and "hard max 300" in hard.message
+
+
+@given(st.sampled_from(sorted(LIB.contexts)), st.floats(min_value=0, max_value=20_000, allow_nan=False))
+def test_no_charted_session_total_passes_the_hard_maximum(context: str, total_mg: float) -> None:
+    check = check_charted_session_total(LIB, context, total_mg=total_mg)
+    hard_max = LIB.context(context).limit_set("session_total_mg").hard_max
+    assert hard_max is not None
+    assert (check.verdict == "hard") == (total_mg > hard_max.value * (1 + 1e-9))
+    assert check.limit_kind not in ("soft_min", "hard_min")
 
 
 def test_worst_verdict() -> None:

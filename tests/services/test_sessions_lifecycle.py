@@ -99,22 +99,30 @@ def test_rates_are_converted_checked_and_compared_with_the_plan(
         first = session.execute(select(RateSegment)).scalar_one()
     assert first.rate_mg_h == pytest.approx(24.5) and first.pump_ml_h == pytest.approx(24.5)
     assert first.weight_kg == 70 and not first.deviation and first.verdict == "ok"
+    # 80 mg/h is only a soft rate, but run to the planned end it would pass the session's hard total.
+    with pytest.raises(HardLimitError) as over_total:
+        charting.change_rate(
+            db, nurse, sid, RateIn(pump_ml_h=80, limit_reason="order", deviation_reason="breakthrough pain")
+        )
+    assert over_total.value.field == "pump_ml_h"
+    assert "projected session total" in over_total.value.message and "hard max 300" in over_total.value.message
     with pytest.raises(InputError) as soft:
-        charting.change_rate(db, nurse, sid, RateIn(pump_ml_h=80, deviation_reason="breakthrough pain"))
+        charting.change_rate(db, nurse, sid, RateIn(pump_ml_h=72, deviation_reason="breakthrough pain"))
     assert soft.value.field == "limit_reason"
     with pytest.raises(InputError) as dev:
         charting.change_rate(db, nurse, sid, RateIn(pump_ml_h=30))
     assert dev.value.field == "deviation_reason"
-    preview = charting.check_rate_change(db, nurse, sid, RateIn(pump_ml_h=80))
+    preview = charting.check_rate_change(db, nurse, sid, RateIn(pump_ml_h=72))
     assert preview.check["verdict"] == "soft" and preview.needs_limit_reason and preview.deviation
+    assert preview.session_total is not None and preview.session_total["verdict"] == "soft"
     events_before = _audit_count(db)
     seg = charting.change_rate(
         db,
         nurse,
         sid,
-        RateIn(pump_ml_h=80, limit_reason="physician order", deviation_reason="breakthrough pain"),
+        RateIn(pump_ml_h=72, limit_reason="physician order", deviation_reason="breakthrough pain"),
     )
-    assert seg.verdict == "soft" and seg.deviation and seg.rate_mg_kg_h == pytest.approx(80 / 70)
+    assert seg.verdict == "soft" and seg.deviation and seg.rate_mg_kg_h == pytest.approx(72 / 70)
     assert _audit_count(db) == events_before + 1
     chart = view_session(db, nurse, sid)
     assert [s.kind for s in chart.segments] == ["start", "change"]

@@ -38,7 +38,7 @@ def test_nurse_charts_a_session_from_check_in_to_signature(  # type: ignore[no-u
     page.wait_for_selector("text=Start the infusion")
 
     # A soft-limit rate: the library verdict shows first, then a reason confirms it.
-    page.fill("#rate input[name=rate]", "80")
+    page.fill("#rate input[name=rate]", "72")
     page.click("button:has-text('Check against library and plan')")
     page.wait_for_selector(".rate-verdict:has-text('SOFT')")
     page.fill("input[name=limit_reason]", "physician order: severe pain")

@@ -31,11 +31,16 @@ def test_api_session_from_creation_to_signature(
     hard = api.post(f"{base}/start", json={"pump_ml_h": 150})
     assert hard.status_code == 422 and "hard max" in hard.json()["detail"]
     assert api.post(f"{base}/start", json={"rate_mg_kg_h": 0.35}).json()["state"] == "running"
-    soft = api.post(f"{base}/rate", json={"pump_ml_h": 80, "deviation_reason": "pain"})
+    over_total = api.post(
+        f"{base}/rate", json={"pump_ml_h": 80, "limit_reason": "x", "deviation_reason": "y"}
+    )
+    assert over_total.status_code == 422 and "projected session total" in over_total.json()["detail"]
+    soft = api.post(f"{base}/rate", json={"pump_ml_h": 72, "deviation_reason": "pain"})
     assert soft.status_code == 422 and soft.json()["field"] == "limit_reason"
-    preview = api.post(f"{base}/rate/check", json={"pump_ml_h": 80})
+    preview = api.post(f"{base}/rate/check", json={"pump_ml_h": 72})
     assert preview.json()["check"]["verdict"] == "soft" and preview.json()["check"]["source"]
-    ok = api.post(f"{base}/rate", json={"pump_ml_h": 80, "limit_reason": "order", "deviation_reason": "pain"})
+    assert preview.json()["session_total"]["verdict"] == "soft"
+    ok = api.post(f"{base}/rate", json={"pump_ml_h": 72, "limit_reason": "order", "deviation_reason": "pain"})
     assert ok.status_code == 201 and ok.json()["deviation"] is True
     impossible = api.post(f"{base}/observations", json={"hr": 400})
     assert impossible.status_code == 422 and impossible.json()["field"] == "hr"
@@ -96,7 +101,7 @@ def test_charting_screen_and_fragments(
     api.post(f"/api/v1/sessions/{sid}/check-in", json=CHECK_IN)
     check = page.post(
         f"/sessions/{sid}/rate/check",
-        data={"rate": "80", "unit": "ml_h", "action": "start"},
+        data={"rate": "72", "unit": "ml_h", "action": "start"},
         headers={"X-CSRF-Token": page.csrf, "HX-Request": "true"},  # type: ignore[attr-defined]
     )
     assert "SOFT" in check.text and "Reason for exceeding the soft limit" in check.text

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from ketaclinic.dosing import pump
@@ -90,12 +90,19 @@ def _below(value: float, limit: float) -> bool:
     return value < limit * (1 - REL_TOL)
 
 
-def evaluate(limit_set: LimitSet, value: float, *, context: str = "", allow_zero: bool = False) -> LimitCheck:
+def evaluate(
+    limit_set: LimitSet,
+    value: float,
+    *,
+    context: str = "",
+    allow_zero: bool = False,
+    maxima_only: bool = False,
+) -> LimitCheck:
     """Judge one value against the soft and hard limits of its quantity."""
     if not math.isfinite(value) or value < 0:
         raise InputError(f"{value} {limit_set.unit} must be a finite number >= 0", field=limit_set.quantity)
     name = f"{limit_set.quantity} {value:.4g} {limit_set.unit}"
-    skip_minima = allow_zero and value == 0  # a stopped pump is not an under-dose
+    skip_minima = maxima_only or (allow_zero and value == 0)  # a stopped pump is not an under-dose
     tests: tuple[tuple[LimitKind, Verdict, bool], ...] = (
         ("hard_max", "hard", True),
         ("hard_min", "hard", False),
@@ -178,6 +185,22 @@ def check_session_total(library: DrugLibrary, context_id: str, *, total_mg: floa
     """Is this per-session total allowed in this context?"""
     ctx = library.context(context_id)
     return evaluate(ctx.limit_set("session_total_mg"), total_mg, context=ctx.id)
+
+
+def check_charted_session_total(library: DrugLibrary, context_id: str, *, total_mg: float) -> LimitCheck:
+    """Charting: would the session total (given so far, then this rate to the planned end) pass a maximum?
+
+    Only maxima apply: a session total below the soft minimum is a planning warning, never a reason to
+    hold a nurse at a higher rate or to block a reduction.
+    """
+    ctx = library.context(context_id)
+    check = evaluate(ctx.limit_set("session_total_mg"), total_mg, context=ctx.id, maxima_only=True)
+    return with_subject(check, "projected session total (given so far, then this rate to the planned end)")
+
+
+def with_subject(check: LimitCheck, subject: str) -> LimitCheck:
+    """The same check with its message prefixed by what was checked."""
+    return replace(check, message=f"{subject}: {check.message}")
 
 
 def check_series_total(library: DrugLibrary, context_id: str, *, total_mg: float) -> LimitCheck:

@@ -24,6 +24,7 @@ from ketaclinic.dosing.checks import (
     check_session_total,
     rate_checks,
     refuse_hard,
+    with_subject,
     worst_verdict,
 )
 from ketaclinic.dosing.library import DrugLibrary, load_library
@@ -293,28 +294,13 @@ def _session_checks(
             seen_rates.add(seg.rate_mg_h)
             where = f"session {number} {seg.start_min:g}-{seg.end_min:g} min"
             checks.extend(
-                _with_subject(c, where)
+                with_subject(c, where)
                 for c in rate_checks(library, context, rate_mg_h=seg.rate_mg_h, weight_kg=weight_kg)
             )
         total = sum(seg.dose_mg for seg in segments)
         where = f"session {number} total ({path_name} path)" if len(paths) > 1 else f"session {number} total"
-        checks.append(_with_subject(check_session_total(library, context, total_mg=total), where))
+        checks.append(with_subject(check_session_total(library, context, total_mg=total), where))
     return tuple(checks)
-
-
-def _with_subject(check: LimitCheck, subject: str) -> LimitCheck:
-    return LimitCheck(
-        check.verdict,
-        check.quantity,
-        check.value,
-        check.unit,
-        check.limit,
-        check.limit_kind,
-        check.source,
-        check.status,
-        f"{subject}: {check.message}",
-        check.context,
-    )
 
 
 def build_plan(
@@ -391,7 +377,7 @@ def build_plan(
         )
     series_total = sum(s.total_mg for s in sessions)
     series_checks = (
-        _with_subject(check_series_total(library, ctx.id, total_mg=series_total), "series total"),
+        with_subject(check_series_total(library, ctx.id, total_mg=series_total), "series total"),
     )
     refuse_hard([c for s in sessions for c in s.checks] + list(series_checks))
     sessions = [

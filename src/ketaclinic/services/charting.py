@@ -20,15 +20,19 @@ from ketaclinic.dosing import (
     DEFAULT_MODELS,
     HardLimitError,
     LimitCheck,
+    check_charted_session_total,
     check_rate,
+    mg_delivered,
     pump_ml_h,
     rate_mg_h_from_per_kg,
     rate_mg_h_from_pump,
     rate_mg_kg_h,
+    worst_check,
+    worst_verdict,
 )
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.monitoring import Observation, SessionState, field_groups, groups_charted
-from ketaclinic.pharmacology import Bolus, Infusion
+from ketaclinic.pharmacology import Bolus, Infusion, Regimen
 from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans import PlannedSegment, PlannedSession, clinic_library, planned_session
@@ -166,6 +170,43 @@ def bolus_doses(session: Session, row: InfusionSession) -> list[Bolus]:
     ]
 
 
+def given_mg(session: Session, row: InfusionSession, until: datetime) -> float:
+    """Ketamine given in this session up to `until`: the charted rates and boluses."""
+    if row.started_at is None:
+        return 0.0
+    t = minutes_between(row.started_at, until)
+    boluses = tuple(b for b in bolus_doses(session, row) if b.t_min <= t)
+    charted = tuple(infusions(row, segment_rows(session, row.id), until))
+    return Regimen(boluses=boluses, infusions=charted).total_mg
+
+
+def session_total_check(
+    session: Session,
+    row: InfusionSession,
+    planned: PlannedSession,
+    *,
+    at: datetime,
+    rate_mg_h: float,
+    bolus_mg: float = 0.0,
+    config: Config,
+) -> LimitCheck:
+    """The library's session-total maxima against what this session will have given by its planned end.
+
+    Given so far (charted rates and boluses up to `at`), plus `bolus_mg` now, plus `rate_mg_h` run to
+    the planned end: what a smart pump's dose limit guards, re-checked on every rate and bolus.
+    """
+    t = t_min_of(row, at)
+    planned_end_min = max((s.end_min for s in planned.segments), default=0.0)
+    total = given_mg(session, row, at) + bolus_mg + mg_delivered(rate_mg_h, max(0.0, planned_end_min - t))
+    return check_charted_session_total(clinic_library(config).library, row.context_id, total_mg=total)
+
+
+def deciding_check(first: LimitCheck, *others: LimitCheck) -> LimitCheck:
+    """The check that decides: the worst breach, else `first` (the number the nurse entered)."""
+    checks = [first, *others]
+    return worst_check(checks) if worst_verdict(checks) != "ok" else first
+
+
 def observation_rows(session: Session, session_id: int) -> list[SessionObservation]:
     """Flowsheet rows in time order."""
     return list(
@@ -249,6 +290,7 @@ class RatePreview(BaseModel):
     entered_as: str
     t_min: float
     check: dict[str, Any]
+    session_total: dict[str, Any] | None
     planned_rate_mg_h: float | None
     planned_range_mg_h: list[float] | None
     deviation: bool
@@ -330,9 +372,14 @@ def preview_rate(
         entered_as, mg_h = "mg_kg_h", rate_mg_h_from_per_kg(rate.rate_mg_kg_h, weight)
         pump = pump_ml_h(mg_h, conc)
     per_kg = rate_mg_kg_h(mg_h, weight)
-    check = check_rate(clinic_library(config).library, row.context_id, rate_mg_h=mg_h, weight_kg=weight)
     at = when(rate.at)
     t = 0.0 if kind == "start" else t_min_of(row, at)
+    rate_check = check_rate(clinic_library(config).library, row.context_id, rate_mg_h=mg_h, weight_kg=weight)
+    # Stopping or pausing never waits on a total: only a running rate can add to it.
+    total_check = (
+        session_total_check(session, row, planned, at=at, rate_mg_h=mg_h, config=config) if mg_h > 0 else None
+    )
+    check = rate_check if total_check is None else deciding_check(rate_check, total_check)
     low, high = planned_range_mg_h(planned, t)
     tolerance = PUMP_DISPLAY_STEP_ML_H / 2 * conc
     deviation = kind in ("start", "change", "resume") and not (low - tolerance <= mg_h <= high + tolerance)
@@ -345,6 +392,7 @@ def preview_rate(
         entered_as=entered_as,
         t_min=t,
         check=check.to_json_dict(),
+        session_total=None if total_check is None else total_check.to_json_dict(),
         planned_rate_mg_h=high,
         planned_range_mg_h=[low, high] if planned.titrated else None,
         deviation=deviation,

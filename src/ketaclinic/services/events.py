@@ -21,13 +21,16 @@ from ketaclinic.services.charting import (
     Required,
     Text,
     bolus_doses,
+    deciding_check,
     dumps,
     infusions,
     minutes_between,
     pk_weight_kg,
+    plan_of,
     require_state,
     segment_rows,
     session_row,
+    session_total_check,
     when,
 )
 from ketaclinic.services.permissions import Actor, Permission, require
@@ -208,9 +211,20 @@ def record_medication(
         if data.unit not in (None, "mg"):
             raise InputError("a ketamine bolus is charted in mg", field="unit")
         require_state(row, INFUSING, "give a ketamine bolus")
-        result = check_bolus(
+        bolus_check = check_bolus(
             clinic_library(config).library, row.context_id, dose_mg=data.dose, weight_kg=row.dosing_weight_kg
         )
+        segments = segment_rows(session, row.id)
+        total_check = session_total_check(
+            session,
+            row,
+            plan_of(session, row),
+            at=when(data.given_at),
+            rate_mg_h=segments[-1].rate_mg_h if segments else 0.0,
+            bolus_mg=data.dose,
+            config=config,
+        )
+        result = deciding_check(bolus_check, total_check)
         if result.verdict == "hard":
             raise HardLimitError(result, field="dose")
         if result.verdict == "soft":
