@@ -248,3 +248,38 @@ def test_demo_plans(sqlite_db: Database) -> None:
     for row in approved:
         if json.loads(row.plan_json)["soft_breaches"]:
             assert row.cosigned_by and row.cosigned_by != row.approved_by
+
+
+@pytest.mark.parametrize(
+    ("limits", "needle"),
+    [
+        (
+            'soft_max = { value = 0.3, source = "Clinic pharmacy", status = "local-policy" }\n'
+            'hard_max = { value = 0.4, source = "Clinic pharmacy", status = "local-policy" }\n',
+            "now refuses",
+        ),
+        (
+            'soft_max = { value = 0.4, source = "Clinic pharmacy", status = "local-policy" }\n',
+            "changed since",
+        ),
+    ],
+)
+def test_approval_rechecks_the_draft_against_todays_library(
+    db: Database, staff: dict[str, Actor], tmp_path: Path, limits: str, needle: str
+) -> None:
+    pid = _patient(db, staff)
+    _make_treatable(db, staff, pid, "cohen2018-test")
+    plan = plans.create_plan(
+        db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test"), config=tmp_path
+    )
+    assert plan.verdict == "ok"  # 32 mg/h at 70 kg = 0.46 mg/kg/h under the shipped library
+    (tmp_path / "drug_library.toml").write_text(
+        "[context.outpatient.rate_mg_kg_h]\n" + limits, encoding="utf-8"
+    )
+    with pytest.raises(ConflictError, match=needle) as refused:
+        plans.approve_plan(db, staff["physician"], plan.id, config=tmp_path)
+    assert refused.value.field == "plan"
+    assert plans.view_plan(db, staff["physician"], plan.id).status == "draft"
+    assert _events(db, "approve") == []
+    (tmp_path / "drug_library.toml").unlink()
+    assert plans.approve_plan(db, staff["physician"], plan.id, config=tmp_path).status == "approved"

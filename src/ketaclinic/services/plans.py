@@ -20,7 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ketaclinic.dosing import DrugLibrary, HardLimitError, Protocol, build_plan, load_library, load_protocols
+from ketaclinic.dosing import (
+    DosePlan,
+    DrugLibrary,
+    HardLimitError,
+    Protocol,
+    build_plan,
+    load_library,
+    load_protocols,
+)
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.services import screening
 from ketaclinic.services.audit import audit
@@ -241,6 +249,38 @@ def _patient_label(patient: Patient, actor: Actor) -> str:
     return patient.pseudonym
 
 
+def _build(reference: ClinicReference, inputs: dict[str, Any]) -> DosePlan:
+    """The plan of these stored inputs under this library and protocol set (HardLimitError if refused)."""
+    return build_plan(
+        reference.protocol(inputs["protocol_id"]),
+        weight_kg=inputs["weight_kg"],
+        height_cm=inputs["height_cm"],
+        sex=inputs["sex"],
+        dosing_weight=inputs["dosing_weight"],
+        concentration_mg_ml=inputs["concentration_mg_ml"],
+        volume_ml=inputs["volume_ml"],
+        start=date.fromisoformat(inputs["start_date"]),
+        model_key=inputs["model_key"] or None,
+        library=reference.library,
+    )
+
+
+def _recheck(row: DosePlanRow, config: Settings | Path | None) -> None:
+    """Refuse to approve a draft that today's library or protocols would compute differently or refuse."""
+    try:
+        current = _build(clinic_library(config), json.loads(row.inputs_json))
+    except HardLimitError as refused:
+        raise ConflictError(
+            f"the drug library now refuses this plan ({refused.check.message}): create a new plan",
+            field="plan",
+        ) from None
+    if canonical_json(current.to_json_dict()) != row.plan_json:
+        raise ConflictError(
+            "the drug library or the protocol changed since this draft was computed: create a new plan",
+            field="plan",
+        )
+
+
 def _row(session: Session, plan_id: int) -> DosePlanRow:
     row = session.get(DosePlanRow, plan_id)
     if row is None:
@@ -385,18 +425,7 @@ def create_plan(
         "library_override": str(reference.library.override_path) if reference.library.override_path else None,
     }
     try:
-        plan = build_plan(
-            protocol,
-            weight_kg=weight_kg,
-            height_cm=height_cm,
-            sex=sex,
-            dosing_weight=data.dosing_weight,
-            concentration_mg_ml=data.concentration_mg_ml,
-            volume_ml=data.volume_ml,
-            start=data.start_date,
-            model_key=data.model_key or None,
-            library=reference.library,
-        )
+        plan = _build(reference, inputs)
     except HardLimitError as refused:
         with db.transaction() as session:
             audit(
@@ -483,12 +512,15 @@ def give_soft_reasons(db: Database, actor: Actor, plan_id: int, data: SoftReason
         return _out(row, get_patient_row(session, row.patient_id), actor)
 
 
-def approve_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
-    """Approve a draft: every soft breach needs its reason and the screening prerequisites must be met."""
+def approve_plan(
+    db: Database, actor: Actor, plan_id: int, *, config: Settings | Path | None = None
+) -> PlanOut:
+    """Approve a draft: re-checked against today's library, soft breaches reasoned, screening met."""
     require(actor, Permission.PLANS_APPROVE)
     with db.transaction() as session:
         row = _row(session, plan_id)
         _require_status(row, ("draft",), "approve")
+        _recheck(row, config)
         breaches = _soft_breaches(row)
         missing_reasons = [b for b in breaches if not b.reason]
         if missing_reasons:

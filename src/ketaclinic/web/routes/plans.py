@@ -14,6 +14,7 @@ from ketaclinic.pharmacology import list_models
 from ketaclinic.reports.svg import concentration_chart
 from ketaclinic.services import patients, pk, plans
 from ketaclinic.services.permissions import Permission
+from ketaclinic.settings import Settings
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.nav import NavItem
 
@@ -119,9 +120,9 @@ def api_soft_reasons(
 
 
 @router.post("/api/v1/plans/{plan_id}/approve", response_model=plans.PlanOut, tags=["plans"])
-def api_approve(plan_id: int, db: DbDep, principal: ApproveApi) -> plans.PlanOut:
-    """Approve (409 listing missing reasons or screening/consent prerequisites)."""
-    return plans.approve_plan(db, principal.actor, plan_id)
+def api_approve(plan_id: int, db: DbDep, principal: ApproveApi, settings: SettingsDep) -> plans.PlanOut:
+    """Approve (409 when today's library changes the plan, or listing missing reasons or prerequisites)."""
+    return plans.approve_plan(db, principal.actor, plan_id, config=settings)
 
 
 @router.post("/api/v1/plans/{plan_id}/cosign", response_model=plans.PlanOut, tags=["plans"])
@@ -276,7 +277,14 @@ def _detail(request: Request, plan: plans.PlanOut, errors: list[str], status_cod
     )
 
 
-async def _action(request: Request, db: DbDep, principal: Principal, plan_id: int, action: str) -> Response:
+async def _action(
+    request: Request,
+    db: DbDep,
+    principal: Principal,
+    plan_id: int,
+    action: str,
+    settings: Settings | None = None,
+) -> Response:
     form = await request.form()
     try:
         if action == "reasons":
@@ -291,7 +299,7 @@ async def _action(request: Request, db: DbDep, principal: Principal, plan_id: in
                 db, principal.actor, plan_id, plans.SoftReasonsIn.model_validate({"reasons": reasons})
             )
         elif action == "approve":
-            plans.approve_plan(db, principal.actor, plan_id)
+            plans.approve_plan(db, principal.actor, plan_id, config=settings)
         elif action == "cosign":
             plans.cosign_plan(db, principal.actor, plan_id)
         else:
@@ -317,9 +325,11 @@ async def reasons_submit(request: Request, plan_id: int, db: DbDep, principal: C
 
 
 @router.post("/plans/{plan_id}/approve", response_class=HTMLResponse, include_in_schema=False)
-async def approve_submit(request: Request, plan_id: int, db: DbDep, principal: ApprovePage) -> Response:
+async def approve_submit(
+    request: Request, plan_id: int, db: DbDep, principal: ApprovePage, settings: SettingsDep
+) -> Response:
     """Approve from the plan page."""
-    return await _action(request, db, principal, plan_id, "approve")
+    return await _action(request, db, principal, plan_id, "approve", settings)
 
 
 @router.post("/plans/{plan_id}/cosign", response_class=HTMLResponse, include_in_schema=False)
