@@ -105,7 +105,9 @@ def test_rates_are_converted_checked_and_compared_with_the_plan(
             db, nurse, sid, RateIn(pump_ml_h=80, limit_reason="order", deviation_reason="breakthrough pain")
         )
     assert over_total.value.field == "pump_ml_h"
-    assert "projected session total" in over_total.value.message and "hard max 300" in over_total.value.message
+    assert (
+        "projected session total" in over_total.value.message and "hard max 300" in over_total.value.message
+    )
     with pytest.raises(InputError) as soft:
         charting.change_rate(db, nurse, sid, RateIn(pump_ml_h=72, deviation_reason="breakthrough pain"))
     assert soft.value.field == "limit_reason"
@@ -210,3 +212,22 @@ def test_sign_names_what_is_missing(db: Database, staff: dict[str, Actor]) -> No
     assert view_session(db, nurse, sid).missing_for_signature == []
     with db.transaction() as session:
         assert session.execute(select(func.count()).select_from(RateSegment)).scalar_one() == 2
+
+
+def test_check_in_audit_lists_the_alerts_its_baseline_raised(db: Database, staff: dict[str, Actor]) -> None:
+    import json
+
+    from ketaclinic.store.tables.audit import AuditEvent
+    from ketaclinic.store.tables.sessions import SessionAlert
+
+    plan_id = approved_plan(db, staff)
+    made = sessions.create_session(
+        db, staff["nurse"], sessions.SessionCreate(plan_id=plan_id, session_number=1)
+    )
+    sessions.check_in(
+        db, staff["nurse"], made.id, sessions.CheckInIn.model_validate(CHECK_IN | {"sbp": 186, "dbp": 96})
+    )
+    with db.read() as session:
+        keys = sorted(session.execute(select(SessionAlert.trigger_key)).scalars())
+        event = session.execute(select(AuditEvent).where(AuditEvent.action == "check_in")).scalar_one()
+    assert keys and sorted(json.loads(event.changes_json)["alerts"]["new"]) == keys

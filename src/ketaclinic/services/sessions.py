@@ -258,7 +258,7 @@ def check_in(db: Database, actor: Actor, session_id: int, data: CheckInIn, *, co
         row.checked_in_at = at
         row.measured_weight_kg = data.weight_kg
         baseline = {k: getattr(data, k) for k in ("sbp", "dbp", "hr", "spo2", "rr", "temp_c", "nrs")}
-        stored, _raised = record_observation(session, actor, row, {**baseline, "at": at}, phase="pre")
+        stored, raised = record_observation(session, actor, row, {**baseline, "at": at}, phase="pre")
         for index, premed in enumerate(data.premedication):
             try:
                 record_medication(
@@ -278,14 +278,10 @@ def check_in(db: Database, actor: Actor, session_id: int, data: CheckInIn, *, co
             "baseline_observation_id": stored.id,
         }
         row.checkin_json = dumps(facts)
-        audit(
-            session,
-            actor,
-            "check_in",
-            "infusion_session",
-            row.id,
-            {"state": {"old": old, "new": row.state}, "check_in": {"old": None, "new": facts | baseline}},
-        )
+        changes = {"state": {"old": old, "new": row.state}, "check_in": {"old": None, "new": facts | baseline}}
+        if raised:
+            changes["alerts"] = {"old": None, "new": raised}
+        audit(session, actor, "check_in", "infusion_session", row.id, changes)
         return row.state
 
 
