@@ -86,3 +86,27 @@ def test_pausing_and_stopping_never_wait_on_the_total(db: Database, staff: dict[
         db, staff["nurse"], sid, sessions.EndIn(reason="dissociation"), stopped=True
     )
     assert stopped == "recovery"
+
+
+def test_resume_reasons_without_a_rate_replace_the_earlier_ones_and_zero_is_refused(
+    db: Database, staff: dict[str, Actor]
+) -> None:
+    from pydantic import ValidationError
+
+    sid = _started_two_hours_ago(db, staff)
+    charting.change_rate(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=72, **REASONS))
+    sessions.pause(db, staff["nurse"], sid)
+    with pytest.raises(InputError) as zero:
+        sessions.resume(db, staff["nurse"], sid, sessions.ResumeIn(rate=charting.RateIn(pump_ml_h=0)))
+    assert zero.value.field == "rate"
+    with pytest.raises(ValidationError):
+        sessions.ResumeIn.model_validate({"rate": {"pump_ml_h": 30}, "limit_reason": "belongs in rate"})
+    sessions.resume(db, staff["nurse"], sid, sessions.ResumeIn(limit_reason="re-confirmed after the pause"))
+    with db.read() as session:
+        last = session.execute(select(RateSegment).order_by(RateSegment.id.desc()).limit(1)).scalar_one()
+    assert (last.kind, last.pump_ml_h, last.limit_reason, last.deviation_reason) == (
+        "resume",
+        72,
+        "re-confirmed after the pause",
+        "breakthrough pain",
+    )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from ketaclinic.services import charting, flowsheet, sessions
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions import SessionCreate, create_session
+from ketaclinic.services.sessions import CheckInIn, SessionCreate, create_session
+from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from tests.conftest import screenshot
-from tests.services.sessions_support import approved_plan
+from tests.services.sessions_support import CHECK_IN, approved_plan
 
 pytestmark = pytest.mark.browser
 
@@ -88,3 +92,79 @@ def test_nurse_charts_a_session_from_check_in_to_signature(  # type: ignore[no-u
     page.click("button:has-text('Add addendum')")
     page.wait_for_selector(".addendum:has-text('Phoned next day')")
     screenshot(page, "session-signed")
+
+
+def _running(db: Database, staff: dict[str, Actor], mrn: str, minutes_ago: float) -> int:
+    """A session started `minutes_ago` at the planned 24.5 mL/h, checked in five minutes before."""
+    sid = create_session(
+        db, staff["nurse"], SessionCreate(plan_id=approved_plan(db, staff, mrn=mrn), session_number=1)
+    ).id
+    start = utcnow() - timedelta(minutes=minutes_ago)
+    check_in = CheckInIn.model_validate(CHECK_IN | {"at": start - timedelta(minutes=5)})
+    sessions.check_in(db, staff["nurse"], sid, check_in)
+    sessions.start(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=24.5, at=start))
+    return sid
+
+
+def test_vitals_chart_marks_a_single_reading_and_isolated_ones(  # type: ignore[no-untyped-def]
+    browser_login, sqlite_db: Database, web_staff: dict[str, Actor]
+) -> None:
+    sid = _running(sqlite_db, web_staff, "BR-V1", 40)
+    page = browser_login("nurse")
+    page.goto(f"/sessions/{sid}")
+    assert page.locator(".session-charts circle.point").count() == 0
+    for name, value in (("sbp", "132"), ("dbp", "81"), ("hr", "76"), ("spo2", "98")):
+        page.fill(f"#obs-form input[name={name}]", value)
+    page.press("#obs-form input[name=spo2]", "Enter")
+    page.wait_for_selector("#flowsheet td:has-text('132')")
+    points = page.locator(".session-charts circle.point")
+    assert points.count() == 4 and all(points.nth(i).is_visible() for i in range(4))
+    assert "SBP mmHg: 132 at 40 min" in page.locator(".session-charts circle.point title").all_text_contents()
+    page.locator(".session-charts").scroll_into_view_if_needed()
+    screenshot(page, "session-vitals-one-reading")
+
+    # Earlier readings charted late: blood pressure only every other time, so SBP has gaps around it.
+    for minutes_ago, values in (
+        (35, {"sbp": 126, "dbp": 78, "hr": 72, "spo2": 98}),
+        (28, {"hr": 81, "spo2": 97}),
+        (20, {"sbp": 141, "dbp": 86, "hr": 84, "spo2": 97}),
+        (12, {"hr": 79, "spo2": 96}),
+    ):
+        at = (utcnow() - timedelta(minutes=minutes_ago)).isoformat()
+        flowsheet.chart_observation(sqlite_db, web_staff["nurse"], sid, values | {"at": at})
+    page.reload()
+    assert page.locator(".session-charts circle.point").count() == 4 + 4 + 2 + 4 + 2
+    assert "SBP mmHg: 141 at 20 min" in page.locator(".session-charts circle.point title").all_text_contents()
+    page.locator(".session-charts").scroll_into_view_if_needed()
+    screenshot(page, "session-vitals-several-readings")
+
+
+def test_nurse_resumes_at_a_new_rate_from_the_keyboard(  # type: ignore[no-untyped-def]
+    browser_login, sqlite_db: Database, web_staff: dict[str, Actor]
+) -> None:
+    sid = _running(sqlite_db, web_staff, "BR-R1", 20)
+    sessions.pause(sqlite_db, web_staff["nurse"], sid)
+    page = browser_login("nurse")
+    page.goto(f"/sessions/{sid}")
+    page.wait_for_selector("#resume:has-text('resume at 24.5 mL/h')")
+    screenshot(page, "session-resume-controls")
+
+    # A soft-limit rate without a reason: the service's message, nothing charted.
+    page.fill("#resume input[name=rate]", "60")
+    page.press("#resume input[name=rate]", "Enter")
+    page.wait_for_selector("#page-error:has-text('soft limit')")
+    assert page.locator(".big-state").inner_text() == "paused"
+    screenshot(page, "session-resume-soft-error")
+
+    page.focus("#resume input[name=rate]")
+    page.keyboard.type("60")
+    page.keyboard.press("Tab")
+    page.keyboard.type("physician order: pain uncontrolled")
+    page.keyboard.press("Tab")
+    page.keyboard.type("titrated at the bedside")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".big-state:has-text('running')")
+    last = page.locator("#segments tbody tr").last
+    assert "resume" in last.inner_text() and "60.0" in last.inner_text()
+    assert "physician order: pain uncontrolled" in last.inner_text()
+    assert "titrated at the bedside" in last.inner_text()

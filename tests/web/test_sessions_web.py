@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from ketaclinic.reports.svg import PALETTE
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
+from ketaclinic.store.tables.audit import AuditEvent
 from tests.services.sessions_support import CHECK_IN, approved_plan
 
 Client = Callable[[str | None], TestClient]
@@ -145,3 +149,97 @@ def test_check_in_form_refuses_a_fractional_pain_score(
     assert "nrs" in answer.text
     form["nrs"] = "4"
     assert nurse.post(f"/sessions/{sid}/check-in", data=form).status_code == 303
+
+
+def _running_session(api: TestClient, sqlite_db: Database, web_staff: dict[str, Actor]) -> int:
+    sid = _new_session(api, sqlite_db, web_staff)
+    assert api.post(f"/api/v1/sessions/{sid}/check-in", json=CHECK_IN).status_code == 200
+    assert api.post(f"/api/v1/sessions/{sid}/start", json={"pump_ml_h": 24.5}).status_code == 200
+    return sid
+
+
+def test_vitals_chart_shows_a_single_reading(
+    api_client: Client,
+    page_client: Callable[[str], TestClient],
+    sqlite_db: Database,
+    web_staff: dict[str, Actor],
+) -> None:
+    api = api_client("nurse")
+    sid = _running_session(api, sqlite_db, web_staff)
+    nurse = page_client("nurse")
+    assert "<title>Vital signs</title>" not in nurse.get(f"/sessions/{sid}").text  # baseline only: no panel
+    api.post(f"/api/v1/sessions/{sid}/observations", json={"nrs": 5})
+    assert "<title>Vital signs</title>" not in nurse.get(f"/sessions/{sid}").text  # no vital sign in it
+    api.post(f"/api/v1/sessions/{sid}/observations", json={"sbp": 131, "hr": 77})
+    vitals = nurse.get(f"/sessions/{sid}").text.split("<title>Vital signs</title>")[1].split("</svg>")[0]
+    points = re.findall(r'<circle class="point"[^>]* fill="(#\w+)"><title>([^<]*)</title>', vitals)
+    assert points == [(PALETTE[0], "SBP mmHg: 131 at 0 min"), (PALETTE[2], "HR /min: 77 at 0 min")]
+
+
+def test_resume_from_the_page_at_a_new_rate_with_reasons(
+    api_client: Client,
+    page_client: Callable[[str], TestClient],
+    sqlite_db: Database,
+    web_staff: dict[str, Actor],
+) -> None:
+    api = api_client("nurse")
+    sid = _running_session(api, sqlite_db, web_staff)
+    nurse = page_client("nurse")
+    csrf = nurse.csrf  # type: ignore[attr-defined]
+
+    def lifecycle(action: str, **fields: str) -> str:
+        answer = nurse.post(
+            f"/sessions/{sid}/lifecycle", data={"action": action, "csrf_token": csrf, **fields}
+        )
+        return f"{answer.status_code} {answer.text}"
+
+    assert lifecycle("pause").startswith("303")
+    paused = nurse.get(f"/sessions/{sid}").text
+    assert 'aria-label="New pump rate mL/h"' in paused and 'name="deviation_reason"' in paused
+    assert "resume at 24.5 mL/h, the rate before the pause" in paused
+    for bad, message in (
+        ("abc", "rate: &#39;abc&#39; is not a number"),
+        ("1e999", "is not a number"),
+        ("-3", "pump_ml_h: Input should be greater than or equal to 0"),
+        ("5000", "pump_ml_h: Input should be less than or equal to 1000"),
+    ):
+        answer = lifecycle("resume", rate=bad)
+        assert answer.startswith("422") and message in answer.split('id="page-error">')[1], bad
+    soft = lifecycle("resume", rate="60", deviation_reason="pain uncontrolled")
+    assert soft.startswith("422") and 'id="page-error">limit_reason: soft limit:' in soft
+    assert "give a reason to confirm" in soft
+    deviation = lifecycle("resume", rate="20")
+    assert deviation.startswith("422") and 'id="page-error">deviation_reason:' in deviation
+    hard = lifecycle("resume", rate="150", limit_reason="order", deviation_reason="pain")
+    assert hard.startswith("422") and 'id="page-error">pump_ml_h: refused, ' in hard
+    zero = lifecycle("resume", rate="0")
+    assert zero.startswith("422") and 'id="page-error">rate: resume at a rate above zero' in zero
+    assert api.get(f"/api/v1/sessions/{sid}").json()["state"] == "paused"  # nothing half-written
+
+    assert lifecycle(
+        "resume", rate=" 60 ", limit_reason="physician order", deviation_reason="pain"
+    ).startswith("303")
+    chart = api.get(f"/api/v1/sessions/{sid}").json()
+    last = chart["segments"][-1]
+    assert chart["state"] == "running" and last["kind"] == "resume" and last["pump_ml_h"] == 60
+    assert (last["verdict"], last["limit_reason"], last["deviation_reason"]) == (
+        "soft",
+        "physician order",
+        "pain",
+    )
+    with sqlite_db.transaction() as session:
+        reason = session.execute(
+            select(AuditEvent.reason).where(AuditEvent.action == "resume", AuditEvent.entity_id == str(sid))
+        ).scalar_one()
+    assert reason == "limit: physician order; plan deviation: pain"
+
+    # Blank fields: back to the rate before the pause, whose reasons still stand.
+    assert lifecycle("pause").startswith("303")
+    assert lifecycle("resume", rate="", limit_reason=" ", deviation_reason="").startswith("303")
+    again = api.get(f"/api/v1/sessions/{sid}").json()["segments"][-1]
+    assert (again["kind"], again["pump_ml_h"], again["limit_reason"]) == ("resume", 60, "physician order")
+    # A blank rate with a reason: the same rate, the new reason in place of the earlier one.
+    assert lifecycle("pause").startswith("303")
+    assert lifecycle("resume", limit_reason="re-confirmed by Dr Jones").startswith("303")
+    third = api.get(f"/api/v1/sessions/{sid}").json()["segments"][-1]
+    assert (third["pump_ml_h"], third["limit_reason"]) == (60, "re-confirmed by Dr Jones")

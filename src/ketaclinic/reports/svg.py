@@ -201,6 +201,7 @@ def concentration_chart(
     markers: Sequence[tuple[float, str]] = (),
     t_max: float | None = None,
     y_cap: float | None = None,
+    points: bool = False,
 ) -> str:
     """Time-series lines over shaded horizontal bands, each band labelled with its source underneath.
 
@@ -209,6 +210,9 @@ def concentration_chart(
     t_max: the time axis end (several charts of one session share it), else the last time.
     y_cap: the y axis stops there even if a value is higher (e.g. the instant peak of a bolus); the clipped
     maximum is then written on the chart so nothing is hidden.
+    points: for sparse measurements such as vital signs: a dot at every value (value and minute in the
+    tooltip, so a single reading shows), and a value not taken at one time joins its neighbours rather
+    than breaking the line.
     Every series is a different colour and dash so the chart also reads in greyscale print.
     """
     left, right, top = 62, width - 16, 14
@@ -275,6 +279,7 @@ def concentration_chart(
                 extra='fill="#B00020" font-weight="600"',
             )
         )
+    dots: list[str] = []
     for i, (label, ys) in enumerate(series.items()):
         colour = PALETTE[i % len(PALETTE)]
         dash = _DASHES[i % len(_DASHES)]
@@ -282,10 +287,16 @@ def concentration_chart(
         pen_up = True
         for t, v in zip(t_values, ys, strict=True):
             if v is None or not math.isfinite(v):
-                pen_up = True
+                # A sparse measurement not taken at this time joins its neighbours; a modelled curve breaks.
+                pen_up = pen_up or not points
                 continue
             path.append(f"{'M' if pen_up else 'L'}{x_of(t):.1f},{y_of(v):.1f}")
             pen_up = False
+            if points:
+                dots.append(
+                    f'<circle class="point" cx="{x_of(t):.1f}" cy="{y_of(v):.1f}" r="3" fill="{colour}">'
+                    f"<title>{escape(label)}: {v:g} at {t:.0f} min</title></circle>"
+                )
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         body.append(
             f'<path d="{"".join(path)}" fill="none" stroke="{colour}" stroke-width="2"{dash_attr}>'
@@ -295,6 +306,8 @@ def concentration_chart(
         f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" '
         'fill="none" stroke="#000"/>'
     )
+    # After the frame, so a reading at minute 0 sits on top of the axis line rather than under it.
+    body.extend(dots)
     body.append(_text((left + right) / 2, bottom + 34, x_label, anchor="middle"))
     mid = (top + bottom) / 2
     body.append(_text(16, mid, y_label, anchor="middle", extra=f'transform="rotate(-90 16 {mid:.1f})"'))
@@ -309,6 +322,8 @@ def concentration_chart(
             f'<line x1="{x}" y1="{y - 4}" x2="{x + 24}" y2="{y - 4}" stroke="{colour}" '
             f'stroke-width="2"{dash_attr}/>'
         )
+        if points:
+            body.append(f'<circle cx="{x + 12}" cy="{y - 4}" r="3" fill="{colour}"/>')
         body.append(_text(x + 30, y, label))
         x += 40 + 7 * len(label)
     chars = max(40, int((right - left - 20) / 5.5))

@@ -28,6 +28,7 @@ from ketaclinic.services.audit import audit
 from ketaclinic.services.charting import (
     Config,
     RateIn,
+    Text,
     baseline_of,
     dumps,
     observation_of,
@@ -108,10 +109,22 @@ class EndIn(BaseModel):
 
 
 class ResumeIn(BaseModel):
-    """Resuming: at the rate before the pause unless a new rate is given."""
+    """Resuming: at the rate before the pause unless a new rate is given.
+
+    Without a rate, a reason given here replaces the earlier one (e.g. the library was tightened during
+    the pause and the same rate is now a soft breach); with a rate, the reasons belong inside it.
+    """
 
     model_config = ConfigDict(extra="forbid")
     rate: RateIn | None = None
+    limit_reason: Text = ""
+    deviation_reason: Text = ""
+
+    @model_validator(mode="after")
+    def _reasons_with_their_rate(self) -> ResumeIn:
+        if self.rate is not None and (self.limit_reason or self.deviation_reason):
+            raise ValueError("with a new rate, give its reasons inside rate")
+        return self
 
 
 class DischargeIn(BaseModel):
@@ -278,7 +291,10 @@ def check_in(db: Database, actor: Actor, session_id: int, data: CheckInIn, *, co
             "baseline_observation_id": stored.id,
         }
         row.checkin_json = dumps(facts)
-        changes = {"state": {"old": old, "new": row.state}, "check_in": {"old": None, "new": facts | baseline}}
+        changes = {
+            "state": {"old": old, "new": row.state},
+            "check_in": {"old": None, "new": facts | baseline},
+        }
         if raised:
             changes["alerts"] = {"old": None, "new": raised}
         audit(session, actor, "check_in", "infusion_session", row.id, changes)
@@ -332,12 +348,14 @@ def resume(db: Database, actor: Actor, session_id: int, data: ResumeIn, *, confi
             if not running:
                 raise InputError("no earlier rate to resume at: give a rate", field="rate")
             last = running[-1]
-            # The same rate as before the pause: the reasons already given for it still stand.
+            # The same rate as before the pause: the reasons already given for it stand unless replaced.
             rate = RateIn(
                 pump_ml_h=last.pump_ml_h,
-                limit_reason=last.limit_reason,
-                deviation_reason=last.deviation_reason,
+                limit_reason=data.limit_reason or last.limit_reason,
+                deviation_reason=data.deviation_reason or last.deviation_reason,
             )
+        if rate.pump_ml_h == 0 or rate.rate_mg_kg_h == 0:
+            raise InputError("resume at a rate above zero (the infusion stays paused)", field="rate")
         seg = record_segment(session, actor, row, rate, kind="resume", config=config)
         audit(
             session,

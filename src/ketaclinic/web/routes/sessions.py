@@ -311,10 +311,15 @@ def _charts(chart: session_chart.SessionChart) -> dict[str, str]:
         markers=markers,
         t_max=t_max,
     )
-    readings = [o for o in chart.observations if o.t_min is not None and o.t_min >= 0]
+    names = {"sbp": "SBP mmHg", "dbp": "DBP mmHg", "hr": "HR /min", "spo2": "SpO2 %"}
+    readings = [
+        o
+        for o in chart.observations
+        if o.t_min is not None and o.t_min >= 0 and any(o.values.get(k) is not None for k in names)
+    ]
     vitals = ""
     if readings:
-        names = {"sbp": "SBP mmHg", "dbp": "DBP mmHg", "hr": "HR /min", "spo2": "SpO2 %"}
+        # Dots as well as lines: one reading, or one between gaps, draws no line segment.
         vitals = concentration_chart(
             [o.t_min or 0.0 for o in readings],
             {label: [o.values.get(key) for o in readings] for key, label in names.items()},
@@ -322,6 +327,7 @@ def _charts(chart: session_chart.SessionChart) -> dict[str, str]:
             y_label="mmHg, /min, %",
             plot_height=180,
             t_max=t_max,
+            points=True,
         )
     return {"concentration": conc, "vitals": vitals}
 
@@ -515,6 +521,15 @@ async def check_in_submit(
     return await _act(request, db, principal, session_id, step)
 
 
+def _resume_in(form: FormData) -> sessions.ResumeIn:
+    """Resume fields: a blank rate is the pre-pause rate (typed reasons replace its own), else a new rate."""
+    if not str(form.get("rate") or "").strip():
+        return sessions.ResumeIn.model_validate(
+            {k: str(form.get(k) or "") for k in ("limit_reason", "deviation_reason")}
+        )
+    return sessions.ResumeIn(rate=_rate_in(form))
+
+
 @router.post("/sessions/{session_id}/lifecycle", response_class=HTMLResponse, include_in_schema=False)
 async def lifecycle_submit(
     request: Request, session_id: int, db: DbDep, principal: ChartPage, settings: SettingsDep
@@ -527,7 +542,7 @@ async def lifecycle_submit(
         if action == "pause":
             sessions.pause(db, principal.actor, session_id, config=settings)
         elif action == "resume":
-            sessions.resume(db, principal.actor, session_id, sessions.ResumeIn(), config=settings)
+            sessions.resume(db, principal.actor, session_id, _resume_in(form), config=settings)
         elif action in ("complete", "stop"):
             sessions.end_infusion(
                 db,
