@@ -41,6 +41,7 @@ def test_per_kg_rate_and_grid(api_client: Callable[[str | None], TestClient]) ->
         ({"model": "nope"}, "model"),
         ({"weight_kg": -1}, "weight_kg"),
         ({"times": None, "until_min": 100_000, "step_s": 1}, "step_s"),
+        ({"times": None, "until_min": 100_000, "step_s": 1e-305}, "step_s"),  # overflowed to a 500 once
         ({"infusions": [{"start_min": 10, "end_min": 5, "rate_mg_h": 1}]}, "infusions"),
         ({"infusions": [{"start_min": 0, "end_min": 5, "rate_mg_h": 1, "rate_mg_kg_h": 1}]}, "infusions"),
         ({"times": None}, "body"),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ketaclinic.dosing.pump import MAX_WEIGHT_KG, rate_mg_h_from_per_kg
@@ -69,31 +71,87 @@ class SimulateIn(BaseModel):
 
     @model_validator(mode="after")
     def _grid(self) -> SimulateIn:
-        if self.times is not None and (self.until_min is not None or self.step_s is not None):
-            raise ValueError("give either times or until_min with step_s, not both")
-        if self.times is None and (self.until_min is None or self.step_s is None):
-            raise ValueError("give times, or until_min and step_s")
+        try:
+            check_grid_choice(self.times, self.until_min, self.step_s)
+        except InputError as exc:  # a model-level error: the API names the whole body, as before
+            raise ValueError(exc.message) from None
         return self
 
 
-def time_grid(data: SimulateIn) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """The requested times; more than MAX_POINTS is bad input naming the fix."""
-    if data.times is not None:
-        if len(data.times) > MAX_POINTS:
-            raise InputError(f"too many times ({len(data.times)}); at most {MAX_POINTS}", field="times")
-        if not data.times:
-            raise InputError("times is empty", field="times")
-        return np.array(data.times, dtype=np.float64)
-    assert data.until_min is not None and data.step_s is not None  # guaranteed by the model validator
-    count = math.floor(data.until_min * 60.0 / data.step_s + 1e-9) + 1
-    if count > MAX_POINTS:
+class GridNames(NamedTuple):
+    """How a caller spells the grid's inputs in its messages; the error's field drops leading dashes."""
+
+    times: str
+    until: str
+    step: str
+
+
+API_GRID = GridNames("times", "until_min", "step_s")
+
+
+def _field(name: str) -> str:
+    return name.lstrip("-").replace("-", "_")
+
+
+def check_grid_choice(
+    times: Sequence[float] | str | None,
+    until_min: float | None,
+    step_s: float | None,
+    names: GridNames = API_GRID,
+) -> None:
+    """Exactly one way to ask for a grid: explicit times, or until and step together."""
+    if times is not None and (until_min is not None or step_s is not None):
         raise InputError(
-            f"{count} points requested (until_min {data.until_min:g} at step_s {data.step_s:g}); "
-            f"at most {MAX_POINTS}: raise step_s",
-            field="step_s",
+            f"give either {names.times} or {names.until} with {names.step}, not both",
+            field=_field(names.times),
         )
-    t = np.arange(count, dtype=np.float64) * (data.step_s / 60.0)
-    return t if t[-1] >= data.until_min - 1e-12 else np.append(t, np.float64(data.until_min))
+    if times is None and (until_min is None or step_s is None):
+        raise InputError(f"give {names.times}, or {names.until} and {names.step}", field=_field(names.times))
+
+
+def minutes_grid(
+    times: Sequence[float] | None,
+    until_min: float | None,
+    step_s: float | None,
+    *,
+    max_points: int = MAX_POINTS,
+    names: GridNames = API_GRID,
+) -> npt.NDArray[np.float64]:
+    """The simulation times (min): as given, or 0 to until_min every step_s (until_min always included).
+
+    The one time-grid parser of the API, the PK page and the CLI; each passes its own spelling and
+    point limit, and more than `max_points` is bad input naming the fix.
+    """
+    check_grid_choice(times, until_min, step_s, names)
+    if times is not None:
+        if len(times) > max_points:
+            raise InputError(
+                f"too many times ({len(times)}); at most {max_points}", field=_field(names.times)
+            )
+        if not times:
+            raise InputError(f"{names.times} is empty", field=_field(names.times))
+        return np.array(times, dtype=np.float64)
+    assert until_min is not None and step_s is not None  # guaranteed by check_grid_choice
+    if not (until_min > 0 and step_s > 0):  # NaN lands here too
+        raise InputError(f"{names.until} and {names.step} must be > 0", field=_field(names.until))
+    if not (math.isfinite(until_min) and math.isfinite(step_s)):
+        raise InputError(f"{names.until} and {names.step} must be finite", field=_field(names.until))
+    steps = until_min * 60.0 / step_s + 1e-9  # inf for a step of 1e-305 s: too many, not an overflow
+    if not steps < max_points:
+        requested = math.floor(steps) + 1 if math.isfinite(steps) else "too many"
+        raise InputError(
+            f"{requested} points requested ({names.until} {until_min:g} at {names.step} {step_s:g}); "
+            f"at most {max_points}: raise {names.step}",
+            field=_field(names.step),
+        )
+    count = math.floor(steps) + 1
+    t = np.arange(count, dtype=np.float64) * (step_s / 60.0)
+    return t if t[-1] >= until_min - 1e-12 else np.append(t, np.float64(until_min))
+
+
+def time_grid(data: SimulateIn) -> npt.NDArray[np.float64]:
+    """The requested times; more than MAX_POINTS is bad input naming the fix."""
+    return minutes_grid(data.times, data.until_min, data.step_s)
 
 
 def regimen_of(data: SimulateIn) -> Regimen:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import sys
 from typing import Annotated, Any
@@ -28,12 +29,16 @@ from ketaclinic.pharmacology import (
     tci_plasma,
     uniform_weights,
 )
+from ketaclinic.services.pk import GridNames, check_grid_choice, minutes_grid
 from ketaclinic.services.pk import points as points_of
 
 pk_app = typer.Typer(
     help="Ketamine pharmacokinetics: models, exact simulation, populations, TCI.", no_args_is_help=True
 )
 
+CLI_GRID = GridNames("--times", "--until", "--step-s")
+# No HTTP response to keep small, so a far larger grid than the API's.
+CLI_MAX_POINTS = 5_000_000
 _NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
 _BOLUS = re.compile(rf"^{_NUMBER}\s*mg(/kg)?\s*@\s*{_NUMBER}$")
 _INFUSION = re.compile(rf"^{_NUMBER}\s*mg(/kg)?/h\s*@\s*{_NUMBER}\s*-\s*{_NUMBER}$")
@@ -66,34 +71,27 @@ def parse_regimens(boluses: list[str], infusions: list[str]) -> tuple[Regimen, R
     return absolute, per_kg
 
 
-def parse_times(text: str) -> list[float]:
-    """'1,5,10' -> [1.0, 5.0, 10.0]; must be increasing."""
+def parse_times(text: str, field: str = "times") -> list[float]:
+    """'1,5,10' -> [1.0, 5.0, 10.0]; must be finite and increasing."""
     try:
         times = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise InputError(f"malformed times {text!r}; expected e.g. 1,5,10", field="times") from None
+        raise InputError(f"malformed times {text!r}; expected e.g. 1,5,10", field=field) from None
     if not times:
-        raise InputError("no times given", field="times")
+        raise InputError("no times given", field=field)
+    if not all(math.isfinite(t) for t in times):
+        raise InputError(f"times must be finite numbers of minutes, got {text!r}", field=field)
     if any(b < a for a, b in itertools.pairwise(times)):
-        raise InputError(f"times must be sorted in increasing order, got {text!r}", field="times")
+        raise InputError(f"times must be sorted in increasing order, got {text!r}", field=field)
     return times
 
 
 def grid(times: str | None, until_min: float | None, step_s: float | None) -> npt.NDArray[np.float64]:
     """The time grid from --times, or from --until and --step-s (0 to until inclusive)."""
-    if times is not None:
-        if until_min is not None or step_s is not None:
-            raise InputError("give either --times or --until with --step-s, not both", field="times")
-        return np.array(parse_times(times))
-    if until_min is None or step_s is None:
-        raise InputError("give --times, or --until and --step-s", field="times")
-    if not (until_min > 0 and step_s > 0):
-        raise InputError("--until and --step-s must be > 0", field="until")
-    steps = int(np.floor(until_min * 60.0 / step_s + 1e-9))
-    if steps > 5_000_000:
-        raise InputError("too many points: raise --step-s", field="step_s")
-    t = np.arange(steps + 1, dtype=np.float64) * (step_s / 60.0)
-    return t if t[-1] >= until_min - 1e-12 else np.append(t, np.float64(until_min))
+    # Which way the grid is given is checked before --times is parsed, so that mistake is named first.
+    check_grid_choice(times, until_min, step_s, CLI_GRID)
+    parsed = None if times is None else parse_times(times)
+    return minutes_grid(parsed, until_min, step_s, max_points=CLI_MAX_POINTS, names=CLI_GRID)
 
 
 def parse_range(text: str, field: str) -> tuple[float, float]:
@@ -218,7 +216,7 @@ def population_cmd(
     absolute, per_kg = parse_regimens(bolus or [], infusion or [])
     low, high = parse_range(weight_kg_range, "weight_kg_range")
     t = grid(None, until, step_s)
-    report = np.array(parse_times(report_times))
+    report = np.array(parse_times(report_times, "report_times"))
     if report[0] < 0 or report[-1] > t[-1]:
         raise InputError(f"report times must lie within 0-{until:g} min", field="report_times")
     rng = np.random.default_rng(seed)
