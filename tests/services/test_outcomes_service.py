@@ -15,8 +15,8 @@ from ketaclinic.services import outcomes as svc
 from ketaclinic.services.patients import PatientCreate, register_patient
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
-from ketaclinic.store.tables.audit import AuditEvent
 from ketaclinic.store.tables.outcomes import ProLink
+from tests.audit_support import latest_event
 
 
 def make_patient(
@@ -155,18 +155,9 @@ def test_roles(db: Database, staff: dict[str, Actor]) -> None:
         svc.DiscontinuationIn(discontinued="adverse_event", reason="hallucinations"),
     )
     assert out.discontinued == "adverse_event"
-    with db.transaction() as session:
-        event = (
-            session.execute(
-                select(AuditEvent)
-                .where(AuditEvent.entity == "treatment_course")
-                .order_by(AuditEvent.seq.desc())
-            )
-            .scalars()
-            .first()
-        )
-        assert event is not None and event.reason == "hallucinations"
-        assert json.loads(event.changes_json)["discontinued"] == {"old": "none", "new": "adverse_event"}
+    event = latest_event(db, "treatment_course")
+    assert event is not None and event.reason == "hallucinations"
+    assert json.loads(event.changes_json)["discontinued"] == {"old": "none", "new": "adverse_event"}
     with pytest.raises(ValidationError):
         svc.DiscontinuationIn(discontinued="bored", reason="x")  # type: ignore[arg-type]
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
@@ -37,6 +37,7 @@ from ketaclinic.store.db import Database
 from ketaclinic.store.tables.outcomes import FollowupItem, ProLink, ProResponse, TreatmentCourse
 from ketaclinic.store.tables.patients import Patient
 from ketaclinic.store.tables.plans import DosePlanRow
+from ketaclinic.store.tables.sessions import InfusionSession
 
 DEFAULT_DEFINITION = "valle2024"
 LINK_TTL_DAYS_DEFAULT = 7
@@ -71,6 +72,14 @@ class CourseIn(BaseModel):
         if any(d < self.started_on for d in self.session_dates):
             raise ValueError("a session date is before started_on")
         return self
+
+
+class SeriesEndIn(BaseModel):
+    """When a course's series ended; without `session_dates` the charted sessions' dates are used."""
+
+    model_config = ConfigDict(extra="forbid")
+    series_end: date
+    session_dates: list[date] | None = Field(default=None, max_length=100)
 
 
 class NrsIn(BaseModel):
@@ -153,6 +162,7 @@ class CourseOut(BaseModel):
 
     id: int
     patient_id: int
+    patient: str
     plan_id: int | None
     started_on: date
     series_end: date | None
@@ -160,6 +170,12 @@ class CourseOut(BaseModel):
     endpoint_weeks: int | None
     discontinued: str
     followups: list[FollowupOut]
+
+
+class CourseDetail(CourseOut):
+    """One course as its page shows it: also the dates of the sessions charted for it."""
+
+    sessions_given: list[date]
 
 
 class ProOut(BaseModel):
@@ -301,6 +317,7 @@ def _course_out(course: TreatmentCourse, patient: Patient, actor: Actor) -> Cour
     return CourseOut(
         id=course.id,
         patient_id=course.patient_id,
+        patient=_name(patient, actor),
         plan_id=course.plan_id,
         started_on=course.started_on,
         series_end=course.series_end,
@@ -356,26 +373,121 @@ def _course(session: Session, course_id: int) -> TreatmentCourse:
     return course
 
 
+def _sessions_given(session: Session, course: TreatmentCourse) -> list[date]:
+    """Days of the course's started sessions: its plan's, else the patient's until the next course."""
+    s = InfusionSession
+    # scheduled_on is the clinic's calendar day (a session is started from that day's board); started_at
+    # is UTC and can fall on the neighbouring day.
+    query = select(s.scheduled_on).where(s.patient_id == course.patient_id, s.started_at.is_not(None))
+    if course.plan_id is not None:
+        query = query.where(s.plan_id == course.plan_id)
+    else:
+        next_start = session.execute(
+            select(func.min(TreatmentCourse.started_on)).where(
+                TreatmentCourse.patient_id == course.patient_id,
+                TreatmentCourse.started_on > course.started_on,
+            )
+        ).scalar_one()
+        query = query.where(s.scheduled_on >= course.started_on)
+        if next_start is not None:
+            query = query.where(s.scheduled_on < next_start)
+    return sorted(day for (day,) in session.execute(query))
+
+
+def _contact(kind: str, session_number: int | None, weeks_after_series: int | None) -> tuple[Any, ...]:
+    """What identifies one contact of a course's schedule, whatever its due date."""
+    return (kind, session_number, weeks_after_series)
+
+
+def _reschedule(course: TreatmentCourse, series_end: date, session_dates: list[date]) -> None:
+    """Move open items to the new schedule (keeping their ids and links), add new ones, drop the rest.
+
+    Answered items stay as they are and their contacts are not scheduled again.
+    """
+    wanted = {
+        _contact(i.kind, i.session_number, i.weeks_after_series): i
+        for i in _items_for(course, series_end, session_dates)
+    }
+    answered = [i for i in course.followups if i.status != "due"]
+    for item in answered:
+        wanted.pop(_contact(item.kind, item.session_number, item.weeks_after_series), None)
+    kept = list(answered)
+    for item in course.followups:
+        if item.status != "due":
+            continue
+        new = wanted.pop(_contact(item.kind, item.session_number, item.weeks_after_series), None)
+        if new is not None:  # otherwise the contact left the schedule: the item is deleted (orphan)
+            item.due_on, item.instruments = new.due_on, new.instruments
+            kept.append(item)
+    course.followups = sorted([*kept, *wanted.values()], key=lambda i: (i.due_on, i.kind))
+
+
 def end_series(
-    db: Database, actor: Actor, course_id: int, series_end: date, session_dates: list[date]
+    db: Database,
+    actor: Actor,
+    course_id: int,
+    series_end: date,
+    session_dates: list[date] | None = None,
+    *,
+    today: date | None = None,
 ) -> CourseOut:
-    """Record the series end and (re)schedule the follow-ups still due; answered items stay."""
+    """Record the series end and (re)schedule the follow-ups still due; answered items stay.
+
+    Without `session_dates` the days of the sessions charted for the course are used.
+    """
     require(actor, Permission.OUTCOMES_RECORD)
+    # One day of slack: the server's date and the clinic's can differ around midnight.
+    if series_end > (today or date.today()) + timedelta(days=1):
+        raise InputError(f"the series end {series_end.isoformat()} is in the future", field="series_end")
     with db.transaction() as session:
         course = _course(session, course_id)
         if series_end < course.started_on:
-            raise InputError("series_end is before the course started", field="series_end")
+            raise InputError(
+                f"the series end is before the course started ({course.started_on.isoformat()})",
+                field="series_end",
+            )
+        if session_dates is None:
+            session_dates = _sessions_given(session, course)
+            late = [d for d in session_dates if d > series_end]
+            if late:
+                raise InputError(
+                    f"a session of this course was given on {late[-1].isoformat()}, after the series end",
+                    field="series_end",
+                )
+        elif any(d < course.started_on for d in session_dates):
+            raise InputError("a session date is before the course started", field="session_dates")
         old = course.series_end
         course.series_end = series_end
-        course.followups = [i for i in course.followups if i.status != "due"] + _items_for(
-            course, series_end, session_dates
-        )
+        _reschedule(course, series_end, session_dates)
         session.flush()
         changes = field_changes(
             {"series_end": old and old.isoformat()}, {"series_end": series_end.isoformat()}
         )
+        changes["session_dates"] = {"old": None, "new": [d.isoformat() for d in sorted(session_dates)]}
         audit(session, actor, "update", "treatment_course", course.id, changes)
         return _course_out(course, get_patient_row(session, course.patient_id), actor)
+
+
+def get_course(db: Database, actor: Actor, course_id: int) -> CourseDetail:
+    """One treatment course with its follow-ups and the days of its charted sessions."""
+    require(actor, Permission.OUTCOMES_RECORD)
+    with db.transaction() as session:
+        course = _course(session, course_id)
+        out = _course_out(course, get_patient_row(session, course.patient_id), actor)
+        return CourseDetail(**out.model_dump(), sessions_given=_sessions_given(session, course))
+
+
+def courses_without_series_end(db: Database, actor: Actor) -> list[CourseOut]:
+    """Running courses whose series end is not recorded yet (so no follow-up is scheduled), oldest first."""
+    require(actor, Permission.OUTCOMES_RECORD)
+    with db.transaction() as session:
+        rows = session.execute(
+            select(TreatmentCourse, Patient)
+            .join(Patient, Patient.id == TreatmentCourse.patient_id)
+            .where(TreatmentCourse.series_end.is_(None), TreatmentCourse.discontinued == "none")
+            .order_by(TreatmentCourse.started_on, TreatmentCourse.id)
+        )
+        return [_course_out(course, patient, actor) for course, patient in rows]
 
 
 def record_discontinuation(db: Database, actor: Actor, course_id: int, data: DiscontinuationIn) -> CourseOut:
