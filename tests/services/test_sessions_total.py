@@ -110,3 +110,137 @@ def test_resume_reasons_without_a_rate_replace_the_earlier_ones_and_zero_is_refu
         "re-confirmed after the pause",
         "breakthrough pain",
     )
+
+
+# ---------------------------------------------------------------- the review's ways around the maximum
+
+
+def _bolus(mg: float, *, minutes_ago: float = 0.0, reason: str = "") -> MedicationIn:
+    return MedicationIn.model_validate(
+        {
+            "purpose": "ketamine_bolus",
+            "medication": "ketamine",
+            "dose": mg,
+            "given_at": utcnow() - timedelta(minutes=minutes_ago),
+            "reason": reason,
+        }
+    )
+
+
+def test_back_dated_boluses_all_count_and_none_before_the_start(
+    db: Database, staff: dict[str, Actor]
+) -> None:
+    sid = _started_two_hours_ago(db, staff)
+    with pytest.raises(InputError) as before:
+        chart_medication(db, staff["nurse"], sid, _bolus(10, minutes_ago=150))
+    assert before.value.field == "given_at"
+    # 49 mg given + 49 mg still to run = 98 mg; each 24 mg bolus (within its own limits) adds to it,
+    # wherever it is dated, so the ninth (98 + 9 x 24 = 314 mg) passes the hard 300 mg.
+    accepted = 0
+    with pytest.raises(HardLimitError) as refused:
+        for n in range(20):
+            chart_medication(db, staff["nurse"], sid, _bolus(24, minutes_ago=60 + n, reason="pain"))
+            accepted += 1
+    assert accepted == 8 and refused.value.field == "dose"
+    with db.read() as session:
+        row = charting.session_row(session, sid)
+        assert charting.given_mg(session, row, utcnow()) == pytest.approx(49 + 8 * 24, abs=0.2)
+
+
+def test_a_pause_does_not_use_up_the_planned_time(db: Database, staff: dict[str, Actor]) -> None:
+    sid = checked_in_session(db, staff)
+    nurse = staff["nurse"]
+    sessions.start(db, nurse, sid, charting.RateIn(pump_ml_h=24.5, at=utcnow() - timedelta(hours=3)))
+    sessions.pause(db, nurse, sid, at=utcnow() - timedelta(hours=2))
+    # Ran 60 of the planned 240 min (24.5 mg): 180 min are still to run, whatever the clock says.
+    fast = sessions.ResumeIn(rate=charting.RateIn(pump_ml_h=100, **REASONS))
+    with pytest.raises(HardLimitError, match="projected session total"):
+        sessions.resume(db, nurse, sid, fast)  # 24.5 + 100 x 3 = 324.5 mg
+    assert sessions.resume(db, nurse, sid, sessions.ResumeIn(rate=charting.RateIn(pump_ml_h=60, **REASONS)))
+
+
+def test_past_the_planned_end_a_rise_is_still_checked_and_a_reduction_never_refused(
+    db: Database, staff: dict[str, Actor]
+) -> None:
+    sid = checked_in_session(db, staff)
+    nurse = staff["nurse"]
+    # 60 mg/h for 5 h: 300 mg given, an hour past the planned 240 min.
+    sessions.start(db, nurse, sid, charting.RateIn(pump_ml_h=60, at=utcnow() - timedelta(hours=5), **REASONS))
+    with pytest.raises(HardLimitError, match="projected session total"):
+        charting.change_rate(db, nurse, sid, charting.RateIn(pump_ml_h=70, **REASONS))
+    lower = charting.change_rate(db, nurse, sid, charting.RateIn(pump_ml_h=10, **REASONS))
+    assert lower.pump_ml_h == 10 and "checks" in lower.check
+
+
+def test_given_so_far_clips_every_segment(db: Database, staff: dict[str, Actor]) -> None:
+    sid = _started_two_hours_ago(db, staff)
+    at = utcnow() - timedelta(minutes=60)
+    charting.change_rate(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=30, at=at, **REASONS))
+    with db.read() as session:
+        row = charting.session_row(session, sid)
+        assert row.started_at is not None
+        half_hour = row.started_at + timedelta(minutes=30)
+        assert charting.given_mg(session, row, half_hour) == pytest.approx(12.25, abs=0.01)
+
+
+def test_every_soft_breach_is_named_stored_and_audited(db: Database, staff: dict[str, Actor]) -> None:
+    import json
+
+    from ketaclinic.store.tables.audit import AuditEvent
+
+    sid = _started_two_hours_ago(db, staff)
+    # 110 mg/h: a soft rate (above 1 mg/kg/h) and a soft total (49 + 220 = 269 mg).
+    with pytest.raises(InputError) as asked:
+        charting.change_rate(
+            db, staff["nurse"], sid, charting.RateIn(pump_ml_h=110, deviation_reason="breakthrough pain")
+        )
+    assert "rate_mg_kg_h" in asked.value.message and "projected session total" in asked.value.message
+    seg = charting.change_rate(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=110, **REASONS))
+    assert sorted(c["quantity"] for c in seg.check["checks"] if c["verdict"] == "soft") == [
+        "rate_mg_kg_h",
+        "session_total_mg",
+    ]
+    with db.read() as session:
+        event = (
+            session.execute(
+                select(AuditEvent).where(AuditEvent.action == "rate_change").order_by(AuditEvent.seq.desc())
+            )
+            .scalars()
+            .first()
+        )
+    assert event is not None
+    breaches = json.loads(event.changes_json)["limit_breaches"]["new"]
+    assert len(breaches) == 2 and any(b.startswith("projected session total") for b in breaches)
+
+
+def test_a_carried_reason_covers_only_the_breach_it_was_given_for(
+    db: Database, staff: dict[str, Actor]
+) -> None:
+    sid = _started_two_hours_ago(db, staff)
+    nurse = staff["nurse"]
+    # 72 mg/h: a soft rate only (49 + 72 x 2 = 193 mg is under the soft 200 mg total).
+    charting.change_rate(db, nurse, sid, charting.RateIn(pump_ml_h=72, **REASONS))
+    sessions.pause(db, nurse, sid)
+    chart_medication(db, nurse, sid, _bolus(24))
+    # Resuming at 72 mg/h now also takes the total past 200 mg: the rate's reason does not cover that.
+    with pytest.raises(InputError) as asked:
+        sessions.resume(db, nurse, sid, sessions.ResumeIn())
+    assert asked.value.field == "limit_reason" and "projected session total" in asked.value.message
+    assert sessions.resume(db, nurse, sid, sessions.ResumeIn(limit_reason="total reviewed")) == "running"
+
+
+def test_the_total_given_past_a_maximum_raises_its_alert_once(db: Database, staff: dict[str, Actor]) -> None:
+    from ketaclinic.services.session_chart import poll_alerts
+
+    sid = checked_in_session(db, staff)
+    # Left running at 60 mg/h for 5 h 10 min: 310 mg, past the soft 200 mg and the hard 300 mg.
+    at = utcnow() - timedelta(hours=5, minutes=10)
+    sessions.start(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=60, at=at, **REASONS))
+    polled = poll_alerts(db, staff["nurse"], sid)
+    totals = {a.rule_key: a for a in polled if a.field == "session_total_mg"}
+    assert set(totals) == {"session_total_soft", "session_total_hard"}
+    hard = totals["session_total_hard"]
+    assert (hard.severity, hard.advice, hard.threshold) == ("critical", "stop_and_call", 300.0)
+    assert hard.value == pytest.approx(310, abs=0.5) and "local-policy" in hard.source_status
+    again = poll_alerts(db, staff["nurse"], sid)
+    assert len([a for a in again if a.field == "session_total_mg"]) == 2

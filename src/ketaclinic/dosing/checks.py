@@ -188,14 +188,16 @@ def check_session_total(library: DrugLibrary, context_id: str, *, total_mg: floa
 
 
 def check_charted_session_total(library: DrugLibrary, context_id: str, *, total_mg: float) -> LimitCheck:
-    """Charting: would the session total (given so far, then this rate to the planned end) pass a maximum?
+    """Charting: would the session total (given so far, then the rate for the time left) pass a maximum?
 
     Only maxima apply: a session total below the soft minimum is a planning warning, never a reason to
     hold a nurse at a higher rate or to block a reduction.
     """
     ctx = library.context(context_id)
     check = evaluate(ctx.limit_set("session_total_mg"), total_mg, context=ctx.id, maxima_only=True)
-    return with_subject(check, "projected session total (given so far, then this rate to the planned end)")
+    return with_subject(
+        check, "projected session total (given so far, then the rate for the planned time left)"
+    )
 
 
 def with_subject(check: LimitCheck, subject: str) -> LimitCheck:

@@ -47,6 +47,7 @@ from ketaclinic.monitoring.rules import (
     evaluate_observation,
     load_alert_rules,
     overdue_findings,
+    session_total_findings,
     trigger_key,
 )
 from ketaclinic.monitoring.vocabulary import (
@@ -100,6 +101,7 @@ __all__ = [
     "predicted_cp_at",
     "replay_session",
     "rescue_medication",
+    "session_total_findings",
     "times_by_group",
     "transition",
     "trigger_key",

@@ -46,6 +46,7 @@ class RuleKind(StrEnum):
     BASELINE_RISE = "baseline_rise"
     FLAG = "flag"
     OVERDUE = "overdue"
+    SESSION_TOTAL = "session_total"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class AlertRule:
     source: str
     status: Status
     enabled: bool = True
+    limit: str | None = None  # session_total rules: the drug library maximum they watch
 
 
 class AlertFinding(BaseModel):
@@ -103,7 +105,8 @@ def render_message(template: str, **values: object) -> str:
 
 
 _RULE_KEYS = {"key", "kind", "field", "op", "threshold", "rise_pct", "rise_abs", "severity", "advice"}
-_RULE_KEYS |= {"message", "source", "status", "enabled"}
+_RULE_KEYS |= {"message", "source", "status", "enabled", "limit"}
+SESSION_TOTAL_LIMITS = ("soft_max", "hard_max")
 _NUMERIC_TYPES = {"number", "integer", "cadss6"}
 
 
@@ -126,6 +129,7 @@ def _rule_from_row(row: Mapping[str, Any], where: str) -> AlertRule:
             source=str(row["source"]),
             status=parse_status(row["status"], where),
             enabled=bool(row.get("enabled", True)),
+            limit=row.get("limit"),
         )
     except KeyError as exc:
         raise DataFileError(f"{where}: missing {exc.args[0]!r}") from None
@@ -139,6 +143,10 @@ def _check_rule(rule: AlertRule, where: str) -> None:
     """A rule must be complete for its kind and name a field of the right type."""
     kinds = observation_kinds()
     if rule.kind is RuleKind.OVERDUE:
+        return
+    if rule.kind is RuleKind.SESSION_TOTAL:
+        if rule.limit not in SESSION_TOTAL_LIMITS:
+            raise DataFileError(f"{where}: a session_total rule needs limit = soft_max or hard_max")
         return
     if rule.field not in kinds:
         raise DataFileError(f"{where}: field {rule.field!r} is not an observation field")
@@ -319,6 +327,45 @@ def overdue_findings(
                     t_min=slot.t_due_min,
                     trigger_key=f"{rule.key}@{slot.group}:t_due={slot.t_due_min:g}",
                     source=rule.source,
+                    status=rule.status,
+                )
+            )
+    return findings
+
+
+def session_total_findings(
+    given_mg: float,
+    t_min: float,
+    limits: Mapping[str, tuple[float, str]],
+    rules: Sequence[AlertRule] | None = None,
+) -> list[AlertFinding]:
+    """One finding per session-total rule whose library maximum (`limits`: kind -> mg, source) was passed.
+
+    Keyed once per session and limit: the amount given only grows, so the alert is raised once.
+    """
+    active = load_alert_rules() if rules is None else rules
+    findings = []
+    for rule in active:
+        if not rule.enabled or rule.kind is not RuleKind.SESSION_TOTAL or rule.limit is None:
+            continue
+        if rule.limit not in limits:
+            continue
+        limit_mg, limit_source = limits[rule.limit]
+        if given_mg > limit_mg * (1 + 1e-9):
+            findings.append(
+                AlertFinding(
+                    rule_key=rule.key,
+                    severity=rule.severity,
+                    advice=rule.advice,
+                    message=render_message(
+                        rule.message, value=round(given_mg, 1), threshold=limit_mg, unit="mg"
+                    ),
+                    field="session_total_mg",
+                    value=round(given_mg, 3),
+                    threshold=limit_mg,
+                    t_min=t_min,
+                    trigger_key=f"{rule.key}@{rule.limit}",
+                    source=f"{rule.source}; limit: {limit_source}",
                     status=rule.status,
                 )
             )

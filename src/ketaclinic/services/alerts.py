@@ -18,16 +18,26 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from ketaclinic.dosing.library import LimitKind
 from ketaclinic.errors import ConflictError, NotFoundError
-from ketaclinic.monitoring import AlertFinding, SessionState, overdue, overdue_findings
+from ketaclinic.monitoring import (
+    AlertFinding,
+    SessionState,
+    overdue,
+    overdue_findings,
+    session_total_findings,
+)
 from ketaclinic.services.audit import audit
+from ketaclinic.services.charting import Config, given_mg, minutes_between
 from ketaclinic.services.permissions import SYSTEM, Actor, Permission, require
+from ketaclinic.services.plans import clinic_library
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.sessions import InfusionSession, SessionAlert
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 OVERDUE_STATES = frozenset({SessionState.RUNNING.value, SessionState.PAUSED.value})
+WATCHED_MAXIMA: tuple[LimitKind, ...] = ("soft_max", "hard_max")  # the session_total rules' `limit`
 
 
 class AlertOut(BaseModel):
@@ -119,22 +129,37 @@ def insert_findings(
     return raised
 
 
-def overdue_now(
-    row: InfusionSession, times: Mapping[str, Sequence[float]], now_min: float
+def due_findings(
+    session: Session,
+    row: InfusionSession,
+    times: Mapping[str, Sequence[float]],
+    now: datetime,
+    config: Config,
 ) -> list[AlertFinding]:
-    """The 'overdue' findings of every charting slot missed by `now_min` while the infusion runs."""
-    if row.state not in OVERDUE_STATES:
+    """What comes due with time while the infusion runs: missed charting slots, the total given past a max."""
+    if row.state not in OVERDUE_STATES or row.started_at is None:
         return []
-    return overdue_findings(overdue(row.cadence, times, now_min))
+    now_min = minutes_between(row.started_at, now)
+    limits = clinic_library(config).library.context(row.context_id).limit_set("session_total_mg")
+    watched: dict[str, tuple[float, str]] = {
+        kind: (limit.value, limit.source) for kind in WATCHED_MAXIMA if (limit := limits.get(kind))
+    }
+    return overdue_findings(overdue(row.cadence, times, now_min)) + session_total_findings(
+        given_mg(session, row, now), now_min, watched
+    )
 
 
-def raise_overdue(
-    session: Session, row: InfusionSession, times: Mapping[str, Sequence[float]], now_min: float
+def raise_due(
+    session: Session,
+    row: InfusionSession,
+    times: Mapping[str, Sequence[float]],
+    now: datetime,
+    config: Config = None,
 ) -> list[str]:
-    """Raise one 'overdue' alert per missed charting slot (`times`: see charting.charted_times), audited."""
-    raised = insert_findings(session, row.id, overdue_now(row, times, now_min))
+    """Raise what came due with time (`times`: see charting.charted_times), audited as the system."""
+    raised = insert_findings(session, row.id, due_findings(session, row, times, now, config))
     if raised:
-        audit(session, SYSTEM, "raise_overdue", "infusion_session", row.id, {"alerts": {"new": raised}})
+        audit(session, SYSTEM, "raise_due_alerts", "infusion_session", row.id, {"alerts": {"new": raised}})
     return raised
 
 

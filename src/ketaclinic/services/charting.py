@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ketaclinic.dosing import (
@@ -31,7 +31,7 @@ from ketaclinic.dosing import (
     worst_verdict,
 )
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
-from ketaclinic.monitoring import Observation, SessionState, field_groups, groups_charted
+from ketaclinic.monitoring import Observation, SessionState, field_groups, get_cadence, groups_charted
 from ketaclinic.pharmacology import Bolus, Infusion, Regimen
 from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import Actor, Permission, require
@@ -147,6 +147,7 @@ def infusions(row: InfusionSession, segments: list[RateSegment], until: datetime
         return out
     for index, seg in enumerate(segments):
         end_at = segments[index + 1].started_at if index + 1 < len(segments) else until
+        end_at = min(end_at, until)  # every segment clipped, not only the last
         start = max(0.0, minutes_between(row.started_at, seg.started_at))
         end = minutes_between(row.started_at, end_at)
         if seg.rate_mg_h > 0 and end > start:
@@ -170,14 +171,20 @@ def bolus_doses(session: Session, row: InfusionSession) -> list[Bolus]:
     ]
 
 
+def ketamine_bolus_total_mg(session: Session, row: InfusionSession) -> float:
+    """Every ketamine bolus charted in this session, whatever time it was dated to."""
+    total = session.execute(
+        select(func.coalesce(func.sum(SessionMedication.dose), 0.0)).where(
+            SessionMedication.session_id == row.id, SessionMedication.purpose == "ketamine_bolus"
+        )
+    ).scalar_one()
+    return float(total)
+
+
 def given_mg(session: Session, row: InfusionSession, until: datetime) -> float:
-    """Ketamine given in this session up to `until`: the charted rates and boluses."""
-    if row.started_at is None:
-        return 0.0
-    t = minutes_between(row.started_at, until)
-    boluses = tuple(b for b in bolus_doses(session, row) if b.t_min <= t)
-    charted = tuple(infusions(row, segment_rows(session, row.id), until))
-    return Regimen(boluses=boluses, infusions=charted).total_mg
+    """Ketamine given in this session: the charted rates up to `until` and every bolus charted."""
+    charted = infusions(row, segment_rows(session, row.id), until)
+    return Regimen(infusions=tuple(charted)).total_mg + ketamine_bolus_total_mg(session, row)
 
 
 def session_total_check(
@@ -185,26 +192,49 @@ def session_total_check(
     row: InfusionSession,
     planned: PlannedSession,
     *,
-    at: datetime,
+    until: datetime,
     rate_mg_h: float,
     bolus_mg: float = 0.0,
     config: Config,
 ) -> LimitCheck:
-    """The library's session-total maxima against what this session will have given by its planned end.
+    """The library's session-total maxima against what this session will have given (a pump's dose limit).
 
-    Given so far (charted rates and boluses up to `at`), plus `bolus_mg` now, plus `rate_mg_h` run to
-    the planned end: what a smart pump's dose limit guards, re-checked on every rate and bolus.
+    1. Given: the charted rates up to `until` (every segment clipped there) and every bolus charted.
+    2. Plus `bolus_mg` given now.
+    3. Plus `rate_mg_h` for the plan's infusion minutes not yet run: a pause does not use them up. At
+       least one charting interval is counted, so past the planned end a rate is still checked until
+       the next reading is due.
     """
-    t = t_min_of(row, at)
-    planned_end_min = max((s.end_min for s in planned.segments), default=0.0)
-    total = given_mg(session, row, at) + bolus_mg + mg_delivered(rate_mg_h, max(0.0, planned_end_min - t))
+    charted = infusions(row, segment_rows(session, row.id), until)
+    ran_min = sum(inf.end_min - inf.start_min for inf in charted)
+    planned_min = sum(seg.end_min - seg.start_min for seg in planned.segments if seg.rate_mg_h > 0)
+    interval_min = get_cadence(row.cadence).interval_min("vitals", t_min_of(row, until))
+    left_min = max(planned_min - ran_min, interval_min)
+    total = (
+        Regimen(infusions=tuple(charted)).total_mg
+        + ketamine_bolus_total_mg(session, row)
+        + bolus_mg
+        + mg_delivered(rate_mg_h, left_min)
+    )
     return check_charted_session_total(clinic_library(config).library, row.context_id, total_mg=total)
 
 
-def deciding_check(first: LimitCheck, *others: LimitCheck) -> LimitCheck:
-    """The check that decides: the worst breach, else `first` (the number the nurse entered)."""
+def combined_checks(first: LimitCheck, *others: LimitCheck) -> tuple[LimitCheck, dict[str, Any]]:
+    """The deciding check (the worst breach, else `first`) and the stored JSON: its fields and every check."""
     checks = [first, *others]
-    return worst_check(checks) if worst_verdict(checks) != "ok" else first
+    deciding = worst_check(checks) if worst_verdict(checks) != "ok" else first
+    return deciding, deciding.to_json_dict() | {"checks": [c.to_json_dict() for c in checks]}
+
+
+def soft_breaches(stored: dict[str, Any]) -> list[dict[str, Any]]:
+    """The soft breaches in a stored check (older rows stored only the deciding check)."""
+    return [c for c in stored.get("checks", [stored]) if c.get("verdict") == "soft"]
+
+
+def soft_prompt(stored: dict[str, Any]) -> str:
+    """The message asking for a reason, naming every soft limit breached."""
+    listed = "; ".join(c["message"] for c in soft_breaches(stored))
+    return f"soft limit: {listed}; give a reason to confirm"
 
 
 def observation_rows(session: Session, session_id: int) -> list[SessionObservation]:
@@ -375,11 +405,15 @@ def preview_rate(
     at = when(rate.at)
     t = 0.0 if kind == "start" else t_min_of(row, at)
     rate_check = check_rate(clinic_library(config).library, row.context_id, rate_mg_h=mg_h, weight_kg=weight)
-    # Stopping or pausing never waits on a total: only a running rate can add to it.
+    segments = segment_rows(session, row.id)
+    running_mg_h = segments[-1].rate_mg_h if segments else 0.0
+    # Only a rise can add to the total: stopping, pausing or lowering the rate is never held back by it.
     total_check = (
-        session_total_check(session, row, planned, at=at, rate_mg_h=mg_h, config=config) if mg_h > 0 else None
+        session_total_check(session, row, planned, until=at, rate_mg_h=mg_h, config=config)
+        if mg_h > running_mg_h
+        else None
     )
-    check = rate_check if total_check is None else deciding_check(rate_check, total_check)
+    check, stored = combined_checks(rate_check, *([total_check] if total_check else []))
     low, high = planned_range_mg_h(planned, t)
     tolerance = PUMP_DISPLAY_STEP_ML_H / 2 * conc
     deviation = kind in ("start", "change", "resume") and not (low - tolerance <= mg_h <= high + tolerance)
@@ -391,7 +425,7 @@ def preview_rate(
         weight_kg=weight,
         entered_as=entered_as,
         t_min=t,
-        check=check.to_json_dict(),
+        check=stored,
         session_total=None if total_check is None else total_check.to_json_dict(),
         planned_rate_mg_h=high,
         planned_range_mg_h=[low, high] if planned.titrated else None,
@@ -410,7 +444,7 @@ def record_segment(
     if check.verdict == "hard":
         raise HardLimitError(check, field="pump_ml_h" if preview.entered_as == "ml_h" else "rate_mg_kg_h")
     if preview.needs_limit_reason:
-        raise InputError(f"soft limit: {check.message}; give a reason to confirm", field="limit_reason")
+        raise InputError(soft_prompt(preview.check), field="limit_reason")
     if preview.needs_deviation_reason:
         raise InputError(
             f"{preview.rate_mg_h:.4g} mg/h differs from the approved plan's"
@@ -433,7 +467,7 @@ def record_segment(
         weight_kg=preview.weight_kg,
         entered_as=preview.entered_as,
         verdict=check.verdict,
-        check_json=dumps(check.to_json_dict()),
+        check_json=dumps(preview.check),
         limit_reason=rate.limit_reason if check.verdict == "soft" else "",
         planned_rate_mg_h=preview.planned_rate_mg_h,
         deviation=preview.deviation,
@@ -446,12 +480,20 @@ def record_segment(
     return seg
 
 
+def limit_changes(stored: dict[str, Any]) -> dict[str, Any]:
+    """The audited library breaches of a stored check (every one, not only the deciding one)."""
+    breaches = [c["message"] for c in stored.get("checks", [stored]) if c.get("verdict") in ("soft", "hard")]
+    return {"limit_breaches": {"old": None, "new": breaches}} if breaches else {}
+
+
 def segment_changes(seg: RateSegment) -> dict[str, Any]:
     """The audited fields of a new segment."""
     fields = ("kind", "pump_ml_h", "rate_mg_h", "rate_mg_kg_h", "weight_kg", "verdict", "deviation")
-    return {"segment_id": {"old": None, "new": seg.id}} | {
-        f: {"old": None, "new": getattr(seg, f)} for f in fields
-    }
+    return (
+        {"segment_id": {"old": None, "new": seg.id}}
+        | {f: {"old": None, "new": getattr(seg, f)} for f in fields}
+        | limit_changes(json.loads(seg.check_json))
+    )
 
 
 def segment_reason(seg: RateSegment) -> str:

@@ -21,9 +21,10 @@ from ketaclinic.services.charting import (
     Required,
     Text,
     bolus_doses,
-    deciding_check,
+    combined_checks,
     dumps,
     infusions,
+    limit_changes,
     minutes_between,
     pk_weight_kg,
     plan_of,
@@ -31,6 +32,7 @@ from ketaclinic.services.charting import (
     segment_rows,
     session_row,
     session_total_check,
+    soft_prompt,
     when,
 )
 from ketaclinic.services.permissions import Actor, Permission, require
@@ -211,27 +213,33 @@ def record_medication(
         if data.unit not in (None, "mg"):
             raise InputError("a ketamine bolus is charted in mg", field="unit")
         require_state(row, INFUSING, "give a ketamine bolus")
+        given_at = when(data.given_at)
+        if row.started_at is None or given_at < row.started_at:
+            raise InputError(
+                "a ketamine bolus is charted during the infusion, not before it", field="given_at"
+            )
         bolus_check = check_bolus(
             clinic_library(config).library, row.context_id, dose_mg=data.dose, weight_kg=row.dosing_weight_kg
         )
         segments = segment_rows(session, row.id)
+        # Whatever time the bolus is dated to, the total counts every bolus and the rate running now.
         total_check = session_total_check(
             session,
             row,
             plan_of(session, row),
-            at=when(data.given_at),
+            until=max(utcnow(), given_at),
             rate_mg_h=segments[-1].rate_mg_h if segments else 0.0,
             bolus_mg=data.dose,
             config=config,
         )
-        result = deciding_check(bolus_check, total_check)
+        result, stored = combined_checks(bolus_check, total_check)
         if result.verdict == "hard":
             raise HardLimitError(result, field="dose")
         if result.verdict == "soft":
             if not data.reason:
-                raise InputError(f"soft limit: {result.message}; give a reason to confirm", field="reason")
+                raise InputError(soft_prompt(stored), field="reason")
             reason = data.reason
-        check, unit = result.to_json_dict(), "mg"
+        check, unit = stored, "mg"
     else:
         med = rescue_medication(data.medication)
         unit = med.unit if data.unit is None else data.unit
@@ -285,7 +293,8 @@ def chart_medication(
                 "purpose": {"old": None, "new": med.purpose},
                 "medication": {"old": None, "new": med.medication},
                 "dose": {"old": None, "new": f"{med.dose:g} {med.unit}"},
-            },
+            }
+            | limit_changes(json.loads(med.check_json)),
             med.reason,
         )
         return medication_out(med)

@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 from ketaclinic.errors import InputError
 from ketaclinic.monitoring import SessionState, evaluate_observation, get_kind, interpret, parse_observation
 from ketaclinic.monitoring.observations import VALUE_FIELDS
-from ketaclinic.services.alerts import insert_findings, raise_overdue
+from ketaclinic.services.alerts import insert_findings, raise_due
 from ketaclinic.services.audit import audit
 from ketaclinic.services.charting import (
     CHARTABLE,
     INFUSING,
+    Config,
     baseline_of,
     charted_times,
     dumps,
@@ -75,7 +76,13 @@ def _phase(row: InfusionSession) -> str:
 
 
 def record_observation(
-    session: Session, actor: Actor, row: InfusionSession, raw: dict[str, Any], *, phase: str | None = None
+    session: Session,
+    actor: Actor,
+    row: InfusionSession,
+    raw: dict[str, Any],
+    *,
+    phase: str | None = None,
+    config: Config = None,
 ) -> tuple[SessionObservation, list[str]]:
     """Validate, store and interpret one reading; raise its alerts (and overdue ones) in this transaction."""
     values = dict(raw)
@@ -111,8 +118,8 @@ def record_observation(
         session, row.id, evaluate_observation(reading, baseline), observation_id=stored.id
     )
     if row.started_at is not None:
-        # Slots missed before this reading (a poll or a chart view catches up to now).
-        raise_overdue(session, row, charted_times(session, row), t)
+        # Slots missed before this reading and the total given by then (a poll or a chart view catches up).
+        raise_due(session, row, charted_times(session, row), at, config)
     return stored, raised
 
 
@@ -127,7 +134,9 @@ def _parse_at(value: Any) -> datetime | None:
         raise InputError(f"{value!r} is not an ISO 8601 time", field="at") from None
 
 
-def chart_observation(db: Database, actor: Actor, session_id: int, raw: dict[str, Any]) -> ObservationOut:
+def chart_observation(
+    db: Database, actor: Actor, session_id: int, raw: dict[str, Any], *, config: Config = None
+) -> ObservationOut:
     """Chart one flowsheet reading: impossible values are refused naming the field, alerts raised once."""
     require(actor, Permission.SESSIONS_CHART)
     if not isinstance(raw, dict):
@@ -135,7 +144,7 @@ def chart_observation(db: Database, actor: Actor, session_id: int, raw: dict[str
     with db.transaction() as session:
         row = session_row(session, session_id, lock=True)
         require_state(row, CHARTABLE - {SessionState.CHECKED_IN.value}, "chart a reading")
-        stored, raised = record_observation(session, actor, row, raw)
+        stored, raised = record_observation(session, actor, row, raw, config=config)
         changes = {
             "observation_id": {"old": None, "new": stored.id},
             "values": {"old": None, "new": json.loads(stored.values_json)},

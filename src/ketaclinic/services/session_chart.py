@@ -24,10 +24,11 @@ from ketaclinic.monitoring import (
 )
 from ketaclinic.monitoring.discharge import discharge_criteria
 from ketaclinic.pharmacology import Infusion, get_band
-from ketaclinic.services.alerts import AlertOut, overdue_now, raise_overdue, session_alerts
+from ketaclinic.services.alerts import AlertOut, due_findings, raise_due, session_alerts
 from ketaclinic.services.audit import audit
 from ketaclinic.services.charting import (
     INFUSING,
+    Config,
     SegmentOut,
     baseline_of,
     bolus_doses,
@@ -206,13 +207,12 @@ def _next_due(row: InfusionSession, times: dict[str, list[float]], now: datetime
     return out
 
 
-def build_chart(session: Session, actor: Actor, row: InfusionSession) -> SessionChart:
+def build_chart(session: Session, actor: Actor, row: InfusionSession, config: Config = None) -> SessionChart:
     """The chart document (raises due 'overdue' alerts first, in the caller's transaction)."""
     now = utcnow()
     obs_rows = observation_rows(session, row.id)
     times = charted_times(session, row)
-    if row.started_at is not None:
-        raise_overdue(session, row, times, minutes_between(row.started_at, now))
+    raise_due(session, row, times, now, config)
     planned = plan_of(session, row)
     patient = get_patient_row(session, row.patient_id)
     last = observation_of(row, obs_rows[-1]) if obs_rows else None
@@ -284,32 +284,28 @@ def build_chart(session: Session, actor: Actor, row: InfusionSession) -> Session
     )
 
 
-def view_session(db: Database, actor: Actor, session_id: int) -> SessionChart:
+def view_session(db: Database, actor: Actor, session_id: int, *, config: Config = None) -> SessionChart:
     """The full chart of a session (the view is audited)."""
     require(actor, Permission.SESSIONS_VIEW)
     with db.transaction() as session:
         row = session_row(session, session_id, lock=True)
-        chart = build_chart(session, actor, row)
+        chart = build_chart(session, actor, row, config)
         audit(session, actor, "view", "infusion_session", row.id)
         return chart
 
 
-def poll_alerts(db: Database, actor: Actor, session_id: int) -> list[AlertOut]:
-    """The session's alerts, raising any overdue ones that came due (polled every few seconds)."""
+def poll_alerts(db: Database, actor: Actor, session_id: int, *, config: Config = None) -> list[AlertOut]:
+    """The session's alerts, raising any that came due with time (polled every few seconds)."""
     require(actor, Permission.SESSIONS_VIEW)
-    # Every open chart polls: read without the write lock, and write only when a slot came due.
+    # Every open chart polls: read without the write lock, and write only when something came due.
     with db.read() as session:
         row = session_row(session, session_id)
         alerts = session_alerts(session, row.id)
-        if row.started_at is None:
-            return alerts
         raised = {a.trigger_key for a in alerts}
-        due = overdue_now(row, charted_times(session, row), minutes_between(row.started_at, utcnow()))
+        due = due_findings(session, row, charted_times(session, row), utcnow(), config)
         if all(f.trigger_key in raised for f in due):
             return alerts
     with db.transaction() as session:
         row = session_row(session, session_id, lock=True)
-        if row.started_at is not None:
-            now_min = minutes_between(row.started_at, utcnow())
-            raise_overdue(session, row, charted_times(session, row), now_min)
+        raise_due(session, row, charted_times(session, row), utcnow(), config)
         return session_alerts(session, row.id)

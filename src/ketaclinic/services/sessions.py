@@ -34,12 +34,14 @@ from ketaclinic.services.charting import (
     observation_of,
     observation_rows,
     plan_model_key,
+    preview_rate,
     record_segment,
     require_state,
     segment_changes,
     segment_reason,
     segment_rows,
     session_row,
+    soft_breaches,
     when,
 )
 from ketaclinic.services.events import MedicationIn, record_medication
@@ -348,10 +350,14 @@ def resume(db: Database, actor: Actor, session_id: int, data: ResumeIn, *, confi
             if not running:
                 raise InputError("no earlier rate to resume at: give a rate", field="rate")
             last = running[-1]
-            # The same rate as before the pause: the reasons already given for it stand unless replaced.
+            # The same rate as before the pause: its reasons stand unless replaced, and its limit reason
+            # only while it covers every soft breach (the total may have become one during the pause).
+            same = RateIn(pump_ml_h=last.pump_ml_h)
+            now_soft = _soft_keys(preview_rate(session, row, same, kind="resume", config=config)[0].check)
+            covered = now_soft <= _soft_keys(json.loads(last.check_json))
             rate = RateIn(
                 pump_ml_h=last.pump_ml_h,
-                limit_reason=data.limit_reason or last.limit_reason,
+                limit_reason=data.limit_reason or (last.limit_reason if covered else ""),
                 deviation_reason=data.deviation_reason or last.deviation_reason,
             )
         if rate.pump_ml_h == 0 or rate.rate_mg_kg_h == 0:
@@ -367,6 +373,10 @@ def resume(db: Database, actor: Actor, session_id: int, data: ResumeIn, *, confi
             segment_reason(seg),
         )
         return row.state
+
+
+def _soft_keys(stored: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(c["quantity"], c["limit_kind"]) for c in soft_breaches(stored)}
 
 
 def end_infusion(

@@ -63,9 +63,11 @@ def api_create(body: sessions.SessionCreate, db: DbDep, principal: ChartApi) -> 
 
 
 @router.get("/api/v1/sessions/{session_id}", response_model=session_chart.SessionChart, tags=TAGS)
-def api_get(session_id: int, db: DbDep, principal: ViewApi) -> session_chart.SessionChart:
+def api_get(
+    session_id: int, db: DbDep, principal: ViewApi, settings: SettingsDep
+) -> session_chart.SessionChart:
     """The full chart (the view is audited)."""
-    return session_chart.view_session(db, principal.actor, session_id)
+    return session_chart.view_session(db, principal.actor, session_id, config=settings)
 
 
 @router.post("/api/v1/sessions/{session_id}/check-in", response_model=StateOut, tags=TAGS)
@@ -157,16 +159,22 @@ def api_rate_check(
     tags=TAGS,
 )
 def api_observe(
-    session_id: int, db: DbDep, principal: ChartApi, body: Annotated[dict[str, Any], Body()]
+    session_id: int,
+    db: DbDep,
+    principal: ChartApi,
+    body: Annotated[dict[str, Any], Body()],
+    settings: SettingsDep,
 ) -> flowsheet.ObservationOut:
     """Chart a flowsheet reading (fields of monitoring.Observation, optional `at`)."""
-    return flowsheet.chart_observation(db, principal.actor, session_id, body)
+    return flowsheet.chart_observation(db, principal.actor, session_id, body, config=settings)
 
 
 @router.get("/api/v1/sessions/{session_id}/alerts", response_model=list[alerts.AlertOut], tags=TAGS)
-def api_alerts(session_id: int, db: DbDep, principal: ViewApi) -> list[alerts.AlertOut]:
-    """The session's alerts (polled); overdue readings raise their alert here."""
-    return session_chart.poll_alerts(db, principal.actor, session_id)
+def api_alerts(
+    session_id: int, db: DbDep, principal: ViewApi, settings: SettingsDep
+) -> list[alerts.AlertOut]:
+    """The session's alerts (polled); alerts that come due with time are raised here."""
+    return session_chart.poll_alerts(db, principal.actor, session_id, config=settings)
 
 
 @router.post("/api/v1/sessions/{session_id}/alerts/{alert_id}/ack", response_model=alerts.AlertOut, tags=TAGS)
@@ -351,7 +359,7 @@ def _chart_values(chart: session_chart.SessionChart, **extra: Any) -> dict[str, 
 def _render_chart(
     request: Request, db: DbDep, principal: Principal, session_id: int, status: int = 200, **extra: Any
 ) -> Response:
-    chart = session_chart.view_session(db, principal.actor, session_id)
+    chart = session_chart.view_session(db, principal.actor, session_id, config=request.app.state.settings)
     return render(request, "sessions/detail.html", status_code=status, **_chart_values(chart, **extra))
 
 
@@ -395,7 +403,7 @@ def detail_page(request: Request, session_id: int, db: DbDep, principal: ViewPag
 @router.get("/sessions/{session_id}/alerts", response_class=HTMLResponse, include_in_schema=False)
 def alerts_fragment(request: Request, session_id: int, db: DbDep, principal: ViewPage) -> Response:
     """The alerts panel, polled by htmx every few seconds."""
-    items = session_chart.poll_alerts(db, principal.actor, session_id)
+    items = session_chart.poll_alerts(db, principal.actor, session_id, config=request.app.state.settings)
     return render(request, "sessions/_alerts.html", alerts=items, session_id=session_id)
 
 
@@ -413,14 +421,16 @@ async def observe_submit(request: Request, session_id: int, db: DbDep, principal
     error = None
     status = 200
     try:
-        flowsheet.chart_observation(db, principal.actor, session_id, _observation_values(form))
+        flowsheet.chart_observation(
+            db, principal.actor, session_id, _observation_values(form), config=request.app.state.settings
+        )
     except (InputError, ConflictError) as exc:
         error, status = _message(exc), _status(exc)
     if not request.headers.get("hx-request"):
         if error:
             return _render_chart(request, db, principal, session_id, status, error=error)
         return RedirectResponse(f"/sessions/{session_id}", status_code=303)
-    chart = session_chart.view_session(db, principal.actor, session_id)
+    chart = session_chart.view_session(db, principal.actor, session_id, config=request.app.state.settings)
     response = render(
         request,
         "sessions/_live.html",
@@ -572,7 +582,7 @@ async def _alert_panel_after(
         change(form)
     except (ValidationError, ConflictError, NotFoundError) as exc:
         error = _message(exc)
-    items = session_chart.poll_alerts(db, principal.actor, session_id)
+    items = session_chart.poll_alerts(db, principal.actor, session_id, config=request.app.state.settings)
     return render(request, "sessions/_alerts.html", alerts=items, session_id=session_id, alert_error=error)
 
 
