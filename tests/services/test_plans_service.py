@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -40,7 +41,9 @@ def _patient(db: Database, staff: dict[str, Actor], weight_kg: float | None = 70
     ).id
 
 
-def _make_treatable(db: Database, staff: dict[str, Actor], patient_id: int, protocol_id: str) -> None:
+def _make_treatable(
+    db: Database, staff: dict[str, Actor], patient_id: int, protocol_id: str, config: Path | None = None
+) -> None:
     """A signed eligible screening and a signed consent, through the screening and consent services."""
     physician = staff["physician"]
     created = screening_service.create_screening(
@@ -59,7 +62,23 @@ def _make_treatable(db: Database, staff: dict[str, Actor], patient_id: int, prot
             patient_signature="Pat Plan",
             witness="Nurse Witness",
         ),
+        config=config,
     )
+
+
+SHIPPED_PROTOCOLS = Path(plans.__file__).resolve().parent.parent / "data" / "protocols"
+
+
+def _clinic_protocol(config_dir: Path, dose_mg: int = 80) -> str:
+    """A clinic's own protocol file (the consensus test infusion under another id); its id."""
+    text = (SHIPPED_PROTOCOLS / "cohen2018-test.toml").read_text(encoding="utf-8")
+    text = text.replace('id = "cohen2018-test"', 'id = "clinic-test"').replace(
+        "dose_mg = { value = 80,", f"dose_mg = {{ value = {dose_mg},"
+    )
+    folder = config_dir / "protocols"
+    folder.mkdir(exist_ok=True)
+    (folder / "clinic-test.toml").write_text(text, encoding="utf-8")
+    return "clinic-test"
 
 
 def _plan_count(db: Database) -> int:
@@ -260,7 +279,8 @@ def test_demo_plans(sqlite_db: Database) -> None:
         ),
         (
             'soft_max = { value = 0.4, source = "Clinic pharmacy", status = "local-policy" }\n',
-            "changed since",
+            "computes differently under today's drug library or protocol "
+            "(session 1 check 1 verdict ok -> soft)",
         ),
     ],
 )
@@ -276,10 +296,127 @@ def test_approval_rechecks_the_draft_against_todays_library(
     (tmp_path / "drug_library.toml").write_text(
         "[context.outpatient.rate_mg_kg_h]\n" + limits, encoding="utf-8"
     )
-    with pytest.raises(ConflictError, match=needle) as refused:
+    with pytest.raises(ConflictError, match=re.escape(needle)) as refused:
         plans.approve_plan(db, staff["physician"], plan.id, config=tmp_path)
     assert refused.value.field == "plan"
     assert plans.view_plan(db, staff["physician"], plan.id).status == "draft"
     assert _events(db, "approve") == []
     (tmp_path / "drug_library.toml").unlink()
     assert plans.approve_plan(db, staff["physician"], plan.id, config=tmp_path).status == "approved"
+
+
+def _refusal(db: Database, staff: dict[str, Actor], plan_id: int, config: Path) -> ConflictError:
+    """The 409 refusing approval; the draft stays a draft and no approval is audited."""
+    with pytest.raises(ConflictError) as refused:
+        plans.approve_plan(db, staff["physician"], plan_id, config=config)
+    assert refused.value.field == "plan" and "create a new plan" in refused.value.message
+    assert plans.view_plan(db, staff["physician"], plan_id).status == "draft"
+    assert _events(db, "approve") == []
+    return refused.value
+
+
+def test_approval_refuses_a_draft_whose_clinic_protocol_was_removed(
+    db: Database, staff: dict[str, Actor], tmp_path: Path
+) -> None:
+    pid = _patient(db, staff)
+    protocol_id = _clinic_protocol(tmp_path)
+    _make_treatable(db, staff, pid, protocol_id, tmp_path)
+    plan = plans.create_plan(
+        db, staff["physician"], pid, plans.PlanCreate(protocol_id=protocol_id), config=tmp_path
+    )
+    (tmp_path / "protocols" / "clinic-test.toml").unlink()
+    refused = _refusal(db, staff, plan.id, tmp_path)
+    assert "the protocol 'clinic-test' is no longer available" in refused.message
+
+
+def test_approval_refuses_a_concentration_no_longer_in_the_library(
+    db: Database, staff: dict[str, Actor], tmp_path: Path
+) -> None:
+    def concentrations(values: str) -> None:
+        (tmp_path / "drug_library.toml").write_text(
+            "[context.outpatient.concentrations_mg_ml]\n"
+            f"values = [{values}]\n"
+            'source = "Clinic pharmacy 2026"\nstatus = "local-policy"\n',
+            encoding="utf-8",
+        )
+
+    concentrations("1.0, 2.0")
+    pid = _patient(db, staff)
+    _make_treatable(db, staff, pid, "cohen2018-test")
+    plan = plans.create_plan(
+        db,
+        staff["physician"],
+        pid,
+        plans.PlanCreate(protocol_id="cohen2018-test", concentration_mg_ml=2.0),
+        config=tmp_path,
+    )
+    assert plan.concentration_mg_ml == 2.0
+    concentrations("1.0")
+    refused = _refusal(db, staff, plan.id, tmp_path)
+    assert "the concentration 2 mg/mL is no longer in the library" in refused.message
+    concentrations("2.0, 1.0")  # listed again (in another order): the same plan
+    assert plans.approve_plan(db, staff["physician"], plan.id, config=tmp_path).status == "approved"
+
+
+def test_approval_refuses_a_changed_rate_naming_the_difference(
+    db: Database, staff: dict[str, Actor], tmp_path: Path
+) -> None:
+    pid = _patient(db, staff)
+    protocol_id = _clinic_protocol(tmp_path)
+    _make_treatable(db, staff, pid, protocol_id, tmp_path)
+    plan = plans.create_plan(
+        db, staff["physician"], pid, plans.PlanCreate(protocol_id=protocol_id), config=tmp_path
+    )
+    _clinic_protocol(tmp_path, dose_mg=75)  # 75 mg over 150 min: 30 mg/h instead of 32
+    refused = _refusal(db, staff, plan.id, tmp_path)
+    assert refused.message == (
+        "this draft computes differently under today's drug library or protocol "
+        "(session 1 segment 1 rate_mg_h 32 -> 30): create a new plan"
+    )
+
+
+def test_approval_ignores_message_wording_pk_curves_and_json_spelling(
+    db: Database, staff: dict[str, Actor]
+) -> None:
+    pid = _patient(db, staff)
+    _make_treatable(db, staff, pid, "valle2024")
+    plan = plans.create_plan(db, staff["physician"], pid, plans.PlanCreate(protocol_id="valle2024"))
+    with db.transaction() as session:
+        row = session.get(DosePlanRow, plan.id)
+        assert row is not None and "Vallé" in row.plan_json
+        document = json.loads(row.plan_json)
+        first = document["sessions"][0]
+        first["checks"][0]["message"] = "worded as an older release worded it"
+        document["soft_breaches"][0]["message"] = "an older wording of the soft breach"
+        first["prediction"]["peak_cp_ng_ml"] += 7.5  # as under an earlier pk_models.toml
+        first["prediction"]["curve"]["cp_ng_ml"][10] += 3.0
+        # as stored before the canonical spelling: non-ASCII escaped
+        row.plan_json = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        assert "Vall\\u00e9" in row.plan_json
+    plans.give_soft_reasons(
+        db,
+        staff["physician"],
+        plan.id,
+        plans.SoftReasonsIn(reasons=[{"check": 0, "reason": "Test dose per Vallé 2024, reassess after"}]),
+    )
+    assert plans.approve_plan(db, staff["physician"], plan.id).status == "awaiting_cosign"
+
+
+def test_a_clinic_protocol_can_be_consented_and_its_plan_approved(
+    db: Database, staff: dict[str, Actor], tmp_path: Path
+) -> None:
+    pid = _patient(db, staff)
+    protocol_id = _clinic_protocol(tmp_path)
+    assert protocol_id in consent_service.protocol_choices(tmp_path)
+    assert protocol_id not in consent_service.protocol_choices()
+    with pytest.raises(InputError) as unknown:  # without the clinic's config the protocol is unknown
+        _make_treatable(db, staff, pid, protocol_id)
+    assert unknown.value.field == "protocol_id"
+    _make_treatable(db, staff, pid, protocol_id, tmp_path)
+    (signed,) = consent_service.list_consents(db, staff["physician"], pid, config=tmp_path)
+    assert signed.protocol_id == protocol_id and signed.protocol_name.startswith("Consensus test infusion")
+    plan = plans.create_plan(
+        db, staff["physician"], pid, plans.PlanCreate(protocol_id=protocol_id), config=tmp_path
+    )
+    approved = plans.approve_plan(db, staff["physician"], plan.id, config=tmp_path)
+    assert approved.status == "approved" and approved.protocol_id == protocol_id

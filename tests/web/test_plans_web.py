@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 
-from ketaclinic.services import screening
+from ketaclinic.services import plans, screening
 from ketaclinic.store.db import Database
 
 PATIENT: dict[str, Any] = {
@@ -163,3 +166,88 @@ def test_soft_reason_with_a_malformed_index_is_a_422_not_a_500(
         data={"csrf_token": client.csrf, "reason_abc": "reviewed with the pain team"},
     )
     assert answer.status_code == 422
+
+
+def _clinic_protocol(config_dir: Path, dose_mg: int = 80) -> None:
+    """The consensus test infusion as the clinic's own protocol 'clinic-test'."""
+    shipped = Path(plans.__file__).resolve().parent.parent / "data" / "protocols" / "cohen2018-test.toml"
+    text = shipped.read_text(encoding="utf-8").replace('id = "cohen2018-test"', 'id = "clinic-test"')
+    (config_dir / "protocols").mkdir(exist_ok=True)
+    (config_dir / "protocols" / "clinic-test.toml").write_text(
+        text.replace("dose_mg = { value = 80,", f"dose_mg = {{ value = {dose_mg},"), encoding="utf-8"
+    )
+
+
+def _library(config_dir: Path, text: str) -> None:
+    (config_dir / "drug_library.toml").write_text(text, encoding="utf-8")
+
+
+def _concentrations(values: str) -> str:
+    return (
+        f"[context.outpatient.concentrations_mg_ml]\nvalues = [{values}]\n"
+        'source = "Clinic pharmacy"\nstatus = "local-policy"\n'
+    )
+
+
+_HARD = (
+    "[context.outpatient.rate_mg_kg_h]\n"
+    'soft_max = { value = 0.3, source = "Clinic pharmacy", status = "local-policy" }\n'
+    'hard_max = { value = 0.4, source = "Clinic pharmacy", status = "local-policy" }\n'
+)
+
+# case: (set up the clinic config, the plan's body, change the config after the draft, the message)
+REFUSALS: dict[str, tuple[Callable[[Path], None], dict[str, Any], Callable[[Path], None], str]] = {
+    "protocol removed": (
+        _clinic_protocol,
+        {"protocol_id": "clinic-test"},
+        lambda d: (d / "protocols" / "clinic-test.toml").unlink(),
+        "the protocol 'clinic-test' is no longer available: create a new plan",
+    ),
+    "concentration delisted": (
+        lambda d: _library(d, _concentrations("1.0, 2.0")),
+        {"protocol_id": "cohen2018-test", "concentration_mg_ml": 2},
+        lambda d: _library(d, _concentrations("1.0")),
+        "the concentration 2 mg/mL is no longer in the library",
+    ),
+    "now a hard breach": (
+        lambda d: None,
+        {"protocol_id": "cohen2018-test"},
+        lambda d: _library(d, _HARD),
+        "the drug library now refuses this plan",
+    ),
+    "rate changed": (
+        _clinic_protocol,
+        {"protocol_id": "clinic-test"},
+        lambda d: _clinic_protocol(d, dose_mg=75),
+        "(session 1 segment 1 rate_mg_h 32 -> 30): create a new plan",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_approving_a_draft_todays_config_changes_is_a_409_on_the_page_never_a_500(
+    app: Any,
+    page_client: Callable[[str], TestClient],
+    api_client: Callable[[str | None], TestClient],
+    patient_id: int,
+    no_prerequisites: None,
+    tmp_path: Path,
+    case: str,
+) -> None:
+    prepare, body, change, message = REFUSALS[case]
+    config_dir = tmp_path / "clinic"
+    config_dir.mkdir()
+    app.state.settings = replace(app.state.settings, config_dir=config_dir)
+    prepare(config_dir)
+    physician = api_client("physician")
+    created = physician.post(f"/api/v1/patients/{patient_id}/plans", json=body)
+    assert created.status_code == 201, created.text
+    plan_id = created.json()["id"]
+    change(config_dir)
+    client = page_client("physician")
+    page = client.post(f"/plans/{plan_id}/approve", data={"csrf_token": client.csrf})
+    assert page.status_code == 409, page.text[:500]
+    assert str(escape(message)) in page.text and "Approved by" not in page.text
+    api = physician.post(f"/api/v1/plans/{plan_id}/approve")
+    assert api.status_code == 409 and api.json()["field"] == "plan" and message in api.json()["detail"]
+    assert physician.get(f"/api/v1/plans/{plan_id}").json()["status"] == "draft"
