@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from ketaclinic.screening import current_consent_template
-from ketaclinic.services import patients
+from ketaclinic.services import patients, plans
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 
@@ -209,3 +211,46 @@ def test_screens(
     assert nurse.get(f"/screenings/{sid}").status_code == 200
     assert nurse.get(f"/patients/{pid}/screening/new").status_code == 403
     assert nurse.get(f"/patients/{pid}/consent/new").status_code == 403
+
+
+def test_a_clinic_protocol_can_be_consented_on_the_form_and_over_the_api(
+    app: Any,
+    page_client: Callable[[str], TestClient],
+    api_client: Client,
+    sqlite_db: Database,
+    web_staff: dict[str, Actor],
+    tmp_path: Path,
+) -> None:
+    config_dir = tmp_path / "clinic"
+    (config_dir / "protocols").mkdir(parents=True)
+    shipped = Path(plans.__file__).resolve().parent.parent / "data" / "protocols" / "cohen2018-test.toml"
+    (config_dir / "protocols" / "clinic-test.toml").write_text(
+        shipped.read_text(encoding="utf-8").replace('id = "cohen2018-test"', 'id = "clinic-test"'),
+        encoding="utf-8",
+    )
+    app.state.settings = replace(app.state.settings, config_dir=config_dir)
+    pid = _patient(sqlite_db, web_staff)
+    doctor = page_client("physician")
+    form = doctor.get(f"/patients/{pid}/consent/new?protocol=clinic-test")
+    assert form.status_code == 200 and '<option value="clinic-test" selected>' in form.text
+    template = current_consent_template()
+    data: dict[str, Any] = {
+        "csrf_token": doctor.csrf,  # type: ignore[attr-defined]
+        "template_version": template.version,
+        "protocol_id": "clinic-test",
+        "alternatives": [template.alternatives[0].code],
+        "patient_signature": "Sam Roe",
+        "witness": "Nina Nurse",
+    } | {f"risk_{r.code}": "yes" for r in template.risks}
+    done = doctor.post(f"/patients/{pid}/consent/new", data=data)
+    assert done.status_code == 303, done.text
+    api = api_client("physician")
+    (signed,) = api.get(f"/api/v1/patients/{pid}/consents").json()
+    assert signed["protocol_id"] == "clinic-test"
+    assert signed["protocol_name"].startswith("Consensus test infusion")
+    hub = doctor.get(f"/patients/{pid}/screening")
+    assert hub.status_code == 200 and "clinic-test" in hub.text
+    again = api.post(f"/api/v1/patients/{pid}/consents", json=_consent("clinic-test"))
+    assert again.status_code == 201, again.text
+    withdrawn = api.post(f"/api/v1/consents/{again.json()['id']}/withdraw", json={"reason": "test"})
+    assert withdrawn.status_code == 200 and withdrawn.json()["protocol_name"].startswith("Consensus")

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ketaclinic.dosing import load_protocols
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.screening import ConsentTemplate, current_consent_template
 from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.patients import get_patient_row
 from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.plans import clinic_library
 from ketaclinic.services.screening import CONSENT_SIGNED, CONSENT_WITHDRAWN
+from ketaclinic.settings import Settings
 from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
@@ -79,13 +81,14 @@ class ConsentOut(BaseModel):
     withdrawal_reason: str | None
 
 
-def protocol_choices() -> dict[str, str]:
-    """Protocol id -> name, for the consent form."""
-    return {pid: p.name for pid, p in load_protocols().items()}
+def protocol_choices(config: Settings | Path | None = None) -> dict[str, str]:
+    """Protocol id -> name (shipped and the clinic's, as plans see them), for the consent form."""
+    return {pid: p.name for pid, p in clinic_library(config).protocols.items()}
 
 
-def _check_protocol(protocol_id: str) -> str:
-    protocols = load_protocols()
+def _check_protocol(protocol_id: str, config: Settings | Path | None) -> str:
+    # the same protocols a plan is made of, so that every plannable protocol can be consented to
+    protocols = clinic_library(config).protocols
     if protocol_id not in protocols:
         raise InputError(
             f"unknown protocol {protocol_id!r} (known: {', '.join(sorted(protocols))})", field="protocol_id"
@@ -126,8 +129,8 @@ def _check_alternatives(template: ConsentTemplate, codes: list[str]) -> list[str
     return [code for code in known if code in codes]
 
 
-def _out(consent: Consent) -> ConsentOut:
-    protocol = load_protocols().get(consent.protocol_id)
+def _out(consent: Consent, config: Settings | Path | None) -> ConsentOut:
+    protocol = clinic_library(config).protocols.get(consent.protocol_id)
     return ConsentOut(
         id=consent.id,
         patient_id=consent.patient_id,
@@ -162,11 +165,13 @@ def _audited(consent: Consent) -> dict[str, Any]:
     }
 
 
-def record_consent(db: Database, actor: Actor, patient_id: int, data: ConsentIn) -> ConsentOut:
-    """Store a consent signed by the patient (witnessed) and by the acting physician, now."""
+def record_consent(
+    db: Database, actor: Actor, patient_id: int, data: ConsentIn, *, config: Settings | Path | None = None
+) -> ConsentOut:
+    """Store a consent to a protocol (shipped or the clinic's), signed by the patient and physician, now."""
     require(actor, Permission.CONSENT_RECORD)
     template = current_consent_template()
-    protocol_id = _check_protocol(data.protocol_id)
+    protocol_id = _check_protocol(data.protocol_id, config)
     if data.template_version is not None and data.template_version != template.version:
         raise ConflictError(
             f"consent template {data.template_version} was shown but the current one is {template.version}",
@@ -197,7 +202,7 @@ def record_consent(db: Database, actor: Actor, patient_id: int, data: ConsentIn)
         session.add(consent)
         session.flush()
         audit(session, actor, "sign", "consent", consent.id, field_changes(None, _audited(consent)))
-        return _out(consent)
+        return _out(consent, config)
 
 
 def _load(session: Session, consent_id: int) -> Consent:
@@ -207,7 +212,9 @@ def _load(session: Session, consent_id: int) -> Consent:
     return consent
 
 
-def withdraw_consent(db: Database, actor: Actor, consent_id: int, data: WithdrawIn) -> ConsentOut:
+def withdraw_consent(
+    db: Database, actor: Actor, consent_id: int, data: WithdrawIn, *, config: Settings | Path | None = None
+) -> ConsentOut:
     """Record that the patient withdrew this consent (audited with the reason)."""
     require(actor, Permission.CONSENT_RECORD)
     with db.transaction() as session:
@@ -227,10 +234,12 @@ def withdraw_consent(db: Database, actor: Actor, consent_id: int, data: Withdraw
             {"status": {"old": CONSENT_SIGNED, "new": CONSENT_WITHDRAWN}},
             data.reason,
         )
-        return _out(consent)
+        return _out(consent, config)
 
 
-def list_consents(db: Database, actor: Actor, patient_id: int) -> list[ConsentOut]:
+def list_consents(
+    db: Database, actor: Actor, patient_id: int, *, config: Settings | Path | None = None
+) -> list[ConsentOut]:
     """A patient's consents, newest first (audited as a view of the patient's record)."""
     require(actor, Permission.PATIENTS_VIEW)
     with db.transaction() as session:
@@ -240,6 +249,6 @@ def list_consents(db: Database, actor: Actor, patient_id: int) -> list[ConsentOu
             .where(Consent.patient_id == patient.id)
             .order_by(Consent.physician_signed_at.desc(), Consent.id.desc())
         ).scalars()
-        out = [_out(c) for c in rows]
+        out = [_out(c, config) for c in rows]
         audit(session, actor, "view", "patient", patient.id, reason="consents")
         return out

@@ -15,7 +15,8 @@ from ketaclinic.screening import CONDITION_CODES, current_consent_template, inta
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome
 from ketaclinic.services import consent, patients, screening
 from ketaclinic.services.permissions import Permission
-from ketaclinic.web.deps import DbDep, Principal, render, requires
+from ketaclinic.settings import Settings
+from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -123,24 +124,26 @@ def api_addendum(
     "/api/v1/patients/{patient_id}/consents", status_code=201, response_model=consent.ConsentOut, tags=TAG
 )
 def api_consent(
-    patient_id: int, body: consent.ConsentIn, db: DbDep, principal: ConsentApi
+    patient_id: int, body: consent.ConsentIn, db: DbDep, settings: SettingsDep, principal: ConsentApi
 ) -> consent.ConsentOut:
-    """Record a signed consent to a protocol."""
-    return consent.record_consent(db, principal.actor, patient_id, body)
+    """Record a signed consent to a protocol (shipped or the clinic's)."""
+    return consent.record_consent(db, principal.actor, patient_id, body, config=settings)
 
 
 @router.get("/api/v1/patients/{patient_id}/consents", response_model=list[consent.ConsentOut], tags=TAG)
-def api_consents(patient_id: int, db: DbDep, principal: ViewApi) -> list[consent.ConsentOut]:
+def api_consents(
+    patient_id: int, db: DbDep, settings: SettingsDep, principal: ViewApi
+) -> list[consent.ConsentOut]:
     """A patient's consents, newest first."""
-    return consent.list_consents(db, principal.actor, patient_id)
+    return consent.list_consents(db, principal.actor, patient_id, config=settings)
 
 
 @router.post("/api/v1/consents/{consent_id}/withdraw", response_model=consent.ConsentOut, tags=TAG)
 def api_withdraw(
-    consent_id: int, body: consent.WithdrawIn, db: DbDep, principal: ConsentApi
+    consent_id: int, body: consent.WithdrawIn, db: DbDep, settings: SettingsDep, principal: ConsentApi
 ) -> consent.ConsentOut:
     """Record that the patient withdrew a consent (reason required)."""
-    return consent.withdraw_consent(db, principal.actor, consent_id, body)
+    return consent.withdraw_consent(db, principal.actor, consent_id, body, config=settings)
 
 
 # --- form parsing ------------------------------------------------------------------------------------
@@ -260,11 +263,13 @@ def list_page(request: Request, db: DbDep, principal: EditPage) -> Response:
 
 
 @router.get("/patients/{patient_id}/screening", response_class=HTMLResponse, include_in_schema=False)
-def patient_page(request: Request, patient_id: int, db: DbDep, principal: ViewPage) -> Response:
+def patient_page(
+    request: Request, patient_id: int, db: DbDep, settings: SettingsDep, principal: ViewPage
+) -> Response:
     """A patient's screenings and consents, with what blocks a dose plan per consented protocol."""
     patient = patients.view_patient(db, principal.actor, patient_id)
     screenings = screening.list_screenings(db, principal.actor, patient_id)
-    consents = consent.list_consents(db, principal.actor, patient_id)
+    consents = consent.list_consents(db, principal.actor, patient_id, config=settings)
     with db.transaction() as session:
         gates = {
             pid: screening.plan_prerequisites(session, patient_id, pid)
@@ -405,6 +410,7 @@ def _consent_page(
     patient: patients.PatientOut,
     values: dict[str, Any],
     *,
+    settings: Settings,
     errors: dict[str, str],
     status_code: int = 200,
 ) -> Response:
@@ -413,7 +419,7 @@ def _consent_page(
         "screening/consent.html",
         patient=patient,
         consent_template=current_consent_template(),
-        protocols=consent.protocol_choices(),
+        protocols=consent.protocol_choices(settings),
         values=values,
         errors=errors,
         status_code=status_code,
@@ -422,28 +428,43 @@ def _consent_page(
 
 @router.get("/patients/{patient_id}/consent/new", response_class=HTMLResponse, include_in_schema=False)
 def consent_page(
-    request: Request, patient_id: int, db: DbDep, principal: ConsentPage, protocol: str = ""
+    request: Request,
+    patient_id: int,
+    db: DbDep,
+    settings: SettingsDep,
+    principal: ConsentPage,
+    protocol: str = "",
 ) -> Response:
     """The consent form: template text, risk checkboxes, alternatives, signatures."""
     patient = patients.view_patient(db, principal.actor, patient_id)
-    return _consent_page(request, patient, {"protocol_id": protocol, "risks": []}, errors={})
+    return _consent_page(
+        request, patient, {"protocol_id": protocol, "risks": []}, settings=settings, errors={}
+    )
 
 
 @router.post("/patients/{patient_id}/consent/new", response_class=HTMLResponse, include_in_schema=False)
-async def consent_submit(request: Request, patient_id: int, db: DbDep, principal: ConsentPage) -> Response:
+async def consent_submit(
+    request: Request, patient_id: int, db: DbDep, settings: SettingsDep, principal: ConsentPage
+) -> Response:
     """Record the consent; what is missing comes back named."""
     values = consent_from_form(await request.form())
     try:
-        consent.record_consent(db, principal.actor, patient_id, consent.ConsentIn.model_validate(values))
+        consent.record_consent(
+            db, principal.actor, patient_id, consent.ConsentIn.model_validate(values), config=settings
+        )
     except (ValidationError, InputError, ConflictError) as exc:
         patient = patients.view_patient(db, principal.actor, patient_id)
         status = 409 if isinstance(exc, ConflictError) else 422
-        return _consent_page(request, patient, values, errors=_error_of(exc), status_code=status)
+        return _consent_page(
+            request, patient, values, settings=settings, errors=_error_of(exc), status_code=status
+        )
     return RedirectResponse(f"/patients/{patient_id}/screening", status_code=303)
 
 
 @router.post("/consents/{consent_id}/withdraw", response_class=HTMLResponse, include_in_schema=False)
-async def withdraw_submit(request: Request, consent_id: int, db: DbDep, principal: ConsentPage) -> Response:
+async def withdraw_submit(
+    request: Request, consent_id: int, db: DbDep, settings: SettingsDep, principal: ConsentPage
+) -> Response:
     """Withdraw a consent (reason required)."""
     form = await request.form()
     done = consent.withdraw_consent(
@@ -451,5 +472,6 @@ async def withdraw_submit(request: Request, consent_id: int, db: DbDep, principa
         principal.actor,
         consent_id,
         _validated(consent.WithdrawIn, {"reason": str(form.get("reason") or "")}),
+        config=settings,
     )
     return RedirectResponse(f"/patients/{done.patient_id}/screening", status_code=303)
