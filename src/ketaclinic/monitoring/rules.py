@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ketaclinic.data import Status, load_toml, load_toml_path, parse_status
+from ketaclinic.dosing.library import LimitKind
 from ketaclinic.errors import DataFileError
 from ketaclinic.monitoring.cadence import OverdueSlot
 from ketaclinic.monitoring.observations import COMPARATORS, Observation, compare, observation_kinds
@@ -106,7 +107,7 @@ def render_message(template: str, **values: object) -> str:
 
 _RULE_KEYS = {"key", "kind", "field", "op", "threshold", "rise_pct", "rise_abs", "severity", "advice"}
 _RULE_KEYS |= {"message", "source", "status", "enabled", "limit"}
-SESSION_TOTAL_LIMITS = ("soft_max", "hard_max")
+SESSION_TOTAL_LIMITS: tuple[LimitKind, ...] = ("soft_max", "hard_max")  # what a session_total rule watches
 _NUMERIC_TYPES = {"number", "integer", "cadss6"}
 
 
@@ -346,11 +347,10 @@ def session_total_findings(
     active = load_alert_rules() if rules is None else rules
     findings = []
     for rule in active:
-        if not rule.enabled or rule.kind is not RuleKind.SESSION_TOTAL or rule.limit is None:
+        watched = limits.get(rule.limit or "")
+        if not rule.enabled or rule.kind is not RuleKind.SESSION_TOTAL or watched is None:
             continue
-        if rule.limit not in limits:
-            continue
-        limit_mg, limit_source = limits[rule.limit]
+        limit_mg, limit_source = watched
         if given_mg > limit_mg * (1 + 1e-9):
             findings.append(
                 AlertFinding(

@@ -18,7 +18,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from ketaclinic.dosing.library import LimitKind
 from ketaclinic.errors import ConflictError, NotFoundError
 from ketaclinic.monitoring import (
     AlertFinding,
@@ -27,6 +26,7 @@ from ketaclinic.monitoring import (
     overdue_findings,
     session_total_findings,
 )
+from ketaclinic.monitoring.rules import SESSION_TOTAL_LIMITS
 from ketaclinic.services.audit import audit
 from ketaclinic.services.charting import Config, given_mg, minutes_between
 from ketaclinic.services.permissions import SYSTEM, Actor, Permission, require
@@ -37,7 +37,6 @@ from ketaclinic.store.tables.sessions import InfusionSession, SessionAlert
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 OVERDUE_STATES = frozenset({SessionState.RUNNING.value, SessionState.PAUSED.value})
-WATCHED_MAXIMA: tuple[LimitKind, ...] = ("soft_max", "hard_max")  # the session_total rules' `limit`
 
 
 class AlertOut(BaseModel):
@@ -142,7 +141,7 @@ def due_findings(
     now_min = minutes_between(row.started_at, now)
     limits = clinic_library(config).library.context(row.context_id).limit_set("session_total_mg")
     watched: dict[str, tuple[float, str]] = {
-        kind: (limit.value, limit.source) for kind in WATCHED_MAXIMA if (limit := limits.get(kind))
+        kind: (limit.value, limit.source) for kind in SESSION_TOTAL_LIMITS if (limit := limits.get(kind))
     }
     return overdue_findings(overdue(row.cadence, times, now_min)) + session_total_findings(
         given_mg(session, row, now), now_min, watched

@@ -18,7 +18,7 @@ from ketaclinic.monitoring.observations import observation_kinds
 from ketaclinic.reports.svg import concentration_chart
 from ketaclinic.services import alerts, charting, events, flowsheet, session_chart, sessions
 from ketaclinic.services.permissions import Permission
-from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
+from ketaclinic.web.deps import DbDep, Principal, SettingsDep, get_settings, render, requires
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -359,7 +359,7 @@ def _chart_values(chart: session_chart.SessionChart, **extra: Any) -> dict[str, 
 def _render_chart(
     request: Request, db: DbDep, principal: Principal, session_id: int, status: int = 200, **extra: Any
 ) -> Response:
-    chart = session_chart.view_session(db, principal.actor, session_id, config=request.app.state.settings)
+    chart = session_chart.view_session(db, principal.actor, session_id, config=get_settings(request))
     return render(request, "sessions/detail.html", status_code=status, **_chart_values(chart, **extra))
 
 
@@ -403,7 +403,7 @@ def detail_page(request: Request, session_id: int, db: DbDep, principal: ViewPag
 @router.get("/sessions/{session_id}/alerts", response_class=HTMLResponse, include_in_schema=False)
 def alerts_fragment(request: Request, session_id: int, db: DbDep, principal: ViewPage) -> Response:
     """The alerts panel, polled by htmx every few seconds."""
-    items = session_chart.poll_alerts(db, principal.actor, session_id, config=request.app.state.settings)
+    items = session_chart.poll_alerts(db, principal.actor, session_id, config=get_settings(request))
     return render(request, "sessions/_alerts.html", alerts=items, session_id=session_id)
 
 
@@ -422,7 +422,7 @@ async def observe_submit(request: Request, session_id: int, db: DbDep, principal
     status = 200
     try:
         flowsheet.chart_observation(
-            db, principal.actor, session_id, _observation_values(form), config=request.app.state.settings
+            db, principal.actor, session_id, _observation_values(form), config=get_settings(request)
         )
     except (InputError, ConflictError) as exc:
         error, status = _message(exc), _status(exc)
@@ -430,7 +430,7 @@ async def observe_submit(request: Request, session_id: int, db: DbDep, principal
         if error:
             return _render_chart(request, db, principal, session_id, status, error=error)
         return RedirectResponse(f"/sessions/{session_id}", status_code=303)
-    chart = session_chart.view_session(db, principal.actor, session_id, config=request.app.state.settings)
+    chart = session_chart.view_session(db, principal.actor, session_id, config=get_settings(request))
     response = render(
         request,
         "sessions/_live.html",
@@ -582,7 +582,7 @@ async def _alert_panel_after(
         change(form)
     except (ValidationError, ConflictError, NotFoundError) as exc:
         error = _message(exc)
-    items = session_chart.poll_alerts(db, principal.actor, session_id, config=request.app.state.settings)
+    items = session_chart.poll_alerts(db, principal.actor, session_id, config=get_settings(request))
     return render(request, "sessions/_alerts.html", alerts=items, session_id=session_id, alert_error=error)
 
 
