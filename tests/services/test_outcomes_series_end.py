@@ -154,3 +154,14 @@ def test_unknown_course_and_roles(db: Database, staff: dict[str, Actor]) -> None
     for role in ("researcher", "admin"):
         with pytest.raises(PermissionDeniedError):
             svc.end_series(db, staff[role], course_id, date.today())
+
+
+def test_the_audit_event_lists_the_schedule_before_and_after(db: Database, staff: dict[str, Actor]) -> None:
+    start = date.today() - timedelta(days=20)
+    course_id = _open_course(db, staff["nurse"], "E-audit", start)
+    svc.end_series(db, staff["nurse"], course_id, start + timedelta(days=7))
+    svc.end_series(db, staff["nurse"], course_id, start + timedelta(days=14))
+    changes = json.loads(latest_event(db, "treatment_course").changes_json)
+    old, new = changes["followups"]["old"], changes["followups"]["new"]
+    assert len(old) == len(new) and old != new
+    assert all("(due)" in line for line in new)

@@ -399,6 +399,14 @@ def _contact(kind: str, session_number: int | None, weeks_after_series: int | No
     return (kind, session_number, weeks_after_series)
 
 
+def _schedule(course: TreatmentCourse) -> list[str]:
+    """The course's follow-ups as audited: contact, due day and status."""
+    return [
+        f"{i.kind} {i.session_number or i.weeks_after_series or ''} due {i.due_on.isoformat()} ({i.status})"
+        for i in course.followups
+    ]
+
+
 def _reschedule(course: TreatmentCourse, series_end: date, session_dates: list[date]) -> None:
     """Move open items to the new schedule (keeping their ids and links), add new ones, drop the rest.
 
@@ -456,12 +464,13 @@ def end_series(
                 )
         elif any(d < course.started_on for d in session_dates):
             raise InputError("a session date is before the course started", field="session_dates")
-        old = course.series_end
+        old, old_schedule = course.series_end, _schedule(course)
         course.series_end = series_end
         _reschedule(course, series_end, session_dates)
         session.flush()
         changes = field_changes(
-            {"series_end": old and old.isoformat()}, {"series_end": series_end.isoformat()}
+            {"series_end": old and old.isoformat(), "followups": old_schedule},
+            {"series_end": series_end.isoformat(), "followups": _schedule(course)},
         )
         changes["session_dates"] = {"old": None, "new": [d.isoformat() for d in sorted(session_dates)]}
         audit(session, actor, "update", "treatment_course", course.id, changes)
@@ -471,7 +480,7 @@ def end_series(
 def get_course(db: Database, actor: Actor, course_id: int) -> CourseDetail:
     """One treatment course with its follow-ups and the days of its charted sessions."""
     require(actor, Permission.OUTCOMES_RECORD)
-    with db.transaction() as session:
+    with db.read() as session:
         course = _course(session, course_id)
         out = _course_out(course, get_patient_row(session, course.patient_id), actor)
         return CourseDetail(**out.model_dump(), sessions_given=_sessions_given(session, course))
@@ -480,7 +489,7 @@ def get_course(db: Database, actor: Actor, course_id: int) -> CourseDetail:
 def courses_without_series_end(db: Database, actor: Actor) -> list[CourseOut]:
     """Running courses whose series end is not recorded yet (so no follow-up is scheduled), oldest first."""
     require(actor, Permission.OUTCOMES_RECORD)
-    with db.transaction() as session:
+    with db.read() as session:
         rows = session.execute(
             select(TreatmentCourse, Patient)
             .join(Patient, Patient.id == TreatmentCourse.patient_id)
