@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from ketaclinic.errors import ConflictError, InputError, PermissionDeniedError
 from ketaclinic.services import accounts
-from ketaclinic.services.permissions import SYSTEM, Actor, Role
+from ketaclinic.services.permissions import SYSTEM, Actor, Permission, Role
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.accounts import User, WebSession
@@ -88,3 +88,11 @@ def test_api_token_lifecycle(db: Database, staff: dict[str, Actor]) -> None:
             session.execute(select(AuditEvent.action).where(AuditEvent.entity == "api_token")).scalars().all()
         )
     assert actions == ["create", "revoke"]
+
+
+def test_an_actor_with_no_role_holds_no_permission() -> None:
+    nobody = Actor(user_id=None, username="patient-link:1", role=None)
+    assert not any(nobody.can(permission) for permission in Permission)
+    assert nobody.role_name == "none"
+    assert all(SYSTEM.can(permission) for permission in Permission)
+    assert SYSTEM.role_name == "system"

@@ -98,15 +98,20 @@ class Actor:
     user_id: int | None
     username: str
     role: Role | None
+    is_system: bool = False
 
     @property
     def role_name(self) -> str:
         """The role as recorded in the audit trail."""
-        return self.role.value if self.role else "system"
+        if self.is_system:
+            return "system"
+        return self.role.value if self.role else "none"
 
     def can(self, permission: Permission) -> bool:
-        """True when this actor holds the permission (the system actor holds all)."""
-        return self.role is None or permission in ROLE_PERMISSIONS[self.role]
+        """True when this actor holds the permission: the system actor holds all, no role holds none."""
+        if self.is_system:
+            return True
+        return self.role is not None and permission in ROLE_PERMISSIONS[self.role]
 
     @property
     def sees_identities(self) -> bool:
@@ -114,7 +119,7 @@ class Actor:
         return self.can(Permission.PATIENTS_VIEW)
 
 
-SYSTEM = Actor(user_id=None, username="system", role=None)
+SYSTEM = Actor(user_id=None, username="system", role=None, is_system=True)
 
 
 def require(actor: Actor, permission: Permission) -> None:
