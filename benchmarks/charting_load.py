@@ -40,9 +40,9 @@ from sqlalchemy import func, select, text, update
 
 from ketaclinic.monitoring import evaluate_observation, parse_observation
 from ketaclinic.services import accounts, patients, plans
-from ketaclinic.services.charting import RateIn
+from ketaclinic.services.sessions.charting import RateIn
 from ketaclinic.services.permissions import SYSTEM
-from ketaclinic.services.sessions import CheckInIn, SessionCreate, check_in, create_session, start
+from ketaclinic.services.sessions.lifecycle import CheckInIn, SessionCreate, check_in, create_session, start
 from ketaclinic.store.audit import count_events
 from ketaclinic.store.db import Database, make_engine
 from ketaclinic.store.migrate import upgrade

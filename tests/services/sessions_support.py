@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from ketaclinic.services import patients, plans
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions import CheckInIn, SessionCreate, check_in, create_session
+from ketaclinic.services.sessions.lifecycle import CheckInIn, SessionCreate, check_in, create_session
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.plans import DosePlanRow
 

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from ketaclinic.errors import InputError, NotFoundError, PermissionDeniedError
 from ketaclinic.services import outcomes as svc
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions import SessionCreate, create_session
+from ketaclinic.services.sessions.lifecycle import SessionCreate, create_session
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.plans import DosePlanRow
 from ketaclinic.store.tables.sessions import InfusionSession

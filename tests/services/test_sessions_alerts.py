@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from ketaclinic.errors import ConflictError, InputError
-from ketaclinic.services import alerts, charting, sessions
-from ketaclinic.services.flowsheet import chart_observation
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.session_chart import poll_alerts, view_session
+from ketaclinic.services.sessions import alerts, charting
+from ketaclinic.services.sessions import lifecycle as sessions
+from ketaclinic.services.sessions.chart import poll_alerts, view_session
+from ketaclinic.services.sessions.flowsheet import chart_observation
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.sessions import SessionAlert, SessionObservation

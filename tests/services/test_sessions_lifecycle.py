@@ -7,11 +7,17 @@ from sqlalchemy import func, select, update
 
 from ketaclinic.dosing import HardLimitError
 from ketaclinic.errors import ConflictError, InputError, PermissionDeniedError
-from ketaclinic.services import charting, sessions
-from ketaclinic.services.events import AdverseEventIn, MedicationIn, chart_adverse_event, chart_medication
-from ketaclinic.services.flowsheet import chart_observation
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.session_chart import view_session
+from ketaclinic.services.sessions import charting
+from ketaclinic.services.sessions import lifecycle as sessions
+from ketaclinic.services.sessions.chart import view_session
+from ketaclinic.services.sessions.events import (
+    AdverseEventIn,
+    MedicationIn,
+    chart_adverse_event,
+    chart_medication,
+)
+from ketaclinic.services.sessions.flowsheet import chart_observation
 from ketaclinic.store.audit import count_events
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.plans import DosePlanRow

@@ -14,9 +14,10 @@ from sqlalchemy import select
 
 from ketaclinic.dosing import HardLimitError
 from ketaclinic.errors import InputError
-from ketaclinic.services import charting, sessions
-from ketaclinic.services.events import MedicationIn, chart_medication
 from ketaclinic.services.permissions import Actor
+from ketaclinic.services.sessions import charting
+from ketaclinic.services.sessions import lifecycle as sessions
+from ketaclinic.services.sessions.events import MedicationIn, chart_medication
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.sessions import RateSegment, SessionMedication
@@ -230,7 +231,7 @@ def test_a_carried_reason_covers_only_the_breach_it_was_given_for(
 
 
 def test_the_total_given_past_a_maximum_raises_its_alert_once(db: Database, staff: dict[str, Actor]) -> None:
-    from ketaclinic.services.session_chart import poll_alerts
+    from ketaclinic.services.sessions.chart import poll_alerts
 
     sid = checked_in_session(db, staff)
     # Left running at 60 mg/h for 5 h 10 min: 310 mg, past the soft 200 mg and the hard 300 mg.

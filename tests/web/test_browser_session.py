@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from ketaclinic.services import charting, flowsheet, sessions
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions import CheckInIn, SessionCreate, create_session
+from ketaclinic.services.sessions import charting, flowsheet
+from ketaclinic.services.sessions import lifecycle as sessions
+from ketaclinic.services.sessions.lifecycle import CheckInIn, SessionCreate, create_session
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from tests.conftest import screenshot

@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -791,51 +791,3 @@ def planned_session(session: Session, plan_id: int, session_number: int) -> Plan
         premedication=tuple(plan["premedication"]),
         cadence=plan["observation_cadence"],
     )
-
-
-# ---------------------------------------------------------------- demo clinic
-
-DEMO_ORDER = 30
-
-
-def seed_demo(db: Database, context: Any) -> None:
-    """Approved plans for the eligible, consented demo patients (soft ones co-signed with reasons); drafts."""
-    with db.transaction() as session:
-        consented = screening.consented_protocols(session)
-    physician, second, nurse = context.physician, context.second_physician, context.nurse
-    for n, (patient_id, protocol_id) in enumerate(sorted(consented.items())):
-        start = context.today - timedelta(days=context.rng.randint(0, 40)) if n % 3 else context.today
-        try:
-            plan = create_plan(
-                db, physician, patient_id, PlanCreate(protocol_id=protocol_id, start_date=start)
-            )
-        except InputError:
-            continue  # a demo patient outside the library for this protocol: no plan
-        if plan.soft_breaches:
-            give_soft_reasons(
-                db,
-                physician,
-                plan.id,
-                SoftReasonsIn(
-                    reasons=[
-                        {
-                            "check": b.index,
-                            "reason": "Per protocol; reviewed with the pain team (synthetic demo)",
-                        }
-                        for b in plan.soft_breaches
-                    ]
-                ),
-            )
-        approve_plan(db, physician, plan.id)
-        if plan.soft_breaches:
-            cosign_plan(db, nurse if n % 2 else second, plan.id)
-    drafts = [pid for pid in context.patient_ids if pid not in consented][:3]
-    for patient_id, protocol_id in zip(
-        drafts, ("cohen2018-test", "valle2024", "schwartzman2009"), strict=False
-    ):
-        try:
-            create_plan(
-                db, physician, patient_id, PlanCreate(protocol_id=protocol_id, start_date=context.today)
-            )
-        except InputError:
-            continue

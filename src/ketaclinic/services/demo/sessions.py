@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
-from ketaclinic.services import alerts
-from ketaclinic.services.charting import RateIn
-from ketaclinic.services.events import AdverseEventIn, MedicationIn, chart_adverse_event, chart_medication
-from ketaclinic.services.flowsheet import chart_observation
+from ketaclinic.services.demo.context import DemoContext
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans import planned_session
-from ketaclinic.services.sessions import (
+from ketaclinic.services.sessions import alerts
+from ketaclinic.services.sessions.charting import RateIn
+from ketaclinic.services.sessions.events import (
+    AdverseEventIn,
+    MedicationIn,
+    chart_adverse_event,
+    chart_medication,
+)
+from ketaclinic.services.sessions.flowsheet import chart_observation
+from ketaclinic.services.sessions.lifecycle import (
     CheckInIn,
     DischargeIn,
     EndIn,
@@ -29,7 +36,6 @@ from ketaclinic.store.db import Database
 from ketaclinic.store.tables.plans import DosePlanRow
 from ketaclinic.store.tables.sessions import SessionAlert
 
-DEMO_ORDER = 40
 PAST_SESSIONS_PER_PLAN = 2
 MAX_CHARTED_PLANS = 6  # keeps the whole demo fast
 OBS_EVERY_MIN = 15
@@ -51,7 +57,7 @@ def _plans(db: Database) -> list[tuple[int, int]]:
         return out
 
 
-def _reading(context: Any, base: dict[str, float], t: float, *, abnormal: bool) -> dict[str, Any]:
+def _reading(context: DemoContext, base: Mapping[str, float], t: float, *, abnormal: bool) -> dict[str, Any]:
     rng = context.rng
     rise = 1.0 + (0.5 if abnormal else 0.08) * min(t, 60) / 60
     values: dict[str, Any] = {
@@ -68,7 +74,7 @@ def _reading(context: Any, base: dict[str, float], t: float, *, abnormal: bool) 
 
 
 def _chart_session(
-    db: Database, context: Any, nurse: Actor, plan_id: int, number: int, day: date, *, running: bool
+    db: Database, context: DemoContext, nurse: Actor, plan_id: int, number: int, day: date, *, running: bool
 ) -> None:
     rng = context.rng
     made = create_session(db, nurse, SessionCreate(plan_id=plan_id, session_number=number))
@@ -166,7 +172,7 @@ def _chart_session(
     sign(db, nurse, made.id)
 
 
-def seed_demo(db: Database, context: Any) -> None:
+def seed(db: Database, context: DemoContext) -> None:
     """Charted, signed past sessions of each approved outpatient plan, and one session running today."""
     plans = _plans(db)
     for index, (plan_id, count) in enumerate(plans[:MAX_CHARTED_PLANS]):

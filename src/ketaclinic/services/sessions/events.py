@@ -14,7 +14,9 @@ from ketaclinic.dosing import HardLimitError, check_bolus
 from ketaclinic.errors import InputError, NotFoundError
 from ketaclinic.monitoring import AdverseEventKind, AdverseEventSeverity, predicted_cp_at, rescue_medication
 from ketaclinic.services.audit import audit
-from ketaclinic.services.charting import (
+from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.plans import clinic_library
+from ketaclinic.services.sessions.charting import (
     CHARTABLE,
     INFUSING,
     Config,
@@ -35,8 +37,6 @@ from ketaclinic.services.charting import (
     soft_prompt,
     when,
 )
-from ketaclinic.services.permissions import Actor, Permission, require
-from ketaclinic.services.plans import clinic_library
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.sessions import InfusionSession, SessionAdverseEvent, SessionMedication

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 from ketaclinic.errors import InputError
 from ketaclinic.monitoring import SessionState, evaluate_observation, get_kind, interpret, parse_observation
 from ketaclinic.monitoring.observations import VALUE_FIELDS
-from ketaclinic.services.alerts import insert_findings, raise_due
 from ketaclinic.services.audit import audit
-from ketaclinic.services.charting import (
+from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.sessions.alerts import insert_findings, raise_due
+from ketaclinic.services.sessions.charting import (
     CHARTABLE,
     INFUSING,
     Config,
@@ -30,7 +31,6 @@ from ketaclinic.services.charting import (
     t_min_of,
     when,
 )
-from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.sessions import InfusionSession, SessionObservation

@@ -1,26 +1,16 @@
-"""The synthetic demo clinic: staff logins and patients, then every capability's own demo records.
-
-Service modules that define `seed_demo(db, context)` (and an integer `DEMO_ORDER`) are discovered and
-run in order, so each capability seeds its own records on top of the patients made here.
-"""
+"""Demo step zero: the staff logins and the synthetic patients every later step builds on."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from ketaclinic import services
 from ketaclinic.services import accounts, patients
+from ketaclinic.services.demo.context import DemoContext
 from ketaclinic.services.permissions import SYSTEM, Actor
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.accounts import User
-from ketaclinic.store.tables.patients import Patient
 
 DEMO_LOGINS: tuple[tuple[str, str, str, str], ...] = (
     ("admin", "admin", "admin-demo-pass", "Alex Admin"),
@@ -99,41 +89,6 @@ _GIVEN = (
 _FAMILY = ("Testa", "Demo", "Sample", "Fictus", "Imago", "Proxy", "Mock", "Placebo")
 
 
-@dataclass
-class DemoContext:
-    """What earlier demo steps made, for later ones to build on."""
-
-    rng: random.Random
-    physician: Actor
-    second_physician: Actor
-    nurse: Actor
-    researcher: Actor
-    patient_ids: list[int] = field(default_factory=list)
-    today: date = field(default_factory=date.today)
-
-
-def _demo_steps() -> list[Callable[[Database, DemoContext], None]]:
-    steps: list[tuple[int, Callable[[Database, DemoContext], None]]] = []
-    for module_info in pkgutil.iter_modules(services.__path__):
-        if module_info.name == "demo":
-            continue
-        module = importlib.import_module(f"{services.__name__}.{module_info.name}")
-        seeder = getattr(module, "seed_demo", None)
-        if callable(seeder):
-            steps.append((int(getattr(module, "DEMO_ORDER", 50)), seeder))
-    return [step for _, step in sorted(steps, key=lambda s: s[0])]
-
-
-def is_seeded(db: Database) -> bool:
-    """True when the demo clinic is already there."""
-    with db.transaction() as session:
-        return bool(
-            session.execute(
-                select(func.count()).select_from(Patient).where(Patient.synthetic.is_(True))
-            ).scalar_one()
-        )
-
-
 def _ensure_logins(db: Database) -> dict[str, Actor]:
     actors: dict[str, Actor] = {}
     for username, role, password, full_name in DEMO_LOGINS:
@@ -146,18 +101,13 @@ def _ensure_logins(db: Database) -> dict[str, Actor]:
     return actors
 
 
-def seed_demo(db: Database, *, patient_count: int = 28, seed: int = 20240101) -> DemoContext:
-    """Create the synthetic clinic (idempotent: does nothing to an already seeded database)."""
-    actors = _ensure_logins(db)
-    context = DemoContext(
-        rng=random.Random(seed),
-        physician=actors["drsmith"],
-        second_physician=actors["drjones"],
-        nurse=actors["nurse"],
-        researcher=actors["researcher"],
-    )
-    if is_seeded(db):
-        return context
+def ensure_logins(db: Database) -> dict[str, Actor]:
+    """The demo staff accounts, created once."""
+    return _ensure_logins(db)
+
+
+def seed_patients(db: Database, context: DemoContext, patient_count: int) -> None:
+    """Register the synthetic patients."""
     rng = context.rng
     for index in range(patient_count):
         codes, mechanism, treatments = _PROFILES[index % len(_PROFILES)]
@@ -183,6 +133,3 @@ def seed_demo(db: Database, *, patient_count: int = 28, seed: int = 20240101) ->
             synthetic=True,
         )
         context.patient_ids.append(created.id)
-    for step in _demo_steps():
-        step(db, context)
-    return context

@@ -25,7 +25,10 @@ from ketaclinic.monitoring import (
     transition,
 )
 from ketaclinic.services.audit import audit
-from ketaclinic.services.charting import (
+from ketaclinic.services.patients import MIN_WEIGHT_KG, get_patient_row
+from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.plans import approved_plan_ids, planned_session
+from ketaclinic.services.sessions.charting import (
     Config,
     RateIn,
     Text,
@@ -44,11 +47,8 @@ from ketaclinic.services.charting import (
     soft_breaches,
     when,
 )
-from ketaclinic.services.events import MedicationIn, record_medication
-from ketaclinic.services.flowsheet import record_observation
-from ketaclinic.services.patients import MIN_WEIGHT_KG, get_patient_row
-from ketaclinic.services.permissions import Actor, Permission, require
-from ketaclinic.services.plans import approved_plan_ids, planned_session
+from ketaclinic.services.sessions.events import MedicationIn, record_medication
+from ketaclinic.services.sessions.flowsheet import record_observation
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Patient

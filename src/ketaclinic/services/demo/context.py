@@ -1,0 +1,22 @@
+"""What earlier demo steps made, for later ones to build on."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date
+
+from ketaclinic.services.permissions import Actor
+
+
+@dataclass
+class DemoContext:
+    """What earlier demo steps made, for later ones to build on."""
+
+    rng: random.Random
+    physician: Actor
+    second_physician: Actor
+    nurse: Actor
+    researcher: Actor
+    patient_ids: list[int] = field(default_factory=list)
+    today: date = field(default_factory=date.today)
