@@ -39,9 +39,10 @@ import httpx
 from sqlalchemy import func, select, text, update
 
 from ketaclinic.monitoring import evaluate_observation, parse_observation
-from ketaclinic.services import accounts, patients, plans
-from ketaclinic.services.sessions.charting import RateIn
+from ketaclinic.services import accounts, patients
 from ketaclinic.services.permissions import SYSTEM
+from ketaclinic.services.plans import lifecycle as plans
+from ketaclinic.services.sessions.charting import RateIn
 from ketaclinic.services.sessions.lifecycle import CheckInIn, SessionCreate, check_in, create_session, start
 from ketaclinic.store.audit import count_events
 from ketaclinic.store.db import Database, make_engine

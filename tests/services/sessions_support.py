@@ -6,8 +6,9 @@ from datetime import date
 
 from sqlalchemy import update
 
-from ketaclinic.services import patients, plans
+from ketaclinic.services import patients
 from ketaclinic.services.permissions import Actor
+from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.services.sessions.lifecycle import CheckInIn, SessionCreate, check_in, create_session
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.plans import DosePlanRow

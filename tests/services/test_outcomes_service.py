@@ -245,7 +245,7 @@ def test_relief_from_follow_up_series(db: Database, staff: dict[str, Actor]) -> 
 
 
 def test_course_plan_must_be_a_plan_of_the_patient(db: Database, staff: dict[str, Actor]) -> None:
-    from ketaclinic.services import plans
+    from ketaclinic.services.plans import lifecycle as plans
 
     owner = make_patient(db, staff["nurse"], "PL1")
     other = make_patient(db, staff["nurse"], "PL2")

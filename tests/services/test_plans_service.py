@@ -10,14 +10,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+import ketaclinic.data
 from ketaclinic.dosing import HardLimitError
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 from ketaclinic.screening.consent import current_consent_template
 from ketaclinic.services import consent as consent_service
-from ketaclinic.services import plans
 from ketaclinic.services import screening as screening_service
 from ketaclinic.services.patients import PatientCreate, register_patient
 from ketaclinic.services.permissions import Actor
+from ketaclinic.services.plans import contract
+from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
 from ketaclinic.store.tables.plans import DosePlanRow
@@ -66,7 +68,7 @@ def _make_treatable(
     )
 
 
-SHIPPED_PROTOCOLS = Path(plans.__file__).resolve().parent.parent / "data" / "protocols"
+SHIPPED_PROTOCOLS = Path(ketaclinic.data.__file__).resolve().parent / "protocols"
 
 
 def _clinic_protocol(config_dir: Path, dose_mg: int = 80) -> str:
@@ -109,10 +111,10 @@ def test_clean_plan_uses_the_registry_weight_and_is_approved_without_cosign(
     approved = plans.approve_plan(db, staff["physician"], plan.id)
     assert approved.status == "approved" and approved.approved_by == staff["physician"].username
     with db.transaction() as session:
-        assert plans.approved_plan_ids(session, pid) == [plan.id]
-        planned = plans.planned_session(session, plan.id, 1)
+        assert contract.approved_plan_ids(session, pid) == [plan.id]
+        planned = contract.planned_session(session, plan.id, 1)
         with pytest.raises(InputError, match="no session 2"):
-            plans.planned_session(session, plan.id, 2)
+            contract.planned_session(session, plan.id, 2)
     assert (
         planned.weight_kg == 70.0 and planned.context_id == "outpatient" and planned.cadence == "outpatient"
     )
@@ -161,9 +163,9 @@ def test_soft_breach_needs_reasons_then_a_second_clinicians_cosignature(
     awaiting = plans.approve_plan(db, staff["physician"], plan.id)
     assert awaiting.status == "awaiting_cosign"
     with db.transaction() as session:
-        assert plans.approved_plan_ids(session, pid) == []
+        assert contract.approved_plan_ids(session, pid) == []
         with pytest.raises(ConflictError):
-            plans.planned_session(session, plan.id, 1)
+            contract.planned_session(session, plan.id, 1)
     with pytest.raises(ConflictError, match="second clinician"):
         plans.cosign_plan(db, staff["physician"], plan.id)
     with pytest.raises(PermissionDeniedError):
@@ -200,7 +202,7 @@ def test_approved_plan_is_locked_and_cancel_keeps_the_record(db: Database, staff
     with pytest.raises(ConflictError):
         plans.cancel_plan(db, staff["physician"], plan.id, plans.CancelIn(reason="again"))
     with db.transaction() as session:
-        assert plans.approved_plan_ids(session, pid) == []
+        assert contract.approved_plan_ids(session, pid) == []
     assert _events(db, "cancel")[0].reason == "weight changed"
 
 
@@ -229,7 +231,7 @@ def test_bad_input_and_permissions(db: Database, staff: dict[str, Actor]) -> Non
     )
     assert plan.dosing_weight_kg == 80 and plan.inputs["weight_from_record"] is False
     with db.transaction() as session, pytest.raises(ConflictError, match="only an approved plan"):
-        plans.planned_session(session, plan.id, 1)
+        contract.planned_session(session, plan.id, 1)
     listed = plans.list_plans(db, staff["nurse"], statuses=("draft",))
     assert [p.id for p in listed] == [plan.id]
     assert plans.list_plans(db, staff["physician"], patient_id=pid, statuses=("approved",)) == []

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ketaclinic.services import plans
+import ketaclinic.data
 from ketaclinic.services import screening as screening_service
 from ketaclinic.services.patients import PatientCreate, register_patient
 from ketaclinic.services.permissions import Actor
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 
 
 def _clinic_protocol(config_dir: Path, dose_mg: int) -> None:
-    shipped = Path(plans.__file__).resolve().parent.parent / "data" / "protocols" / "cohen2018-test.toml"
+    shipped = Path(ketaclinic.data.__file__).resolve().parent / "protocols" / "cohen2018-test.toml"
     text = shipped.read_text(encoding="utf-8").replace('id = "cohen2018-test"', 'id = "clinic-test"')
     (config_dir / "protocols" / "clinic-test.toml").write_text(
         text.replace("dose_mg = { value = 80,", f"dose_mg = {{ value = {dose_mg},"), encoding="utf-8"

@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from ketaclinic.services import plans, screening
+import ketaclinic.data
+from ketaclinic.services import screening
 from ketaclinic.store.db import Database
 
 PATIENT: dict[str, Any] = {
@@ -170,7 +171,7 @@ def test_soft_reason_with_a_malformed_index_is_a_422_not_a_500(
 
 def _clinic_protocol(config_dir: Path, dose_mg: int = 80) -> None:
     """The consensus test infusion as the clinic's own protocol 'clinic-test'."""
-    shipped = Path(plans.__file__).resolve().parent.parent / "data" / "protocols" / "cohen2018-test.toml"
+    shipped = Path(ketaclinic.data.__file__).resolve().parent / "protocols" / "cohen2018-test.toml"
     text = shipped.read_text(encoding="utf-8").replace('id = "cohen2018-test"', 'id = "clinic-test"')
     (config_dir / "protocols").mkdir(exist_ok=True)
     (config_dir / "protocols" / "clinic-test.toml").write_text(

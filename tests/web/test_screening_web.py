@@ -9,8 +9,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+import ketaclinic.data
 from ketaclinic.screening import current_consent_template
-from ketaclinic.services import patients, plans
+from ketaclinic.services import patients
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 
@@ -223,7 +224,7 @@ def test_a_clinic_protocol_can_be_consented_on_the_form_and_over_the_api(
 ) -> None:
     config_dir = tmp_path / "clinic"
     (config_dir / "protocols").mkdir(parents=True)
-    shipped = Path(plans.__file__).resolve().parent.parent / "data" / "protocols" / "cohen2018-test.toml"
+    shipped = Path(ketaclinic.data.__file__).resolve().parent / "protocols" / "cohen2018-test.toml"
     (config_dir / "protocols" / "clinic-test.toml").write_text(
         shipped.read_text(encoding="utf-8").replace('id = "cohen2018-test"', 'id = "clinic-test"'),
         encoding="utf-8",

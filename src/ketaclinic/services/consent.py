@@ -16,7 +16,7 @@ from ketaclinic.screening import ConsentTemplate, current_consent_template
 from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.patients import get_patient_row
 from ketaclinic.services.permissions import Actor, Permission, require
-from ketaclinic.services.plans import clinic_library
+from ketaclinic.services.reference import clinic_library
 from ketaclinic.services.screening import CONSENT_SIGNED, CONSENT_WITHDRAWN
 from ketaclinic.settings import Settings
 from ketaclinic.store.audit import canonical_json

@@ -22,7 +22,7 @@ def open_database() -> Database:
 
 
 def _print_demo_logins() -> None:
-    from ketaclinic.services.demo import DEMO_LOGINS
+    from ketaclinic.services.demo.clinic import DEMO_LOGINS
 
     typer.echo("Demo logins (synthetic clinic):")
     for username, role, password, _name in DEMO_LOGINS:

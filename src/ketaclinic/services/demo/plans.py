@@ -7,7 +7,7 @@ from datetime import timedelta
 from ketaclinic.errors import InputError
 from ketaclinic.services import screening
 from ketaclinic.services.demo.context import DemoContext
-from ketaclinic.services.plans import (
+from ketaclinic.services.plans.lifecycle import (
     PlanCreate,
     SoftReasonsIn,
     approve_plan,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from ketaclinic.services.demo.context import DemoContext
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.plans import planned_session
+from ketaclinic.services.plans.contract import planned_session
 from ketaclinic.services.sessions import alerts
 from ketaclinic.services.sessions.charting import RateIn
 from ketaclinic.services.sessions.events import (

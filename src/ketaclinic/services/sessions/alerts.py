@@ -29,7 +29,7 @@ from ketaclinic.monitoring import (
 from ketaclinic.monitoring.rules import SESSION_TOTAL_LIMITS
 from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import SYSTEM, Actor, Permission, require
-from ketaclinic.services.plans import clinic_library
+from ketaclinic.services.reference import clinic_library
 from ketaclinic.services.sessions.charting import Config, given_mg, minutes_between
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database

@@ -35,7 +35,8 @@ from ketaclinic.monitoring import Observation, SessionState, field_groups, get_c
 from ketaclinic.pharmacology import Bolus, Infusion, Regimen
 from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import Actor, Permission, require
-from ketaclinic.services.plans import PlannedSegment, PlannedSession, clinic_library, planned_session
+from ketaclinic.services.plans.contract import PlannedSegment, PlannedSession, planned_session
+from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings
 from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import utcnow

@@ -15,7 +15,7 @@ from ketaclinic.errors import InputError, NotFoundError
 from ketaclinic.monitoring import AdverseEventKind, AdverseEventSeverity, predicted_cp_at, rescue_medication
 from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import Actor, Permission, require
-from ketaclinic.services.plans import clinic_library
+from ketaclinic.services.reference import clinic_library
 from ketaclinic.services.sessions.charting import (
     CHARTABLE,
     INFUSING,

@@ -27,7 +27,7 @@ from ketaclinic.monitoring import (
 from ketaclinic.services.audit import audit
 from ketaclinic.services.patients import MIN_WEIGHT_KG, get_patient_row
 from ketaclinic.services.permissions import Actor, Permission, require
-from ketaclinic.services.plans import approved_plan_ids, planned_session
+from ketaclinic.services.plans.contract import approved_plan_ids, planned_session
 from ketaclinic.services.sessions.charting import (
     Config,
     RateIn,

@@ -11,8 +11,9 @@ from starlette.datastructures import FormData
 
 from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, list_diagnoses
-from ketaclinic.services import patients, plans
+from ketaclinic.services import patients
 from ketaclinic.services.permissions import Permission
+from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.web.deps import DbDep, Principal, render, requires
 from ketaclinic.web.nav import NavItem
 

@@ -12,8 +12,10 @@ from ketaclinic.dosing import check_bolus, check_rate, parse_rate, rate_checks
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.pharmacology import list_models
 from ketaclinic.reports.svg import concentration_chart
-from ketaclinic.services import patients, pk, plans
+from ketaclinic.services import patients, pk
 from ketaclinic.services.permissions import Permission
+from ketaclinic.services.plans import lifecycle as plans
+from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.nav import NavItem
@@ -38,19 +40,19 @@ CosignPage = Annotated[Principal, Depends(requires(Permission.PLANS_COSIGN, page
 @router.get("/api/v1/library", tags=["dosing"])
 def api_library(settings: SettingsDep, principal: ReferenceApi) -> dict[str, Any]:
     """The drug library in force (clinic override applied), every limit with its source and status."""
-    return plans.clinic_library(settings).library.to_json_dict()
+    return clinic_library(settings).library.to_json_dict()
 
 
 @router.get("/api/v1/protocols", tags=["dosing"])
 def api_protocols(settings: SettingsDep, principal: ReferenceApi) -> list[dict[str, Any]]:
     """Every protocol (shipped and the clinic's)."""
-    return [p.to_json_dict() for p in plans.clinic_library(settings).protocols.values()]
+    return [p.to_json_dict() for p in clinic_library(settings).protocols.values()]
 
 
 @router.get("/api/v1/protocols/{protocol_id}", tags=["dosing"])
 def api_protocol(protocol_id: str, settings: SettingsDep, principal: ReferenceApi) -> dict[str, Any]:
     """One protocol."""
-    return plans.clinic_library(settings).protocol(protocol_id).to_json_dict()
+    return clinic_library(settings).protocol(protocol_id).to_json_dict()
 
 
 class DoseCheckIn(BaseModel):
@@ -68,7 +70,7 @@ class DoseCheckIn(BaseModel):
 @router.post("/api/v1/dose/check", tags=["dosing"])
 def api_dose_check(body: DoseCheckIn, settings: SettingsDep, principal: ReferenceApi) -> dict[str, Any]:
     """The library's verdict on a rate or bolus: ok, soft or hard, with the deciding limit and its source."""
-    library = plans.clinic_library(settings).library
+    library = clinic_library(settings).library
     if body.kind == "bolus":
         if body.bolus_mg is None:
             raise InputError("give bolus_mg for a bolus check", field="bolus_mg")
@@ -206,7 +208,7 @@ def _builder(
     status_code: int = 200,
 ) -> Response:
     patient = patients.view_patient(db, principal.actor, patient_id)
-    reference = plans.clinic_library(settings)
+    reference = clinic_library(settings)
     existing = plans.list_plans(db, principal.actor, patient_id=patient_id)
     return render(
         request,

@@ -16,13 +16,10 @@ from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.monitoring import RESCUE_MEDICATIONS, AdverseEventKind, AdverseEventSeverity
 from ketaclinic.monitoring.observations import observation_kinds
 from ketaclinic.reports.svg import concentration_chart
-from ketaclinic.services.sessions import alerts
-from ketaclinic.services.sessions import charting
-from ketaclinic.services.sessions import events
-from ketaclinic.services.sessions import flowsheet
+from ketaclinic.services.permissions import Permission
+from ketaclinic.services.sessions import alerts, charting, events, flowsheet
 from ketaclinic.services.sessions import chart as session_chart
 from ketaclinic.services.sessions import lifecycle as sessions
-from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, get_settings, render, requires
 from ketaclinic.web.nav import NavItem
 

@@ -1,5 +1,5 @@
 """Dose plans: create (checked against the clinic's drug library), give soft-override reasons, approve,
-co-sign, cancel, view; and what the session service needs of an approved plan.
+co-sign, cancel, view.
 
 status: draft -> approved, or draft -> awaiting_cosign -> approved when the plan breaches a soft limit
 (every breach needs a reason and a second clinician's co-signature); draft/awaiting_cosign/approved ->
@@ -9,11 +9,7 @@ cancelled. An approved plan is locked: a change is a new plan.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,19 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketaclinic.dosing import (
-    DosePlan,
-    DrugLibrary,
     HardLimitError,
-    Protocol,
-    build_plan,
-    load_library,
-    load_protocols,
 )
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.services import screening
 from ketaclinic.services.audit import audit
 from ketaclinic.services.patients import get_patient_row, latest_measure
 from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.plans.recheck import build_from_inputs, recheck
+from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings
 from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import utcnow
@@ -49,63 +41,7 @@ STATUS_LABELS: dict[str, str] = {
     "approved": "approved",
     "cancelled": "cancelled",
 }
-LIBRARY_OVERRIDE_FILE = "drug_library.toml"
-PROTOCOLS_DIR = "protocols"
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000)]
-
-
-# ---------------------------------------------------------------- the clinic's library and protocols
-
-
-@dataclass(frozen=True, slots=True)
-class ClinicReference:
-    """The drug library (with the clinic's override applied) and every protocol (shipped + clinic's)."""
-
-    library: DrugLibrary
-    protocols: Mapping[str, Protocol]
-    config_dir: Path | None
-
-    def protocol(self, protocol_id: str) -> Protocol:
-        """The protocol with this id; unknown ids are a NotFoundError naming the known ones."""
-        try:
-            return self.protocols[protocol_id]
-        except KeyError:
-            known = ", ".join(self.protocols)
-            raise NotFoundError(
-                f"unknown protocol {protocol_id!r} (known: {known})", field="protocol_id"
-            ) from None
-
-
-def _stamp(path: Path) -> float:
-    return path.stat().st_mtime if path.exists() else -1.0
-
-
-@lru_cache(maxsize=8)
-def _load_reference(config_dir: Path | None, _stamps: tuple[float, ...]) -> ClinicReference:
-    override = None
-    extra = None
-    if config_dir is not None:
-        candidate = config_dir / LIBRARY_OVERRIDE_FILE
-        override = candidate if candidate.is_file() else None
-        folder = config_dir / PROTOCOLS_DIR
-        extra = folder if folder.is_dir() else None
-    return ClinicReference(load_library(override), load_protocols(extra), config_dir)
-
-
-def clinic_library(source: Settings | Path | None = None) -> ClinicReference:
-    """The one way services load the library and protocols: shipped data plus the clinic's config dir.
-
-    `source` is the app's Settings (its config_dir, KETACLINIC_CONFIG_DIR), a config directory, or None
-    (shipped data only). The config dir may hold drug_library.toml (override) and protocols/*.toml.
-    Reloaded when those files change.
-    """
-    config_dir = source.config_dir if isinstance(source, Settings) else source
-    stamps: tuple[float, ...] = ()
-    if config_dir is not None:
-        folder = config_dir / PROTOCOLS_DIR
-        files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
-        stamps = (_stamp(config_dir / LIBRARY_OVERRIDE_FILE), *(_stamp(p) for p in files), float(len(files)))
-    return _load_reference(config_dir, stamps)
 
 
 # ---------------------------------------------------------------- inputs and outputs
@@ -206,41 +142,6 @@ class PlanOut(PlanSummary):
     cancel_reason: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedSegment:
-    """One constant-rate part of a planned session."""
-
-    start_min: float
-    end_min: float
-    rate_mg_h: float
-    rate_mg_kg_h: float
-    pump_ml_h: float
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedSession:
-    """What a session needs of its approved plan (segments are the plan's maximum path when titrated)."""
-
-    plan_id: int
-    patient_id: int
-    protocol_id: str
-    context_id: str
-    drug: str
-    model_key: str | None
-    concentration_mg_ml: float
-    weight_kg: float
-    actual_weight_kg: float
-    session_number: int
-    date: date
-    label: str
-    titrated: bool
-    segments: tuple[PlannedSegment, ...]
-    min_path_segments: tuple[PlannedSegment, ...]
-    total_mg: float
-    premedication: tuple[dict[str, Any], ...]
-    cadence: str
-
-
 # ---------------------------------------------------------------- helpers
 
 
@@ -250,136 +151,7 @@ def _patient_label(patient: Patient, actor: Actor) -> str:
     return patient.pseudonym
 
 
-def _build(reference: ClinicReference, inputs: dict[str, Any]) -> DosePlan:
-    """The plan of these stored inputs under this library and protocol set (HardLimitError if refused)."""
-    return build_plan(
-        reference.protocol(inputs["protocol_id"]),
-        weight_kg=inputs["weight_kg"],
-        height_cm=inputs["height_cm"],
-        sex=inputs["sex"],
-        dosing_weight=inputs["dosing_weight"],
-        concentration_mg_ml=inputs["concentration_mg_ml"],
-        volume_ml=inputs["volume_ml"],
-        start=date.fromisoformat(inputs["start_date"]),
-        model_key=inputs["model_key"] or None,
-        library=reference.library,
-    )
-
-
-_SEGMENT_FACTS = ("start_min", "end_min", "rate_mg_h", "rate_mg_kg_h", "pump_ml_h")
-# Of a check, what decides it; its message and the limit's source text are wording, not dosing.
-_CHECK_FACTS = ("verdict", "quantity", "value", "limit_kind", "limit")
-_PREMEDICATION_FACTS = ("drug", "dose_mg", "route", "doses")
-_REL_TOL = 1e-9
-
-
-def _list_facts(label: str, items: Any, keys: tuple[str, ...]) -> list[tuple[str, Any]]:
-    """A list's length, then the named keys of each item (1-based), so a shorter list differs first."""
-    items = items if isinstance(items, list) else []
-    facts: list[tuple[str, Any]] = [(f"{label} count", len(items))]
-    for n, item in enumerate(items, start=1):
-        facts.extend((f"{label} {n} {key}", item.get(key)) for key in keys)
-    return facts
-
-
-def _dosing_facts(document: dict[str, Any]) -> dict[str, Any]:
-    """What approving a plan vouches for, label -> value, in reading order.
-
-    The doses, rates, pump settings, totals, dates and what each check decided; not the PK prediction
-    (a model's parameters may be refined), the protocol's prose or the wording of messages.
-    """
-    facts: list[tuple[str, Any]] = [
-        ("drug", document.get("drug")),
-        ("context", document.get("context")),
-        ("concentration_mg_ml", document.get("concentration_mg_ml")),
-        ("dosing_weight_kg", document.get("dosing_weight_kg")),
-    ]
-    sessions = document.get("sessions") or []
-    facts.append(("session count", len(sessions)))
-    for n, item in enumerate(sessions, start=1):
-        where = f"session {n}"
-        facts.append((f"{where} date", item.get("date")))
-        facts.append((f"{where} titrated", bool(item.get("titrated"))))
-        facts.extend(_list_facts(f"{where} segment", item.get("segments"), _SEGMENT_FACTS))
-        facts.append((f"{where} total_mg", item.get("total_mg")))
-        if item.get("titrated"):
-            facts.extend(
-                _list_facts(f"{where} min-path segment", item.get("min_path_segments"), _SEGMENT_FACTS)
-            )
-            facts.append((f"{where} min_path_total_mg", item.get("min_path_total_mg")))
-        facts.extend(_list_facts(f"{where} check", item.get("checks"), _CHECK_FACTS))
-    facts.append(("series_total_mg", document.get("series_total_mg")))
-    facts.extend(_list_facts("series check", document.get("series_checks"), _CHECK_FACTS))
-    facts.extend(_list_facts("soft breach", document.get("soft_breaches"), _CHECK_FACTS))
-    facts.extend(_list_facts("premedication", document.get("premedication"), _PREMEDICATION_FACTS))
-    return dict(facts)
-
-
-def _same(old: Any, new: Any) -> bool:
-    numbers = (int, float)
-    if isinstance(old, bool) or isinstance(new, bool):
-        return old is new
-    if isinstance(old, numbers) and isinstance(new, numbers):
-        return math.isclose(old, new, rel_tol=_REL_TOL, abs_tol=1e-12)
-    return bool(old == new)
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.10g}"
-    return "none" if value is None else str(value)
-
-
-def _first_difference(stored: dict[str, Any], current: dict[str, Any]) -> str | None:
-    """The first dosing fact that differs, as 'label old -> new'; None when the plans dose alike."""
-    old, new = _dosing_facts(stored), _dosing_facts(current)
-    for label in [*old, *(k for k in new if k not in old)]:
-        if label not in old or label not in new or not _same(old[label], new[label]):
-            return f"{label} {_shown(old.get(label))} -> {_shown(new.get(label))}"
-    return None
-
-
-def _recheck(row: DosePlanRow, config: Settings | Path | None) -> None:
-    """Refuse (409 naming 'plan') a draft that today's library or protocols refuse or dose differently."""
-    reference = clinic_library(config)
-    inputs = json.loads(row.inputs_json)
-    protocol_id = inputs["protocol_id"]
-    if protocol_id not in reference.protocols:
-        raise ConflictError(
-            f"the protocol {protocol_id!r} is no longer available: create a new plan", field="plan"
-        )
-    try:
-        # Predicted too, so a PK model since removed refuses; the curves themselves are not compared.
-        current = _build(reference, inputs)
-    except HardLimitError as refused:
-        raise ConflictError(
-            f"the drug library now refuses this plan ({refused.check.message}): create a new plan",
-            field="plan",
-        ) from None
-    except InputError as bad:
-        if bad.field == "concentration_mg_ml" and inputs["concentration_mg_ml"] is not None:
-            raise ConflictError(
-                f"the concentration {inputs['concentration_mg_ml']:g} mg/mL is no longer in the library "
-                f"for this protocol ({bad.message}): create a new plan",
-                field="plan",
-            ) from None
-        raise ConflictError(
-            f"this draft can no longer be computed ({bad.message}): create a new plan", field="plan"
-        ) from None
-    except NotFoundError as gone:
-        raise ConflictError(
-            f"this draft can no longer be computed ({gone.message}): create a new plan", field="plan"
-        ) from None
-    difference = _first_difference(json.loads(row.plan_json), current.to_json_dict())
-    if difference is not None:
-        raise ConflictError(
-            f"this draft computes differently under today's drug library or protocol ({difference}): "
-            "create a new plan",
-            field="plan",
-        )
-
-
-def _row(session: Session, plan_id: int) -> DosePlanRow:
+def plan_row(session: Session, plan_id: int) -> DosePlanRow:
     row = session.get(DosePlanRow, plan_id)
     if row is None:
         raise NotFoundError(f"no dose plan {plan_id}")
@@ -523,7 +295,7 @@ def create_plan(
         "library_override": str(reference.library.override_path) if reference.library.override_path else None,
     }
     try:
-        plan = _build(reference, inputs)
+        plan = build_from_inputs(reference, inputs)
     except HardLimitError as refused:
         with db.transaction() as session:
             audit(
@@ -579,7 +351,7 @@ def give_soft_reasons(db: Database, actor: Actor, plan_id: int, data: SoftReason
     """Record a reason for overriding each named soft-limit breach of a draft plan."""
     require(actor, Permission.PLANS_CREATE)
     with db.transaction() as session:
-        row = _row(session, plan_id)
+        row = plan_row(session, plan_id)
         _require_status(row, ("draft",), "change soft-override reasons")
         breaches = json.loads(row.plan_json)["soft_breaches"]
         reasons = json.loads(row.soft_reasons_json)
@@ -616,9 +388,9 @@ def approve_plan(
     """Approve a draft: re-checked against today's library, soft breaches reasoned, screening met."""
     require(actor, Permission.PLANS_APPROVE)
     with db.transaction() as session:
-        row = _row(session, plan_id)
+        row = plan_row(session, plan_id)
         _require_status(row, ("draft",), "approve")
-        _recheck(row, config)
+        recheck(row, config)
         breaches = _soft_breaches(row)
         missing_reasons = [b for b in breaches if not b.reason]
         if missing_reasons:
@@ -650,7 +422,7 @@ def cosign_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
     """Co-sign an approved plan that breaches soft limits: a second clinician, not the approver."""
     require(actor, Permission.PLANS_COSIGN)
     with db.transaction() as session:
-        row = _row(session, plan_id)
+        row = plan_row(session, plan_id)
         _require_status(
             row, ("awaiting_cosign",), "co-sign (only an approved plan with soft overrides is co-signed)"
         )
@@ -680,7 +452,7 @@ def cancel_plan(db: Database, actor: Actor, plan_id: int, data: CancelIn) -> Pla
     """Cancel a plan (any status but cancelled) with a reason; the record stays."""
     require(actor, Permission.PLANS_CREATE)
     with db.transaction() as session:
-        row = _row(session, plan_id)
+        row = plan_row(session, plan_id)
         _require_status(row, ("draft", "awaiting_cosign", "approved"), "cancel")
         old = row.status
         row.status = "cancelled"
@@ -703,7 +475,7 @@ def view_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
     """Open a plan (audited as a view of the patient's clinical record)."""
     require(actor, Permission.PLANS_VIEW)
     with db.transaction() as session:
-        row = _row(session, plan_id)
+        row = plan_row(session, plan_id)
         patient = get_patient_row(session, row.patient_id)
         audit(session, actor, "view", "dose_plan", row.id)
         return _out(row, patient, actor)
@@ -733,61 +505,3 @@ def list_plans(
             statement = statement.where(DosePlanRow.status.in_(statuses))
         statement = statement.order_by(DosePlanRow.created_at.desc(), DosePlanRow.id.desc()).limit(limit)
         return [_summary(row, patient, actor) for row, patient in session.execute(statement).all()]
-
-
-# ---------------------------------------------------------------- for the session service
-
-
-def approved_plan_ids(session: Session, patient_id: int) -> list[int]:
-    """Ids of the patient's approved (and, where needed, co-signed) plans, oldest first."""
-    return list(
-        session.execute(
-            select(DosePlanRow.id)
-            .where(DosePlanRow.patient_id == patient_id, DosePlanRow.status == "approved")
-            .order_by(DosePlanRow.id)
-        ).scalars()
-    )
-
-
-def _segments(raw: list[dict[str, float]]) -> tuple[PlannedSegment, ...]:
-    return tuple(
-        PlannedSegment(s["start_min"], s["end_min"], s["rate_mg_h"], s["rate_mg_kg_h"], s["pump_ml_h"])
-        for s in raw
-    )
-
-
-def planned_session(session: Session, plan_id: int, session_number: int) -> PlannedSession:
-    """Session `session_number` (1-based) of an approved plan, in the caller's transaction."""
-    row = _row(session, plan_id)
-    if row.status != "approved":
-        raise ConflictError(
-            f"dose plan {plan_id} is {STATUS_LABELS[row.status]}; only an approved plan can be given",
-            field="plan_id",
-        )
-    plan = json.loads(row.plan_json)
-    if not 1 <= session_number <= len(plan["sessions"]):
-        raise InputError(
-            f"dose plan {plan_id} has sessions 1-{len(plan['sessions'])}; no session {session_number}",
-            field="session_number",
-        )
-    item = plan["sessions"][session_number - 1]
-    return PlannedSession(
-        plan_id=row.id,
-        patient_id=row.patient_id,
-        protocol_id=row.protocol_id,
-        context_id=row.context_id,
-        drug=row.drug,
-        model_key=row.model_key,
-        concentration_mg_ml=row.concentration_mg_ml,
-        weight_kg=row.dosing_weight_kg,
-        actual_weight_kg=plan["dosing_weight"]["actual_weight_kg"],
-        session_number=session_number,
-        date=date.fromisoformat(item["date"]),
-        label=item["label"],
-        titrated=item["titrated"],
-        segments=_segments(item["segments"]),
-        min_path_segments=_segments(item.get("min_path_segments", item["segments"])),
-        total_mg=item["total_mg"],
-        premedication=tuple(plan["premedication"]),
-        cadence=plan["observation_cadence"],
-    )
