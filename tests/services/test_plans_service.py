@@ -14,12 +14,13 @@ import ketaclinic.data
 from ketaclinic.dosing import HardLimitError
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 from ketaclinic.screening.consent import current_consent_template
-from ketaclinic.services import consent as consent_service
-from ketaclinic.services import screening as screening_service
+from ketaclinic.services import eligibility
 from ketaclinic.services.patients import PatientCreate, register_patient
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans import contract
 from ketaclinic.services.plans import lifecycle as plans
+from ketaclinic.services.screening import consent as consent_service
+from ketaclinic.services.screening import screenings as screening_service
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
 from ketaclinic.store.tables.plans import DosePlanRow
@@ -262,7 +263,7 @@ def test_demo_plans(sqlite_db: Database) -> None:
     demo.seed_demo(sqlite_db, patient_count=14)
     with sqlite_db.transaction() as session:
         rows = list(session.execute(select(DosePlanRow)).scalars())
-        consented = screening_service.consented_protocols(session)
+        consented = eligibility.consented_protocols(session)
     approved = [r for r in rows if r.status == "approved"]
     assert consented and {r.patient_id for r in approved} == set(consented)
     assert any(r.status == "draft" for r in rows)

@@ -11,8 +11,10 @@ from sqlalchemy import select
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 from ketaclinic.screening import current_consent_template
-from ketaclinic.services import consent, patients, screening
+from ketaclinic.services import eligibility, patients
 from ketaclinic.services.permissions import Actor
+from ketaclinic.services.screening import consent
+from ketaclinic.services.screening import screenings as screening
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
@@ -219,11 +221,11 @@ def test_plan_prerequisites(db: Database, staff: dict[str, Actor]) -> None:
 
     def gate() -> list[str]:
         with db.transaction() as session:
-            return screening.plan_prerequisites(session, pid, "valle2024")
+            return eligibility.plan_prerequisites(session, pid, "valle2024")
 
     def consented() -> dict[int, str]:
         with db.transaction() as session:
-            return screening.consented_protocols(session)
+            return eligibility.consented_protocols(session)
 
     assert len(gate()) == 2
     intake = completed_intake(screening.intake_prefill(db, doctor, pid))
@@ -234,7 +236,7 @@ def test_plan_prerequisites(db: Database, staff: dict[str, Actor]) -> None:
     signed = consent.record_consent(db, doctor, pid, full_consent())
     assert gate() == [] and consented() == {pid: "valle2024"}
     with db.transaction() as session:
-        assert screening.plan_prerequisites(session, pid, "cleveland2025") == [
+        assert eligibility.plan_prerequisites(session, pid, "cleveland2025") == [
             "no signed consent to protocol cleveland2025"
         ]
 
@@ -273,9 +275,9 @@ def test_demo_screens_and_consents_realistically(sqlite_db: Database) -> None:
     context = demo.seed_demo(sqlite_db, patient_count=14)
     with sqlite_db.transaction() as session:
         verdicts = {s.patient_id: s.verdict for s in session.execute(select(Screening)).scalars()}
-        consented = screening.consented_protocols(session)
+        consented = eligibility.consented_protocols(session)
         for patient_id, protocol_id in consented.items():
-            assert screening.plan_prerequisites(session, patient_id, protocol_id) == []
+            assert eligibility.plan_prerequisites(session, patient_id, protocol_id) == []
     assert set(verdicts.values()) == {"eligible", "eligible_with_precautions", "not_eligible"}
     assert 6 <= len(consented) < len(context.patient_ids)
     assert {"valle2024", "cleveland2025", "schwartzman2009"} <= set(consented.values())

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 import ketaclinic.data
-from ketaclinic.services import screening as screening_service
 from ketaclinic.services.patients import PatientCreate, register_patient
 from ketaclinic.services.permissions import Actor
+from ketaclinic.services.screening import screenings as screening_service
 from ketaclinic.store.db import Database
 from tests.conftest import screenshot
 from tests.screening.screening_samples import eligible_tn

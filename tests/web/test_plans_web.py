@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 
 import ketaclinic.data
-from ketaclinic.services import screening
+from ketaclinic.services import eligibility
 from ketaclinic.store.db import Database
 
 PATIENT: dict[str, Any] = {
@@ -35,7 +35,7 @@ def patient_id(api_client: Callable[[str | None], TestClient]) -> int:
 @pytest.fixture
 def no_prerequisites(monkeypatch: pytest.MonkeyPatch) -> None:
     # The screening/consent path is covered in tests/services/test_plans_service.py with real records.
-    monkeypatch.setattr(screening, "plan_prerequisites", lambda session, patient_id, protocol_id: [])
+    monkeypatch.setattr(eligibility, "plan_prerequisites", lambda session, patient_id, protocol_id: [])
 
 
 def test_reference_api(api_client: Callable[[str | None], TestClient]) -> None:

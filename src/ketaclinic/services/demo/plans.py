@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ketaclinic.errors import InputError
-from ketaclinic.services import screening
+from ketaclinic.services import eligibility
 from ketaclinic.services.demo.context import DemoContext
 from ketaclinic.services.plans.lifecycle import (
     PlanCreate,
@@ -23,7 +23,7 @@ from ketaclinic.store.db import Database
 def seed(db: Database, context: DemoContext) -> None:
     """Approved plans for the eligible, consented demo patients (soft ones co-signed with reasons); drafts."""
     with db.transaction() as session:
-        consented = screening.consented_protocols(session)
+        consented = eligibility.consented_protocols(session)
     physician, second, nurse = context.physician, context.second_physician, context.nurse
     for n, (patient_id, protocol_id) in enumerate(sorted(consented.items())):
         start = context.today - timedelta(days=context.rng.randint(0, 40)) if n % 3 else context.today

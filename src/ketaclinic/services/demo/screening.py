@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ketaclinic.services.demo.context import DemoContext
-from ketaclinic.services.screening import (
-    TREATABLE_VERDICTS,
+from ketaclinic.services.eligibility import TREATABLE_VERDICTS
+from ketaclinic.services.screening import consent
+from ketaclinic.services.screening.screenings import (
     ScreeningIn,
     create_screening,
     intake_prefill,
@@ -51,7 +52,6 @@ def _demo_protocol(index: int, diagnoses: list[str]) -> str:
 def seed(db: Database, context: DemoContext) -> None:
     """Signed screenings for most demo patients (a few not eligible or with precautions) and consents."""
     from ketaclinic.screening import current_consent_template
-    from ketaclinic.services import consent
 
     rng = context.rng
     template = current_consent_template()

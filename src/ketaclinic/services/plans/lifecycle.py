@@ -21,7 +21,7 @@ from ketaclinic.dosing import (
     HardLimitError,
 )
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
-from ketaclinic.services import screening
+from ketaclinic.services import eligibility
 from ketaclinic.services.audit import audit
 from ketaclinic.services.patients import get_patient_row, latest_measure
 from ketaclinic.services.permissions import Actor, Permission, require
@@ -398,7 +398,7 @@ def approve_plan(
             raise ConflictError(
                 f"soft-limit breaches need a reason before approval: {listed}", field="reasons"
             )
-        missing = screening.plan_prerequisites(session, row.patient_id, row.protocol_id)
+        missing = eligibility.plan_prerequisites(session, row.patient_id, row.protocol_id)
         if missing:
             raise ConflictError(f"cannot approve: {'; '.join(missing)}", field="prerequisites")
         row.status = "awaiting_cosign" if breaches else "approved"

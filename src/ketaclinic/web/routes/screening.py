@@ -13,8 +13,10 @@ from starlette.datastructures import FormData
 from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.screening import CONDITION_CODES, current_consent_template, intake_json_schema, list_diagnoses
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome
-from ketaclinic.services import consent, patients, screening
+from ketaclinic.services import eligibility, patients
 from ketaclinic.services.permissions import Permission
+from ketaclinic.services.screening import consent
+from ketaclinic.services.screening import screenings as screening
 from ketaclinic.settings import Settings
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.nav import NavItem
@@ -272,7 +274,7 @@ def patient_page(
     consents = consent.list_consents(db, principal.actor, patient_id, config=settings)
     with db.transaction() as session:
         gates = {
-            pid: screening.plan_prerequisites(session, patient_id, pid)
+            pid: eligibility.plan_prerequisites(session, patient_id, pid)
             for pid in dict.fromkeys(c.protocol_id for c in consents if c.status == "signed")
         }
     return render(

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.screening import ConsentTemplate, current_consent_template
 from ketaclinic.services.audit import audit, field_changes
+from ketaclinic.services.eligibility import CONSENT_SIGNED, CONSENT_WITHDRAWN
 from ketaclinic.services.patients import get_patient_row
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.reference import clinic_library
-from ketaclinic.services.screening import CONSENT_SIGNED, CONSENT_WITHDRAWN
 from ketaclinic.settings import Settings
 from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import utcnow
