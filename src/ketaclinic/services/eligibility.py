@@ -6,6 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketaclinic.screening import Verdict
+from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.store.db import Database
 from ketaclinic.store.tables.screening import Consent, Screening
 
 SIGNED = "signed"
@@ -75,3 +77,12 @@ def consented_protocols(session: Session) -> dict[int, str]:
         if screening is not None and screening.verdict in TREATABLE_VERDICTS:
             out[patient_id] = protocol_id
     return out
+
+
+def missing_per_protocol(
+    db: Database, actor: Actor, patient_id: int, protocol_ids: list[str]
+) -> dict[str, list[str]]:
+    """For each protocol, what the patient still lacks before a plan can be made (empty: nothing)."""
+    require(actor, Permission.PATIENTS_VIEW)
+    with db.transaction() as session:
+        return {pid: plan_prerequisites(session, patient_id, pid) for pid in dict.fromkeys(protocol_ids)}

@@ -272,11 +272,9 @@ def patient_page(
     patient = patients.view_patient(db, principal.actor, patient_id)
     screenings = screening.list_screenings(db, principal.actor, patient_id)
     consents = consent.list_consents(db, principal.actor, patient_id, config=settings)
-    with db.transaction() as session:
-        gates = {
-            pid: eligibility.plan_prerequisites(session, patient_id, pid)
-            for pid in dict.fromkeys(c.protocol_id for c in consents if c.status == "signed")
-        }
+    gates = eligibility.missing_per_protocol(
+        db, principal.actor, patient_id, [c.protocol_id for c in consents if c.status == "signed"]
+    )
     return render(
         request,
         "screening/patient.html",
