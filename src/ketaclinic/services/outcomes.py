@@ -32,7 +32,7 @@ from ketaclinic.services.cohort import course_facts
 from ketaclinic.services.patients import get_patient_row
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.store.audit import canonical_json
-from ketaclinic.store.base import utcnow
+from ketaclinic.store.base import is_future, utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.outcomes import FollowupItem, ProLink, ProResponse, TreatmentCourse
 from ketaclinic.store.tables.patients import Patient
@@ -616,7 +616,7 @@ def record_pro(
     collected_at = data.collected_at or utcnow()
     if collected_at.tzinfo is None:
         raise InputError("collected_at needs a time zone", field="collected_at")
-    if collected_at > utcnow() + timedelta(minutes=5):
+    if is_future(collected_at):
         raise InputError("collected_at is in the future", field="collected_at")
     if data.timepoint == "after_series" and data.weeks_after_series is None and data.followup_item_id is None:
         raise InputError("an after-series PRO needs weeks_after_series", field="weeks_after_series")

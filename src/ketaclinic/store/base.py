@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.engine import Dialect
@@ -49,3 +49,12 @@ class Base(DeclarativeBase):
 def utcnow() -> datetime:
     """Now, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+# How far ahead of the server's clock a device's time may be before it counts as "in the future".
+CLOCK_SKEW = timedelta(minutes=2)
+
+
+def is_future(at: datetime) -> bool:
+    """True when a given time lies beyond now plus the tolerated clock skew."""
+    return at > utcnow() + CLOCK_SKEW

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,14 +20,12 @@ from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings
 from ketaclinic.store.audit import canonical_json
-from ketaclinic.store.base import utcnow
+from ketaclinic.store.base import is_future, utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.screening import Consent
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
-# A patient signature may be entered a little after it was given, never in the future (clock skew).
-CLOCK_SKEW = timedelta(minutes=5)
 
 
 class RiskDiscussed(BaseModel):
@@ -181,7 +179,7 @@ def record_consent(
     alternatives = _check_alternatives(template, data.alternatives)
     now = utcnow()
     patient_signed_at = data.patient_signed_at or now
-    if patient_signed_at > now + CLOCK_SKEW:
+    if is_future(patient_signed_at):
         raise InputError("the patient's signature time is in the future", field="patient_signed_at")
     with db.transaction() as session:
         patient = get_patient_row(session, patient_id)

@@ -8,7 +8,7 @@ from the session's `started_at`, the time base of the PK engine and the cadence.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,7 +39,7 @@ from ketaclinic.services.plans.contract import PlannedSegment, PlannedSession, p
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings
 from ketaclinic.store.audit import canonical_json
-from ketaclinic.store.base import utcnow
+from ketaclinic.store.base import is_future, utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.sessions import (
     InfusionSession,
@@ -53,8 +53,6 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Required = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 # A pump shows 0.1 mL/h; a charted rate within half a step of the plan is the plan's rate.
 PUMP_DISPLAY_STEP_ML_H = 0.1
-# Clock skew tolerated between a device and the server before a time counts as "in the future".
-FUTURE_SKEW = timedelta(minutes=2)
 CHARTABLE = frozenset(
     s.value
     for s in (
@@ -82,7 +80,7 @@ def when(at: datetime | None) -> datetime:
         return now
     if at.tzinfo is None:
         raise InputError("needs a time zone (e.g. 2024-05-01T10:15:00Z)", field="at")
-    if at > now + FUTURE_SKEW:
+    if is_future(at):
         raise InputError("is in the future", field="at")
     return at
 
