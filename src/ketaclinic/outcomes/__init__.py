@@ -3,6 +3,7 @@
 from ketaclinic.outcomes.analysis import analyse_cohort, parse_compare, validate_compare
 from ketaclinic.outcomes.cohort import Cohort, CohortFileError, CohortRecord, RowError, read_cohort_csv
 from ketaclinic.outcomes.definitions import (
+    DEFAULT_DEFINITION,
     OutcomeDefinition,
     evaluate_responders,
     get_definition,
@@ -20,6 +21,7 @@ from ketaclinic.outcomes.schedule import FollowupDue, followup_schedule
 from ketaclinic.outcomes.stats import compare_proportions, kaplan_meier, logrank, wilson_interval
 
 __all__ = [
+    "DEFAULT_DEFINITION",
     "Cohort",
     "CohortFileError",
     "CohortRecord",

@@ -9,7 +9,12 @@ import numpy.typing as npt
 
 from ketaclinic.errors import InputError
 from ketaclinic.outcomes.cohort import Cohort
-from ketaclinic.outcomes.definitions import evaluate_responders, get_definition, relief_margin_pct
+from ketaclinic.outcomes.definitions import (
+    DEFAULT_DEFINITION,
+    evaluate_responders,
+    get_definition,
+    relief_margin_pct,
+)
 from ketaclinic.outcomes.regression import fit_responder_model
 from ketaclinic.outcomes.stats import (
     compare_proportions,
@@ -186,7 +191,7 @@ def _nrs_change(cohort: Cohort, responder: BoolArray, reduction: npt.NDArray[np.
 def analyse_cohort(
     cohort: Cohort,
     *,
-    definition_id: str = "valle2024",
+    definition_id: str = DEFAULT_DEFINITION,
     compare: tuple[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """Everything a cohort report shows, JSON-ready; `compare` defaults to the pain mechanisms present."""

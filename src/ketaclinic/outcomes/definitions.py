@@ -17,6 +17,9 @@ _FILE = "outcome_definitions.toml"
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
+# The responder definition used where none is chosen: the published ketamine-infusion cohort's own
+# (Valle 2024, see outcome_definitions.toml).
+DEFAULT_DEFINITION = "valle2024"
 DISCONTINUATION_REASONS = ("none", "lack_of_effect", "adverse_event", "other")
 
 

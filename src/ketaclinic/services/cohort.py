@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.outcomes import Cohort, CohortRecord, analyse_cohort, sustained_relief_weeks
+from ketaclinic.outcomes.definitions import DEFAULT_DEFINITION
 from ketaclinic.outcomes.schedule import DEFAULT_OFFSETS_WEEKS
 from ketaclinic.screening.diagnoses import get_diagnosis
 from ketaclinic.services.audit import audit
@@ -375,7 +376,7 @@ def cohort_report(
     actor: Actor,
     *,
     source: str = CLINIC,
-    definition_id: str = "valle2024",
+    definition_id: str = DEFAULT_DEFINITION,
     compare: tuple[str, list[str]] | None = None,
     export: str | None = None,
 ) -> dict[str, Any]:

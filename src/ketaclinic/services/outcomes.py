@@ -25,7 +25,7 @@ from ketaclinic.outcomes import (
     score_pgic,
     score_phq9,
 )
-from ketaclinic.outcomes.definitions import DISCONTINUATION_REASONS, followup_policy
+from ketaclinic.outcomes.definitions import DEFAULT_DEFINITION, DISCONTINUATION_REASONS, followup_policy
 from ketaclinic.screening import ClinicRate
 from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.cohort import course_facts
@@ -39,7 +39,6 @@ from ketaclinic.store.tables.patients import Patient
 from ketaclinic.store.tables.plans import DosePlanRow
 from ketaclinic.store.tables.sessions import InfusionSession
 
-DEFAULT_DEFINITION = "valle2024"
 LINK_TTL_DAYS_DEFAULT = 7
 LINK_TTL_DAYS_MAX = 30
 Timepoint = Literal["baseline", "after_session", "after_series", "unscheduled"]

@@ -42,8 +42,9 @@ def report(
         Path | None, typer.Option("--input", help="Cohort CSV (see docs/cohort-csv.md); no database is used.")
     ] = None,
     definition: Annotated[
-        str, typer.Option("--definition", help="valle2024, immpact30 or immpact50.")
-    ] = "valle2024",
+        str | None,
+        typer.Option("--definition", help="valle2024 (the default), immpact30 or immpact50."),
+    ] = None,
     compare: Annotated[
         str | None,
         typer.Option("--compare", help="FIELD:V1,V2[,...], FIELD diagnosis, mechanism or group."),
@@ -63,8 +64,9 @@ def report(
     if input_path is not None and cohort_name is not None:
         fail("give --input FILE or --cohort NAME, not both")
     from ketaclinic.outcomes.analysis import analyse_cohort, parse_compare
-    from ketaclinic.outcomes.definitions import get_definition
+    from ketaclinic.outcomes.definitions import DEFAULT_DEFINITION, get_definition
 
+    definition = definition or DEFAULT_DEFINITION
     get_definition(definition)
     comparison = parse_compare(compare) if compare is not None else None
     if input_path is None:

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from ketaclinic.errors import InputError
 from ketaclinic.outcomes import CohortFileError, list_definitions, parse_compare, read_cohort_csv
+from ketaclinic.outcomes.definitions import DEFAULT_DEFINITION
 from ketaclinic.outcomes.instruments import instrument_sources
 from ketaclinic.reports.cohort import cohort_charts, render_cohort_html
 from ketaclinic.services import cohort as cohorts
@@ -77,7 +78,7 @@ def _csv(r: dict[str, Any]) -> str:
 def api_cohort(
     db: DbDep,
     principal: ViewApi,
-    definition: DefinitionQ = "valle2024",
+    definition: DefinitionQ = DEFAULT_DEFINITION,
     compare: CompareQ = None,
     cohort: CohortQ = cohorts.CLINIC,
 ) -> dict[str, Any]:
@@ -139,7 +140,7 @@ def dashboard(
     request: Request,
     db: DbDep,
     principal: ViewPage,
-    definition: DefinitionQ = "valle2024",
+    definition: DefinitionQ = DEFAULT_DEFINITION,
     compare: CompareQ = None,
     cohort: CohortQ = cohorts.CLINIC,
 ) -> Response:
@@ -176,7 +177,7 @@ def full_report(
     request: Request,
     db: DbDep,
     principal: ViewPage,
-    definition: DefinitionQ = "valle2024",
+    definition: DefinitionQ = DEFAULT_DEFINITION,
     compare: CompareQ = None,
     cohort: CohortQ = cohorts.CLINIC,
 ) -> Response:
@@ -195,7 +196,7 @@ def export(
     fmt: str,
     db: DbDep,
     principal: ExportApi,
-    definition: DefinitionQ = "valle2024",
+    definition: DefinitionQ = DEFAULT_DEFINITION,
     compare: CompareQ = None,
     cohort: CohortQ = cohorts.CLINIC,
 ) -> Response:
