@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from ketaclinic.errors import InputError
 
 DEFAULT_VAR_DIR = Path("var")
 
@@ -39,7 +42,23 @@ def _read_or_create_secret(var_dir: Path) -> str:
     return key
 
 
-def load_settings(env: dict[str, str] | None = None) -> Settings:
+def _whole_minutes(source: Mapping[str, str], name: str, default: int) -> int:
+    """A positive whole number of minutes from the environment, or an InputError naming the variable."""
+    raw = source.get(name, str(default)).strip()
+    if not raw.isdigit() or int(raw) < 1:
+        raise InputError(f"expected a whole number of minutes of at least 1, got {raw!r}", field=name)
+    return int(raw)
+
+
+def _flag(source: Mapping[str, str], name: str) -> bool:
+    """A 0/1 switch from the environment, or an InputError naming the variable."""
+    raw = source.get(name, "0").strip()
+    if raw not in ("0", "1"):
+        raise InputError(f"expected 0 or 1, got {raw!r}", field=name)
+    return raw == "1"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read KETACLINIC_* variables; generate and keep the secret key on first start."""
     source = os.environ if env is None else env
     var_dir = Path(source.get("KETACLINIC_VAR_DIR", str(DEFAULT_VAR_DIR)))
@@ -54,7 +73,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         database_url=database_url,
         secret_key=secret_key,
         var_dir=var_dir,
-        idle_timeout_min=int(source.get("KETACLINIC_IDLE_TIMEOUT_MIN", "15")),
+        idle_timeout_min=_whole_minutes(source, "KETACLINIC_IDLE_TIMEOUT_MIN", 15),
         config_dir=Path(config_dir) if config_dir else None,
-        secure_cookies=source.get("KETACLINIC_SECURE_COOKIES", "0") == "1",
+        secure_cookies=_flag(source, "KETACLINIC_SECURE_COOKIES"),
     )
