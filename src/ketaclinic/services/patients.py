@@ -435,3 +435,10 @@ def list_patients(
 def get_patient_row(session: Session, patient_id: int) -> Patient:
     """Load a patient with its measurements, diagnoses and prior treatments (for other services)."""
     return _load(session, patient_id)
+
+
+def patient_label(patient: Patient, actor: Actor) -> str:
+    """Name and MRN for clinical staff, the pseudonym otherwise."""
+    if actor.sees_identities:
+        return f"{patient.family_name}, {patient.given_name} ({patient.mrn})"
+    return patient.pseudonym

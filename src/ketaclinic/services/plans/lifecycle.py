@@ -23,7 +23,7 @@ from ketaclinic.dosing import (
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.services import eligibility
 from ketaclinic.services.audit import audit
-from ketaclinic.services.patients import get_patient_row, latest_measure
+from ketaclinic.services.patients import get_patient_row, latest_measure, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.recheck import build_from_inputs, recheck
 from ketaclinic.services.reference import clinic_library
@@ -145,12 +145,6 @@ class PlanOut(PlanSummary):
 # ---------------------------------------------------------------- helpers
 
 
-def _patient_label(patient: Patient, actor: Actor) -> str:
-    if actor.sees_identities:
-        return f"{patient.family_name}, {patient.given_name} ({patient.mrn})"
-    return patient.pseudonym
-
-
 def plan_row(session: Session, plan_id: int) -> DosePlanRow:
     row = session.get(DosePlanRow, plan_id)
     if row is None:
@@ -187,7 +181,7 @@ def _summary_fields(row: DosePlanRow, patient: Patient, actor: Actor, plan: dict
     return {
         "id": row.id,
         "patient_id": row.patient_id,
-        "patient_label": _patient_label(patient, actor),
+        "patient_label": patient_label(patient, actor),
         "protocol_id": row.protocol_id,
         "protocol_name": plan["protocol_name"],
         "drug": row.drug,

@@ -25,7 +25,7 @@ from ketaclinic.monitoring import (
 from ketaclinic.monitoring.discharge import discharge_criteria
 from ketaclinic.pharmacology import Infusion, get_band
 from ketaclinic.services.audit import audit
-from ketaclinic.services.patients import get_patient_row
+from ketaclinic.services.patients import get_patient_row, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.pk import BAND_KEYS  # the same bands as the PK explorer and plan charts
 from ketaclinic.services.sessions.alerts import AlertOut, due_findings, raise_due, session_alerts
@@ -53,7 +53,7 @@ from ketaclinic.services.sessions.events import (
     medication_out,
 )
 from ketaclinic.services.sessions.flowsheet import ObservationOut, observation_out
-from ketaclinic.services.sessions.lifecycle import patient_label, signature_facts
+from ketaclinic.services.sessions.lifecycle import signature_facts
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.sessions import (

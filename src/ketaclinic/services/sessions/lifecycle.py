@@ -25,7 +25,7 @@ from ketaclinic.monitoring import (
     transition,
 )
 from ketaclinic.services.audit import audit
-from ketaclinic.services.patients import MIN_WEIGHT_KG, get_patient_row
+from ketaclinic.services.patients import MIN_WEIGHT_KG, get_patient_row, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.contract import approved_plan_ids, planned_session
 from ketaclinic.services.sessions.charting import (
@@ -156,13 +156,6 @@ class SessionSummary(BaseModel):
     scheduled_on: date
     started_at: datetime | None
     drug: str
-
-
-def patient_label(patient: Patient, actor: Actor) -> str:
-    """Name and MRN for clinical staff, the pseudonym otherwise."""
-    if actor.sees_identities:
-        return f"{patient.family_name}, {patient.given_name} ({patient.mrn})"
-    return patient.pseudonym
 
 
 def _summary(row: InfusionSession, patient: Patient, actor: Actor) -> SessionSummary:
