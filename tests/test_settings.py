@@ -20,6 +20,7 @@ from ketaclinic.settings import load_settings
         ("KETACLINIC_IDLE_TIMEOUT_MIN", "0"),
         ("KETACLINIC_IDLE_TIMEOUT_MIN", "-5"),
         ("KETACLINIC_IDLE_TIMEOUT_MIN", "2.5"),
+        ("KETACLINIC_IDLE_TIMEOUT_MIN", "²"),
         ("KETACLINIC_SECURE_COOKIES", "yes"),
     ],
 )

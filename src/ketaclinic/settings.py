@@ -45,7 +45,7 @@ def _read_or_create_secret(var_dir: Path) -> str:
 def _whole_minutes(source: Mapping[str, str], name: str, default: int) -> int:
     """A positive whole number of minutes from the environment, or an InputError naming the variable."""
     raw = source.get(name, str(default)).strip()
-    if not raw.isdigit() or int(raw) < 1:
+    if not raw.isdecimal() or int(raw) < 1:
         raise InputError(f"expected a whole number of minutes of at least 1, got {raw!r}", field=name)
     return int(raw)
 
