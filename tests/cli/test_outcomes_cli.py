@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ketaclinic.cli import app
-from ketaclinic.services import outcomes as svc
+from ketaclinic.services.outcomes.courses import CourseIn, get_course, start_course
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 from tests.services.test_outcomes_service import make_patient
@@ -34,7 +34,7 @@ def env(sqlite_db: Database, tmp_path: Path) -> dict[str, str]:
 def course_id(sqlite_db: Database, web_staff: dict[str, Actor]) -> int:
     pid = make_patient(sqlite_db, web_staff["nurse"], "C1")
     started = date.today() - timedelta(days=14)
-    return svc.start_course(sqlite_db, web_staff["nurse"], pid, svc.CourseIn(started_on=started)).id
+    return start_course(sqlite_db, web_staff["nurse"], pid, CourseIn(started_on=started)).id
 
 
 def test_end_series_json_schedules_the_follow_ups(
@@ -48,7 +48,7 @@ def test_end_series_json_schedules_the_follow_ups(
     course = json.loads(result.stdout)
     assert course["id"] == course_id and course["series_end"] == end.isoformat()
     assert [f["weeks_after_series"] for f in course["followups"]] == [1, 2, 4, 8, 12]
-    stored = svc.get_course(sqlite_db, web_staff["nurse"], course_id)
+    stored = get_course(sqlite_db, web_staff["nurse"], course_id)
     assert stored.series_end == end and len(stored.followups) == 5
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 from ketaclinic.outcomes import Cohort, analyse_cohort, read_cohort_csv
-from ketaclinic.services import cohort as svc
+from ketaclinic.services.outcomes import cohort as svc
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent

@@ -9,7 +9,14 @@ import pytest
 from sqlalchemy import select, update
 
 from ketaclinic.errors import InputError, NotFoundError, PermissionDeniedError
-from ketaclinic.services import outcomes as svc
+from ketaclinic.services.outcomes.courses import (
+    CourseIn,
+    courses_without_series_end,
+    end_series,
+    get_course,
+    start_course,
+)
+from ketaclinic.services.outcomes.links import LinkIn, issue_link, view_link
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions.lifecycle import SessionCreate, create_session
 from ketaclinic.store.db import Database
@@ -24,7 +31,7 @@ WEEKS = [1, 2, 4, 8, 12]
 
 def _open_course(db: Database, nurse: Actor, mrn: str, started_on: date, plan_id: int | None = None) -> int:
     pid = make_patient(db, nurse, mrn) if plan_id is None else _plan_patient(db, plan_id)
-    course = svc.start_course(db, nurse, pid, svc.CourseIn(started_on=started_on, plan_id=plan_id))
+    course = start_course(db, nurse, pid, CourseIn(started_on=started_on, plan_id=plan_id))
     assert course.followups == [] and course.series_end is None
     return course.id
 
@@ -52,13 +59,13 @@ def test_a_course_started_without_a_series_end_gets_its_follow_ups(
 ) -> None:
     start = date.today() - timedelta(days=20)
     course_id = _open_course(db, staff["nurse"], "E1", start)
-    assert [c.id for c in svc.courses_without_series_end(db, staff["nurse"])] == [course_id]
+    assert [c.id for c in courses_without_series_end(db, staff["nurse"])] == [course_id]
     end = start + timedelta(days=14)
-    course = svc.end_series(db, staff["nurse"], course_id, end)
+    course = end_series(db, staff["nurse"], course_id, end)
     assert course.series_end == end
     assert [(f.kind, f.weeks_after_series) for f in course.followups] == [("after_series", w) for w in WEEKS]
     assert [f.due_on for f in course.followups] == [end + timedelta(weeks=w) for w in WEEKS]
-    assert svc.courses_without_series_end(db, staff["nurse"]) == []
+    assert courses_without_series_end(db, staff["nurse"]) == []
     event = latest_event(db, "treatment_course")
     assert event is not None and event.action == "update" and event.actor == "nurse"
     changes = json.loads(event.changes_json)
@@ -73,17 +80,17 @@ def test_a_new_series_end_moves_open_items_and_keeps_answered_ones(
     course = treated(db, staff["nurse"], "E2", 8, {1: 3}, series_end=old_end)
     before = {(f.kind, f.session_number, f.weeks_after_series): f for f in course.followups}
     week2 = before[("after_series", None, 2)]
-    link = svc.issue_link(db, staff["nurse"], svc.LinkIn(followup_item_id=week2.id))
+    link = issue_link(db, staff["nurse"], LinkIn(followup_item_id=week2.id))
     new_end = old_end + timedelta(days=3)
     sessions = [new_end - timedelta(days=14), new_end - timedelta(days=7), new_end]
-    after = svc.end_series(db, staff["physician"], course.id, new_end, sessions)
+    after = end_series(db, staff["physician"], course.id, new_end, sessions)
     by_contact = {(f.kind, f.session_number, f.weeks_after_series): f for f in after.followups}
     assert len(by_contact) == len(after.followups) == len(course.followups)  # nothing scheduled twice
     week1 = by_contact[("after_series", None, 1)]
     assert week1.status == "completed" and week1.due_on == old_end + timedelta(weeks=1)  # answered: stays
     moved = by_contact[("after_series", None, 2)]
     assert moved.id == week2.id and moved.status == "due" and moved.due_on == new_end + timedelta(weeks=2)
-    assert svc.view_link(db, link.token).instruments == moved.instruments  # the issued link still works
+    assert view_link(db, link.token).instruments == moved.instruments  # the issued link still works
     assert by_contact[("after_session", 3, None)].due_on == new_end + timedelta(days=1)
     assert [f.due_on for f in after.followups] == sorted(f.due_on for f in after.followups)
 
@@ -94,12 +101,12 @@ def test_session_days_come_from_the_charted_sessions(db: Database, staff: dict[s
     days = [start, start + timedelta(days=7), start + timedelta(days=14)]
     _charted(db, staff, plan_id, days, started=2)  # the third was never given
     course_id = _open_course(db, staff["nurse"], "E3", start, plan_id=plan_id)
-    assert svc.get_course(db, staff["nurse"], course_id).sessions_given == days[:2]
-    course = svc.end_series(db, staff["nurse"], course_id, days[1])
+    assert get_course(db, staff["nurse"], course_id).sessions_given == days[:2]
+    course = end_series(db, staff["nurse"], course_id, days[1])
     checks = [(f.session_number, f.due_on) for f in course.followups if f.kind == "after_session"]
     assert checks == [(1, days[0] + timedelta(days=1)), (2, days[1] + timedelta(days=1))]
     with pytest.raises(InputError) as caught:  # a session given after the end it names
-        svc.end_series(db, staff["nurse"], course_id, days[0])
+        end_series(db, staff["nurse"], course_id, days[0])
     assert caught.value.field == "series_end" and days[1].isoformat() in caught.value.message
 
 
@@ -111,9 +118,9 @@ def test_without_a_plan_the_patients_sessions_until_the_next_course_count(
     start = date.today() - timedelta(days=60)
     days = [start - timedelta(days=7), start, start + timedelta(days=7), start + timedelta(days=40)]
     _charted(db, staff, plan_id, days, started=4)
-    first = svc.start_course(db, staff["nurse"], pid, svc.CourseIn(started_on=start))
-    svc.start_course(db, staff["nurse"], pid, svc.CourseIn(started_on=start + timedelta(days=35)))
-    assert svc.get_course(db, staff["nurse"], first.id).sessions_given == days[1:3]
+    first = start_course(db, staff["nurse"], pid, CourseIn(started_on=start))
+    start_course(db, staff["nurse"], pid, CourseIn(started_on=start + timedelta(days=35)))
+    assert get_course(db, staff["nurse"], first.id).sessions_given == days[1:3]
 
 
 @pytest.mark.parametrize(
@@ -127,15 +134,15 @@ def test_impossible_series_ends_are_refused_naming_the_field(
     course_id = _open_course(db, staff["nurse"], "E5", start)
     end = (start if shift_days < 0 else date.today()) + timedelta(days=shift_days)
     with pytest.raises(InputError) as caught:
-        svc.end_series(db, staff["nurse"], course_id, end)
+        end_series(db, staff["nurse"], course_id, end)
     assert caught.value.field == "series_end" and word in caught.value.message
-    assert svc.get_course(db, staff["nurse"], course_id).series_end is None
+    assert get_course(db, staff["nurse"], course_id).series_end is None
 
 
 def test_tomorrow_is_allowed_for_clinics_ahead_of_the_server(db: Database, staff: dict[str, Actor]) -> None:
     course_id = _open_course(db, staff["nurse"], "E6", date.today() - timedelta(days=3))
     tomorrow = date.today() + timedelta(days=1)
-    assert svc.end_series(db, staff["nurse"], course_id, tomorrow).series_end == tomorrow
+    assert end_series(db, staff["nurse"], course_id, tomorrow).series_end == tomorrow
 
 
 def test_explicit_session_days_are_checked(db: Database, staff: dict[str, Actor]) -> None:
@@ -143,24 +150,24 @@ def test_explicit_session_days_are_checked(db: Database, staff: dict[str, Actor]
     course_id = _open_course(db, staff["nurse"], "E7", start)
     for sessions in ([start - timedelta(days=1)], [start + timedelta(days=5)]):
         with pytest.raises(InputError) as caught:
-            svc.end_series(db, staff["nurse"], course_id, start + timedelta(days=2), sessions)
+            end_series(db, staff["nurse"], course_id, start + timedelta(days=2), sessions)
         assert caught.value.field == "session_dates"
 
 
 def test_unknown_course_and_roles(db: Database, staff: dict[str, Actor]) -> None:
     with pytest.raises(NotFoundError):
-        svc.end_series(db, staff["nurse"], 9999, date.today())
+        end_series(db, staff["nurse"], 9999, date.today())
     course_id = _open_course(db, staff["nurse"], "E8", date.today() - timedelta(days=3))
     for role in ("researcher", "admin"):
         with pytest.raises(PermissionDeniedError):
-            svc.end_series(db, staff[role], course_id, date.today())
+            end_series(db, staff[role], course_id, date.today())
 
 
 def test_the_audit_event_lists_the_schedule_before_and_after(db: Database, staff: dict[str, Actor]) -> None:
     start = date.today() - timedelta(days=20)
     course_id = _open_course(db, staff["nurse"], "E-audit", start)
-    svc.end_series(db, staff["nurse"], course_id, start + timedelta(days=7))
-    svc.end_series(db, staff["nurse"], course_id, start + timedelta(days=14))
+    end_series(db, staff["nurse"], course_id, start + timedelta(days=7))
+    end_series(db, staff["nurse"], course_id, start + timedelta(days=14))
     changes = json.loads(latest_event(db, "treatment_course").changes_json)
     old, new = changes["followups"]["old"], changes["followups"]["new"]
     assert len(old) == len(new) and old != new

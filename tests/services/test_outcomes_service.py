@@ -11,7 +11,17 @@ from sqlalchemy import select
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 from ketaclinic.screening import ClinicRate
-from ketaclinic.services import outcomes as svc
+from ketaclinic.services.outcomes.courses import (
+    CourseIn,
+    CourseOut,
+    DiscontinuationIn,
+    due_followups,
+    record_discontinuation,
+    start_course,
+)
+from ketaclinic.services.outcomes.links import LinkGoneError, LinkIn, issue_link, submit_link, view_link
+from ketaclinic.services.outcomes.pros import Answers, ProIn, list_pros, record_pro
+from ketaclinic.services.outcomes.rates import clinic_response_rates
 from ketaclinic.services.patients import PatientCreate, register_patient
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
@@ -45,30 +55,28 @@ def treated(
     code: str = "G50.0",
     mechanism: str = "neuropathic",
     series_end: date | None = None,
-) -> svc.CourseOut:
+) -> CourseOut:
     """A patient with a finished course, a baseline PRO and after-series PROs at the given weeks."""
     pid = make_patient(db, actor, mrn, code, mechanism)
     end = series_end or date.today() - timedelta(weeks=13)
-    course = svc.start_course(
+    course = start_course(
         db,
         actor,
         pid,
-        svc.CourseIn(
+        CourseIn(
             started_on=end - timedelta(days=14),
             series_end=end,
             sessions_planned=3,
             session_dates=[end - timedelta(days=14), end - timedelta(days=7), end],
         ),
     )
-    svc.record_pro(
-        db, actor, pid, svc.ProIn(course_id=course.id, timepoint="baseline", nrs={"average": baseline})
-    )
+    record_pro(db, actor, pid, ProIn(course_id=course.id, timepoint="baseline", nrs={"average": baseline}))
     for week, nrs in followups.items():
-        svc.record_pro(
+        record_pro(
             db,
             actor,
             pid,
-            svc.ProIn(
+            ProIn(
                 course_id=course.id, timepoint="after_series", weeks_after_series=week, nrs={"average": nrs}
             ),
         )
@@ -78,26 +86,26 @@ def treated(
 def test_course_schedules_followups_after_sessions_and_series(db: Database, staff: dict[str, Actor]) -> None:
     pid = make_patient(db, staff["nurse"], "M1")
     end = date(2026, 1, 20)
-    course = svc.start_course(
+    course = start_course(
         db,
         staff["nurse"],
         pid,
-        svc.CourseIn(started_on=date(2026, 1, 6), series_end=end, session_dates=[date(2026, 1, 6), end]),
+        CourseIn(started_on=date(2026, 1, 6), series_end=end, session_dates=[date(2026, 1, 6), end]),
     )
     kinds = [(f.kind, f.session_number, f.weeks_after_series) for f in course.followups]
     assert kinds[:2] == [("after_session", 1, None), ("after_session", 2, None)]
     assert [f.weeks_after_series for f in course.followups if f.kind == "after_series"] == [1, 2, 4, 8, 12]
     assert course.followups[-1].due_on == end + timedelta(weeks=12)
-    assert course.followups[0].patient == "Jane Doe"
+    assert course.followups[0].patient == "Doe, Jane (M1)"
 
 
 def test_record_pro_scores_instruments_with_codes(db: Database, staff: dict[str, Actor]) -> None:
     pid = make_patient(db, staff["nurse"], "M2")
-    pro = svc.record_pro(
+    pro = record_pro(
         db,
         staff["nurse"],
         pid,
-        svc.ProIn(
+        ProIn(
             nrs={"recall": "7d", "now": 6, "average": 5, "worst": 8},
             pgic=2,
             phq9=[1, 1, 1, 1, 1, 1, 1, 1, 1],
@@ -134,79 +142,79 @@ def test_bad_item_names_the_item_and_writes_nothing(
 ) -> None:
     pid = make_patient(db, staff["nurse"], "M3")
     with pytest.raises(InputError) as caught:
-        svc.record_pro(db, staff["nurse"], pid, svc.ProIn(**answers))
+        record_pro(db, staff["nurse"], pid, ProIn(**answers))
     assert caught.value.field == field
-    assert svc.list_pros(db, staff["nurse"], pid) == []
+    assert list_pros(db, staff["nurse"], pid) == []
 
 
 def test_roles(db: Database, staff: dict[str, Actor]) -> None:
     pid = make_patient(db, staff["nurse"], "M4")
     with pytest.raises(PermissionDeniedError):
-        svc.record_pro(db, staff["researcher"], pid, svc.ProIn(nrs={"now": 3}))
-    course = svc.start_course(db, staff["nurse"], pid, svc.CourseIn(started_on=date.today()))
+        record_pro(db, staff["researcher"], pid, ProIn(nrs={"now": 3}))
+    course = start_course(db, staff["nurse"], pid, CourseIn(started_on=date.today()))
     with pytest.raises(PermissionDeniedError):  # only a physician records why a course stopped
-        svc.record_discontinuation(
-            db, staff["nurse"], course.id, svc.DiscontinuationIn(discontinued="lack_of_effect", reason="x")
+        record_discontinuation(
+            db, staff["nurse"], course.id, DiscontinuationIn(discontinued="lack_of_effect", reason="x")
         )
-    out = svc.record_discontinuation(
+    out = record_discontinuation(
         db,
         staff["physician"],
         course.id,
-        svc.DiscontinuationIn(discontinued="adverse_event", reason="hallucinations"),
+        DiscontinuationIn(discontinued="adverse_event", reason="hallucinations"),
     )
     assert out.discontinued == "adverse_event"
     event = latest_event(db, "treatment_course")
     assert event is not None and event.reason == "hallucinations"
     assert json.loads(event.changes_json)["discontinued"] == {"old": "none", "new": "adverse_event"}
     with pytest.raises(ValidationError):
-        svc.DiscontinuationIn(discontinued="bored", reason="x")  # type: ignore[arg-type]
+        DiscontinuationIn(discontinued="bored", reason="x")  # type: ignore[arg-type]
 
 
 def test_link_single_use_expiry_and_unknown(db: Database, staff: dict[str, Actor]) -> None:
     course = treated(db, staff["nurse"], "L1", 8, {}, series_end=date.today() - timedelta(days=8))
     item = next(f for f in course.followups if f.weeks_after_series == 1)
-    link = svc.issue_link(db, staff["nurse"], svc.LinkIn(followup_item_id=item.id))
+    link = issue_link(db, staff["nurse"], LinkIn(followup_item_id=item.id))
     assert link.path == f"/r/{link.token}"
     with db.transaction() as session:
         stored = session.execute(select(ProLink)).scalar_one()
         assert stored.token_sha256 != link.token and len(stored.token_sha256) == 64
-    view = svc.view_link(db, link.token)
+    view = view_link(db, link.token)
     assert view.first_name == "Jane" and "phq9" in view.instruments
-    svc.submit_link(db, link.token, svc.Answers(nrs={"average": 3}, pgic=2))
-    with pytest.raises(svc.LinkGoneError):
-        svc.submit_link(db, link.token, svc.Answers(nrs={"average": 3}))
-    with pytest.raises(svc.LinkGoneError):
-        svc.view_link(db, link.token)
+    submit_link(db, link.token, Answers(nrs={"average": 3}, pgic=2))
+    with pytest.raises(LinkGoneError):
+        submit_link(db, link.token, Answers(nrs={"average": 3}))
+    with pytest.raises(LinkGoneError):
+        view_link(db, link.token)
     with pytest.raises(NotFoundError):
-        svc.view_link(db, "x" * 32)
-    pros = svc.list_pros(db, staff["nurse"], course.patient_id)
+        view_link(db, "x" * 32)
+    pros = list_pros(db, staff["nurse"], course.patient_id)
     assert (
         pros[-1].via == "link" and pros[-1].weeks_after_series == 1 and pros[-1].timepoint == "after_series"
     )
     with pytest.raises(ConflictError):  # the item is answered: no second link
-        svc.issue_link(db, staff["nurse"], svc.LinkIn(followup_item_id=item.id))
+        issue_link(db, staff["nurse"], LinkIn(followup_item_id=item.id))
     other = next(f for f in course.followups if f.weeks_after_series == 2)
-    late = svc.issue_link(db, staff["nurse"], svc.LinkIn(followup_item_id=other.id))
+    late = issue_link(db, staff["nurse"], LinkIn(followup_item_id=other.id))
     with db.transaction() as session:
         row = session.execute(select(ProLink).where(ProLink.followup_item_id == other.id)).scalar_one()
         row.expires_at = datetime.now(UTC) - timedelta(minutes=1)
-    with pytest.raises(svc.LinkGoneError, match="expired"):
-        svc.view_link(db, late.token)
+    with pytest.raises(LinkGoneError, match="expired"):
+        view_link(db, late.token)
 
 
 def test_bad_link_answers_leave_the_link_usable(db: Database, staff: dict[str, Actor]) -> None:
     course = treated(db, staff["nurse"], "L2", 8, {}, series_end=date.today() - timedelta(days=8))
     item = next(f for f in course.followups if f.weeks_after_series == 1)
-    link = svc.issue_link(db, staff["nurse"], svc.LinkIn(followup_item_id=item.id))
+    link = issue_link(db, staff["nurse"], LinkIn(followup_item_id=item.id))
     with pytest.raises(InputError):
-        svc.submit_link(db, link.token, svc.Answers(phq9=[9] * 9))
-    assert svc.view_link(db, link.token).first_name == "Jane"
+        submit_link(db, link.token, Answers(phq9=[9] * 9))
+    assert view_link(db, link.token).first_name == "Jane"
 
 
 def test_due_and_overdue(db: Database, staff: dict[str, Actor]) -> None:
     today = date.today()
     treated(db, staff["nurse"], "D1", 8, {1: 4}, series_end=today - timedelta(days=15))
-    due = svc.due_followups(db, staff["nurse"], today=today)
+    due = due_followups(db, staff["nurse"], today=today)
     weeks = {f.weeks_after_series: f.overdue for f in due if f.kind == "after_series"}
     assert weeks == {2: True}  # week 1 answered, week 2 a day late, week 4 not yet within the horizon
     assert not [f for f in due if f.kind == "after_session"]  # superseded by the answered week 1
@@ -218,14 +226,14 @@ def test_clinic_response_rates_by_group(db: Database, staff: dict[str, Actor]) -
     treated(db, nurse, "R2", 8, {12: 6})  # 25 %: not
     treated(db, nurse, "R3", 8, {})  # endpoint passed, no follow-up: counted, not a responder
     stopped = treated(db, nurse, "R4", 8, {12: 2})
-    svc.record_discontinuation(
-        db, staff["physician"], stopped.id, svc.DiscontinuationIn(discontinued="lack_of_effect", reason="r")
+    record_discontinuation(
+        db, staff["physician"], stopped.id, DiscontinuationIn(discontinued="lack_of_effect", reason="r")
     )
     treated(db, nurse, "R5", 6, {12: 2}, code="M79.7", mechanism="nociplastic")
     treated(db, nurse, "R6", 6, {}, series_end=date.today())  # still running: not evaluable yet
     with db.transaction() as session:
-        rates = svc.clinic_response_rates(session)
-        immpact30 = svc.clinic_response_rates(session, "immpact30")
+        rates = clinic_response_rates(session)
+        immpact30 = clinic_response_rates(session, "immpact30")
     tn_group = next(iter(k for k in rates if rates[k].n == 4))
     assert rates[tn_group] == ClinicRate(n=4, responders=1)
     assert immpact30[tn_group] == ClinicRate(n=4, responders=2)  # no exclusion for lack of effect
@@ -233,7 +241,7 @@ def test_clinic_response_rates_by_group(db: Database, staff: dict[str, Actor]) -
 
 
 def test_relief_from_follow_up_series(db: Database, staff: dict[str, Actor]) -> None:
-    from ketaclinic.services.cohort import course_facts
+    from ketaclinic.services.outcomes.cohort import course_facts
 
     treated(db, staff["nurse"], "S1", 8, {1: 2, 2: 2, 4: 3, 8: 7, 12: 8})
     treated(db, staff["nurse"], "S2", 8, {1: 2, 12: 3})
@@ -253,13 +261,11 @@ def test_course_plan_must_be_a_plan_of_the_patient(db: Database, staff: dict[str
         db, staff["physician"], owner, plans.PlanCreate(protocol_id="cohen2018-test", weight_kg=70)
     )
     with pytest.raises(NotFoundError) as missing:
-        svc.start_course(db, staff["nurse"], owner, svc.CourseIn(started_on=date.today(), plan_id=9999))
+        start_course(db, staff["nurse"], owner, CourseIn(started_on=date.today(), plan_id=9999))
     assert missing.value.field == "plan_id"
     with pytest.raises(NotFoundError):
-        svc.start_course(db, staff["nurse"], other, svc.CourseIn(started_on=date.today(), plan_id=plan.id))
-    course = svc.start_course(
-        db, staff["nurse"], owner, svc.CourseIn(started_on=date.today(), plan_id=plan.id)
-    )
+        start_course(db, staff["nurse"], other, CourseIn(started_on=date.today(), plan_id=plan.id))
+    course = start_course(db, staff["nurse"], owner, CourseIn(started_on=date.today(), plan_id=plan.id))
     assert course.plan_id == plan.id
 
 
@@ -268,16 +274,16 @@ def test_link_answered_twice_at_once_stores_one_answer(db: Database, staff: dict
 
     course = treated(db, staff["nurse"], "L2", 8, {}, series_end=date.today() - timedelta(days=8))
     item = next(f for f in course.followups if f.weeks_after_series == 1)
-    link = svc.issue_link(db, staff["nurse"], svc.LinkIn(followup_item_id=item.id))
+    link = issue_link(db, staff["nurse"], LinkIn(followup_item_id=item.id))
     start = threading.Barrier(2)
     results: list[str] = []
 
     def answer() -> None:
         start.wait()
         try:
-            svc.submit_link(db, link.token, svc.Answers(nrs={"average": 3}))
+            submit_link(db, link.token, Answers(nrs={"average": 3}))
             results.append("stored")
-        except svc.LinkGoneError:
+        except LinkGoneError:
             results.append("gone")
 
     threads = [threading.Thread(target=answer) for _ in range(2)]
@@ -286,4 +292,4 @@ def test_link_answered_twice_at_once_stores_one_answer(db: Database, staff: dict
     for thread in threads:
         thread.join()
     assert sorted(results) == ["gone", "stored"]
-    assert len([p for p in svc.list_pros(db, staff["nurse"], course.patient_id) if p.via == "link"]) == 1
+    assert len([p for p in list_pros(db, staff["nurse"], course.patient_id) if p.via == "link"]) == 1

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from ketaclinic.services import outcomes as svc
+from ketaclinic.services.outcomes.courses import CourseIn, start_course
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 from tests.conftest import screenshot
@@ -21,7 +21,7 @@ def clinic(sqlite_db: Database, web_staff: dict[str, Actor]) -> int:
     treated(sqlite_db, nurse, "K1", 8, {}, series_end=date.today() - timedelta(days=8))
     pid = make_patient(sqlite_db, nurse, "K2")
     started = date.today() - timedelta(days=15)
-    return svc.start_course(sqlite_db, nurse, pid, svc.CourseIn(started_on=started, sessions_planned=3)).id
+    return start_course(sqlite_db, nurse, pid, CourseIn(started_on=started, sessions_planned=3)).id
 
 
 def test_nurse_records_the_series_end(browser_login, clinic: int) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from ketaclinic.services import outcomes as svc
+from ketaclinic.services.outcomes.courses import CourseIn, CourseOut, start_course
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 from tests.services.test_outcomes_service import make_patient, treated
@@ -18,11 +18,11 @@ WEEKS = [1, 2, 4, 8, 12]
 
 
 @pytest.fixture
-def open_course(sqlite_db: Database, web_staff: dict[str, Actor]) -> svc.CourseOut:
+def open_course(sqlite_db: Database, web_staff: dict[str, Actor]) -> CourseOut:
     """A course started three weeks ago without a series end (so nothing is scheduled)."""
     pid = make_patient(sqlite_db, web_staff["nurse"], "S1")
-    return svc.start_course(
-        sqlite_db, web_staff["nurse"], pid, svc.CourseIn(started_on=date.today() - timedelta(days=21))
+    return start_course(
+        sqlite_db, web_staff["nurse"], pid, CourseIn(started_on=date.today() - timedelta(days=21))
     )
 
 
@@ -30,12 +30,12 @@ def _url(course_id: int) -> str:
     return f"/api/v1/courses/{course_id}/series-end"
 
 
-def test_api_schedules_the_follow_ups(api_client: Client, open_course: svc.CourseOut) -> None:
+def test_api_schedules_the_follow_ups(api_client: Client, open_course: CourseOut) -> None:
     end = date.today() - timedelta(days=7)
     answer = api_client("nurse").post(_url(open_course.id), json={"series_end": end.isoformat()})
     assert answer.status_code == 200, answer.text
     course = answer.json()
-    assert course["series_end"] == end.isoformat() and course["patient"] == "Jane Doe"
+    assert course["series_end"] == end.isoformat() and course["patient"] == "Doe, Jane (S1)"
     assert [f["weeks_after_series"] for f in course["followups"]] == WEEKS
     week1 = course["followups"][0]
     assert week1["due_on"] == (end + timedelta(weeks=1)).isoformat() and week1["status"] == "due"
@@ -80,9 +80,7 @@ def test_api_reschedules_and_keeps_answered_items(
         {"series_end": date.today().isoformat(), "session_dates": ["2026-13-01"]},
     ],
 )
-def test_api_bad_date_is_422_naming_the_field(
-    api_client: Client, open_course: svc.CourseOut, body: dict
-) -> None:
+def test_api_bad_date_is_422_naming_the_field(api_client: Client, open_course: CourseOut, body: dict) -> None:
     answer = api_client("nurse").post(_url(open_course.id), json=body)
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
@@ -91,7 +89,7 @@ def test_api_bad_date_is_422_naming_the_field(
     )
 
 
-def test_api_roles_and_unknown_course(api_client: Client, open_course: svc.CourseOut) -> None:
+def test_api_roles_and_unknown_course(api_client: Client, open_course: CourseOut) -> None:
     body = {"series_end": date.today().isoformat()}
     for role in ("researcher", "admin"):
         assert api_client(role).post(_url(open_course.id), json=body).status_code == 403
@@ -101,7 +99,7 @@ def test_api_roles_and_unknown_course(api_client: Client, open_course: svc.Cours
 
 
 def test_course_page_form_records_the_series_end(
-    page_client: Callable[[str], TestClient], open_course: svc.CourseOut
+    page_client: Callable[[str], TestClient], open_course: CourseOut
 ) -> None:
     nurse = page_client("nurse")
     listed = nurse.get("/followup")
@@ -132,7 +130,7 @@ def test_course_page_form_records_the_series_end(
     ],
 )
 def test_course_page_shows_a_bad_date_next_to_the_field(
-    page_client: Callable[[str], TestClient], open_course: svc.CourseOut, value: str, message: str
+    page_client: Callable[[str], TestClient], open_course: CourseOut, value: str, message: str
 ) -> None:
     nurse = page_client("nurse")
     answer = nurse.post(
@@ -145,7 +143,7 @@ def test_course_page_shows_a_bad_date_next_to_the_field(
 
 
 def test_course_page_roles_csrf_and_unknown(
-    page_client: Callable[[str], TestClient], open_course: svc.CourseOut
+    page_client: Callable[[str], TestClient], open_course: CourseOut
 ) -> None:
     researcher = page_client("researcher")
     assert researcher.get(f"/courses/{open_course.id}").status_code == 403

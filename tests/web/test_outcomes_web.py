@@ -10,7 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from ketaclinic.services import outcomes as svc
+from ketaclinic.services.outcomes.courses import CourseOut
+from ketaclinic.services.outcomes.links import LinkIn, issue_link
+from ketaclinic.services.outcomes.pros import list_pros
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
@@ -22,7 +24,7 @@ Client = Callable[[str | None], TestClient]
 
 
 @pytest.fixture
-def clinic(sqlite_db: Database, web_staff: dict[str, Actor]) -> dict[str, svc.CourseOut]:
+def clinic(sqlite_db: Database, web_staff: dict[str, Actor]) -> dict[str, CourseOut]:
     nurse = web_staff["nurse"]
     return {
         "tn": treated(sqlite_db, nurse, "W1", 8, {1: 2, 12: 3}),
@@ -65,7 +67,7 @@ def test_due_list_and_links_api(api_client: Client, clinic: dict) -> None:
     due = api_client("nurse").get("/api/v1/outcomes/due")
     assert due.status_code == 200
     item = next(f for f in due.json() if f["weeks_after_series"] == 1)
-    assert item["overdue"] and item["patient"] == "Jane Doe"
+    assert item["overdue"] and item["patient"] == "Doe, Jane (W3)"
     link = api_client("nurse").post("/api/v1/outcomes/links", json={"followup_item_id": item["id"]})
     assert link.status_code == 201 and link.json()["path"].startswith("/r/")
     assert (
@@ -93,7 +95,7 @@ def test_patient_link_once_then_gone(
     api_client: Client, sqlite_db: Database, web_staff: dict, clinic: dict
 ) -> None:
     item = next(f for f in clinic["open"].followups if f.weeks_after_series == 1)
-    token = svc.issue_link(sqlite_db, web_staff["nurse"], svc.LinkIn(followup_item_id=item.id)).token
+    token = issue_link(sqlite_db, web_staff["nurse"], LinkIn(followup_item_id=item.id)).token
     anonymous = api_client(None)
     page = anonymous.get(f"/r/{token}")
     assert page.status_code == 200
@@ -106,7 +108,7 @@ def test_patient_link_once_then_gone(
     answers |= {"bpi_mood": "2", "bpi_sleep": "3", "bpi_walking_ability": "1", "bpi_normal_work": "2"}
     done = anonymous.post(f"/r/{token}", data=answers)
     assert done.status_code == 200 and "Thank you, Jane" in done.text
-    pro = svc.list_pros(sqlite_db, web_staff["nurse"], item.patient_id)[-1]
+    pro = list_pros(sqlite_db, web_staff["nurse"], item.patient_id)[-1]
     assert pro.via == "link" and pro.scores["phq9"]["total"] == 9 and pro.scores["bpi"]["severity"] == 3.0
     assert anonymous.get(f"/r/{token}").status_code == 410
     assert anonymous.post(f"/r/{token}", data=answers).status_code == 410
@@ -116,7 +118,7 @@ def test_patient_link_once_then_gone(
 
 def test_expired_link_is_410(api_client: Client, sqlite_db: Database, web_staff: dict, clinic: dict) -> None:
     item = next(f for f in clinic["open"].followups if f.weeks_after_series == 1)
-    token = svc.issue_link(sqlite_db, web_staff["nurse"], svc.LinkIn(followup_item_id=item.id)).token
+    token = issue_link(sqlite_db, web_staff["nurse"], LinkIn(followup_item_id=item.id)).token
     with sqlite_db.transaction() as session:
         session.execute(select(ProLink)).scalar_one().expires_at = datetime.now(UTC) - timedelta(seconds=1)
     answer = api_client(None).get(f"/r/{token}")
@@ -211,7 +213,7 @@ def test_dashboard_without_data_and_synthetic_banner(
     empty = page_client("physician").get("/analytics")
     assert empty.status_code == 200 and "no evaluable treatment courses" in empty.text
     from ketaclinic.outcomes import read_cohort_csv
-    from ketaclinic.services.cohort import import_cohort
+    from ketaclinic.services.outcomes.cohort import import_cohort
 
     import_cohort(sqlite_db, web_staff["physician"], read_cohort_csv(FIXTURE), name="valle")
     page = page_client("physician").get(
@@ -234,7 +236,7 @@ def test_link_answers_not_a_number_or_a_fraction_are_422_never_500_or_truncated(
     api_client: Client, sqlite_db: Database, web_staff: dict, clinic: dict, answers: dict, field: str
 ) -> None:
     item = next(f for f in clinic["open"].followups if f.weeks_after_series == 1)
-    token = svc.issue_link(sqlite_db, web_staff["nurse"], svc.LinkIn(followup_item_id=item.id)).token
+    token = issue_link(sqlite_db, web_staff["nurse"], LinkIn(followup_item_id=item.id)).token
     answer = api_client(None).post(f"/r/{token}", data=answers)
     assert answer.status_code == 422 and field in answer.text
-    assert all(p.via != "link" for p in svc.list_pros(sqlite_db, web_staff["nurse"], item.patient_id))
+    assert all(p.via != "link" for p in list_pros(sqlite_db, web_staff["nurse"], item.patient_id))

@@ -71,7 +71,7 @@ def report(
     comparison = parse_compare(compare) if compare is not None else None
     if input_path is None:
         from ketaclinic.cli.commands.foundation import open_database
-        from ketaclinic.services.cohort import cohort_report
+        from ketaclinic.services.outcomes.cohort import cohort_report
         from ketaclinic.services.permissions import SYSTEM
 
         result = cohort_report(
@@ -111,7 +111,7 @@ def import_file(
 ) -> None:
     """Load a retrospective cohort into the clinic database: every row or none (exit 2 on any bad row)."""
     from ketaclinic.cli.commands.foundation import open_database
-    from ketaclinic.services.cohort import import_cohort
+    from ketaclinic.services.outcomes.cohort import import_cohort
     from ketaclinic.services.permissions import SYSTEM
 
     cohort = _read_csv(path, as_json)

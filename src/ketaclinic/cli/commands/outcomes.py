@@ -35,7 +35,7 @@ def end_series(
 ) -> None:
     """Record the series end; follow-ups still open are rescheduled, answered ones stay."""
     from ketaclinic.cli.commands.foundation import open_database
-    from ketaclinic.services.outcomes import end_series as record
+    from ketaclinic.services.outcomes.courses import end_series as record
     from ketaclinic.services.permissions import SYSTEM
 
     series_end = _day(on, "series_end")

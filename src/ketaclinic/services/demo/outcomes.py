@@ -10,14 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketaclinic.services.demo.context import DemoContext
-from ketaclinic.services.outcomes import (
+from ketaclinic.services.outcomes.courses import (
     CourseIn,
     DiscontinuationIn,
-    ProIn,
     record_discontinuation,
-    record_pro,
     start_course,
 )
+from ketaclinic.services.outcomes.pros import ProIn, record_pro
 from ketaclinic.services.patients import get_patient_row
 from ketaclinic.store.db import Database
 
@@ -55,7 +54,7 @@ def seed(db: Database, context: DemoContext) -> None:
     """Courses, 12 weeks of follow-up PROs (some missing), discontinuations, due items, an imported cohort."""
     from ketaclinic.data import load_toml
     from ketaclinic.outcomes import read_cohort_csv
-    from ketaclinic.services.cohort import import_cohort, screening_baselines
+    from ketaclinic.services.outcomes.cohort import import_cohort, screening_baselines
 
     rng, nurse, today = context.rng, context.nurse, context.today
     with db.transaction() as session:

@@ -17,7 +17,7 @@ from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.eligibility import (
     SIGNED,
 )
-from ketaclinic.services.outcomes import clinic_response_rates
+from ketaclinic.services.outcomes.rates import clinic_response_rates
 from ketaclinic.services.patients import age_years, get_patient_row, latest_measure
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.store.audit import canonical_json

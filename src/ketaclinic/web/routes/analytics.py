@@ -16,7 +16,7 @@ from ketaclinic.outcomes import CohortFileError, list_definitions, parse_compare
 from ketaclinic.outcomes.definitions import DEFAULT_DEFINITION
 from ketaclinic.outcomes.instruments import instrument_sources
 from ketaclinic.reports.cohort import cohort_charts, render_cohort_html
-from ketaclinic.services import cohort as cohorts
+from ketaclinic.services.outcomes import cohort as cohorts
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, render, requires
 from ketaclinic.web.nav import NavItem

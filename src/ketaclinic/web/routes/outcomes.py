@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.outcomes.instruments import get_questionnaire, instrument_sources
-from ketaclinic.services import outcomes
+from ketaclinic.services.outcomes import courses, links, pros
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, render, requires
 from ketaclinic.web.nav import NavItem
@@ -25,7 +25,7 @@ RecordApi = Annotated[Principal, Depends(requires(Permission.OUTCOMES_RECORD))]
 RecordPage = Annotated[Principal, Depends(requires(Permission.OUTCOMES_RECORD, page=True))]
 PhysicianApi = Annotated[Principal, Depends(requires(Permission.PLANS_APPROVE))]
 
-PGIC_LEVELS = tuple(enumerate(outcomes.pgic_labels(), start=1))
+PGIC_LEVELS = tuple(enumerate(pros.pgic_labels(), start=1))
 PHQ9_ITEMS = (
     "Little interest or pleasure in doing things",
     "Feeling down, depressed, or hopeless",
@@ -62,77 +62,77 @@ BPI_INTERFERENCE = (
 # --- JSON API -------------------------------------------------------------------------------------------
 
 
-@router.get("/api/v1/outcomes/due", response_model=list[outcomes.FollowupOut], tags=["outcomes"])
+@router.get("/api/v1/outcomes/due", response_model=list[courses.FollowupOut], tags=["outcomes"])
 def api_due(
     db: DbDep, principal: RecordApi, horizon_days: Annotated[int, Query(ge=0, le=90)] = 7
-) -> list[outcomes.FollowupOut]:
+) -> list[courses.FollowupOut]:
     """Follow-ups due within `horizon_days` and overdue ones."""
-    return outcomes.due_followups(db, principal.actor, horizon_days=horizon_days)
+    return courses.due_followups(db, principal.actor, horizon_days=horizon_days)
 
 
 @router.post(
     "/api/v1/patients/{patient_id}/outcomes",
     status_code=201,
-    response_model=outcomes.ProOut,
+    response_model=pros.ProOut,
     tags=["outcomes"],
 )
-def api_record(patient_id: int, body: outcomes.ProIn, db: DbDep, principal: RecordApi) -> outcomes.ProOut:
+def api_record(patient_id: int, body: pros.ProIn, db: DbDep, principal: RecordApi) -> pros.ProOut:
     """Enter a patient's questionnaire answers (scored; 422 names the bad item)."""
-    return outcomes.record_pro(db, principal.actor, patient_id, body)
+    return pros.record_pro(db, principal.actor, patient_id, body)
 
 
-@router.get("/api/v1/patients/{patient_id}/outcomes", response_model=list[outcomes.ProOut], tags=["outcomes"])
-def api_list(patient_id: int, db: DbDep, principal: RecordApi) -> list[outcomes.ProOut]:
+@router.get("/api/v1/patients/{patient_id}/outcomes", response_model=list[pros.ProOut], tags=["outcomes"])
+def api_list(patient_id: int, db: DbDep, principal: RecordApi) -> list[pros.ProOut]:
     """A patient's PROs."""
-    return outcomes.list_pros(db, principal.actor, patient_id)
+    return pros.list_pros(db, principal.actor, patient_id)
 
 
 @router.post(
     "/api/v1/patients/{patient_id}/courses",
     status_code=201,
-    response_model=outcomes.CourseOut,
+    response_model=courses.CourseOut,
     tags=["outcomes"],
 )
 def api_start_course(
-    patient_id: int, body: outcomes.CourseIn, db: DbDep, principal: RecordApi
-) -> outcomes.CourseOut:
+    patient_id: int, body: courses.CourseIn, db: DbDep, principal: RecordApi
+) -> courses.CourseOut:
     """Open a treatment course (follow-ups scheduled when the series end is given)."""
-    return outcomes.start_course(db, principal.actor, patient_id, body)
+    return courses.start_course(db, principal.actor, patient_id, body)
 
 
 @router.get(
-    "/api/v1/patients/{patient_id}/courses", response_model=list[outcomes.CourseOut], tags=["outcomes"]
+    "/api/v1/patients/{patient_id}/courses", response_model=list[courses.CourseOut], tags=["outcomes"]
 )
-def api_courses(patient_id: int, db: DbDep, principal: RecordApi) -> list[outcomes.CourseOut]:
+def api_courses(patient_id: int, db: DbDep, principal: RecordApi) -> list[courses.CourseOut]:
     """A patient's treatment courses with their follow-up items."""
-    return outcomes.list_courses(db, principal.actor, patient_id)
+    return courses.list_courses(db, principal.actor, patient_id)
 
 
 @router.post(
-    "/api/v1/courses/{course_id}/discontinuation", response_model=outcomes.CourseOut, tags=["outcomes"]
+    "/api/v1/courses/{course_id}/discontinuation", response_model=courses.CourseOut, tags=["outcomes"]
 )
 def api_discontinue(
-    course_id: int, body: outcomes.DiscontinuationIn, db: DbDep, principal: PhysicianApi
-) -> outcomes.CourseOut:
+    course_id: int, body: courses.DiscontinuationIn, db: DbDep, principal: PhysicianApi
+) -> courses.CourseOut:
     """A physician records why a course stopped (audited)."""
-    return outcomes.record_discontinuation(db, principal.actor, course_id, body)
+    return courses.record_discontinuation(db, principal.actor, course_id, body)
 
 
-@router.post("/api/v1/courses/{course_id}/series-end", response_model=outcomes.CourseOut, tags=["outcomes"])
+@router.post("/api/v1/courses/{course_id}/series-end", response_model=courses.CourseOut, tags=["outcomes"])
 def api_end_series(
-    course_id: int, body: outcomes.SeriesEndIn, db: DbDep, principal: RecordApi
-) -> outcomes.CourseOut:
+    course_id: int, body: courses.SeriesEndIn, db: DbDep, principal: RecordApi
+) -> courses.CourseOut:
     """Record when the series ended; follow-ups still due are rescheduled, answered ones stay.
 
     Without `session_dates` the days of the sessions charted for the course are used.
     """
-    return outcomes.end_series(db, principal.actor, course_id, body.series_end, body.session_dates)
+    return courses.end_series(db, principal.actor, course_id, body.series_end, body.session_dates)
 
 
-@router.post("/api/v1/outcomes/links", status_code=201, response_model=outcomes.LinkOut, tags=["outcomes"])
-def api_link(body: outcomes.LinkIn, db: DbDep, principal: RecordApi) -> outcomes.LinkOut:
+@router.post("/api/v1/outcomes/links", status_code=201, response_model=links.LinkOut, tags=["outcomes"])
+def api_link(body: links.LinkIn, db: DbDep, principal: RecordApi) -> links.LinkOut:
     """Issue a one-time questionnaire link for a due item (the URL is shown once; nothing is sent)."""
-    return outcomes.issue_link(db, principal.actor, body)
+    return links.issue_link(db, principal.actor, body)
 
 
 # --- follow-up list -------------------------------------------------------------------------------------
@@ -140,9 +140,9 @@ def api_link(body: outcomes.LinkIn, db: DbDep, principal: RecordApi) -> outcomes
 
 def _followup_context(db: DbDep, principal: Principal) -> dict[str, Any]:
     return {
-        "items": outcomes.due_followups(db, principal.actor),
-        "awaiting": outcomes.courses_without_series_end(db, principal.actor),
-        "policy": outcomes.schedule_policy(),
+        "items": courses.due_followups(db, principal.actor),
+        "awaiting": courses.courses_without_series_end(db, principal.actor),
+        "policy": courses.schedule_policy(),
     }
 
 
@@ -155,7 +155,7 @@ def followup_page(request: Request, db: DbDep, principal: RecordPage) -> Respons
 @router.post("/followup/{item_id}/link", response_class=HTMLResponse, include_in_schema=False)
 def followup_link(request: Request, item_id: int, db: DbDep, principal: RecordPage) -> Response:
     """Issue a link and show its URL to copy."""
-    link = outcomes.issue_link(db, principal.actor, outcomes.LinkIn(followup_item_id=item_id))
+    link = links.issue_link(db, principal.actor, links.LinkIn(followup_item_id=item_id))
     url = str(request.base_url).rstrip("/") + link.path
     return render(request, "outcomes/followup.html", link=link, url=url, **_followup_context(db, principal))
 
@@ -173,7 +173,7 @@ def _course_page(
     value: str = "",
     recorded: bool = False,
 ) -> Response:
-    course = outcomes.get_course(db, principal.actor, course_id)
+    course = courses.get_course(db, principal.actor, course_id)
     return render(
         request,
         "outcomes/course.html",
@@ -184,7 +184,7 @@ def _course_page(
         recorded=recorded,
         latest=date.today() + timedelta(days=1),
         today=date.today(),
-        policy=outcomes.schedule_policy(),
+        policy=courses.schedule_policy(),
     )
 
 
@@ -210,7 +210,7 @@ async def course_end_series(request: Request, course_id: int, db: DbDep, princip
     """Record the series end from the course page; a bad date comes back next to the field."""
     raw = str((await request.form()).get("series_end") or "").strip()
     try:
-        outcomes.end_series(db, principal.actor, course_id, _series_end_of(raw))
+        courses.end_series(db, principal.actor, course_id, _series_end_of(raw))
     except InputError as exc:
         return _course_page(request, db, principal, course_id, errors={"series_end": exc.message}, value=raw)
     return RedirectResponse(f"/courses/{course_id}?recorded=1", status_code=303)
@@ -219,7 +219,7 @@ async def course_end_series(request: Request, course_id: int, db: DbDep, princip
 # --- the patient's one-time link (public: the token is the credential) ----------------------------------
 
 
-def _questionnaire_context(view: outcomes.LinkView) -> dict[str, Any]:
+def _questionnaire_context(view: links.LinkView) -> dict[str, Any]:
     return {
         "view": view,
         "pgic_levels": PGIC_LEVELS,
@@ -233,7 +233,7 @@ def _questionnaire_context(view: outcomes.LinkView) -> dict[str, Any]:
 
 
 def _gone(request: Request, exc: Exception) -> Response:
-    status = 410 if isinstance(exc, outcomes.LinkGoneError) else 404
+    status = 410 if isinstance(exc, links.LinkGoneError) else 404
     message = exc.message if isinstance(exc, ConflictError | NotFoundError) else str(exc)
     return render(request, "outcomes/link_gone.html", message=message, status_code=status)
 
@@ -268,7 +268,7 @@ def _items(form: FormData, prefix: str, count: int) -> list[int] | None:
     return [_whole(v, f"{prefix}.item{i}") for i, v in enumerate(values, start=1) if v is not None]
 
 
-def answers_from_form(form: FormData) -> outcomes.Answers:
+def answers_from_form(form: FormData) -> pros.Answers:
     """The questionnaire form as Answers (blank instruments are left out)."""
     nrs = {k: _number(form, f"nrs_{k}") for k in ("now", "average", "worst")}
     pgic = _number(form, "pgic")
@@ -280,7 +280,7 @@ def answers_from_form(form: FormData) -> outcomes.Answers:
         bpi["severity"] = severity
     if any(v is not None for v in interference.values()):
         bpi["interference"] = interference
-    return outcomes.Answers.model_validate(
+    return pros.Answers.model_validate(
         {
             "nrs": {"recall": "24h", **nrs} if any(v is not None for v in nrs.values()) else None,
             "pgic": None if pgic is None else _whole(pgic, "pgic"),
@@ -295,8 +295,8 @@ def answers_from_form(form: FormData) -> outcomes.Answers:
 def link_page(request: Request, token: str, db: DbDep) -> Response:
     """The questionnaire, and nothing else: a first name at most, no login."""
     try:
-        view = outcomes.view_link(db, token)
-    except (NotFoundError, outcomes.LinkGoneError) as exc:
+        view = links.view_link(db, token)
+    except (NotFoundError, links.LinkGoneError) as exc:
         return _gone(request, exc)
     return render(
         request, "outcomes/questionnaire.html", errors={}, values={}, **_questionnaire_context(view)
@@ -307,13 +307,13 @@ def link_page(request: Request, token: str, db: DbDep) -> Response:
 async def link_submit(request: Request, token: str, db: DbDep) -> Response:
     """Store the answers and spend the link; bad answers come back next to their question."""
     try:
-        view = outcomes.view_link(db, token)
-    except (NotFoundError, outcomes.LinkGoneError) as exc:
+        view = links.view_link(db, token)
+    except (NotFoundError, links.LinkGoneError) as exc:
         return _gone(request, exc)
     form = await request.form()
     try:
-        outcomes.submit_link(db, token, answers_from_form(form))
-    except (NotFoundError, outcomes.LinkGoneError) as exc:
+        links.submit_link(db, token, answers_from_form(form))
+    except (NotFoundError, links.LinkGoneError) as exc:
         return _gone(request, exc)
     except (InputError, ValidationError) as exc:
         if isinstance(exc, InputError):

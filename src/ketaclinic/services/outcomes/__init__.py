@@ -1,0 +1,1 @@
+"""Services: outcomes (courses, PROs, one-time links, response rates, cohorts)."""

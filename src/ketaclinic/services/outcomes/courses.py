@@ -1,0 +1,393 @@
+"""Treatment courses: start, series end and its follow-up schedule, discontinuation, due follow-ups."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from ketaclinic.errors import InputError, NotFoundError
+from ketaclinic.outcomes import (
+    followup_schedule,
+)
+from ketaclinic.outcomes.definitions import DISCONTINUATION_REASONS, followup_policy
+from ketaclinic.services.audit import audit, field_changes
+from ketaclinic.services.patients import get_patient_row, patient_label
+from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.store.base import utcnow
+from ketaclinic.store.db import Database
+from ketaclinic.store.tables.outcomes import FollowupItem, TreatmentCourse
+from ketaclinic.store.tables.patients import Patient
+from ketaclinic.store.tables.plans import DosePlanRow
+from ketaclinic.store.tables.sessions import InfusionSession
+
+Discontinuation = Literal["none", "lack_of_effect", "adverse_event", "other"]
+
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class CourseIn(BaseModel):
+    """Start a treatment course; with `series_end` its follow-up items are scheduled at once."""
+
+    model_config = ConfigDict(extra="forbid")
+    started_on: date
+    plan_id: int | None = None
+    sessions_planned: int | None = Field(default=None, ge=1, le=100)
+    session_dates: list[date] = Field(default_factory=list, max_length=100)
+    series_end: date | None = None
+    endpoint_weeks: int | None = Field(default=None, ge=1, le=104)
+
+    @model_validator(mode="after")
+    def _order(self) -> CourseIn:
+        if self.series_end is not None and self.series_end < self.started_on:
+            raise ValueError("series_end is before started_on")
+        if any(d < self.started_on for d in self.session_dates):
+            raise ValueError("a session date is before started_on")
+        return self
+
+
+class SeriesEndIn(BaseModel):
+    """When a course's series ended; without `session_dates` the charted sessions' dates are used."""
+
+    model_config = ConfigDict(extra="forbid")
+    series_end: date
+    session_dates: list[date] | None = Field(default=None, max_length=100)
+
+
+class DiscontinuationIn(BaseModel):
+    """Why a course stopped (or `none` to clear), with the physician's reason text."""
+
+    model_config = ConfigDict(extra="forbid")
+    discontinued: Discontinuation
+    reason: Reason
+
+
+class FollowupOut(BaseModel):
+    """A follow-up item as staff see it."""
+
+    id: int
+    course_id: int
+    patient_id: int
+    patient: str
+    due_on: date
+    kind: str
+    session_number: int | None
+    weeks_after_series: int | None
+    instruments: list[str]
+    status: str
+    overdue: bool
+    synthetic: bool
+
+
+class CourseOut(BaseModel):
+    """A treatment course with its follow-up items."""
+
+    id: int
+    patient_id: int
+    patient: str
+    plan_id: int | None
+    started_on: date
+    series_end: date | None
+    sessions_planned: int | None
+    endpoint_weeks: int | None
+    discontinued: str
+    followups: list[FollowupOut]
+
+
+class CourseDetail(CourseOut):
+    """One course as its page shows it: also the dates of the sessions charted for it."""
+
+    sessions_given: list[date]
+
+
+def _items_for(course: TreatmentCourse, series_end: date, session_dates: list[date]) -> list[FollowupItem]:
+    return [
+        FollowupItem(
+            patient_id=course.patient_id,
+            due_on=f.due,
+            kind=f.kind,
+            session_number=f.session_number,
+            weeks_after_series=f.weeks_after_series,
+            instruments=",".join(f.instruments),
+            status="due",
+        )
+        for f in followup_schedule(series_end, session_dates)
+    ]
+
+
+def _followup_out(item: FollowupItem, patient: Patient, actor: Actor, today: date) -> FollowupOut:
+    return FollowupOut(
+        id=item.id,
+        course_id=item.course_id,
+        patient_id=item.patient_id,
+        patient=patient_label(patient, actor),
+        due_on=item.due_on,
+        kind=item.kind,
+        session_number=item.session_number,
+        weeks_after_series=item.weeks_after_series,
+        instruments=item.instruments.split(","),
+        status=item.status,
+        overdue=item.status == "due" and item.due_on < today,
+        synthetic=patient.synthetic,
+    )
+
+
+def _course_out(course: TreatmentCourse, patient: Patient, actor: Actor) -> CourseOut:
+    today = date.today()
+    return CourseOut(
+        id=course.id,
+        patient_id=course.patient_id,
+        patient=patient_label(patient, actor),
+        plan_id=course.plan_id,
+        started_on=course.started_on,
+        series_end=course.series_end,
+        sessions_planned=course.sessions_planned,
+        endpoint_weeks=course.endpoint_weeks,
+        discontinued=course.discontinued,
+        followups=[_followup_out(i, patient, actor, today) for i in course.followups],
+    )
+
+
+def start_course(
+    db: Database, actor: Actor, patient_id: int, data: CourseIn, *, synthetic: bool = False
+) -> CourseOut:
+    """Open a treatment course; its follow-ups are scheduled when the series end is known."""
+    require(actor, Permission.OUTCOMES_RECORD)
+    with db.transaction() as session:
+        patient = get_patient_row(session, patient_id)
+        if data.plan_id is not None:
+            # No foreign key on plan_id: the cohort joins it to the patient's sessions, so check it here.
+            plan = session.get(DosePlanRow, data.plan_id)
+            if plan is None or plan.patient_id != patient.id:
+                raise NotFoundError(f"no dose plan {data.plan_id} for this patient", field="plan_id")
+        course = TreatmentCourse(
+            patient_id=patient.id,
+            plan_id=data.plan_id,
+            started_on=data.started_on,
+            series_end=data.series_end,
+            sessions_planned=data.sessions_planned,
+            endpoint_weeks=data.endpoint_weeks,
+            discontinued="none",
+            created_at=utcnow(),
+            synthetic=synthetic,
+        )
+        if data.series_end is not None:
+            course.followups = _items_for(course, data.series_end, data.session_dates)
+        session.add(course)
+        session.flush()
+        audit(
+            session,
+            actor,
+            "create",
+            "treatment_course",
+            course.id,
+            field_changes(None, data.model_dump(mode="json")),
+        )
+        return _course_out(course, patient, actor)
+
+
+def course_row(session: Session, course_id: int) -> TreatmentCourse:
+    course = session.get(TreatmentCourse, course_id)
+    if course is None:
+        raise NotFoundError(f"no treatment course {course_id}", field="course_id")
+    return course
+
+
+def _sessions_given(session: Session, course: TreatmentCourse) -> list[date]:
+    """Days of the course's started sessions: its plan's, else the patient's until the next course."""
+    s = InfusionSession
+    # scheduled_on is the clinic's calendar day (a session is started from that day's board); started_at
+    # is UTC and can fall on the neighbouring day.
+    query = select(s.scheduled_on).where(s.patient_id == course.patient_id, s.started_at.is_not(None))
+    if course.plan_id is not None:
+        query = query.where(s.plan_id == course.plan_id)
+    else:
+        next_start = session.execute(
+            select(func.min(TreatmentCourse.started_on)).where(
+                TreatmentCourse.patient_id == course.patient_id,
+                TreatmentCourse.started_on > course.started_on,
+            )
+        ).scalar_one()
+        query = query.where(s.scheduled_on >= course.started_on)
+        if next_start is not None:
+            query = query.where(s.scheduled_on < next_start)
+    return sorted(day for (day,) in session.execute(query))
+
+
+def _contact(kind: str, session_number: int | None, weeks_after_series: int | None) -> tuple[Any, ...]:
+    """What identifies one contact of a course's schedule, whatever its due date."""
+    return (kind, session_number, weeks_after_series)
+
+
+def _schedule(course: TreatmentCourse) -> list[str]:
+    """The course's follow-ups as audited: contact, due day and status."""
+    return [
+        f"{i.kind} {i.session_number or i.weeks_after_series or ''} due {i.due_on.isoformat()} ({i.status})"
+        for i in course.followups
+    ]
+
+
+def _reschedule(course: TreatmentCourse, series_end: date, session_dates: list[date]) -> None:
+    """Move open items to the new schedule (keeping their ids and links), add new ones, drop the rest.
+
+    Answered items stay as they are and their contacts are not scheduled again.
+    """
+    wanted = {
+        _contact(i.kind, i.session_number, i.weeks_after_series): i
+        for i in _items_for(course, series_end, session_dates)
+    }
+    answered = [i for i in course.followups if i.status != "due"]
+    for item in answered:
+        wanted.pop(_contact(item.kind, item.session_number, item.weeks_after_series), None)
+    kept = list(answered)
+    for item in course.followups:
+        if item.status != "due":
+            continue
+        new = wanted.pop(_contact(item.kind, item.session_number, item.weeks_after_series), None)
+        if new is not None:  # otherwise the contact left the schedule: the item is deleted (orphan)
+            item.due_on, item.instruments = new.due_on, new.instruments
+            kept.append(item)
+    course.followups = sorted([*kept, *wanted.values()], key=lambda i: (i.due_on, i.kind))
+
+
+def end_series(
+    db: Database,
+    actor: Actor,
+    course_id: int,
+    series_end: date,
+    session_dates: list[date] | None = None,
+    *,
+    today: date | None = None,
+) -> CourseOut:
+    """Record the series end and (re)schedule the follow-ups still due; answered items stay.
+
+    Without `session_dates` the days of the sessions charted for the course are used.
+    """
+    require(actor, Permission.OUTCOMES_RECORD)
+    # One day of slack: the server's date and the clinic's can differ around midnight.
+    if series_end > (today or date.today()) + timedelta(days=1):
+        raise InputError(f"the series end {series_end.isoformat()} is in the future", field="series_end")
+    with db.transaction() as session:
+        course = course_row(session, course_id)
+        if series_end < course.started_on:
+            raise InputError(
+                f"the series end is before the course started ({course.started_on.isoformat()})",
+                field="series_end",
+            )
+        if session_dates is None:
+            session_dates = _sessions_given(session, course)
+            late = [d for d in session_dates if d > series_end]
+            if late:
+                raise InputError(
+                    f"a session of this course was given on {late[-1].isoformat()}, after the series end",
+                    field="series_end",
+                )
+        elif any(d < course.started_on for d in session_dates):
+            raise InputError("a session date is before the course started", field="session_dates")
+        old, old_schedule = course.series_end, _schedule(course)
+        course.series_end = series_end
+        _reschedule(course, series_end, session_dates)
+        session.flush()
+        changes = field_changes(
+            {"series_end": old and old.isoformat(), "followups": old_schedule},
+            {"series_end": series_end.isoformat(), "followups": _schedule(course)},
+        )
+        changes["session_dates"] = {"old": None, "new": [d.isoformat() for d in sorted(session_dates)]}
+        audit(session, actor, "update", "treatment_course", course.id, changes)
+        return _course_out(course, get_patient_row(session, course.patient_id), actor)
+
+
+def get_course(db: Database, actor: Actor, course_id: int) -> CourseDetail:
+    """One treatment course with its follow-ups and the days of its charted sessions."""
+    require(actor, Permission.OUTCOMES_RECORD)
+    with db.read() as session:
+        course = course_row(session, course_id)
+        out = _course_out(course, get_patient_row(session, course.patient_id), actor)
+        return CourseDetail(**out.model_dump(), sessions_given=_sessions_given(session, course))
+
+
+def courses_without_series_end(db: Database, actor: Actor) -> list[CourseOut]:
+    """Running courses whose series end is not recorded yet (so no follow-up is scheduled), oldest first."""
+    require(actor, Permission.OUTCOMES_RECORD)
+    with db.read() as session:
+        rows = session.execute(
+            select(TreatmentCourse, Patient)
+            .join(Patient, Patient.id == TreatmentCourse.patient_id)
+            .where(TreatmentCourse.series_end.is_(None), TreatmentCourse.discontinued == "none")
+            .order_by(TreatmentCourse.started_on, TreatmentCourse.id)
+        )
+        return [_course_out(course, patient, actor) for course, patient in rows]
+
+
+def record_discontinuation(db: Database, actor: Actor, course_id: int, data: DiscontinuationIn) -> CourseOut:
+    """A physician records why a course stopped (audited with old, new and reason)."""
+    # Only physicians approve plans; the same judgement decides why a course was stopped.
+    require(actor, Permission.PLANS_APPROVE)
+    assert data.discontinued in DISCONTINUATION_REASONS
+    with db.transaction() as session:
+        course = course_row(session, course_id)
+        old = course.discontinued
+        course.discontinued = data.discontinued
+        course.discontinued_at = None if data.discontinued == "none" else utcnow()
+        course.discontinued_by = None if data.discontinued == "none" else actor.user_id
+        session.flush()
+        changes = field_changes({"discontinued": old}, {"discontinued": data.discontinued})
+        audit(session, actor, "update", "treatment_course", course.id, changes, data.reason)
+        return _course_out(course, get_patient_row(session, course.patient_id), actor)
+
+
+def list_courses(db: Database, actor: Actor, patient_id: int) -> list[CourseOut]:
+    """A patient's treatment courses with their follow-ups."""
+    require(actor, Permission.OUTCOMES_RECORD)
+    with db.transaction() as session:
+        patient = get_patient_row(session, patient_id)
+        courses = session.execute(
+            select(TreatmentCourse)
+            .where(TreatmentCourse.patient_id == patient_id)
+            .order_by(TreatmentCourse.id)
+        ).scalars()
+        return [_course_out(c, patient, actor) for c in courses]
+
+
+def due_followups(
+    db: Database, actor: Actor, *, today: date | None = None, horizon_days: int = 7
+) -> list[FollowupOut]:
+    """Open follow-ups due by `today + horizon_days` (overdue first) of running courses, unless superseded."""
+    require(actor, Permission.OUTCOMES_RECORD)
+    if not 0 <= horizon_days <= 90:
+        raise InputError("horizon_days must be 0-90", field="horizon_days")
+    today = today or date.today()
+    later = aliased(FollowupItem)
+    # An open item is superseded once a later contact of the same course has been answered.
+    answered_later = (
+        select(later.id)
+        .where(
+            later.course_id == FollowupItem.course_id,
+            later.due_on > FollowupItem.due_on,
+            later.status == "completed",
+        )
+        .exists()
+    )
+    with db.transaction() as session:
+        rows = session.execute(
+            select(FollowupItem, Patient)
+            .join(Patient, Patient.id == FollowupItem.patient_id)
+            .join(TreatmentCourse, TreatmentCourse.id == FollowupItem.course_id)
+            .where(
+                FollowupItem.status == "due",
+                FollowupItem.due_on <= today + timedelta(days=horizon_days),
+                TreatmentCourse.discontinued == "none",
+                ~answered_later,
+            )
+            .order_by(FollowupItem.due_on, FollowupItem.id)
+        )
+        return [_followup_out(item, patient, actor, today) for item, patient in rows]
+
+
+def schedule_policy() -> dict[str, Any]:
+    """The follow-up schedule policy with its source and status (shown on the follow-up page)."""
+    return followup_policy()

@@ -1,0 +1,168 @@
+"""One-time PRO links: issue a link, open it without a login, submit the answers once."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session
+
+from ketaclinic.errors import ConflictError, NotFoundError
+from ketaclinic.services.audit import audit
+from ketaclinic.services.outcomes.pros import Answers, score_answers, store_pro
+from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.store.base import utcnow
+from ketaclinic.store.db import Database
+from ketaclinic.store.tables.outcomes import FollowupItem, ProLink
+from ketaclinic.store.tables.patients import Patient
+
+LINK_TTL_DAYS_DEFAULT = 7
+
+
+LINK_TTL_DAYS_MAX = 30
+
+
+class LinkGoneError(ConflictError):
+    """A one-time link that has expired or was already used."""
+
+
+class LinkIn(BaseModel):
+    """Issue a one-time questionnaire link for a due follow-up item."""
+
+    model_config = ConfigDict(extra="forbid")
+    followup_item_id: int
+    ttl_days: int = Field(default=LINK_TTL_DAYS_DEFAULT, ge=1, le=LINK_TTL_DAYS_MAX)
+
+
+class LinkOut(BaseModel):
+    """A freshly issued link: the token is shown once, only its hash is stored."""
+
+    token: str
+    path: str
+    expires_at: datetime
+    followup_item_id: int
+
+
+class LinkView(BaseModel):
+    """What the patient's questionnaire page may show: a first name at most, the instruments."""
+
+    first_name: str
+    instruments: list[str]
+    expires_at: datetime
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_link(db: Database, actor: Actor, data: LinkIn) -> LinkOut:
+    """A one-time questionnaire link for a due item (shown once to copy; nothing is sent)."""
+    require(actor, Permission.OUTCOMES_RECORD)
+    token = secrets.token_urlsafe(24)
+    with db.transaction() as session:
+        item = session.get(FollowupItem, data.followup_item_id)
+        if item is None:
+            raise NotFoundError(f"no follow-up item {data.followup_item_id}", field="followup_item_id")
+        if item.status != "due":
+            raise ConflictError(
+                f"follow-up item {item.id} is already {item.status}", field="followup_item_id"
+            )
+        now = utcnow()
+        link = ProLink(
+            token_sha256=_hash(token),
+            patient_id=item.patient_id,
+            followup_item_id=item.id,
+            instruments=item.instruments,
+            created_at=now,
+            created_by=actor.user_id,
+            expires_at=now + timedelta(days=data.ttl_days),
+        )
+        session.add(link)
+        session.flush()
+        audit(
+            session,
+            actor,
+            "create",
+            "pro_link",
+            link.id,
+            {
+                "followup_item_id": {"old": None, "new": item.id},
+                "expires_at": {"old": None, "new": link.expires_at.isoformat()},
+            },
+        )
+        return LinkOut(token=token, path=f"/r/{token}", expires_at=link.expires_at, followup_item_id=item.id)
+
+
+def _open(session: Session, token: str) -> tuple[ProLink, FollowupItem | None]:
+    if not 16 <= len(token) <= 64:
+        raise NotFoundError("this link is not known")
+    link = session.execute(select(ProLink).where(ProLink.token_sha256 == _hash(token))).scalar_one_or_none()
+    if link is None:
+        raise NotFoundError("this link is not known")
+    if link.used_at is not None:
+        raise LinkGoneError("this link has already been used")
+    if link.expires_at <= utcnow():
+        raise LinkGoneError("this link has expired")
+    item = session.get(FollowupItem, link.followup_item_id) if link.followup_item_id else None
+    if item is not None and item.status != "due":
+        raise LinkGoneError("this questionnaire has already been answered")
+    return link, item
+
+
+def view_link(db: Database, token: str) -> LinkView:
+    """What the patient's link shows: a first name and the questionnaire (no login)."""
+    with db.transaction() as session:
+        link, _item = _open(session, token)
+        patient = session.get(Patient, link.patient_id)
+        assert patient is not None  # the foreign key guarantees it
+        return LinkView(
+            first_name=patient.given_name, instruments=link.instruments.split(","), expires_at=link.expires_at
+        )
+
+
+def submit_link(db: Database, token: str, answers: Answers) -> int:
+    """The patient answers through the link; the link is spent in the same transaction."""
+    columns, document = score_answers(answers)
+    with db.transaction() as session:
+        link, item = _open(session, token)
+        now = utcnow()
+        # Compare-and-swap: of two concurrent submissions only one finds used_at still empty (on
+        # PostgreSQL the second waits for the first's row lock, then re-reads the condition).
+        spent: CursorResult[Any] = session.execute(  # type: ignore[assignment]  # DML answers a CursorResult
+            update(ProLink)
+            .where(ProLink.id == link.id, ProLink.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if spent.rowcount != 1:
+            raise LinkGoneError("this link has already been used")
+        patient = session.get(Patient, link.patient_id)
+        assert patient is not None
+        row = store_pro(
+            session,
+            link.patient_id,
+            columns,
+            document,
+            course_id=item.course_id if item else None,
+            item=item,
+            timepoint="unscheduled",
+            weeks_after_series=None,
+            collected_at=now,
+            via="link",
+            entered_by=None,
+            synthetic=patient.synthetic,
+        )
+        patient_actor = Actor(user_id=None, username=f"patient-link:{link.id}", role=None)
+        audit(
+            session,
+            patient_actor,
+            "create",
+            "pro_response",
+            row.id,
+            {"scores": {"old": None, "new": document}},
+        )
+        return row.id
