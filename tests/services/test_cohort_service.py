@@ -12,6 +12,7 @@ from sqlalchemy import select
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 from ketaclinic.outcomes import Cohort, analyse_cohort, read_cohort_csv
 from ketaclinic.services.outcomes import cohort as svc
+from ketaclinic.services.outcomes.facts import clinic_cohort
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
@@ -129,7 +130,7 @@ def test_clinic_cohort_aggregates_sessions_in_sql(db: Database, staff: dict[str,
     _charted(db, a.patient_id, sessions=3, ended=3, rate_mg_h=20)
     _charted(db, b.patient_id, sessions=3, ended=1, rate_mg_h=30)
     with db.transaction() as session:
-        cohort = svc.clinic_cohort(session)
+        cohort = clinic_cohort(session)
     by_id = {r.diagnosis: r for r in cohort.records}
     tn, afp = by_id["G50.0"], by_id["G50.1"]
     assert (tn.sessions_completed, afp.sessions_completed) == (3, 1)

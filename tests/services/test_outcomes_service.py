@@ -241,7 +241,7 @@ def test_clinic_response_rates_by_group(db: Database, staff: dict[str, Actor]) -
 
 
 def test_relief_from_follow_up_series(db: Database, staff: dict[str, Actor]) -> None:
-    from ketaclinic.services.outcomes.cohort import course_facts
+    from ketaclinic.services.outcomes.facts import course_facts
 
     treated(db, staff["nurse"], "S1", 8, {1: 2, 2: 2, 4: 3, 8: 7, 12: 8})
     treated(db, staff["nurse"], "S2", 8, {1: 2, 12: 3})

@@ -54,7 +54,8 @@ def seed(db: Database, context: DemoContext) -> None:
     """Courses, 12 weeks of follow-up PROs (some missing), discontinuations, due items, an imported cohort."""
     from ketaclinic.data import load_toml
     from ketaclinic.outcomes import read_cohort_csv
-    from ketaclinic.services.outcomes.cohort import import_cohort, screening_baselines
+    from ketaclinic.services.outcomes.cohort import import_cohort
+    from ketaclinic.services.outcomes.facts import screening_baselines
 
     rng, nurse, today = context.rng, context.nurse, context.today
     with db.transaction() as session:

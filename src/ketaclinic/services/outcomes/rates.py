@@ -13,7 +13,7 @@ from ketaclinic.outcomes import (
 )
 from ketaclinic.outcomes.definitions import DEFAULT_DEFINITION
 from ketaclinic.screening import ClinicRate
-from ketaclinic.services.outcomes.cohort import course_facts
+from ketaclinic.services.outcomes.facts import course_facts
 
 
 def clinic_response_rates(session: Session, definition_id: str = DEFAULT_DEFINITION) -> dict[str, ClinicRate]:
