@@ -1,7 +1,7 @@
 """Benchmark: the full cohort report on 100,000 patients, 1,000,000 sessions, 20,000,000 observations.
 
-    .venv/bin/python benchmarks/cohort_scale.py [--patients 100000] [--sessions-per-patient 10]
-                                                [--observations-per-patient 200]
+    .venv-bench/bin/python benchmarks/cohort_scale.py [--patients 100000] [--sessions-per-patient 10]
+                                                      [--observations-per-patient 200]
 
 The columns are generated with NumPy and loaded into an in-memory DuckDB database (no ORM). The
 report then runs the way the clinic's own report does, with every per-patient quantity aggregated

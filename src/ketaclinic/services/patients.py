@@ -437,8 +437,13 @@ def get_patient_row(session: Session, patient_id: int) -> Patient:
     return _load(session, patient_id)
 
 
+def full_name(patient: Patient) -> str:
+    """Family name, given name: how every list and label writes a patient's name."""
+    return f"{patient.family_name}, {patient.given_name}"
+
+
 def patient_label(patient: Patient, actor: Actor) -> str:
     """Name and MRN for clinical staff, the pseudonym otherwise."""
     if actor.sees_identities:
-        return f"{patient.family_name}, {patient.given_name} ({patient.mrn})"
+        return f"{full_name(patient)} ({patient.mrn})"
     return patient.pseudonym

@@ -18,7 +18,7 @@ from ketaclinic.services.eligibility import (
     SIGNED,
 )
 from ketaclinic.services.outcomes.rates import clinic_response_rates
-from ketaclinic.services.patients import age_years, get_patient_row, latest_measure
+from ketaclinic.services.patients import age_years, full_name, get_patient_row, latest_measure
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import utcnow
@@ -326,7 +326,7 @@ def recent_screenings(db: Database, actor: Actor, *, limit: int = 100) -> list[S
             ScreeningSummary(
                 id=s.id,
                 patient_id=p.id,
-                patient_name=f"{p.family_name}, {p.given_name}",
+                patient_name=full_name(p),
                 mrn=p.mrn,
                 status=s.status,
                 verdict=s.verdict,
