@@ -7,11 +7,12 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import settings
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
 from ketaclinic.services import accounts
@@ -29,8 +30,8 @@ STAFF_PASSWORD = "correct-horse-battery"
 CSRF_PATTERN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 # No per-example deadline: on a loaded CI machine it fails correct code on wall-clock time alone.
-settings.register_profile("ketaclinic", deadline=None)
-settings.load_profile("ketaclinic")
+hypothesis_settings.register_profile("ketaclinic", deadline=None)
+hypothesis_settings.load_profile("ketaclinic")
 
 
 @pytest.fixture(scope="session")
@@ -95,31 +96,47 @@ def pg_database(pg_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-def _open_sqlite(tmp_path: Path, request: pytest.FixtureRequest) -> Database:
-    path = tmp_path / "ketaclinic.db"
-    shutil.copy(request.getfixturevalue("sqlite_template"), path)
-    return Database.from_url(f"sqlite:///{path}")
-
-
-@pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A fresh migrated database, on every configured backend."""
-    if request.param == "postgresql":
+@contextmanager
+def open_test_database(request: pytest.FixtureRequest, backend: str, folder: Path) -> Iterator[Database]:
+    """A fresh migrated database: a copy of the SQLite template in `folder`, or the run's PG schema wiped."""
+    if backend == "postgresql":
         database: Database = request.getfixturevalue("pg_database")
         _wipe_postgres(database)
         yield database
         return
-    database = _open_sqlite(tmp_path, request)
-    yield database
-    database.dispose()
+    path = folder / "ketaclinic.db"
+    shutil.copy(request.getfixturevalue("sqlite_template"), path)
+    database = Database.from_url(f"sqlite:///{path}")
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+def database_url(database: Database) -> str:
+    """The database's URL as a string a Settings or a subprocess can connect with."""
+    return database.engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A fresh migrated database, on every configured backend (services and store tests)."""
+    with open_test_database(request, request.param, tmp_path) as database:
+        yield database
+
+
+@pytest.fixture(params=BACKENDS)
+def web_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A fresh migrated database for the web and CLI tests, on every configured backend."""
+    with open_test_database(request, request.param, tmp_path) as database:
+        yield database
 
 
 @pytest.fixture
 def sqlite_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A fresh migrated SQLite database (web and CLI tests)."""
-    database = _open_sqlite(tmp_path, request)
-    yield database
-    database.dispose()
+    """A fresh migrated SQLite database (for what is SQLite's own, e.g. the demo's file)."""
+    with open_test_database(request, "sqlite", tmp_path) as database:
+        yield database
 
 
 def make_staff(database: Database) -> dict[str, Actor]:
@@ -145,33 +162,33 @@ def staff(db: Database) -> dict[str, Actor]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, sqlite_db: Database) -> Settings:
+def settings(tmp_path: Path, web_db: Database) -> Settings:
     """Settings pointing at the test database."""
-    return Settings(database_url=str(sqlite_db.engine.url), secret_key="test-secret", var_dir=tmp_path)
+    return Settings(database_url=database_url(web_db), secret_key="test-secret", var_dir=tmp_path)
 
 
 @pytest.fixture
-def web_staff(sqlite_db: Database) -> dict[str, Actor]:
+def web_staff(web_db: Database) -> dict[str, Actor]:
     """Staff in the web tests' database."""
-    return make_staff(sqlite_db)
+    return make_staff(web_db)
 
 
 @pytest.fixture
-def app(settings: Settings, sqlite_db: Database, web_staff: dict[str, Actor]):  # type: ignore[no-untyped-def]
+def app(settings: Settings, web_db: Database, web_staff: dict[str, Actor]):  # type: ignore[no-untyped-def]
     """The web app on the test database, with staff present."""
     from ketaclinic.web.app import create_app
 
-    return create_app(settings, sqlite_db)
+    return create_app(settings, web_db)
 
 
 @pytest.fixture
-def api_client(app, sqlite_db: Database, web_staff: dict[str, Actor]) -> Callable[[str | None], TestClient]:  # type: ignore[no-untyped-def]
+def api_client(app, web_db: Database, web_staff: dict[str, Actor]) -> Callable[[str | None], TestClient]:  # type: ignore[no-untyped-def]
     """`api_client("nurse")`: a client with that user's bearer token; `api_client(None)`: anonymous."""
 
     def make(username: str | None) -> TestClient:
         client = TestClient(app, raise_server_exceptions=False)
         if username:
-            _info, secret = accounts.create_api_token(sqlite_db, web_staff[username], "tests")
+            _info, secret = accounts.create_api_token(web_db, web_staff[username], "tests")
             client.headers["Authorization"] = f"Bearer {secret}"
         return client
 
@@ -191,7 +208,7 @@ def login_page_client(app, username: str, password: str = STAFF_PASSWORD) -> Tes
     home = client.get("/")
     session_token = CSRF_PATTERN.search(home.text)
     assert session_token
-    client.csrf = session_token.group(1)  # type: ignore[attr-defined]
+    client.csrf = session_token.group(1)
     return client
 
 

@@ -1,4 +1,8 @@
-"""`ketaclinic outcomes end-series` on a real database: follow-ups scheduled; bad input is exit 2."""
+"""`ketaclinic outcomes end-series` on every configured database: follow-ups scheduled; bad input is exit 2.
+
+In process through Typer's runner; two cases run the real command to check the exit code and the
+one-line error end to end.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ketaclinic.cli import app
+from ketaclinic.cli import app, main
 from ketaclinic.services.outcomes.courses import CourseIn, get_course, start_course
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
@@ -22,23 +26,39 @@ KETACLINIC = [sys.executable, "-m", "ketaclinic"]
 runner = CliRunner()
 
 
+def _main(
+    args: list[str],
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> tuple[object, str, str]:
+    """Run the CLI's entry point in this process: (exit code, stdout, stderr)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "argv", ["ketaclinic", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    captured = capsys.readouterr()
+    return exited.value.code, captured.out, captured.err
+
+
 @pytest.fixture
-def env(sqlite_db: Database, tmp_path: Path) -> dict[str, str]:
+def env(web_db: Database, tmp_path: Path) -> dict[str, str]:
     return {
-        "KETACLINIC_DATABASE_URL": sqlite_db.engine.url.render_as_string(hide_password=False),
+        "KETACLINIC_DATABASE_URL": web_db.engine.url.render_as_string(hide_password=False),
         "KETACLINIC_VAR_DIR": str(tmp_path / "var"),
     }
 
 
 @pytest.fixture
-def course_id(sqlite_db: Database, web_staff: dict[str, Actor]) -> int:
-    pid = make_patient(sqlite_db, web_staff["nurse"], "C1")
+def course_id(web_db: Database, web_staff: dict[str, Actor]) -> int:
+    pid = make_patient(web_db, web_staff["nurse"], "C1")
     started = date.today() - timedelta(days=14)
-    return start_course(sqlite_db, web_staff["nurse"], pid, CourseIn(started_on=started)).id
+    return start_course(web_db, web_staff["nurse"], pid, CourseIn(started_on=started)).id
 
 
 def test_end_series_json_schedules_the_follow_ups(
-    env: dict[str, str], course_id: int, sqlite_db: Database, web_staff: dict[str, Actor]
+    env: dict[str, str], course_id: int, web_db: Database, web_staff: dict[str, Actor]
 ) -> None:
     end = date.today() - timedelta(days=1)
     result = runner.invoke(
@@ -48,7 +68,7 @@ def test_end_series_json_schedules_the_follow_ups(
     course = json.loads(result.stdout)
     assert course["id"] == course_id and course["series_end"] == end.isoformat()
     assert [f["weeks_after_series"] for f in course["followups"]] == [1, 2, 4, 8, 12]
-    stored = get_course(sqlite_db, web_staff["nurse"], course_id)
+    stored = get_course(web_db, web_staff["nurse"], course_id)
     assert stored.series_end == end and len(stored.followups) == 5
 
 
@@ -75,10 +95,22 @@ def test_end_series_text_lists_the_open_items(env: dict[str, str], course_id: in
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
-    env: dict[str, str], course_id: int, args: list[str], word: str
+    env: dict[str, str],
+    course_id: int,
+    args: list[str],
+    word: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    code, stdout, stderr = _main(["outcomes", "end-series", str(course_id), *args], env, monkeypatch, capsys)
+    assert code == 2, stderr
+    assert stderr.count("\n") == 1 and stderr.startswith("error: ") and word in stderr
+    assert stdout == ""
+
+
+def test_bad_input_from_a_real_process_is_one_line_and_exit_2(env: dict[str, str], course_id: int) -> None:
     result = subprocess.run(
-        [*KETACLINIC, "outcomes", "end-series", str(course_id), *args],
+        [*KETACLINIC, "outcomes", "end-series", str(course_id), "--date", "2026-02-30"],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -86,7 +118,8 @@ def test_bad_input_is_one_line_and_exit_2(
         check=False,
     )
     assert result.returncode == 2, result.stderr
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and word in result.stderr
+    assert result.stderr.startswith("error: ") and "series_end" in result.stderr
+    assert result.stderr.count("\n") == 1
     assert result.stdout == ""
 
 

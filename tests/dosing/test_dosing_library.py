@@ -44,7 +44,7 @@ def test_every_number_has_source_and_status() -> None:
         assert ctx.concentrations.source
         for limit_set in ctx.limits.values():
             for kind in ("hard_min", "soft_min", "soft_max", "hard_max"):
-                value = limit_set.get(kind)  # type: ignore[arg-type]
+                value = limit_set.get(kind)
                 if value is not None:
                     assert value.source and isinstance(value.status, Status)
         # every quantity of the issue is present

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from ketaclinic.data import Status
 from ketaclinic.dosing import (
+    DosePlan,
     HardLimitError,
     Param,
     build_plan,
@@ -26,8 +28,8 @@ PROTOCOLS = load_protocols()
 START = date(2025, 3, 3)
 
 
-def plan(protocol_id: str, weight: float, **kw: object):  # type: ignore[no-untyped-def]
-    return build_plan(PROTOCOLS[protocol_id], weight_kg=weight, start=START, library=LIB, **kw)  # type: ignore[arg-type]
+def plan(protocol_id: str, weight: float, **kw: Any) -> DosePlan:
+    return build_plan(PROTOCOLS[protocol_id], weight_kg=weight, start=START, library=LIB, **kw)
 
 
 # (protocol, weight) -> (first-session rates mg/h, last-session rates mg/h, series total mg, verdict)
@@ -57,7 +59,7 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize(("protocol_id", "weight"), sorted(EXPECTED))
-def test_shipped_protocol_plans(protocol_id: str, weight: float) -> None:
+def test_shipped_protocol_plans(protocol_id: str, weight: int) -> None:
     first_rates, last_rates, series_total, verdict = EXPECTED[(protocol_id, weight)]
     p = plan(protocol_id, weight)
     assert [s.rate_mg_h for s in p.sessions[0].segments] == pytest.approx(first_rates)
@@ -114,7 +116,8 @@ def test_prediction_models_and_window() -> None:
     assert pred is not None and pred.model_key == "domino1984"
     assert pred.peak_cp_t_min == pytest.approx(150, abs=1)  # a constant infusion peaks at its end
     assert 0 < pred.minutes_in_analgesic_window < 210
-    assert plan("sigtermans2009", 70).sessions[0].prediction.model_key == "fanta2015_s"  # type: ignore[union-attr]
+    sigtermans = plan("sigtermans2009", 70).sessions[0].prediction
+    assert sigtermans is not None and sigtermans.model_key == "fanta2015_s"
     with pytest.raises(Exception, match="nope"):
         plan("cohen2018-test", 70, model_key="nope")
 
@@ -170,17 +173,23 @@ def _with_rate(protocol_id: str, rate_mg_kg_h: float, duration_min: float):  # t
     return replace(protocol, dosing=(block,))
 
 
-def _assert_within_hard_limits(p) -> None:  # type: ignore[no-untyped-def]
+def _assert_within_hard_limits(p: DosePlan) -> None:
     ctx = LIB.context(p.context)
     tol = 1 + 1e-9
-    per_kg = ctx.limit_set("rate_mg_kg_h").hard_max.value
-    absolute = ctx.limit_set("rate_mg_h").hard_max.value
+
+    def hard_max(quantity: str) -> float:
+        limit = ctx.limit_set(quantity).hard_max
+        assert limit is not None, f"{quantity} has no hard max"
+        return limit.value
+
+    per_kg = hard_max("rate_mg_kg_h")
+    absolute = hard_max("rate_mg_h")
     for s in p.sessions:
         for seg in list(s.segments) + list(s.min_path_segments):
             assert seg.rate_mg_h / p.weight.weight_kg <= per_kg * tol
             assert seg.rate_mg_h <= absolute * tol
-        assert s.total_mg <= ctx.limit_set("session_total_mg").hard_max.value * tol
-    assert p.series_total_mg <= ctx.limit_set("series_total_mg").hard_max.value * tol
+        assert s.total_mg <= hard_max("session_total_mg") * tol
+    assert p.series_total_mg <= hard_max("series_total_mg") * tol
 
 
 @settings(max_examples=60, deadline=None)

@@ -37,7 +37,7 @@ def test_envelope_10_to_40() -> None:
 )
 def test_next_step(rate: float, nrs: int, side_effect: bool, action: str, new_rate: float) -> None:
     step = next_titration_step(TITRATED, rate, nrs, side_effect)
-    assert (step.action, step.rate_mg_h) == (action, pytest.approx(new_rate))
+    assert step.action == action and step.rate_mg_h == pytest.approx(new_rate)
     assert step.next_review_min == 90 and step.reason
 
 

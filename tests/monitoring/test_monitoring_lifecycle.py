@@ -104,6 +104,7 @@ def test_a_complete_session_can_be_signed() -> None:
 
 @pytest.mark.parametrize(("key", "label"), REQUIRED_FOR_SIGNATURE)
 def test_each_empty_required_field_is_named(key: str, label: str) -> None:
+    empty: object
     for empty in (None, "", [], False):
         facts = _complete_facts() | {key: empty}
         assert missing_for_signature(facts) == [label]

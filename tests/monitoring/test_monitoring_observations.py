@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given
-from monitoring_strategies import valid_observations
+from tests.monitoring.monitoring_strategies import valid_observations
 
 from ketaclinic.data import Status
 from ketaclinic.errors import InputError
@@ -149,7 +149,7 @@ def test_identity_is_the_stored_id_else_the_time() -> None:
 
 @given(valid_observations())
 def test_any_valid_observation_round_trips_through_parse(obs: Observation) -> None:
-    raw = {"t_min": obs.t_min, **obs.charted()}
+    raw: dict[str, object] = {"t_min": obs.t_min, **obs.charted()}
     if obs.cadss6 is not None:
         raw["cadss6"] = list(obs.cadss6)
     assert parse_observation(raw) == obs

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from monitoring_strategies import valid_observations
+from tests.monitoring.monitoring_strategies import valid_observations
 
 from ketaclinic.data import Status
 from ketaclinic.errors import DataFileError

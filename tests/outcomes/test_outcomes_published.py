@@ -2,6 +2,7 @@
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scipy import stats as sps
@@ -12,11 +13,11 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "cohorts"
 
 
 @pytest.fixture(scope="module")
-def valle() -> dict:
+def valle() -> dict[str, Any]:
     return analyse_cohort(read_cohort_csv(FIXTURES / "valle2024_reconstructed.csv"))
 
 
-def test_valle2024_favourable_rate(valle: dict) -> None:
+def test_valle2024_favourable_rate(valle: dict[str, Any]) -> None:
     assert valle["n"] == 45
     assert valle["responders"] == 23
     assert round(valle["responder_rate"], 4) == 0.5111
@@ -29,7 +30,7 @@ def test_valle2024_favourable_rate(valle: dict) -> None:
     assert valle["definition"]["id"] == "valle2024" and "Vallé" in valle["definition"]["source"]
 
 
-def test_valle2024_no_difference_between_mechanisms(valle: dict) -> None:
+def test_valle2024_no_difference_between_mechanisms(valle: dict[str, Any]) -> None:
     comp = valle["comparison"]
     assert comp["field"] == "mechanism"
     assert comp["groups"] == ["neuropathic", "nociceptive", "nociplastic"]
@@ -39,7 +40,7 @@ def test_valle2024_no_difference_between_mechanisms(valle: dict) -> None:
     assert set(valle["by_mechanism"]) == {"neuropathic", "nociceptive", "nociplastic"}
 
 
-def test_valle2024_definition_matters(valle: dict) -> None:
+def test_valle2024_definition_matters(valle: dict[str, Any]) -> None:
     cohort = read_cohort_csv(FIXTURES / "valle2024_reconstructed.csv")
     immpact50 = analyse_cohort(cohort, definition_id="immpact50")
     # one patient reached 50 % but stopped for lack of effect: favourable under IMMPACT only
@@ -47,7 +48,7 @@ def test_valle2024_definition_matters(valle: dict) -> None:
     assert valle["missing_followup"] == 2
 
 
-def test_valle2024_secondary_analyses_present(valle: dict) -> None:
+def test_valle2024_secondary_analyses_present(valle: dict[str, Any]) -> None:
     assert valle["nrs_change"]["n_pairs"] == 43
     assert valle["nrs_change"]["wilcoxon"]["p_value"] < 0.001
     assert valle["relief"]["curves"]["all"]["n"] == 43

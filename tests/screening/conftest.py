@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from screening_samples import eligible_tn
+from tests.screening.screening_samples import eligible_tn
 
 
 @pytest.fixture

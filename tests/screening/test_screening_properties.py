@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from screening_samples import eligible_tn
+from tests.screening.screening_samples import eligible_tn
 
 from ketaclinic.screening import CONDITION_CODES, Verdict, evaluate, parse_intake
 from ketaclinic.screening.verdict import SEVERITY_VERDICT, VERDICT_RANK

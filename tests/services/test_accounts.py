@@ -8,7 +8,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
-from ketaclinic.errors import ConflictError, InputError, PermissionDeniedError
+from ketaclinic.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 from ketaclinic.services import accounts
 from ketaclinic.services.permissions import SYSTEM, Actor, Permission, Role
 from ketaclinic.store.base import utcnow
@@ -96,3 +96,22 @@ def test_an_actor_with_no_role_holds_no_permission() -> None:
     assert nobody.role_name == "none"
     assert all(SYSTEM.can(permission) for permission in Permission)
     assert SYSTEM.role_name == "system"
+
+
+def test_a_deactivated_user_is_shut_out_everywhere(db: Database, staff: dict[str, Actor]) -> None:
+    token, _csrf = accounts.open_web_session(db, staff["nurse"])
+    _info, secret = accounts.create_api_token(db, staff["nurse"], "script")
+    with pytest.raises(PermissionDeniedError):
+        accounts.deactivate_user(db, staff["physician"], "nurse")
+    with pytest.raises(NotFoundError):
+        accounts.deactivate_user(db, staff["admin"], "nobody")
+    accounts.deactivate_user(db, staff["admin"], "Nurse")
+    accounts.deactivate_user(db, staff["admin"], "nurse")  # already inactive: nothing more happens
+    assert accounts.resolve_web_session(db, token, idle_timeout_min=15) is None
+    assert accounts.resolve_api_token(db, secret) is None
+    with pytest.raises(accounts.LoginFailedError):
+        accounts.authenticate(db, "nurse", STAFF_PASSWORD)
+    assert ("nurse", "Nurse", "nurse", False) in accounts.list_users(db, staff["admin"])
+    with db.read() as session:
+        events = session.execute(select(AuditEvent).where(AuditEvent.action == "deactivate")).scalars().all()
+    assert [(e.actor, e.entity) for e in events] == [("admin", "user")]

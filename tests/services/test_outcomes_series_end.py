@@ -42,7 +42,10 @@ def _plan_patient(db: Database, plan_id: int) -> int:
 
 
 def _charted(db: Database, staff: dict[str, Actor], plan_id: int, days: list[date], *, started: int) -> None:
-    """Sessions of the plan on the given days; the first `started` of them were given (started_at set)."""
+    """Sessions of the plan on the given days; the first `started` of them were given (started_at set).
+
+    The calendar is moved back by SQL: the services chart in the present, and these days are weeks past.
+    """
     for number, day in enumerate(days, start=1):
         created = create_session(db, staff["nurse"], SessionCreate(plan_id=plan_id, session_number=number))
         at = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=9)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -50,7 +52,7 @@ def treated(
     actor: Actor,
     mrn: str,
     baseline: float,
-    followups: dict[int, float],
+    followups: Mapping[int, float],
     *,
     code: str = "G50.0",
     mechanism: str = "neuropathic",
@@ -138,7 +140,7 @@ def test_record_pro_scores_instruments_with_codes(db: Database, staff: dict[str,
     ],
 )
 def test_bad_item_names_the_item_and_writes_nothing(
-    db: Database, staff: dict[str, Actor], answers: dict, field: str
+    db: Database, staff: dict[str, Actor], answers: dict[str, Any], field: str
 ) -> None:
     pid = make_patient(db, staff["nurse"], "M3")
     with pytest.raises(InputError) as caught:
@@ -167,7 +169,7 @@ def test_roles(db: Database, staff: dict[str, Actor]) -> None:
     assert event is not None and event.reason == "hallucinations"
     assert json.loads(event.changes_json)["discontinued"] == {"old": "none", "new": "adverse_event"}
     with pytest.raises(ValidationError):
-        DiscontinuationIn(discontinued="bored", reason="x")  # type: ignore[arg-type]
+        DiscontinuationIn(discontinued="bored", reason="x")
 
 
 def test_link_single_use_expiry_and_unknown(db: Database, staff: dict[str, Actor]) -> None:

@@ -13,18 +13,17 @@ from sqlalchemy import func, select
 import ketaclinic.data
 from ketaclinic.dosing import HardLimitError
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
-from ketaclinic.screening.consent import current_consent_template
 from ketaclinic.services import eligibility
 from ketaclinic.services.patients import PatientCreate, register_patient
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans import contract
 from ketaclinic.services.plans import lifecycle as plans
+from ketaclinic.services.reference import clinic_library
 from ketaclinic.services.screening import consent as consent_service
-from ketaclinic.services.screening import screenings as screening_service
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
 from ketaclinic.store.tables.plans import DosePlanRow
-from tests.screening.screening_samples import eligible_tn
+from tests import factories
 
 
 def _patient(db: Database, staff: dict[str, Actor], weight_kg: float | None = 70.0, mrn: str = "PL-1") -> int:
@@ -44,29 +43,7 @@ def _patient(db: Database, staff: dict[str, Actor], weight_kg: float | None = 70
     ).id
 
 
-def _make_treatable(
-    db: Database, staff: dict[str, Actor], patient_id: int, protocol_id: str, config: Path | None = None
-) -> None:
-    """A signed eligible screening and a signed consent, through the screening and consent services."""
-    physician = staff["physician"]
-    created = screening_service.create_screening(
-        db, physician, patient_id, screening_service.ScreeningIn(intake=eligible_tn())
-    )
-    screening_service.sign_screening(db, physician, created.id)
-    template = current_consent_template()
-    consent_service.record_consent(
-        db,
-        physician,
-        patient_id,
-        consent_service.ConsentIn(
-            protocol_id=protocol_id,
-            risks=[consent_service.RiskDiscussed(code=r.code, discussed=True) for r in template.risks],
-            alternatives=[template.alternatives[0].code],
-            patient_signature="Pat Plan",
-            witness="Nurse Witness",
-        ),
-        config=config,
-    )
+_make_treatable = factories.make_treatable
 
 
 SHIPPED_PROTOCOLS = Path(ketaclinic.data.__file__).resolve().parent / "protocols"
@@ -247,7 +224,7 @@ def test_clinic_override_tightens_the_library_for_every_plan(
         'hard_max = { value = 0.4, source = "Clinic pharmacy 2026", status = "local-policy" }\n',
         encoding="utf-8",
     )
-    reference = plans.clinic_library(tmp_path)
+    reference = clinic_library(tmp_path)
     assert reference.library.override_path == tmp_path / "drug_library.toml"
     pid = _patient(db, staff)
     with pytest.raises(HardLimitError, match="Clinic pharmacy 2026"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from ketaclinic.dosing import HardLimitError
 from ketaclinic.errors import ConflictError, InputError, PermissionDeniedError
@@ -20,8 +20,8 @@ from ketaclinic.services.sessions.events import (
 from ketaclinic.services.sessions.flowsheet import chart_observation
 from ketaclinic.store.audit import count_events
 from ketaclinic.store.db import Database
-from ketaclinic.store.tables.plans import DosePlanRow
 from ketaclinic.store.tables.sessions import RateSegment
+from tests import factories
 from tests.services.sessions_support import CHECK_IN, approved_plan, checked_in_session
 
 RateIn = charting.RateIn
@@ -29,13 +29,11 @@ NORMAL = {"sbp": 126, "dbp": 78, "hr": 74, "spo2": 98, "rr": 14, "rass": 0, "nrs
 
 
 def test_only_an_approved_plan_gives_sessions(db: Database, staff: dict[str, Actor]) -> None:
-    plan_id = approved_plan(db, staff)
-    with db.transaction() as session:
-        session.execute(update(DosePlanRow).where(DosePlanRow.id == plan_id).values(status="draft"))
+    draft = factories.draft_plan(db, staff)
+    plan_id = draft.id
     with pytest.raises(ConflictError):
         sessions.create_session(db, staff["nurse"], sessions.SessionCreate(plan_id=plan_id, session_number=1))
-    with db.transaction() as session:
-        session.execute(update(DosePlanRow).where(DosePlanRow.id == plan_id).values(status="approved"))
+    factories.approve(db, staff, draft)
     made = sessions.create_session(
         db, staff["nurse"], sessions.SessionCreate(plan_id=plan_id, session_number=1)
     )

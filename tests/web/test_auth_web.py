@@ -66,13 +66,13 @@ def test_cookie_writes_need_the_session_csrf_token(page_client: Callable[[str], 
     assert client.post("/api/v1/patients", json=body).status_code == 403
     assert (
         client.post("/api/v1/patients", json=body, headers={"X-CSRF-Token": client.csrf}).status_code == 201
-    )  # type: ignore[attr-defined]
+    )
 
 
-def test_idle_session_is_logged_out(page_client: Callable[[str], TestClient], sqlite_db: Database) -> None:
+def test_idle_session_is_logged_out(page_client: Callable[[str], TestClient], web_db: Database) -> None:
     client = page_client("nurse")
     assert client.get("/patients").status_code == 200
-    with sqlite_db.transaction() as session:
+    with web_db.transaction() as session:
         session.execute(update(WebSession).values(last_seen_at=utcnow() - timedelta(minutes=16)))
     answer = client.get("/patients")
     assert answer.status_code == 303
@@ -81,7 +81,7 @@ def test_idle_session_is_logged_out(page_client: Callable[[str], TestClient], sq
 
 def test_logout_ends_the_session(page_client: Callable[[str], TestClient]) -> None:
     client = page_client("nurse")
-    assert client.post("/logout", data={"csrf_token": client.csrf}).status_code == 303  # type: ignore[attr-defined]
+    assert client.post("/logout", data={"csrf_token": client.csrf}).status_code == 303
     assert client.get("/patients").status_code == 303
 
 

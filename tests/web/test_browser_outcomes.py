@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def clinic(sqlite_db: Database, web_staff: dict[str, Actor]) -> None:
+def clinic(web_db: Database, web_staff: dict[str, Actor]) -> None:
     nurse = web_staff["nurse"]
     plan = [
         ("B1", 8, {1: 2, 4: 2, 12: 3}, "G50.0", "neuropathic"),
@@ -27,8 +27,8 @@ def clinic(sqlite_db: Database, web_staff: dict[str, Actor]) -> None:
         ("B7", 6, {12: 2}, "G90.50", "nociplastic"),
     ]
     for mrn, baseline, weeks, code, mechanism in plan:
-        treated(sqlite_db, nurse, mrn, baseline, weeks, code=code, mechanism=mechanism)
-    treated(sqlite_db, nurse, "B8", 8, {}, series_end=date.today() - timedelta(days=8))
+        treated(web_db, nurse, mrn, baseline, weeks, code=code, mechanism=mechanism)
+    treated(web_db, nurse, "B8", 8, {}, series_end=date.today() - timedelta(days=8))
 
 
 def test_patient_answers_through_the_link(browser_login, browser, live_server: str, clinic: None) -> None:  # type: ignore[no-untyped-def]

@@ -30,7 +30,7 @@ def _clinic_protocol(config_dir: Path, dose_mg: int) -> None:
 
 
 def test_clinic_protocol_consent_plan_and_approval_recheck(  # type: ignore[no-untyped-def]
-    app: Any, browser_login, sqlite_db: Database, web_staff: dict[str, Actor], tmp_path: Path
+    app: Any, browser_login, web_db: Database, web_staff: dict[str, Actor], tmp_path: Path
 ) -> None:
     config_dir = tmp_path / "clinic"
     (config_dir / "protocols").mkdir(parents=True)
@@ -38,7 +38,7 @@ def test_clinic_protocol_consent_plan_and_approval_recheck(  # type: ignore[no-u
     app.state.settings = replace(app.state.settings, config_dir=config_dir)
     physician = web_staff["physician"]
     patient_id = register_patient(
-        sqlite_db,
+        web_db,
         physician,
         PatientCreate(
             mrn="BR-1",
@@ -52,9 +52,9 @@ def test_clinic_protocol_consent_plan_and_approval_recheck(  # type: ignore[no-u
         ),
     ).id
     made = screening_service.create_screening(
-        sqlite_db, physician, patient_id, screening_service.ScreeningIn(intake=eligible_tn())
+        web_db, physician, patient_id, screening_service.ScreeningIn(intake=eligible_tn())
     )
-    screening_service.sign_screening(sqlite_db, physician, made.id)
+    screening_service.sign_screening(web_db, physician, made.id)
 
     doctor = browser_login("physician")
     doctor.goto(f"/patients/{patient_id}/consent/new")

@@ -11,16 +11,16 @@ from ketaclinic.services.patients import PatientCreate, register_patient
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 from tests.conftest import screenshot
-from tests.services.test_plans_service import _make_treatable
+from tests.factories import make_treatable as _make_treatable
 
 pytestmark = pytest.mark.browser
 
 
 def test_plan_builder_approval_cosign_and_pump_sheet(  # type: ignore[no-untyped-def]
-    browser_login, sqlite_db: Database, web_staff: dict[str, Actor]
+    browser_login, web_db: Database, web_staff: dict[str, Actor]
 ) -> None:
     patient_id = register_patient(
-        sqlite_db,
+        web_db,
         web_staff["physician"],
         PatientCreate(
             mrn="BP-30",
@@ -33,7 +33,7 @@ def test_plan_builder_approval_cosign_and_pump_sheet(  # type: ignore[no-untyped
             diagnoses=["G50.0"],
         ),
     ).id
-    _make_treatable(sqlite_db, web_staff, patient_id, "valle2024")
+    _make_treatable(web_db, web_staff, patient_id, "valle2024")
     doctor = browser_login("physician")
     doctor.click("text=Dose plans")
     doctor.select_option("select[name=patient_id]", str(patient_id))

@@ -13,10 +13,10 @@ pytestmark = pytest.mark.browser
 
 
 def test_physician_screens_signs_and_records_consent(  # type: ignore[no-untyped-def]
-    browser_login, sqlite_db: Database, web_staff: dict[str, Actor]
+    browser_login, web_db: Database, web_staff: dict[str, Actor]
 ) -> None:
     patient = patients.register_patient(
-        sqlite_db,
+        web_db,
         web_staff["nurse"],
         patients.PatientCreate.model_validate(
             {

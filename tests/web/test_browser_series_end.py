@@ -16,12 +16,12 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def clinic(sqlite_db: Database, web_staff: dict[str, Actor]) -> int:
+def clinic(web_db: Database, web_staff: dict[str, Actor]) -> int:
     nurse = web_staff["nurse"]
-    treated(sqlite_db, nurse, "K1", 8, {}, series_end=date.today() - timedelta(days=8))
-    pid = make_patient(sqlite_db, nurse, "K2")
+    treated(web_db, nurse, "K1", 8, {}, series_end=date.today() - timedelta(days=8))
+    pid = make_patient(web_db, nurse, "K2")
     started = date.today() - timedelta(days=15)
-    return start_course(sqlite_db, nurse, pid, CourseIn(started_on=started, sessions_planned=3)).id
+    return start_course(web_db, nurse, pid, CourseIn(started_on=started, sessions_planned=3)).id
 
 
 def test_nurse_records_the_series_end(browser_login, clinic: int) -> None:  # type: ignore[no-untyped-def]

@@ -19,10 +19,10 @@ pytestmark = pytest.mark.browser
 
 
 def test_nurse_charts_a_session_from_check_in_to_signature(  # type: ignore[no-untyped-def]
-    browser_login, sqlite_db: Database, web_staff: dict[str, Actor]
+    browser_login, web_db: Database, web_staff: dict[str, Actor]
 ) -> None:
-    plan_id = approved_plan(sqlite_db, web_staff, mrn="BR-S1")
-    sid = create_session(sqlite_db, web_staff["nurse"], SessionCreate(plan_id=plan_id, session_number=1)).id
+    plan_id = approved_plan(web_db, web_staff, mrn="BR-S1")
+    sid = create_session(web_db, web_staff["nurse"], SessionCreate(plan_id=plan_id, session_number=1)).id
     page = browser_login("nurse")
     page.click("nav >> text=Sessions")
     page.click(f"a[href='/sessions/{sid}']")
@@ -108,9 +108,9 @@ def _running(db: Database, staff: dict[str, Actor], mrn: str, minutes_ago: float
 
 
 def test_vitals_chart_marks_a_single_reading_and_isolated_ones(  # type: ignore[no-untyped-def]
-    browser_login, sqlite_db: Database, web_staff: dict[str, Actor]
+    browser_login, web_db: Database, web_staff: dict[str, Actor]
 ) -> None:
-    sid = _running(sqlite_db, web_staff, "BR-V1", 40)
+    sid = _running(web_db, web_staff, "BR-V1", 40)
     page = browser_login("nurse")
     page.goto(f"/sessions/{sid}")
     assert page.locator(".session-charts circle.point").count() == 0
@@ -132,7 +132,7 @@ def test_vitals_chart_marks_a_single_reading_and_isolated_ones(  # type: ignore[
         (12, {"hr": 79, "spo2": 96}),
     ):
         at = (utcnow() - timedelta(minutes=minutes_ago)).isoformat()
-        flowsheet.chart_observation(sqlite_db, web_staff["nurse"], sid, values | {"at": at})
+        flowsheet.chart_observation(web_db, web_staff["nurse"], sid, values | {"at": at})
     page.reload()
     assert page.locator(".session-charts circle.point").count() == 4 + 4 + 2 + 4 + 2
     assert "SBP mmHg: 141 at 20 min" in page.locator(".session-charts circle.point title").all_text_contents()
@@ -141,10 +141,10 @@ def test_vitals_chart_marks_a_single_reading_and_isolated_ones(  # type: ignore[
 
 
 def test_nurse_resumes_at_a_new_rate_from_the_keyboard(  # type: ignore[no-untyped-def]
-    browser_login, sqlite_db: Database, web_staff: dict[str, Actor]
+    browser_login, web_db: Database, web_staff: dict[str, Actor]
 ) -> None:
-    sid = _running(sqlite_db, web_staff, "BR-R1", 20)
-    sessions.pause(sqlite_db, web_staff["nurse"], sid)
+    sid = _running(web_db, web_staff, "BR-R1", 20)
+    sessions.pause(web_db, web_staff["nurse"], sid)
     page = browser_login("nurse")
     page.goto(f"/sessions/{sid}")
     page.wait_for_selector("#resume:has-text('resume at 24.5 mL/h')")

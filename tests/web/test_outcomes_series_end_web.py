@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,11 +19,11 @@ WEEKS = [1, 2, 4, 8, 12]
 
 
 @pytest.fixture
-def open_course(sqlite_db: Database, web_staff: dict[str, Actor]) -> CourseOut:
+def open_course(web_db: Database, web_staff: dict[str, Actor]) -> CourseOut:
     """A course started three weeks ago without a series end (so nothing is scheduled)."""
-    pid = make_patient(sqlite_db, web_staff["nurse"], "S1")
+    pid = make_patient(web_db, web_staff["nurse"], "S1")
     return start_course(
-        sqlite_db, web_staff["nurse"], pid, CourseIn(started_on=date.today() - timedelta(days=21))
+        web_db, web_staff["nurse"], pid, CourseIn(started_on=date.today() - timedelta(days=21))
     )
 
 
@@ -44,10 +45,10 @@ def test_api_schedules_the_follow_ups(api_client: Client, open_course: CourseOut
 
 
 def test_api_reschedules_and_keeps_answered_items(
-    api_client: Client, sqlite_db: Database, web_staff: dict[str, Actor]
+    api_client: Client, web_db: Database, web_staff: dict[str, Actor]
 ) -> None:
     old_end = date.today() - timedelta(weeks=5)
-    course = treated(sqlite_db, web_staff["nurse"], "S2", 8, {1: 3, 4: 2}, series_end=old_end)
+    course = treated(web_db, web_staff["nurse"], "S2", 8, {1: 3, 4: 2}, series_end=old_end)
     new_end = old_end + timedelta(days=2)
     answer = api_client("physician").post(
         _url(course.id),
@@ -80,7 +81,9 @@ def test_api_reschedules_and_keeps_answered_items(
         {"series_end": date.today().isoformat(), "session_dates": ["2026-13-01"]},
     ],
 )
-def test_api_bad_date_is_422_naming_the_field(api_client: Client, open_course: CourseOut, body: dict) -> None:
+def test_api_bad_date_is_422_naming_the_field(
+    api_client: Client, open_course: CourseOut, body: dict[str, Any]
+) -> None:
     answer = api_client("nurse").post(_url(open_course.id), json=body)
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,15 +22,16 @@ from tests.services.test_outcomes_service import treated
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cohorts" / "valle2024_reconstructed.csv"
 Client = Callable[[str | None], TestClient]
+Clinic = dict[str, CourseOut]
 
 
 @pytest.fixture
-def clinic(sqlite_db: Database, web_staff: dict[str, Actor]) -> dict[str, CourseOut]:
+def clinic(web_db: Database, web_staff: dict[str, Actor]) -> dict[str, CourseOut]:
     nurse = web_staff["nurse"]
     return {
-        "tn": treated(sqlite_db, nurse, "W1", 8, {1: 2, 12: 3}),
-        "afp": treated(sqlite_db, nurse, "W2", 7, {12: 6}, code="G50.1", mechanism="nociplastic"),
-        "open": treated(sqlite_db, nurse, "W3", 8, {}, series_end=date.today() - timedelta(days=8)),
+        "tn": treated(web_db, nurse, "W1", 8, {1: 2, 12: 3}),
+        "afp": treated(web_db, nurse, "W2", 7, {12: 6}, code="G50.1", mechanism="nociplastic"),
+        "open": treated(web_db, nurse, "W3", 8, {}, series_end=date.today() - timedelta(days=8)),
     }
 
 
@@ -38,7 +40,7 @@ def _actions(db: Database, action: str) -> list[AuditEvent]:
         return list(session.execute(select(AuditEvent).where(AuditEvent.action == action)).scalars())
 
 
-def test_record_pro_api_and_422_naming_the_item(api_client: Client, clinic: dict) -> None:
+def test_record_pro_api_and_422_naming_the_item(api_client: Client, clinic: Clinic) -> None:
     pid = clinic["tn"].patient_id
     ok = api_client("nurse").post(
         f"/api/v1/patients/{pid}/outcomes", json={"nrs": {"now": 4}, "gad7": [0] * 7}
@@ -63,7 +65,7 @@ def test_record_pro_api_and_422_naming_the_item(api_client: Client, clinic: dict
     )
 
 
-def test_due_list_and_links_api(api_client: Client, clinic: dict) -> None:
+def test_due_list_and_links_api(api_client: Client, clinic: Clinic) -> None:
     due = api_client("nurse").get("/api/v1/outcomes/due")
     assert due.status_code == 200
     item = next(f for f in due.json() if f["weeks_after_series"] == 1)
@@ -82,7 +84,7 @@ def test_due_list_and_links_api(api_client: Client, clinic: dict) -> None:
     assert api_client("researcher").get("/api/v1/outcomes/due").status_code == 403
 
 
-def test_discontinuation_is_physician_only(api_client: Client, clinic: dict) -> None:
+def test_discontinuation_is_physician_only(api_client: Client, clinic: Clinic) -> None:
     url = f"/api/v1/courses/{clinic['afp'].id}/discontinuation"
     body = {"discontinued": "lack_of_effect", "reason": "no relief after 3 sessions"}
     assert api_client("nurse").post(url, json=body).status_code == 403
@@ -92,10 +94,10 @@ def test_discontinuation_is_physician_only(api_client: Client, clinic: dict) -> 
 
 
 def test_patient_link_once_then_gone(
-    api_client: Client, sqlite_db: Database, web_staff: dict, clinic: dict
+    api_client: Client, web_db: Database, web_staff: dict[str, Actor], clinic: Clinic
 ) -> None:
     item = next(f for f in clinic["open"].followups if f.weeks_after_series == 1)
-    token = issue_link(sqlite_db, web_staff["nurse"], LinkIn(followup_item_id=item.id)).token
+    token = issue_link(web_db, web_staff["nurse"], LinkIn(followup_item_id=item.id)).token
     anonymous = api_client(None)
     page = anonymous.get(f"/r/{token}")
     assert page.status_code == 200
@@ -108,7 +110,7 @@ def test_patient_link_once_then_gone(
     answers |= {"bpi_mood": "2", "bpi_sleep": "3", "bpi_walking_ability": "1", "bpi_normal_work": "2"}
     done = anonymous.post(f"/r/{token}", data=answers)
     assert done.status_code == 200 and "Thank you, Jane" in done.text
-    pro = list_pros(sqlite_db, web_staff["nurse"], item.patient_id)[-1]
+    pro = list_pros(web_db, web_staff["nurse"], item.patient_id)[-1]
     assert pro.via == "link" and pro.scores["phq9"]["total"] == 9 and pro.scores["bpi"]["severity"] == 3.0
     assert anonymous.get(f"/r/{token}").status_code == 410
     assert anonymous.post(f"/r/{token}", data=answers).status_code == 410
@@ -116,16 +118,18 @@ def test_patient_link_once_then_gone(
     assert anonymous.get("/r/x").status_code == 404
 
 
-def test_expired_link_is_410(api_client: Client, sqlite_db: Database, web_staff: dict, clinic: dict) -> None:
+def test_expired_link_is_410(
+    api_client: Client, web_db: Database, web_staff: dict[str, Actor], clinic: Clinic
+) -> None:
     item = next(f for f in clinic["open"].followups if f.weeks_after_series == 1)
-    token = issue_link(sqlite_db, web_staff["nurse"], LinkIn(followup_item_id=item.id)).token
-    with sqlite_db.transaction() as session:
+    token = issue_link(web_db, web_staff["nurse"], LinkIn(followup_item_id=item.id)).token
+    with web_db.transaction() as session:
         session.execute(select(ProLink)).scalar_one().expires_at = datetime.now(UTC) - timedelta(seconds=1)
     answer = api_client(None).get(f"/r/{token}")
     assert answer.status_code == 410 and "expired" in answer.text
 
 
-def test_followup_page_issues_link(page_client: Callable[[str], TestClient], clinic: dict) -> None:
+def test_followup_page_issues_link(page_client: Callable[[str], TestClient], clinic: Clinic) -> None:
     nurse = page_client("nurse")
     page = nurse.get("/followup")
     assert page.status_code == 200 and "overdue" in page.text
@@ -135,7 +139,7 @@ def test_followup_page_issues_link(page_client: Callable[[str], TestClient], cli
     assert page_client("researcher").get("/followup").status_code == 403
 
 
-def test_cohort_import_api(api_client: Client, sqlite_db: Database) -> None:
+def test_cohort_import_api(api_client: Client, web_db: Database) -> None:
     bad = "patient_id,diagnosis,pain_mechanism,baseline_nrs,followup_nrs,discontinued,"
     bad += "relief_weeks,relief_ongoing\n"
     bad += "A,G50.0,neuropathic,12,3,none,,\nB,G50.0,sideways,8,3,none,,\n"
@@ -172,11 +176,14 @@ def test_cohort_import_api(api_client: Client, sqlite_db: Database) -> None:
         "/api/v1/analytics/cohort", params={"cohort": "valle", "compare": "mechanism:neuropathic,nociplastic"}
     )
     assert report.status_code == 200 and report.json()["n"] == 45 and report.json()["responders"] == 23
-    assert _actions(sqlite_db, "import")[0].entity == "cohort"
+    assert _actions(web_db, "import")[0].entity == "cohort"
 
 
 def test_analytics_api_and_dashboard_deidentified(
-    api_client: Client, page_client: Callable[[str], TestClient], sqlite_db: Database, clinic: dict
+    api_client: Client,
+    page_client: Callable[[str], TestClient],
+    web_db: Database,
+    clinic: Clinic,
 ) -> None:
     report = api_client("physician").get("/api/v1/analytics/cohort", params={"definition": "immpact30"})
     assert (
@@ -193,7 +200,7 @@ def test_analytics_api_and_dashboard_deidentified(
         == 422
     )
     assert api_client("nurse").get("/api/v1/analytics/cohort").status_code == 403
-    assert _actions(sqlite_db, "export")
+    assert _actions(web_db, "export")
     researcher = page_client("researcher")
     page = researcher.get("/analytics")
     assert page.status_code == 200 and "Responders" in page.text and "<svg" in page.text
@@ -208,14 +215,14 @@ def test_analytics_api_and_dashboard_deidentified(
 
 
 def test_dashboard_without_data_and_synthetic_banner(
-    page_client: Callable[[str], TestClient], sqlite_db: Database, web_staff: dict
+    page_client: Callable[[str], TestClient], web_db: Database, web_staff: dict[str, Actor]
 ) -> None:
     empty = page_client("physician").get("/analytics")
     assert empty.status_code == 200 and "no evaluable treatment courses" in empty.text
     from ketaclinic.outcomes import read_cohort_csv
     from ketaclinic.services.outcomes.cohort import import_cohort
 
-    import_cohort(sqlite_db, web_staff["physician"], read_cohort_csv(FIXTURE), name="valle")
+    import_cohort(web_db, web_staff["physician"], read_cohort_csv(FIXTURE), name="valle")
     page = page_client("physician").get(
         "/analytics", params={"cohort": "valle", "compare": "mechanism:neuropathic,nociplastic"}
     )
@@ -233,10 +240,15 @@ def test_dashboard_without_data_and_synthetic_banner(
     ],
 )
 def test_link_answers_not_a_number_or_a_fraction_are_422_never_500_or_truncated(
-    api_client: Client, sqlite_db: Database, web_staff: dict, clinic: dict, answers: dict, field: str
+    api_client: Client,
+    web_db: Database,
+    web_staff: dict[str, Actor],
+    clinic: Clinic,
+    answers: dict[str, Any],
+    field: str,
 ) -> None:
     item = next(f for f in clinic["open"].followups if f.weeks_after_series == 1)
-    token = issue_link(sqlite_db, web_staff["nurse"], LinkIn(followup_item_id=item.id)).token
+    token = issue_link(web_db, web_staff["nurse"], LinkIn(followup_item_id=item.id)).token
     answer = api_client(None).post(f"/r/{token}", data=answers)
     assert answer.status_code == 422 and field in answer.text
-    assert all(p.via != "link" for p in list_pros(sqlite_db, web_staff["nurse"], item.patient_id))
+    assert all(p.via != "link" for p in list_pros(web_db, web_staff["nurse"], item.patient_id))

@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 
 import ketaclinic.data
-from ketaclinic.services import eligibility
+from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
+from tests import factories
 
 PATIENT: dict[str, Any] = {
     "mrn": "PW-1",
@@ -33,9 +34,10 @@ def patient_id(api_client: Callable[[str | None], TestClient]) -> int:
 
 
 @pytest.fixture
-def no_prerequisites(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The screening/consent path is covered in tests/services/test_plans_service.py with real records.
-    monkeypatch.setattr(eligibility, "plan_prerequisites", lambda session, patient_id, protocol_id: [])
+def treatable(patient_id: int, web_db: Database, web_staff: dict[str, Actor]) -> None:
+    """The patient's signed screening and consents to the protocols these tests approve (real records)."""
+    for protocol_id in ("valle2024", "schwartzman2009"):
+        factories.make_treatable(web_db, web_staff, patient_id, protocol_id)
 
 
 def test_reference_api(api_client: Callable[[str | None], TestClient]) -> None:
@@ -74,7 +76,7 @@ def test_hard_breach_is_422_naming_limit_and_source(
 
 
 def test_plan_lifecycle_over_the_api(
-    api_client: Callable[[str | None], TestClient], patient_id: int, no_prerequisites: None
+    api_client: Callable[[str | None], TestClient], patient_id: int, treatable: None
 ) -> None:
     physician, physician2, nurse = api_client("physician"), api_client("physician2"), api_client("nurse")
     created = physician.post(f"/api/v1/patients/{patient_id}/plans", json={"protocol_id": "valle2024"})
@@ -123,8 +125,8 @@ def test_screens(
     page_client: Callable[[str], TestClient],
     api_client: Callable[[str | None], TestClient],
     patient_id: int,
-    no_prerequisites: None,
-    sqlite_db: Database,
+    treatable: None,
+    web_db: Database,
 ) -> None:
     client = page_client("physician")
     builder = client.get(f"/patients/{patient_id}/plans/new")
@@ -231,7 +233,6 @@ def test_approving_a_draft_todays_config_changes_is_a_409_on_the_page_never_a_50
     page_client: Callable[[str], TestClient],
     api_client: Callable[[str | None], TestClient],
     patient_id: int,
-    no_prerequisites: None,
     tmp_path: Path,
     case: str,
 ) -> None:

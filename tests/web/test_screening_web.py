@@ -26,15 +26,15 @@ def _patient(db: Database, staff: dict[str, Actor], sex: str = "female") -> int:
             mrn=f"W-{sex}",
             family_name="Roe",
             given_name="Sam",
-            birth_date="1975-01-02",  # type: ignore[arg-type]
-            sex=sex,  # type: ignore[arg-type]
+            birth_date="1975-01-02",
+            sex=sex,
             weight_kg=80,
             diagnoses=["G50.0"],
-            pain_mechanism="neuropathic",  # type: ignore[arg-type]
+            pain_mechanism="neuropathic",
             pain_duration_months=30,
             prior_treatments=[
-                patients.PriorTreatmentIn(name="carbamazepine", outcome="failed"),  # type: ignore[arg-type]
-                patients.PriorTreatmentIn(name="pregabalin", outcome="failed"),  # type: ignore[arg-type]
+                patients.PriorTreatmentIn(name="carbamazepine", outcome="failed"),
+                patients.PriorTreatmentIn(name="pregabalin", outcome="failed"),
             ],
         ),
     ).id
@@ -43,7 +43,7 @@ def _patient(db: Database, staff: dict[str, Actor], sex: str = "female") -> int:
 def _intake(client: TestClient, pid: int, **overrides: Any) -> dict[str, Any]:
     prefill = client.get(f"/api/v1/patients/{pid}/intake-prefill")
     assert prefill.status_code == 200, prefill.text
-    intake = prefill.json() | {
+    intake: dict[str, Any] = prefill.json() | {
         "baseline_nrs": 7,
         "conditions": [],
         "blood_pressure": {"systolic": 125, "diastolic": 80},
@@ -75,9 +75,9 @@ def test_reference_endpoints(api_client: Client) -> None:
 
 
 def test_screening_lifecycle_over_the_api(
-    api_client: Client, sqlite_db: Database, web_staff: dict[str, Actor]
+    api_client: Client, web_db: Database, web_staff: dict[str, Actor]
 ) -> None:
-    pid = _patient(sqlite_db, web_staff)
+    pid = _patient(web_db, web_staff)
     doctor = api_client("physician")
     intake = _intake(doctor, pid)
 
@@ -109,9 +109,9 @@ def test_screening_lifecycle_over_the_api(
 
 
 def test_contradictory_intake_is_422_naming_the_field(
-    api_client: Client, sqlite_db: Database, web_staff: dict[str, Actor]
+    api_client: Client, web_db: Database, web_staff: dict[str, Actor]
 ) -> None:
-    pid = _patient(sqlite_db, web_staff, sex="male")
+    pid = _patient(web_db, web_staff, sex="male")
     doctor = api_client("physician")
     pregnant = doctor.post(
         f"/api/v1/patients/{pid}/screenings", json={"intake": _intake(doctor, pid, pregnant=True)}
@@ -123,8 +123,8 @@ def test_contradictory_intake_is_422_naming_the_field(
     assert doctor.get(f"/api/v1/patients/{pid}/screenings").json() == []
 
 
-def test_consent_over_the_api(api_client: Client, sqlite_db: Database, web_staff: dict[str, Actor]) -> None:
-    pid = _patient(sqlite_db, web_staff)
+def test_consent_over_the_api(api_client: Client, web_db: Database, web_staff: dict[str, Actor]) -> None:
+    pid = _patient(web_db, web_staff)
     doctor = api_client("physician")
     unknown = doctor.post(f"/api/v1/patients/{pid}/consents", json=_consent("no-such-protocol"))
     assert unknown.status_code == 422 and unknown.json()["field"] == "protocol_id"
@@ -145,15 +145,15 @@ def test_consent_over_the_api(api_client: Client, sqlite_db: Database, web_staff
 
 
 def test_screens(
-    page_client: Callable[[str], TestClient], sqlite_db: Database, web_staff: dict[str, Actor]
+    page_client: Callable[[str], TestClient], web_db: Database, web_staff: dict[str, Actor]
 ) -> None:
-    pid = _patient(sqlite_db, web_staff)
+    pid = _patient(web_db, web_staff)
     doctor = page_client("physician")
     form = doctor.get(f"/patients/{pid}/screening/new")
     assert form.status_code == 200
     assert 'value="80' in form.text and "carbamazepine" in form.text  # pre-filled from the registry
     fields: dict[str, Any] = {
-        "csrf_token": doctor.csrf,  # type: ignore[attr-defined]
+        "csrf_token": doctor.csrf,
         "intake_version": "1",
         "age_y": "50",
         "sex": "female",
@@ -181,16 +181,16 @@ def test_screens(
     assert "Eligible with precautions" in page.text and "Sign screening" in page.text
     assert "Cohen" in page.text  # every reason shows its source
     sid = int(made.headers["location"].rsplit("/", 1)[1])
-    signed = doctor.post(f"/screenings/{sid}/sign", data={"csrf_token": doctor.csrf})  # type: ignore[attr-defined]
+    signed = doctor.post(f"/screenings/{sid}/sign", data={"csrf_token": doctor.csrf})
     assert signed.status_code == 303
-    assert doctor.post(f"/screenings/{sid}/sign", data={"csrf_token": doctor.csrf}).status_code == 409  # type: ignore[attr-defined]
+    assert doctor.post(f"/screenings/{sid}/sign", data={"csrf_token": doctor.csrf}).status_code == 409
     assert doctor.get(f"/screenings/{sid}/edit").status_code == 409
 
     template = current_consent_template()
     consent_form = doctor.get(f"/patients/{pid}/consent/new?protocol=valle2024")
     assert consent_form.status_code == 200 and template.risks[0].label in consent_form.text
     data: dict[str, Any] = {
-        "csrf_token": doctor.csrf,  # type: ignore[attr-defined]
+        "csrf_token": doctor.csrf,
         "template_version": template.version,
         "protocol_id": "valle2024",
         "alternatives": [template.alternatives[0].code],
@@ -218,7 +218,7 @@ def test_a_clinic_protocol_can_be_consented_on_the_form_and_over_the_api(
     app: Any,
     page_client: Callable[[str], TestClient],
     api_client: Client,
-    sqlite_db: Database,
+    web_db: Database,
     web_staff: dict[str, Actor],
     tmp_path: Path,
 ) -> None:
@@ -230,13 +230,13 @@ def test_a_clinic_protocol_can_be_consented_on_the_form_and_over_the_api(
         encoding="utf-8",
     )
     app.state.settings = replace(app.state.settings, config_dir=config_dir)
-    pid = _patient(sqlite_db, web_staff)
+    pid = _patient(web_db, web_staff)
     doctor = page_client("physician")
     form = doctor.get(f"/patients/{pid}/consent/new?protocol=clinic-test")
     assert form.status_code == 200 and '<option value="clinic-test" selected>' in form.text
     template = current_consent_template()
     data: dict[str, Any] = {
-        "csrf_token": doctor.csrf,  # type: ignore[attr-defined]
+        "csrf_token": doctor.csrf,
         "template_version": template.version,
         "protocol_id": "clinic-test",
         "alternatives": [template.alternatives[0].code],

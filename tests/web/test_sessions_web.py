@@ -17,18 +17,18 @@ from tests.services.sessions_support import CHECK_IN, approved_plan
 Client = Callable[[str | None], TestClient]
 
 
-def _new_session(api: TestClient, sqlite_db: Database, web_staff: dict[str, Actor]) -> int:
-    plan_id = approved_plan(sqlite_db, web_staff)
+def _new_session(api: TestClient, web_db: Database, web_staff: dict[str, Actor]) -> int:
+    plan_id = approved_plan(web_db, web_staff)
     made = api.post("/api/v1/sessions", json={"plan_id": plan_id, "session_number": 1})
     assert made.status_code == 201, made.text
     return int(made.json()["id"])
 
 
 def test_api_session_from_creation_to_signature(
-    api_client: Client, sqlite_db: Database, web_staff: dict[str, Actor]
+    api_client: Client, web_db: Database, web_staff: dict[str, Actor]
 ) -> None:
     api = api_client("nurse")
-    sid = _new_session(api, sqlite_db, web_staff)
+    sid = _new_session(api, web_db, web_staff)
     base = f"/api/v1/sessions/{sid}"
     assert api.post(f"{base}/start", json={"pump_ml_h": 24.5}).status_code == 409
     assert api.post(f"{base}/check-in", json=CHECK_IN).json()["state"] == "checked_in"
@@ -92,11 +92,11 @@ def test_api_session_from_creation_to_signature(
 def test_charting_screen_and_fragments(
     api_client: Client,
     page_client: Callable[[str], TestClient],
-    sqlite_db: Database,
+    web_db: Database,
     web_staff: dict[str, Actor],
 ) -> None:
     api = api_client("nurse")
-    sid = _new_session(api, sqlite_db, web_staff)
+    sid = _new_session(api, web_db, web_staff)
     page = page_client("nurse")
     listing = page.get("/sessions")
     assert listing.status_code == 200 and f"/sessions/{sid}" in listing.text
@@ -106,44 +106,44 @@ def test_charting_screen_and_fragments(
     check = page.post(
         f"/sessions/{sid}/rate/check",
         data={"rate": "72", "unit": "ml_h", "action": "start"},
-        headers={"X-CSRF-Token": page.csrf, "HX-Request": "true"},  # type: ignore[attr-defined]
+        headers={"X-CSRF-Token": page.csrf, "HX-Request": "true"},
     )
     assert "SOFT" in check.text and "Reason for exceeding the soft limit" in check.text
     started = page.post(
         f"/sessions/{sid}/rate",
-        data={"rate": "0.35", "unit": "mg_kg_h", "action": "start", "csrf_token": page.csrf},  # type: ignore[attr-defined]
+        data={"rate": "0.35", "unit": "mg_kg_h", "action": "start", "csrf_token": page.csrf},
     )
     assert started.status_code == 303
     live = page.post(
         f"/sessions/{sid}/observations",
         data={"sbp": "185", "dbp": "95", "hr": "80", "spo2": "97"},
-        headers={"X-CSRF-Token": page.csrf, "HX-Request": "true"},  # type: ignore[attr-defined]
+        headers={"X-CSRF-Token": page.csrf, "HX-Request": "true"},
     )
     assert live.status_code == 200 and live.headers["HX-Trigger"] == "refresh-alerts" and "<svg" in live.text
     bad = page.post(
         f"/sessions/{sid}/observations",
         data={"spo2": "140"},
-        headers={"X-CSRF-Token": page.csrf, "HX-Request": "true"},  # type: ignore[attr-defined]
+        headers={"X-CSRF-Token": page.csrf, "HX-Request": "true"},
     )
     assert "spo2" in bad.text and "impossible" in bad.text
     fragment = page.get(f"/sessions/{sid}/alerts")
     assert "Acknowledge" in fragment.text
     running = page.get(f"/sessions/{sid}")
     assert 'id="countdown"' in running.text and "data-due" in running.text
-    wrong = page.post(f"/sessions/{sid}/lifecycle", data={"action": "resume", "csrf_token": page.csrf})  # type: ignore[attr-defined]
+    wrong = page.post(f"/sessions/{sid}/lifecycle", data={"action": "resume", "csrf_token": page.csrf})
     assert wrong.status_code == 409 and "cannot resume" in wrong.text
 
 
 def test_check_in_form_refuses_a_fractional_pain_score(
     api_client: Client,
     page_client: Callable[[str], TestClient],
-    sqlite_db: Database,
+    web_db: Database,
     web_staff: dict[str, Actor],
 ) -> None:
-    sid = _new_session(api_client("nurse"), sqlite_db, web_staff)
+    sid = _new_session(api_client("nurse"), web_db, web_staff)
     nurse = page_client("nurse")
     form = {k: str(v) for k, v in CHECK_IN.items() if k != "premedication_none"}
-    form |= {"nrs": "3.7", "premed_medication": "none", "csrf_token": nurse.csrf}  # type: ignore[attr-defined]
+    form |= {"nrs": "3.7", "premed_medication": "none", "csrf_token": nurse.csrf}
     answer = nurse.post(f"/sessions/{sid}/check-in", data=form)
     assert answer.status_code == 422
     assert "nrs" in answer.text
@@ -151,8 +151,8 @@ def test_check_in_form_refuses_a_fractional_pain_score(
     assert nurse.post(f"/sessions/{sid}/check-in", data=form).status_code == 303
 
 
-def _running_session(api: TestClient, sqlite_db: Database, web_staff: dict[str, Actor]) -> int:
-    sid = _new_session(api, sqlite_db, web_staff)
+def _running_session(api: TestClient, web_db: Database, web_staff: dict[str, Actor]) -> int:
+    sid = _new_session(api, web_db, web_staff)
     assert api.post(f"/api/v1/sessions/{sid}/check-in", json=CHECK_IN).status_code == 200
     assert api.post(f"/api/v1/sessions/{sid}/start", json={"pump_ml_h": 24.5}).status_code == 200
     return sid
@@ -161,11 +161,11 @@ def _running_session(api: TestClient, sqlite_db: Database, web_staff: dict[str, 
 def test_vitals_chart_shows_a_single_reading(
     api_client: Client,
     page_client: Callable[[str], TestClient],
-    sqlite_db: Database,
+    web_db: Database,
     web_staff: dict[str, Actor],
 ) -> None:
     api = api_client("nurse")
-    sid = _running_session(api, sqlite_db, web_staff)
+    sid = _running_session(api, web_db, web_staff)
     nurse = page_client("nurse")
     assert "<title>Vital signs</title>" not in nurse.get(f"/sessions/{sid}").text  # baseline only: no panel
     api.post(f"/api/v1/sessions/{sid}/observations", json={"nrs": 5})
@@ -179,13 +179,13 @@ def test_vitals_chart_shows_a_single_reading(
 def test_resume_from_the_page_at_a_new_rate_with_reasons(
     api_client: Client,
     page_client: Callable[[str], TestClient],
-    sqlite_db: Database,
+    web_db: Database,
     web_staff: dict[str, Actor],
 ) -> None:
     api = api_client("nurse")
-    sid = _running_session(api, sqlite_db, web_staff)
+    sid = _running_session(api, web_db, web_staff)
     nurse = page_client("nurse")
-    csrf = nurse.csrf  # type: ignore[attr-defined]
+    csrf = nurse.csrf
 
     def lifecycle(action: str, **fields: str) -> str:
         answer = nurse.post(
@@ -227,7 +227,7 @@ def test_resume_from_the_page_at_a_new_rate_with_reasons(
         "physician order",
         "pain",
     )
-    with sqlite_db.transaction() as session:
+    with web_db.transaction() as session:
         reason = session.execute(
             select(AuditEvent.reason).where(AuditEvent.action == "resume", AuditEvent.entity_id == str(sid))
         ).scalar_one()

@@ -95,6 +95,21 @@ def create_user(
         raise ConflictError(f"user {name!r} already exists", field="username") from None
 
 
+def deactivate_user(db: Database, actor: Actor, username: str) -> None:
+    """Stop a user logging in: their web sessions end and their API tokens stop answering."""
+    require(actor, Permission.USERS_MANAGE)
+    name = username.strip().lower()
+    with db.transaction() as session:
+        user = session.execute(select(User).where(User.username == name)).scalar_one_or_none()
+        if user is None:
+            raise NotFoundError(f"no user {name!r}", field="username")
+        if not user.active:
+            return
+        user.active = False
+        session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+        audit(session, actor, "deactivate", "user", user.id, {"active": {"old": True, "new": False}})
+
+
 def authenticate(db: Database, username: str, password: str) -> Actor:
     """Check a password, with back-off after repeated failures and a rehash when parameters changed."""
     name = username.strip().lower()[:64]
