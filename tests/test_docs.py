@@ -295,3 +295,26 @@ def test_code_the_doc_names_exists(path: Path) -> None:
         )
     ]
     assert missing == []
+
+
+# --- doctests of the pure packages -------------------------------------------------------------------
+
+PURE_PACKAGES = ("pharmacology", "dosing", "screening", "monitoring", "outcomes")
+
+
+def test_the_pure_packages_docstring_examples_run_with_the_suite() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"][
+        "ini_options"
+    ]
+    assert "--doctest-modules" in config["addopts"].split()
+    assert {f"src/ketaclinic/{package}" for package in PURE_PACKAGES} <= set(config["testpaths"])
+    assert not [
+        path
+        for path in config["testpaths"]
+        if path.startswith("src/") and path.split("/")[-1] not in PURE_PACKAGES
+    ]
+    for package in PURE_PACKAGES:
+        sources = (ROOT / "src" / "ketaclinic" / package).glob("*.py")
+        assert any(">>> " in path.read_text(encoding="utf-8") for path in sources), package
