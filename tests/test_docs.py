@@ -318,3 +318,28 @@ def test_the_pure_packages_docstring_examples_run_with_the_suite() -> None:
     for package in PURE_PACKAGES:
         sources = (ROOT / "src" / "ketaclinic" / package).glob("*.py")
         assert any(">>> " in path.read_text(encoding="utf-8") for path in sources), package
+
+
+def _commands_of(group: Any, prefix: str = "") -> set[str]:
+    names: set[str] = set()
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            names |= _commands_of(command, f"{prefix}{name} ")
+        else:
+            names.add(prefix + name)
+    return names
+
+
+def test_readme_lists_every_cli_command() -> None:
+    import typer
+
+    from ketaclinic.cli import app
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    bullet = readme.split("- CLI (", 1)[1].split("\n- ", 1)[0].split("):", 1)[1]
+    listed: set[str] = set()
+    for item in re.findall(r"`([^`]+)`", bullet.split("Commands that answer", 1)[0]):
+        words = [word for word in item.split() if re.fullmatch(r"[a-z|-]+", word)]
+        head, *sub = words[:2]
+        listed |= {f"{head} {name}" for name in sub[0].split("|")} if sub else {head}
+    assert listed == _commands_of(typer.main.get_command(app))
