@@ -9,9 +9,11 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+from typing import Annotated
 
 import typer
 
+from ketaclinic import __version__
 from ketaclinic.cli import commands
 from ketaclinic.cli.output import fail_on_bad_input
 
@@ -24,8 +26,19 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"ketaclinic {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True),
+    ] = False,
+) -> None:
     """Ketamine infusion service for refractory chronic pain."""
 
 

@@ -10,7 +10,17 @@ MAX_WEIGHT_KG = 400.0
 
 
 def require_weight(weight_kg: float, *, field: str = "weight_kg") -> float:
-    """A body weight in (0, 400] kg, else InputError."""
+    """A body weight in (0, 400] kg, else InputError.
+
+    Examples
+    --------
+    >>> require_weight(70.0)
+    70.0
+    >>> require_weight(0.0)
+    Traceback (most recent call last):
+    ...
+    ketaclinic.errors.InputError: weight_kg: weight 0.0 kg is outside (0, 400] kg
+    """
     if not math.isfinite(weight_kg) or weight_kg <= 0 or weight_kg > MAX_WEIGHT_KG:
         raise InputError(f"weight {weight_kg} kg is outside (0, {MAX_WEIGHT_KG:g}] kg", field=field)
     return weight_kg
@@ -33,49 +43,97 @@ def require_concentration(concentration_mg_ml: float) -> float:
 
 
 def pump_ml_h(rate_mg_h: float, concentration_mg_ml: float) -> float:
-    """Pump rate (mL/h) that delivers `rate_mg_h` at this concentration."""
+    """Pump rate (mL/h) that delivers `rate_mg_h` at this concentration.
+
+    Examples
+    --------
+    >>> pump_ml_h(35.0, 2.0)  # 35 mg/h of a 2 mg/mL bag
+    17.5
+    """
     require_non_negative(rate_mg_h, field="rate_mg_h")
     return rate_mg_h / require_concentration(concentration_mg_ml)
 
 
 def rate_mg_h_from_pump(pump_ml_h: float, concentration_mg_ml: float) -> float:
-    """Drug rate (mg/h) that a pump running at `pump_ml_h` delivers."""
+    """Drug rate (mg/h) that a pump running at `pump_ml_h` delivers.
+
+    Examples
+    --------
+    >>> rate_mg_h_from_pump(30.0, 1.0)
+    30.0
+    """
     require_non_negative(pump_ml_h, field="pump_ml_h")
     return pump_ml_h * require_concentration(concentration_mg_ml)
 
 
 def rate_mg_h_from_per_kg(rate_mg_kg_h: float, weight_kg: float) -> float:
-    """Absolute rate (mg/h) of a weight-based rate."""
+    """Absolute rate (mg/h) of a weight-based rate.
+
+    Examples
+    --------
+    >>> rate_mg_h_from_per_kg(0.5, 70.0)  # 0.5 mg/kg/h for 70 kg
+    35.0
+    """
     require_non_negative(rate_mg_kg_h, field="rate_mg_kg_h")
     return rate_mg_kg_h * require_weight(weight_kg)
 
 
 def rate_mg_kg_h(rate_mg_h: float, weight_kg: float) -> float:
-    """Weight-based rate (mg/kg/h) of an absolute rate."""
+    """Weight-based rate (mg/kg/h) of an absolute rate.
+
+    Examples
+    --------
+    >>> rate_mg_kg_h(40.0, 80.0)
+    0.5
+    """
     require_non_negative(rate_mg_h, field="rate_mg_h")
     return rate_mg_h / require_weight(weight_kg)
 
 
 def rate_mg_kg_h_from_ug_kg_min(rate_ug_kg_min: float) -> float:
-    """ug/kg/min (a common pump unit) to mg/kg/h: x 60 min/h / 1000 ug/mg."""
+    """ug/kg/min (a common pump unit) to mg/kg/h: x 60 min/h / 1000 ug/mg.
+
+    Examples
+    --------
+    >>> rate_mg_kg_h_from_ug_kg_min(5.0)
+    0.3
+    """
     require_non_negative(rate_ug_kg_min, field="rate_ug_kg_min")
     return rate_ug_kg_min * 60.0 / 1000.0
 
 
 def dose_mg_from_per_kg(dose_mg_kg: float, weight_kg: float) -> float:
-    """Absolute dose (mg) of a weight-based dose."""
+    """Absolute dose (mg) of a weight-based dose.
+
+    Examples
+    --------
+    >>> dose_mg_from_per_kg(0.3, 80.0)
+    24.0
+    """
     require_non_negative(dose_mg_kg, field="dose_mg_kg")
     return dose_mg_kg * require_weight(weight_kg)
 
 
 def mg_delivered(rate_mg_h: float, duration_min: float) -> float:
-    """Drug delivered (mg) at `rate_mg_h` for `duration_min` minutes."""
+    """Drug delivered (mg) at `rate_mg_h` for `duration_min` minutes.
+
+    Examples
+    --------
+    >>> mg_delivered(40.0, 45.0)
+    30.0
+    """
     require_non_negative(duration_min, field="duration_min")
     return require_non_negative(rate_mg_h, field="rate_mg_h") * duration_min / 60.0
 
 
 def rate_mg_h_for_dose(dose_mg: float, duration_min: float) -> float:
-    """Constant rate (mg/h) that gives `dose_mg` over `duration_min` minutes."""
+    """Constant rate (mg/h) that gives `dose_mg` over `duration_min` minutes.
+
+    Examples
+    --------
+    >>> rate_mg_h_for_dose(150.0, 120.0)  # 150 mg over 2 h
+    75.0
+    """
     require_non_negative(dose_mg, field="dose_mg")
     if not math.isfinite(duration_min) or duration_min <= 0:
         raise InputError(f"duration {duration_min} min must be > 0", field="duration_min")
@@ -83,13 +141,27 @@ def rate_mg_h_for_dose(dose_mg: float, duration_min: float) -> float:
 
 
 def volume_ml(dose_mg: float, concentration_mg_ml: float) -> float:
-    """Volume (mL) that holds `dose_mg` at this concentration."""
+    """Volume (mL) that holds `dose_mg` at this concentration.
+
+    Examples
+    --------
+    >>> volume_ml(150.0, 2.0)
+    75.0
+    """
     require_non_negative(dose_mg, field="dose_mg")
     return dose_mg / require_concentration(concentration_mg_ml)
 
 
 def minutes_per_container(container_ml: float, pump_ml_h: float) -> float | None:
-    """Minutes until a bag or syringe of `container_ml` runs empty at `pump_ml_h` (None when stopped)."""
+    """Minutes until a bag or syringe of `container_ml` runs empty at `pump_ml_h` (None when stopped).
+
+    Examples
+    --------
+    >>> minutes_per_container(250.0, 40.0)
+    375.0
+    >>> minutes_per_container(250.0, 0.0) is None
+    True
+    """
     require_non_negative(container_ml, field="volume_ml")
     if require_non_negative(pump_ml_h, field="pump_ml_h") == 0:
         return None

@@ -279,7 +279,20 @@ def _finding(
 def evaluate_observation(
     obs: Observation, baseline: Observation | None = None, rules: Sequence[AlertRule] | None = None
 ) -> list[AlertFinding]:
-    """Every rule that fires on `obs` (against the patient's `baseline` for rise rules), in rule order."""
+    """Every rule that fires on `obs` (against the patient's `baseline` for rise rules), in rule order.
+
+    Examples
+    --------
+    >>> from ketaclinic.monitoring import Observation
+    >>> findings = evaluate_observation(
+    ...     Observation(t_min=30, sbp=152, spo2=89), baseline=Observation(t_min=-5, sbp=124)
+    ... )
+    >>> for f in findings:
+    ...     print(f.rule_key, f.severity.value, f.advice.value, f.threshold)
+    spo2_low warning continue_and_recheck 94.0
+    spo2_critical critical stop_and_call 90.0
+    sbp_rise_from_baseline warning reduce_rate 148.8
+    """
     active = load_alert_rules() if rules is None else rules
     findings: list[AlertFinding] = []
     for rule in active:

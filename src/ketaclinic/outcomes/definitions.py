@@ -130,7 +130,22 @@ def evaluate_responders(
     followup_nrs: FloatArray,
     discontinued: Sequence[str] | npt.NDArray[np.str_],
 ) -> ResponderResult:
-    """Responder flags for every patient; missing follow-up counts as non-response and is flagged."""
+    """Responder flags for every patient; missing follow-up counts as non-response and is flagged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> result = evaluate_responders(
+    ...     get_definition("valle2024"),  # >= 50 % NRS reduction, not stopped for lack of effect
+    ...     np.array([8.0, 9.0, 7.0, 6.0]),
+    ...     np.array([4.0, 8.0, np.nan, 2.0]),
+    ...     ["none", "none", "none", "lack_of_effect"],
+    ... )
+    >>> result.responder.tolist(), result.missing_followup.tolist()
+    ([True, False, False, False], [False, False, True, False])
+    >>> [round(float(p), 1) for p in result.reduction_pct]
+    [50.0, 11.1, nan, 66.7]
+    """
     base = np.asarray(baseline_nrs, dtype=np.float64)
     follow = np.asarray(followup_nrs, dtype=np.float64)
     reasons = np.asarray(discontinued, dtype=str)

@@ -284,6 +284,14 @@ def tci_effect(
     """Effect-site targeting (Shafer & Gregg 1992): each interval's rate makes the peak Ce equal the target.
 
     `max_plasma_ng_ml` optionally caps the plasma overshoot the plan may cause.
+
+    Examples
+    --------
+    >>> res = tci_effect("domino1984", 70, 120, 60)
+    >>> round(res.segments[0].rate_mg_h, 1), round(res.segments[0].end_min * 60)  # mg/h, s
+    (1711.5, 10)
+    >>> round(float(res.prediction.ce_ng_ml.max()), 2)
+    119.99
     """
     _validate(weight_kg, target_ng_ml, duration_min, interval_s, max_rate_mg_h)
     if max_plasma_ng_ml is not None and not max_plasma_ng_ml >= target_ng_ml:

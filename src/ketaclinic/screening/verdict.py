@@ -227,7 +227,29 @@ def evaluate(
     clinic_rates: Mapping[str, ClinicRate] | None = None,
     planned_high_frequent_dosing: bool = False,
 ) -> ScreeningResult:
-    """Screen one intake: the verdict is the worst any reason forces; every reason is listed."""
+    """Screen one intake: the verdict is the worst any reason forces; every reason is listed.
+
+    Examples
+    --------
+    >>> from ketaclinic.screening import parse_intake
+    >>> intake = {
+    ...     "intake_version": "1", "age_y": 58, "sex": "female", "weight_kg": 70,
+    ...     "diagnoses": ["G50.0"], "pain_mechanism": "neuropathic", "pain_duration_months": 36,
+    ...     "baseline_nrs": 8, "blood_pressure": {"systolic": 128, "diastolic": 78},
+    ...     "prior_treatments": [
+    ...         {"name": "carbamazepine", "outcome": "intolerant"},
+    ...         {"name": "baclofen", "outcome": "failed"},
+    ...     ],
+    ...     "conditions": ["cardiovascular_risk"], "pregnant": False, "breastfeeding": False,
+    ... }
+    >>> result = evaluate(parse_intake(intake))
+    >>> result.verdict.value, [t.code for t in result.required_tests]
+    ('eligible', ['ecg'])
+    >>> hypertensive = dict(intake, blood_pressure={"systolic": 190, "diastolic": 100})
+    >>> refused = evaluate(parse_intake(hypertensive))
+    >>> refused.verdict.value, [(r.code, r.severity.value) for r in refused.reasons]
+    ('not_eligible', [('intake_bp_over_threshold', 'contraindication'), ('cardiovascular_risk', 'info')])
+    """
     rules = rules or load_rules()
     reasons = [_from_rule(rule) for flag, rule in rules.flag_rules.items() if getattr(intake, flag)]
     reasons += [_from_rule(rules.conditions[code]) for code in intake.conditions]
