@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.errors import ConflictError, GoneError, InputError, NotFoundError
 from ketaclinic.outcomes import (
     evaluate_responders,
     followup_schedule,
@@ -46,7 +46,7 @@ Discontinuation = Literal["none", "lack_of_effect", "adverse_event", "other"]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
-class LinkGoneError(ConflictError):
+class LinkGoneError(GoneError):
     """A one-time link that has expired or was already used."""
 
 

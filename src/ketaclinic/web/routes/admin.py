@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from ketaclinic.errors import ConflictError, InputError
+from ketaclinic.errors import ConflictError, InputError, http_status
 from ketaclinic.services import accounts
 from ketaclinic.services import audit as audit_service
 from ketaclinic.services.permissions import Permission, Role
@@ -119,7 +119,7 @@ def users_create(
         return render(
             request,
             "admin/users.html",
-            status_code=409 if isinstance(exc, ConflictError) else 422,
+            status_code=http_status(exc),
             users=accounts.list_users(db, principal.actor),
             roles=[r.value for r in Role],
             error=str(exc),

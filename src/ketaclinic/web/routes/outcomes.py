@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
 from ketaclinic.outcomes.instruments import get_questionnaire, instrument_sources
 from ketaclinic.services import outcomes
 from ketaclinic.services.permissions import Permission
@@ -233,9 +233,8 @@ def _questionnaire_context(view: outcomes.LinkView) -> dict[str, Any]:
 
 
 def _gone(request: Request, exc: Exception) -> Response:
-    status = 410 if isinstance(exc, outcomes.LinkGoneError) else 404
     message = exc.message if isinstance(exc, ConflictError | NotFoundError) else str(exc)
-    return render(request, "outcomes/link_gone.html", message=message, status_code=status)
+    return render(request, "outcomes/link_gone.html", message=message, status_code=http_status(exc))
 
 
 def _number(form: FormData, name: str) -> float | None:

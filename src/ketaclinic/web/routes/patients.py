@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from ketaclinic.errors import ConflictError, InputError
+from ketaclinic.errors import ConflictError, InputError, http_status
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, list_diagnoses
 from ketaclinic.services import patients
 from ketaclinic.services.permissions import Permission
@@ -194,7 +194,6 @@ async def new_submit(request: Request, db: DbDep, principal: EditPage) -> Respon
             db, principal.actor, patients.PatientCreate.model_validate(values)
         )
     except (ValidationError, InputError, ConflictError) as exc:
-        status = 409 if isinstance(exc, ConflictError) else 422
         return render(
             request,
             "patients/form.html",
@@ -202,7 +201,7 @@ async def new_submit(request: Request, db: DbDep, principal: EditPage) -> Respon
             errors=_errors_of(exc),
             editing=None,
             **_form_choices(),
-            status_code=status,
+            status_code=http_status(exc),
         )
     return RedirectResponse(f"/patients/{created.id}", status_code=303)
 

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ketaclinic.dosing import check_bolus, check_rate, parse_rate, rate_checks
-from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
 from ketaclinic.pharmacology import list_models
 from ketaclinic.reports.svg import concentration_chart
 from ketaclinic.services import patients, pk
@@ -245,6 +245,7 @@ async def builder_submit(
         errors = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         return _builder(request, db, principal, settings, patient_id, values, errors, 422)
     except (InputError, NotFoundError) as exc:
+        # An unknown protocol or model chosen on the form is bad input to the form: 422, not 404.
         return _builder(request, db, principal, settings, patient_id, values, [exc.message], 422)
     return RedirectResponse(f"/plans/{created.id}", status_code=303)
 
@@ -316,7 +317,7 @@ async def _action(
         return _detail(request, plan, [str(e["msg"]) for e in exc.errors()], 422)
     except (InputError, ConflictError) as exc:
         plan = plans.view_plan(db, principal.actor, plan_id)
-        return _detail(request, plan, [exc.message], 409 if isinstance(exc, ConflictError) else 422)
+        return _detail(request, plan, [exc.message], http_status(exc))
     return RedirectResponse(f"/plans/{plan_id}", status_code=303)
 
 

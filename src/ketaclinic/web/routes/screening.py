@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from ketaclinic.errors import ConflictError, InputError
+from ketaclinic.errors import ConflictError, InputError, http_status
 from ketaclinic.screening import CONDITION_CODES, current_consent_template, intake_json_schema, list_diagnoses
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome
 from ketaclinic.services import eligibility, patients
@@ -454,9 +454,8 @@ async def consent_submit(
         )
     except (ValidationError, InputError, ConflictError) as exc:
         patient = patients.view_patient(db, principal.actor, patient_id)
-        status = 409 if isinstance(exc, ConflictError) else 422
         return _consent_page(
-            request, patient, values, settings=settings, errors=_error_of(exc), status_code=status
+            request, patient, values, settings=settings, errors=_error_of(exc), status_code=http_status(exc)
         )
     return RedirectResponse(f"/patients/{patient_id}/screening", status_code=303)
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.datastructures import FormData
 
-from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
 from ketaclinic.monitoring import RESCUE_MEDICATIONS, AdverseEventKind, AdverseEventSeverity
 from ketaclinic.monitoring.observations import observation_kinds
 from ketaclinic.reports.svg import concentration_chart
@@ -275,14 +275,6 @@ def _message(exc: Exception) -> str:
     return str(exc)
 
 
-def _status(exc: Exception) -> int:
-    if isinstance(exc, ConflictError):
-        return 409
-    if isinstance(exc, NotFoundError):
-        return 404
-    return 422
-
-
 def _charts(chart: session_chart.SessionChart) -> dict[str, str]:
     """The vitals and concentration charts on one time axis (minutes from the start)."""
     pred = chart.prediction
@@ -391,7 +383,7 @@ async def new_submit(request: Request, db: DbDep, principal: ChartPage) -> Respo
             "sessions/list.html",
             items=items,
             error=_message(exc),
-            status_code=_status(exc),
+            status_code=http_status(exc),
         )
     return RedirectResponse(f"/sessions/{made.id}", status_code=303)
 
@@ -427,7 +419,7 @@ async def observe_submit(request: Request, session_id: int, db: DbDep, principal
             db, principal.actor, session_id, _observation_values(form), config=get_settings(request)
         )
     except (InputError, ConflictError) as exc:
-        error, status = _message(exc), _status(exc)
+        error, status = _message(exc), http_status(exc)
     if not request.headers.get("hx-request"):
         if error:
             return _render_chart(request, db, principal, session_id, status, error=error)
@@ -484,7 +476,7 @@ async def _act(request: Request, db: DbDep, principal: Principal, session_id: in
     try:
         step(form)
     except (ValidationError, InputError, ConflictError, NotFoundError) as exc:
-        return _render_chart(request, db, principal, session_id, _status(exc), error=_message(exc))
+        return _render_chart(request, db, principal, session_id, http_status(exc), error=_message(exc))
     return RedirectResponse(f"/sessions/{session_id}", status_code=303)
 
 
