@@ -13,6 +13,7 @@ from ketaclinic.services import accounts
 from ketaclinic.services import audit as audit_service
 from ketaclinic.services.permissions import Permission, Role
 from ketaclinic.web.deps import DbDep, Principal, render, requires
+from ketaclinic.web.forms import error_line
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -122,7 +123,7 @@ def users_create(
             status_code=http_status(exc),
             users=accounts.list_users(db, principal.actor),
             roles=[r.value for r in Role],
-            error=str(exc),
+            error=error_line(exc),
         )
     return RedirectResponse("/admin/users", status_code=303)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -16,6 +15,7 @@ from ketaclinic.outcomes.instruments import get_questionnaire, instrument_source
 from ketaclinic.services import outcomes
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, render, requires
+from ketaclinic.web.forms import form_errors, number, text
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -208,7 +208,7 @@ def _series_end_of(raw: str) -> date:
 @router.post("/courses/{course_id}/series-end", response_class=HTMLResponse, include_in_schema=False)
 async def course_end_series(request: Request, course_id: int, db: DbDep, principal: RecordPage) -> Response:
     """Record the series end from the course page; a bad date comes back next to the field."""
-    raw = str((await request.form()).get("series_end") or "").strip()
+    raw = text(await request.form(), "series_end").strip()
     try:
         outcomes.end_series(db, principal.actor, course_id, _series_end_of(raw))
     except InputError as exc:
@@ -238,16 +238,7 @@ def _gone(request: Request, exc: Exception) -> Response:
 
 
 def _number(form: FormData, name: str) -> float | None:
-    raw = str(form.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        number = float(raw)
-    except ValueError:
-        raise InputError(f"{raw!r} is not a number", field=name) from None
-    if not math.isfinite(number):
-        raise InputError(f"{raw!r} is not a number", field=name)
-    return number
+    return number(text(form, name).strip(), name)
 
 
 def _whole(value: float, field: str) -> int:
@@ -315,14 +306,10 @@ async def link_submit(request: Request, token: str, db: DbDep) -> Response:
     except (NotFoundError, outcomes.LinkGoneError) as exc:
         return _gone(request, exc)
     except (InputError, ValidationError) as exc:
-        if isinstance(exc, InputError):
-            errors = {exc.field or "form": exc.message}
-        else:
-            errors = {".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.errors()}
         return render(
             request,
             "outcomes/questionnaire.html",
-            errors=errors,
+            errors=form_errors(exc),
             values=dict(form),
             status_code=422,
             **_questionnaire_context(view),

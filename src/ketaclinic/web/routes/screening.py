@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from ketaclinic.errors import ConflictError, InputError, http_status
@@ -19,6 +19,7 @@ from ketaclinic.services.screening import consent
 from ketaclinic.services.screening import screenings as screening
 from ketaclinic.settings import Settings
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
+from ketaclinic.web.forms import chosen, form_errors, prior_treatments, text, validated
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -34,7 +35,6 @@ SignPage = Annotated[Principal, Depends(requires(Permission.SCREENING_SIGN, page
 ConsentPage = Annotated[Principal, Depends(requires(Permission.CONSENT_RECORD, page=True))]
 
 TAG: list[str | Enum] = ["screening"]
-_Model = TypeVar("_Model", bound=BaseModel)
 
 
 # --- API -------------------------------------------------------------------------------------------
@@ -174,51 +174,25 @@ OPTIONAL_SCORES = ("phq9", "gad7", "audit_c", "dast10")
 
 def intake_from_form(form: FormData) -> dict[str, Any]:
     """The intake JSON from the HTML form (blank required fields are left out, so they are named)."""
-    intake: dict[str, Any] = {"intake_version": str(form.get("intake_version") or "")}
+    intake: dict[str, Any] = {"intake_version": text(form, "intake_version")}
     for name in INT_FIELDS:
         intake[name] = _number(form.get(name), int)
     for name in FLOAT_FIELDS:
         intake[name] = _number(form.get(name), float)
     for name in ("sex", "pain_mechanism"):
         intake[name] = form.get(name) or None
-    intake["diagnoses"] = [str(c) for c in form.getlist("diagnoses") if c]
-    intake["conditions"] = [str(c) for c in form.getlist("conditions") if c]
-    intake["prior_treatments"] = [
-        {"name": str(n).strip(), "outcome": str(o)}
-        for n, o in zip(form.getlist("treatment_name"), form.getlist("treatment_outcome"), strict=False)
-        if str(n).strip()
-    ]
+    intake["diagnoses"] = chosen(form, "diagnoses")
+    intake["conditions"] = chosen(form, "conditions")
+    intake["prior_treatments"] = prior_treatments(form)
     systolic = _number(form.get("systolic"), int)
     diastolic = _number(form.get("diastolic"), int)
     if systolic is not None or diastolic is not None:
         intake["blood_pressure"] = {"systolic": systolic, "diastolic": diastolic}
     intake["pregnant"] = _yes_no(form.get("pregnant"))
     intake["breastfeeding"] = _yes_no(form.get("breastfeeding"))
-    intake["medications"] = [
-        line.strip() for line in str(form.get("medications") or "").splitlines() if line.strip()
-    ]
+    intake["medications"] = [line.strip() for line in text(form, "medications").splitlines() if line.strip()]
     # Scores not done are sent as null; every other blank is left out so the error names it.
     return {k: v for k, v in intake.items() if v is not None or k in OPTIONAL_SCORES}
-
-
-def _validated(model: type[_Model], data: dict[str, Any]) -> _Model:
-    """A form's values as the service's input; a validation problem is a 422 naming the field."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or None
-        raise InputError(first.get("msg", "invalid").removeprefix("Value error, "), field=where) from None
-
-
-def _error_of(exc: Exception) -> dict[str, str]:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "form"
-        return {where: first.get("msg", "invalid").removeprefix("Value error, ")}
-    if isinstance(exc, InputError | ConflictError):
-        return {exc.field or "form": exc.message}
-    return {"form": str(exc)}
 
 
 def _intake_choices() -> dict[str, Any]:
@@ -312,7 +286,7 @@ async def new_submit(request: Request, patient_id: int, db: DbDep, principal: Ed
             request,
             patient,
             values,
-            errors=_error_of(exc),
+            errors=form_errors(exc),
             high_frequent=high_frequent,
             status_code=422,
         )
@@ -357,7 +331,7 @@ async def edit_submit(request: Request, screening_id: int, db: DbDep, principal:
             request,
             patient,
             values,
-            errors=_error_of(exc),
+            errors=form_errors(exc),
             editing=screening_id,
             high_frequent=high_frequent,
             status_code=422,
@@ -380,7 +354,7 @@ async def addendum_submit(request: Request, screening_id: int, db: DbDep, princi
         db,
         principal.actor,
         screening_id,
-        _validated(screening.AddendumIn, {"text": str(form.get("text") or "")}),
+        validated(screening.AddendumIn, {"text": text(form, "text")}),
     )
     return RedirectResponse(f"/screenings/{screening_id}", status_code=303)
 
@@ -389,19 +363,19 @@ def consent_from_form(form: FormData) -> dict[str, Any]:
     """The consent input from the HTML form: a checkbox per risk, a reason box beside each."""
     template = current_consent_template()
     return {
-        "protocol_id": str(form.get("protocol_id") or ""),
-        "template_version": str(form.get("template_version") or "") or None,
+        "protocol_id": text(form, "protocol_id"),
+        "template_version": text(form, "template_version") or None,
         "risks": [
             {
                 "code": r.code,
                 "discussed": form.get(f"risk_{r.code}") == "yes",
-                "reason": str(form.get(f"reason_{r.code}") or ""),
+                "reason": text(form, f"reason_{r.code}"),
             }
             for r in template.risks
         ],
-        "alternatives": [str(a) for a in form.getlist("alternatives")],
-        "patient_signature": str(form.get("patient_signature") or ""),
-        "witness": str(form.get("witness") or ""),
+        "alternatives": chosen(form, "alternatives"),
+        "patient_signature": text(form, "patient_signature"),
+        "witness": text(form, "witness"),
     }
 
 
@@ -455,7 +429,7 @@ async def consent_submit(
     except (ValidationError, InputError, ConflictError) as exc:
         patient = patients.view_patient(db, principal.actor, patient_id)
         return _consent_page(
-            request, patient, values, settings=settings, errors=_error_of(exc), status_code=http_status(exc)
+            request, patient, values, settings=settings, errors=form_errors(exc), status_code=http_status(exc)
         )
     return RedirectResponse(f"/patients/{patient_id}/screening", status_code=303)
 
@@ -470,7 +444,7 @@ async def withdraw_submit(
         db,
         principal.actor,
         consent_id,
-        _validated(consent.WithdrawIn, {"reason": str(form.get("reason") or "")}),
+        validated(consent.WithdrawIn, {"reason": text(form, "reason")}),
         config=settings,
     )
     return RedirectResponse(f"/patients/{done.patient_id}/screening", status_code=303)

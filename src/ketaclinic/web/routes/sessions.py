@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -21,6 +20,7 @@ from ketaclinic.services.sessions import alerts, charting, events, flowsheet
 from ketaclinic.services.sessions import chart as session_chart
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, get_settings, render, requires
+from ketaclinic.web.forms import blank, error_line, number, text
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -248,33 +248,6 @@ def api_addendum(
 _OBS_FIELDS = ("sbp", "dbp", "hr", "spo2", "rr", "rass", "moaas", "dissociation", "nausea", "nrs", "temp_c")
 
 
-def _blank(value: Any) -> Any:
-    return None if value in (None, "") else value
-
-
-def _number(value: Any, field: str) -> float | None:
-    value = _blank(value)
-    if value is None:
-        return None
-    try:
-        number = float(str(value))
-    except ValueError:
-        raise InputError(f"{value!r} is not a number", field=field) from None
-    if not math.isfinite(number):
-        raise InputError(f"{value!r} is not a number", field=field)
-    return number
-
-
-def _message(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first.get("loc", ()))
-        return f"{loc}: {first.get('msg', 'invalid').removeprefix('Value error, ')}".lstrip(": ")
-    if isinstance(exc, InputError | ConflictError | NotFoundError):
-        return f"{exc.field}: {exc.message}" if exc.field else exc.message
-    return str(exc)
-
-
 def _charts(chart: session_chart.SessionChart) -> dict[str, str]:
     """The vitals and concentration charts on one time axis (minutes from the start)."""
     pred = chart.prediction
@@ -373,7 +346,7 @@ async def new_submit(request: Request, db: DbDep, principal: ChartPage) -> Respo
             db,
             principal.actor,
             sessions.SessionCreate.model_validate(
-                {"plan_id": _blank(form.get("plan_id")), "session_number": _blank(form.get("session_number"))}
+                {"plan_id": blank(form.get("plan_id")), "session_number": blank(form.get("session_number"))}
             ),
         )
     except (ValidationError, InputError, ConflictError, NotFoundError) as exc:
@@ -382,7 +355,7 @@ async def new_submit(request: Request, db: DbDep, principal: ChartPage) -> Respo
             request,
             "sessions/list.html",
             items=items,
-            error=_message(exc),
+            error=error_line(exc),
             status_code=http_status(exc),
         )
     return RedirectResponse(f"/sessions/{made.id}", status_code=303)
@@ -402,9 +375,9 @@ def alerts_fragment(request: Request, session_id: int, db: DbDep, principal: Vie
 
 
 def _observation_values(form: FormData) -> dict[str, Any]:
-    values: dict[str, Any] = {name: _number(form.get(name), name) for name in _OBS_FIELDS}
+    values: dict[str, Any] = {name: number(form.get(name), name) for name in _OBS_FIELDS}
     values["hallucinations"] = True if form.get("hallucinations") else None
-    values["note"] = _blank(str(form.get("note") or "").strip())
+    values["note"] = blank(text(form, "note").strip())
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -419,7 +392,7 @@ async def observe_submit(request: Request, session_id: int, db: DbDep, principal
             db, principal.actor, session_id, _observation_values(form), config=get_settings(request)
         )
     except (InputError, ConflictError) as exc:
-        error, status = _message(exc), http_status(exc)
+        error, status = error_line(exc), http_status(exc)
     if not request.headers.get("hx-request"):
         if error:
             return _render_chart(request, db, principal, session_id, status, error=error)
@@ -436,13 +409,13 @@ async def observe_submit(request: Request, session_id: int, db: DbDep, principal
 
 def _rate_in(form: FormData) -> charting.RateIn:
     unit = form.get("unit") or "ml_h"
-    value = _number(form.get("rate"), "rate")
+    value = number(form.get("rate"), "rate")
     key = "pump_ml_h" if unit == "ml_h" else "rate_mg_kg_h"
     return charting.RateIn.model_validate(
         {
             key: value,
-            "limit_reason": str(form.get("limit_reason") or ""),
-            "deviation_reason": str(form.get("deviation_reason") or ""),
+            "limit_reason": text(form, "limit_reason"),
+            "deviation_reason": text(form, "deviation_reason"),
         }
     )
 
@@ -458,7 +431,7 @@ async def rate_check_fragment(
     try:
         preview = charting.check_rate_change(db, principal.actor, session_id, _rate_in(form), config=settings)
     except (ValidationError, InputError, ConflictError) as exc:
-        error = _message(exc)
+        error = error_line(exc)
     return render(
         request,
         "sessions/_rate_check.html",
@@ -476,7 +449,7 @@ async def _act(request: Request, db: DbDep, principal: Principal, session_id: in
     try:
         step(form)
     except (ValidationError, InputError, ConflictError, NotFoundError) as exc:
-        return _render_chart(request, db, principal, session_id, http_status(exc), error=_message(exc))
+        return _render_chart(request, db, principal, session_id, http_status(exc), error=error_line(exc))
     return RedirectResponse(f"/sessions/{session_id}", status_code=303)
 
 
@@ -504,21 +477,21 @@ async def check_in_submit(
 
     def step(form: FormData) -> None:
         values: dict[str, Any] = {
-            k: _number(form.get(k), k)
+            k: number(form.get(k), k)
             for k in ("weight_kg", "sbp", "dbp", "hr", "spo2", "rr", "temp_c", "nrs")
         }
-        premed = str(form.get("premed_medication") or "")
+        premed = text(form, "premed_medication")
         if premed == "none":
             values["premedication_none"] = True
         elif premed:
             values["premedication"] = [
                 {
                     "medication": premed,
-                    "dose": _number(form.get("premed_dose"), "premed_dose"),
+                    "dose": number(form.get("premed_dose"), "premed_dose"),
                     "route": str(form.get("premed_route") or "PO"),
                 }
             ]
-        values["pregnancy_check"] = _blank(form.get("pregnancy_check"))
+        values["pregnancy_check"] = blank(form.get("pregnancy_check"))
         data = sessions.CheckInIn.model_validate({k: v for k, v in values.items() if v is not None})
         sessions.check_in(db, principal.actor, session_id, data, config=settings)
 
@@ -527,9 +500,9 @@ async def check_in_submit(
 
 def _resume_in(form: FormData) -> sessions.ResumeIn:
     """Resume fields: a blank rate is the pre-pause rate (typed reasons replace its own), else a new rate."""
-    if not str(form.get("rate") or "").strip():
+    if not text(form, "rate").strip():
         return sessions.ResumeIn.model_validate(
-            {k: str(form.get(k) or "") for k in ("limit_reason", "deviation_reason")}
+            {k: text(form, k) for k in ("limit_reason", "deviation_reason")}
         )
     return sessions.ResumeIn(rate=_rate_in(form))
 
@@ -542,7 +515,7 @@ async def lifecycle_submit(
 
     def step(form: FormData) -> None:
         action = form.get("action")
-        reason = str(form.get("reason") or "")
+        reason = text(form, "reason")
         if action == "pause":
             sessions.pause(db, principal.actor, session_id, config=settings)
         elif action == "resume":
@@ -575,7 +548,7 @@ async def _alert_panel_after(
     try:
         change(form)
     except (ValidationError, ConflictError, NotFoundError) as exc:
-        error = _message(exc)
+        error = error_line(exc)
     items = session_chart.poll_alerts(db, principal.actor, session_id, config=get_settings(request))
     return render(request, "sessions/_alerts.html", alerts=items, session_id=session_id, alert_error=error)
 
@@ -597,7 +570,7 @@ async def ack_submit(
             principal.actor,
             session_id,
             alert_id,
-            alerts.AckIn(action_taken=str(form.get("action_taken") or "")),
+            alerts.AckIn(action_taken=text(form, "action_taken")),
         ),
     )
 
@@ -619,7 +592,7 @@ async def resolve_submit(
             principal.actor,
             session_id,
             alert_id,
-            alerts.ResolveIn(resolution=str(form.get("resolution") or "")),
+            alerts.ResolveIn(resolution=text(form, "resolution")),
         ),
     )
 
@@ -632,7 +605,7 @@ async def adverse_event_submit(
 
     def step(form: FormData) -> None:
         fields = ("kind", "severity", "action", "outcome", "note")
-        data = events.AdverseEventIn.model_validate({k: str(form.get(k) or "") for k in fields})
+        data = events.AdverseEventIn.model_validate({k: text(form, k) for k in fields})
         events.chart_adverse_event(db, principal.actor, session_id, data)
 
     return await _act(request, db, principal, session_id, step)
@@ -649,10 +622,10 @@ async def medication_submit(
             {
                 "purpose": form.get("purpose") or "rescue",
                 "medication": form.get("medication") or "",
-                "dose": _number(form.get("dose"), "dose"),
+                "dose": number(form.get("dose"), "dose"),
                 "route": form.get("route") or "IV",
-                "reason": str(form.get("reason") or ""),
-                "note": str(form.get("note") or ""),
+                "reason": text(form, "reason"),
+                "note": text(form, "note"),
             }
         )
         events.chart_medication(db, principal.actor, session_id, data, config=settings)
@@ -684,8 +657,6 @@ async def addendum_submit(request: Request, session_id: int, db: DbDep, principa
     """Add an addendum to the signed record."""
 
     def step(form: FormData) -> None:
-        sessions.add_addendum(
-            db, principal.actor, session_id, sessions.AddendumIn(text=str(form.get("text") or ""))
-        )
+        sessions.add_addendum(db, principal.actor, session_id, sessions.AddendumIn(text=text(form, "text")))
 
     return await _act(request, db, principal, session_id, step)
