@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from starlette.datastructures import FormData
 
 from ketaclinic.errors import ConflictError, InputError, http_status
 from ketaclinic.screening import CONDITION_CODES, current_consent_template, intake_json_schema, list_diagnoses
@@ -19,8 +18,9 @@ from ketaclinic.services.screening import consent
 from ketaclinic.services.screening import screenings as screening
 from ketaclinic.settings import Settings
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
-from ketaclinic.web.forms import chosen, form_errors, prior_treatments, text, validated
+from ketaclinic.web.forms import form_errors, text, validated
 from ketaclinic.web.nav import NavItem
+from ketaclinic.web.screening_forms import consent_from_form, intake_from_form
 
 router = APIRouter()
 NAV = [NavItem("Screening", "/screening", Permission.SCREENING_EDIT, order=20)]
@@ -148,51 +148,7 @@ def api_withdraw(
     return consent.withdraw_consent(db, principal.actor, consent_id, body, config=settings)
 
 
-# --- form parsing ------------------------------------------------------------------------------------
-
-
-def _number(value: Any, kind: type[int] | type[float]) -> Any:
-    """A form string as a number when it is one; otherwise as given, so validation names the field."""
-    text = str(value).strip() if value is not None else ""
-    if not text:
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return int(number) if kind is int and number.is_integer() else number
-
-
-def _yes_no(value: Any) -> bool | None:
-    return {"yes": True, "no": False}.get(str(value or ""))
-
-
-INT_FIELDS = ("age_y", "baseline_nrs", "phq9", "gad7", "audit_c", "dast10")
-FLOAT_FIELDS = ("weight_kg", "pain_duration_months")
-OPTIONAL_SCORES = ("phq9", "gad7", "audit_c", "dast10")
-
-
-def intake_from_form(form: FormData) -> dict[str, Any]:
-    """The intake JSON from the HTML form (blank required fields are left out, so they are named)."""
-    intake: dict[str, Any] = {"intake_version": text(form, "intake_version")}
-    for name in INT_FIELDS:
-        intake[name] = _number(form.get(name), int)
-    for name in FLOAT_FIELDS:
-        intake[name] = _number(form.get(name), float)
-    for name in ("sex", "pain_mechanism"):
-        intake[name] = form.get(name) or None
-    intake["diagnoses"] = chosen(form, "diagnoses")
-    intake["conditions"] = chosen(form, "conditions")
-    intake["prior_treatments"] = prior_treatments(form)
-    systolic = _number(form.get("systolic"), int)
-    diastolic = _number(form.get("diastolic"), int)
-    if systolic is not None or diastolic is not None:
-        intake["blood_pressure"] = {"systolic": systolic, "diastolic": diastolic}
-    intake["pregnant"] = _yes_no(form.get("pregnant"))
-    intake["breastfeeding"] = _yes_no(form.get("breastfeeding"))
-    intake["medications"] = [line.strip() for line in text(form, "medications").splitlines() if line.strip()]
-    # Scores not done are sent as null; every other blank is left out so the error names it.
-    return {k: v for k, v in intake.items() if v is not None or k in OPTIONAL_SCORES}
+# --- page context ----------------------------------------------------------------------------------
 
 
 def _intake_choices() -> dict[str, Any]:
@@ -357,26 +313,6 @@ async def addendum_submit(request: Request, screening_id: int, db: DbDep, princi
         validated(screening.AddendumIn, {"text": text(form, "text")}),
     )
     return RedirectResponse(f"/screenings/{screening_id}", status_code=303)
-
-
-def consent_from_form(form: FormData) -> dict[str, Any]:
-    """The consent input from the HTML form: a checkbox per risk, a reason box beside each."""
-    template = current_consent_template()
-    return {
-        "protocol_id": text(form, "protocol_id"),
-        "template_version": text(form, "template_version") or None,
-        "risks": [
-            {
-                "code": r.code,
-                "discussed": form.get(f"risk_{r.code}") == "yes",
-                "reason": text(form, f"reason_{r.code}"),
-            }
-            for r in template.risks
-        ],
-        "alternatives": chosen(form, "alternatives"),
-        "patient_signature": text(form, "patient_signature"),
-        "witness": text(form, "witness"),
-    }
 
 
 def _consent_page(
