@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import pydantic
 
-from ketaclinic.errors import ConflictError, DataFileError, InputError, NotFoundError, PermissionDeniedError
+from ketaclinic.errors import KNOWN_ERRORS
 
 EXIT_BAD_INPUT = 2
 
@@ -64,10 +64,10 @@ def describe_validation_error(exc: pydantic.ValidationError) -> str:
 
 @contextmanager
 def fail_on_bad_input() -> Iterator[None]:
-    """Turn the project's input errors into exit 2 with one line (never a traceback)."""
+    """Turn every error of the edges' table (ketaclinic.errors.ANSWERS) into exit 2 with one line."""
     try:
         yield
-    except (InputError, NotFoundError, ConflictError, DataFileError, PermissionDeniedError) as exc:
-        fail(str(exc))
     except pydantic.ValidationError as exc:
         fail(describe_validation_error(exc))
+    except KNOWN_ERRORS as exc:
+        fail(str(exc))

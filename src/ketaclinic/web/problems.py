@@ -5,19 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import pydantic
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ketaclinic.errors import (
-    ConflictError,
-    DataFileError,
-    InputError,
-    NotFoundError,
-    PermissionDeniedError,
-)
+from ketaclinic.errors import ANSWERS, Answer, DataFileError, answer_for
 
 log = logging.getLogger("ketaclinic.web")
 
@@ -87,21 +82,17 @@ def install_error_handlers(app: FastAPI) -> None:
             request, 403, "CSRF check failed", "the form is stale or forged: reload the page and try again"
         )
 
-    @app.exception_handler(PermissionDeniedError)
-    async def _forbidden(request: Request, exc: PermissionDeniedError) -> Response:
-        return _answer(request, 403, "Forbidden", str(exc))
+    async def _known(request: Request, exc: Exception) -> Response:
+        answer = answer_for(exc) or Answer(500, "Internal error")  # registered for listed classes only
+        if isinstance(exc, DataFileError):
+            log.error("configuration error: %s", exc)
+        detail = getattr(exc, "message", str(exc))
+        return _answer(request, answer.status, answer.title, detail, getattr(exc, "field", None))
 
-    @app.exception_handler(InputError)
-    async def _bad_input(request: Request, exc: InputError) -> Response:
-        return _answer(request, 422, "Invalid input", exc.message, exc.field)
-
-    @app.exception_handler(NotFoundError)
-    async def _not_found(request: Request, exc: NotFoundError) -> Response:
-        return _answer(request, 404, "Not found", exc.message, exc.field)
-
-    @app.exception_handler(ConflictError)
-    async def _conflict(request: Request, exc: ConflictError) -> Response:
-        return _answer(request, 409, "Conflict", exc.message, exc.field)
+    # Pydantic errors raised past a route are left to the 500 handler, as before: routes catch theirs.
+    for error_class in ANSWERS:
+        if not issubclass(error_class, pydantic.ValidationError):
+            app.add_exception_handler(error_class, _known)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -110,17 +101,13 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
-        return _answer(request, 422, "Invalid input", first["message"], first["field"], errors=errors)
+        answer = ANSWERS[pydantic.ValidationError]
+        return _answer(request, answer.status, answer.title, first["message"], first["field"], errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         return _answer(request, exc.status_code, title, str(exc.detail))
-
-    @app.exception_handler(DataFileError)
-    async def _data_file(request: Request, exc: DataFileError) -> Response:
-        log.error("configuration error: %s", exc)
-        return _answer(request, 500, "Configuration error", str(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

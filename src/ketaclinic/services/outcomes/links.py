@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from ketaclinic.errors import ConflictError, NotFoundError
+from ketaclinic.errors import ConflictError, GoneError, NotFoundError
 from ketaclinic.services.audit import audit
 from ketaclinic.services.outcomes.pros import Answers, score_answers, store_pro
 from ketaclinic.services.permissions import Actor, Permission, require
@@ -26,7 +26,7 @@ LINK_TTL_DAYS_DEFAULT = 7
 LINK_TTL_DAYS_MAX = 30
 
 
-class LinkGoneError(ConflictError):
+class LinkGoneError(GoneError):
     """A one-time link that has expired or was already used."""
 
 

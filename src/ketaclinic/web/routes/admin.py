@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from ketaclinic.errors import ConflictError, InputError
+from ketaclinic.errors import ConflictError, InputError, http_status
 from ketaclinic.services import accounts
 from ketaclinic.services import audit as audit_service
 from ketaclinic.services.permissions import Permission, Role
 from ketaclinic.web.deps import DbDep, Principal, render, requires
+from ketaclinic.web.forms import error_line
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -119,10 +120,10 @@ def users_create(
         return render(
             request,
             "admin/users.html",
-            status_code=409 if isinstance(exc, ConflictError) else 422,
+            status_code=http_status(exc),
             users=accounts.list_users(db, principal.actor),
             roles=[r.value for r in Role],
-            error=str(exc),
+            error=error_line(exc),
         )
     return RedirectResponse("/admin/users", status_code=303)
 

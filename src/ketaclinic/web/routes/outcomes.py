@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -11,11 +10,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
 from ketaclinic.outcomes.instruments import get_questionnaire, instrument_sources
 from ketaclinic.services.outcomes import courses, links, pros
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, render, requires
+from ketaclinic.web.forms import form_errors, number, text
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -208,7 +208,7 @@ def _series_end_of(raw: str) -> date:
 @router.post("/courses/{course_id}/series-end", response_class=HTMLResponse, include_in_schema=False)
 async def course_end_series(request: Request, course_id: int, db: DbDep, principal: RecordPage) -> Response:
     """Record the series end from the course page; a bad date comes back next to the field."""
-    raw = str((await request.form()).get("series_end") or "").strip()
+    raw = text(await request.form(), "series_end").strip()
     try:
         courses.end_series(db, principal.actor, course_id, _series_end_of(raw))
     except InputError as exc:
@@ -233,22 +233,12 @@ def _questionnaire_context(view: links.LinkView) -> dict[str, Any]:
 
 
 def _gone(request: Request, exc: Exception) -> Response:
-    status = 410 if isinstance(exc, links.LinkGoneError) else 404
     message = exc.message if isinstance(exc, ConflictError | NotFoundError) else str(exc)
-    return render(request, "outcomes/link_gone.html", message=message, status_code=status)
+    return render(request, "outcomes/link_gone.html", message=message, status_code=http_status(exc))
 
 
 def _number(form: FormData, name: str) -> float | None:
-    raw = str(form.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        number = float(raw)
-    except ValueError:
-        raise InputError(f"{raw!r} is not a number", field=name) from None
-    if not math.isfinite(number):
-        raise InputError(f"{raw!r} is not a number", field=name)
-    return number
+    return number(text(form, name).strip(), name)
 
 
 def _whole(value: float, field: str) -> int:
@@ -316,14 +306,10 @@ async def link_submit(request: Request, token: str, db: DbDep) -> Response:
     except (NotFoundError, links.LinkGoneError) as exc:
         return _gone(request, exc)
     except (InputError, ValidationError) as exc:
-        if isinstance(exc, InputError):
-            errors = {exc.field or "form": exc.message}
-        else:
-            errors = {".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.errors()}
         return render(
             request,
             "outcomes/questionnaire.html",
-            errors=errors,
+            errors=form_errors(exc),
             values=dict(form),
             status_code=422,
             **_questionnaire_context(view),

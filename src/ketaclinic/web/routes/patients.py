@@ -9,12 +9,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from ketaclinic.errors import ConflictError, InputError
+from ketaclinic.errors import ConflictError, InputError, http_status
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, list_diagnoses
 from ketaclinic.services import patients
 from ketaclinic.services.permissions import Permission
 from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.web.deps import DbDep, Principal, render, requires
+from ketaclinic.web.forms import blank, chosen, form_errors, prior_treatments
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -114,16 +115,10 @@ def _form_choices() -> dict[str, Any]:
     }
 
 
-def _blank_to_none(value: Any) -> Any:
-    return None if value in ("", None) else value
-
-
 def _form_values(form: FormData) -> dict[str, Any]:
     """Turn the HTML form into the service's input shape (blank fields are absent)."""
-    names = form.getlist("treatment_name")
-    outcomes = form.getlist("treatment_outcome")
     values: dict[str, Any] = {
-        key: _blank_to_none(form.get(key))
+        key: blank(form.get(key))
         for key in (
             "mrn",
             "family_name",
@@ -138,27 +133,9 @@ def _form_values(form: FormData) -> dict[str, Any]:
             "reason",
         )
     }
-    values["diagnoses"] = [str(c) for c in form.getlist("diagnoses") if c]
-    values["prior_treatments"] = [
-        {"name": str(n).strip(), "outcome": str(o)}
-        for n, o in zip(names, outcomes, strict=False)
-        if str(n).strip()
-    ]
+    values["diagnoses"] = chosen(form, "diagnoses")
+    values["prior_treatments"] = prior_treatments(form)
     return {k: v for k, v in values.items() if v is not None}
-
-
-def _errors_of(exc: Exception) -> dict[str, str]:
-    if isinstance(exc, ValidationError):
-        found: dict[str, str] = {}
-        for error in exc.errors():
-            loc = [str(p) for p in error.get("loc", ())]
-            key = loc[0] if loc else "form"
-            found.setdefault(key, error.get("msg", "invalid").removeprefix("Value error, "))
-        return found
-    if isinstance(exc, InputError | ConflictError):
-        key = (exc.field or "form").split(".")[0]
-        return {key: exc.message}
-    return {"form": str(exc)}
 
 
 @router.get("/patients", response_class=HTMLResponse, include_in_schema=False)
@@ -194,15 +171,14 @@ async def new_submit(request: Request, db: DbDep, principal: EditPage) -> Respon
             db, principal.actor, patients.PatientCreate.model_validate(values)
         )
     except (ValidationError, InputError, ConflictError) as exc:
-        status = 409 if isinstance(exc, ConflictError) else 422
         return render(
             request,
             "patients/form.html",
             values=values,
-            errors=_errors_of(exc),
+            errors=form_errors(exc, top_level=True),
             editing=None,
             **_form_choices(),
-            status_code=status,
+            status_code=http_status(exc),
         )
     return RedirectResponse(f"/patients/{created.id}", status_code=303)
 
@@ -257,7 +233,7 @@ async def edit_submit(request: Request, patient_id: int, db: DbDep, principal: E
             request,
             "patients/form.html",
             values=values,
-            errors=_errors_of(exc),
+            errors=form_errors(exc, top_level=True),
             editing=patient,
             **_form_choices(),
             status_code=422,
@@ -269,7 +245,7 @@ async def edit_submit(request: Request, patient_id: int, db: DbDep, principal: E
 async def measure_submit(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
     """Add a weight/height from the record page."""
     form = await request.form()
-    values = {k: _blank_to_none(form.get(k)) for k in ("measured_on", "weight_kg", "height_cm")}
+    values = {k: blank(form.get(k)) for k in ("measured_on", "weight_kg", "height_cm")}
     try:
         patients.add_measurement(
             db,
@@ -283,7 +259,7 @@ async def measure_submit(request: Request, patient_id: int, db: DbDep, principal
             request,
             "patients/detail.html",
             patient=patient,
-            errors=_errors_of(exc),
+            errors=form_errors(exc, top_level=True),
             **_treatment(db, principal, patient_id),
             status_code=422,
         )

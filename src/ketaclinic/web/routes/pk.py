@@ -15,6 +15,7 @@ from ketaclinic.reports.svg import concentration_chart
 from ketaclinic.services import pk
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import Principal, render, requires
+from ketaclinic.web.forms import error_lines
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -93,18 +94,6 @@ def _request_of(form: dict[str, Any]) -> pk.SimulateIn:
     )
 
 
-def _errors(exc: Exception) -> list[str]:
-    if isinstance(exc, ValidationError):
-        return [
-            f"{'.'.join(str(p) for p in e.get('loc', ())) or 'form'}: "
-            f"{str(e.get('msg', 'invalid')).removeprefix('Value error, ')}"
-            for e in exc.errors()
-        ]
-    if isinstance(exc, InputError):
-        return [f"{exc.field or 'form'}: {exc.message}"]
-    return [str(exc)]
-
-
 @router.get("/pk", response_class=HTMLResponse, include_in_schema=False)
 def explorer_page(request: Request, principal: PkPage) -> Response:
     """Choose a model, a patient and a regimen; see Cp and Ce against the bands, with every source."""
@@ -116,7 +105,7 @@ def explorer_page(request: Request, principal: PkPage) -> Response:
     try:
         prediction = pk.run_simulation(principal.actor, _request_of(form))
     except (ValidationError, InputError) as exc:
-        errors = _errors(exc)
+        errors = error_lines(exc)
     else:
         bands = pk.chart_bands()
         series: dict[str, Any] = {"Cp (plasma)": prediction.cp_ng_ml.tolist()}

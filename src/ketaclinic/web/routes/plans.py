@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ketaclinic.dosing import check_bolus, check_rate, parse_rate, rate_checks
-from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
 from ketaclinic.pharmacology import list_models
 from ketaclinic.reports.svg import concentration_chart
 from ketaclinic.services import patients, pk
@@ -18,6 +18,7 @@ from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
+from ketaclinic.web.forms import error_lines
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -241,11 +242,9 @@ async def builder_submit(
         created = plans.create_plan(
             db, principal.actor, patient_id, plans.PlanCreate.model_validate(values), config=settings
         )
-    except ValidationError as exc:
-        errors = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        return _builder(request, db, principal, settings, patient_id, values, errors, 422)
-    except (InputError, NotFoundError) as exc:
-        return _builder(request, db, principal, settings, patient_id, values, [exc.message], 422)
+    except (ValidationError, InputError, NotFoundError) as exc:
+        # An unknown protocol or model chosen on the form is bad input to the form: 422, not 404.
+        return _builder(request, db, principal, settings, patient_id, values, error_lines(exc), 422)
     return RedirectResponse(f"/plans/{created.id}", status_code=303)
 
 
@@ -311,12 +310,9 @@ async def _action(
                 plan_id,
                 plans.CancelIn.model_validate({"reason": form.get("reason", "")}),
             )
-    except ValidationError as exc:
+    except (ValidationError, InputError, ConflictError) as exc:
         plan = plans.view_plan(db, principal.actor, plan_id)
-        return _detail(request, plan, [str(e["msg"]) for e in exc.errors()], 422)
-    except (InputError, ConflictError) as exc:
-        plan = plans.view_plan(db, principal.actor, plan_id)
-        return _detail(request, plan, [exc.message], 409 if isinstance(exc, ConflictError) else 422)
+        return _detail(request, plan, error_lines(exc), http_status(exc))
     return RedirectResponse(f"/plans/{plan_id}", status_code=303)
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
-from starlette.datastructures import FormData
+from pydantic import ValidationError
 
-from ketaclinic.errors import ConflictError, InputError
+from ketaclinic.errors import ConflictError, InputError, http_status
 from ketaclinic.screening import CONDITION_CODES, current_consent_template, intake_json_schema, list_diagnoses
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome
 from ketaclinic.services import eligibility, patients
@@ -19,7 +18,9 @@ from ketaclinic.services.screening import consent
 from ketaclinic.services.screening import screenings as screening
 from ketaclinic.settings import Settings
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
+from ketaclinic.web.forms import form_errors, text, validated
 from ketaclinic.web.nav import NavItem
+from ketaclinic.web.screening_forms import consent_from_form, intake_from_form
 
 router = APIRouter()
 NAV = [NavItem("Screening", "/screening", Permission.SCREENING_EDIT, order=20)]
@@ -34,7 +35,6 @@ SignPage = Annotated[Principal, Depends(requires(Permission.SCREENING_SIGN, page
 ConsentPage = Annotated[Principal, Depends(requires(Permission.CONSENT_RECORD, page=True))]
 
 TAG: list[str | Enum] = ["screening"]
-_Model = TypeVar("_Model", bound=BaseModel)
 
 
 # --- API -------------------------------------------------------------------------------------------
@@ -148,77 +148,7 @@ def api_withdraw(
     return consent.withdraw_consent(db, principal.actor, consent_id, body, config=settings)
 
 
-# --- form parsing ------------------------------------------------------------------------------------
-
-
-def _number(value: Any, kind: type[int] | type[float]) -> Any:
-    """A form string as a number when it is one; otherwise as given, so validation names the field."""
-    text = str(value).strip() if value is not None else ""
-    if not text:
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return int(number) if kind is int and number.is_integer() else number
-
-
-def _yes_no(value: Any) -> bool | None:
-    return {"yes": True, "no": False}.get(str(value or ""))
-
-
-INT_FIELDS = ("age_y", "baseline_nrs", "phq9", "gad7", "audit_c", "dast10")
-FLOAT_FIELDS = ("weight_kg", "pain_duration_months")
-OPTIONAL_SCORES = ("phq9", "gad7", "audit_c", "dast10")
-
-
-def intake_from_form(form: FormData) -> dict[str, Any]:
-    """The intake JSON from the HTML form (blank required fields are left out, so they are named)."""
-    intake: dict[str, Any] = {"intake_version": str(form.get("intake_version") or "")}
-    for name in INT_FIELDS:
-        intake[name] = _number(form.get(name), int)
-    for name in FLOAT_FIELDS:
-        intake[name] = _number(form.get(name), float)
-    for name in ("sex", "pain_mechanism"):
-        intake[name] = form.get(name) or None
-    intake["diagnoses"] = [str(c) for c in form.getlist("diagnoses") if c]
-    intake["conditions"] = [str(c) for c in form.getlist("conditions") if c]
-    intake["prior_treatments"] = [
-        {"name": str(n).strip(), "outcome": str(o)}
-        for n, o in zip(form.getlist("treatment_name"), form.getlist("treatment_outcome"), strict=False)
-        if str(n).strip()
-    ]
-    systolic = _number(form.get("systolic"), int)
-    diastolic = _number(form.get("diastolic"), int)
-    if systolic is not None or diastolic is not None:
-        intake["blood_pressure"] = {"systolic": systolic, "diastolic": diastolic}
-    intake["pregnant"] = _yes_no(form.get("pregnant"))
-    intake["breastfeeding"] = _yes_no(form.get("breastfeeding"))
-    intake["medications"] = [
-        line.strip() for line in str(form.get("medications") or "").splitlines() if line.strip()
-    ]
-    # Scores not done are sent as null; every other blank is left out so the error names it.
-    return {k: v for k, v in intake.items() if v is not None or k in OPTIONAL_SCORES}
-
-
-def _validated(model: type[_Model], data: dict[str, Any]) -> _Model:
-    """A form's values as the service's input; a validation problem is a 422 naming the field."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or None
-        raise InputError(first.get("msg", "invalid").removeprefix("Value error, "), field=where) from None
-
-
-def _error_of(exc: Exception) -> dict[str, str]:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "form"
-        return {where: first.get("msg", "invalid").removeprefix("Value error, ")}
-    if isinstance(exc, InputError | ConflictError):
-        return {exc.field or "form": exc.message}
-    return {"form": str(exc)}
+# --- page context ----------------------------------------------------------------------------------
 
 
 def _intake_choices() -> dict[str, Any]:
@@ -312,7 +242,7 @@ async def new_submit(request: Request, patient_id: int, db: DbDep, principal: Ed
             request,
             patient,
             values,
-            errors=_error_of(exc),
+            errors=form_errors(exc),
             high_frequent=high_frequent,
             status_code=422,
         )
@@ -357,7 +287,7 @@ async def edit_submit(request: Request, screening_id: int, db: DbDep, principal:
             request,
             patient,
             values,
-            errors=_error_of(exc),
+            errors=form_errors(exc),
             editing=screening_id,
             high_frequent=high_frequent,
             status_code=422,
@@ -380,29 +310,9 @@ async def addendum_submit(request: Request, screening_id: int, db: DbDep, princi
         db,
         principal.actor,
         screening_id,
-        _validated(screening.AddendumIn, {"text": str(form.get("text") or "")}),
+        validated(screening.AddendumIn, {"text": text(form, "text")}),
     )
     return RedirectResponse(f"/screenings/{screening_id}", status_code=303)
-
-
-def consent_from_form(form: FormData) -> dict[str, Any]:
-    """The consent input from the HTML form: a checkbox per risk, a reason box beside each."""
-    template = current_consent_template()
-    return {
-        "protocol_id": str(form.get("protocol_id") or ""),
-        "template_version": str(form.get("template_version") or "") or None,
-        "risks": [
-            {
-                "code": r.code,
-                "discussed": form.get(f"risk_{r.code}") == "yes",
-                "reason": str(form.get(f"reason_{r.code}") or ""),
-            }
-            for r in template.risks
-        ],
-        "alternatives": [str(a) for a in form.getlist("alternatives")],
-        "patient_signature": str(form.get("patient_signature") or ""),
-        "witness": str(form.get("witness") or ""),
-    }
 
 
 def _consent_page(
@@ -454,9 +364,8 @@ async def consent_submit(
         )
     except (ValidationError, InputError, ConflictError) as exc:
         patient = patients.view_patient(db, principal.actor, patient_id)
-        status = 409 if isinstance(exc, ConflictError) else 422
         return _consent_page(
-            request, patient, values, settings=settings, errors=_error_of(exc), status_code=status
+            request, patient, values, settings=settings, errors=form_errors(exc), status_code=http_status(exc)
         )
     return RedirectResponse(f"/patients/{patient_id}/screening", status_code=303)
 
@@ -471,7 +380,7 @@ async def withdraw_submit(
         db,
         principal.actor,
         consent_id,
-        _validated(consent.WithdrawIn, {"reason": str(form.get("reason") or "")}),
+        validated(consent.WithdrawIn, {"reason": text(form, "reason")}),
         config=settings,
     )
     return RedirectResponse(f"/patients/{done.patient_id}/screening", status_code=303)

@@ -1,0 +1,102 @@
+"""HTML forms: their fields read as a service's input, and an input problem as messages beside the fields."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+
+from ketaclinic.errors import ConflictError, InputError, NotFoundError
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+# --- reading fields ------------------------------------------------------------------------------------
+
+
+def blank(value: Any) -> Any:
+    """None for a missing or empty field, the value otherwise."""
+    return None if value in (None, "") else value
+
+
+def text(form: FormData, name: str) -> str:
+    """A field as text, "" when absent."""
+    return str(form.get(name) or "")
+
+
+def number(value: Any, field: str) -> float | None:
+    """A field as a finite number, None when empty; anything else is an InputError naming `field`."""
+    value = blank(value)
+    if value is None:
+        return None
+    try:
+        parsed = float(str(value))
+    except ValueError:
+        raise InputError(f"{value!r} is not a number", field=field) from None
+    if not math.isfinite(parsed):
+        raise InputError(f"{value!r} is not a number", field=field)
+    return parsed
+
+
+def chosen(form: FormData, name: str) -> list[str]:
+    """The ticked boxes (or selected options) of a multi-valued field, empty ones left out."""
+    return [str(c) for c in form.getlist(name) if c]
+
+
+def prior_treatments(form: FormData) -> list[dict[str, str]]:
+    """The prior-treatment rows (a name and an outcome per row); rows without a name are left out."""
+    return [
+        {"name": str(n).strip(), "outcome": str(o)}
+        for n, o in zip(form.getlist("treatment_name"), form.getlist("treatment_outcome"), strict=False)
+        if str(n).strip()
+    ]
+
+
+def validated(model: type[_Model], data: dict[str, Any]) -> _Model:
+    """A form's values as the service's input; a validation problem is an InputError naming the field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        field, message = field_messages(exc)[0]
+        raise InputError(message, field=field) from None
+
+
+# --- showing problems ----------------------------------------------------------------------------------
+
+
+def field_messages(exc: Exception) -> list[tuple[str | None, str]]:
+    """Every (field, message) an input problem names, in order; the field is None when none is named."""
+    if isinstance(exc, ValidationError):
+        return [
+            (
+                ".".join(str(p) for p in error.get("loc", ())) or None,
+                str(error.get("msg", "invalid")).removeprefix("Value error, "),
+            )
+            for error in exc.errors()
+        ]
+    if isinstance(exc, InputError | ConflictError | NotFoundError):
+        return [(exc.field, exc.message)]
+    return [(None, str(exc))]
+
+
+def form_errors(exc: Exception, *, top_level: bool = False) -> dict[str, str]:
+    """{field: message} to re-render a form: the first message per field, "form" for an unnamed one.
+
+    With `top_level` a nested field (prior_treatments.0.name) is reported on its top-level field.
+    """
+    found: dict[str, str] = {}
+    for field, message in field_messages(exc):
+        key = field or "form"
+        found.setdefault(key.split(".")[0] if top_level else key, message)
+    return found
+
+
+def error_lines(exc: Exception) -> list[str]:
+    """Each problem as one line, "field: message" (the message alone when no field is named)."""
+    return [f"{field}: {message}" if field else message for field, message in field_messages(exc)]
+
+
+def error_line(exc: Exception) -> str:
+    """The first problem as one line."""
+    return error_lines(exc)[0]
