@@ -4,27 +4,21 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from ketaclinic.cli.output import emit_json, fail
 from ketaclinic.dosing import (
     DosePlan,
-    bolus_checks,
     build_plan,
-    check_concentration,
+    check_dose,
     get_protocol,
     load_library,
     load_protocols,
     parse_dose,
     parse_rate,
-    pump_ml_h,
-    rate_checks,
-    rate_mg_kg_h,
-    worst_check,
 )
-from ketaclinic.dosing.pump import require_weight
 from ketaclinic.errors import InputError
 
 dose_app = typer.Typer(help="Dose plans and drug-library checks.", no_args_is_help=True)
@@ -136,44 +130,18 @@ def check_command(
     """Is this rate or bolus allowed here? ok, soft (needs a reason) or hard (refused); exit 0 either way."""
     if (rate is None) == (bolus is None):
         fail("give exactly one of --rate or --bolus")
-    lib = load_library(library)
-    ctx = lib.context(context)
-    require_weight(weight_kg)
-    if concentration_mg_ml is not None:
-        check_concentration(lib, ctx.id, concentration_mg_ml)
-    out: dict[str, Any] = {"context": ctx.id, "weight_kg": weight_kg}
-    if rate is not None:
-        quantity = parse_rate(rate, field="rate")
-        rate_mg_h = quantity.to_rate_mg_h(weight_kg=weight_kg, concentration_mg_ml=concentration_mg_ml)
-        checks = rate_checks(lib, ctx.id, rate_mg_h=rate_mg_h, weight_kg=weight_kg)
-        out |= {
-            "input": str(quantity),
-            "rate_mg_h": rate_mg_h,
-            "rate_mg_kg_h": rate_mg_kg_h(rate_mg_h, weight_kg),
-        }
-        if concentration_mg_ml is not None:
-            out["pump_ml_h"] = pump_ml_h(rate_mg_h, concentration_mg_ml)
-    else:
-        dose = parse_dose(bolus or "", field="bolus")
-        dose_mg = dose.to_dose_mg(weight_kg=weight_kg)
-        checks = bolus_checks(lib, ctx.id, dose_mg=dose_mg, weight_kg=weight_kg)
-        out |= {"input": str(dose), "dose_mg": dose_mg, "dose_mg_kg": dose_mg / weight_kg}
-    decisive = worst_check(checks)
-    answer = {
-        "verdict": decisive.verdict,
-        "limit": decisive.limit,
-        "limit_kind": decisive.limit_kind,
-        "unit": decisive.unit,
-        "source": decisive.source,
-        "status": decisive.status,
-        "message": decisive.message,
-        **out,
-        "checks": [c.to_json_dict() for c in checks],
-    }
+    dose = parse_rate(rate, field="rate") if rate is not None else parse_dose(bolus or "", field="bolus")
+    result = check_dose(
+        load_library(library),
+        context,
+        dose=dose,
+        weight_kg=weight_kg,
+        concentration_mg_ml=concentration_mg_ml,
+    )
     if as_json:
-        emit_json(answer)
+        emit_json(result.to_json_dict())
     else:
-        typer.echo(f"{decisive.verdict.upper()}: {decisive.message}")
+        typer.echo(f"{result.decisive.verdict.upper()}: {result.decisive.message}")
 
 
 @library_app.command("show")
