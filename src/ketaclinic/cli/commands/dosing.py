@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,7 @@ import typer
 from ketaclinic.cli.output import emit_json, fail
 from ketaclinic.dosing import (
     DosePlan,
+    DrugLibrary,
     build_plan,
     check_dose,
     get_protocol,
@@ -20,18 +22,31 @@ from ketaclinic.dosing import (
     parse_rate,
 )
 from ketaclinic.errors import InputError
+from ketaclinic.services.reference import clinic_library
 
 dose_app = typer.Typer(help="Dose plans and drug-library checks.", no_args_is_help=True)
 library_app = typer.Typer(help="The smart-pump drug library.", no_args_is_help=True)
 protocols_app = typer.Typer(help="The protocol library.", no_args_is_help=True)
 
 LibraryOpt = Annotated[
-    Path | None, typer.Option("--library", help="Clinic override file for the drug library (TOML).")
+    Path | None,
+    typer.Option(
+        "--library",
+        help="Clinic override file for the drug library (TOML); default: the one in KETACLINIC_CONFIG_DIR.",
+    ),
 ]
 ProtocolsDirOpt = Annotated[
     Path | None, typer.Option("--protocols-dir", help="Directory of the clinic's own protocol files.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _clinic_library(override_path: Path | None) -> DrugLibrary:
+    """The library every check here uses: --library when given, else the clinic's (KETACLINIC_CONFIG_DIR)."""
+    if override_path is not None:
+        return load_library(override_path)
+    config_dir = os.environ.get("KETACLINIC_CONFIG_DIR")  # read alone: no settings side effects here
+    return clinic_library(Path(config_dir) if config_dir else None).library
 
 
 def _parse_date(text: str | None) -> date | None:
@@ -104,7 +119,7 @@ def plan_command(
         volume_ml=volume_ml,
         start=_parse_date(start),
         model_key=model,
-        library=load_library(library),
+        library=_clinic_library(library),
     )
     if as_json:
         emit_json(plan.to_json_dict())
@@ -132,7 +147,7 @@ def check_command(
         fail("give exactly one of --rate or --bolus")
     dose = parse_rate(rate, field="rate") if rate is not None else parse_dose(bolus or "", field="bolus")
     result = check_dose(
-        load_library(library),
+        _clinic_library(library),
         context,
         dose=dose,
         weight_kg=weight_kg,
@@ -147,7 +162,7 @@ def check_command(
 @library_app.command("show")
 def library_show(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
     """Print the drug library, every limit with its source and status."""
-    lib = load_library(library)
+    lib = _clinic_library(library)
     if as_json:
         emit_json(lib.to_json_dict())
         return

@@ -17,7 +17,7 @@ from ketaclinic.services.permissions import Permission
 from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings
-from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
+from ketaclinic.web.deps import ClinicLibraryDep, DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -38,9 +38,9 @@ CosignPage = Annotated[Principal, Depends(requires(Permission.PLANS_COSIGN, page
 
 
 @router.get("/api/v1/library", tags=["dosing"])
-def api_library(settings: SettingsDep, principal: ReferenceApi) -> dict[str, Any]:
+def api_library(library: ClinicLibraryDep, principal: ReferenceApi) -> dict[str, Any]:
     """The drug library in force (clinic override applied), every limit with its source and status."""
-    return clinic_library(settings).library.to_json_dict()
+    return library.to_json_dict()
 
 
 @router.get("/api/v1/protocols", tags=["dosing"])
@@ -69,7 +69,7 @@ class DoseCheckIn(BaseModel):
 
 
 @router.post("/api/v1/dose/check", tags=["dosing"])
-def api_dose_check(body: DoseCheckIn, settings: SettingsDep, principal: ReferenceApi) -> dict[str, Any]:
+def api_dose_check(body: DoseCheckIn, library: ClinicLibraryDep, principal: ReferenceApi) -> dict[str, Any]:
     """The library's verdict on a rate or bolus: ok, soft or hard, with the deciding limit and its source."""
     dose: RateQuantity | DoseQuantity
     if body.kind == "bolus":
@@ -84,7 +84,6 @@ def api_dose_check(body: DoseCheckIn, settings: SettingsDep, principal: Referenc
         raise InputError("give rate, e.g. '0.5 mg/kg/h' or '35 mg/h'", field="rate")
     else:
         dose = parse_rate(body.rate)
-    library = clinic_library(settings).library
     return check_dose(
         library,
         body.context,
