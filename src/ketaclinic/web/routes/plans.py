@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ketaclinic.dosing import DoseQuantity, RateQuantity, check_dose, parse_dose, parse_rate
+from ketaclinic.dosing.bounds import MAX_WEIGHT_KG, MIN_WEIGHT_KG
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.pharmacology import list_models
 from ketaclinic.reports.svg import concentration_chart
@@ -60,7 +61,7 @@ class DoseCheckIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     context: str = Field(min_length=1, max_length=64)
-    weight_kg: float = Field(gt=0, le=400)
+    weight_kg: float = Field(ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
     rate: str | None = Field(default=None, max_length=40)
     bolus_mg: float | None = Field(default=None, ge=0, le=10_000)
     bolus: str | None = Field(default=None, max_length=40)
