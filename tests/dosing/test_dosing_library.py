@@ -121,7 +121,7 @@ def test_worst_verdict() -> None:
 @given(
     st.sampled_from(sorted(LIB.contexts)),
     st.floats(min_value=0, max_value=1000, allow_nan=False),
-    st.floats(min_value=0.5, max_value=400),
+    st.floats(min_value=1, max_value=400),
 )
 def test_no_checked_rate_passes_a_hard_limit(context: str, rate_mg_h: float, weight: float) -> None:
     check = check_rate(LIB, context, rate_mg_h=rate_mg_h, weight_kg=weight)

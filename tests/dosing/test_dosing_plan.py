@@ -212,7 +212,7 @@ def test_no_plan_passes_a_hard_limit(
 
 
 def test_get_protocol_plans_via_public_api() -> None:
-    p = build_plan(get_protocol("cohen2018-test"), weight_kg=70, start=START)
+    p = build_plan(get_protocol("cohen2018-test"), weight_kg=70, start=START, library=LIB)
     data = p.to_json_dict()
     assert data["protocol"] == "cohen2018-test"
     assert set(data["sessions"][0]["segments"][0]) == {

@@ -13,7 +13,7 @@ from ketaclinic.errors import InputError
 
 rates = st.floats(min_value=0, max_value=2000, allow_nan=False)
 concentrations = st.floats(min_value=0.1, max_value=100, allow_nan=False)
-weights = st.floats(min_value=0.5, max_value=400, allow_nan=False)
+weights = st.floats(min_value=1, max_value=400, allow_nan=False)
 
 
 def test_examples() -> None:

@@ -20,7 +20,6 @@ def test_envelope_10_to_40() -> None:
     assert [s.rate_mg_h for s in env.min_path] == [10]
     assert env.max_path[-1].end_min == 7200 and env.top_rate_mg_h == 40
     assert titration_envelope(TITRATED, 70, library=LIB).top_rate_mg_h == pytest.approx(35)  # 0.5 mg/kg/h
-    assert titration_envelope(TITRATED, 70).top_rate_mg_h == 40  # protocol alone
 
 
 @pytest.mark.parametrize(
@@ -36,7 +35,7 @@ def test_envelope_10_to_40() -> None:
     ],
 )
 def test_next_step(rate: float, nrs: int, side_effect: bool, action: str, new_rate: float) -> None:
-    step = next_titration_step(TITRATED, rate, nrs, side_effect)
+    step = next_titration_step(TITRATED, rate, nrs, side_effect, library=LIB)
     assert step.action == action and step.rate_mg_h == pytest.approx(new_rate)
     assert step.next_review_min == 90 and step.reason
 
@@ -44,17 +43,17 @@ def test_next_step(rate: float, nrs: int, side_effect: bool, action: str, new_ra
 def test_next_step_with_library_and_weight() -> None:
     step = next_titration_step(TITRATED, 30, 8, False, weight_kg=70, library=LIB)
     assert step.rate_mg_h == pytest.approx(35)
-    per_kg = next_titration_step(WEIGHT_BASED, 7, 8, False, weight_kg=70)
+    per_kg = next_titration_step(WEIGHT_BASED, 7, 8, False, weight_kg=70, library=LIB)
     assert per_kg.rate_mg_h == pytest.approx(10.5)
 
 
 def test_bad_input() -> None:
     with pytest.raises(InputError, match="weight"):
-        next_titration_step(WEIGHT_BASED, 7, 8, False)
+        next_titration_step(WEIGHT_BASED, 7, 8, False, library=LIB)
     with pytest.raises(InputError, match="NRS"):
-        next_titration_step(TITRATED, 10, 11, False)
+        next_titration_step(TITRATED, 10, 11, False, library=LIB)
     with pytest.raises(InputError, match="no titration"):
-        next_titration_step(get_protocol("cohen2018-test"), 10, 8, False)
+        next_titration_step(get_protocol("cohen2018-test"), 10, 8, False, library=LIB)
 
 
 @given(

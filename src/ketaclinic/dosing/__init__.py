@@ -23,6 +23,7 @@ from ketaclinic.dosing.checks import (
     worst_check,
     worst_verdict,
 )
+from ketaclinic.dosing.dose_check import DoseCheck, check_dose
 from ketaclinic.dosing.library import (
     Concentrations,
     DrugContext,
@@ -79,6 +80,7 @@ from ketaclinic.dosing.weight import (
 __all__ = [
     "DEFAULT_MODELS",
     "Concentrations",
+    "DoseCheck",
     "DosePlan",
     "DoseQuantity",
     "DosingBlock",
@@ -108,6 +110,7 @@ __all__ = [
     "check_bolus",
     "check_charted_session_total",
     "check_concentration",
+    "check_dose",
     "check_rate",
     "check_series_total",
     "check_session_total",

@@ -27,7 +27,7 @@ from ketaclinic.dosing.checks import (
     with_subject,
     worst_verdict,
 )
-from ketaclinic.dosing.library import DrugLibrary, load_library
+from ketaclinic.dosing.library import DrugLibrary
 from ketaclinic.dosing.protocols import Premedication, Protocol
 from ketaclinic.dosing.titration import RateStep, block_envelope, library_hard_cap_mg_h
 from ketaclinic.dosing.weight import DosingWeight
@@ -314,11 +314,10 @@ def build_plan(
     volume_ml: float | None = None,
     start: date | None = None,
     model_key: str | None = None,
-    library: DrugLibrary | None = None,
+    library: DrugLibrary,
     predict: bool = True,
 ) -> DosePlan:
-    """Compute and check a whole series; any hard-limit breach raises HardLimitError."""
-    library = library or load_library()
+    """Compute and check a whole series against the clinic library; a hard breach is HardLimitError."""
     ctx = library.context(protocol.context)
     weight = choose_dosing_weight(weight_kg, kind=dosing_weight, height_cm=height_cm, sex=sex)
     w = weight.weight_kg

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 
+from ketaclinic.dosing.bounds import MAX_WEIGHT_KG, MIN_WEIGHT_KG
 from ketaclinic.errors import InputError
-
-MAX_WEIGHT_KG = 400.0
 
 
 def require_weight(weight_kg: float, *, field: str = "weight_kg") -> float:
-    """A body weight in (0, 400] kg, else InputError.
+    """A body weight in [MIN_WEIGHT_KG, MAX_WEIGHT_KG] (1-400 kg), else InputError.
 
     Examples
     --------
@@ -19,10 +18,12 @@ def require_weight(weight_kg: float, *, field: str = "weight_kg") -> float:
     >>> require_weight(0.0)
     Traceback (most recent call last):
     ...
-    ketaclinic.errors.InputError: weight_kg: weight 0.0 kg is outside (0, 400] kg
+    ketaclinic.errors.InputError: weight_kg: weight 0.0 kg is outside [1, 400] kg
     """
-    if not math.isfinite(weight_kg) or weight_kg <= 0 or weight_kg > MAX_WEIGHT_KG:
-        raise InputError(f"weight {weight_kg} kg is outside (0, {MAX_WEIGHT_KG:g}] kg", field=field)
+    if not math.isfinite(weight_kg) or not MIN_WEIGHT_KG <= weight_kg <= MAX_WEIGHT_KG:
+        raise InputError(
+            f"weight {weight_kg} kg is outside [{MIN_WEIGHT_KG:g}, {MAX_WEIGHT_KG:g}] kg", field=field
+        )
     return weight_kg
 
 

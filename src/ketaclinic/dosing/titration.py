@@ -98,7 +98,7 @@ def _value(param: Param | None) -> float | None:
 
 
 def resolve_titration(
-    titration: Titration, weight_kg: float | None, hard_cap_mg_h: float = math.inf
+    titration: Titration, weight_kg: float | None, hard_cap_mg_h: float
 ) -> ResolvedTitration:
     """Titration rates in mg/h for this weight; the top is min(protocol maxima, library hard cap)."""
     start = _per_weight(
@@ -161,7 +161,7 @@ def fixed_rate_mg_h(block: DosingBlock, weight_kg: float) -> float:
     return rate
 
 
-def block_envelope(block: DosingBlock, weight_kg: float, hard_cap_mg_h: float = math.inf) -> Envelope:
+def block_envelope(block: DosingBlock, weight_kg: float, hard_cap_mg_h: float) -> Envelope:
     """Min and max rate paths of one session dosed by `block`."""
     duration = block.duration_min.value
     if block.titration is None:
@@ -174,11 +174,11 @@ def block_envelope(block: DosingBlock, weight_kg: float, hard_cap_mg_h: float = 
 
 
 def titration_envelope(
-    protocol: Protocol, weight_kg: float, *, library: DrugLibrary | None = None, session_number: int = 1
+    protocol: Protocol, weight_kg: float, *, library: DrugLibrary, session_number: int = 1
 ) -> Envelope:
-    """Min and max rate paths of a protocol session for this weight, the top capped by the library."""
+    """Min and max rate paths of a protocol session for this weight, the top capped by the clinic library."""
     pump.require_weight(weight_kg)
-    cap = math.inf if library is None else library_hard_cap_mg_h(library, protocol.context, weight_kg)
+    cap = library_hard_cap_mg_h(library, protocol.context, weight_kg)
     return block_envelope(protocol.block_for(session_number), weight_kg, cap)
 
 
@@ -189,7 +189,7 @@ def next_titration_step(
     limiting_side_effect: bool,
     *,
     weight_kg: float | None = None,
-    library: DrugLibrary | None = None,
+    library: DrugLibrary,
     session_number: int = 1,
 ) -> TitrationSuggestion:
     """Apply the protocol's titration rule: step up while pain NRS is above the threshold and no
@@ -202,7 +202,7 @@ def next_titration_step(
         raise InputError(f"pain NRS {nrs!r} must be an integer 0-10", field="nrs")
     if weight_kg is not None:
         pump.require_weight(weight_kg)
-    cap = math.inf if library is None else library_hard_cap_mg_h(library, protocol.context, weight_kg)
+    cap = library_hard_cap_mg_h(library, protocol.context, weight_kg)
     r = resolve_titration(titration, weight_kg, cap)
     current = current_rate_mg_h
 

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MIN_HEIGHT_CM
 from ketaclinic.dosing.pump import require_weight
 from ketaclinic.errors import InputError
 
@@ -25,8 +26,10 @@ _FIVE_FEET_IN = 60.0
 _DEVINE_BASE_KG: dict[str, float] = {"male": 50.0, "female": 45.5}
 _DEVINE_KG_PER_INCH = 2.3
 _ADJUSTED_FACTOR = 0.4
-MIN_HEIGHT_CM = 100.0
-MAX_HEIGHT_CM = 250.0
+# Formula validity, narrower than the heights a record may hold (dosing.bounds): below 100 cm the
+# Devine formula (written for adults, from 5 feet up) gives meaningless or no ideal weights.
+DEVINE_MIN_HEIGHT_CM = 100.0
+DEVINE_MAX_HEIGHT_CM = MAX_HEIGHT_CM
 
 SOURCES = {
     "ideal": "Devine BJ, Drug Intell Clin Pharm 1974;8:650-655",
@@ -47,19 +50,42 @@ class DosingWeight:
     note: str | None = None
 
 
-def ideal_body_weight_kg(height_cm: float, sex: str) -> float:
-    """Devine ideal body weight (kg) for height and sex."""
-    if sex not in _DEVINE_BASE_KG:
-        raise InputError(f"sex {sex!r} must be female or male", field="sex")
+def require_height(height_cm: float) -> float:
+    """A height in [MIN_HEIGHT_CM, MAX_HEIGHT_CM] (30-250 cm), else InputError."""
     if not math.isfinite(height_cm) or not MIN_HEIGHT_CM <= height_cm <= MAX_HEIGHT_CM:
         raise InputError(
             f"height {height_cm} cm is outside [{MIN_HEIGHT_CM:g}, {MAX_HEIGHT_CM:g}] cm", field="height_cm"
         )
-    inches_over = height_cm / _CM_PER_INCH - _FIVE_FEET_IN
-    ibw = _DEVINE_BASE_KG[sex] + _DEVINE_KG_PER_INCH * inches_over
-    if ibw <= 0:
-        raise InputError(f"height {height_cm} cm gives no usable Devine ideal weight", field="height_cm")
-    return ibw
+    return height_cm
+
+
+def _devine_kg(height_cm: float, sex: str) -> float:
+    return _DEVINE_BASE_KG[sex] + _DEVINE_KG_PER_INCH * (height_cm / _CM_PER_INCH - _FIVE_FEET_IN)
+
+
+def devine_applies(height_cm: float, sex: str) -> bool:
+    """True when the Devine ideal-weight formula is valid for this height (in range, a weight > 0)."""
+    return (
+        sex in _DEVINE_BASE_KG
+        and math.isfinite(height_cm)
+        and DEVINE_MIN_HEIGHT_CM <= height_cm <= DEVINE_MAX_HEIGHT_CM
+        and _devine_kg(height_cm, sex) > 0
+    )
+
+
+def ideal_body_weight_kg(height_cm: float, sex: str) -> float:
+    """Devine ideal body weight (kg) for height and sex."""
+    if sex not in _DEVINE_BASE_KG:
+        raise InputError(f"sex {sex!r} must be female or male", field="sex")
+    require_height(height_cm)
+    if not devine_applies(height_cm, sex):
+        raise InputError(
+            f"height {height_cm:g} cm is outside the range the Devine ideal-weight formula is valid for "
+            f"([{DEVINE_MIN_HEIGHT_CM:g}, {DEVINE_MAX_HEIGHT_CM:g}] cm, giving a weight > 0): "
+            "dose on the actual weight",
+            field="height_cm",
+        )
+    return _devine_kg(height_cm, sex)
 
 
 def adjusted_body_weight_kg(actual_weight_kg: float, ideal_weight_kg: float) -> float:
@@ -77,7 +103,11 @@ def dosing_weight(
     """Choose the dosing weight; ideal and adjusted need height and sex and never exceed the actual weight."""
     actual = require_weight(weight_kg)
     if kind == "actual":
-        ibw = ideal_body_weight_kg(height_cm, sex) if height_cm is not None and sex is not None else None
+        # the ideal weight is only shown beside an actual-weight plan: a height the formula does not
+        # cover leaves it out rather than refusing the plan
+        ibw = None
+        if height_cm is not None and sex is not None and devine_applies(require_height(height_cm), sex):
+            ibw = ideal_body_weight_kg(height_cm, sex)
         return DosingWeight("actual", actual, actual, ibw, SOURCES["actual"])
     if kind not in ("ideal", "adjusted"):
         raise InputError(f"dosing weight {kind!r} must be actual, ideal or adjusted", field="dosing_weight")

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ketaclinic.dosing.bounds import MAX_WEIGHT_KG, MIN_WEIGHT_KG
 from ketaclinic.errors import InputError
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, get_diagnosis, list_diagnoses
 from ketaclinic.screening.rules import CONDITION_CODES, intake_range
@@ -88,8 +89,8 @@ class Intake(BaseModel):
     age_y: int = _bounded_int("age_y", "age in whole years")
     sex: Sex
     weight_kg: float = Field(
-        ge=intake_range("weight_kg")[0],
-        le=intake_range("weight_kg")[1],
+        ge=MIN_WEIGHT_KG,
+        le=MAX_WEIGHT_KG,
         allow_inf_nan=False,
         description="kg",
     )

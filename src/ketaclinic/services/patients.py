@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from ketaclinic.dosing.pump import MAX_WEIGHT_KG
+from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM, MIN_WEIGHT_KG
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, get_diagnosis
 from ketaclinic.services.audit import audit, field_changes
@@ -22,7 +22,6 @@ from ketaclinic.store.tables.patients import Measurement, Patient, PatientDiagno
 
 Sex = Literal["female", "male", "other", "unknown"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-MIN_WEIGHT_KG = 1.0
 MAX_AGE_Y = 130
 
 
@@ -64,7 +63,7 @@ class PatientCreate(BaseModel):
     birth_date: date
     sex: Sex
     weight_kg: float | None = Field(default=None, ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
-    height_cm: float | None = Field(default=None, ge=30, le=250)
+    height_cm: float | None = Field(default=None, ge=MIN_HEIGHT_CM, le=MAX_HEIGHT_CM)
     diagnoses: list[str] = Field(default_factory=list, max_length=20)
     pain_mechanism: PainMechanism | None = None
     pain_duration_months: int | None = Field(default=None, ge=0, le=1200)
@@ -111,7 +110,7 @@ class MeasurementIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     measured_on: date = Field(default_factory=date.today)
     weight_kg: float | None = Field(default=None, ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
-    height_cm: float | None = Field(default=None, ge=30, le=250)
+    height_cm: float | None = Field(default=None, ge=MIN_HEIGHT_CM, le=MAX_HEIGHT_CM)
 
     @model_validator(mode="after")
     def _something(self) -> MeasurementIn:

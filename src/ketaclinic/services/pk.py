@@ -10,7 +10,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ketaclinic.dosing.pump import MAX_WEIGHT_KG, rate_mg_h_from_per_kg
+from ketaclinic.dosing.bounds import MAX_WEIGHT_KG, MIN_WEIGHT_KG
+from ketaclinic.dosing.pump import rate_mg_h_from_per_kg
 from ketaclinic.errors import InputError
 from ketaclinic.pharmacology import (
     Bolus,
@@ -60,7 +61,7 @@ class SimulateIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     model: str = Field(min_length=1, max_length=40)
-    weight_kg: float = Field(gt=0, le=MAX_WEIGHT_KG)
+    weight_kg: float = Field(ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
     age_y: float | None = Field(default=None, ge=0, le=130)
     boluses: list[BolusIn] = Field(default_factory=list, max_length=100)
     infusions: list[InfusionIn] = Field(default_factory=list, max_length=100)

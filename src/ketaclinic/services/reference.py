@@ -57,7 +57,7 @@ def _load_reference(config_dir: Path | None, _stamps: tuple[float, ...]) -> Clin
     return ClinicReference(load_library(override), load_protocols(extra), config_dir)
 
 
-def clinic_library(source: Settings | Path | None = None) -> ClinicReference:
+def clinic_library(source: Settings | Path | None) -> ClinicReference:
     """The one way services load the library and protocols: shipped data plus the clinic's config dir.
 
     `source` is the app's Settings (its config_dir, KETACLINIC_CONFIG_DIR), a config directory, or None

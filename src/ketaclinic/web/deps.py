@@ -1,4 +1,4 @@
-"""Request dependencies: the database, who is asking (cookie or bearer), permissions and CSRF."""
+"""Request dependencies: database, clinic library, who is asking (cookie or bearer), permissions, CSRF."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
+from ketaclinic.dosing import DrugLibrary
 from ketaclinic.errors import PermissionDeniedError
 from ketaclinic.services import accounts
 from ketaclinic.services.permissions import Actor, Permission
+from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings
 from ketaclinic.store.db import Database
 from ketaclinic.web.problems import CsrfError, NotAuthenticatedError
@@ -36,6 +38,14 @@ def get_settings(request: Request) -> Settings:
 
 DbDep = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_clinic_library(settings: SettingsDep) -> DrugLibrary:
+    """The clinic's drug library (shipped data with the config dir's override), once per request."""
+    return clinic_library(settings).library
+
+
+ClinicLibraryDep = Annotated[DrugLibrary, Depends(get_clinic_library)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,42 +2,51 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from ketaclinic.cli.output import emit_json, fail
 from ketaclinic.dosing import (
     DosePlan,
-    bolus_checks,
+    DrugLibrary,
     build_plan,
-    check_concentration,
+    check_dose,
     get_protocol,
     load_library,
     load_protocols,
     parse_dose,
     parse_rate,
-    pump_ml_h,
-    rate_checks,
-    rate_mg_kg_h,
-    worst_check,
 )
-from ketaclinic.dosing.pump import require_weight
 from ketaclinic.errors import InputError
+from ketaclinic.services.reference import clinic_library
 
 dose_app = typer.Typer(help="Dose plans and drug-library checks.", no_args_is_help=True)
 library_app = typer.Typer(help="The smart-pump drug library.", no_args_is_help=True)
 protocols_app = typer.Typer(help="The protocol library.", no_args_is_help=True)
 
 LibraryOpt = Annotated[
-    Path | None, typer.Option("--library", help="Clinic override file for the drug library (TOML).")
+    Path | None,
+    typer.Option(
+        "--library",
+        help="Clinic override file for the drug library (TOML); default: the one in KETACLINIC_CONFIG_DIR.",
+    ),
 ]
 ProtocolsDirOpt = Annotated[
     Path | None, typer.Option("--protocols-dir", help="Directory of the clinic's own protocol files.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _clinic_library(override_path: Path | None) -> DrugLibrary:
+    """The library every check here uses: --library when given, else the clinic's (KETACLINIC_CONFIG_DIR)."""
+    if override_path is not None:
+        return load_library(override_path)
+    config_dir = os.environ.get("KETACLINIC_CONFIG_DIR")  # read alone: no settings side effects here
+    return clinic_library(Path(config_dir) if config_dir else None).library
 
 
 def _parse_date(text: str | None) -> date | None:
@@ -110,7 +119,7 @@ def plan_command(
         volume_ml=volume_ml,
         start=_parse_date(start),
         model_key=model,
-        library=load_library(library),
+        library=_clinic_library(library),
     )
     if as_json:
         emit_json(plan.to_json_dict())
@@ -136,50 +145,24 @@ def check_command(
     """Is this rate or bolus allowed here? ok, soft (needs a reason) or hard (refused); exit 0 either way."""
     if (rate is None) == (bolus is None):
         fail("give exactly one of --rate or --bolus")
-    lib = load_library(library)
-    ctx = lib.context(context)
-    require_weight(weight_kg)
-    if concentration_mg_ml is not None:
-        check_concentration(lib, ctx.id, concentration_mg_ml)
-    out: dict[str, Any] = {"context": ctx.id, "weight_kg": weight_kg}
-    if rate is not None:
-        quantity = parse_rate(rate, field="rate")
-        rate_mg_h = quantity.to_rate_mg_h(weight_kg=weight_kg, concentration_mg_ml=concentration_mg_ml)
-        checks = rate_checks(lib, ctx.id, rate_mg_h=rate_mg_h, weight_kg=weight_kg)
-        out |= {
-            "input": str(quantity),
-            "rate_mg_h": rate_mg_h,
-            "rate_mg_kg_h": rate_mg_kg_h(rate_mg_h, weight_kg),
-        }
-        if concentration_mg_ml is not None:
-            out["pump_ml_h"] = pump_ml_h(rate_mg_h, concentration_mg_ml)
-    else:
-        dose = parse_dose(bolus or "", field="bolus")
-        dose_mg = dose.to_dose_mg(weight_kg=weight_kg)
-        checks = bolus_checks(lib, ctx.id, dose_mg=dose_mg, weight_kg=weight_kg)
-        out |= {"input": str(dose), "dose_mg": dose_mg, "dose_mg_kg": dose_mg / weight_kg}
-    decisive = worst_check(checks)
-    answer = {
-        "verdict": decisive.verdict,
-        "limit": decisive.limit,
-        "limit_kind": decisive.limit_kind,
-        "unit": decisive.unit,
-        "source": decisive.source,
-        "status": decisive.status,
-        "message": decisive.message,
-        **out,
-        "checks": [c.to_json_dict() for c in checks],
-    }
+    dose = parse_rate(rate, field="rate") if rate is not None else parse_dose(bolus or "", field="bolus")
+    result = check_dose(
+        _clinic_library(library),
+        context,
+        dose=dose,
+        weight_kg=weight_kg,
+        concentration_mg_ml=concentration_mg_ml,
+    )
     if as_json:
-        emit_json(answer)
+        emit_json(result.to_json_dict())
     else:
-        typer.echo(f"{decisive.verdict.upper()}: {decisive.message}")
+        typer.echo(f"{result.decisive.verdict.upper()}: {result.decisive.message}")
 
 
 @library_app.command("show")
 def library_show(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
     """Print the drug library, every limit with its source and status."""
-    lib = load_library(library)
+    lib = _clinic_library(library)
     if as_json:
         emit_json(lib.to_json_dict())
         return

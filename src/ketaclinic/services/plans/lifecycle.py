@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from ketaclinic.dosing import (
     HardLimitError,
 )
+from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM, MIN_WEIGHT_KG
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.services import eligibility
 from ketaclinic.services.audit import audit
@@ -53,8 +54,8 @@ class PlanCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     protocol_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     dosing_weight: Literal["actual", "ideal", "adjusted"] = "actual"
-    weight_kg: float | None = Field(default=None, ge=1, le=400)
-    height_cm: float | None = Field(default=None, ge=30, le=250)
+    weight_kg: float | None = Field(default=None, ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
+    height_cm: float | None = Field(default=None, ge=MIN_HEIGHT_CM, le=MAX_HEIGHT_CM)
     sex: Literal["female", "male"] | None = None
     concentration_mg_ml: float | None = Field(default=None, gt=0, le=100)
     volume_ml: float | None = Field(default=None, gt=0, le=5000)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ketaclinic.dosing.pump import MAX_WEIGHT_KG
+from ketaclinic.dosing.bounds import MAX_WEIGHT_KG, MIN_WEIGHT_KG
 from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.monitoring import (
     SessionAction,
@@ -25,7 +25,7 @@ from ketaclinic.monitoring import (
     transition,
 )
 from ketaclinic.services.audit import audit
-from ketaclinic.services.patients import MIN_WEIGHT_KG, get_patient_row, patient_label
+from ketaclinic.services.patients import get_patient_row, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.contract import approved_plan_ids, planned_session
 from ketaclinic.services.sessions.charting import (

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ketaclinic.dosing import check_bolus, check_rate, parse_rate, rate_checks
+from ketaclinic.dosing import DoseQuantity, RateQuantity, check_dose, parse_dose, parse_rate
+from ketaclinic.dosing.bounds import MAX_WEIGHT_KG, MIN_WEIGHT_KG
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
 from ketaclinic.pharmacology import list_models
 from ketaclinic.reports.svg import concentration_chart
@@ -17,7 +18,7 @@ from ketaclinic.services.permissions import Permission
 from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings
-from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
+from ketaclinic.web.deps import ClinicLibraryDep, DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.forms import error_lines
 from ketaclinic.web.nav import NavItem
 
@@ -39,9 +40,9 @@ CosignPage = Annotated[Principal, Depends(requires(Permission.PLANS_COSIGN, page
 
 
 @router.get("/api/v1/library", tags=["dosing"])
-def api_library(settings: SettingsDep, principal: ReferenceApi) -> dict[str, Any]:
+def api_library(library: ClinicLibraryDep, principal: ReferenceApi) -> dict[str, Any]:
     """The drug library in force (clinic override applied), every limit with its source and status."""
-    return clinic_library(settings).library.to_json_dict()
+    return library.to_json_dict()
 
 
 @router.get("/api/v1/protocols", tags=["dosing"])
@@ -57,36 +58,41 @@ def api_protocol(protocol_id: str, settings: SettingsDep, principal: ReferenceAp
 
 
 class DoseCheckIn(BaseModel):
-    """A rate ("0.5 mg/kg/h", "35 mg/h") or a bolus dose in mg, a weight and a library context."""
+    """A rate ("0.5 mg/kg/h", "35 mg/h", "35 mL/h") or a bolus (bolus_mg, or "0.3 mg/kg"), weight, context."""
 
     model_config = ConfigDict(extra="forbid")
     context: str = Field(min_length=1, max_length=64)
-    weight_kg: float = Field(gt=0, le=400)
+    weight_kg: float = Field(ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
     rate: str | None = Field(default=None, max_length=40)
     bolus_mg: float | None = Field(default=None, ge=0, le=10_000)
+    bolus: str | None = Field(default=None, max_length=40)
     concentration_mg_ml: float | None = Field(default=None, gt=0, le=100)
     kind: Literal["rate", "bolus"] = "rate"
 
 
 @router.post("/api/v1/dose/check", tags=["dosing"])
-def api_dose_check(body: DoseCheckIn, settings: SettingsDep, principal: ReferenceApi) -> dict[str, Any]:
+def api_dose_check(body: DoseCheckIn, library: ClinicLibraryDep, principal: ReferenceApi) -> dict[str, Any]:
     """The library's verdict on a rate or bolus: ok, soft or hard, with the deciding limit and its source."""
-    library = clinic_library(settings).library
+    dose: RateQuantity | DoseQuantity
     if body.kind == "bolus":
-        if body.bolus_mg is None:
-            raise InputError("give bolus_mg for a bolus check", field="bolus_mg")
-        return check_bolus(
-            library, body.context, dose_mg=body.bolus_mg, weight_kg=body.weight_kg
-        ).to_json_dict()
-    if body.rate is None:
+        if (body.bolus_mg is None) == (body.bolus is None):
+            raise InputError("give one of bolus_mg or bolus (e.g. '0.3 mg/kg')", field="bolus_mg")
+        dose = (
+            DoseQuantity(body.bolus_mg, "mg")
+            if body.bolus_mg is not None
+            else parse_dose(body.bolus or "", field="bolus")
+        )
+    elif body.rate is None:
         raise InputError("give rate, e.g. '0.5 mg/kg/h' or '35 mg/h'", field="rate")
-    parsed = parse_rate(body.rate)
-    ctx = library.context(body.context)
-    concentration = body.concentration_mg_ml or ctx.concentrations.values_mg_ml[0]
-    rate_mg_h = parsed.to_rate_mg_h(weight_kg=body.weight_kg, concentration_mg_ml=concentration)
-    worst = check_rate(library, body.context, rate_mg_h=rate_mg_h, weight_kg=body.weight_kg).to_json_dict()
-    checks = rate_checks(library, body.context, rate_mg_h=rate_mg_h, weight_kg=body.weight_kg)
-    return worst | {"rate_mg_h": rate_mg_h, "checks": [c.to_json_dict() for c in checks]}
+    else:
+        dose = parse_rate(body.rate)
+    return check_dose(
+        library,
+        body.context,
+        dose=dose,
+        weight_kg=body.weight_kg,
+        concentration_mg_ml=body.concentration_mg_ml,
+    ).to_json_dict()
 
 
 # --- plans API -------------------------------------------------------------------------------------
