@@ -207,3 +207,15 @@ def test_from_columns_matches_records() -> None:
             sessions_completed=np.full(2, np.nan),
             total_dose_mg=np.full(2, np.nan),
         )
+
+
+def test_every_cohort_record_field_is_stored_and_read_back() -> None:
+    import dataclasses
+
+    from ketaclinic.outcomes import CohortRecord
+    from ketaclinic.store.tables.outcomes import CohortRow
+
+    mapped_by_hand = {"patient_id", "adverse_events"}
+    fields = {f.name for f in dataclasses.fields(CohortRecord)}
+    assert fields - mapped_by_hand == set(svc.SHARED_COLUMNS)
+    assert set(svc.SHARED_COLUMNS) <= set(CohortRow.__table__.columns.keys())

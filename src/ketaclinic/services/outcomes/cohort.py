@@ -21,6 +21,23 @@ from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.outcomes import CohortRow, ImportedCohort
 
+# The columns a stored cohort row and a cohort record share by name (the rest are mapped below).
+SHARED_COLUMNS = (
+    "diagnosis",
+    "pain_mechanism",
+    "baseline_nrs",
+    "followup_nrs",
+    "discontinued",
+    "relief_weeks",
+    "relief_ongoing",
+    "age",
+    "sex",
+    "weight_kg",
+    "sessions_planned",
+    "sessions_completed",
+    "total_dose_mg",
+)
+
 CLINIC = "clinic"
 
 
@@ -31,19 +48,7 @@ def _imported(session: Session, name: str) -> Cohort:
     records = tuple(
         CohortRecord(
             patient_id=r.patient_ref,
-            diagnosis=r.diagnosis,
-            pain_mechanism=r.pain_mechanism,
-            baseline_nrs=r.baseline_nrs,
-            followup_nrs=r.followup_nrs,
-            discontinued=r.discontinued,
-            relief_weeks=r.relief_weeks,
-            relief_ongoing=r.relief_ongoing,
-            age=r.age,
-            sex=r.sex,
-            weight_kg=r.weight_kg,
-            sessions_planned=r.sessions_planned,
-            sessions_completed=r.sessions_completed,
-            total_dose_mg=r.total_dose_mg,
+            **{name: getattr(r, name) for name in SHARED_COLUMNS},
             adverse_events=tuple(e for e in r.adverse_events.split(";") if e),
         )
         for r in cohort.records
@@ -141,19 +146,7 @@ def import_cohort(db: Database, actor: Actor, cohort: Cohort, *, name: str) -> C
         row.records = [
             CohortRow(
                 patient_ref=r.patient_id,
-                diagnosis=r.diagnosis,
-                pain_mechanism=r.pain_mechanism,
-                baseline_nrs=r.baseline_nrs,
-                followup_nrs=r.followup_nrs,
-                discontinued=r.discontinued,
-                relief_weeks=r.relief_weeks,
-                relief_ongoing=r.relief_ongoing,
-                age=r.age,
-                sex=r.sex,
-                weight_kg=r.weight_kg,
-                sessions_planned=r.sessions_planned,
-                sessions_completed=r.sessions_completed,
-                total_dose_mg=r.total_dose_mg,
+                **{name: getattr(r, name) for name in SHARED_COLUMNS},
                 adverse_events=";".join(r.adverse_events),
             )
             for r in cohort.records
