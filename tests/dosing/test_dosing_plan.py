@@ -224,3 +224,31 @@ def test_get_protocol_plans_via_public_api() -> None:
         "volume_ml",
     }
     assert data["sessions"][0]["date"] == "2025-03-03" and data["series_total_mg"] == pytest.approx(80)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    protocol_id=st.sampled_from(sorted(PROTOCOLS)),
+    weight_kg=st.floats(min_value=40, max_value=150, allow_nan=False),
+    height_cm=st.one_of(st.none(), st.floats(min_value=140, max_value=200)),
+    predict=st.booleans(),
+)
+def test_a_stored_plan_reads_back_as_the_same_value(
+    protocol_id: str, weight_kg: float, height_cm: float | None, predict: bool
+) -> None:
+    import json
+
+    try:
+        plan = build_plan(
+            PROTOCOLS[protocol_id],
+            weight_kg=weight_kg,
+            height_cm=height_cm,
+            sex="female" if height_cm else None,
+            library=LIB,
+            start=date(2026, 1, 5),
+            predict=predict,
+        )
+    except HardLimitError:
+        return
+    stored = json.dumps(plan.to_json_dict(), sort_keys=True, separators=(",", ":"))
+    assert DosePlan.from_json_dict(json.loads(stored)) == plan

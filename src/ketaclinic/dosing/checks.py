@@ -7,9 +7,9 @@ Values are compared with a relative tolerance of 1e-9 so that arithmetic round-o
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from ketaclinic.dosing import pump
 from ketaclinic.dosing.library import DrugLibrary, LimitKind, LimitSet
@@ -49,6 +49,22 @@ class LimitCheck:
             "message": self.message,
             "context": self.context,
         }
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> LimitCheck:
+        """The check back from `to_json_dict` (a stored plan or charted segment)."""
+        return cls(
+            verdict=data["verdict"],
+            quantity=data["quantity"],
+            value=data["value"],
+            unit=data["unit"],
+            limit=data["limit"],
+            limit_kind=data["limit_kind"],
+            source=data["source"],
+            status=data["status"],
+            message=data["message"],
+            context=data.get("context", ""),
+        )
 
 
 class HardLimitError(InputError):

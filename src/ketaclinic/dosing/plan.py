@@ -9,12 +9,14 @@ Each session is predicted from zero drug: carry-over from an earlier session is 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 
+from ketaclinic.data import Status
 from ketaclinic.dosing import pump
 from ketaclinic.dosing.checks import (
     LimitCheck,
@@ -67,6 +69,18 @@ class Segment:
             "volume_ml": self.volume_ml,
         }
 
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, float]) -> Segment:
+        """The segment back from `to_json_dict`."""
+        return cls(
+            start_min=data["start_min"],
+            end_min=data["end_min"],
+            rate_mg_kg_h=data["rate_mg_kg_h"],
+            rate_mg_h=data["rate_mg_h"],
+            pump_ml_h=data["pump_ml_h"],
+            volume_ml=data["volume_ml"],
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class SessionPrediction:
@@ -102,6 +116,26 @@ class SessionPrediction:
                 "ce_ng_ml": None if self.ce_ng_ml is None else list(self.ce_ng_ml),
             },
         }
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> SessionPrediction:
+        """The prediction back from `to_json_dict`."""
+        curve = data["curve"]
+        low, high = data["analgesic_window_ng_ml"]
+        return cls(
+            model_key=data["model"],
+            t_min=tuple(curve["t_min"]),
+            cp_ng_ml=tuple(curve["cp_ng_ml"]),
+            ce_ng_ml=None if curve["ce_ng_ml"] is None else tuple(curve["ce_ng_ml"]),
+            peak_cp_ng_ml=data["peak_cp_ng_ml"],
+            peak_cp_t_min=data["peak_cp_t_min"],
+            peak_ce_ng_ml=data["peak_ce_ng_ml"],
+            minutes_in_analgesic_window=data["minutes_in_analgesic_window"],
+            window_low_ng_ml=low,
+            window_high_ng_ml=high,
+            window_source=data["analgesic_window_source"],
+            warnings=tuple(data["warnings"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +185,34 @@ class SessionPlan:
                 self.min_path_prediction.to_json_dict() if self.min_path_prediction else None
             )
         return out
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> SessionPlan:
+        """The session back from `to_json_dict` (an untitrated session's minimum path is its only path)."""
+        segments = tuple(Segment.from_json_dict(s) for s in data["segments"])
+        titrated = bool(data["titrated"])
+        prediction = _prediction_or_none(data["prediction"])
+        return cls(
+            number=data["number"],
+            date=date.fromisoformat(data["date"]),
+            label=data["label"],
+            segments=segments,
+            min_path_segments=(
+                tuple(Segment.from_json_dict(s) for s in data["min_path_segments"]) if titrated else segments
+            ),
+            total_mg=data["total_mg"],
+            min_path_total_mg=data["min_path_total_mg"] if titrated else data["total_mg"],
+            containers=data["containers"],
+            checks=tuple(LimitCheck.from_json_dict(c) for c in data["checks"]),
+            prediction=prediction,
+            min_path_prediction=_prediction_or_none(data["min_path_prediction"]) if titrated else None,
+            titrated=titrated,
+            note=data["note"],
+        )
+
+
+def _prediction_or_none(data: Mapping[str, Any] | None) -> SessionPrediction | None:
+    return None if data is None else SessionPrediction.from_json_dict(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +292,47 @@ class DosePlan:
             ],
             "notes": self.notes,
         }
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> DosePlan:
+        """The plan back from `to_json_dict`: how services read a stored plan."""
+        weight = data["dosing_weight"]
+        return cls(
+            protocol_id=data["protocol"],
+            protocol_name=data["protocol_name"],
+            citation=data["citation"],
+            drug=data["drug"],
+            context=data["context"],
+            setting=data["setting"],
+            observation_cadence=data["observation_cadence"],
+            weight=DosingWeight(
+                kind=weight["kind"],
+                weight_kg=weight["weight_kg"],
+                actual_weight_kg=weight["actual_weight_kg"],
+                ideal_weight_kg=weight["ideal_weight_kg"],
+                source=weight["source"],
+                note=weight["note"],
+            ),
+            concentration_mg_ml=data["concentration_mg_ml"],
+            container_volume_ml=data["container_volume_ml"],
+            model_key=data["model"],
+            sessions=tuple(SessionPlan.from_json_dict(s) for s in data["sessions"]),
+            series_total_mg=data["series_total_mg"],
+            series_checks=tuple(LimitCheck.from_json_dict(c) for c in data["series_checks"]),
+            premedication=tuple(
+                Premedication(
+                    drug=p["drug"],
+                    dose_mg=p["dose_mg"],
+                    route=p["route"],
+                    doses=p["doses"],
+                    timing=p["timing"],
+                    source=p["source"],
+                    status=Status(p["status"]),
+                )
+                for p in data["premedication"]
+            ),
+            notes=data["notes"],
+        )
 
 
 def _segments(

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ketaclinic.dosing import Premedication, Segment
 from ketaclinic.errors import ConflictError, InputError
-from ketaclinic.services.plans.lifecycle import STATUS_LABELS, plan_row
+from ketaclinic.services.plans.lifecycle import STATUS_LABELS, plan_row, stored_plan
 from ketaclinic.store.tables.plans import DosePlanRow
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedSegment:
-    """One constant-rate part of a planned session."""
-
-    start_min: float
-    end_min: float
-    rate_mg_h: float
-    rate_mg_kg_h: float
-    pump_ml_h: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +31,10 @@ class PlannedSession:
     date: date
     label: str
     titrated: bool
-    segments: tuple[PlannedSegment, ...]
-    min_path_segments: tuple[PlannedSegment, ...]
+    segments: tuple[Segment, ...]
+    min_path_segments: tuple[Segment, ...]
     total_mg: float
-    premedication: tuple[dict[str, Any], ...]
+    premedication: tuple[Premedication, ...]
     cadence: str
 
 
@@ -61,13 +49,6 @@ def approved_plan_ids(session: Session, patient_id: int) -> list[int]:
     )
 
 
-def _segments(raw: list[dict[str, float]]) -> tuple[PlannedSegment, ...]:
-    return tuple(
-        PlannedSegment(s["start_min"], s["end_min"], s["rate_mg_h"], s["rate_mg_kg_h"], s["pump_ml_h"])
-        for s in raw
-    )
-
-
 def planned_session(session: Session, plan_id: int, session_number: int) -> PlannedSession:
     """Session `session_number` (1-based) of an approved plan, in the caller's transaction."""
     row = plan_row(session, plan_id)
@@ -76,13 +57,13 @@ def planned_session(session: Session, plan_id: int, session_number: int) -> Plan
             f"dose plan {plan_id} is {STATUS_LABELS[row.status]}; only an approved plan can be given",
             field="plan_id",
         )
-    plan = json.loads(row.plan_json)
-    if not 1 <= session_number <= len(plan["sessions"]):
+    plan = stored_plan(row)
+    if not 1 <= session_number <= len(plan.sessions):
         raise InputError(
-            f"dose plan {plan_id} has sessions 1-{len(plan['sessions'])}; no session {session_number}",
+            f"dose plan {plan_id} has sessions 1-{len(plan.sessions)}; no session {session_number}",
             field="session_number",
         )
-    item = plan["sessions"][session_number - 1]
+    item = plan.sessions[session_number - 1]
     return PlannedSession(
         plan_id=row.id,
         patient_id=row.patient_id,
@@ -92,14 +73,14 @@ def planned_session(session: Session, plan_id: int, session_number: int) -> Plan
         model_key=row.model_key,
         concentration_mg_ml=row.concentration_mg_ml,
         weight_kg=row.dosing_weight_kg,
-        actual_weight_kg=plan["dosing_weight"]["actual_weight_kg"],
+        actual_weight_kg=plan.weight.actual_weight_kg,
         session_number=session_number,
-        date=date.fromisoformat(item["date"]),
-        label=item["label"],
-        titrated=item["titrated"],
-        segments=_segments(item["segments"]),
-        min_path_segments=_segments(item.get("min_path_segments", item["segments"])),
-        total_mg=item["total_mg"],
-        premedication=tuple(plan["premedication"]),
-        cadence=plan["observation_cadence"],
+        date=item.date,
+        label=item.label,
+        titrated=item.titrated,
+        segments=item.segments,
+        min_path_segments=item.min_path_segments,
+        total_mg=item.total_mg,
+        premedication=plan.premedication,
+        cadence=plan.observation_cadence,
     )

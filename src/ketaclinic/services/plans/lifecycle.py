@@ -17,9 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ketaclinic.dosing import (
-    HardLimitError,
-)
+from ketaclinic.dosing import DosePlan, HardLimitError
 from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM, MIN_WEIGHT_KG
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.services import eligibility
@@ -153,23 +151,27 @@ def plan_row(session: Session, plan_id: int) -> DosePlanRow:
     return row
 
 
-def _soft_breaches(row: DosePlanRow) -> list[SoftBreachOut]:
-    plan = json.loads(row.plan_json)
+def stored_plan(row: DosePlanRow) -> DosePlan:
+    """The plan as computed and stored when it was drafted."""
+    return DosePlan.from_json_dict(json.loads(row.plan_json))
+
+
+def _soft_breaches(row: DosePlanRow, plan: DosePlan) -> list[SoftBreachOut]:
     reasons = json.loads(row.soft_reasons_json)
     out = []
-    for index, check in enumerate(plan["soft_breaches"]):
+    for index, check in enumerate(plan.soft_breaches):
         given = reasons.get(str(index))
         out.append(
             SoftBreachOut(
                 index=index,
-                message=check["message"],
-                quantity=check["quantity"],
-                value=check["value"],
-                unit=check["unit"],
-                limit=check["limit"],
-                limit_kind=check["limit_kind"],
-                source=check["source"],
-                status=check["status"],
+                message=check.message,
+                quantity=check.quantity,
+                value=check.value,
+                unit=check.unit,
+                limit=check.limit,
+                limit_kind=check.limit_kind,
+                source=check.source,
+                status=check.status,
                 reason=given["reason"] if given else None,
                 reason_by=given["by"] if given else None,
                 reason_at=datetime.fromisoformat(given["at"]) if given else None,
@@ -178,13 +180,13 @@ def _soft_breaches(row: DosePlanRow) -> list[SoftBreachOut]:
     return out
 
 
-def _summary_fields(row: DosePlanRow, patient: Patient, actor: Actor, plan: dict[str, Any]) -> dict[str, Any]:
+def _summary_fields(row: DosePlanRow, patient: Patient, actor: Actor, plan: DosePlan) -> dict[str, Any]:
     return {
         "id": row.id,
         "patient_id": row.patient_id,
         "patient_label": patient_label(patient, actor),
         "protocol_id": row.protocol_id,
-        "protocol_name": plan["protocol_name"],
+        "protocol_name": plan.protocol_name,
         "drug": row.drug,
         "status": row.status,
         "status_label": STATUS_LABELS[row.status],
@@ -194,7 +196,7 @@ def _summary_fields(row: DosePlanRow, patient: Patient, actor: Actor, plan: dict
         "start_date": row.start_date,
         "session_count": row.session_count,
         "series_total_mg": row.series_total_mg,
-        "soft_breach_count": len(plan["soft_breaches"]),
+        "soft_breach_count": len(plan.soft_breaches),
         "created_by": row.created_by,
         "created_at": row.created_at,
         "approved_by": row.approved_by,
@@ -203,18 +205,18 @@ def _summary_fields(row: DosePlanRow, patient: Patient, actor: Actor, plan: dict
 
 
 def _summary(row: DosePlanRow, patient: Patient, actor: Actor) -> PlanSummary:
-    return PlanSummary(**_summary_fields(row, patient, actor, json.loads(row.plan_json)))
+    return PlanSummary(**_summary_fields(row, patient, actor, stored_plan(row)))
 
 
 def _out(row: DosePlanRow, patient: Patient, actor: Actor) -> PlanOut:
-    plan = json.loads(row.plan_json)
-    breaches = _soft_breaches(row)
+    plan = stored_plan(row)
+    breaches = _soft_breaches(row, plan)
     return PlanOut(
         **_summary_fields(row, patient, actor, plan),
         context_id=row.context_id,
         model_key=row.model_key,
         inputs=json.loads(row.inputs_json),
-        plan=plan,
+        plan=plan.to_json_dict(),
         soft_breaches=breaches,
         needs_cosign=bool(breaches),
         approved_at=row.approved_at,
@@ -234,22 +236,21 @@ def _require_status(row: DosePlanRow, allowed: tuple[str, ...], doing: str) -> N
         )
 
 
-def _key_numbers(plan: dict[str, Any]) -> dict[str, Any]:
+def _key_numbers(plan: DosePlan) -> dict[str, Any]:
     """The audited summary of a computed plan."""
+    segments = [s for x in plan.sessions for s in x.segments]
     return {
-        "protocol": plan["protocol"],
-        "context": plan["context"],
-        "dosing_weight_kg": plan["dosing_weight_kg"],
-        "dosing_weight_kind": plan["dosing_weight"]["kind"],
-        "concentration_mg_ml": plan["concentration_mg_ml"],
-        "sessions": len(plan["sessions"]),
-        "max_pump_ml_h": max((s["pump_ml_h"] for x in plan["sessions"] for s in x["segments"]), default=0.0),
-        "max_rate_mg_kg_h": max(
-            (s["rate_mg_kg_h"] for x in plan["sessions"] for s in x["segments"]), default=0.0
-        ),
-        "series_total_mg": plan["series_total_mg"],
-        "verdict": plan["verdict"],
-        "soft_breaches": [c["message"] for c in plan["soft_breaches"]],
+        "protocol": plan.protocol_id,
+        "context": plan.context,
+        "dosing_weight_kg": plan.weight.weight_kg,
+        "dosing_weight_kind": plan.weight.kind,
+        "concentration_mg_ml": plan.concentration_mg_ml,
+        "sessions": len(plan.sessions),
+        "max_pump_ml_h": max((s.pump_ml_h for s in segments), default=0.0),
+        "max_rate_mg_kg_h": max((s.rate_mg_kg_h for s in segments), default=0.0),
+        "series_total_mg": plan.series_total_mg,
+        "verdict": plan.verdict,
+        "soft_breaches": [c.message for c in plan.soft_breaches],
     }
 
 
@@ -306,7 +307,6 @@ def create_plan(
                 str(refused),
             )
         raise
-    document = plan.to_json_dict()
     with db.transaction() as session:
         patient = get_patient_row(session, patient_id)
         row = DosePlanRow(
@@ -323,7 +323,7 @@ def create_plan(
             session_count=len(plan.sessions),
             series_total_mg=plan.series_total_mg,
             inputs_json=canonical_json(inputs),
-            plan_json=canonical_json(document),
+            plan_json=canonical_json(plan.to_json_dict()),
             soft_reasons_json="{}",
             created_by=actor.username,
             created_at=utcnow(),
@@ -336,7 +336,7 @@ def create_plan(
             "create",
             "dose_plan",
             row.id,
-            {"plan": {"old": None, "new": _key_numbers(document)}, "inputs": {"old": None, "new": inputs}},
+            {"plan": {"old": None, "new": _key_numbers(plan)}, "inputs": {"old": None, "new": inputs}},
             data.weight_reason,
         )
         return _out(row, patient, actor)
@@ -348,7 +348,7 @@ def give_soft_reasons(db: Database, actor: Actor, plan_id: int, data: SoftReason
     with db.transaction() as session:
         row = plan_row(session, plan_id)
         _require_status(row, ("draft",), "change soft-override reasons")
-        breaches = json.loads(row.plan_json)["soft_breaches"]
+        breaches = stored_plan(row).soft_breaches
         reasons = json.loads(row.soft_reasons_json)
         before = dict(reasons)
         now = utcnow().isoformat()
@@ -369,7 +369,7 @@ def give_soft_reasons(db: Database, actor: Actor, plan_id: int, data: SoftReason
                 "dose_plan",
                 row.id,
                 {
-                    "soft_breach": {"old": None, "new": breaches[item.check]["message"]},
+                    "soft_breach": {"old": None, "new": breaches[item.check].message},
                     "reason": {"old": (before.get(key) or {}).get("reason"), "new": item.reason},
                 },
                 item.reason,
@@ -386,7 +386,7 @@ def approve_plan(
         row = plan_row(session, plan_id)
         _require_status(row, ("draft",), "approve")
         recheck(row, config)
-        breaches = _soft_breaches(row)
+        breaches = _soft_breaches(row, stored_plan(row))
         missing_reasons = [b for b in breaches if not b.reason]
         if missing_reasons:
             listed = "; ".join(f"[{b.index}] {b.message}" for b in missing_reasons)

@@ -20,6 +20,7 @@ from ketaclinic.dosing import (
     DEFAULT_MODELS,
     HardLimitError,
     LimitCheck,
+    Segment,
     check_charted_session_total,
     check_rate,
     mg_delivered,
@@ -35,7 +36,7 @@ from ketaclinic.monitoring import Observation, SessionState, field_groups, get_c
 from ketaclinic.pharmacology import Bolus, Infusion, Regimen
 from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import Actor, Permission, require
-from ketaclinic.services.plans.contract import PlannedSegment, PlannedSession, planned_session
+from ketaclinic.services.plans.contract import PlannedSession, planned_session
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings
 from ketaclinic.store.audit import canonical_json
@@ -372,7 +373,7 @@ def segment_out(row: InfusionSession, seg: RateSegment) -> SegmentOut:
     )
 
 
-def _rate_at(segments: tuple[PlannedSegment, ...], t_min: float) -> float:
+def _rate_at(segments: tuple[Segment, ...], t_min: float) -> float:
     for seg in segments:
         if seg.start_min <= t_min < seg.end_min:
             return seg.rate_mg_h
