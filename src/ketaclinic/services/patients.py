@@ -1,12 +1,12 @@
-"""The patient registry: register, edit, weigh, view (audited) and search patients."""
+"""The patient registry: register, edit, view (audited) and search; weights in services/measurements.py."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -104,23 +104,6 @@ class PatientUpdate(BaseModel):
         return None if codes is None else _check_codes(codes)
 
 
-class MeasurementIn(BaseModel):
-    """A dated weight and/or height."""
-
-    model_config = ConfigDict(extra="forbid")
-    measured_on: date = Field(default_factory=date.today)
-    weight_kg: float | None = Field(default=None, ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
-    height_cm: float | None = Field(default=None, ge=MIN_HEIGHT_CM, le=MAX_HEIGHT_CM)
-
-    @model_validator(mode="after")
-    def _something(self) -> MeasurementIn:
-        if self.weight_kg is None and self.height_cm is None:
-            raise ValueError("give a weight_kg or a height_cm")
-        if self.measured_on > date.today():
-            raise ValueError("measured_on is in the future")
-        return self
-
-
 class DiagnosisOut(BaseModel):
     """A coded diagnosis as shown."""
 
@@ -131,11 +114,16 @@ class DiagnosisOut(BaseModel):
 
 
 class MeasurementOut(BaseModel):
-    """A dated measurement as shown."""
+    """A dated measurement as shown; a struck-out one stays in the list, marked, and is not on record."""
 
+    id: int
     measured_on: date
     weight_kg: float | None
     height_cm: float | None
+    confirm_reason: str | None
+    struck_out_at: datetime | None
+    struck_out_by: str | None
+    strike_reason: str | None
 
 
 class PatientOut(BaseModel):
@@ -186,12 +174,17 @@ def _age_band(age: int) -> str:
 
 
 def latest_measure(patient: Patient, attribute: Literal["weight_kg", "height_cm"]) -> float | None:
-    """The most recent weight or height on record."""
-    values = [getattr(m, attribute) for m in patient.measurements if getattr(m, attribute) is not None]
+    """The most recent weight or height on record (struck-out measurements are not on record)."""
+    values = [
+        getattr(m, attribute)
+        for m in patient.measurements
+        if getattr(m, attribute) is not None and m.struck_out_at is None
+    ]
     return values[-1] if values else None
 
 
-def _out(patient: Patient) -> PatientOut:
+def patient_out(patient: Patient) -> PatientOut:
+    """The identified output model of a loaded patient row."""
     return PatientOut(
         id=patient.id,
         mrn=patient.mrn,
@@ -210,10 +203,7 @@ def _out(patient: Patient) -> PatientOut:
             PriorTreatmentIn(name=t.name, outcome=PriorTreatmentOutcome(t.outcome))
             for t in patient.prior_treatments
         ],
-        measurements=[
-            MeasurementOut(measured_on=m.measured_on, weight_kg=m.weight_kg, height_cm=m.height_cm)
-            for m in patient.measurements
-        ],
+        measurements=[MeasurementOut.model_validate(m, from_attributes=True) for m in patient.measurements],
         notes=patient.notes,
         synthetic=patient.synthetic,
     )
@@ -316,7 +306,7 @@ def register_patient(
                     "new": {"weight_kg": data.weight_kg, "height_cm": data.height_cm},
                 }
             audit(session, actor, "create", "patient", patient.id, changes)
-            return _out(patient)
+            return patient_out(patient)
     except IntegrityError:
         raise ConflictError(f"MRN {data.mrn} is already registered", field="mrn") from None
 
@@ -358,28 +348,7 @@ def update_patient(db: Database, actor: Actor, patient_id: int, data: PatientUpd
         changes = field_changes(before, _snapshot(patient))
         if changes:
             audit(session, actor, "update", "patient", patient.id, changes, data.reason)
-        return _out(patient)
-
-
-def add_measurement(db: Database, actor: Actor, patient_id: int, data: MeasurementIn) -> PatientOut:
-    """Record a dated weight and/or height."""
-    require(actor, Permission.PATIENTS_EDIT)
-    with db.transaction() as session:
-        patient = _load(session, patient_id)
-        patient.measurements.append(
-            Measurement(measured_on=data.measured_on, weight_kg=data.weight_kg, height_cm=data.height_cm)
-        )
-        session.flush()
-        patient.measurements.sort(key=lambda m: (m.measured_on, m.id))
-        audit(
-            session,
-            actor,
-            "create",
-            "measurement",
-            patient.id,
-            {"measurement": {"old": None, "new": data.model_dump(mode="json")}},
-        )
-        return _out(patient)
+        return patient_out(patient)
 
 
 def view_patient(db: Database, actor: Actor, patient_id: int) -> PatientOut:
@@ -388,7 +357,7 @@ def view_patient(db: Database, actor: Actor, patient_id: int) -> PatientOut:
     with db.transaction() as session:
         patient = _load(session, patient_id)
         audit(session, actor, "view", "patient", patient.id)
-        return _out(patient)
+        return patient_out(patient)
 
 
 def list_patients(
@@ -427,7 +396,7 @@ def list_patients(
             )
         ).scalars()
         if actor.sees_identities:
-            return [_out(p) for p in rows], total
+            return [patient_out(p) for p in rows], total
         return [deidentify(p) for p in rows], total
 
 
