@@ -1,5 +1,5 @@
 """The check-in weight against the plan's: a typo is a 409 on weight_kg; a reasoned change flags the chart
-and raises one weight_discrepancy alert for the physician."""
+and raises one weight_discrepancy alert for the physician; a stored Cp names its weight and model."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from ketaclinic.errors import ConflictError
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.services.sessions.chart import view_session
+from ketaclinic.services.sessions.charting import RateIn
 from ketaclinic.services.sessions.checkin_weight import WEIGHT_DISCREPANCY
+from ketaclinic.services.sessions.events import AdverseEventIn, chart_adverse_event
 from ketaclinic.store.audit import count_events
 from ketaclinic.store.db import Database
 from tests.services.sessions_support import CHECK_IN, approved_plan
@@ -113,3 +115,24 @@ def test_without_a_reason_a_weight_is_taken_exactly_when_within_the_fraction(
         with pytest.raises(ConflictError):
             _check_in(db, staff["nurse"], session_id, weight_kg)
         assert view_session(db, staff["nurse"], session_id).state == "scheduled"
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(weight_kg=st.floats(min_value=40.0, max_value=110.0))
+def test_a_stored_cp_says_the_weight_and_model_it_was_computed_with(
+    db: Database, staff: dict[str, Actor], weight_kg: float
+) -> None:
+    session_id = _scheduled(db, staff)
+    _check_in(db, staff["nurse"], session_id, weight_kg, "weighed twice today")
+    sessions.start(db, staff["nurse"], session_id, RateIn(rate_mg_kg_h=0.3, deviation_reason="starting low"))
+    ae = chart_adverse_event(
+        db,
+        staff["nurse"],
+        session_id,
+        AdverseEventIn(kind="nausea_vomiting", severity="mild", action="ondansetron", outcome="resolved"),
+    )
+    chart = view_session(db, staff["nurse"], session_id)
+    assert (ae.cp_weight_kg, ae.cp_model_key) == (weight_kg, chart.model_key)
+    assert chart.adverse_events[0].cp_weight_kg == weight_kg
+    assert chart.prediction is not None
+    assert (chart.prediction.weight_kg, chart.prediction.model_key) == (weight_kg, chart.model_key)
