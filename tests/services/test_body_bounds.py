@@ -36,6 +36,7 @@ def _patient(weight_kg: float, height_cm: float, sex: str) -> PatientCreate:
         birth_date=date(1970, 1, 1),
         sex=sex,
         weight_kg=weight_kg,
+        weight_confirm_reason="the edge of the body bounds",
         height_cm=height_cm,
     )
 

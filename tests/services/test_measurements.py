@@ -156,3 +156,24 @@ def test_unconfirmed_weights_are_taken_exactly_when_within_the_fraction(
         with pytest.raises(ConflictError):
             measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(new))
         assert patients.view_patient(db, staff["nurse"], patient.id).weight_kg == 80.0
+
+
+def test_registering_with_a_weight_implausible_for_the_age_needs_a_confirmation(
+    db: Database, staff: dict[str, Actor]
+) -> None:
+    new = {
+        "mrn": "W-R",
+        "family_name": "Doe",
+        "given_name": "Jo",
+        "birth_date": date(1980, 1, 1),
+        "sex": "male",
+    }
+    with pytest.raises(ConflictError) as refused:
+        patients.register_patient(db, staff["nurse"], patients.PatientCreate(**new, weight_kg=6.3))
+    assert refused.value.field == "weight_kg" and "weight_confirm_reason" in refused.value.message
+    out = patients.register_patient(
+        db,
+        staff["nurse"],
+        patients.PatientCreate(**new, weight_kg=6.3, weight_confirm_reason="cachexia, weighed twice"),
+    )
+    assert out.measurements[0].confirm_reason == "cachexia, weighed twice"

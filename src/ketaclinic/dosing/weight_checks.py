@@ -86,6 +86,16 @@ class WeightPolicy:
         band = self.band_for(age_y)
         return None if band.min_kg <= weight_kg <= band.max_kg else band
 
+    def implausibility(self, weight_kg: float, age_y: int) -> str | None:
+        """One line when `weight_kg` is outside the age's plausible band, else None."""
+        band = self.implausible_band(weight_kg, age_y)
+        if band is None:
+            return None
+        return (
+            f"{weight_kg:g} kg is outside {band.min_kg:g}-{band.max_kg:g} kg, the local-policy plausible "
+            f"range for age {age_y}"
+        )
+
 
 def relative_difference(weight_kg: float, reference_kg: float) -> float:
     """|weight - reference| as a fraction of the reference (which is positive)."""

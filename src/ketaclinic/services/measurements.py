@@ -68,13 +68,9 @@ def weight_doubts(policy: WeightPolicy, patient: Patient, weight_kg: float, on: 
     previous = neighbouring_weight(patient, on)
     if previous is not None and (found := policy.discrepancy(weight_kg, previous)) is not None:
         doubts.append(found.describe("the last recorded weight"))
-    age = age_years(patient.birth_date, on)
-    band = policy.implausible_band(weight_kg, age)
-    if band is not None:
-        doubts.append(
-            f"{weight_kg:g} kg is outside {band.min_kg:g}-{band.max_kg:g} kg, the local-policy plausible "
-            f"range for age {age}"
-        )
+    implausible = policy.implausibility(weight_kg, age_years(patient.birth_date, on))
+    if implausible is not None:
+        doubts.append(implausible)
     return doubts
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -16,6 +17,8 @@ from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, get_diagnosis
 from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.reference import clinic_library
+from ketaclinic.settings import Settings
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Measurement, Patient, PatientDiagnosis, PriorTreatment
@@ -63,6 +66,7 @@ class PatientCreate(BaseModel):
     birth_date: date
     sex: Sex
     weight_kg: float | None = Field(default=None, ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
+    weight_confirm_reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
     height_cm: float | None = Field(default=None, ge=MIN_HEIGHT_CM, le=MAX_HEIGHT_CM)
     diagnoses: list[str] = Field(default_factory=list, max_length=20)
     pain_mechanism: PainMechanism | None = None
@@ -266,10 +270,25 @@ def _load(session: Session, patient_id: int) -> Patient:
 
 
 def register_patient(
-    db: Database, actor: Actor, data: PatientCreate, *, synthetic: bool = False
+    db: Database,
+    actor: Actor,
+    data: PatientCreate,
+    *,
+    synthetic: bool = False,
+    config: Settings | Path | None = None,
 ) -> PatientOut:
-    """Register a new patient (MRN unique)."""
+    """Register a new patient (MRN unique); a weight implausible for the age needs weight_confirm_reason."""
     require(actor, Permission.PATIENTS_EDIT)
+    implausible = None
+    if data.weight_kg is not None:
+        implausible = clinic_library(config).weights.implausibility(
+            data.weight_kg, age_years(data.birth_date)
+        )
+    if implausible is not None and not data.weight_confirm_reason:
+        raise ConflictError(
+            f"{implausible}: check the weight, or confirm it with a reason (weight_confirm_reason)",
+            field="weight_kg",
+        )
     try:
         with db.transaction() as session:
             if session.execute(select(Patient.id).where(Patient.mrn == data.mrn)).first():
@@ -295,7 +314,12 @@ def register_patient(
             ]
             if data.weight_kg is not None or data.height_cm is not None:
                 patient.measurements = [
-                    Measurement(measured_on=date.today(), weight_kg=data.weight_kg, height_cm=data.height_cm)
+                    Measurement(
+                        measured_on=date.today(),
+                        weight_kg=data.weight_kg,
+                        height_cm=data.height_cm,
+                        confirm_reason=data.weight_confirm_reason if implausible else None,
+                    )
                 ]
             session.add(patient)
             session.flush()
@@ -305,7 +329,8 @@ def register_patient(
                     "old": None,
                     "new": {"weight_kg": data.weight_kg, "height_cm": data.height_cm},
                 }
-            audit(session, actor, "create", "patient", patient.id, changes)
+            reason = data.weight_confirm_reason if implausible else ""
+            audit(session, actor, "create", "patient", patient.id, changes, reason)
             return patient_out(patient)
     except IntegrityError:
         raise ConflictError(f"MRN {data.mrn} is already registered", field="mrn") from None

@@ -55,9 +55,11 @@ def api_list(
 
 
 @router.post("/api/v1/patients", status_code=201, response_model=patients.PatientOut, tags=["patients"])
-def api_create(body: patients.PatientCreate, db: DbDep, principal: EditApi) -> patients.PatientOut:
-    """Register a patient."""
-    return patients.register_patient(db, principal.actor, body)
+def api_create(
+    body: patients.PatientCreate, db: DbDep, principal: EditApi, settings: SettingsDep
+) -> patients.PatientOut:
+    """Register a patient (a weight implausible for the age needs weight_confirm_reason)."""
+    return patients.register_patient(db, principal.actor, body, config=settings)
 
 
 @router.get("/api/v1/patients/{patient_id}", response_model=patients.PatientOut, tags=["patients"])
@@ -174,13 +176,13 @@ def new_page(request: Request, principal: EditPage) -> Response:
 
 
 @router.post("/patients/new", response_class=HTMLResponse, include_in_schema=False)
-async def new_submit(request: Request, db: DbDep, principal: EditPage) -> Response:
+async def new_submit(request: Request, db: DbDep, principal: EditPage, settings: SettingsDep) -> Response:
     """Register from the form; errors come back next to their fields."""
     values = _form_values(await request.form())
     values.pop("reason", None)
     try:
         created = patients.register_patient(
-            db, principal.actor, patients.PatientCreate.model_validate(values)
+            db, principal.actor, patients.PatientCreate.model_validate(values), config=settings
         )
     except (ValidationError, InputError, ConflictError) as exc:
         return render(
