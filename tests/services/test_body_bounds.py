@@ -14,7 +14,8 @@ from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM
 from ketaclinic.dosing.weight import devine_applies, dosing_weight
 from ketaclinic.errors import InputError
 from ketaclinic.services import eligibility
-from ketaclinic.services.patients import MeasurementIn, PatientCreate, register_patient
+from ketaclinic.services.measurements import MeasurementIn
+from ketaclinic.services.patients import PatientCreate, register_patient
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.pk import SimulateIn
 from ketaclinic.services.plans import lifecycle as plans
@@ -35,6 +36,7 @@ def _patient(weight_kg: float, height_cm: float, sex: str) -> PatientCreate:
         birth_date=date(1970, 1, 1),
         sex=sex,
         weight_kg=weight_kg,
+        weight_confirm_reason="the edge of the body bounds",
         height_cm=height_cm,
     )
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from ketaclinic.errors import ConflictError, NotFoundError, PermissionDeniedError
-from ketaclinic.services import patients
+from ketaclinic.services import measurements, patients
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
@@ -109,10 +109,10 @@ def test_update_needs_a_reason() -> None:
 
 def test_measurements_are_dated_history(db: Database, staff: dict[str, Actor]) -> None:
     created = patients.register_patient(db, staff["nurse"], _new())
-    updated = patients.add_measurement(
-        db, staff["nurse"], created.id, patients.MeasurementIn(measured_on=date(2020, 1, 1), weight_kg=80)
+    updated = measurements.add_measurement(
+        db, staff["nurse"], created.id, measurements.MeasurementIn(measured_on=date(2020, 1, 1), weight_kg=74)
     )
-    assert [m.weight_kg for m in updated.measurements] == [80, 70]
+    assert [m.weight_kg for m in updated.measurements] == [74, 70]
     assert updated.weight_kg == 70
 
 

@@ -107,7 +107,10 @@ def test_hard_limit_is_refused_and_nothing_is_stored(db: Database, staff: dict[s
     pid = _patient(db, staff)
     with pytest.raises(HardLimitError) as refused:
         plans.create_plan(
-            db, staff["physician"], pid, plans.PlanCreate(protocol_id="valle2024", weight_kg=20)
+            db,
+            staff["physician"],
+            pid,
+            plans.PlanCreate(protocol_id="valle2024", weight_kg=20, weight_reason="weighed today"),
         )
     assert "hard max 2" in str(refused.value) and "Cohen 2018" in str(refused.value)
     assert _plan_count(db) == 0

@@ -68,7 +68,8 @@ def test_hard_breach_is_422_naming_limit_and_source(
 ) -> None:
     physician = api_client("physician")
     answer = physician.post(
-        f"/api/v1/patients/{patient_id}/plans", json={"protocol_id": "valle2024", "weight_kg": 20}
+        f"/api/v1/patients/{patient_id}/plans",
+        json={"protocol_id": "valle2024", "weight_kg": 20, "weight_reason": "weighed today"},
     )
     assert answer.status_code == 422
     assert "hard max 2" in answer.json()["detail"] and "Cohen 2018" in answer.json()["detail"]
@@ -133,7 +134,12 @@ def test_screens(
     assert builder.status_code == 200 and "Weight on record" in builder.text
     refused = client.post(
         f"/patients/{patient_id}/plans/new",
-        data={"csrf_token": client.csrf, "protocol_id": "valle2024", "weight_kg": "20"},
+        data={
+            "csrf_token": client.csrf,
+            "protocol_id": "valle2024",
+            "weight_kg": "20",
+            "weight_reason": "weighed today",
+        },
     )
     assert refused.status_code == 422 and "hard max 2" in refused.text
     made = client.post(

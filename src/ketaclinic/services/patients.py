@@ -1,12 +1,13 @@
-"""The patient registry: register, edit, weigh, view (audited) and search patients."""
+"""The patient registry: register, edit, view (audited) and search; weights in services/measurements.py."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -16,6 +17,8 @@ from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, get_diagnosis
 from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.reference import clinic_library
+from ketaclinic.settings import Settings
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Measurement, Patient, PatientDiagnosis, PriorTreatment
@@ -63,6 +66,7 @@ class PatientCreate(BaseModel):
     birth_date: date
     sex: Sex
     weight_kg: float | None = Field(default=None, ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
+    weight_confirm_reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
     height_cm: float | None = Field(default=None, ge=MIN_HEIGHT_CM, le=MAX_HEIGHT_CM)
     diagnoses: list[str] = Field(default_factory=list, max_length=20)
     pain_mechanism: PainMechanism | None = None
@@ -104,23 +108,6 @@ class PatientUpdate(BaseModel):
         return None if codes is None else _check_codes(codes)
 
 
-class MeasurementIn(BaseModel):
-    """A dated weight and/or height."""
-
-    model_config = ConfigDict(extra="forbid")
-    measured_on: date = Field(default_factory=date.today)
-    weight_kg: float | None = Field(default=None, ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
-    height_cm: float | None = Field(default=None, ge=MIN_HEIGHT_CM, le=MAX_HEIGHT_CM)
-
-    @model_validator(mode="after")
-    def _something(self) -> MeasurementIn:
-        if self.weight_kg is None and self.height_cm is None:
-            raise ValueError("give a weight_kg or a height_cm")
-        if self.measured_on > date.today():
-            raise ValueError("measured_on is in the future")
-        return self
-
-
 class DiagnosisOut(BaseModel):
     """A coded diagnosis as shown."""
 
@@ -131,11 +118,16 @@ class DiagnosisOut(BaseModel):
 
 
 class MeasurementOut(BaseModel):
-    """A dated measurement as shown."""
+    """A dated measurement as shown; a struck-out one stays in the list, marked, and is not on record."""
 
+    id: int
     measured_on: date
     weight_kg: float | None
     height_cm: float | None
+    confirm_reason: str | None
+    struck_out_at: datetime | None
+    struck_out_by: str | None
+    strike_reason: str | None
 
 
 class PatientOut(BaseModel):
@@ -186,12 +178,17 @@ def _age_band(age: int) -> str:
 
 
 def latest_measure(patient: Patient, attribute: Literal["weight_kg", "height_cm"]) -> float | None:
-    """The most recent weight or height on record."""
-    values = [getattr(m, attribute) for m in patient.measurements if getattr(m, attribute) is not None]
+    """The most recent weight or height on record (struck-out measurements are not on record)."""
+    values = [
+        getattr(m, attribute)
+        for m in patient.measurements
+        if getattr(m, attribute) is not None and m.struck_out_at is None
+    ]
     return values[-1] if values else None
 
 
-def _out(patient: Patient) -> PatientOut:
+def patient_out(patient: Patient) -> PatientOut:
+    """The identified output model of a loaded patient row."""
     return PatientOut(
         id=patient.id,
         mrn=patient.mrn,
@@ -210,10 +207,7 @@ def _out(patient: Patient) -> PatientOut:
             PriorTreatmentIn(name=t.name, outcome=PriorTreatmentOutcome(t.outcome))
             for t in patient.prior_treatments
         ],
-        measurements=[
-            MeasurementOut(measured_on=m.measured_on, weight_kg=m.weight_kg, height_cm=m.height_cm)
-            for m in patient.measurements
-        ],
+        measurements=[MeasurementOut.model_validate(m, from_attributes=True) for m in patient.measurements],
         notes=patient.notes,
         synthetic=patient.synthetic,
     )
@@ -276,10 +270,25 @@ def _load(session: Session, patient_id: int) -> Patient:
 
 
 def register_patient(
-    db: Database, actor: Actor, data: PatientCreate, *, synthetic: bool = False
+    db: Database,
+    actor: Actor,
+    data: PatientCreate,
+    *,
+    synthetic: bool = False,
+    config: Settings | Path | None = None,
 ) -> PatientOut:
-    """Register a new patient (MRN unique)."""
+    """Register a new patient (MRN unique); a weight implausible for the age needs weight_confirm_reason."""
     require(actor, Permission.PATIENTS_EDIT)
+    implausible = None
+    if data.weight_kg is not None:
+        implausible = clinic_library(config).weights.implausibility(
+            data.weight_kg, age_years(data.birth_date)
+        )
+    if implausible is not None and not data.weight_confirm_reason:
+        raise ConflictError(
+            f"{implausible}: check the weight, or confirm it with a reason (weight_confirm_reason)",
+            field="weight_kg",
+        )
     try:
         with db.transaction() as session:
             if session.execute(select(Patient.id).where(Patient.mrn == data.mrn)).first():
@@ -305,7 +314,12 @@ def register_patient(
             ]
             if data.weight_kg is not None or data.height_cm is not None:
                 patient.measurements = [
-                    Measurement(measured_on=date.today(), weight_kg=data.weight_kg, height_cm=data.height_cm)
+                    Measurement(
+                        measured_on=date.today(),
+                        weight_kg=data.weight_kg,
+                        height_cm=data.height_cm,
+                        confirm_reason=data.weight_confirm_reason if implausible else None,
+                    )
                 ]
             session.add(patient)
             session.flush()
@@ -315,8 +329,9 @@ def register_patient(
                     "old": None,
                     "new": {"weight_kg": data.weight_kg, "height_cm": data.height_cm},
                 }
-            audit(session, actor, "create", "patient", patient.id, changes)
-            return _out(patient)
+            reason = data.weight_confirm_reason if implausible else ""
+            audit(session, actor, "create", "patient", patient.id, changes, reason)
+            return patient_out(patient)
     except IntegrityError:
         raise ConflictError(f"MRN {data.mrn} is already registered", field="mrn") from None
 
@@ -358,28 +373,7 @@ def update_patient(db: Database, actor: Actor, patient_id: int, data: PatientUpd
         changes = field_changes(before, _snapshot(patient))
         if changes:
             audit(session, actor, "update", "patient", patient.id, changes, data.reason)
-        return _out(patient)
-
-
-def add_measurement(db: Database, actor: Actor, patient_id: int, data: MeasurementIn) -> PatientOut:
-    """Record a dated weight and/or height."""
-    require(actor, Permission.PATIENTS_EDIT)
-    with db.transaction() as session:
-        patient = _load(session, patient_id)
-        patient.measurements.append(
-            Measurement(measured_on=data.measured_on, weight_kg=data.weight_kg, height_cm=data.height_cm)
-        )
-        session.flush()
-        patient.measurements.sort(key=lambda m: (m.measured_on, m.id))
-        audit(
-            session,
-            actor,
-            "create",
-            "measurement",
-            patient.id,
-            {"measurement": {"old": None, "new": data.model_dump(mode="json")}},
-        )
-        return _out(patient)
+        return patient_out(patient)
 
 
 def view_patient(db: Database, actor: Actor, patient_id: int) -> PatientOut:
@@ -388,7 +382,7 @@ def view_patient(db: Database, actor: Actor, patient_id: int) -> PatientOut:
     with db.transaction() as session:
         patient = _load(session, patient_id)
         audit(session, actor, "view", "patient", patient.id)
-        return _out(patient)
+        return patient_out(patient)
 
 
 def list_patients(
@@ -427,7 +421,7 @@ def list_patients(
             )
         ).scalars()
         if actor.sees_identities:
-            return [_out(p) for p in rows], total
+            return [patient_out(p) for p in rows], total
         return [deidentify(p) for p in rows], total
 
 

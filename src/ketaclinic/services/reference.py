@@ -1,4 +1,4 @@
-"""The clinic's drug library and protocols: the shipped files with the clinic's own overrides on top."""
+"""The clinic's drug library, protocols and weight checks: shipped files, the clinic's overrides on top."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ketaclinic.dosing import (
     load_library,
     load_protocols,
 )
+from ketaclinic.dosing.weight_checks import WEIGHT_CHECKS_FILE, WeightPolicy, load_weight_policy
 from ketaclinic.errors import NotFoundError
 from ketaclinic.settings import Settings
 
@@ -24,11 +25,13 @@ PROTOCOLS_DIR = "protocols"
 
 @dataclass(frozen=True, slots=True)
 class ClinicReference:
-    """The drug library (with the clinic's override applied) and every protocol (shipped + clinic's)."""
+    """The drug library (with the clinic's override applied), every protocol (shipped + clinic's) and
+    the weight checks (with the clinic's override applied)."""
 
     library: DrugLibrary
     protocols: Mapping[str, Protocol]
     config_dir: Path | None
+    weights: WeightPolicy
 
     def protocol(self, protocol_id: str) -> Protocol:
         """The protocol with this id; unknown ids are a NotFoundError naming the known ones."""
@@ -49,19 +52,25 @@ def _stamp(path: Path) -> float:
 def _load_reference(config_dir: Path | None, _stamps: tuple[float, ...]) -> ClinicReference:
     override = None
     extra = None
+    weights = None
     if config_dir is not None:
         candidate = config_dir / LIBRARY_OVERRIDE_FILE
         override = candidate if candidate.is_file() else None
         folder = config_dir / PROTOCOLS_DIR
         extra = folder if folder.is_dir() else None
-    return ClinicReference(load_library(override), load_protocols(extra), config_dir)
+        weights_file = config_dir / WEIGHT_CHECKS_FILE
+        weights = weights_file if weights_file.is_file() else None
+    return ClinicReference(
+        load_library(override), load_protocols(extra), config_dir, load_weight_policy(weights)
+    )
 
 
 def clinic_library(source: Settings | Path | None) -> ClinicReference:
     """The one way services load the library and protocols: shipped data plus the clinic's config dir.
 
     `source` is the app's Settings (its config_dir, KETACLINIC_CONFIG_DIR), a config directory, or None
-    (shipped data only). The config dir may hold drug_library.toml (override) and protocols/*.toml.
+    (shipped data only). The config dir may hold drug_library.toml (override), protocols/*.toml and
+    weight_checks.toml (override).
     Reloaded when those files change.
     """
     config_dir = source.config_dir if isinstance(source, Settings) else source
@@ -69,5 +78,10 @@ def clinic_library(source: Settings | Path | None) -> ClinicReference:
     if config_dir is not None:
         folder = config_dir / PROTOCOLS_DIR
         files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
-        stamps = (_stamp(config_dir / LIBRARY_OVERRIDE_FILE), *(_stamp(p) for p in files), float(len(files)))
+        stamps = (
+            _stamp(config_dir / LIBRARY_OVERRIDE_FILE),
+            _stamp(config_dir / WEIGHT_CHECKS_FILE),
+            *(_stamp(p) for p in files),
+            float(len(files)),
+        )
     return _load_reference(config_dir, stamps)

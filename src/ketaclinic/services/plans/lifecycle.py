@@ -25,6 +25,11 @@ from ketaclinic.services.audit import audit
 from ketaclinic.services.patients import get_patient_row, latest_measure, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.recheck import build_from_inputs, recheck
+from ketaclinic.services.plans.weight_override import (
+    override_breach,
+    require_override_reason,
+    with_override_breach,
+)
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings
 from ketaclinic.store.audit import canonical_json
@@ -59,7 +64,7 @@ class PlanCreate(BaseModel):
     volume_ml: float | None = Field(default=None, gt=0, le=5000)
     start_date: date = Field(default_factory=date.today)
     model_key: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
-    weight_reason: str = Field(default="", max_length=500)
+    weight_reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
 
 
 class SoftReasonIn(BaseModel):
@@ -269,7 +274,9 @@ def create_plan(
     protocol = reference.protocol(data.protocol_id)
     with db.transaction() as session:
         patient = get_patient_row(session, patient_id)
-        weight_kg = data.weight_kg if data.weight_kg is not None else latest_measure(patient, "weight_kg")
+        recorded_kg = latest_measure(patient, "weight_kg")
+        require_override_reason(data.weight_kg, recorded_kg, data.weight_reason)
+        weight_kg = data.weight_kg if data.weight_kg is not None else recorded_kg
         if weight_kg is None:
             raise InputError(
                 "the patient has no recorded weight: record one or give weight_kg", field="weight_kg"
@@ -281,6 +288,7 @@ def create_plan(
         "dosing_weight": data.dosing_weight,
         "weight_kg": weight_kg,
         "weight_from_record": data.weight_kg is None,
+        "recorded_weight_kg": recorded_kg,
         "height_cm": height_cm,
         "sex": sex,
         "concentration_mg_ml": data.concentration_mg_ml,
@@ -307,6 +315,16 @@ def create_plan(
                 str(refused),
             )
         raise
+    plan = with_override_breach(plan, reference.weights, inputs)
+    breaches = plan.soft_breaches
+    # The override's own breach (listed last) carries the reason given with the override.
+    reasons = {}
+    if override_breach(reference.weights, inputs) is not None:
+        reasons[str(len(breaches) - 1)] = {
+            "reason": data.weight_reason,
+            "by": actor.username,
+            "at": utcnow().isoformat(),
+        }
     with db.transaction() as session:
         patient = get_patient_row(session, patient_id)
         row = DosePlanRow(
@@ -324,7 +342,7 @@ def create_plan(
             series_total_mg=plan.series_total_mg,
             inputs_json=canonical_json(inputs),
             plan_json=canonical_json(plan.to_json_dict()),
-            soft_reasons_json="{}",
+            soft_reasons_json=canonical_json(reasons),
             created_by=actor.username,
             created_at=utcnow(),
         )

@@ -14,6 +14,7 @@ from ketaclinic.dosing import (
     build_plan,
 )
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.services.plans.weight_override import with_override_breach
 from ketaclinic.services.reference import ClinicReference, clinic_library
 from ketaclinic.settings import Settings
 from ketaclinic.store.tables.plans import DosePlanRow
@@ -145,7 +146,8 @@ def recheck(row: DosePlanRow, config: Settings | Path | None) -> None:
         raise ConflictError(
             f"this draft can no longer be computed ({gone.message}): create a new plan", field="plan"
         ) from None
-    difference = _first_difference(json.loads(row.plan_json), current.to_json_dict())
+    document = with_override_breach(current, reference.weights, inputs).to_json_dict()
+    difference = _first_difference(json.loads(row.plan_json), document)
     if difference is not None:
         raise ConflictError(
             f"this draft computes differently under today's drug library or protocol ({difference}): "

@@ -63,7 +63,8 @@ class AdverseEventIn(BaseModel):
 
 
 class AdverseEventOut(BaseModel):
-    """A charted adverse event with the predicted Cp at its onset."""
+    """A charted adverse event with the predicted Cp at its onset and the weight and model it came from
+    (None on events charted before those were stored)."""
 
     id: int
     kind: str
@@ -71,6 +72,8 @@ class AdverseEventOut(BaseModel):
     onset_at: datetime
     t_min: float | None
     cp_at_onset_ng_ml: float
+    cp_weight_kg: float | None
+    cp_model_key: str | None
     action: str
     outcome: str
     note: str
@@ -86,6 +89,8 @@ def adverse_event_out(row: InfusionSession, ae: SessionAdverseEvent) -> AdverseE
         onset_at=ae.onset_at,
         t_min=None if row.started_at is None else minutes_between(row.started_at, ae.onset_at),
         cp_at_onset_ng_ml=ae.cp_at_onset_ng_ml,
+        cp_weight_kg=ae.cp_weight_kg,
+        cp_model_key=ae.cp_model_key,
         action=ae.action,
         outcome=ae.outcome,
         note=ae.note,
@@ -116,6 +121,8 @@ def chart_adverse_event(db: Database, actor: Actor, session_id: int, data: Adver
             severity=data.severity.value,
             onset_at=onset,
             cp_at_onset_ng_ml=cp if math.isfinite(cp) else 0.0,
+            cp_weight_kg=pk_weight_kg(row),
+            cp_model_key=row.model_key,
             action=data.action,
             outcome=data.outcome,
             note=data.note,
@@ -135,6 +142,8 @@ def chart_adverse_event(db: Database, actor: Actor, session_id: int, data: Adver
                 "kind": {"old": None, "new": ae.kind},
                 "severity": {"old": None, "new": ae.severity},
                 "cp_at_onset_ng_ml": {"old": None, "new": ae.cp_at_onset_ng_ml},
+                "cp_weight_kg": {"old": None, "new": ae.cp_weight_kg},
+                "cp_model_key": {"old": None, "new": ae.cp_model_key},
             },
         )
         return adverse_event_out(row, ae)

@@ -47,6 +47,7 @@ from ketaclinic.services.sessions.charting import (
     soft_breaches,
     when,
 )
+from ketaclinic.services.sessions.checkin_weight import check_in_weight_flag, raise_weight_alert
 from ketaclinic.services.sessions.events import MedicationIn, record_medication
 from ketaclinic.services.sessions.flowsheet import record_observation
 from ketaclinic.store.base import utcnow
@@ -79,10 +80,12 @@ class PremedIn(BaseModel):
 
 
 class CheckInIn(BaseModel):
-    """Pre-infusion facts: weight, baseline vitals, pain NRS, premedication, pregnancy check."""
+    """Pre-infusion facts: weight (with a reason when it differs from the plan's), baseline vitals, pain NRS,
+    premedication, pregnancy check."""
 
     model_config = ConfigDict(extra="forbid")
     weight_kg: float = Field(ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
+    weight_discrepancy_reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
     sbp: float
     dbp: float
     hr: float
@@ -262,6 +265,9 @@ def check_in(db: Database, actor: Actor, session_id: int, data: CheckInIn, *, co
         if pregnancy_check_applies(patient) and data.pregnancy_check is None:
             raise InputError("record the pregnancy check", field="pregnancy_check")
         old = _step(session, actor, row, SessionAction.CHECK_IN)
+        weight_flag = check_in_weight_flag(
+            session, row, data.weight_kg, data.weight_discrepancy_reason, config=config
+        )
         at = when(data.at)
         row.checked_in_at = at
         row.measured_weight_kg = data.weight_kg
@@ -278,13 +284,16 @@ def check_in(db: Database, actor: Actor, session_id: int, data: CheckInIn, *, co
                 )
             except InputError as exc:
                 raise InputError(exc.message, field=f"premedication.{index}.{exc.field}") from None
-        facts = {
+        facts: dict[str, Any] = {
             "weight_kg": data.weight_kg,
             "premedication": [p.model_dump() for p in data.premedication] or "none",
             "pregnancy_check_applies": pregnancy_check_applies(patient),
             "pregnancy_check": data.pregnancy_check,
             "baseline_observation_id": stored.id,
         }
+        if weight_flag is not None:
+            facts["weight_discrepancy"] = weight_flag
+            raised = [*raised, *raise_weight_alert(session, row, weight_flag)]
         row.checkin_json = dumps(facts)
         changes = {
             "state": {"old": old, "new": row.state},

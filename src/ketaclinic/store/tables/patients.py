@@ -40,7 +40,7 @@ class Patient(Base):
 
 
 class Measurement(Base):
-    """A dated body weight (kg) and/or height (cm)."""
+    """A dated body weight (kg) and/or height (cm); one entered in error is struck out, never deleted."""
 
     __tablename__ = "patient_measurements"
 
@@ -49,6 +49,10 @@ class Measurement(Base):
     measured_on: Mapped[date] = mapped_column(Date)
     weight_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
     height_cm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    confirm_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    struck_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    struck_out_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    strike_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     patient: Mapped[Patient] = relationship(back_populates="measurements")
 

@@ -117,7 +117,8 @@ class SessionAlert(Base):
 
 
 class SessionAdverseEvent(Base):
-    """An adverse event with severity, action, outcome and the predicted Cp at its onset."""
+    """An adverse event with severity, action, outcome and the predicted Cp at its onset (with its weight and
+    model; null on events charted before they were stored)."""
 
     __tablename__ = "session_adverse_events"
 
@@ -127,6 +128,8 @@ class SessionAdverseEvent(Base):
     severity: Mapped[str] = mapped_column(String(10))
     onset_at: Mapped[datetime] = mapped_column(UTCDateTime())
     cp_at_onset_ng_ml: Mapped[float] = mapped_column(Float)
+    cp_weight_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cp_model_key: Mapped[str | None] = mapped_column(String(40), nullable=True)
     action: Mapped[str] = mapped_column(Text)
     outcome: Mapped[str] = mapped_column(Text)
     note: Mapped[str] = mapped_column(Text, default="")

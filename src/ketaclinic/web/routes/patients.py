@@ -9,13 +9,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from ketaclinic.errors import ConflictError, InputError, http_status
+from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, list_diagnoses
-from ketaclinic.services import patients
+from ketaclinic.services import measurements, patients
 from ketaclinic.services.permissions import Permission
 from ketaclinic.services.plans import lifecycle as plans
-from ketaclinic.web.deps import DbDep, Principal, render, requires
-from ketaclinic.web.forms import blank, chosen, form_errors, prior_treatments
+from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
+from ketaclinic.web.forms import blank, chosen, form_errors, prior_treatments, text
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -55,9 +55,11 @@ def api_list(
 
 
 @router.post("/api/v1/patients", status_code=201, response_model=patients.PatientOut, tags=["patients"])
-def api_create(body: patients.PatientCreate, db: DbDep, principal: EditApi) -> patients.PatientOut:
-    """Register a patient."""
-    return patients.register_patient(db, principal.actor, body)
+def api_create(
+    body: patients.PatientCreate, db: DbDep, principal: EditApi, settings: SettingsDep
+) -> patients.PatientOut:
+    """Register a patient (a weight implausible for the age needs weight_confirm_reason)."""
+    return patients.register_patient(db, principal.actor, body, config=settings)
 
 
 @router.get("/api/v1/patients/{patient_id}", response_model=patients.PatientOut, tags=["patients"])
@@ -81,10 +83,22 @@ def api_update(
     tags=["patients"],
 )
 def api_measure(
-    patient_id: int, body: patients.MeasurementIn, db: DbDep, principal: EditApi
+    patient_id: int, body: measurements.MeasurementIn, db: DbDep, principal: EditApi, settings: SettingsDep
 ) -> patients.PatientOut:
-    """Record a dated weight and/or height."""
-    return patients.add_measurement(db, principal.actor, patient_id, body)
+    """Record a dated weight and/or height (a doubtful weight needs confirm_reason)."""
+    return measurements.add_measurement(db, principal.actor, patient_id, body, config=settings)
+
+
+@router.post(
+    "/api/v1/patients/{patient_id}/measurements/{measurement_id}/strike-out",
+    response_model=patients.PatientOut,
+    tags=["patients"],
+)
+def api_strike_out(
+    patient_id: int, measurement_id: int, body: measurements.StrikeOutIn, db: DbDep, principal: EditApi
+) -> patients.PatientOut:
+    """Strike out a measurement entered in error (kept, audited); the one before is on record again."""
+    return measurements.strike_out_measurement(db, principal.actor, patient_id, measurement_id, body)
 
 
 @router.get("/api/v1/diagnoses", tags=["patients"])
@@ -162,13 +176,13 @@ def new_page(request: Request, principal: EditPage) -> Response:
 
 
 @router.post("/patients/new", response_class=HTMLResponse, include_in_schema=False)
-async def new_submit(request: Request, db: DbDep, principal: EditPage) -> Response:
+async def new_submit(request: Request, db: DbDep, principal: EditPage, settings: SettingsDep) -> Response:
     """Register from the form; errors come back next to their fields."""
     values = _form_values(await request.form())
     values.pop("reason", None)
     try:
         created = patients.register_patient(
-            db, principal.actor, patients.PatientCreate.model_validate(values)
+            db, principal.actor, patients.PatientCreate.model_validate(values), config=settings
         )
     except (ValidationError, InputError, ConflictError) as exc:
         return render(
@@ -241,26 +255,60 @@ async def edit_submit(request: Request, patient_id: int, db: DbDep, principal: E
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
 
 
+def _record_with_errors(
+    request: Request, db: DbDep, principal: Principal, patient_id: int, exc: Exception, values: dict[str, Any]
+) -> Response:
+    """The record page again with the measurement form's problems and typed values."""
+    patient = patients.view_patient(db, principal.actor, patient_id)
+    return render(
+        request,
+        "patients/detail.html",
+        patient=patient,
+        errors=form_errors(exc, top_level=True),
+        measurement_values=values,
+        **_treatment(db, principal, patient_id),
+        status_code=http_status(exc),
+    )
+
+
 @router.post("/patients/{patient_id}/measurements", response_class=HTMLResponse, include_in_schema=False)
-async def measure_submit(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
+async def measure_submit(
+    request: Request, patient_id: int, db: DbDep, principal: EditPage, settings: SettingsDep
+) -> Response:
     """Add a weight/height from the record page."""
     form = await request.form()
-    values = {k: blank(form.get(k)) for k in ("measured_on", "weight_kg", "height_cm")}
+    values = {k: blank(form.get(k)) for k in ("measured_on", "weight_kg", "height_cm", "confirm_reason")}
     try:
-        patients.add_measurement(
+        measurements.add_measurement(
             db,
             principal.actor,
             patient_id,
-            patients.MeasurementIn.model_validate({k: v for k, v in values.items() if v}),
+            measurements.MeasurementIn.model_validate({k: v for k, v in values.items() if v}),
+            config=settings,
         )
-    except ValidationError as exc:
-        patient = patients.view_patient(db, principal.actor, patient_id)
-        return render(
-            request,
-            "patients/detail.html",
-            patient=patient,
-            errors=form_errors(exc, top_level=True),
-            **_treatment(db, principal, patient_id),
-            status_code=422,
+    except (ValidationError, InputError, ConflictError) as exc:
+        return _record_with_errors(request, db, principal, patient_id, exc, values)
+    return RedirectResponse(f"/patients/{patient_id}", status_code=303)
+
+
+@router.post(
+    "/patients/{patient_id}/measurements/{measurement_id}/strike-out",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
+async def strike_out_submit(
+    request: Request, patient_id: int, measurement_id: int, db: DbDep, principal: EditPage
+) -> Response:
+    """Strike out a measurement entered in error from the record page."""
+    form = await request.form()
+    try:
+        measurements.strike_out_measurement(
+            db,
+            principal.actor,
+            patient_id,
+            measurement_id,
+            measurements.StrikeOutIn.model_validate({"reason": text(form, "reason")}),
         )
+    except (ValidationError, InputError, ConflictError, NotFoundError) as exc:
+        return _record_with_errors(request, db, principal, patient_id, exc, {})
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)

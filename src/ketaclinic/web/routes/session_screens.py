@@ -220,6 +220,7 @@ async def check_in_submit(
                 }
             ]
         values["pregnancy_check"] = blank(form.get("pregnancy_check"))
+        values["weight_discrepancy_reason"] = text(form, "weight_discrepancy_reason")
         data = sessions.CheckInIn.model_validate({k: v for k, v in values.items() if v is not None})
         sessions.check_in(db, principal.actor, session_id, data, config=settings)
 
