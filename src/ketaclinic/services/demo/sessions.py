@@ -173,9 +173,9 @@ def _chart_session(
 
 
 def seed(db: Database, context: DemoContext) -> None:
-    """Charted, signed past sessions of approved outpatient plans on their planned dates, and one running today.
+    """Signed past sessions of approved outpatient plans, each on its planned date, and one running today.
 
-    Each session is given on its planned date, so the demo never needs a reason for starting out of schedule.
+    Given on their planned dates, the demo sessions never need a reason for starting out of schedule.
     """
     running: tuple[int, int] | None = None
     for plan_id, count in _plans(db)[:MAX_CHARTED_PLANS]:
