@@ -62,7 +62,7 @@ def check_start(session: Session, row: InfusionSession, at: datetime, reason: st
     others = session.execute(
         select(InfusionSession).where(InfusionSession.plan_id == row.plan_id, InfusionSession.id != row.id)
     ).scalars()
-    earlier = []
+    earlier: list[tuple[datetime, int]] = []
     for other in others:
         if other.state in INFUSING:
             raise ConflictError(
@@ -71,17 +71,15 @@ def check_start(session: Session, row: InfusionSession, at: datetime, reason: st
                 field="session",
             )
         if other.started_at is not None and other.session_number < row.session_number:
-            earlier.append(other)
-    previous = max(earlier, key=lambda o: o.started_at or at, default=None)
+            earlier.append((other.started_at, other.session_number))
+    previous = max(earlier, default=None)
     protocol = clinic_library(config).protocols.get(plan_of(session, row).protocol_id)
     # A protocol the clinic no longer has sets no spacing; the planned date still holds.
     interval_days = 0.0 if protocol is None else float(protocol.schedule.interval_days.value)
     concerns = start_timing_concerns(
         row.scheduled_on,
-        at.date(),
-        None
-        if previous is None or previous.started_at is None
-        else (previous.session_number, previous.started_at.date()),
+        at.astimezone().date(),  # the clinic calendar: plans are dated in local time (date.today)
+        None if previous is None else (previous[1], previous[0].astimezone().date()),
         interval_days,
     )
     if concerns and not reason:
@@ -90,7 +88,8 @@ def check_start(session: Session, row: InfusionSession, at: datetime, reason: st
 
 def check_end(session: Session, row: InfusionSession, at: datetime, reason: str, config: Config) -> bool:
     """Whether completing at `at` ends the infusion early; a ConflictError when it does without a reason."""
-    assert row.started_at is not None  # only a started session completes
+    if row.started_at is None:
+        return False
     planned = planned_end_min(session, row)
     elapsed = minutes_between(row.started_at, at)
     early = ends_early(elapsed, planned, ending_policy(config).early_end_margin_min)
