@@ -1,4 +1,4 @@
-"""Ending policy (pure): early ends, recovery lines, start timing, the clinic's override, the PK decrement time."""
+"""Ending policy (pure): early ends, recovery lines, start timing, clinic overrides, PK decrement time."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ending, recovery and discharge mean what they say; sessions start in turn; a cancelled plan hides nothing."""
+"""Ending, recovery and discharge mean what they say; sessions start in turn; a cancelled plan hides none."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _session(db: Database, staff: dict[str, Actor], plan_id: int, number: int, a
 def _started(
     db: Database, staff: dict[str, Actor], ago_min: float, *, protocol_id: str = "schwartzman2009"
 ) -> int:
-    """Session 1 of a fresh plan, started `ago_min` minutes ago (a back-charted start past midnight says so)."""
+    """Session 1 of a fresh plan, started `ago_min` min ago (a back-charted start past midnight says why)."""
     at = utcnow() - timedelta(minutes=ago_min)
     sid = _session(db, staff, approved_plan(db, staff, protocol_id=protocol_id), 1, at - timedelta(minutes=5))
     reason = "" if at.astimezone().date() == date.today() else "charted after midnight"
