@@ -77,17 +77,17 @@ def _full(t: float) -> Observation:
 
 
 def test_recovery_lines_name_the_wait_and_the_missing_vitals() -> None:
-    waited, vitals = recovery_items(1, 30, [Observation(t_min=1, rass=0)], "local-policy: clinic")
-    assert not waited.ok and "29 min to go" in waited.detail and "local-policy" in waited.detail
+    waited, vitals = recovery_items(1, 30, [Observation(t_min=1, rass=0)])
+    assert not waited.ok and "29 min to go" in waited.detail
     assert not vitals.ok and vitals.detail == "none charted since the end"
-    waited, vitals = recovery_items(30, 30, [_full(31)], "s")
+    waited, vitals = recovery_items(30, 30, [_full(31)])
     assert waited.ok and vitals.ok
     assert not has_full_vitals(Observation(t_min=0, sbp=120, dbp=75, hr=70))
 
 
 @given(since=st.floats(min_value=-5, max_value=300, allow_nan=False), need=minutes)
 def test_recovery_time_is_met_exactly_from_the_minimum(since: float, need: float) -> None:
-    waited, _ = recovery_items(since, need, [], "s")
+    waited, _ = recovery_items(since, need, [])
     assert waited.ok == (since >= need)
 
 

@@ -95,7 +95,7 @@ def has_full_vitals(obs: Observation) -> bool:
 
 
 def recovery_items(
-    minutes_since_end: float, recovery_min: float, after_end: Sequence[Observation], source: str
+    minutes_since_end: float, recovery_min: float, after_end: Sequence[Observation]
 ) -> list[DischargeItem]:
     """The recovery lines of the checklist: time observed since the end, and a full set of vitals after it."""
     left = recovery_min - minutes_since_end
@@ -104,8 +104,7 @@ def recovery_items(
         label=f"At least {recovery_min:g} min observed since the infusion ended",
         ok=left <= 0,
         detail=f"{max(minutes_since_end, 0):.0f} min so far"
-        + ("" if left <= 0 else f", {left:.0f} min to go")
-        + f" ({source})",
+        + ("" if left <= 0 else f", {left:.0f} min to go"),
     )
     full = [o for o in after_end if has_full_vitals(o)]
     vitals = DischargeItem(

@@ -83,7 +83,9 @@ def check_start(session: Session, row: InfusionSession, at: datetime, reason: st
         interval_days,
     )
     if concerns and not reason:
-        raise ConflictError(f"starting now is {'; '.join(concerns)}: give start_reason", field="start_reason")
+        raise ConflictError(
+            f"starting now is {'; '.join(concerns)}: that needs a reason", field="start_reason"
+        )
 
 
 def check_end(session: Session, row: InfusionSession, at: datetime, reason: str, config: Config) -> bool:
@@ -95,8 +97,7 @@ def check_end(session: Session, row: InfusionSession, at: datetime, reason: str,
     early = ends_early(elapsed, planned, ending_policy(config).early_end_margin_min)
     if early and not reason:
         raise ConflictError(
-            f"the infusion is at {elapsed:.0f} of {planned:g} planned min: "
-            "give early_end_reason to end it early",
+            f"the infusion is at {elapsed:.0f} of {planned:g} planned min: ending it early needs a reason",
             field="early_end_reason",
         )
     return early
@@ -116,11 +117,7 @@ def discharge_verdict(
     )
     since_end = 0.0 if row.ended_at is None else minutes_between(row.ended_at, at)
     result = discharge_check(baseline_of(session, row), after[-1] if after else None, answers)
-    source = policy.sources["recovery_min"]
-    return with_items(
-        result,
-        recovery_items(since_end, policy.recovery_min, after, f"{source.status.value}: {source.source}"),
-    )
+    return with_items(result, recovery_items(since_end, policy.recovery_min, after))
 
 
 class DecrementOut(BaseModel):
