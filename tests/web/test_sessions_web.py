@@ -256,3 +256,20 @@ def test_resume_from_the_page_at_a_new_rate_with_reasons(
     assert lifecycle("resume", limit_reason="re-confirmed by Dr Jones").startswith("303")
     third = api.get(f"/api/v1/sessions/{sid}").json()["segments"][-1]
     assert (third["pump_ml_h"], third["limit_reason"]) == (60, "re-confirmed by Dr Jones")
+
+
+def test_api_start_out_of_schedule_needs_start_reason(
+    api_client: Client, web_db: Database, web_staff: dict[str, Actor]
+) -> None:
+    api = api_client("nurse")
+    plan_id = approved_plan(web_db, web_staff)
+    sid = api.post("/api/v1/sessions", json={"plan_id": plan_id, "session_number": 2}).json()[
+        "id"
+    ]  # tomorrow
+    base = f"/api/v1/sessions/{sid}"
+    assert api.post(f"{base}/check-in", json=CHECK_IN).status_code == 200
+    refused = api.post(f"{base}/start", json={"rate_mg_kg_h": 0.35})
+    assert refused.status_code == 409 and refused.json()["field"] == "start_reason"
+    assert "before its planned date" in refused.json()["detail"]
+    started = api.post(f"{base}/start", json={"rate_mg_kg_h": 0.35, "start_reason": "moved up a day"})
+    assert started.json()["state"] == "running" and api.get(base).json()["start_reason"] == "moved up a day"
