@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions.lifecycle import CheckInIn, SessionCreate, check_in, create_session
@@ -48,3 +49,11 @@ def checked_in_session(
     created = create_session(db, staff["nurse"], SessionCreate(plan_id=plan_id, session_number=1))
     check_in(db, staff["nurse"], created.id, CheckInIn.model_validate(CHECK_IN))
     return created.id
+
+
+def clinic_ending_policy(config_dir: Path, **values: float | str) -> Path:
+    """A clinic config directory whose session_ending.toml sets `values` (e.g. recovery_min=0)."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    lines = [f'[{key}]\nvalue = {value!r}\nsource = "test clinic policy"\n' for key, value in values.items()]
+    (config_dir / "session_ending.toml").write_text("\n".join(lines).replace("'", '"'), encoding="utf-8")
+    return config_dir

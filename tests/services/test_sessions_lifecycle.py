@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 
@@ -22,7 +24,7 @@ from ketaclinic.store.audit import count_events
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.sessions import RateSegment
 from tests import factories
-from tests.services.sessions_support import CHECK_IN, approved_plan, checked_in_session
+from tests.services.sessions_support import CHECK_IN, approved_plan, checked_in_session, clinic_ending_policy
 
 RateIn = charting.RateIn
 NORMAL = {"sbp": 126, "dbp": 78, "hr": 74, "spo2": 98, "rr": 14, "rass": 0, "nrs": 4}
@@ -141,7 +143,9 @@ def _audit_count(db: Database) -> int:
         return count_events(session)
 
 
-def test_whole_session_to_signature_then_only_addenda(db: Database, staff: dict[str, Actor]) -> None:
+def test_whole_session_to_signature_then_only_addenda(
+    db: Database, staff: dict[str, Actor], tmp_path: Path
+) -> None:
     sid = checked_in_session(db, staff)
     nurse = staff["nurse"]
     with pytest.raises(ConflictError):
@@ -183,11 +187,13 @@ def test_whole_session_to_signature_then_only_addenda(db: Database, staff: dict[
     sessions.end_infusion(db, nurse, sid, sessions.EndIn(reason="patient request"), stopped=True)
     with pytest.raises(ConflictError):
         sessions.sign(db, nurse, sid)
-    with pytest.raises(InputError) as unmet:
+    with pytest.raises(ConflictError) as unmet:
         sessions.discharge(db, nurse, sid, sessions.DischargeIn(answers={"able_to_walk": True}))
-    assert "escort" in unmet.value.message
+    assert unmet.value.field == "discharge" and "escort" in unmet.value.message
+    chart_observation(db, nurse, sid, NORMAL)  # the first reading after the end
     answers = {"able_to_walk": True, "escort_present": True}
-    sessions.discharge(db, nurse, sid, sessions.DischargeIn(answers=answers))
+    no_wait = clinic_ending_policy(tmp_path / "clinic", recovery_min=0)
+    sessions.discharge(db, nurse, sid, sessions.DischargeIn(answers=answers), config=no_wait)
     with pytest.raises(PermissionDeniedError):
         sessions.sign(db, staff["researcher"], sid)
     sessions.sign(db, nurse, sid)
@@ -201,17 +207,21 @@ def test_whole_session_to_signature_then_only_addenda(db: Database, staff: dict[
     assert view_session(db, nurse, sid).addenda[0]["text"].startswith("Patient called")
 
 
-def test_sign_names_what_is_missing(db: Database, staff: dict[str, Actor]) -> None:
+def test_sign_names_what_is_missing(db: Database, staff: dict[str, Actor], tmp_path: Path) -> None:
     sid = checked_in_session(db, staff)
     nurse = staff["nurse"]
     sessions.start(db, nurse, sid, RateIn(rate_mg_kg_h=0.35))
-    sessions.end_infusion(db, nurse, sid, sessions.EndIn(), stopped=False)
+    sessions.end_infusion(db, nurse, sid, sessions.EndIn(early_end_reason="line tissued"), stopped=False)
     # The infusion had no reading during it: the chart says so, and signing is refused after discharge.
     chart = view_session(db, nurse, sid)
     assert "at least one observation during the infusion" in chart.missing_for_signature
     chart_observation(db, nurse, sid, NORMAL)
     sessions.discharge(
-        db, nurse, sid, sessions.DischargeIn(answers={"able_to_walk": True, "escort_present": True})
+        db,
+        nurse,
+        sid,
+        sessions.DischargeIn(answers={"able_to_walk": True, "escort_present": True}),
+        config=clinic_ending_policy(tmp_path / "clinic", recovery_min=0),
     )
     assert view_session(db, nurse, sid).missing_for_signature == []
     with db.transaction() as session:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions import charting, flowsheet
@@ -13,13 +16,13 @@ from ketaclinic.services.sessions.lifecycle import CheckInIn, SessionCreate, cre
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from tests.conftest import screenshot
-from tests.services.sessions_support import CHECK_IN, approved_plan
+from tests.services.sessions_support import CHECK_IN, approved_plan, clinic_ending_policy
 
 pytestmark = pytest.mark.browser
 
 
 def test_nurse_charts_a_session_from_check_in_to_signature(  # type: ignore[no-untyped-def]
-    browser_login, web_db: Database, web_staff: dict[str, Actor]
+    browser_login, app: FastAPI, web_db: Database, web_staff: dict[str, Actor], tmp_path: Path
 ) -> None:
     plan_id = approved_plan(web_db, web_staff, mrn="BR-S1")
     sid = create_session(web_db, web_staff["nurse"], SessionCreate(plan_id=plan_id, session_number=1)).id
@@ -78,8 +81,18 @@ def test_nurse_charts_a_session_from_check_in_to_signature(  # type: ignore[no-u
     page.locator(".session-charts").scroll_into_view_if_needed()
     screenshot(page, "session-chart")
 
-    page.click("button:has-text('Complete infusion')")
+    # Minute 0 of a 240-min plan: completing early is confirmed with a reason; the clinic here waits 0 min.
+    app.state.settings = replace(
+        app.state.settings, config_dir=clinic_ending_policy(tmp_path, recovery_min=0)
+    )
+    page.fill("input[name=early_end_reason]", "demonstration of the whole screen")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button:has-text('Complete early')")
     page.wait_for_selector("#discharge")
+    for name, value in (("sbp", "124"), ("dbp", "76"), ("hr", "70"), ("spo2", "98"), ("rass", "0")):
+        page.fill(f"#obs-form input[name={name}]", value)  # the post-infusion reading discharge is judged on
+    page.press("#obs-form input[name=rass]", "Enter")
+    page.wait_for_selector("#flowsheet td:has-text('124')")
     page.click("button:has-text('Discharge')")
     page.wait_for_selector("#page-error:has-text('discharge criteria not met')")
     page.check("input[name=q_able_to_walk]")

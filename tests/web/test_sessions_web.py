@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -12,7 +15,7 @@ from ketaclinic.reports.svg import PALETTE
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
-from tests.services.sessions_support import CHECK_IN, approved_plan
+from tests.services.sessions_support import CHECK_IN, approved_plan, clinic_ending_policy
 
 Client = Callable[[str | None], TestClient]
 
@@ -25,7 +28,7 @@ def _new_session(api: TestClient, web_db: Database, web_staff: dict[str, Actor])
 
 
 def test_api_session_from_creation_to_signature(
-    api_client: Client, web_db: Database, web_staff: dict[str, Actor]
+    app: FastAPI, api_client: Client, web_db: Database, web_staff: dict[str, Actor], tmp_path: Path
 ) -> None:
     api = api_client("nurse")
     sid = _new_session(api, web_db, web_staff)
@@ -73,8 +76,18 @@ def test_api_session_from_creation_to_signature(
         == 404
     )
     api.post(f"{base}/observations", json={"sbp": 126, "dbp": 78, "hr": 72, "spo2": 98, "rass": 0})
-    assert api.post(f"{base}/complete").json()["state"] == "recovery"
-    assert api.post(f"{base}/discharge", json={"answers": {}}).status_code == 422
+    at_once = api.post(f"{base}/complete")
+    assert at_once.status_code == 409 and at_once.json()["field"] == "early_end_reason"
+    early = api.post(f"{base}/complete", json={"early_end_reason": "patient asked to stop"})
+    assert early.json()["state"] == "recovery"
+    assert api.get(base).json()["early_end_reason"] == "patient asked to stop"
+    api.post(f"{base}/observations", json={"sbp": 126, "dbp": 78, "hr": 72, "spo2": 98, "rass": 0})
+    too_soon = api.post(f"{base}/discharge", json={"answers": {"able_to_walk": True, "escort_present": True}})
+    assert too_soon.status_code == 409 and too_soon.json()["field"] == "discharge"
+    assert "30 min observed" in too_soon.json()["detail"]
+    assert api.post(f"{base}/discharge", json={"answers": {}}).status_code == 409
+    no_wait = clinic_ending_policy(tmp_path / "clinic", recovery_min=0)
+    app.state.settings = replace(app.state.settings, config_dir=no_wait)
     done = api.post(f"{base}/discharge", json={"answers": {"able_to_walk": True, "escort_present": True}})
     assert done.json()["state"] == "discharged"
     assert api_client("researcher").post(f"{base}/sign").status_code == 403
@@ -243,3 +256,20 @@ def test_resume_from_the_page_at_a_new_rate_with_reasons(
     assert lifecycle("resume", limit_reason="re-confirmed by Dr Jones").startswith("303")
     third = api.get(f"/api/v1/sessions/{sid}").json()["segments"][-1]
     assert (third["pump_ml_h"], third["limit_reason"]) == (60, "re-confirmed by Dr Jones")
+
+
+def test_api_start_out_of_schedule_needs_start_reason(
+    api_client: Client, web_db: Database, web_staff: dict[str, Actor]
+) -> None:
+    api = api_client("nurse")
+    plan_id = approved_plan(web_db, web_staff)
+    sid = api.post("/api/v1/sessions", json={"plan_id": plan_id, "session_number": 2}).json()[
+        "id"
+    ]  # tomorrow
+    base = f"/api/v1/sessions/{sid}"
+    assert api.post(f"{base}/check-in", json=CHECK_IN).status_code == 200
+    refused = api.post(f"{base}/start", json={"rate_mg_kg_h": 0.35})
+    assert refused.status_code == 409 and refused.json()["field"] == "start_reason"
+    assert "before its planned date" in refused.json()["detail"]
+    started = api.post(f"{base}/start", json={"rate_mg_kg_h": 0.35, "start_reason": "moved up a day"})
+    assert started.json()["state"] == "running" and api.get(base).json()["start_reason"] == "moved up a day"

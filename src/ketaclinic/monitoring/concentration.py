@@ -132,3 +132,35 @@ def charted_prediction(
         projected_cp_ng_ml=projected_cp,
         warnings=list(prediction.warnings),
     )
+
+
+def minute_cp_falls_below(
+    model_key: str,
+    weight_kg: float,
+    segments: Sequence[Infusion],
+    end_min: float,
+    threshold_ng_ml: float,
+    *,
+    boluses: Sequence[Bolus] = (),
+    horizon_min: float = 24 * 60.0,
+    step_min: float = 1.0,
+) -> float | None:
+    """Minute (from the start) after `end_min` from which predicted Cp stays below the threshold.
+
+    Nothing is given after `end_min`. The grid is searched for the last crossing from above and the
+    time interpolated linearly within that step; None when Cp is still above it at the horizon.
+    """
+    _check_until(end_min, step_min)
+    given = Regimen(
+        boluses=tuple(b for b in boluses if b.t_min <= end_min), infusions=clip_segments(segments, end_min)
+    )
+    grid = _grid(end_min, end_min + horizon_min, step_min, ())
+    cp = simulate(model_key, weight_kg, given, grid).cp_ng_ml
+    above = np.flatnonzero(cp >= threshold_ng_ml)
+    if above.size == 0:
+        return float(end_min)
+    last = int(above[-1])
+    if last == len(grid) - 1:
+        return None
+    t0, t1, c0, c1 = float(grid[last]), float(grid[last + 1]), float(cp[last]), float(cp[last + 1])
+    return t0 + (t1 - t0) * (c0 - threshold_ng_ml) / (c0 - c1)

@@ -85,7 +85,7 @@ def discharge_check(
     for name, label, margin_pct in criteria.vitals:
         base, now = _number(baseline, name), _number(last_obs, name)
         if base is None or now is None:
-            missing = "no baseline" if base is None else "not charted in the last reading"
+            missing = "no baseline" if base is None else "not charted in the last reading after the end"
             items.append(DischargeItem(key=name, label=label, ok=False, detail=missing))
             continue
         allowed = abs(base) * margin_pct / 100.0
@@ -95,7 +95,7 @@ def discharge_check(
 
     base_spo2, now_spo2 = _number(baseline, "spo2"), _number(last_obs, "spo2")
     if base_spo2 is None or now_spo2 is None:
-        detail = "no baseline" if base_spo2 is None else "not charted in the last reading"
+        detail = "no baseline" if base_spo2 is None else "not charted in the last reading after the end"
         items.append(DischargeItem(key="spo2", label=criteria.spo2_label, ok=False, detail=detail))
     else:
         ok = now_spo2 >= base_spo2 - criteria.spo2_max_drop

@@ -173,14 +173,19 @@ def _chart_session(
 
 
 def seed(db: Database, context: DemoContext) -> None:
-    """Charted, signed past sessions of each approved outpatient plan, and one session running today."""
-    plans = _plans(db)
-    for index, (plan_id, count) in enumerate(plans[:MAX_CHARTED_PLANS]):
-        for number in range(1, min(count, PAST_SESSIONS_PER_PLAN) + 1):
-            day = context.today - timedelta(days=(PAST_SESSIONS_PER_PLAN - number + 1) * 7 + index % 5)
-            _chart_session(db, context, context.nurse, plan_id, number, day, running=False)
-    running = next(((p, c) for p, c in plans if c > PAST_SESSIONS_PER_PLAN), None)
+    """Signed past sessions of approved outpatient plans, each on its planned date, and one running today.
+
+    Given on their planned dates, the demo sessions never need a reason for starting out of schedule.
+    """
+    running: tuple[int, int] | None = None
+    for plan_id, count in _plans(db)[:MAX_CHARTED_PLANS]:
+        with db.transaction() as session:
+            days = [planned_session(session, plan_id, n).date for n in range(1, count + 1)]
+        past = [n for n, day in enumerate(days, start=1) if day < context.today][:PAST_SESSIONS_PER_PLAN]
+        for number in past:
+            _chart_session(db, context, context.nurse, plan_id, number, days[number - 1], running=False)
+        after = len(past) + 1
+        if running is None and after <= count and days[after - 1] == context.today:
+            running = (plan_id, after)
     if running is not None:
-        _chart_session(
-            db, context, context.nurse, running[0], PAST_SESSIONS_PER_PLAN + 1, context.today, running=True
-        )
+        _chart_session(db, context, context.nurse, running[0], running[1], context.today, running=True)

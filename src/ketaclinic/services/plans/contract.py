@@ -49,10 +49,15 @@ def approved_plan_ids(session: Session, patient_id: int) -> list[int]:
     )
 
 
-def planned_session(session: Session, plan_id: int, session_number: int) -> PlannedSession:
-    """Session `session_number` (1-based) of an approved plan, in the caller's transaction."""
+def planned_session(
+    session: Session, plan_id: int, session_number: int, *, approved_only: bool = True
+) -> PlannedSession:
+    """Session `session_number` (1-based) of an approved plan, in the caller's transaction.
+
+    `approved_only=False` reads the contract of a session already made, whatever the plan's status since.
+    """
     row = plan_row(session, plan_id)
-    if row.status != "approved":
+    if approved_only and row.status != "approved":
         raise ConflictError(
             f"dose plan {plan_id} is {STATUS_LABELS[row.status]}; only an approved plan can be given",
             field="plan_id",

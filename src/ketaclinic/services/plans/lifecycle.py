@@ -37,6 +37,7 @@ from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Patient
 from ketaclinic.store.tables.plans import DosePlanRow
+from ketaclinic.store.tables.sessions import InfusionSession
 
 PlanStatus = Literal["draft", "awaiting_cosign", "approved", "cancelled"]
 STATUS_LABELS: dict[str, str] = {
@@ -467,6 +468,13 @@ def cancel_plan(db: Database, actor: Actor, plan_id: int, data: CancelIn) -> Pla
     with db.transaction() as session:
         row = plan_row(session, plan_id)
         _require_status(row, ("draft", "awaiting_cosign", "approved"), "cancel")
+        infusing = session.execute(
+            select(InfusionSession.id).where(
+                InfusionSession.plan_id == plan_id, InfusionSession.state.in_(("running", "paused"))
+            )
+        ).scalar()
+        if infusing is not None:
+            raise ConflictError(f"session {infusing} of this plan is infusing: end it first", field="session")
         old = row.status
         row.status = "cancelled"
         row.cancelled_by = actor.username

@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 from ketaclinic.monitoring import (
     allowed_transitions,
     charted_prediction,
-    discharge_check,
     field_groups,
     missing_for_signature,
     next_due_min,
 )
 from ketaclinic.monitoring.discharge import discharge_criteria
+from ketaclinic.monitoring.ending import ends_early
 from ketaclinic.pharmacology import Infusion, get_band
 from ketaclinic.services.audit import audit
 from ketaclinic.services.patients import get_patient_row, patient_label
@@ -33,18 +33,23 @@ from ketaclinic.services.sessions.charting import (
     INFUSING,
     Config,
     SegmentOut,
-    baseline_of,
     bolus_doses,
     charted_times,
     infusions,
     minutes_between,
-    observation_of,
     observation_rows,
     pk_weight_kg,
     plan_of,
     segment_out,
     segment_rows,
     session_row,
+)
+from ketaclinic.services.sessions.ending import (
+    RecoveryOut,
+    discharge_verdict,
+    ending_policy,
+    planned_end_min,
+    recovery_out,
 )
 from ketaclinic.services.sessions.events import (
     AdverseEventOut,
@@ -125,6 +130,9 @@ class SessionChart(BaseModel):
     ended_at: datetime | None
     end_state: str | None
     stop_reason: str | None
+    early_end_reason: str | None
+    start_reason: str | None
+    completing_now_is_early: bool
     discharged_at: datetime | None
     signed_at: datetime | None
     signed_by: str | None
@@ -141,6 +149,7 @@ class SessionChart(BaseModel):
     prediction: Prediction | None
     next_due: list[DueOut]
     discharge: dict[str, Any]
+    recovery: RecoveryOut | None
     discharge_questions: list[dict[str, str]]
     missing_for_signature: list[str]
 
@@ -220,8 +229,6 @@ def build_chart(session: Session, actor: Actor, row: InfusionSession, config: Co
     raise_due(session, row, times, now, config)
     planned = plan_of(session, row)
     patient = get_patient_row(session, row.patient_id)
-    last = observation_of(row, obs_rows[-1]) if obs_rows else None
-    baseline = baseline_of(session, row)
     answers = json.loads(row.discharge_json).get("answers", {})
     aes = session.execute(
         select(SessionAdverseEvent)
@@ -257,6 +264,15 @@ def build_chart(session: Session, actor: Actor, row: InfusionSession, config: Co
         ended_at=row.ended_at,
         end_state=row.end_state,
         stop_reason=row.stop_reason,
+        early_end_reason=row.early_end_reason,
+        start_reason=row.start_reason,
+        completing_now_is_early=row.state in INFUSING
+        and row.started_at is not None
+        and ends_early(
+            minutes_between(row.started_at, now),
+            planned_end_min(session, row),
+            ending_policy(config).early_end_margin_min,
+        ),
         discharged_at=row.discharged_at,
         signed_at=row.signed_at,
         signed_by=row.signed_by,
@@ -272,7 +288,7 @@ def build_chart(session: Session, actor: Actor, row: InfusionSession, config: Co
             }
             for s in planned.segments
         ],
-        planned_end_min=max((s.end_min for s in planned.segments), default=None),
+        planned_end_min=planned_end_min(session, row),
         segments=[segment_out(row, s) for s in segment_rows(session, row.id)],
         observations=[observation_out(row, o) for o in obs_rows],
         alerts=session_alerts(session, row.id),
@@ -283,7 +299,8 @@ def build_chart(session: Session, actor: Actor, row: InfusionSession, config: Co
         ],
         prediction=_prediction(session, row, now),
         next_due=_next_due(row, times, now),
-        discharge=discharge_check(baseline, last, answers).model_dump(mode="json"),
+        discharge=discharge_verdict(session, row, now, answers, config).model_dump(mode="json"),
+        recovery=recovery_out(session, row, config),
         discharge_questions=[{"key": k, "label": label} for k, label in discharge_criteria().questions],
         missing_for_signature=missing_for_signature(signature_facts(session, row)),
     )

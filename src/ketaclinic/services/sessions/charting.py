@@ -120,8 +120,8 @@ def pk_weight_kg(row: InfusionSession) -> float:
 
 
 def plan_of(session: Session, row: InfusionSession) -> PlannedSession:
-    """The approved plan's session this record charts."""
-    return planned_session(session, row.plan_id, row.session_number)
+    """The plan's session this record charts (its contract stands if the plan is cancelled later)."""
+    return planned_session(session, row.plan_id, row.session_number, approved_only=False)
 
 
 def plan_model_key(planned: PlannedSession) -> str:

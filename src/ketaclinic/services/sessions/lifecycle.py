@@ -20,7 +20,6 @@ from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.monitoring import (
     SessionAction,
     SessionState,
-    discharge_check,
     missing_for_signature,
     transition,
 )
@@ -34,7 +33,6 @@ from ketaclinic.services.sessions.charting import (
     Text,
     baseline_of,
     dumps,
-    observation_of,
     observation_rows,
     plan_model_key,
     preview_rate,
@@ -48,6 +46,7 @@ from ketaclinic.services.sessions.charting import (
     when,
 )
 from ketaclinic.services.sessions.checkin_weight import check_in_weight_flag, raise_weight_alert
+from ketaclinic.services.sessions.ending import check_end, check_start, discharge_verdict
 from ketaclinic.services.sessions.events import MedicationIn, record_medication
 from ketaclinic.services.sessions.flowsheet import record_observation
 from ketaclinic.store.base import utcnow
@@ -106,11 +105,18 @@ class CheckInIn(BaseModel):
 
 
 class EndIn(BaseModel):
-    """Completing or stopping the infusion (a stop needs a reason)."""
+    """Completing or stopping the infusion (a stop needs a reason; an early completion, its own)."""
 
     model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+    reason: Text = ""
+    early_end_reason: Text = ""
     at: datetime | None = None
+
+
+class StartIn(RateIn):
+    """The first rate, and why the session starts before its date or sooner than the protocol's interval."""
+
+    start_reason: Text = ""
 
 
 class ResumeIn(BaseModel):
@@ -305,8 +311,20 @@ def check_in(db: Database, actor: Actor, session_id: int, data: CheckInIn, *, co
         return row.state
 
 
-def start(db: Database, actor: Actor, session_id: int, rate: RateIn, *, config: Config = None) -> str:
-    """Start the infusion at its first rate (checked); only a session of an approved plan starts."""
+def start(
+    db: Database,
+    actor: Actor,
+    session_id: int,
+    rate: RateIn,
+    *,
+    start_reason: str = "",
+    config: Config = None,
+) -> str:
+    """Start the infusion at its first rate (checked); only a session of an approved plan starts, in turn.
+
+    One session of a plan infuses at a time; before the planned date or sooner than the protocol's
+    interval after the previous session needs `start_reason`.
+    """
     require(actor, Permission.SESSIONS_CHART)
     with db.transaction() as session:
         row = session_row(session, session_id, lock=True)
@@ -314,9 +332,14 @@ def start(db: Database, actor: Actor, session_id: int, rate: RateIn, *, config: 
             raise ConflictError(f"dose plan {row.plan_id} is no longer approved", field="plan_id")
         old = _step(session, actor, row, SessionAction.START)
         row.started_at = when(rate.at)
+        check_start(session, row, row.started_at, start_reason.strip(), config)
+        row.start_reason = start_reason.strip() or None
         seg = record_segment(session, actor, row, rate, kind="start", config=config)
         changes = {"state": {"old": old, "new": row.state}} | segment_changes(seg)
-        audit(session, actor, "start", "infusion_session", row.id, changes, segment_reason(seg))
+        if row.start_reason:
+            changes["start_reason"] = {"old": None, "new": row.start_reason}
+        reasons = "; ".join(r for r in (segment_reason(seg), row.start_reason) if r)
+        audit(session, actor, "start", "infusion_session", row.id, changes, reasons)
         return row.state
 
 
@@ -392,37 +415,44 @@ def end_infusion(
         old = _step(session, actor, row, action, data.reason)
         row.end_state = row.state
         row.stop_reason = data.reason if stopped else None
-        seg = record_segment(
-            session, actor, row, RateIn(pump_ml_h=0.0, at=data.at), kind="stop", config=config
-        )
+        at = when(data.at)
+        if not stopped and check_end(session, row, at, data.early_end_reason, config):
+            row.early_end_reason = data.early_end_reason
+        seg = record_segment(session, actor, row, RateIn(pump_ml_h=0.0, at=at), kind="stop", config=config)
         row.ended_at = seg.started_at
         _step(session, actor, row, SessionAction.BEGIN_RECOVERY)
+        changes = {
+            "state": {"old": old, "new": row.state},
+            "end_state": {"old": None, "new": row.end_state},
+        } | segment_changes(seg)
+        if row.early_end_reason:
+            changes["early_end_reason"] = {"old": None, "new": row.early_end_reason}
         audit(
             session,
             actor,
             action.value,
             "infusion_session",
             row.id,
-            {"state": {"old": old, "new": row.state}, "end_state": {"old": None, "new": row.end_state}}
-            | segment_changes(seg),
-            data.reason,
+            changes,
+            data.reason or row.early_end_reason or "",
         )
         return row.state
 
 
-def discharge(db: Database, actor: Actor, session_id: int, data: DischargeIn) -> str:
-    """Discharge after recovery: every checklist item must be met (422 naming the unmet ones)."""
+def discharge(
+    db: Database, actor: Actor, session_id: int, data: DischargeIn, *, config: Config = None
+) -> str:
+    """Discharge after the minimum recovery, on post-infusion readings (409 naming what is not met)."""
     require(actor, Permission.SESSIONS_CHART)
     with db.transaction() as session:
         row = session_row(session, session_id, lock=True)
         require_state(row, frozenset({SessionState.RECOVERY.value}), "discharge")
-        rows = observation_rows(session, row.id)
-        last = observation_of(row, rows[-1]) if rows else None
-        result = discharge_check(baseline_of(session, row), last, data.answers)
+        at = when(data.at)
+        result = discharge_verdict(session, row, at, data.answers, config)
         if not result.ok:
-            raise InputError(f"discharge criteria not met: {'; '.join(result.unmet)}", field="discharge")
+            raise ConflictError(f"discharge criteria not met: {'; '.join(result.unmet)}", field="discharge")
         old = _step(session, actor, row, SessionAction.DISCHARGE)
-        row.discharged_at = when(data.at)
+        row.discharged_at = at
         row.discharge_json = dumps(result.model_dump(mode="json") | {"answers": data.answers})
         audit(
             session,

@@ -33,6 +33,8 @@ class InfusionSession(Base):
     discharge_json: Mapped[str] = mapped_column(Text, default="{}")
     end_state: Mapped[str | None] = mapped_column(String(20), nullable=True)
     stop_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    early_end_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    start_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

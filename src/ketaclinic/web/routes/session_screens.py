@@ -190,7 +190,8 @@ async def rate_submit(
     def step(form: FormData) -> None:
         rate = _rate_in(form)
         if form.get("action") == "start":
-            sessions.start(db, principal.actor, session_id, rate, config=settings)
+            reason = text(form, "start_reason")
+            sessions.start(db, principal.actor, session_id, rate, start_reason=reason, config=settings)
         else:
             charting.change_rate(db, principal.actor, session_id, rate, config=settings)
 
@@ -254,7 +255,7 @@ async def lifecycle_submit(
                 db,
                 principal.actor,
                 session_id,
-                sessions.EndIn(reason=reason),
+                sessions.EndIn(reason=reason, early_end_reason=text(form, "early_end_reason")),
                 stopped=action == "stop",
                 config=settings,
             )
@@ -363,12 +364,15 @@ async def medication_submit(
 
 
 @router.post("/sessions/{session_id}/discharge", response_class=HTMLResponse, include_in_schema=False)
-async def discharge_submit(request: Request, session_id: int, db: DbDep, principal: ChartPage) -> Response:
+async def discharge_submit(
+    request: Request, session_id: int, db: DbDep, principal: ChartPage, settings: SettingsDep
+) -> Response:
     """Discharge with the checklist answers."""
 
     def step(form: FormData) -> None:
         answers = {key.removeprefix("q_"): True for key in form if key.startswith("q_")}
-        sessions.discharge(db, principal.actor, session_id, sessions.DischargeIn(answers=answers))
+        data = sessions.DischargeIn(answers=answers)
+        sessions.discharge(db, principal.actor, session_id, data, config=settings)
 
     return await _act(request, db, principal, session_id, step)
 

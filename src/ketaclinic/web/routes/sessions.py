@@ -71,12 +71,13 @@ def api_check_in(
 
 @router.post("/api/v1/sessions/{session_id}/start", response_model=StateOut, tags=TAGS)
 def api_start(
-    session_id: int, body: charting.RateIn, db: DbDep, principal: ChartApi, settings: SettingsDep
+    session_id: int, body: sessions.StartIn, db: DbDep, principal: ChartApi, settings: SettingsDep
 ) -> StateOut:
-    """Start the infusion at its first (checked) rate."""
-    return StateOut(
-        id=session_id, state=sessions.start(db, principal.actor, session_id, body, config=settings)
+    """Start the infusion at its first (checked) rate; out of schedule it needs start_reason."""
+    state = sessions.start(
+        db, principal.actor, session_id, body, start_reason=body.start_reason, config=settings
     )
+    return StateOut(id=session_id, state=state)
 
 
 @router.post("/api/v1/sessions/{session_id}/pause", response_model=StateOut, tags=TAGS)
@@ -211,9 +212,12 @@ def api_medication(
 
 
 @router.post("/api/v1/sessions/{session_id}/discharge", response_model=StateOut, tags=TAGS)
-def api_discharge(session_id: int, body: sessions.DischargeIn, db: DbDep, principal: ChartApi) -> StateOut:
-    """Discharge: the checklist must be met."""
-    return StateOut(id=session_id, state=sessions.discharge(db, principal.actor, session_id, body))
+def api_discharge(
+    session_id: int, body: sessions.DischargeIn, db: DbDep, principal: ChartApi, settings: SettingsDep
+) -> StateOut:
+    """Discharge: the minimum recovery observed and the checklist met on post-infusion readings."""
+    state = sessions.discharge(db, principal.actor, session_id, body, config=settings)
+    return StateOut(id=session_id, state=state)
 
 
 @router.post("/api/v1/sessions/{session_id}/sign", response_model=StateOut, tags=TAGS)
