@@ -39,7 +39,8 @@ import httpx
 from sqlalchemy import func, select, text, update
 
 from ketaclinic.monitoring import evaluate_observation, parse_observation
-from ketaclinic.services import accounts, patients
+from ketaclinic.services import accounts
+from ketaclinic.services.patients import registry
 from ketaclinic.services.permissions import SYSTEM
 from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.services.sessions.charting import RateIn
@@ -84,10 +85,10 @@ def _seed(db: Database, nurses: int) -> list[tuple[int, str]]:
         nurse = accounts.create_user(
             db, SYSTEM, username=f"nurse{i}", role="nurse", password="bench-pass-123"
         )
-        patient = patients.register_patient(
+        patient = registry.register_patient(
             db,
             nurse,
-            patients.PatientCreate(
+            registry.PatientCreate(
                 mrn=f"LOAD-{i}",
                 family_name="Load",
                 given_name=f"P{i}",

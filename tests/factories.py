@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from ketaclinic.screening.consent import current_consent_template
-from ketaclinic.services import patients
+from ketaclinic.services.patients import registry
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.services.screening import consent as consent_service
@@ -43,10 +43,10 @@ def make_patient(
     height_cm: float | None = 170,
 ) -> int:
     """A registered patient; their id."""
-    return patients.register_patient(
+    return registry.register_patient(
         db,
         actor,
-        patients.PatientCreate(
+        registry.PatientCreate(
             mrn=mrn,
             family_name=family_name,
             given_name=given_name,

@@ -14,8 +14,8 @@ from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM
 from ketaclinic.dosing.weight import devine_applies, dosing_weight
 from ketaclinic.errors import InputError
 from ketaclinic.services import eligibility
-from ketaclinic.services.measurements import MeasurementIn
-from ketaclinic.services.patients import PatientCreate, register_patient
+from ketaclinic.services.patients.measurements import MeasurementIn
+from ketaclinic.services.patients.registry import PatientCreate, register_patient
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.pk import SimulateIn
 from ketaclinic.services.plans import lifecycle as plans

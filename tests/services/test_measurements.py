@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from ketaclinic.errors import ConflictError, NotFoundError
-from ketaclinic.services import measurements, patients
+from ketaclinic.services.patients import measurements, records, registry
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
@@ -19,11 +19,11 @@ from ketaclinic.store.tables.audit import AuditEvent
 _MRNS = itertools.count(1)
 
 
-def _patient(db: Database, nurse: Actor, weight_kg: float = 63.3, mrn: str = "W-1") -> patients.PatientOut:
-    return patients.register_patient(
+def _patient(db: Database, nurse: Actor, weight_kg: float = 63.3, mrn: str = "W-1") -> records.PatientOut:
+    return registry.register_patient(
         db,
         nurse,
-        patients.PatientCreate(
+        registry.PatientCreate(
             mrn=mrn,
             family_name="Doe",
             given_name="Jo",
@@ -50,7 +50,7 @@ def test_a_dropped_digit_is_a_409_on_weight_kg_and_writes_nothing(
     assert "63.3 kg" in refused.value.message
     assert "30-300 kg" in refused.value.message
     assert "confirm_reason" in refused.value.message
-    assert patients.view_patient(db, staff["nurse"], patient.id).weight_kg == 63.3
+    assert registry.view_patient(db, staff["nurse"], patient.id).weight_kg == 63.3
 
 
 def test_a_confirmed_change_is_recorded_with_its_reason(db: Database, staff: dict[str, Actor]) -> None:
@@ -80,10 +80,10 @@ def test_an_ordinary_change_needs_no_reason(db: Database, staff: dict[str, Actor
 
 
 def test_an_implausible_first_weight_needs_confirming(db: Database, staff: dict[str, Actor]) -> None:
-    patient = patients.register_patient(
+    patient = registry.register_patient(
         db,
         staff["nurse"],
-        patients.PatientCreate(
+        registry.PatientCreate(
             mrn="W-2", family_name="Roe", given_name="Al", birth_date=date(1970, 1, 1), sex="male"
         ),
     )
@@ -155,7 +155,7 @@ def test_unconfirmed_weights_are_taken_exactly_when_within_the_fraction(
     else:
         with pytest.raises(ConflictError):
             measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(new))
-        assert patients.view_patient(db, staff["nurse"], patient.id).weight_kg == 80.0
+        assert registry.view_patient(db, staff["nurse"], patient.id).weight_kg == 80.0
 
 
 def test_registering_with_a_weight_implausible_for_the_age_needs_a_confirmation(
@@ -169,11 +169,11 @@ def test_registering_with_a_weight_implausible_for_the_age_needs_a_confirmation(
         "sex": "male",
     }
     with pytest.raises(ConflictError) as refused:
-        patients.register_patient(db, staff["nurse"], patients.PatientCreate(**new, weight_kg=6.3))
+        registry.register_patient(db, staff["nurse"], registry.PatientCreate(**new, weight_kg=6.3))
     assert refused.value.field == "weight_kg" and "weight_confirm_reason" in refused.value.message
-    out = patients.register_patient(
+    out = registry.register_patient(
         db,
         staff["nurse"],
-        patients.PatientCreate(**new, weight_kg=6.3, weight_confirm_reason="cachexia, weighed twice"),
+        registry.PatientCreate(**new, weight_kg=6.3, weight_confirm_reason="cachexia, weighed twice"),
     )
     assert out.measurements[0].confirm_reason == "cachexia, weighed twice"

@@ -24,7 +24,7 @@ from ketaclinic.services.outcomes.courses import (
 from ketaclinic.services.outcomes.links import LinkGoneError, LinkIn, issue_link, submit_link, view_link
 from ketaclinic.services.outcomes.pros import Answers, ProIn, list_pros, record_pro
 from ketaclinic.services.outcomes.rates import clinic_response_rates
-from ketaclinic.services.patients import PatientCreate, register_patient
+from ketaclinic.services.patients.registry import PatientCreate, register_patient
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.outcomes import ProLink

@@ -10,14 +10,14 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from ketaclinic.errors import ConflictError, NotFoundError, PermissionDeniedError
-from ketaclinic.services import measurements, patients
+from ketaclinic.services.patients import measurements, registry
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
 from ketaclinic.store.tables.patients import Patient
 
 
-def _new(**overrides: object) -> patients.PatientCreate:
+def _new(**overrides: object) -> registry.PatientCreate:
     values: dict[str, object] = {
         "mrn": "MRN-1",
         "family_name": "Doe",
@@ -32,7 +32,7 @@ def _new(**overrides: object) -> patients.PatientCreate:
         "prior_treatments": [{"name": "carbamazepine", "outcome": "failed"}],
     }
     values.update(overrides)
-    return patients.PatientCreate.model_validate(values)
+    return registry.PatientCreate.model_validate(values)
 
 
 def _events(db: Database) -> list[AuditEvent]:
@@ -41,21 +41,21 @@ def _events(db: Database) -> list[AuditEvent]:
 
 
 def test_register_and_view(db: Database, staff: dict[str, Actor]) -> None:
-    created = patients.register_patient(db, staff["nurse"], _new())
+    created = registry.register_patient(db, staff["nurse"], _new())
     assert created.diagnoses[0].code == "G50.0"
     assert created.diagnoses[0].snomed == "31681005"
     assert created.weight_kg == 70
-    seen = patients.view_patient(db, staff["physician"], created.id)
+    seen = registry.view_patient(db, staff["physician"], created.id)
     assert seen.mrn == "MRN-1"
     actions = [(e.action, e.entity, e.actor) for e in _events(db) if e.entity == "patient"]
     assert actions == [("create", "patient", "nurse"), ("view", "patient", "physician")]
 
 
 def test_duplicate_mrn_is_a_conflict_and_writes_nothing(db: Database, staff: dict[str, Actor]) -> None:
-    patients.register_patient(db, staff["nurse"], _new())
+    registry.register_patient(db, staff["nurse"], _new())
     before = len(_events(db))
     with pytest.raises(ConflictError) as conflict:
-        patients.register_patient(db, staff["nurse"], _new(family_name="Other"))
+        registry.register_patient(db, staff["nurse"], _new(family_name="Other"))
     assert conflict.value.field == "mrn"
     assert len(_events(db)) == before
     with db.transaction() as session:
@@ -82,17 +82,17 @@ def test_bad_input_names_the_field(field: str, value: object, where: str) -> Non
 
 def test_missing_field_is_reported() -> None:
     with pytest.raises(ValidationError) as error:
-        patients.PatientCreate.model_validate({"mrn": "A"})
+        registry.PatientCreate.model_validate({"mrn": "A"})
     assert {e["loc"][0] for e in error.value.errors()} >= {"family_name", "given_name", "birth_date", "sex"}
 
 
 def test_update_audits_old_new_and_reason(db: Database, staff: dict[str, Actor]) -> None:
-    created = patients.register_patient(db, staff["nurse"], _new())
-    patients.update_patient(
+    created = registry.register_patient(db, staff["nurse"], _new())
+    registry.update_patient(
         db,
         staff["physician"],
         created.id,
-        patients.PatientUpdate(reason="typo in name", family_name="Dough", diagnoses=["G50.0", "G50.1"]),
+        registry.PatientUpdate(reason="typo in name", family_name="Dough", diagnoses=["G50.0", "G50.1"]),
     )
     event = [e for e in _events(db) if e.action == "update"][-1]
     changes = json.loads(event.changes_json)
@@ -104,11 +104,11 @@ def test_update_audits_old_new_and_reason(db: Database, staff: dict[str, Actor])
 
 def test_update_needs_a_reason() -> None:
     with pytest.raises(ValidationError):
-        patients.PatientUpdate.model_validate({"family_name": "X"})
+        registry.PatientUpdate.model_validate({"family_name": "X"})
 
 
 def test_measurements_are_dated_history(db: Database, staff: dict[str, Actor]) -> None:
-    created = patients.register_patient(db, staff["nurse"], _new())
+    created = registry.register_patient(db, staff["nurse"], _new())
     updated = measurements.add_measurement(
         db, staff["nurse"], created.id, measurements.MeasurementIn(measured_on=date(2020, 1, 1), weight_kg=74)
     )
@@ -117,29 +117,29 @@ def test_measurements_are_dated_history(db: Database, staff: dict[str, Actor]) -
 
 
 def test_researcher_sees_no_identities(db: Database, staff: dict[str, Actor]) -> None:
-    patients.register_patient(db, staff["nurse"], _new(notes="lives at 1 Main St"))
-    rows, total = patients.list_patients(db, staff["researcher"])
+    registry.register_patient(db, staff["nurse"], _new(notes="lives at 1 Main St"))
+    rows, total = registry.list_patients(db, staff["researcher"])
     assert total == 1
     dumped = json.dumps([r.model_dump(mode="json") for r in rows])
     for secret in ("Doe", "Jane", "MRN-1", "1970-05-01", "Main St"):
         assert secret not in dumped
     with pytest.raises(PermissionDeniedError):
-        patients.view_patient(db, staff["researcher"], 1)
+        registry.view_patient(db, staff["researcher"], 1)
 
 
 def test_search_by_name_and_mrn(db: Database, staff: dict[str, Actor]) -> None:
-    patients.register_patient(db, staff["nurse"], _new())
-    patients.register_patient(db, staff["nurse"], _new(mrn="MRN-2", family_name="Smith"))
-    assert patients.list_patients(db, staff["nurse"], query="smi")[1] == 1
-    assert patients.list_patients(db, staff["nurse"], query="mrn-")[1] == 2
-    assert patients.list_patients(db, staff["researcher"], query="smi")[1] == 0
+    registry.register_patient(db, staff["nurse"], _new())
+    registry.register_patient(db, staff["nurse"], _new(mrn="MRN-2", family_name="Smith"))
+    assert registry.list_patients(db, staff["nurse"], query="smi")[1] == 1
+    assert registry.list_patients(db, staff["nurse"], query="mrn-")[1] == 2
+    assert registry.list_patients(db, staff["researcher"], query="smi")[1] == 0
 
 
 def test_admin_cannot_see_patients(db: Database, staff: dict[str, Actor]) -> None:
     with pytest.raises(PermissionDeniedError):
-        patients.list_patients(db, staff["admin"])
+        registry.list_patients(db, staff["admin"])
 
 
 def test_unknown_patient(db: Database, staff: dict[str, Actor]) -> None:
     with pytest.raises(NotFoundError):
-        patients.view_patient(db, staff["nurse"], 999)
+        registry.view_patient(db, staff["nurse"], 999)

@@ -14,7 +14,7 @@ import ketaclinic.data
 from ketaclinic.dosing import HardLimitError
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 from ketaclinic.services import eligibility
-from ketaclinic.services.patients import PatientCreate, register_patient
+from ketaclinic.services.patients.registry import PatientCreate, register_patient
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans import contract
 from ketaclinic.services.plans import lifecycle as plans

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 from ketaclinic.screening import current_consent_template
-from ketaclinic.services import eligibility, patients
+from ketaclinic.services import eligibility
+from ketaclinic.services.patients import registry
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.screening import consent
 from ketaclinic.services.screening import screenings as screening
@@ -37,7 +38,7 @@ def _patient(db: Database, staff: dict[str, Actor], mrn: str = "MRN-S1", **overr
         ],
     }
     values.update(overrides)
-    return patients.register_patient(db, staff["nurse"], patients.PatientCreate.model_validate(values)).id
+    return registry.register_patient(db, staff["nurse"], registry.PatientCreate.model_validate(values)).id
 
 
 def completed_intake(prefill: dict[str, Any], **overrides: Any) -> dict[str, Any]:

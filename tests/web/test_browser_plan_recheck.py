@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import ketaclinic.data
-from ketaclinic.services.patients import PatientCreate, register_patient
+from ketaclinic.services.patients.registry import PatientCreate, register_patient
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.screening import screenings as screening_service
 from ketaclinic.store.db import Database

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from ketaclinic.services.patients import PatientCreate, register_patient
+from ketaclinic.services.patients.registry import PatientCreate, register_patient
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 from tests.conftest import screenshot

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ketaclinic.services import patients
+from ketaclinic.services.patients import registry
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 from tests.conftest import screenshot
@@ -15,10 +15,10 @@ pytestmark = pytest.mark.browser
 def test_physician_screens_signs_and_records_consent(  # type: ignore[no-untyped-def]
     browser_login, web_db: Database, web_staff: dict[str, Actor]
 ) -> None:
-    patient = patients.register_patient(
+    patient = registry.register_patient(
         web_db,
         web_staff["nurse"],
-        patients.PatientCreate.model_validate(
+        registry.PatientCreate.model_validate(
             {
                 "mrn": "BR-SCR-1",
                 "family_name": "Lindqvist",

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 import ketaclinic.data
 from ketaclinic.screening import current_consent_template
-from ketaclinic.services import patients
+from ketaclinic.services.patients import records, registry
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 
@@ -19,10 +19,10 @@ Client = Callable[[str | None], TestClient]
 
 
 def _patient(db: Database, staff: dict[str, Actor], sex: str = "female") -> int:
-    return patients.register_patient(
+    return registry.register_patient(
         db,
         staff["nurse"],
-        patients.PatientCreate(
+        registry.PatientCreate(
             mrn=f"W-{sex}",
             family_name="Roe",
             given_name="Sam",
@@ -33,8 +33,8 @@ def _patient(db: Database, staff: dict[str, Actor], sex: str = "female") -> int:
             pain_mechanism="neuropathic",
             pain_duration_months=30,
             prior_treatments=[
-                patients.PriorTreatmentIn(name="carbamazepine", outcome="failed"),
-                patients.PriorTreatmentIn(name="pregabalin", outcome="failed"),
+                records.PriorTreatmentIn(name="carbamazepine", outcome="failed"),
+                records.PriorTreatmentIn(name="pregabalin", outcome="failed"),
             ],
         ),
     ).id

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from ketaclinic.services import accounts, patients
+from ketaclinic.services import accounts
 from ketaclinic.services.demo.context import DemoContext
+from ketaclinic.services.patients import records, registry
 from ketaclinic.services.permissions import SYSTEM, Actor
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.accounts import User
@@ -113,10 +114,10 @@ def seed_patients(db: Database, context: DemoContext, patient_count: int) -> Non
         codes, mechanism, treatments = _PROFILES[index % len(_PROFILES)]
         sex = "female" if rng.random() < 0.62 else "male"
         height = rng.gauss(166 if sex == "female" else 178, 7)
-        created = patients.register_patient(
+        created = registry.register_patient(
             db,
             context.nurse,
-            patients.PatientCreate(
+            registry.PatientCreate(
                 mrn=f"DEMO-{1001 + index}",
                 family_name=f"{_FAMILY[index % len(_FAMILY)]}",
                 given_name=_GIVEN[index % len(_GIVEN)],
@@ -127,7 +128,7 @@ def seed_patients(db: Database, context: DemoContext, patient_count: int) -> Non
                 diagnoses=codes,
                 pain_mechanism=mechanism,
                 pain_duration_months=rng.randint(14, 180),
-                prior_treatments=[patients.PriorTreatmentIn(name=n, outcome=o) for n, o in treatments],
+                prior_treatments=[records.PriorTreatmentIn(name=n, outcome=o) for n, o in treatments],
                 notes="Synthetic demo patient: not a real person.",
             ),
             synthetic=True,

@@ -17,7 +17,7 @@ from ketaclinic.services.outcomes.courses import (
     start_course,
 )
 from ketaclinic.services.outcomes.pros import ProIn, record_pro
-from ketaclinic.services.patients import get_patient_row
+from ketaclinic.services.patients.records import get_patient_row
 from ketaclinic.store.db import Database
 
 # --- demo ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from ketaclinic.outcomes import (
 )
 from ketaclinic.outcomes.definitions import DISCONTINUATION_REASONS, followup_policy
 from ketaclinic.services.audit import audit, field_changes
-from ketaclinic.services.patients import get_patient_row, patient_label
+from ketaclinic.services.patients.records import get_patient_row, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database

@@ -20,7 +20,7 @@ from ketaclinic.outcomes import (
 )
 from ketaclinic.services.audit import audit
 from ketaclinic.services.outcomes.courses import course_row
-from ketaclinic.services.patients import get_patient_row
+from ketaclinic.services.patients.records import get_patient_row
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import is_future, utcnow

@@ -22,7 +22,7 @@ from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.services import eligibility
 from ketaclinic.services.audit import audit
-from ketaclinic.services.patients import get_patient_row, latest_measure, patient_label
+from ketaclinic.services.patients.records import get_patient_row, latest_measure, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.recheck import build_from_inputs, recheck
 from ketaclinic.services.plans.weight_override import (

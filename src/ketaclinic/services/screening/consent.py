@@ -15,7 +15,7 @@ from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.screening import ConsentTemplate, current_consent_template
 from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.eligibility import CONSENT_SIGNED, CONSENT_WITHDRAWN
-from ketaclinic.services.patients import get_patient_row
+from ketaclinic.services.patients.records import get_patient_row
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings

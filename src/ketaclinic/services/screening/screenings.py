@@ -18,7 +18,7 @@ from ketaclinic.services.eligibility import (
     SIGNED,
 )
 from ketaclinic.services.outcomes.rates import clinic_response_rates
-from ketaclinic.services.patients import age_years, full_name, get_patient_row, latest_measure
+from ketaclinic.services.patients.records import age_years, full_name, get_patient_row, latest_measure
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import utcnow

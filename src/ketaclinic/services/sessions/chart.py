@@ -25,7 +25,7 @@ from ketaclinic.monitoring.discharge import discharge_criteria
 from ketaclinic.monitoring.ending import ends_early
 from ketaclinic.pharmacology import Infusion, get_band
 from ketaclinic.services.audit import audit
-from ketaclinic.services.patients import get_patient_row, patient_label
+from ketaclinic.services.patients.records import get_patient_row, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.pk import BAND_KEYS  # the same bands as the PK explorer and plan charts
 from ketaclinic.services.sessions.alerts import AlertOut, due_findings, raise_due, session_alerts

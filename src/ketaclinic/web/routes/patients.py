@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, list_diagnoses
-from ketaclinic.services import measurements, patients
+from ketaclinic.services.patients import measurements, records, registry
 from ketaclinic.services.permissions import Permission
 from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
@@ -38,7 +38,7 @@ class PatientPage(BaseModel):
     """One page of search results."""
 
     total: int
-    items: list[patients.PatientOut] | list[patients.PatientDeidentified]
+    items: list[records.PatientOut] | list[records.PatientDeidentified]
 
 
 @router.get("/api/v1/patients", response_model=PatientPage, tags=["patients"])
@@ -50,53 +50,53 @@ def api_list(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> PatientPage:
     """Search patients (researchers get de-identified rows)."""
-    items, total = patients.list_patients(db, principal.actor, query=q, limit=limit, offset=offset)
+    items, total = registry.list_patients(db, principal.actor, query=q, limit=limit, offset=offset)
     return PatientPage(total=total, items=items)
 
 
-@router.post("/api/v1/patients", status_code=201, response_model=patients.PatientOut, tags=["patients"])
+@router.post("/api/v1/patients", status_code=201, response_model=records.PatientOut, tags=["patients"])
 def api_create(
-    body: patients.PatientCreate, db: DbDep, principal: EditApi, settings: SettingsDep
-) -> patients.PatientOut:
+    body: registry.PatientCreate, db: DbDep, principal: EditApi, settings: SettingsDep
+) -> records.PatientOut:
     """Register a patient (a weight implausible for the age needs weight_confirm_reason)."""
-    return patients.register_patient(db, principal.actor, body, config=settings)
+    return registry.register_patient(db, principal.actor, body, config=settings)
 
 
-@router.get("/api/v1/patients/{patient_id}", response_model=patients.PatientOut, tags=["patients"])
-def api_get(patient_id: int, db: DbDep, principal: ViewApi) -> patients.PatientOut:
+@router.get("/api/v1/patients/{patient_id}", response_model=records.PatientOut, tags=["patients"])
+def api_get(patient_id: int, db: DbDep, principal: ViewApi) -> records.PatientOut:
     """One patient's record (the view is audited)."""
-    return patients.view_patient(db, principal.actor, patient_id)
+    return registry.view_patient(db, principal.actor, patient_id)
 
 
-@router.patch("/api/v1/patients/{patient_id}", response_model=patients.PatientOut, tags=["patients"])
+@router.patch("/api/v1/patients/{patient_id}", response_model=records.PatientOut, tags=["patients"])
 def api_update(
-    patient_id: int, body: patients.PatientUpdate, db: DbDep, principal: EditApi
-) -> patients.PatientOut:
+    patient_id: int, body: registry.PatientUpdate, db: DbDep, principal: EditApi
+) -> records.PatientOut:
     """Edit a patient's record (reason required)."""
-    return patients.update_patient(db, principal.actor, patient_id, body)
+    return registry.update_patient(db, principal.actor, patient_id, body)
 
 
 @router.post(
     "/api/v1/patients/{patient_id}/measurements",
     status_code=201,
-    response_model=patients.PatientOut,
+    response_model=records.PatientOut,
     tags=["patients"],
 )
 def api_measure(
     patient_id: int, body: measurements.MeasurementIn, db: DbDep, principal: EditApi, settings: SettingsDep
-) -> patients.PatientOut:
+) -> records.PatientOut:
     """Record a dated weight and/or height (a doubtful weight needs confirm_reason)."""
     return measurements.add_measurement(db, principal.actor, patient_id, body, config=settings)
 
 
 @router.post(
     "/api/v1/patients/{patient_id}/measurements/{measurement_id}/strike-out",
-    response_model=patients.PatientOut,
+    response_model=records.PatientOut,
     tags=["patients"],
 )
 def api_strike_out(
     patient_id: int, measurement_id: int, body: measurements.StrikeOutIn, db: DbDep, principal: EditApi
-) -> patients.PatientOut:
+) -> records.PatientOut:
     """Strike out a measurement entered in error (kept, audited); the one before is on record again."""
     return measurements.strike_out_measurement(db, principal.actor, patient_id, measurement_id, body)
 
@@ -157,7 +157,7 @@ def list_page(
     request: Request, db: DbDep, principal: ListPage, q: Annotated[str, Query(max_length=100)] = ""
 ) -> Response:
     """Patient list with search; the rows alone when asked by htmx."""
-    items, total = patients.list_patients(db, principal.actor, query=q, limit=100)
+    items, total = registry.list_patients(db, principal.actor, query=q, limit=100)
     template = "patients/_rows.html" if request.headers.get("hx-request") else "patients/list.html"
     return render(request, template, items=items, total=total, q=q)
 
@@ -181,8 +181,8 @@ async def new_submit(request: Request, db: DbDep, principal: EditPage, settings:
     values = _form_values(await request.form())
     values.pop("reason", None)
     try:
-        created = patients.register_patient(
-            db, principal.actor, patients.PatientCreate.model_validate(values), config=settings
+        created = registry.register_patient(
+            db, principal.actor, registry.PatientCreate.model_validate(values), config=settings
         )
     except (ValidationError, InputError, ConflictError) as exc:
         return render(
@@ -200,7 +200,7 @@ async def new_submit(request: Request, db: DbDep, principal: EditPage, settings:
 @router.get("/patients/{patient_id}", response_class=HTMLResponse, include_in_schema=False)
 def detail_page(request: Request, patient_id: int, db: DbDep, principal: ViewPage) -> Response:
     """A patient's record (the view is audited)."""
-    patient = patients.view_patient(db, principal.actor, patient_id)
+    patient = registry.view_patient(db, principal.actor, patient_id)
     return render(
         request, "patients/detail.html", patient=patient, errors={}, **_treatment(db, principal, patient_id)
     )
@@ -216,7 +216,7 @@ def _treatment(db: DbDep, principal: Principal, patient_id: int) -> dict[str, An
 @router.get("/patients/{patient_id}/edit", response_class=HTMLResponse, include_in_schema=False)
 def edit_page(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
     """The edit form, filled."""
-    patient = patients.view_patient(db, principal.actor, patient_id)
+    patient = registry.view_patient(db, principal.actor, patient_id)
     values = patient.model_dump(mode="json")
     values["diagnoses"] = [d["code"] for d in values["diagnoses"]]
     return render(
@@ -238,11 +238,11 @@ async def edit_submit(request: Request, patient_id: int, db: DbDep, principal: E
     values.setdefault("diagnoses", [])
     values.setdefault("prior_treatments", [])
     try:
-        patients.update_patient(
-            db, principal.actor, patient_id, patients.PatientUpdate.model_validate(values)
+        registry.update_patient(
+            db, principal.actor, patient_id, registry.PatientUpdate.model_validate(values)
         )
     except (ValidationError, InputError) as exc:
-        patient = patients.view_patient(db, principal.actor, patient_id)
+        patient = registry.view_patient(db, principal.actor, patient_id)
         return render(
             request,
             "patients/form.html",
@@ -259,7 +259,7 @@ def _record_with_errors(
     request: Request, db: DbDep, principal: Principal, patient_id: int, exc: Exception, values: dict[str, Any]
 ) -> Response:
     """The record page again with the measurement form's problems and typed values."""
-    patient = patients.view_patient(db, principal.actor, patient_id)
+    patient = registry.view_patient(db, principal.actor, patient_id)
     return render(
         request,
         "patients/detail.html",

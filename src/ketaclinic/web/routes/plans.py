@@ -13,7 +13,8 @@ from ketaclinic.dosing.bounds import MAX_WEIGHT_KG, MIN_WEIGHT_KG
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
 from ketaclinic.pharmacology import list_models
 from ketaclinic.reports.svg import concentration_chart
-from ketaclinic.services import patients, pk
+from ketaclinic.services import pk
+from ketaclinic.services.patients import registry
 from ketaclinic.services.permissions import Permission
 from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.services.reference import clinic_library
@@ -175,7 +176,7 @@ def list_page(
     items = plans.list_plans(db, principal.actor, statuses=statuses)
     choices: list[Any] = []
     if principal.can(Permission.PLANS_CREATE):
-        choices, _total = patients.list_patients(db, principal.actor, limit=500)
+        choices, _total = registry.list_patients(db, principal.actor, limit=500)
     return render(
         request, "plans/list.html", items=items, status=status, labels=plans.STATUS_LABELS, choices=choices
     )
@@ -214,7 +215,7 @@ def _builder(
     errors: list[str],
     status_code: int = 200,
 ) -> Response:
-    patient = patients.view_patient(db, principal.actor, patient_id)
+    patient = registry.view_patient(db, principal.actor, patient_id)
     reference = clinic_library(settings)
     existing = plans.list_plans(db, principal.actor, patient_id=patient_id)
     return render(
@@ -358,7 +359,7 @@ def pump_sheet(request: Request, plan_id: int, number: int, db: DbDep, principal
     if not 1 <= number <= len(sessions):
         raise NotFoundError(f"plan {plan_id} has sessions 1-{len(sessions)}; no session {number}")
     patient = (
-        patients.view_patient(db, principal.actor, plan.patient_id)
+        registry.view_patient(db, principal.actor, plan.patient_id)
         if principal.actor.sees_identities
         else None
     )

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from ketaclinic.errors import ConflictError, InputError, http_status
 from ketaclinic.screening import CONDITION_CODES, current_consent_template, intake_json_schema, list_diagnoses
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome
-from ketaclinic.services import eligibility, patients
+from ketaclinic.services import eligibility
+from ketaclinic.services.patients import records, registry
 from ketaclinic.services.permissions import Permission
 from ketaclinic.services.screening import consent
 from ketaclinic.services.screening import screenings as screening
@@ -163,7 +164,7 @@ def _intake_choices() -> dict[str, Any]:
 
 def _intake_page(
     request: Request,
-    patient: patients.PatientOut,
+    patient: records.PatientOut,
     values: dict[str, Any],
     *,
     errors: dict[str, str],
@@ -199,7 +200,7 @@ def patient_page(
     request: Request, patient_id: int, db: DbDep, settings: SettingsDep, principal: ViewPage
 ) -> Response:
     """A patient's screenings and consents, with what blocks a dose plan per consented protocol."""
-    patient = patients.view_patient(db, principal.actor, patient_id)
+    patient = registry.view_patient(db, principal.actor, patient_id)
     screenings = screening.list_screenings(db, principal.actor, patient_id)
     consents = consent.list_consents(db, principal.actor, patient_id, config=settings)
     gates = eligibility.missing_per_protocol(
@@ -218,7 +219,7 @@ def patient_page(
 @router.get("/patients/{patient_id}/screening/new", response_class=HTMLResponse, include_in_schema=False)
 def new_page(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
     """The intake form, pre-filled from the registry."""
-    patient = patients.view_patient(db, principal.actor, patient_id)
+    patient = registry.view_patient(db, principal.actor, patient_id)
     values = screening.intake_prefill(db, principal.actor, patient_id)
     return _intake_page(request, patient, values, errors={})
 
@@ -237,7 +238,7 @@ async def new_submit(request: Request, patient_id: int, db: DbDep, principal: Ed
             screening.ScreeningIn(intake=values, planned_high_frequent_dosing=high_frequent),
         )
     except (ValidationError, InputError) as exc:
-        patient = patients.view_patient(db, principal.actor, patient_id)
+        patient = registry.view_patient(db, principal.actor, patient_id)
         return _intake_page(
             request,
             patient,
@@ -253,7 +254,7 @@ async def new_submit(request: Request, patient_id: int, db: DbDep, principal: Ed
 def verdict_page(request: Request, screening_id: int, db: DbDep, principal: ViewPage) -> Response:
     """The verdict with every reason, source and grade; tests, prerequisites, evidence; sign."""
     record = screening.get_screening(db, principal.actor, screening_id)
-    patient = patients.view_patient(db, principal.actor, record.patient_id)
+    patient = registry.view_patient(db, principal.actor, record.patient_id)
     return render(request, "screening/verdict.html", record=record, result=record.result, patient=patient)
 
 
@@ -263,7 +264,7 @@ def edit_page(request: Request, screening_id: int, db: DbDep, principal: EditPag
     record = screening.get_screening(db, principal.actor, screening_id)
     if record.status != screening.DRAFT:
         raise ConflictError(f"screening {screening_id} is signed and locked: start a new screening")
-    patient = patients.view_patient(db, principal.actor, record.patient_id)
+    patient = registry.view_patient(db, principal.actor, record.patient_id)
     return _intake_page(request, patient, record.intake, errors={}, editing=record.id)
 
 
@@ -282,7 +283,7 @@ async def edit_submit(request: Request, screening_id: int, db: DbDep, principal:
         )
     except (ValidationError, InputError) as exc:
         record = screening.get_screening(db, principal.actor, screening_id)
-        patient = patients.view_patient(db, principal.actor, record.patient_id)
+        patient = registry.view_patient(db, principal.actor, record.patient_id)
         return _intake_page(
             request,
             patient,
@@ -317,7 +318,7 @@ async def addendum_submit(request: Request, screening_id: int, db: DbDep, princi
 
 def _consent_page(
     request: Request,
-    patient: patients.PatientOut,
+    patient: records.PatientOut,
     values: dict[str, Any],
     *,
     settings: Settings,
@@ -346,7 +347,7 @@ def consent_page(
     protocol: str = "",
 ) -> Response:
     """The consent form: template text, risk checkboxes, alternatives, signatures."""
-    patient = patients.view_patient(db, principal.actor, patient_id)
+    patient = registry.view_patient(db, principal.actor, patient_id)
     return _consent_page(
         request, patient, {"protocol_id": protocol, "risks": []}, settings=settings, errors={}
     )
@@ -363,7 +364,7 @@ async def consent_submit(
             db, principal.actor, patient_id, consent.ConsentIn.model_validate(values), config=settings
         )
     except (ValidationError, InputError, ConflictError) as exc:
-        patient = patients.view_patient(db, principal.actor, patient_id)
+        patient = registry.view_patient(db, principal.actor, patient_id)
         return _consent_page(
             request, patient, values, settings=settings, errors=form_errors(exc), status_code=http_status(exc)
         )

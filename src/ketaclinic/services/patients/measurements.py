@@ -13,7 +13,7 @@ from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM
 from ketaclinic.dosing.weight_checks import WeightPolicy
 from ketaclinic.errors import ConflictError, NotFoundError
 from ketaclinic.services.audit import audit
-from ketaclinic.services.patients import PatientOut, age_years, get_patient_row, patient_out
+from ketaclinic.services.patients.records import PatientOut, age_years, get_patient_row, patient_out
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings

@@ -1,11 +1,11 @@
-"""The patient registry: register, edit, view (audited) and search; weights in services/measurements.py."""
+"""The patient registry: register, edit, view (audited) and search; weights in measurements.py."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import func, or_, select
@@ -13,9 +13,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM, MIN_WEIGHT_KG
-from ketaclinic.errors import ConflictError, InputError, NotFoundError
-from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, get_diagnosis
+from ketaclinic.errors import ConflictError, InputError
+from ketaclinic.screening.diagnoses import PainMechanism, get_diagnosis
 from ketaclinic.services.audit import audit, field_changes
+from ketaclinic.services.patients.records import (
+    Name,
+    PatientDeidentified,
+    PatientOut,
+    PriorTreatmentIn,
+    Sex,
+    age_years,
+    deidentify,
+    load_patient,
+    patient_out,
+)
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings
@@ -23,17 +34,7 @@ from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Measurement, Patient, PatientDiagnosis, PriorTreatment
 
-Sex = Literal["female", "male", "other", "unknown"]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 MAX_AGE_Y = 130
-
-
-class PriorTreatmentIn(BaseModel):
-    """A treatment tried before ketamine."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: Name
-    outcome: PriorTreatmentOutcome
 
 
 def _check_codes(codes: list[str]) -> list[str]:
@@ -108,129 +109,6 @@ class PatientUpdate(BaseModel):
         return None if codes is None else _check_codes(codes)
 
 
-class DiagnosisOut(BaseModel):
-    """A coded diagnosis as shown."""
-
-    code: str
-    label: str
-    snomed: str | None
-    group: str
-
-
-class MeasurementOut(BaseModel):
-    """A dated measurement as shown; a struck-out one stays in the list, marked, and is not on record."""
-
-    id: int
-    measured_on: date
-    weight_kg: float | None
-    height_cm: float | None
-    confirm_reason: str | None
-    struck_out_at: datetime | None
-    struck_out_by: str | None
-    strike_reason: str | None
-
-
-class PatientOut(BaseModel):
-    """The whole identified record (clinical staff only)."""
-
-    id: int
-    mrn: str
-    pseudonym: str
-    family_name: str
-    given_name: str
-    birth_date: date
-    age_y: int
-    sex: str
-    weight_kg: float | None
-    height_cm: float | None
-    diagnoses: list[DiagnosisOut]
-    pain_mechanism: str | None
-    pain_duration_months: int | None
-    prior_treatments: list[PriorTreatmentIn]
-    measurements: list[MeasurementOut]
-    notes: str
-    synthetic: bool
-
-
-class PatientDeidentified(BaseModel):
-    """What a researcher may see: no names, birth dates, MRNs or free text."""
-
-    pseudonym: str
-    age_band: str
-    sex: str
-    diagnoses: list[str]
-    pain_mechanism: str | None
-    pain_duration_months: int | None
-    synthetic: bool
-
-
-def age_years(birth_date: date, on: date | None = None) -> int:
-    """Completed years of age."""
-    today = on or date.today()
-    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
-
-
-def _age_band(age: int) -> str:
-    if age >= 90:
-        return "90+"
-    low = age // 10 * 10
-    return f"{low}-{low + 9}"
-
-
-def latest_measure(patient: Patient, attribute: Literal["weight_kg", "height_cm"]) -> float | None:
-    """The most recent weight or height on record (struck-out measurements are not on record)."""
-    values = [
-        getattr(m, attribute)
-        for m in patient.measurements
-        if getattr(m, attribute) is not None and m.struck_out_at is None
-    ]
-    return values[-1] if values else None
-
-
-def patient_out(patient: Patient) -> PatientOut:
-    """The identified output model of a loaded patient row."""
-    return PatientOut(
-        id=patient.id,
-        mrn=patient.mrn,
-        pseudonym=patient.pseudonym,
-        family_name=patient.family_name,
-        given_name=patient.given_name,
-        birth_date=patient.birth_date,
-        age_y=age_years(patient.birth_date),
-        sex=patient.sex,
-        weight_kg=latest_measure(patient, "weight_kg"),
-        height_cm=latest_measure(patient, "height_cm"),
-        diagnoses=[_diagnosis_out(d.code) for d in patient.diagnoses],
-        pain_mechanism=patient.pain_mechanism,
-        pain_duration_months=patient.pain_duration_months,
-        prior_treatments=[
-            PriorTreatmentIn(name=t.name, outcome=PriorTreatmentOutcome(t.outcome))
-            for t in patient.prior_treatments
-        ],
-        measurements=[MeasurementOut.model_validate(m, from_attributes=True) for m in patient.measurements],
-        notes=patient.notes,
-        synthetic=patient.synthetic,
-    )
-
-
-def _diagnosis_out(code: str) -> DiagnosisOut:
-    d = get_diagnosis(code)
-    return DiagnosisOut(code=d.code, label=d.label, snomed=d.snomed, group=d.group)
-
-
-def deidentify(patient: Patient) -> PatientDeidentified:
-    """The researcher's view of a patient."""
-    return PatientDeidentified(
-        pseudonym=patient.pseudonym,
-        age_band=_age_band(age_years(patient.birth_date)),
-        sex=patient.sex,
-        diagnoses=[d.code for d in patient.diagnoses],
-        pain_mechanism=patient.pain_mechanism,
-        pain_duration_months=patient.pain_duration_months,
-        synthetic=patient.synthetic,
-    )
-
-
 def _snapshot(patient: Patient) -> dict[str, Any]:
     """The audited fields of a patient record."""
     return {
@@ -252,21 +130,6 @@ def _new_pseudonym(session: Session) -> str:
         candidate = "P" + secrets.token_hex(4).upper()
         if not session.execute(select(Patient.id).where(Patient.pseudonym == candidate)).first():
             return candidate
-
-
-def _load(session: Session, patient_id: int) -> Patient:
-    patient = session.execute(
-        select(Patient)
-        .where(Patient.id == patient_id)
-        .options(
-            selectinload(Patient.measurements),
-            selectinload(Patient.diagnoses),
-            selectinload(Patient.prior_treatments),
-        )
-    ).scalar_one_or_none()
-    if patient is None:
-        raise NotFoundError(f"no patient {patient_id}")
-    return patient
 
 
 def register_patient(
@@ -352,7 +215,7 @@ def update_patient(db: Database, actor: Actor, patient_id: int, data: PatientUpd
     """Change a patient's record; old and new values and the reason are audited."""
     require(actor, Permission.PATIENTS_EDIT)
     with db.transaction() as session:
-        patient = _load(session, patient_id)
+        patient = load_patient(session, patient_id)
         before = _snapshot(patient)
         given = data.model_dump(exclude_unset=True, exclude={"reason"})
         for name in REQUIRED_FIELDS:
@@ -380,7 +243,7 @@ def view_patient(db: Database, actor: Actor, patient_id: int) -> PatientOut:
     """Open a patient's record; the viewing itself is audited."""
     require(actor, Permission.PATIENTS_VIEW)
     with db.transaction() as session:
-        patient = _load(session, patient_id)
+        patient = load_patient(session, patient_id)
         audit(session, actor, "view", "patient", patient.id)
         return patient_out(patient)
 
@@ -423,20 +286,3 @@ def list_patients(
         if actor.sees_identities:
             return [patient_out(p) for p in rows], total
         return [deidentify(p) for p in rows], total
-
-
-def get_patient_row(session: Session, patient_id: int) -> Patient:
-    """Load a patient with its measurements, diagnoses and prior treatments (for other services)."""
-    return _load(session, patient_id)
-
-
-def full_name(patient: Patient) -> str:
-    """Family name, given name: how every list and label writes a patient's name."""
-    return f"{patient.family_name}, {patient.given_name}"
-
-
-def patient_label(patient: Patient, actor: Actor) -> str:
-    """Name and MRN for clinical staff, the pseudonym otherwise."""
-    if actor.sees_identities:
-        return f"{full_name(patient)} ({patient.mrn})"
-    return patient.pseudonym

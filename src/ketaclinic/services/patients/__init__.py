@@ -1,0 +1,1 @@
+"""Services: patients (the registry, how a record reads, weights and heights)."""
