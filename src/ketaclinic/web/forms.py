@@ -97,6 +97,12 @@ def plain_words(error: ErrorDetails, unit: str = "") -> str:
         "literal_error": "choose one of the listed options",
         "extra_forbidden": "is not part of this form",
         "string_too_long": f"is too long (at most {ctx.get('max_length')} characters)",
+        "string_pattern_mismatch": "has characters that are not allowed here",
+        "bool_parsing": "answer yes or no",
+        "datetime_parsing": "is not a date and time",
+        "datetime_from_date_parsing": "is not a date and time",
+        "date_parsing": "is not a date",
+        "date_from_datetime_parsing": "is not a date",
     }
     if kind in simple:
         return simple[kind]
