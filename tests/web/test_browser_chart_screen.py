@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from sqlalchemy import update
 
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions.lifecycle import SessionCreate, create_session
-from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
-from ketaclinic.store.tables.accounts import WebSession
 from tests.conftest import STAFF_PASSWORD, screenshot
+from tests.login_support import idle_for
 from tests.services.sessions_support import approved_plan
 
 pytestmark = pytest.mark.browser
-
-
-def _idle_for(db: Database, minutes: float) -> None:
-    with db.transaction() as session:
-        session.execute(update(WebSession).values(last_seen_at=utcnow() - timedelta(minutes=minutes)))
 
 
 def test_nurse_mistakes_an_idle_login_and_the_physicians_record(  # type: ignore[no-untyped-def]
@@ -71,7 +62,7 @@ def test_nurse_mistakes_an_idle_login_and_the_physicians_record(  # type: ignore
     page.wait_for_selector("#flowsheet td:has-text('drowsy, rousable')")
 
     # Idle with only the alert poll running: the warning comes, and staying logged in dismisses it.
-    _idle_for(web_db, 14)
+    idle_for(web_db, 14)
     page.wait_for_selector("#login-warning[open]", timeout=25000)
     screenshot(page, "chart-login-warning")
     page.click("#stay-logged-in")
@@ -80,7 +71,7 @@ def test_nurse_mistakes_an_idle_login_and_the_physicians_record(  # type: ignore
     # Expired while a reading is half typed: the re-login dialog, then the reading goes through.
     page.fill("#obs-form input[name=hr]", "69")
     page.fill("#obs-form input[name=note]", "after re-login")
-    _idle_for(web_db, 16)
+    idle_for(web_db, 16)
     page.wait_for_selector("#relogin[open]", timeout=15000)
     assert page.locator("#alerts form[action='/login']").count() == 0  # never nested in a fragment
     frame = page.frame_locator("#relogin-frame")

@@ -6,48 +6,48 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
 
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
-from ketaclinic.store.tables.accounts import WebSession
+from tests.login_support import idle_for, last_seen
 from tests.services.sessions_support import CHECK_IN, approved_plan
 
 Client = Callable[[str | None], TestClient]
+OpenChart = Callable[[bool], tuple[TestClient, int, TestClient]]
 Pages = Callable[[str], TestClient]
 HX = {"HX-Request": "true"}
 
 
-def _session(api: TestClient, web_db: Database, web_staff: dict[str, Actor], *, running: bool) -> int:
-    plan_id = approved_plan(web_db, web_staff)
-    sid = int(api.post("/api/v1/sessions", json={"plan_id": plan_id, "session_number": 1}).json()["id"])
-    if running:
-        assert api.post(f"/api/v1/sessions/{sid}/check-in", json=CHECK_IN).status_code == 200
-        assert api.post(f"/api/v1/sessions/{sid}/start", json={"pump_ml_h": 24.5}).status_code == 200
-    return sid
-
-
-def _last_seen(web_db: Database) -> list[object]:
-    with web_db.read() as session:
-        return list(session.execute(select(WebSession.last_seen_at)).scalars())
-
-
-def _idle_for(web_db: Database, minutes: float) -> None:
-    with web_db.transaction() as session:
-        session.execute(update(WebSession).values(last_seen_at=utcnow() - timedelta(minutes=minutes)))
-
-
-def test_an_expired_login_never_nests_the_login_page_in_a_fragment(
+@pytest.fixture
+def open_chart(
     api_client: Client,
     page_client: Callable[[str], TestClient],
     web_db: Database,
     web_staff: dict[str, Actor],
+) -> Callable[[bool], tuple[TestClient, int, TestClient]]:
+    """`open_chart(running)` -> (the nurse's API client, a session, the nurse's browser client)."""
+
+    def make(running: bool) -> tuple[TestClient, int, TestClient]:
+        api = api_client("nurse")
+        plan_id = approved_plan(web_db, web_staff)
+        made = api.post("/api/v1/sessions", json={"plan_id": plan_id, "session_number": 1})
+        sid = int(made.json()["id"])
+        if running:
+            assert api.post(f"/api/v1/sessions/{sid}/check-in", json=CHECK_IN).status_code == 200
+            assert api.post(f"/api/v1/sessions/{sid}/start", json={"pump_ml_h": 24.5}).status_code == 200
+        return api, sid, page_client("nurse")
+
+    return make
+
+
+def test_an_expired_login_never_nests_the_login_page_in_a_fragment(
+    open_chart: OpenChart, web_db: Database
 ) -> None:
-    sid = _session(api_client("nurse"), web_db, web_staff, running=True)
-    nurse = page_client("nurse")
-    _idle_for(web_db, 16)
+    _api, sid, nurse = open_chart(True)
+    idle_for(web_db, 16)
     for answer in (
         nurse.get(f"/sessions/{sid}/alerts", headers=HX),
         nurse.post(f"/sessions/{sid}/observations", data={"hr": "80"}, headers=HX | {"X-CSRF-Token": "x"}),
@@ -58,24 +58,18 @@ def test_an_expired_login_never_nests_the_login_page_in_a_fragment(
     assert page.status_code == 303 and page.headers["location"].startswith("/login")
 
 
-def test_polling_is_not_activity_but_a_person_acting_is(
-    api_client: Client,
-    page_client: Callable[[str], TestClient],
-    web_db: Database,
-    web_staff: dict[str, Actor],
-) -> None:
-    sid = _session(api_client("nurse"), web_db, web_staff, running=True)
-    nurse = page_client("nurse")
-    _idle_for(web_db, 10)
-    before = _last_seen(web_db)
+def test_polling_is_not_activity_but_a_person_acting_is(open_chart: OpenChart, web_db: Database) -> None:
+    _api, sid, nurse = open_chart(True)
+    idle_for(web_db, 10)
+    before = last_seen(web_db)
     assert nurse.get(f"/sessions/{sid}/alerts", headers=HX).status_code == 200
     status = nurse.get("/session/status").json()
-    assert _last_seen(web_db) == before
+    assert last_seen(web_db) == before
     assert 4 * 60 <= status["seconds_left"] <= 5 * 60 and status["warn_seconds"] == 120
-    _idle_for(web_db, 14)
+    idle_for(web_db, 14)
     assert nurse.get("/session/status").json()["seconds_left"] <= 60  # the screen warns now
     kept = nurse.post("/session/keepalive", headers={"X-CSRF-Token": nurse.csrf}).json()
-    assert kept["seconds_left"] > 14 * 60 and _last_seen(web_db) != before
+    assert kept["seconds_left"] > 14 * 60 and last_seen(web_db) != before
     assert nurse.post("/session/keepalive").status_code == 403  # a write without the CSRF token
 
 
@@ -89,13 +83,9 @@ def test_the_re_login_landing_hands_the_new_csrf_token_to_the_screen(
 
 
 def test_a_refused_check_in_keeps_what_was_typed_and_names_the_field_in_clinical_words(
-    api_client: Client,
-    page_client: Callable[[str], TestClient],
-    web_db: Database,
-    web_staff: dict[str, Actor],
+    open_chart: OpenChart, web_db: Database
 ) -> None:
-    sid = _session(api_client("nurse"), web_db, web_staff, running=False)
-    nurse = page_client("nurse")
+    _api, sid, nurse = open_chart(False)
     form = {
         "weight_kg": "0.5",
         "sbp": "131",
@@ -124,14 +114,8 @@ def test_a_refused_check_in_keeps_what_was_typed_and_names_the_field_in_clinical
     assert nurse.post(f"/sessions/{sid}/check-in", data=form | {"weight_kg": "70"}).status_code == 303
 
 
-def test_a_refused_reading_keeps_its_values_and_note(
-    api_client: Client,
-    page_client: Callable[[str], TestClient],
-    web_db: Database,
-    web_staff: dict[str, Actor],
-) -> None:
-    sid = _session(api_client("nurse"), web_db, web_staff, running=True)
-    nurse = page_client("nurse")
+def test_a_refused_reading_keeps_its_values_and_note(open_chart: OpenChart, web_db: Database) -> None:
+    _api, sid, nurse = open_chart(True)
     typed = {"sbp": "128", "hr": "77", "spo2": "140", "note": "patient drowsy", "hallucinations": "1"}
     answer = nurse.post(
         f"/sessions/{sid}/observations", data=typed, headers=HX | {"X-CSRF-Token": nurse.csrf}
@@ -144,13 +128,9 @@ def test_a_refused_reading_keeps_its_values_and_note(
 
 
 def test_flowsheet_headings_events_in_time_order_and_the_ketamine_totals(
-    api_client: Client,
-    page_client: Callable[[str], TestClient],
-    web_db: Database,
-    web_staff: dict[str, Actor],
+    open_chart: OpenChart, web_db: Database
 ) -> None:
-    api = api_client("nurse")
-    sid = _session(api, web_db, web_staff, running=True)
+    api, sid, nurse = open_chart(True)
     base = f"/api/v1/sessions/{sid}"
     now = utcnow()
     late = {"kind": "nausea_vomiting", "severity": "mild", "action": "ondansetron", "outcome": "settled"}
@@ -160,7 +140,7 @@ def test_flowsheet_headings_events_in_time_order_and_the_ketamine_totals(
     assert api.post(f"{base}/medications", json=early | {"given_at": given_at}).status_code == 201
     chart = api.get(base).json()
     assert chart["planned_total_mg"] > 0 and 0 <= chart["given_mg"] < chart["planned_total_mg"]
-    screen = page_client("nurse").get(f"/sessions/{sid}").text
+    screen = nurse.get(f"/sessions/{sid}").text
     headings = re.findall(r'<th class="num" title="[^"]*">([^<]+)</th>', screen.split('id="flowsheet"')[1])
     assert headings[:4] == ["SBP mmHg", "DBP mmHg", "HR /min", "SpO₂ %"] and "sbp" not in headings
     events = screen.split("Events and doses")[1].split("</table>")[0].lower()
