@@ -21,6 +21,7 @@ class Settings:
     secret_key: str
     var_dir: Path
     idle_timeout_min: int = 15
+    idle_warning_min: int = 2  # local policy: how long before the idle logout an open screen warns
     config_dir: Path | None = None
     secure_cookies: bool = False
 
@@ -74,6 +75,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         var_dir=var_dir,
         idle_timeout_min=_whole_minutes(source, "KETACLINIC_IDLE_TIMEOUT_MIN", 15),
+        idle_warning_min=_whole_minutes(source, "KETACLINIC_IDLE_WARNING_MIN", 2),
         config_dir=Path(config_dir) if config_dir else None,
         secure_cookies=_flag(source, "KETACLINIC_SECURE_COOKIES"),
     )

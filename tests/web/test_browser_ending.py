@@ -56,7 +56,7 @@ def test_nurse_ending_early_gives_a_reason_and_waits_for_the_recovery(  # type: 
     # Confirms without a reason: refused, naming the field, still running.
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("button:has-text('Complete early')")
-    page.wait_for_selector("#page-error:has-text('early_end_reason')")
+    page.wait_for_selector("#page-error:has-text('Early end reason')")
     assert page.locator(".big-state").inner_text() == "running"
     screenshot(page, "ending-early-needs-reason")
 

@@ -170,8 +170,8 @@ def test_nurse_resumes_at_a_new_rate_from_the_keyboard(  # type: ignore[no-untyp
     assert page.locator(".big-state").inner_text() == "paused"
     screenshot(page, "session-resume-soft-error")
 
+    assert page.input_value("#resume input[name=rate]") == "60"  # what was typed is kept
     page.focus("#resume input[name=rate]")
-    page.keyboard.type("60")
     page.keyboard.press("Tab")
     page.keyboard.type("physician order: pain uncontrolled")
     page.keyboard.press("Tab")

@@ -36,7 +36,7 @@ def test_a_tenfold_check_in_weight_is_refused_and_a_reasoned_one_tells_the_physi
     _fill_check_in(nurse, "7.2")
     nurse.click("button:has-text('Check in')")
     error = nurse.wait_for_selector("#page-error")
-    assert "weight_kg" in error.inner_text() and "90% below the plan's 72.5 kg" in error.inner_text()
+    assert "Weight today" in error.inner_text() and "90% below the plan's 72.5 kg" in error.inner_text()
     assert nurse.locator(".big-state").inner_text().strip() == "scheduled"
     screenshot(nurse, "weights-check-in-tenfold-refused")
 

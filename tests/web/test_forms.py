@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pydantic
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.datastructures import FormData
 
 from ketaclinic.errors import ConflictError, InputError
@@ -58,3 +60,27 @@ def test_validated_names_the_field() -> None:
     with pytest.raises(InputError) as caught:
         forms.validated(_Pair, {"a": 1, "b": ["z"]})
     assert caught.value.field == "b.0"
+
+
+class _Bounded(pydantic.BaseModel):
+    weight_kg: float = pydantic.Field(ge=1, le=400)
+    nrs: int
+
+
+@given(weight=st.floats(allow_nan=False, allow_infinity=False).filter(lambda w: not 1 <= w <= 400))
+def test_a_bound_is_said_in_clinical_words_with_its_unit(weight: float) -> None:
+    with pytest.raises(pydantic.ValidationError) as caught:
+        _Bounded.model_validate({"weight_kg": weight, "nrs": 5})
+    line = forms.error_line(caught.value, {"weight_kg": ("Weight today", "kg")})
+    bound = "at least 1 kg" if weight < 1 else "at most 400 kg"
+    assert line.startswith(f"Weight today: must be {bound}; ") and line.endswith(" kg was entered")
+    assert "Input should" not in line and "weight_kg" not in line
+
+
+@given(value=st.one_of(st.text(max_size=8), st.floats(allow_nan=False, allow_infinity=False)))
+def test_no_validator_phrase_reaches_a_form(value: object) -> None:
+    try:
+        _Bounded.model_validate({"weight_kg": 70, "nrs": value})
+    except pydantic.ValidationError as exc:
+        message = forms.form_errors(exc)["nrs"]
+        assert "Input should" not in message and "valid integer" not in message

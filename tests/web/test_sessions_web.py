@@ -211,22 +211,22 @@ def test_resume_from_the_page_at_a_new_rate_with_reasons(
     assert 'aria-label="New pump rate mL/h"' in paused and 'name="deviation_reason"' in paused
     assert "resume at 24.5 mL/h, the rate before the pause" in paused
     for bad, message in (
-        ("abc", "rate: &#39;abc&#39; is not a number"),
+        ("abc", "Rate: &#39;abc&#39; is not a number"),
         ("1e999", "is not a number"),
-        ("-3", "pump_ml_h: Input should be greater than or equal to 0"),
-        ("5000", "pump_ml_h: Input should be less than or equal to 1000"),
+        ("-3", "Pump rate: must be at least 0 mL/h; -3 mL/h was entered"),
+        ("5000", "Pump rate: must be at most 1000 mL/h; 5000 mL/h was entered"),
     ):
         answer = lifecycle("resume", rate=bad)
         assert answer.startswith("422") and message in answer.split('id="page-error">')[1], bad
     soft = lifecycle("resume", rate="60", deviation_reason="pain uncontrolled")
-    assert soft.startswith("422") and 'id="page-error">limit_reason: soft limit:' in soft
+    assert soft.startswith("422") and 'id="page-error">Soft-limit reason: soft limit:' in soft
     assert "give a reason to confirm" in soft
     deviation = lifecycle("resume", rate="20")
-    assert deviation.startswith("422") and 'id="page-error">deviation_reason:' in deviation
+    assert deviation.startswith("422") and 'id="page-error">Plan deviation reason:' in deviation
     hard = lifecycle("resume", rate="150", limit_reason="order", deviation_reason="pain")
-    assert hard.startswith("422") and 'id="page-error">pump_ml_h: refused, ' in hard
+    assert hard.startswith("422") and 'id="page-error">Pump rate: refused, ' in hard
     zero = lifecycle("resume", rate="0")
-    assert zero.startswith("422") and 'id="page-error">rate: resume at a rate above zero' in zero
+    assert zero.startswith("422") and 'id="page-error">Rate: resume at a rate above zero' in zero
     assert api.get(f"/api/v1/sessions/{sid}").json()["state"] == "paused"  # nothing half-written
 
     assert lifecycle(

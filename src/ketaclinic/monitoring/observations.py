@@ -55,6 +55,7 @@ class ObservationKind:
 
     key: str
     label: str
+    short_label: str
     loinc: tuple[str, ...]
     ucum: str
     unit_label: str
@@ -70,6 +71,15 @@ class ObservationKind:
     limits_status: Status
     ranges_source: str
     ranges_status: Status
+
+    @property
+    def value_unit(self) -> str:
+        """The unit of a charted value as people write it ('' for scores and text)."""
+        return "" if self.value_type == "text" else self.unit_label  # a note's unit is its length
+
+    def heading(self) -> str:
+        """The flowsheet column heading, e.g. 'SBP mmHg'."""
+        return f"{self.short_label} {self.value_unit}".strip()
 
     def limits_text(self) -> str:
         """The valid range for people, e.g. '0-100 %'."""
@@ -96,6 +106,7 @@ def _kind_from_row(row: Mapping[str, Any]) -> ObservationKind:
         return ObservationKind(
             key=row["key"],
             label=row["label"],
+            short_label=row.get("short_label", row["label"]),
             loinc=tuple(row.get("loinc", ())),
             ucum=row.get("ucum", ""),
             unit_label=row.get("unit_label", ""),

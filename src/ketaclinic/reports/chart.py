@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ketaclinic.monitoring.observations import observation_kinds
 from ketaclinic.reports.svg import concentration_chart
 from ketaclinic.services.sessions.chart import SessionChart
 
@@ -44,7 +45,8 @@ def session_charts(chart: SessionChart) -> dict[str, str]:
         markers=markers,
         t_max=t_max,
     )
-    names = {"sbp": "SBP mmHg", "dbp": "DBP mmHg", "hr": "HR /min", "spo2": "SpO2 %"}
+    kinds = observation_kinds()
+    names = {key: kinds[key].heading() for key in ("sbp", "dbp", "hr", "spo2")}
     readings = [
         o
         for o in chart.observations

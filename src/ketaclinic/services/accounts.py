@@ -157,6 +157,7 @@ class SessionInfo:
     actor: Actor
     csrf_token: str
     full_name: str
+    expires_at: datetime
 
 
 def open_web_session(db: Database, actor: Actor) -> tuple[str, str]:
@@ -177,8 +178,13 @@ def open_web_session(db: Database, actor: Actor) -> tuple[str, str]:
     return token, csrf
 
 
-def resolve_web_session(db: Database, token: str, *, idle_timeout_min: int) -> SessionInfo | None:
-    """The session behind a cookie; None when unknown or idle too long (then it is closed)."""
+def resolve_web_session(
+    db: Database, token: str, *, idle_timeout_min: int, touch: bool = True
+) -> SessionInfo | None:
+    """The session behind a cookie; None when unknown or idle too long (then it is closed).
+
+    Without `touch` (a poll, not a person) the request does not count as activity.
+    """
     now = utcnow()
     digest = _sha256(token)
     with db.read() as session:
@@ -188,8 +194,11 @@ def resolve_web_session(db: Database, token: str, *, idle_timeout_min: int) -> S
         user = session.get(User, row.user_id) if row is not None else None
     if row is None:
         return None
-    expired = now - row.last_seen_at > timedelta(minutes=idle_timeout_min)
-    if expired or user is None or not user.active or now - row.last_seen_at >= TOUCH_INTERVAL:
+    idle = timedelta(minutes=idle_timeout_min)
+    expired = now - row.last_seen_at > idle
+    last_seen = row.last_seen_at
+    stale = touch and now - row.last_seen_at >= TOUCH_INTERVAL
+    if expired or user is None or not user.active or stale:
         with db.transaction() as session:
             if expired or user is None or not user.active:
                 session.execute(delete(WebSession).where(WebSession.token_sha256 == digest))
@@ -197,7 +206,13 @@ def resolve_web_session(db: Database, token: str, *, idle_timeout_min: int) -> S
             session.execute(
                 update(WebSession).where(WebSession.token_sha256 == digest).values(last_seen_at=now)
             )
-    return SessionInfo(actor=actor_of(user), csrf_token=row.csrf_token, full_name=user.full_name)
+            last_seen = now
+    return SessionInfo(
+        actor=actor_of(user),
+        csrf_token=row.csrf_token,
+        full_name=user.full_name,
+        expires_at=last_seen + idle,
+    )
 
 
 def close_web_session(db: Database, token: str) -> None:

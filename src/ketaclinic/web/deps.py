@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -56,13 +57,16 @@ class Principal:
     full_name: str
     csrf_token: str | None
     via: str
+    expires_at: datetime | None = None  # a cookie session's idle logout, None for a bearer token
 
     def can(self, permission: Permission) -> bool:
         """Shortcut to the actor's permissions."""
         return self.actor.can(permission)
 
 
-async def _resolve(request: Request, db: Database, settings: Settings) -> Principal | None:
+async def _resolve(
+    request: Request, db: Database, settings: Settings, *, touch: bool = True
+) -> Principal | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         actor = accounts.resolve_api_token(db, header[7:].strip())
@@ -70,8 +74,10 @@ async def _resolve(request: Request, db: Database, settings: Settings) -> Princi
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    info = accounts.resolve_web_session(db, token, idle_timeout_min=settings.idle_timeout_min)
-    return Principal(info.actor, info.full_name, info.csrf_token, "cookie") if info else None
+    info = accounts.resolve_web_session(db, token, idle_timeout_min=settings.idle_timeout_min, touch=touch)
+    if info is None:
+        return None
+    return Principal(info.actor, info.full_name, info.csrf_token, "cookie", info.expires_at)
 
 
 async def _check_csrf(request: Request, principal: Principal) -> None:
@@ -89,9 +95,11 @@ async def _check_csrf(request: Request, principal: Principal) -> None:
 
 
 def requires(
-    permission: Permission | tuple[Permission, ...] | None, *, page: bool = False
+    permission: Permission | tuple[Permission, ...] | None, *, page: bool = False, passive: bool = False
 ) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting callers that hold `permission` (any of a tuple; None: any logged-in user).
+
+    A `passive` route (a poll or a stream, not a person acting) does not keep the login alive.
 
     The returned callable carries `.permissions` and `.page` so the role-matrix test can read every
     route's rule.
@@ -101,7 +109,7 @@ def requires(
     )
 
     async def dependency(request: Request, db: DbDep, settings: SettingsDep) -> Principal:
-        principal = await _resolve(request, db, settings)
+        principal = await _resolve(request, db, settings, touch=not passive)
         if principal is None:
             why = (
                 "session expired or login required"

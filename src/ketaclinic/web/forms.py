@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 
 _Model = TypeVar("_Model", bound=BaseModel)
+# How a screen names its fields to people: {field: (label, unit as people write it)}.
+FieldWords = Mapping[str, tuple[str, str]]
 
 # --- reading fields ------------------------------------------------------------------------------------
 
@@ -65,38 +69,94 @@ def validated(model: type[_Model], data: dict[str, Any]) -> _Model:
 # --- showing problems ----------------------------------------------------------------------------------
 
 
-def field_messages(exc: Exception) -> list[tuple[str | None, str]]:
-    """Every (field, message) an input problem names, in order; the field is None when none is named."""
+def _shown(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def plain_words(error: ErrorDetails, unit: str = "") -> str:
+    """A validation error in the words a person uses, with the field's unit; no validator phrasing."""
+    kind, ctx, given = error.get("type", ""), error.get("ctx") or {}, error.get("input")
+    suffix = f" {unit}" if unit else ""
+    entered = f"; {_shown(given)}{suffix} was entered" if isinstance(given, int | float | str) else ""
+    bounds = {
+        "greater_than_equal": ("must be at least", "ge"),
+        "greater_than": ("must be above", "gt"),
+        "less_than_equal": ("must be at most", "le"),
+        "less_than": ("must be below", "lt"),
+    }
+    if kind in bounds:
+        words, key = bounds[kind]
+        return f"{words} {_shown(ctx.get(key))}{suffix}{entered}"
+    simple = {
+        "missing": "is required",
+        "string_too_short": "is required",
+        "int_from_float": f"must be a whole number{entered}",
+        "int_parsing": f"must be a whole number{entered}",
+        "float_parsing": f"{_shown(given)!r} is not a number",
+        "enum": "choose one of the listed options",
+        "literal_error": "choose one of the listed options",
+        "extra_forbidden": "is not part of this form",
+        "string_too_long": f"is too long (at most {ctx.get('max_length')} characters)",
+        "string_pattern_mismatch": "has characters that are not allowed here",
+        "bool_parsing": "answer yes or no",
+        "datetime_parsing": "is not a date and time",
+        "datetime_from_date_parsing": "is not a date and time",
+        "date_parsing": "is not a date",
+        "date_from_datetime_parsing": "is not a date",
+    }
+    if kind in simple:
+        return simple[kind]
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
+
+
+def _unit(words: FieldWords, field: str) -> str:
+    return words.get(field.split(".")[0], ("", ""))[1]
+
+
+def field_messages(exc: Exception, words: FieldWords | None = None) -> list[tuple[str | None, str]]:
+    """Every (field, message) an input problem names, in order; the field is None when none is named.
+
+    With `words` a validation message carries the field's unit.
+    """
     if isinstance(exc, ValidationError):
-        return [
-            (
-                ".".join(str(p) for p in error.get("loc", ())) or None,
-                str(error.get("msg", "invalid")).removeprefix("Value error, "),
-            )
-            for error in exc.errors()
-        ]
+        found: list[tuple[str | None, str]] = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error.get("loc", ())) or None
+            found.append((field, plain_words(error, _unit(words or {}, field or ""))))
+        return found
     if isinstance(exc, InputError | ConflictError | NotFoundError):
         return [(exc.field, exc.message)]
     return [(None, str(exc))]
 
 
-def form_errors(exc: Exception, *, top_level: bool = False) -> dict[str, str]:
+def form_errors(
+    exc: Exception, *, top_level: bool = False, words: FieldWords | None = None
+) -> dict[str, str]:
     """{field: message} to re-render a form: the first message per field, "form" for an unnamed one.
 
     With `top_level` a nested field (prior_treatments.0.name) is reported on its top-level field.
     """
     found: dict[str, str] = {}
-    for field, message in field_messages(exc):
+    for field, message in field_messages(exc, words):
         key = field or "form"
         found.setdefault(key.split(".")[0] if top_level else key, message)
     return found
 
 
-def error_lines(exc: Exception) -> list[str]:
-    """Each problem as one line, "field: message" (the message alone when no field is named)."""
-    return [f"{field}: {message}" if field else message for field, message in field_messages(exc)]
+def error_lines(exc: Exception, words: FieldWords | None = None) -> list[str]:
+    """Each problem as one line, "field: message" (the message alone when no field is named).
+
+    With `words` the field is named by its label (a field the screen does not name keeps its key).
+    """
+    named = words or {}
+
+    def label(field: str) -> str:
+        return named.get(field.split(".")[0], (field, ""))[0]
+
+    lines = field_messages(exc, words)
+    return [f"{label(field)}: {message}" if field else message for field, message in lines]
 
 
-def error_line(exc: Exception) -> str:
+def error_line(exc: Exception, words: FieldWords | None = None) -> str:
     """The first problem as one line."""
-    return error_lines(exc)[0]
+    return error_lines(exc, words)[0]

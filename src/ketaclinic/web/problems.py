@@ -69,6 +69,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NotAuthenticatedError)
     async def _not_authenticated(request: Request, exc: NotAuthenticatedError) -> Response:
+        if request.headers.get("hx-request"):
+            # A fragment must never receive the login page: the screen opens its re-login dialog.
+            response = problem(401, "Not authenticated", exc.reason)
+            response.headers["HX-Trigger"] = "session-expired"
+            return response
         if exc.page:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(

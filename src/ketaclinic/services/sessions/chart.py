@@ -35,6 +35,7 @@ from ketaclinic.services.sessions.charting import (
     SegmentOut,
     bolus_doses,
     charted_times,
+    given_mg,
     infusions,
     minutes_between,
     observation_rows,
@@ -140,6 +141,8 @@ class SessionChart(BaseModel):
     check_in: dict[str, Any]
     planned_segments: list[dict[str, float]]
     planned_end_min: float | None
+    given_mg: float
+    planned_total_mg: float
     segments: list[SegmentOut]
     observations: list[ObservationOut]
     alerts: list[AlertOut]
@@ -289,6 +292,8 @@ def build_chart(session: Session, actor: Actor, row: InfusionSession, config: Co
             for s in planned.segments
         ],
         planned_end_min=planned_end_min(session, row),
+        given_mg=given_mg(session, row, min(now, row.ended_at or now)),
+        planned_total_mg=planned.total_mg,
         segments=[segment_out(row, s) for s in segment_rows(session, row.id)],
         observations=[observation_out(row, o) for o in obs_rows],
         alerts=session_alerts(session, row.id),

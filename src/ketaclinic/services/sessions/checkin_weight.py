@@ -30,7 +30,7 @@ def check_in_weight_flag(
     described = found.describe("the plan's")
     if not reason:
         raise ConflictError(
-            f"{described}: check the weight, or give weight_discrepancy_reason", field="weight_kg"
+            f"{described}: check the weight, or give the reason it differs", field="weight_kg"
         )
     return {
         "weight_kg": weight_kg,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -11,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from ketaclinic.services import accounts
 from ketaclinic.services.permissions import Permission
+from ketaclinic.settings import Settings
 from ketaclinic.web.deps import SESSION_COOKIE, DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.nav import NavItem
 from ketaclinic.web.problems import CsrfError
@@ -21,6 +23,7 @@ NAV = [NavItem("API tokens", "/account/tokens", Permission.TOKENS_OWN, order=95)
 
 AnyUserPage = Annotated[Principal, Depends(requires(None, page=True))]
 AnyUserApi = Annotated[Principal, Depends(requires(None))]
+AnyUserPoll = Annotated[Principal, Depends(requires(None, passive=True))]
 TokensPage = Annotated[Principal, Depends(requires(Permission.TOKENS_OWN, page=True))]
 TokensApi = Annotated[Principal, Depends(requires(Permission.TOKENS_OWN))]
 
@@ -92,6 +95,31 @@ def logout(request: Request, db: DbDep, principal: AnyUserPage) -> Response:
     response = RedirectResponse("/login?why=logged+out", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+def _login_left(principal: Principal, settings: Settings) -> dict[str, int | None]:
+    seconds = None
+    if principal.expires_at is not None:
+        seconds = max(0, int((principal.expires_at - datetime.now(UTC)).total_seconds()))
+    return {"seconds_left": seconds, "warn_seconds": settings.idle_warning_min * 60}
+
+
+@router.get("/session/status", include_in_schema=False)
+def session_status(principal: AnyUserPoll, settings: SettingsDep) -> dict[str, int | None]:
+    """Seconds until the idle logout, for the screen's warning; asking does not count as activity."""
+    return _login_left(principal, settings)
+
+
+@router.post("/session/keepalive", include_in_schema=False)
+def session_keepalive(principal: AnyUserApi, settings: SettingsDep) -> dict[str, int | None]:
+    """'Stay logged in' from the warning: counts as activity."""
+    return _login_left(principal, settings)
+
+
+@router.get("/session/resumed", response_class=HTMLResponse, include_in_schema=False)
+def session_resumed(request: Request, principal: AnyUserPage) -> Response:
+    """Where the re-login dialog's login lands: hands the new session's CSRF token to the open screen."""
+    return render(request, "session_resumed.html")
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -21,11 +21,13 @@ from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, get_settings, render, requires
 from ketaclinic.web.forms import blank, error_line, number, text
 from ketaclinic.web.nav import NavItem
+from ketaclinic.web.session_forms import chart_words, typed_back
 
 router = APIRouter()
 NAV = [NavItem("Sessions", "/sessions", Permission.SESSIONS_VIEW, order=40)]
 
 ViewPage = Annotated[Principal, Depends(requires(Permission.SESSIONS_VIEW, page=True))]
+ViewPoll = Annotated[Principal, Depends(requires(Permission.SESSIONS_VIEW, page=True, passive=True))]
 ChartPage = Annotated[Principal, Depends(requires(Permission.SESSIONS_CHART, page=True))]
 SignPage = Annotated[Principal, Depends(requires(Permission.SESSIONS_SIGN, page=True))]
 
@@ -42,11 +44,17 @@ def _chart_values(chart: session_chart.SessionChart, **extra: Any) -> dict[str, 
         chart=chart,
         charts=session_charts(chart),
         kinds=kinds,
+        words=chart_words(),
         obs_fields=_OBS_FIELDS,
         ae_kinds=[k.value for k in AdverseEventKind],
         ae_severities=[s.value for s in AdverseEventSeverity],
         rescue_meds=RESCUE_MEDICATIONS,
         open_alerts=[a for a in chart.alerts if a.state == "open"],
+        events_in_order=sorted(
+            [("ae", a.onset_at, a) for a in chart.adverse_events]
+            + [("med", m.given_at, m) for m in chart.medications],
+            key=lambda event: event[1],
+        ),
         **extra,
     )
 
@@ -96,8 +104,8 @@ def detail_page(request: Request, session_id: int, db: DbDep, principal: ViewPag
 
 
 @router.get("/sessions/{session_id}/alerts", response_class=HTMLResponse, include_in_schema=False)
-def alerts_fragment(request: Request, session_id: int, db: DbDep, principal: ViewPage) -> Response:
-    """The alerts panel, polled by htmx every few seconds."""
+def alerts_fragment(request: Request, session_id: int, db: DbDep, principal: ViewPoll) -> Response:
+    """The alerts panel, polled by htmx every few seconds (a poll: not activity for the idle logout)."""
     items = session_chart.poll_alerts(db, principal.actor, session_id, config=get_settings(request))
     return render(request, "sessions/_alerts.html", alerts=items, session_id=session_id)
 
@@ -113,24 +121,20 @@ def _observation_values(form: FormData) -> dict[str, Any]:
 async def observe_submit(request: Request, session_id: int, db: DbDep, principal: ChartPage) -> Response:
     """Chart a reading from the one-row form; htmx gets the refreshed flowsheet and charts."""
     form = await request.form()
-    error = None
+    refused: dict[str, Any] = {}
     status = 200
     try:
         flowsheet.chart_observation(
             db, principal.actor, session_id, _observation_values(form), config=get_settings(request)
         )
     except (InputError, ConflictError) as exc:
-        error, status = error_line(exc), http_status(exc)
+        refused, status = typed_back("obs-form", form, exc), http_status(exc)
     if not request.headers.get("hx-request"):
-        if error:
-            return _render_chart(request, db, principal, session_id, status, error=error)
+        if refused:
+            return _render_chart(request, db, principal, session_id, status, **refused)
         return RedirectResponse(f"/sessions/{session_id}", status_code=303)
     chart = session_chart.view_session(db, principal.actor, session_id, config=get_settings(request))
-    response = render(
-        request,
-        "sessions/_live.html",
-        **_chart_values(chart, obs_error=error, obs_values=dict(form) if error else {}),
-    )
+    response = render(request, "sessions/_live.html", **_chart_values(chart, **refused))
     response.headers["HX-Trigger"] = "refresh-alerts"
     return response
 
@@ -159,7 +163,7 @@ async def rate_check_fragment(
     try:
         preview = charting.check_rate_change(db, principal.actor, session_id, _rate_in(form), config=settings)
     except (ValidationError, InputError, ConflictError) as exc:
-        error = error_line(exc)
+        error = error_line(exc, chart_words())
     return render(
         request,
         "sessions/_rate_check.html",
@@ -171,13 +175,17 @@ async def rate_check_fragment(
     )
 
 
-async def _act(request: Request, db: DbDep, principal: Principal, session_id: int, step: Any) -> Response:
-    """Run one form action; back to the chart, or the chart with the error (4xx)."""
+async def _act(
+    request: Request, db: DbDep, principal: Principal, session_id: int, step: Any, form_id: str
+) -> Response:
+    """Run one form action; back to the chart, or the chart with the error beside the field and what was
+    typed in `form_id` kept (4xx)."""
     form = await request.form()
     try:
         step(form)
     except (ValidationError, InputError, ConflictError, NotFoundError) as exc:
-        return _render_chart(request, db, principal, session_id, http_status(exc), error=error_line(exc))
+        refused = typed_back(form_id, form, exc)
+        return _render_chart(request, db, principal, session_id, http_status(exc), **refused)
     return RedirectResponse(f"/sessions/{session_id}", status_code=303)
 
 
@@ -195,7 +203,7 @@ async def rate_submit(
         else:
             charting.change_rate(db, principal.actor, session_id, rate, config=settings)
 
-    return await _act(request, db, principal, session_id, step)
+    return await _act(request, db, principal, session_id, step, "rate")
 
 
 @router.post("/sessions/{session_id}/check-in", response_class=HTMLResponse, include_in_schema=False)
@@ -225,7 +233,7 @@ async def check_in_submit(
         data = sessions.CheckInIn.model_validate({k: v for k, v in values.items() if v is not None})
         sessions.check_in(db, principal.actor, session_id, data, config=settings)
 
-    return await _act(request, db, principal, session_id, step)
+    return await _act(request, db, principal, session_id, step, "check-in")
 
 
 def _resume_in(form: FormData) -> sessions.ResumeIn:
@@ -262,7 +270,7 @@ async def lifecycle_submit(
         else:
             raise InputError(f"unknown action {action!r}", field="action")
 
-    return await _act(request, db, principal, session_id, step)
+    return await _act(request, db, principal, session_id, step, "lifecycle")
 
 
 async def _alert_panel_after(
@@ -278,7 +286,7 @@ async def _alert_panel_after(
     try:
         change(form)
     except (ValidationError, ConflictError, NotFoundError) as exc:
-        error = error_line(exc)
+        error = error_line(exc, chart_words())
     items = session_chart.poll_alerts(db, principal.actor, session_id, config=get_settings(request))
     return render(request, "sessions/_alerts.html", alerts=items, session_id=session_id, alert_error=error)
 
@@ -338,7 +346,7 @@ async def adverse_event_submit(
         data = events.AdverseEventIn.model_validate({k: text(form, k) for k in fields})
         events.chart_adverse_event(db, principal.actor, session_id, data)
 
-    return await _act(request, db, principal, session_id, step)
+    return await _act(request, db, principal, session_id, step, "ae-form")
 
 
 @router.post("/sessions/{session_id}/medications", response_class=HTMLResponse, include_in_schema=False)
@@ -360,7 +368,7 @@ async def medication_submit(
         )
         events.chart_medication(db, principal.actor, session_id, data, config=settings)
 
-    return await _act(request, db, principal, session_id, step)
+    return await _act(request, db, principal, session_id, step, "med-form")
 
 
 @router.post("/sessions/{session_id}/discharge", response_class=HTMLResponse, include_in_schema=False)
@@ -374,15 +382,17 @@ async def discharge_submit(
         data = sessions.DischargeIn(answers=answers)
         sessions.discharge(db, principal.actor, session_id, data, config=settings)
 
-    return await _act(request, db, principal, session_id, step)
+    return await _act(request, db, principal, session_id, step, "discharge")
 
 
 @router.post("/sessions/{session_id}/sign", response_class=HTMLResponse, include_in_schema=False)
 async def sign_submit(request: Request, session_id: int, db: DbDep, principal: SignPage) -> Response:
     """Sign and lock the record."""
-    return await _act(
-        request, db, principal, session_id, lambda _form: sessions.sign(db, principal.actor, session_id)
-    )
+
+    def step(_form: FormData) -> None:
+        sessions.sign(db, principal.actor, session_id)
+
+    return await _act(request, db, principal, session_id, step, "sign")
 
 
 @router.post("/sessions/{session_id}/addenda", response_class=HTMLResponse, include_in_schema=False)
@@ -392,4 +402,4 @@ async def addendum_submit(request: Request, session_id: int, db: DbDep, principa
     def step(form: FormData) -> None:
         sessions.add_addendum(db, principal.actor, session_id, sessions.AddendumIn(text=text(form, "text")))
 
-    return await _act(request, db, principal, session_id, step)
+    return await _act(request, db, principal, session_id, step, "addendum")

@@ -1,0 +1,148 @@
+"""The chart screen during an infusion: login expiry, refused forms kept in clinical words, the record."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ketaclinic.services.permissions import Actor
+from ketaclinic.store.base import utcnow
+from ketaclinic.store.db import Database
+from tests.login_support import idle_for, last_seen
+from tests.services.sessions_support import CHECK_IN, approved_plan
+
+Client = Callable[[str | None], TestClient]
+OpenChart = Callable[[bool], tuple[TestClient, int, TestClient]]
+Pages = Callable[[str], TestClient]
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def open_chart(
+    api_client: Client,
+    page_client: Callable[[str], TestClient],
+    web_db: Database,
+    web_staff: dict[str, Actor],
+) -> Callable[[bool], tuple[TestClient, int, TestClient]]:
+    """`open_chart(running)` -> (the nurse's API client, a session, the nurse's browser client)."""
+
+    def make(running: bool) -> tuple[TestClient, int, TestClient]:
+        api = api_client("nurse")
+        plan_id = approved_plan(web_db, web_staff)
+        made = api.post("/api/v1/sessions", json={"plan_id": plan_id, "session_number": 1})
+        sid = int(made.json()["id"])
+        if running:
+            assert api.post(f"/api/v1/sessions/{sid}/check-in", json=CHECK_IN).status_code == 200
+            assert api.post(f"/api/v1/sessions/{sid}/start", json={"pump_ml_h": 24.5}).status_code == 200
+        return api, sid, page_client("nurse")
+
+    return make
+
+
+def test_an_expired_login_never_nests_the_login_page_in_a_fragment(
+    open_chart: OpenChart, web_db: Database
+) -> None:
+    _api, sid, nurse = open_chart(True)
+    idle_for(web_db, 16)
+    for answer in (
+        nurse.get(f"/sessions/{sid}/alerts", headers=HX),
+        nurse.post(f"/sessions/{sid}/observations", data={"hr": "80"}, headers=HX | {"X-CSRF-Token": "x"}),
+    ):
+        assert answer.status_code == 401 and answer.headers["HX-Trigger"] == "session-expired"
+        assert "<form" not in answer.text and "Log in" not in answer.text
+    page = nurse.get(f"/sessions/{sid}")  # a whole page still goes to the login form
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
+
+
+def test_polling_is_not_activity_but_a_person_acting_is(open_chart: OpenChart, web_db: Database) -> None:
+    _api, sid, nurse = open_chart(True)
+    idle_for(web_db, 10)
+    before = last_seen(web_db)
+    assert nurse.get(f"/sessions/{sid}/alerts", headers=HX).status_code == 200
+    status = nurse.get("/session/status").json()
+    assert last_seen(web_db) == before
+    assert 4 * 60 <= status["seconds_left"] <= 5 * 60 and status["warn_seconds"] == 120
+    idle_for(web_db, 14)
+    assert nurse.get("/session/status").json()["seconds_left"] <= 60  # the screen warns now
+    kept = nurse.post("/session/keepalive", headers={"X-CSRF-Token": nurse.csrf}).json()
+    assert kept["seconds_left"] > 14 * 60 and last_seen(web_db) != before
+    assert nurse.post("/session/keepalive").status_code == 403  # a write without the CSRF token
+
+
+def test_the_re_login_landing_hands_the_new_csrf_token_to_the_screen(
+    page_client: Callable[[str], TestClient],
+) -> None:
+    nurse = page_client("nurse")
+    landing = nurse.get("/session/resumed")
+    assert landing.status_code == 200 and f'data-csrf="{nurse.csrf}"' in landing.text
+    assert "postMessage" in landing.text
+
+
+def test_a_refused_check_in_keeps_what_was_typed_and_names_the_field_in_clinical_words(
+    open_chart: OpenChart, web_db: Database
+) -> None:
+    _api, sid, nurse = open_chart(False)
+    form = {
+        "weight_kg": "0.5",
+        "sbp": "131",
+        "dbp": "82",
+        "hr": "71",
+        "spo2": "97",
+        "nrs": "6",
+        "premed_medication": "none",
+        "pregnancy_check": "negative_test",
+        "csrf_token": nurse.csrf,
+    }
+    answer = nurse.post(f"/sessions/{sid}/check-in", data=form)
+    assert answer.status_code == 422
+    beside = re.search(r'id="err-check-in-weight_kg"[^>]*>([^<]+)<', answer.text)
+    assert beside and beside.group(1) == "must be at least 1 kg; 0.5 kg was entered"
+    assert 'id="page-error">Weight today: must be at least 1 kg' in answer.text
+    for name, value in (("weight_kg", "0.5"), ("sbp", "131"), ("dbp", "82"), ("nrs", "6")):
+        assert re.search(rf'name="{name}"[^>]*value="{value}"', answer.text), name
+    assert '<option value="negative_test" selected>' in answer.text
+    assert '<option value="none" selected>' in answer.text
+    for raw in ("weight_kg:", "Input should", "mm[Hg]"):
+        assert raw not in answer.text.split('id="page-error">')[1].split("</div>")[0]
+    assert "SBP mmHg" in answer.text and "SpO₂ %" in answer.text
+    answer = nurse.post(f"/sessions/{sid}/check-in", data=form | {"weight_kg": "70", "nrs": "6.5"})
+    assert 'id="err-check-in-nrs"' in answer.text and "must be a whole number; 6.5 was entered" in answer.text
+    assert nurse.post(f"/sessions/{sid}/check-in", data=form | {"weight_kg": "70"}).status_code == 303
+
+
+def test_a_refused_reading_keeps_its_values_and_note(open_chart: OpenChart, web_db: Database) -> None:
+    _api, sid, nurse = open_chart(True)
+    typed = {"sbp": "128", "hr": "77", "spo2": "140", "note": "patient drowsy", "hallucinations": "1"}
+    answer = nurse.post(
+        f"/sessions/{sid}/observations", data=typed, headers=HX | {"X-CSRF-Token": nurse.csrf}
+    )
+    assert answer.status_code == 200  # htmx swaps the refused row back in with its message
+    assert re.search(r'id="err-obs-form-spo2"[^>]*>140.0 is impossible \(0-100 %\)<', answer.text)
+    assert "SpO₂: 140.0 is impossible" in answer.text
+    assert 'value="patient drowsy"' in answer.text and 'value="128"' in answer.text
+    assert re.search(r'name="hallucinations"[^>]*checked', answer.text)
+
+
+def test_flowsheet_headings_events_in_time_order_and_the_ketamine_totals(
+    open_chart: OpenChart, web_db: Database
+) -> None:
+    api, sid, nurse = open_chart(True)
+    base = f"/api/v1/sessions/{sid}"
+    now = utcnow()
+    late = {"kind": "nausea_vomiting", "severity": "mild", "action": "ondansetron", "outcome": "settled"}
+    assert api.post(f"{base}/adverse-events", json=late | {"onset_at": now.isoformat()}).status_code == 201
+    early = {"purpose": "rescue", "medication": "labetalol", "dose": 10}
+    given_at = (now - timedelta(minutes=1)).isoformat()
+    assert api.post(f"{base}/medications", json=early | {"given_at": given_at}).status_code == 201
+    chart = api.get(base).json()
+    assert chart["planned_total_mg"] > 0 and 0 <= chart["given_mg"] < chart["planned_total_mg"]
+    screen = nurse.get(f"/sessions/{sid}").text
+    headings = re.findall(r'<th class="num" title="[^"]*">([^<]+)</th>', screen.split('id="flowsheet"')[1])
+    assert headings[:4] == ["SBP mmHg", "DBP mmHg", "HR /min", "SpO₂ %"] and "sbp" not in headings
+    events = screen.split("Events and doses")[1].split("</table>")[0].lower()
+    assert events.index("labetalol") < events.index("ae: nausea vomiting")
+    assert re.search(r"Ketamine given</dt><dd><strong>[\d.,]+ mg</strong> of [\d.,]+ mg planned", screen)
