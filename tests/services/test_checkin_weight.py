@@ -50,7 +50,7 @@ def test_a_tenfold_typo_is_refused_naming_weight_kg(db: Database, staff: dict[st
         _check_in(db, staff["nurse"], session_id, 7.2)
     assert refused.value.field == "weight_kg"
     assert "7.2 kg is 90% below the plan's 72.5 kg" in refused.value.message
-    assert "weight_discrepancy_reason" in refused.value.message
+    assert "give the reason it differs" in refused.value.message
     assert _events(db) == before
     chart = view_session(db, staff["nurse"], session_id)
     assert chart.state == "scheduled"
