@@ -3,6 +3,8 @@
 A plan that breaches any hard limit is refused (HardLimitError); soft breaches are listed so that the
 service can demand a reason and a co-signature. Titrated sessions carry both paths of their envelope;
 the limits are checked on both, and the series total on the maximum path.
+Every rate is the one the nurse programs: mL/h rounded down to the context's pump resolution, and
+the mg/h, mg/kg/h, volumes, totals and checks all follow from that programmed rate.
 Each session is predicted from zero drug: carry-over from an earlier session is not modelled.
 """
 
@@ -22,6 +24,7 @@ from ketaclinic.dosing.checks import (
     check_concentration,
     check_series_total,
     check_session_total,
+    dose_response_note,
     rate_checks,
     refuse_hard,
     with_subject,
@@ -29,7 +32,7 @@ from ketaclinic.dosing.checks import (
 )
 from ketaclinic.dosing.library import DrugLibrary
 from ketaclinic.dosing.protocols import Premedication, Protocol
-from ketaclinic.dosing.titration import RateStep, block_envelope, library_hard_cap_mg_h
+from ketaclinic.dosing.titration import RateStep, block_envelope, library_soft_cap_mg_h
 from ketaclinic.dosing.weight import DosingWeight
 from ketaclinic.dosing.weight import dosing_weight as choose_dosing_weight
 from ketaclinic.errors import InputError
@@ -121,6 +124,7 @@ class SessionPlan:
     min_path_prediction: SessionPrediction | None
     titrated: bool
     note: str | None = None
+    information: str | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -142,6 +146,7 @@ class SessionPlan:
             "checks": [c.to_json_dict() for c in self.checks],
             "prediction": self.prediction.to_json_dict() if self.prediction else None,
             "note": self.note,
+            "information": self.information,
         }
         if self.titrated:
             out["segments_path"] = "max"
@@ -166,6 +171,7 @@ class DosePlan:
     observation_cadence: str
     weight: DosingWeight
     concentration_mg_ml: float
+    pump_resolution_ml_h: float
     container_volume_ml: float | None
     model_key: str | None
     sessions: tuple[SessionPlan, ...]
@@ -209,6 +215,7 @@ class DosePlan:
                 "note": self.weight.note,
             },
             "concentration_mg_ml": self.concentration_mg_ml,
+            "pump_resolution_ml_h": self.pump_resolution_ml_h,
             "container_volume_ml": self.container_volume_ml,
             "model": self.model_key,
             "sessions": [s.to_json_dict() for s in self.sessions],
@@ -232,22 +239,28 @@ class DosePlan:
         }
 
 
-def _segments(
-    path: tuple[RateStep, ...], weight_kg: float, concentration_mg_ml: float
-) -> tuple[Segment, ...]:
-    return tuple(
-        Segment(
-            start_min=step.start_min,
-            end_min=step.end_min,
-            rate_mg_kg_h=pump.rate_mg_kg_h(step.rate_mg_h, weight_kg),
-            rate_mg_h=step.rate_mg_h,
-            pump_ml_h=pump.pump_ml_h(step.rate_mg_h, concentration_mg_ml),
-            volume_ml=pump.volume_ml(
-                pump.mg_delivered(step.rate_mg_h, step.end_min - step.start_min), concentration_mg_ml
-            ),
-        )
-        for step in path
+def _segment(step: RateStep, weight_kg: float, concentration_mg_ml: float, resolution_ml_h: float) -> Segment:
+    """The step as the pump is programmed: mL/h rounded down to the pump, every other unit from that."""
+    programmed_ml_h = pump.programmable_pump_ml_h(
+        pump.pump_ml_h(step.rate_mg_h, concentration_mg_ml), resolution_ml_h
     )
+    rate_mg_h = pump.rate_mg_h_from_pump(programmed_ml_h, concentration_mg_ml)
+    return Segment(
+        start_min=step.start_min,
+        end_min=step.end_min,
+        rate_mg_kg_h=pump.rate_mg_kg_h(rate_mg_h, weight_kg),
+        rate_mg_h=rate_mg_h,
+        pump_ml_h=programmed_ml_h,
+        volume_ml=pump.volume_ml(
+            pump.mg_delivered(rate_mg_h, step.end_min - step.start_min), concentration_mg_ml
+        ),
+    )
+
+
+def _segments(
+    path: tuple[RateStep, ...], weight_kg: float, concentration_mg_ml: float, resolution_ml_h: float
+) -> tuple[Segment, ...]:
+    return tuple(_segment(step, weight_kg, concentration_mg_ml, resolution_ml_h) for step in path)
 
 
 def _predict(model_key: str, weight_kg: float, segments: tuple[Segment, ...]) -> SessionPrediction:
@@ -332,7 +345,8 @@ def build_plan(
     if predict:
         get_model(model)  # an unknown key is bad input before any work
     first_day = start or date.today()
-    cap = library_hard_cap_mg_h(library, ctx.id, w)
+    resolution = ctx.pump_resolution.value
+    cap = library_soft_cap_mg_h(library, ctx.id, w)
     sessions: list[SessionPlan] = []
     cache: dict[tuple[Segment, ...], SessionPrediction] = {}
 
@@ -346,9 +360,9 @@ def build_plan(
 
     for number in range(1, protocol.schedule.session_count + 1):
         block = protocol.block_for(number)
-        envelope = block_envelope(block, w, cap)
-        max_segments = _segments(envelope.max_path, w, concentration)
-        min_segments = _segments(envelope.min_path, w, concentration)
+        envelope = block_envelope(block, w, cap, "soft limit (a higher rate at the bedside needs a reason)")
+        max_segments = _segments(envelope.max_path, w, concentration, resolution)
+        min_segments = _segments(envelope.min_path, w, concentration, resolution)
         paths = (
             (("max", max_segments), ("min", min_segments)) if envelope.titrated else (("max", max_segments),)
         )
@@ -372,6 +386,12 @@ def build_plan(
                 min_path_prediction=None,
                 titrated=envelope.titrated,
                 note=envelope.note,
+                information=dose_response_note(
+                    library,
+                    ctx.id,
+                    total_mg=total,
+                    duration_min=sum(s.end_min - s.start_min for s in max_segments if s.rate_mg_h > 0),
+                ),
             )
         )
     series_total = sum(s.total_mg for s in sessions)
@@ -397,6 +417,7 @@ def build_plan(
         observation_cadence=protocol.observation_cadence,
         weight=weight,
         concentration_mg_ml=concentration,
+        pump_resolution_ml_h=resolution,
         container_volume_ml=volume_ml,
         model_key=model if predict else None,
         sessions=tuple(sessions),

@@ -21,6 +21,7 @@ from ketaclinic.dosing import (
     parse_dose,
     parse_rate,
 )
+from ketaclinic.dosing.pump import pump_ml_h_text
 from ketaclinic.errors import InputError
 from ketaclinic.services.reference import clinic_library
 
@@ -71,9 +72,10 @@ def _print_plan(plan: DosePlan) -> None:
     for s in plan.sessions:
         typer.echo(f"  session {s.number} {s.date.isoformat()} {s.label}: {s.total_mg:.1f} mg [{s.verdict}]")
         for seg in s.segments:
+            ml_h = pump_ml_h_text(seg.pump_ml_h, plan.pump_resolution_ml_h)
             typer.echo(
                 f"    {seg.start_min:>7.0f}-{seg.end_min:<7.0f} min  {seg.rate_mg_kg_h:.3f} mg/kg/h"
-                f"  {seg.rate_mg_h:.2f} mg/h  {seg.pump_ml_h:.2f} mL/h  {seg.volume_ml:.1f} mL"
+                f"  {seg.rate_mg_h:.2f} mg/h  {ml_h} mL/h  {seg.volume_ml:.1f} mL"
             )
         if s.prediction is not None:
             pr = s.prediction
