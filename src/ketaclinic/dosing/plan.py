@@ -11,6 +11,7 @@ Each session is predicted from zero drug: carry-over from an earlier session is 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ from ketaclinic.dosing.checks import (
     with_subject,
     worst_verdict,
 )
+from ketaclinic.dosing.choices import apply_choices
 from ketaclinic.dosing.library import DrugLibrary
 from ketaclinic.dosing.protocols import Premedication, Protocol
 from ketaclinic.dosing.titration import RateStep, block_envelope, library_soft_cap_mg_h
@@ -179,11 +181,13 @@ class DosePlan:
     series_checks: tuple[LimitCheck, ...]
     premedication: tuple[Premedication, ...] = field(default=())
     notes: str = ""
+    choices: Mapping[str, float] = field(default_factory=dict)
+    choice_checks: tuple[LimitCheck, ...] = ()
 
     @property
     def checks(self) -> tuple[LimitCheck, ...]:
-        """Every check of the plan: sessions then series."""
-        return tuple(c for s in self.sessions for c in s.checks) + self.series_checks
+        """Every check of the plan: the physician's choices, sessions, then series."""
+        return self.choice_checks + tuple(c for s in self.sessions for c in s.checks) + self.series_checks
 
     @property
     def verdict(self) -> Verdict:
@@ -221,6 +225,8 @@ class DosePlan:
             "sessions": [s.to_json_dict() for s in self.sessions],
             "series_total_mg": self.series_total_mg,
             "series_checks": [c.to_json_dict() for c in self.series_checks],
+            "choices": dict(self.choices),
+            "choice_checks": [c.to_json_dict() for c in self.choice_checks],
             "verdict": self.verdict,
             "soft_breaches": [c.to_json_dict() for c in self.soft_breaches],
             "premedication": [
@@ -329,8 +335,13 @@ def build_plan(
     model_key: str | None = None,
     library: DrugLibrary,
     predict: bool = True,
+    choices: Mapping[str, float] | None = None,
 ) -> DosePlan:
-    """Compute and check a whole series against the clinic library; a hard breach is HardLimitError."""
+    """Compute and check a whole series against the clinic library; a hard breach is HardLimitError.
+
+    `choices` are the physician's values for the protocol's choosable numbers (dosing/choices.py).
+    """
+    protocol, choice_checks = apply_choices(protocol, choices or {})
     ctx = library.context(protocol.context)
     weight = choose_dosing_weight(weight_kg, kind=dosing_weight, height_cm=height_cm, sex=sex)
     w = weight.weight_kg
@@ -425,4 +436,6 @@ def build_plan(
         series_checks=series_checks,
         premedication=protocol.premedication,
         notes=protocol.notes,
+        choices={c.quantity: c.value for c in choice_checks},
+        choice_checks=choice_checks,
     )
