@@ -100,7 +100,7 @@ def test_builder_form_sends_only_the_chosen_protocols_choices(
     )
     text = chosen.text.replace("&#39;", "'")
     assert chosen.status_code == 200 and "<h2>Physician's choices</h2>" in text
-    assert "physician's choice: dose_mg_kg 1.5 mg/kg is above the published range 0.1-1 mg/kg" in text
+    assert "physician's choice, dose per kg: 1.5 mg/kg is above the published range 0.1-1 mg/kg" in text
 
 
 def test_pump_sheet_prints_the_programmed_rate(

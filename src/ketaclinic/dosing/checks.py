@@ -215,9 +215,8 @@ def dose_response_note(
     if not _below(total_mg, minimum.total_mg.value) and duration_min > minimum.over_min.value:
         return None
     return (
-        f"{total_mg:.4g} mg over {duration_min:.4g} min: dose-response evidence is for at least "
-        f"{minimum.total_mg.value:g} mg over more than {minimum.over_min.value:g} min "
-        f"({minimum.total_mg.source}); information, not a limit"
+        f"{total_mg:.4g} mg over {duration_min:.4g} min is short of at least {minimum.total_mg.value:g} mg "
+        f"over more than {minimum.over_min.value:g} min ({minimum.total_mg.source}); information, not a limit"
     )
 
 

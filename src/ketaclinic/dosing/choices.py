@@ -26,7 +26,16 @@ CHOICE_UNITS: dict[str, str] = {
     "rate_mg_h": "mg/h",
     "rate_mg_kg_h": "mg/kg/h",
 }
-_BLOCK_KEYS = ("duration_min", "dose_mg", "dose_mg_kg", "rate_mg_h", "rate_mg_kg_h")
+CHOICE_LABELS: dict[str, str] = {
+    "sessions": "Sessions in the series",
+    "interval_days": "Days between sessions",
+    "duration_min": "Infusion duration",
+    "dose_mg": "Dose per session",
+    "dose_mg_kg": "Dose per kg",
+    "rate_mg_h": "Rate",
+    "rate_mg_kg_h": "Rate per kg",
+}
+_BLOCK_KEYS = ("dose_mg", "dose_mg_kg", "rate_mg_h", "rate_mg_kg_h", "duration_min")
 MAX_SESSIONS = 30
 MAX_DURATION_MIN = 7 * 24 * 60
 
@@ -34,15 +43,15 @@ MAX_DURATION_MIN = 7 * 24 * 60
 def choosable(protocol: Protocol) -> dict[str, Param]:
     """The protocol's numbers the physician chooses, by key (the first block's where blocks share one)."""
     out: dict[str, Param] = {}
-    schedule = (("sessions", protocol.schedule.sessions), ("interval_days", protocol.schedule.interval_days))
-    for key, param in schedule:
-        if param.published_range is not None:
-            out[key] = param
     for block in protocol.dosing:
         for key in _BLOCK_KEYS:
             param = getattr(block, key)
             if param is not None and param.published_range is not None:
                 out.setdefault(key, param)
+    schedule = (("sessions", protocol.schedule.sessions), ("interval_days", protocol.schedule.interval_days))
+    for key, param in schedule:
+        if param.published_range is not None:
+            out[key] = param
     return out
 
 
@@ -76,8 +85,8 @@ def choice_check(key: str, param: Param, value: float) -> LimitCheck:
     unit = CHOICE_UNITS[key]
     where = "within" if check.verdict == "ok" else ("below" if check.limit_kind == "soft_min" else "above")
     message = (
-        f"physician's choice: {key} {value:g} {unit} is {where} the published range {low:g}-{high:g} {unit}"
-        + ("" if check.verdict == "ok" else f" ({param.source})")
+        f"physician's choice, {CHOICE_LABELS[key].lower()}: {value:g} {unit} is {where} the published range "
+        f"{low:g}-{high:g} {unit}" + ("" if check.verdict == "ok" else f" ({param.source})")
     )
     return replace(check, message=message)
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ketaclinic.dosing import DoseQuantity, RateQuantity, check_dose, parse_dose, parse_rate
 from ketaclinic.dosing.bounds import MAX_WEIGHT_KG, MIN_WEIGHT_KG
-from ketaclinic.dosing.choices import CHOICE_UNITS, choosable
+from ketaclinic.dosing.choices import CHOICE_LABELS, CHOICE_UNITS, choosable
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
 from ketaclinic.pharmacology import list_models
 from ketaclinic.reports.svg import concentration_chart
@@ -234,6 +234,7 @@ def _builder(
         protocols=list(reference.protocols.values()),
         choosable={p.id: choosable(p) for p in reference.protocols.values() if choosable(p)},
         units=CHOICE_UNITS,
+        labels=CHOICE_LABELS,
         models=list_models(),
         values=values,
         errors=errors,
