@@ -105,6 +105,18 @@ def test_dose_response_minimum_is_information_not_a_breach() -> None:
     assert plan.to_json_dict()["sessions"][0]["information"] == plan.sessions[0].information
 
 
+def test_a_clinic_may_change_only_a_local_policy_dose_response_minimum() -> None:
+    entry = {
+        "total_mg": {"value": 30.0, "source": "Clinic pain team 2026", "status": "local-policy"},
+        "over_min": {"value": 90.0, "source": "Clinic pain team 2026", "status": "local-policy"},
+    }
+    changed = apply_override(LIB, {"context": {"outpatient-s": {"dose_response_minimum": entry}}}, "c.toml")
+    minimum = changed.context("outpatient-s").dose_response_minimum
+    assert minimum is not None and minimum.total_mg.value == 30.0
+    with pytest.raises(DataFileError, match="not a local-policy value"):  # Cohen 2018's 80 mg stays
+        apply_override(LIB, {"context": {"outpatient": {"dose_response_minimum": entry}}}, "c.toml")
+
+
 def _assert_programmed(p: DosePlan, resolution_ml_h: float) -> None:
     decimals = pump.resolution_decimals(resolution_ml_h)
     for s in p.sessions:

@@ -335,6 +335,7 @@ def apply_override(library: DrugLibrary, data: Mapping[str, Any], where: str) ->
         limits = dict(ctx.limits)
         concentrations = ctx.concentrations
         resolution = ctx.pump_resolution
+        minimum = ctx.dose_response_minimum
         label = ctx.label
         for key, value in raw.items():
             if key == "concentrations_mg_ml":
@@ -345,6 +346,10 @@ def apply_override(library: DrugLibrary, data: Mapping[str, Any], where: str) ->
                 if ctx.pump_resolution.status is not Status.LOCAL_POLICY:
                     raise DataFileError(f"{entry}.pump_resolution_ml_h: not a local-policy value")
                 resolution = _pump_resolution(value, f"{entry}.pump_resolution_ml_h")
+            elif key == "dose_response_minimum":
+                if minimum is not None and minimum.total_mg.status is not Status.LOCAL_POLICY:
+                    raise DataFileError(f"{entry}.dose_response_minimum: not a local-policy value")
+                minimum = _dose_response_minimum(value, f"{entry}.dose_response_minimum")
             elif key == "label":
                 label = _text(value, f"{entry}.label")
             elif key in QUANTITIES:
@@ -352,10 +357,15 @@ def apply_override(library: DrugLibrary, data: Mapping[str, Any], where: str) ->
             else:
                 raise DataFileError(
                     f"{entry}.{key}: cannot be overridden "
-                    "(only label, concentrations, pump resolution, limits)"
+                    "(only label, concentrations, pump resolution, dose-response minimum, limits)"
                 )
         contexts[context_id] = replace(
-            ctx, label=label, limits=limits, concentrations=concentrations, pump_resolution=resolution
+            ctx,
+            label=label,
+            limits=limits,
+            concentrations=concentrations,
+            pump_resolution=resolution,
+            dose_response_minimum=minimum,
         )
     return DrugLibrary(contexts)
 
