@@ -16,8 +16,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
-import numpy as np
-
 from ketaclinic.dosing import pump
 from ketaclinic.dosing.checks import (
     LimitCheck,
@@ -33,16 +31,15 @@ from ketaclinic.dosing.checks import (
 )
 from ketaclinic.dosing.choices import apply_choices
 from ketaclinic.dosing.library import DrugLibrary
+from ketaclinic.dosing.prediction import SessionPrediction, predict_session
 from ketaclinic.dosing.protocols import Premedication, Protocol
 from ketaclinic.dosing.titration import RateStep, block_envelope, library_soft_cap_mg_h
 from ketaclinic.dosing.weight import DosingWeight
 from ketaclinic.dosing.weight import dosing_weight as choose_dosing_weight
 from ketaclinic.errors import InputError
-from ketaclinic.pharmacology import Infusion, Regimen, get_band, get_model, minutes_within, peak, simulate
+from ketaclinic.pharmacology import get_model
 
 DEFAULT_MODELS = {"racemic": "domino1984", "s-ketamine": "fanta2015_s"}
-_CURVE_POINTS = 241  # grid points per predicted session (JSON and summaries)
-_TAIL_MIN = 60.0  # minutes predicted after the infusion ends (recovery)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,42 +67,6 @@ class Segment:
             "rate_mg_h": self.rate_mg_h,
             "pump_ml_h": self.pump_ml_h,
             "volume_ml": self.volume_ml,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class SessionPrediction:
-    """Predicted plasma (and effect-site) concentration of one session path, and its summary."""
-
-    model_key: str
-    t_min: tuple[float, ...]
-    cp_ng_ml: tuple[float, ...]
-    ce_ng_ml: tuple[float, ...] | None
-    peak_cp_ng_ml: float
-    peak_cp_t_min: float
-    peak_ce_ng_ml: float | None
-    minutes_in_analgesic_window: float
-    window_low_ng_ml: float
-    window_high_ng_ml: float
-    window_source: str
-    warnings: tuple[str, ...] = ()
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """Plain JSON values (the curve included)."""
-        return {
-            "model": self.model_key,
-            "peak_cp_ng_ml": self.peak_cp_ng_ml,
-            "peak_cp_t_min": self.peak_cp_t_min,
-            "peak_ce_ng_ml": self.peak_ce_ng_ml,
-            "minutes_in_analgesic_window": self.minutes_in_analgesic_window,
-            "analgesic_window_ng_ml": [self.window_low_ng_ml, self.window_high_ng_ml],
-            "analgesic_window_source": self.window_source,
-            "warnings": list(self.warnings),
-            "curve": {
-                "t_min": list(self.t_min),
-                "cp_ng_ml": list(self.cp_ng_ml),
-                "ce_ng_ml": None if self.ce_ng_ml is None else list(self.ce_ng_ml),
-            },
         }
 
 
@@ -269,34 +230,6 @@ def _segments(
     return tuple(_segment(step, weight_kg, concentration_mg_ml, resolution_ml_h) for step in path)
 
 
-def _predict(model_key: str, weight_kg: float, segments: tuple[Segment, ...]) -> SessionPrediction:
-    end = segments[-1].end_min
-    t = np.linspace(0.0, end + _TAIL_MIN, _CURVE_POINTS)
-    regimen = Regimen(
-        infusions=tuple(Infusion(s.start_min, s.end_min, s.rate_mg_h) for s in segments if s.rate_mg_h > 0)
-    )
-    prediction = simulate(model_key, weight_kg, regimen, t)
-    band = get_band("analgesic")
-    t_peak, cp_peak = peak(prediction)
-    ce = prediction.ce_ng_ml
-    return SessionPrediction(
-        model_key=prediction.model_key,
-        t_min=tuple(float(x) for x in prediction.t_min),
-        cp_ng_ml=tuple(float(x) for x in prediction.cp_ng_ml),
-        ce_ng_ml=None if ce is None else tuple(float(x) for x in ce),
-        peak_cp_ng_ml=cp_peak,
-        peak_cp_t_min=t_peak,
-        peak_ce_ng_ml=None if ce is None else float(np.max(ce)),
-        minutes_in_analgesic_window=minutes_within(
-            prediction.t_min, prediction.cp_ng_ml, band.low_ng_ml, band.high_ng_ml
-        ),
-        window_low_ng_ml=band.low_ng_ml,
-        window_high_ng_ml=band.high_ng_ml,
-        window_source=band.source,
-        warnings=tuple(prediction.warnings),
-    )
-
-
 def _session_checks(
     library: DrugLibrary,
     context: str,
@@ -366,7 +299,7 @@ def build_plan(
             return None
         if segments not in cache:
             # PK scales with the actual body weight, whatever weight the dose was computed on
-            cache[segments] = _predict(model, weight.actual_weight_kg, segments)
+            cache[segments] = predict_session(model, weight.actual_weight_kg, segments)
         return cache[segments]
 
     for number in range(1, protocol.schedule.session_count + 1):
