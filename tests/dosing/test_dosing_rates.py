@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from datetime import date
 from typing import Any
 
 import pytest
@@ -26,7 +25,6 @@ from ketaclinic.errors import DataFileError, InputError
 
 LIB = load_library()
 PROTOCOLS = load_protocols()
-START = date(2025, 3, 3)
 CONCENTRATIONS = (1.0, 2.0, 5.0, 10.0)
 RESOLUTIONS = (0.1, 0.01, 0.05, 1.0)
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 
 import pytest
 from sqlalchemy import select
 
 from ketaclinic.errors import InputError
-from ketaclinic.services.patients import PatientCreate, register_patient
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans import contract
 from ketaclinic.services.plans import lifecycle as plans
@@ -20,18 +18,8 @@ from tests import factories
 SERIES = "cohen2018-series"
 
 
-def _patient(db: Database, staff: dict[str, Actor], weight_kg: float = 70.0) -> int:
-    created = PatientCreate(
-        mrn="RS-1",
-        family_name="Series",
-        given_name="Sam",
-        birth_date=date(1966, 6, 6),
-        sex="male",
-        weight_kg=weight_kg,
-        height_cm=178,
-        diagnoses=["G50.0"],
-    )
-    return register_patient(db, staff["physician"], created).id
+def _patient(db: Database, staff: dict[str, Actor]) -> int:
+    return factories.make_patient(db, staff["physician"], mrn="RS-1", sex="male", family_name="Series")
 
 
 def test_chosen_series_is_stored_rechecked_on_approval_and_audited(

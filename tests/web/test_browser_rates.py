@@ -7,13 +7,12 @@ from datetime import date
 
 import pytest
 
-from ketaclinic.services.patients import PatientCreate, register_patient
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.services.sessions.lifecycle import CheckInIn, SessionCreate, check_in, create_session
 from ketaclinic.store.db import Database
 from tests.conftest import SCREENSHOTS, screenshot
-from tests.factories import make_treatable
+from tests.factories import make_patient, make_treatable
 from tests.services.sessions_support import CHECK_IN
 
 pytestmark = pytest.mark.browser
@@ -23,20 +22,15 @@ SERIES = "cohen2018-series"
 def test_series_choices_pump_sheet_and_charting_the_sheets_rate(  # type: ignore[no-untyped-def]
     browser_login, web_db: Database, web_staff: dict[str, Actor]
 ) -> None:
-    patient_id = register_patient(
+    patient_id = make_patient(
         web_db,
         web_staff["physician"],
-        PatientCreate(
-            mrn="BR-R1",
-            family_name="Okafor",
-            given_name="Adaeze",
-            birth_date=date(1975, 9, 14),
-            sex="female",
-            weight_kg=67.3,
-            height_cm=170,
-            diagnoses=["G50.0"],
-        ),
-    ).id
+        mrn="BR-R1",
+        family_name="Okafor",
+        given_name="Adaeze",
+        birth_date=date(1975, 9, 14),
+        weight_kg=67.3,
+    )
     make_treatable(web_db, web_staff, patient_id, SERIES)
     doctor = browser_login("physician")
     doctor.goto(f"/patients/{patient_id}/plans/new")
