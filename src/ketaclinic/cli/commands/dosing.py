@@ -59,6 +59,18 @@ def _parse_date(text: str | None) -> date | None:
         raise InputError(f"{text!r} is not a date YYYY-MM-DD", field="start") from None
 
 
+def _parse_choices(pairs: list[str] | None) -> dict[str, float]:
+    """`dose_mg_kg=0.8` pairs (the protocol's choosable numbers) as a mapping."""
+    choices: dict[str, float] = {}
+    for pair in pairs or []:
+        key, _, raw = pair.partition("=")
+        try:
+            choices[key.strip()] = float(raw)
+        except ValueError:
+            raise InputError(f"{pair!r} is not KEY=NUMBER, e.g. dose_mg_kg=0.8", field="choice") from None
+    return choices
+
+
 def _print_plan(plan: DosePlan) -> None:
     w = plan.weight
     typer.echo(f"{plan.protocol_id}: {plan.protocol_name}")
@@ -106,6 +118,10 @@ def plan_command(
     ] = None,
     start: Annotated[str | None, typer.Option("--start", help="First session date YYYY-MM-DD.")] = None,
     model: Annotated[str | None, typer.Option("--model", help="PK model key for the prediction.")] = None,
+    choice: Annotated[
+        list[str] | None,
+        typer.Option("--choice", help="A choosable protocol number, e.g. dose_mg_kg=0.8 (repeat)."),
+    ] = None,
     library: LibraryOpt = None,
     protocols_dir: ProtocolsDirOpt = None,
     as_json: JsonOpt = False,
@@ -122,6 +138,7 @@ def plan_command(
         start=_parse_date(start),
         model_key=model,
         library=_clinic_library(library),
+        choices=_parse_choices(choice),
     )
     if as_json:
         emit_json(plan.to_json_dict())
