@@ -45,6 +45,14 @@ def test_dose_plan_json() -> None:
     assert [m["drug"] for m in out["premedication"]] == ["midazolam", "clonidine"]
 
 
+def test_dose_plan_with_the_physicians_choices(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run(
+        "dose", "plan", "--protocol", "cohen2018-series", "--weight-kg", "80", "--choice", "dose_mg_kg=1",
+        "--choice", "sessions=4", "--json",
+    )  # fmt: skip
+    assert len(out["sessions"]) == 4 and out["choices"]["dose_mg_kg"] == 1.0 and out["soft_breaches"] == []
+
+
 def test_dose_check_json() -> None:
     out = run(
         "dose", "check", "--rate", "2.5mg/kg/h", "--weight-kg", "80", "--context", "outpatient", "--json"
@@ -97,6 +105,9 @@ def test_library_and_protocols() -> None:
         ["dose", "plan", "--protocol", "valle2024", "--weight-kg", "401", "--json"],
         ["dose", "plan", "--protocol", "valle2024", "--weight-kg", "70", "--concentration-mg-ml", "10"],
         ["dose", "plan", "--protocol", "cleveland2025", "--weight-kg", "300", "--json"],  # hard breach
+        ["dose", "plan", "--protocol", "cohen2018-series", "--weight-kg", "70", "--choice", "dose_mg_kg"],
+        ["dose", "plan", "--protocol", "cohen2018-series", "--weight-kg", "70", "--choice", "sessions=4.5"],
+        ["dose", "plan", "--protocol", "cohen2018-series", "--weight-kg", "70", "--choice", "speed=3"],
         ["dose", "check", "--rate", "2.5mg", "--weight-kg", "80", "--context", "outpatient", "--json"],
         ["dose", "check", "--rate", "2mg/h", "--weight-kg", "80", "--context", "icu", "--json"],
         [

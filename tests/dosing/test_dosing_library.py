@@ -64,7 +64,8 @@ def test_unknown_context() -> None:
         (200, 80, "hard", "hard_max"),  # 2.5 mg/kg/h
         (180, 120, "soft", "soft_max"),  # 1.5 mg/kg/h and 180 mg/h: both soft
         (210, 120, "hard", "hard_max"),  # 1.75 mg/kg/h but above the 200 mg/h cap
-        (2, 80, "soft", "soft_min"),  # 0.025 mg/kg/h: a 10x under-dose?
+        (1, 80, "soft", "soft_min"),  # 0.0125 mg/kg/h: a 10x under-dose?
+        (2, 80, "ok", "soft_max"),  # 0.025 mg/kg/h: 0.1 mg/kg over 4 h (Cohen 2018 digest)
         (0, 80, "ok", "soft_max"),  # stopped pump
     ],
 )
@@ -84,15 +85,15 @@ def test_check_bolus_session_series() -> None:
     assert check_bolus(LIB, "outpatient", dose_mg=24, weight_kg=80).verdict == "ok"
     assert check_bolus(LIB, "outpatient", dose_mg=32, weight_kg=80).verdict == "soft"
     assert check_bolus(LIB, "outpatient", dose_mg=45, weight_kg=80).verdict == "hard"
-    low = check_session_total(LIB, "outpatient", total_mg=75)
-    assert (low.verdict, low.limit, low.limit_kind) == ("soft", 80.0, "soft_min")
+    low = check_session_total(LIB, "outpatient", total_mg=75)  # below 80 mg: information, not a limit
+    assert (low.verdict, low.limit, low.limit_kind) == ("ok", 200.0, "soft_max")
     assert check_session_total(LIB, "outpatient", total_mg=150).verdict == "ok"
     assert check_series_total(LIB, "outpatient", total_mg=2500).verdict == "hard"
 
 
 def test_charted_session_total_applies_maxima_only() -> None:
     low = check_charted_session_total(LIB, "outpatient", total_mg=20)
-    assert low.verdict == "ok"  # below the 80 mg soft minimum: a planning warning, not a charting block
+    assert low.verdict == "ok"  # below the 80 mg dose-response minimum: never a charting block
     soft = check_charted_session_total(LIB, "outpatient", total_mg=250)
     assert (soft.verdict, soft.limit, soft.limit_kind) == ("soft", 200.0, "soft_max")
     hard = check_charted_session_total(LIB, "outpatient", total_mg=320)

@@ -121,11 +121,11 @@ def test_hard_limit_is_refused_and_nothing_is_stored(db: Database, staff: dict[s
 def test_soft_breach_needs_reasons_then_a_second_clinicians_cosignature(
     db: Database, staff: dict[str, Actor]
 ) -> None:
-    pid = _patient(db, staff)
-    _make_treatable(db, staff, pid, "valle2024")
-    plan = plans.create_plan(db, staff["physician"], pid, plans.PlanCreate(protocol_id="valle2024"))
+    pid = _patient(db, staff, weight_kg=30.0)  # 32 mg/h for 30 kg: above the 1 mg/kg/h soft maximum
+    _make_treatable(db, staff, pid, "cohen2018-test")
+    plan = plans.create_plan(db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test"))
     assert plan.verdict == "soft" and len(plan.soft_breaches) == 1
-    assert plan.soft_breaches[0].source and "Cohen 2018" in plan.soft_breaches[0].source
+    assert plan.soft_breaches[0].source and "Pennsylvania 2020" in plan.soft_breaches[0].source
     with pytest.raises(ConflictError, match="need a reason"):
         plans.approve_plan(db, staff["physician"], plan.id)
     with pytest.raises(InputError):
@@ -139,7 +139,9 @@ def test_soft_breach_needs_reasons_then_a_second_clinicians_cosignature(
         db,
         staff["physician"],
         plan.id,
-        plans.SoftReasonsIn(reasons=[{"check": 0, "reason": "Test dose per Vallé 2024, reassess after"}]),
+        plans.SoftReasonsIn(
+            reasons=[{"check": 0, "reason": "Test dose for a light patient, reassess after"}]
+        ),
     )
     awaiting = plans.approve_plan(db, staff["physician"], plan.id)
     assert awaiting.status == "awaiting_cosign"
@@ -154,7 +156,7 @@ def test_soft_breach_needs_reasons_then_a_second_clinicians_cosignature(
     done = plans.cosign_plan(db, staff["nurse"], plan.id)
     assert done.status == "approved" and done.cosigned_by == staff["nurse"].username
     (override,) = _events(db, "soft_override")
-    assert override.reason.startswith("Test dose")
+    assert override.reason.startswith("Test dose")  # the reason as given
     assert _events(db, "cosign")[0].actor == staff["nurse"].username
 
 
@@ -361,7 +363,7 @@ def test_approval_refuses_a_changed_rate_naming_the_difference(
 def test_approval_ignores_message_wording_pk_curves_and_json_spelling(
     db: Database, staff: dict[str, Actor]
 ) -> None:
-    pid = _patient(db, staff)
+    pid = _patient(db, staff, weight_kg=45.0)  # 50 mg/h treatment sessions: above 1 mg/kg/h, soft
     _make_treatable(db, staff, pid, "valle2024")
     plan = plans.create_plan(db, staff["physician"], pid, plans.PlanCreate(protocol_id="valle2024"))
     with db.transaction() as session:
@@ -380,7 +382,11 @@ def test_approval_ignores_message_wording_pk_curves_and_json_spelling(
         db,
         staff["physician"],
         plan.id,
-        plans.SoftReasonsIn(reasons=[{"check": 0, "reason": "Test dose per Vallé 2024, reassess after"}]),
+        plans.SoftReasonsIn(
+            reasons=[
+                {"check": b.index, "reason": "Light patient, per Vallé 2024"} for b in plan.soft_breaches
+            ]
+        ),
     )
     assert plans.approve_plan(db, staff["physician"], plan.id).status == "awaiting_cosign"
 

@@ -28,7 +28,7 @@ def test_plan_builder_approval_cosign_and_pump_sheet(  # type: ignore[no-untyped
             given_name="Maren",
             birth_date=date(1971, 5, 2),
             sex="female",
-            weight_kg=64,
+            weight_kg=45,  # light: Valle's 150 mg over 3 h is above 1 mg/kg/h, a soft breach per session
             height_cm=168,
             diagnoses=["G50.0"],
         ),
@@ -47,7 +47,8 @@ def test_plan_builder_approval_cosign_and_pump_sheet(  # type: ignore[no-untyped
     screenshot(doctor, "plan-draft-soft")
     doctor.click("button:has-text('Approve plan')")
     assert "need a reason" in doctor.locator(".alert-hard").first.inner_text()
-    doctor.fill("input[name=reason_0]", "Test dose per Valle 2024; reassess before treatment sessions")
+    for box in doctor.locator("input[name^=reason_]").all():
+        box.fill("Light patient; 150 mg per Valle 2024 agreed with the pain team")
     doctor.click("button:has-text('Save reasons')")
     doctor.click("button:has-text('Approve plan')")
     doctor.wait_for_selector("text=awaiting co-signature")

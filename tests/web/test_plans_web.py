@@ -80,10 +80,16 @@ def test_plan_lifecycle_over_the_api(
     api_client: Callable[[str | None], TestClient], patient_id: int, treatable: None
 ) -> None:
     physician, physician2, nurse = api_client("physician"), api_client("physician2"), api_client("nurse")
-    created = physician.post(f"/api/v1/patients/{patient_id}/plans", json={"protocol_id": "valle2024"})
+    # 50 mg/h treatment sessions for 45 kg: above the 1 mg/kg/h soft maximum in sessions 2-6
+    light = {"protocol_id": "valle2024", "weight_kg": 45, "weight_reason": "weighed today on the ward scale"}
+    created = physician.post(f"/api/v1/patients/{patient_id}/plans", json=light)
     assert created.status_code == 201, created.text
     plan = created.json()
     assert plan["status"] == "draft" and plan["soft_breaches"][0]["source"]
+    every = [
+        {"check": b["index"], "reason": "light patient, agreed with the pain team"}
+        for b in plan["soft_breaches"]
+    ]
     assert (
         nurse.post(f"/api/v1/patients/{patient_id}/plans", json={"protocol_id": "valle2024"}).status_code
         == 403
@@ -94,9 +100,7 @@ def test_plan_lifecycle_over_the_api(
         f"/api/v1/plans/{plan['id']}/soft-reasons", json={"reasons": [{"check": 0, "reason": ""}]}
     )
     assert short.status_code == 422
-    ok = physician.post(
-        f"/api/v1/plans/{plan['id']}/soft-reasons", json={"reasons": [{"check": 0, "reason": "test dose"}]}
-    )
+    ok = physician.post(f"/api/v1/plans/{plan['id']}/soft-reasons", json={"reasons": every})
     assert ok.status_code == 200
     assert physician.post(f"/api/v1/plans/{plan['id']}/approve").json()["status"] == "awaiting_cosign"
     same = physician.post(f"/api/v1/plans/{plan['id']}/cosign")

@@ -37,9 +37,9 @@ from ketaclinic.dosing.plan import (
     DosePlan,
     Segment,
     SessionPlan,
-    SessionPrediction,
     build_plan,
 )
+from ketaclinic.dosing.prediction import SessionPrediction
 from ketaclinic.dosing.protocols import (
     DosingBlock,
     Param,

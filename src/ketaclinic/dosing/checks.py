@@ -221,6 +221,21 @@ def with_subject(check: LimitCheck, subject: str) -> LimitCheck:
     return replace(check, message=f"{subject}: {check.message}")
 
 
+def dose_response_note(
+    library: DrugLibrary, context_id: str, *, total_mg: float, duration_min: float
+) -> str | None:
+    """Information when a session is below the context's dose-response minimum (never a breach)."""
+    minimum = library.context(context_id).dose_response_minimum
+    if minimum is None:
+        return None
+    if not _below(total_mg, minimum.total_mg.value) and duration_min > minimum.over_min.value:
+        return None
+    return (
+        f"{total_mg:.4g} mg over {duration_min:.4g} min is short of at least {minimum.total_mg.value:g} mg "
+        f"over more than {minimum.over_min.value:g} min ({minimum.total_mg.source}); information, not a limit"
+    )
+
+
 def check_series_total(library: DrugLibrary, context_id: str, *, total_mg: float) -> LimitCheck:
     """Is this per-series total allowed in this context?"""
     ctx = library.context(context_id)

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ketaclinic.data import Status, load_toml, load_toml_path, parse_status
-from ketaclinic.errors import DataFileError, NotFoundError
+from ketaclinic.dosing import pump
+from ketaclinic.errors import DataFileError, InputError, NotFoundError
 
 LIBRARY_FILE = "drug_library.toml"
 
@@ -71,6 +72,18 @@ class Concentrations:
 
 
 @dataclass(frozen=True, slots=True)
+class DoseResponseMinimum:
+    """The least session dose (mg, over more than some minutes) with dose-response evidence.
+
+    Information for the physician, not a dose error reduction limit: a session below it is shown a
+    note on the plan, never a breach that needs an override.
+    """
+
+    total_mg: LimitValue
+    over_min: LimitValue
+
+
+@dataclass(frozen=True, slots=True)
 class DrugContext:
     """One library entry: a drug in a clinical setting."""
 
@@ -80,7 +93,9 @@ class DrugContext:
     setting: str
     dose_unit: str
     concentrations: Concentrations
+    pump_resolution: LimitValue
     limits: Mapping[str, LimitSet] = field(default_factory=dict)
+    dose_response_minimum: DoseResponseMinimum | None = None
 
     def limit_set(self, quantity: str) -> LimitSet:
         """Limits of `quantity` (an empty set when the library has none)."""
@@ -135,7 +150,20 @@ class DrugLibrary:
                         "source": ctx.concentrations.source,
                         "status": ctx.concentrations.status,
                     },
+                    "pump_resolution_ml_h": {
+                        "value": ctx.pump_resolution.value,
+                        "source": ctx.pump_resolution.source,
+                        "status": ctx.pump_resolution.status,
+                    },
                     "limits": limits,
+                    "dose_response_minimum": None
+                    if ctx.dose_response_minimum is None
+                    else {
+                        "total_mg": ctx.dose_response_minimum.total_mg.value,
+                        "over_min": ctx.dose_response_minimum.over_min.value,
+                        "source": ctx.dose_response_minimum.total_mg.source,
+                        "status": ctx.dose_response_minimum.total_mg.status,
+                    },
                 }
             )
         out["contexts"] = contexts
@@ -225,7 +253,33 @@ def _choice(value: object, allowed: tuple[str, ...], where: str) -> str:
     return str(value)
 
 
-_CONTEXT_KEYS = ("label", "drug", "setting", "dose_unit", "concentrations_mg_ml")
+def _pump_resolution(raw: object, where: str) -> LimitValue:
+    """The smallest step (mL/h) the clinic's pumps can be set in; planned rates round down to it."""
+    resolution = _limit_value(raw, where)
+    try:
+        pump.require_resolution(resolution.value)
+    except InputError as bad:
+        raise DataFileError(f"{where}: {bad.message}") from None
+    return resolution
+
+
+def _dose_response_minimum(raw: object, where: str) -> DoseResponseMinimum:
+    if not isinstance(raw, dict) or set(raw) != {"total_mg", "over_min"}:
+        raise DataFileError(f"{where}: must be a table with total_mg and over_min")
+    return DoseResponseMinimum(
+        _limit_value(raw["total_mg"], f"{where}.total_mg"), _limit_value(raw["over_min"], f"{where}.over_min")
+    )
+
+
+_CONTEXT_KEYS = (
+    "label",
+    "drug",
+    "setting",
+    "dose_unit",
+    "concentrations_mg_ml",
+    "pump_resolution_ml_h",
+    "dose_response_minimum",
+)
 
 
 def _context(context_id: str, raw: object, where: str) -> DrugContext:
@@ -234,8 +288,9 @@ def _context(context_id: str, raw: object, where: str) -> DrugContext:
     unknown = [k for k in raw if k not in _CONTEXT_KEYS and k not in QUANTITIES]
     if unknown:
         raise DataFileError(f"{where}: unknown key(s) {', '.join(unknown)}")
-    if "concentrations_mg_ml" not in raw:
-        raise DataFileError(f"{where}: missing concentrations_mg_ml")
+    for required in ("concentrations_mg_ml", "pump_resolution_ml_h"):
+        if required not in raw:
+            raise DataFileError(f"{where}: missing {required}")
     return DrugContext(
         id=context_id,
         label=_text(raw.get("label"), f"{where}.label"),
@@ -243,7 +298,13 @@ def _context(context_id: str, raw: object, where: str) -> DrugContext:
         setting=_choice(raw.get("setting"), SETTINGS, f"{where}.setting"),
         dose_unit=_text(raw.get("dose_unit"), f"{where}.dose_unit"),
         concentrations=_concentrations(raw["concentrations_mg_ml"], f"{where}.concentrations_mg_ml"),
+        pump_resolution=_pump_resolution(raw["pump_resolution_ml_h"], f"{where}.pump_resolution_ml_h"),
         limits={q: _limit_set(q, raw[q], f"{where}.{q}", None) for q in QUANTITIES if q in raw},
+        dose_response_minimum=_dose_response_minimum(
+            raw["dose_response_minimum"], f"{where}.dose_response_minimum"
+        )
+        if "dose_response_minimum" in raw
+        else None,
     )
 
 
@@ -273,21 +334,39 @@ def apply_override(library: DrugLibrary, data: Mapping[str, Any], where: str) ->
         ctx = contexts[context_id]
         limits = dict(ctx.limits)
         concentrations = ctx.concentrations
+        resolution = ctx.pump_resolution
+        minimum = ctx.dose_response_minimum
         label = ctx.label
         for key, value in raw.items():
             if key == "concentrations_mg_ml":
                 if ctx.concentrations.status is not Status.LOCAL_POLICY:
                     raise DataFileError(f"{entry}.concentrations_mg_ml: not a local-policy value")
                 concentrations = _concentrations(value, f"{entry}.concentrations_mg_ml")
+            elif key == "pump_resolution_ml_h":
+                if ctx.pump_resolution.status is not Status.LOCAL_POLICY:
+                    raise DataFileError(f"{entry}.pump_resolution_ml_h: not a local-policy value")
+                resolution = _pump_resolution(value, f"{entry}.pump_resolution_ml_h")
+            elif key == "dose_response_minimum":
+                if minimum is not None and minimum.total_mg.status is not Status.LOCAL_POLICY:
+                    raise DataFileError(f"{entry}.dose_response_minimum: not a local-policy value")
+                minimum = _dose_response_minimum(value, f"{entry}.dose_response_minimum")
             elif key == "label":
                 label = _text(value, f"{entry}.label")
             elif key in QUANTITIES:
                 limits[key] = _limit_set(key, value, f"{entry}.{key}", ctx.limit_set(key))
             else:
                 raise DataFileError(
-                    f"{entry}.{key}: cannot be overridden (only label, concentrations, limits)"
+                    f"{entry}.{key}: cannot be overridden "
+                    "(only label, concentrations, pump resolution, dose-response minimum, limits)"
                 )
-        contexts[context_id] = replace(ctx, label=label, limits=limits, concentrations=concentrations)
+        contexts[context_id] = replace(
+            ctx,
+            label=label,
+            limits=limits,
+            concentrations=concentrations,
+            pump_resolution=resolution,
+            dose_response_minimum=minimum,
+        )
     return DrugLibrary(contexts)
 
 

@@ -3,6 +3,8 @@
 A plan that breaches any hard limit is refused (HardLimitError); soft breaches are listed so that the
 service can demand a reason and a co-signature. Titrated sessions carry both paths of their envelope;
 the limits are checked on both, and the series total on the maximum path.
+Every rate is the one the nurse programs: mL/h rounded down to the context's pump resolution, and
+the mg/h, mg/kg/h, volumes, totals and checks all follow from that programmed rate.
 Each session is predicted from zero drug: carry-over from an earlier session is not modelled.
 """
 
@@ -14,8 +16,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
-import numpy as np
-
 from ketaclinic.data import Status
 from ketaclinic.dosing import pump
 from ketaclinic.dosing.checks import (
@@ -24,22 +24,23 @@ from ketaclinic.dosing.checks import (
     check_concentration,
     check_series_total,
     check_session_total,
+    dose_response_note,
     rate_checks,
     refuse_hard,
     with_subject,
     worst_verdict,
 )
+from ketaclinic.dosing.choices import apply_choices
 from ketaclinic.dosing.library import DrugLibrary
+from ketaclinic.dosing.prediction import SessionPrediction, predict_session
 from ketaclinic.dosing.protocols import Premedication, Protocol
-from ketaclinic.dosing.titration import RateStep, block_envelope, library_hard_cap_mg_h
+from ketaclinic.dosing.titration import RateStep, block_envelope, library_soft_cap_mg_h
 from ketaclinic.dosing.weight import DosingWeight
 from ketaclinic.dosing.weight import dosing_weight as choose_dosing_weight
 from ketaclinic.errors import InputError
-from ketaclinic.pharmacology import Infusion, Regimen, get_band, get_model, minutes_within, peak, simulate
+from ketaclinic.pharmacology import get_model
 
 DEFAULT_MODELS = {"racemic": "domino1984", "s-ketamine": "fanta2015_s"}
-_CURVE_POINTS = 241  # grid points per predicted session (JSON and summaries)
-_TAIL_MIN = 60.0  # minutes predicted after the infusion ends (recovery)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,62 +84,6 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionPrediction:
-    """Predicted plasma (and effect-site) concentration of one session path, and its summary."""
-
-    model_key: str
-    t_min: tuple[float, ...]
-    cp_ng_ml: tuple[float, ...]
-    ce_ng_ml: tuple[float, ...] | None
-    peak_cp_ng_ml: float
-    peak_cp_t_min: float
-    peak_ce_ng_ml: float | None
-    minutes_in_analgesic_window: float
-    window_low_ng_ml: float
-    window_high_ng_ml: float
-    window_source: str
-    warnings: tuple[str, ...] = ()
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """Plain JSON values (the curve included)."""
-        return {
-            "model": self.model_key,
-            "peak_cp_ng_ml": self.peak_cp_ng_ml,
-            "peak_cp_t_min": self.peak_cp_t_min,
-            "peak_ce_ng_ml": self.peak_ce_ng_ml,
-            "minutes_in_analgesic_window": self.minutes_in_analgesic_window,
-            "analgesic_window_ng_ml": [self.window_low_ng_ml, self.window_high_ng_ml],
-            "analgesic_window_source": self.window_source,
-            "warnings": list(self.warnings),
-            "curve": {
-                "t_min": list(self.t_min),
-                "cp_ng_ml": list(self.cp_ng_ml),
-                "ce_ng_ml": None if self.ce_ng_ml is None else list(self.ce_ng_ml),
-            },
-        }
-
-    @classmethod
-    def from_json_dict(cls, data: Mapping[str, Any]) -> SessionPrediction:
-        """The prediction back from `to_json_dict`."""
-        curve = data["curve"]
-        low, high = data["analgesic_window_ng_ml"]
-        return cls(
-            model_key=data["model"],
-            t_min=tuple(curve["t_min"]),
-            cp_ng_ml=tuple(curve["cp_ng_ml"]),
-            ce_ng_ml=None if curve["ce_ng_ml"] is None else tuple(curve["ce_ng_ml"]),
-            peak_cp_ng_ml=data["peak_cp_ng_ml"],
-            peak_cp_t_min=data["peak_cp_t_min"],
-            peak_ce_ng_ml=data["peak_ce_ng_ml"],
-            minutes_in_analgesic_window=data["minutes_in_analgesic_window"],
-            window_low_ng_ml=low,
-            window_high_ng_ml=high,
-            window_source=data["analgesic_window_source"],
-            warnings=tuple(data["warnings"]),
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class SessionPlan:
     """One session: its date, segments (maximum path), minimum path when titrated, totals and checks."""
 
@@ -155,6 +100,7 @@ class SessionPlan:
     min_path_prediction: SessionPrediction | None
     titrated: bool
     note: str | None = None
+    information: str | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -176,6 +122,7 @@ class SessionPlan:
             "checks": [c.to_json_dict() for c in self.checks],
             "prediction": self.prediction.to_json_dict() if self.prediction else None,
             "note": self.note,
+            "information": self.information,
         }
         if self.titrated:
             out["segments_path"] = "max"
@@ -208,6 +155,7 @@ class SessionPlan:
             min_path_prediction=_prediction_or_none(data["min_path_prediction"]) if titrated else None,
             titrated=titrated,
             note=data["note"],
+            information=data.get("information"),
         )
 
 
@@ -228,6 +176,7 @@ class DosePlan:
     observation_cadence: str
     weight: DosingWeight
     concentration_mg_ml: float
+    pump_resolution_ml_h: float
     container_volume_ml: float | None
     model_key: str | None
     sessions: tuple[SessionPlan, ...]
@@ -235,11 +184,13 @@ class DosePlan:
     series_checks: tuple[LimitCheck, ...]
     premedication: tuple[Premedication, ...] = field(default=())
     notes: str = ""
+    choices: Mapping[str, float] = field(default_factory=dict)
+    choice_checks: tuple[LimitCheck, ...] = ()
 
     @property
     def checks(self) -> tuple[LimitCheck, ...]:
-        """Every check of the plan: sessions then series."""
-        return tuple(c for s in self.sessions for c in s.checks) + self.series_checks
+        """Every check of the plan: the physician's choices, sessions, then series."""
+        return self.choice_checks + tuple(c for s in self.sessions for c in s.checks) + self.series_checks
 
     @property
     def verdict(self) -> Verdict:
@@ -271,11 +222,14 @@ class DosePlan:
                 "note": self.weight.note,
             },
             "concentration_mg_ml": self.concentration_mg_ml,
+            "pump_resolution_ml_h": self.pump_resolution_ml_h,
             "container_volume_ml": self.container_volume_ml,
             "model": self.model_key,
             "sessions": [s.to_json_dict() for s in self.sessions],
             "series_total_mg": self.series_total_mg,
             "series_checks": [c.to_json_dict() for c in self.series_checks],
+            "choices": dict(self.choices),
+            "choice_checks": [c.to_json_dict() for c in self.choice_checks],
             "verdict": self.verdict,
             "soft_breaches": [c.to_json_dict() for c in self.soft_breaches],
             "premedication": [
@@ -314,6 +268,8 @@ class DosePlan:
                 note=weight["note"],
             ),
             concentration_mg_ml=data["concentration_mg_ml"],
+            # Plans stored before pump resolutions existed programmed rates to 0.1 mL/h.
+            pump_resolution_ml_h=data.get("pump_resolution_ml_h", 0.1),
             container_volume_ml=data["container_volume_ml"],
             model_key=data["model"],
             sessions=tuple(SessionPlan.from_json_dict(s) for s in data["sessions"]),
@@ -332,53 +288,33 @@ class DosePlan:
                 for p in data["premedication"]
             ),
             notes=data["notes"],
+            choices=dict(data.get("choices", {})),
+            choice_checks=tuple(LimitCheck.from_json_dict(c) for c in data.get("choice_checks", [])),
         )
+
+
+def _segment(step: RateStep, weight_kg: float, concentration_mg_ml: float, resolution_ml_h: float) -> Segment:
+    """The step as the pump is programmed: mL/h rounded down to the pump, every other unit from that."""
+    programmed_ml_h = pump.programmable_pump_ml_h(
+        pump.pump_ml_h(step.rate_mg_h, concentration_mg_ml), resolution_ml_h
+    )
+    rate_mg_h = pump.rate_mg_h_from_pump(programmed_ml_h, concentration_mg_ml)
+    return Segment(
+        start_min=step.start_min,
+        end_min=step.end_min,
+        rate_mg_kg_h=pump.rate_mg_kg_h(rate_mg_h, weight_kg),
+        rate_mg_h=rate_mg_h,
+        pump_ml_h=programmed_ml_h,
+        volume_ml=pump.volume_ml(
+            pump.mg_delivered(rate_mg_h, step.end_min - step.start_min), concentration_mg_ml
+        ),
+    )
 
 
 def _segments(
-    path: tuple[RateStep, ...], weight_kg: float, concentration_mg_ml: float
+    path: tuple[RateStep, ...], weight_kg: float, concentration_mg_ml: float, resolution_ml_h: float
 ) -> tuple[Segment, ...]:
-    return tuple(
-        Segment(
-            start_min=step.start_min,
-            end_min=step.end_min,
-            rate_mg_kg_h=pump.rate_mg_kg_h(step.rate_mg_h, weight_kg),
-            rate_mg_h=step.rate_mg_h,
-            pump_ml_h=pump.pump_ml_h(step.rate_mg_h, concentration_mg_ml),
-            volume_ml=pump.volume_ml(
-                pump.mg_delivered(step.rate_mg_h, step.end_min - step.start_min), concentration_mg_ml
-            ),
-        )
-        for step in path
-    )
-
-
-def _predict(model_key: str, weight_kg: float, segments: tuple[Segment, ...]) -> SessionPrediction:
-    end = segments[-1].end_min
-    t = np.linspace(0.0, end + _TAIL_MIN, _CURVE_POINTS)
-    regimen = Regimen(
-        infusions=tuple(Infusion(s.start_min, s.end_min, s.rate_mg_h) for s in segments if s.rate_mg_h > 0)
-    )
-    prediction = simulate(model_key, weight_kg, regimen, t)
-    band = get_band("analgesic")
-    t_peak, cp_peak = peak(prediction)
-    ce = prediction.ce_ng_ml
-    return SessionPrediction(
-        model_key=prediction.model_key,
-        t_min=tuple(float(x) for x in prediction.t_min),
-        cp_ng_ml=tuple(float(x) for x in prediction.cp_ng_ml),
-        ce_ng_ml=None if ce is None else tuple(float(x) for x in ce),
-        peak_cp_ng_ml=cp_peak,
-        peak_cp_t_min=t_peak,
-        peak_ce_ng_ml=None if ce is None else float(np.max(ce)),
-        minutes_in_analgesic_window=minutes_within(
-            prediction.t_min, prediction.cp_ng_ml, band.low_ng_ml, band.high_ng_ml
-        ),
-        window_low_ng_ml=band.low_ng_ml,
-        window_high_ng_ml=band.high_ng_ml,
-        window_source=band.source,
-        warnings=tuple(prediction.warnings),
-    )
+    return tuple(_segment(step, weight_kg, concentration_mg_ml, resolution_ml_h) for step in path)
 
 
 def _session_checks(
@@ -419,8 +355,13 @@ def build_plan(
     model_key: str | None = None,
     library: DrugLibrary,
     predict: bool = True,
+    choices: Mapping[str, float] | None = None,
 ) -> DosePlan:
-    """Compute and check a whole series against the clinic library; a hard breach is HardLimitError."""
+    """Compute and check a whole series against the clinic library; a hard breach is HardLimitError.
+
+    `choices` are the physician's values for the protocol's choosable numbers (dosing/choices.py).
+    """
+    protocol, choice_checks = apply_choices(protocol, choices or {})
     ctx = library.context(protocol.context)
     weight = choose_dosing_weight(weight_kg, kind=dosing_weight, height_cm=height_cm, sex=sex)
     w = weight.weight_kg
@@ -435,7 +376,8 @@ def build_plan(
     if predict:
         get_model(model)  # an unknown key is bad input before any work
     first_day = start or date.today()
-    cap = library_hard_cap_mg_h(library, ctx.id, w)
+    resolution = ctx.pump_resolution.value
+    cap = library_soft_cap_mg_h(library, ctx.id, w)
     sessions: list[SessionPlan] = []
     cache: dict[tuple[Segment, ...], SessionPrediction] = {}
 
@@ -444,14 +386,14 @@ def build_plan(
             return None
         if segments not in cache:
             # PK scales with the actual body weight, whatever weight the dose was computed on
-            cache[segments] = _predict(model, weight.actual_weight_kg, segments)
+            cache[segments] = predict_session(model, weight.actual_weight_kg, segments)
         return cache[segments]
 
     for number in range(1, protocol.schedule.session_count + 1):
         block = protocol.block_for(number)
-        envelope = block_envelope(block, w, cap)
-        max_segments = _segments(envelope.max_path, w, concentration)
-        min_segments = _segments(envelope.min_path, w, concentration)
+        envelope = block_envelope(block, w, cap, "soft limit (a higher rate at the bedside needs a reason)")
+        max_segments = _segments(envelope.max_path, w, concentration, resolution)
+        min_segments = _segments(envelope.min_path, w, concentration, resolution)
         paths = (
             (("max", max_segments), ("min", min_segments)) if envelope.titrated else (("max", max_segments),)
         )
@@ -475,6 +417,12 @@ def build_plan(
                 min_path_prediction=None,
                 titrated=envelope.titrated,
                 note=envelope.note,
+                information=dose_response_note(
+                    library,
+                    ctx.id,
+                    total_mg=total,
+                    duration_min=sum(s.end_min - s.start_min for s in max_segments if s.rate_mg_h > 0),
+                ),
             )
         )
     series_total = sum(s.total_mg for s in sessions)
@@ -500,6 +448,7 @@ def build_plan(
         observation_cadence=protocol.observation_cadence,
         weight=weight,
         concentration_mg_ml=concentration,
+        pump_resolution_ml_h=resolution,
         container_volume_ml=volume_ml,
         model_key=model if predict else None,
         sessions=tuple(sessions),
@@ -507,4 +456,6 @@ def build_plan(
         series_checks=series_checks,
         premedication=protocol.premedication,
         notes=protocol.notes,
+        choices={c.quantity: c.value for c in choice_checks},
+        choice_checks=choice_checks,
     )

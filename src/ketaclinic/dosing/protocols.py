@@ -25,15 +25,19 @@ _CADENCES = ("outpatient", "inpatient")
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    """One protocol number with its provenance."""
+    """One protocol number with its provenance; `published_range` when the physician chooses it."""
 
     value: float
     source: str
     status: Status
+    published_range: tuple[float, float] | None = None
 
     def to_json_dict(self) -> dict[str, object]:
         """Plain JSON values."""
-        return {"value": self.value, "source": self.source, "status": self.status.value}
+        out: dict[str, object] = {"value": self.value, "source": self.source, "status": self.status.value}
+        if self.published_range is not None:
+            out["min"], out["max"] = self.published_range
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,16 +192,31 @@ class _Reader:
             return None
         field = prefix + key
         entry = self.table(raw[key], field)
-        unknown = set(entry) - {"value", "source", "status"}
+        unknown = set(entry) - {"value", "source", "status", "min", "max"}
         if unknown:
             raise self.fail(field, f"unknown key(s) {', '.join(sorted(unknown))}")
-        value = entry.get("value")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise self.fail(field + ".value", f"{value!r} must be a number")
-        if value < 0 or (positive and value == 0):
-            raise self.fail(field + ".value", f"{value!r} must be {'> 0' if positive else '>= 0'}")
+        value = self.number(entry, "value", field, positive)
         source = self.text(entry, "source", field + ".")
-        return Param(float(value), source, parse_status(entry.get("status"), f"{self.where}: {field}"))
+        published: tuple[float, float] | None = None
+        if "min" in entry or "max" in entry:  # the physician chooses the value within [min, max]
+            published = (
+                self.number(entry, "min", field, positive),
+                self.number(entry, "max", field, positive),
+            )
+            if not published[0] <= value <= published[1]:
+                raise self.fail(
+                    field, f"value {value:g} must lie within min {published[0]:g}..max {published[1]:g}"
+                )
+        status = parse_status(entry.get("status"), f"{self.where}: {field}")
+        return Param(value, source, status, published)
+
+    def number(self, entry: Mapping[str, Any], key: str, field: str, positive: bool) -> float:
+        value = entry.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise self.fail(f"{field}.{key}", f"{value!r} must be a number")
+        if value < 0 or (positive and value == 0):
+            raise self.fail(f"{field}.{key}", f"{value!r} must be {'> 0' if positive else '>= 0'}")
+        return float(value)
 
     def required(self, raw: Mapping[str, Any], key: str, prefix: str, *, positive: bool = False) -> Param:
         param = self.param(raw, key, prefix, positive=positive)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 from ketaclinic.dosing.bounds import MAX_WEIGHT_KG, MIN_WEIGHT_KG
 from ketaclinic.errors import InputError
+
+DEFAULT_RESOLUTION_ML_H = 0.1  # used only for plans stored before the library named a resolution
+MAX_RESOLUTION_ML_H = 10.0
 
 
 def require_weight(weight_kg: float, *, field: str = "weight_kg") -> float:
@@ -167,3 +171,67 @@ def minutes_per_container(container_ml: float, pump_ml_h: float) -> float | None
     if require_non_negative(pump_ml_h, field="pump_ml_h") == 0:
         return None
     return container_ml / pump_ml_h * 60.0
+
+
+def resolution_decimals(resolution_ml_h: float) -> int:
+    """Decimal places a pump of this resolution shows (0.1 -> 1, 0.05 -> 2, 1 -> 0).
+
+    Examples
+    --------
+    >>> resolution_decimals(0.1), resolution_decimals(0.05), resolution_decimals(1.0)
+    (1, 2, 0)
+    """
+    exponent = Decimal(repr(require_resolution(resolution_ml_h))).normalize().as_tuple().exponent
+    return max(0, -int(exponent))
+
+
+def require_resolution(resolution_ml_h: float) -> float:
+    """A pump resolution in (0, 10] mL/h with at most 3 decimal places, else InputError."""
+    valid = math.isfinite(resolution_ml_h) and 0 < resolution_ml_h <= MAX_RESOLUTION_ML_H
+    if not valid or round(resolution_ml_h, 3) != resolution_ml_h:
+        raise InputError(
+            f"pump resolution {resolution_ml_h} mL/h must be > 0 and <= {MAX_RESOLUTION_ML_H:g} mL/h "
+            "with at most 3 decimal places",
+            field="pump_resolution_ml_h",
+        )
+    return resolution_ml_h
+
+
+def programmable_pump_ml_h(pump_ml_h: float, resolution_ml_h: float) -> float:
+    """The rate the pump is set to: `pump_ml_h` rounded DOWN to the pump's resolution.
+
+    Down is the safe direction for rates whose hard limits are maxima: the programmed rate never
+    exceeds the rate that was computed (within float noise of 1e-12), so it never exceeds a limit that
+    rate passed. A positive rate that rounds to zero is bad input, not a silent stop.
+
+    Examples
+    --------
+    >>> programmable_pump_ml_h(15.05, 0.1)  # 0.5 mg/kg/h x 30.1 kg at 1 mg/mL
+    15.0
+    >>> programmable_pump_ml_h(17.5, 0.1)
+    17.5
+    >>> programmable_pump_ml_h(0.0, 0.1)
+    0.0
+    """
+    require_non_negative(pump_ml_h, field="pump_ml_h")
+    decimals = resolution_decimals(resolution_ml_h)
+    steps = math.floor(pump_ml_h / resolution_ml_h * (1 + 1e-12))
+    programmed = round(steps * resolution_ml_h, decimals)
+    if pump_ml_h > 0 and programmed == 0:
+        raise InputError(
+            f"{pump_ml_h:.4g} mL/h is below the pump's resolution {resolution_ml_h:g} mL/h: the pump cannot "
+            "be set to it (a lower concentration runs at more mL/h)",
+            field="pump_ml_h",
+        )
+    return programmed
+
+
+def pump_ml_h_text(pump_ml_h: float, resolution_ml_h: float) -> str:
+    """A programmed rate written as the pump shows it, to the resolution's decimals.
+
+    Examples
+    --------
+    >>> pump_ml_h_text(15.0, 0.1), pump_ml_h_text(15.05, 0.01), pump_ml_h_text(40.0, 1.0)
+    ('15.0', '15.05', '40')
+    """
+    return f"{pump_ml_h:.{resolution_decimals(resolution_ml_h)}f}"

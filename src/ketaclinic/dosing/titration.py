@@ -2,8 +2,9 @@
 
 A titrated session has two paths: the minimum path (pain never above the threshold: the start rate
 throughout) and the maximum path (one step up every interval until the top). The top is the
-protocol's maximum for the weight, lowered to the drug library's hard limit when that is lower, so
-a plan or a bedside suggestion never proposes a refused rate.
+protocol's maximum for the weight, lowered to a library cap when that is lower: a plan's top to the
+soft maxima (a plan proposes no rate that needs an override; going higher at the bedside needs a
+reason), a bedside suggestion's top to the hard maxima (never a refused rate).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ketaclinic.dosing import pump
-from ketaclinic.dosing.library import DrugLibrary
+from ketaclinic.dosing.library import DrugLibrary, LimitKind
 from ketaclinic.dosing.protocols import DosingBlock, Param, Protocol, Titration
 from ketaclinic.errors import InputError
 
@@ -68,17 +69,29 @@ class TitrationSuggestion:
     reason: str
 
 
-def library_hard_cap_mg_h(library: DrugLibrary, context_id: str, weight_kg: float | None) -> float:
-    """The highest rate (mg/h) the library's hard limits allow for this weight (inf when none)."""
+def _library_cap_mg_h(
+    library: DrugLibrary, context_id: str, weight_kg: float | None, kinds: tuple[LimitKind, ...]
+) -> float:
     ctx = library.context(context_id)
     caps = [math.inf]
-    absolute = ctx.limit_set("rate_mg_h").hard_max
-    if absolute is not None:
-        caps.append(absolute.value)
-    per_kg = ctx.limit_set("rate_mg_kg_h").hard_max
-    if per_kg is not None and weight_kg is not None:
-        caps.append(pump.rate_mg_h_from_per_kg(per_kg.value, weight_kg))
+    for kind in kinds:
+        absolute = ctx.limit_set("rate_mg_h").get(kind)
+        if absolute is not None:
+            caps.append(absolute.value)
+        per_kg = ctx.limit_set("rate_mg_kg_h").get(kind)
+        if per_kg is not None and weight_kg is not None:
+            caps.append(pump.rate_mg_h_from_per_kg(per_kg.value, weight_kg))
     return min(caps)
+
+
+def library_hard_cap_mg_h(library: DrugLibrary, context_id: str, weight_kg: float | None) -> float:
+    """The highest rate (mg/h) the library's hard limits allow for this weight (inf when none)."""
+    return _library_cap_mg_h(library, context_id, weight_kg, ("hard_max",))
+
+
+def library_soft_cap_mg_h(library: DrugLibrary, context_id: str, weight_kg: float | None) -> float:
+    """The highest rate (mg/h) that breaches no soft or hard maximum for this weight (inf when none)."""
+    return _library_cap_mg_h(library, context_id, weight_kg, ("soft_max", "hard_max"))
 
 
 def _per_weight(
@@ -98,9 +111,9 @@ def _value(param: Param | None) -> float | None:
 
 
 def resolve_titration(
-    titration: Titration, weight_kg: float | None, hard_cap_mg_h: float
+    titration: Titration, weight_kg: float | None, cap_mg_h: float, cap_name: str = "hard limit"
 ) -> ResolvedTitration:
-    """Titration rates in mg/h for this weight; the top is min(protocol maxima, library hard cap)."""
+    """Titration rates in mg/h for this weight; the top is min(protocol maxima, the library cap)."""
     start = _per_weight(
         _value(titration.start_rate_mg_h), _value(titration.start_rate_mg_kg_h), weight_kg, "start rate"
     )
@@ -116,10 +129,10 @@ def resolve_titration(
     if start is None or step is None or not maxima:
         raise InputError("titration needs a start rate, a step and a maximum", field="protocol")
     protocol_max = max(start, min(maxima))
-    top = max(start, min(protocol_max, hard_cap_mg_h))
+    top = max(start, min(protocol_max, cap_mg_h))
     note = None
     if top < protocol_max:
-        note = f"titration top lowered from {protocol_max:.4g} to {top:.4g} mg/h by the library hard limit"
+        note = f"titration top lowered from {protocol_max:.4g} to {top:.4g} mg/h by the library {cap_name}"
     return ResolvedTitration(
         start,
         step,
@@ -161,14 +174,16 @@ def fixed_rate_mg_h(block: DosingBlock, weight_kg: float) -> float:
     return rate
 
 
-def block_envelope(block: DosingBlock, weight_kg: float, hard_cap_mg_h: float) -> Envelope:
-    """Min and max rate paths of one session dosed by `block`."""
+def block_envelope(
+    block: DosingBlock, weight_kg: float, cap_mg_h: float, cap_name: str = "hard limit"
+) -> Envelope:
+    """Min and max rate paths of one session dosed by `block`, a titration's top at most `cap_mg_h`."""
     duration = block.duration_min.value
     if block.titration is None:
         rate = fixed_rate_mg_h(block, weight_kg)
         path = (RateStep(0.0, duration, rate),)
         return Envelope(path, path, rate)
-    resolved = resolve_titration(block.titration, weight_kg, hard_cap_mg_h)
+    resolved = resolve_titration(block.titration, weight_kg, cap_mg_h, cap_name)
     min_path = (RateStep(0.0, duration, resolved.start_rate_mg_h),)
     return Envelope(min_path, _max_path(resolved, duration), resolved.top_rate_mg_h, resolved.note)
 

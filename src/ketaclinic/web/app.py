@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from ketaclinic import __version__
+from ketaclinic.dosing.pump import DEFAULT_RESOLUTION_ML_H, pump_ml_h_text
 from ketaclinic.settings import Settings, load_settings
 from ketaclinic.store.db import Database
 from ketaclinic.web import routes
@@ -30,10 +31,16 @@ def _number(value: float | int | None, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _pump_rate(pump_ml_h: float, resolution_ml_h: float | None) -> str:
+    """A planned pump rate exactly as the pump is set (plans stored before resolutions: 0.1 mL/h)."""
+    return pump_ml_h_text(pump_ml_h, resolution_ml_h or DEFAULT_RESOLUTION_ML_H)
+
+
 def build_templates() -> Jinja2Templates:
     """Jinja2 with the project's filters."""
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
     templates.env.filters["num"] = _number
+    templates.env.filters["pump_rate"] = _pump_rate
     templates.env.globals["app_version"] = __version__
     return templates
 

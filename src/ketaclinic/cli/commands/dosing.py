@@ -21,6 +21,7 @@ from ketaclinic.dosing import (
     parse_dose,
     parse_rate,
 )
+from ketaclinic.dosing.pump import pump_ml_h_text
 from ketaclinic.errors import InputError
 from ketaclinic.services.reference import clinic_library
 
@@ -58,6 +59,18 @@ def _parse_date(text: str | None) -> date | None:
         raise InputError(f"{text!r} is not a date YYYY-MM-DD", field="start") from None
 
 
+def _parse_choices(pairs: list[str] | None) -> dict[str, float]:
+    """`dose_mg_kg=0.8` pairs (the protocol's choosable numbers) as a mapping."""
+    choices: dict[str, float] = {}
+    for pair in pairs or []:
+        key, _, raw = pair.partition("=")
+        try:
+            choices[key.strip()] = float(raw)
+        except ValueError:
+            raise InputError(f"{pair!r} is not KEY=NUMBER, e.g. dose_mg_kg=0.8", field="choice") from None
+    return choices
+
+
 def _print_plan(plan: DosePlan) -> None:
     w = plan.weight
     typer.echo(f"{plan.protocol_id}: {plan.protocol_name}")
@@ -71,9 +84,10 @@ def _print_plan(plan: DosePlan) -> None:
     for s in plan.sessions:
         typer.echo(f"  session {s.number} {s.date.isoformat()} {s.label}: {s.total_mg:.1f} mg [{s.verdict}]")
         for seg in s.segments:
+            ml_h = pump_ml_h_text(seg.pump_ml_h, plan.pump_resolution_ml_h)
             typer.echo(
                 f"    {seg.start_min:>7.0f}-{seg.end_min:<7.0f} min  {seg.rate_mg_kg_h:.3f} mg/kg/h"
-                f"  {seg.rate_mg_h:.2f} mg/h  {seg.pump_ml_h:.2f} mL/h  {seg.volume_ml:.1f} mL"
+                f"  {seg.rate_mg_h:.2f} mg/h  {ml_h} mL/h  {seg.volume_ml:.1f} mL"
             )
         if s.prediction is not None:
             pr = s.prediction
@@ -104,6 +118,10 @@ def plan_command(
     ] = None,
     start: Annotated[str | None, typer.Option("--start", help="First session date YYYY-MM-DD.")] = None,
     model: Annotated[str | None, typer.Option("--model", help="PK model key for the prediction.")] = None,
+    choice: Annotated[
+        list[str] | None,
+        typer.Option("--choice", help="A choosable protocol number, e.g. dose_mg_kg=0.8 (repeat)."),
+    ] = None,
     library: LibraryOpt = None,
     protocols_dir: ProtocolsDirOpt = None,
     as_json: JsonOpt = False,
@@ -120,6 +138,7 @@ def plan_command(
         start=_parse_date(start),
         model_key=model,
         library=_clinic_library(library),
+        choices=_parse_choices(choice),
     )
     if as_json:
         emit_json(plan.to_json_dict())

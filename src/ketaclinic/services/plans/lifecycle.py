@@ -66,6 +66,10 @@ class PlanCreate(BaseModel):
     start_date: date = Field(default_factory=date.today)
     model_key: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
     weight_reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    # The protocol's choosable numbers (e.g. cohen2018-series: dose_mg_kg, duration_min, sessions).
+    choices: dict[Annotated[str, StringConstraints(max_length=40)], float] = Field(
+        default_factory=dict, max_length=10
+    )
 
 
 class SoftReasonIn(BaseModel):
@@ -297,6 +301,7 @@ def create_plan(
         "start_date": data.start_date.isoformat(),
         "model_key": data.model_key,
         "weight_reason": data.weight_reason,
+        "choices": data.choices,
         "library_override": str(reference.library.override_path) if reference.library.override_path else None,
     }
     try:

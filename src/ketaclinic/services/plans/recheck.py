@@ -33,6 +33,7 @@ def build_from_inputs(reference: ClinicReference, inputs: dict[str, Any]) -> Dos
         start=date.fromisoformat(inputs["start_date"]),
         model_key=inputs["model_key"] or None,
         library=reference.library,
+        choices=inputs.get("choices") or {},  # absent from plans stored before protocols had choices
     )
 
 
@@ -86,6 +87,7 @@ def _dosing_facts(document: dict[str, Any]) -> dict[str, Any]:
         facts.extend(_list_facts(f"{where} check", item.get("checks"), _CHECK_FACTS))
     facts.append(("series_total_mg", document.get("series_total_mg")))
     facts.extend(_list_facts("series check", document.get("series_checks"), _CHECK_FACTS))
+    facts.extend(_list_facts("choice check", document.get("choice_checks"), _CHECK_FACTS))
     facts.extend(_list_facts("soft breach", document.get("soft_breaches"), _CHECK_FACTS))
     facts.extend(_list_facts("premedication", document.get("premedication"), _PREMEDICATION_FACTS))
     return dict(facts)

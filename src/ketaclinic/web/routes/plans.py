@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ketaclinic.dosing import DoseQuantity, RateQuantity, check_dose, parse_dose, parse_rate
 from ketaclinic.dosing.bounds import MAX_WEIGHT_KG, MIN_WEIGHT_KG
+from ketaclinic.dosing.choices import CHOICE_LABELS, CHOICE_UNITS, choosable
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
 from ketaclinic.pharmacology import list_models
 from ketaclinic.reports.svg import concentration_chart
@@ -190,7 +191,15 @@ def new_redirect(patient_id: Annotated[int, Query(ge=1)], principal: CreatePage)
 
 def _builder_values(form: Any) -> dict[str, Any]:
     values = {k: (str(form.get(k)).strip() if form.get(k) is not None else "") for k in _BUILDER_FIELDS}
-    return {k: v for k, v in values.items() if v}
+    values = {k: v for k, v in values.items() if v}
+    # Only the chosen protocol's choices count: a value typed for another protocol is not sent.
+    prefix = f"choice.{values.get('protocol_id', '')}."
+    chosen = {
+        name.removeprefix(prefix): str(raw).strip()
+        for name, raw in form.items()
+        if name.startswith(prefix) and str(raw).strip()
+    }
+    return values | ({"choices": chosen} if chosen else {})
 
 
 _BUILDER_FIELDS = (
@@ -224,6 +233,9 @@ def _builder(
         status_code=status_code,
         patient=patient,
         protocols=list(reference.protocols.values()),
+        choosable={p.id: choosable(p) for p in reference.protocols.values() if choosable(p)},
+        units=CHOICE_UNITS,
+        labels=CHOICE_LABELS,
         models=list_models(),
         values=values,
         errors=errors,
