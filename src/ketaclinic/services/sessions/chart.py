@@ -28,7 +28,8 @@ from ketaclinic.services.audit import audit
 from ketaclinic.services.patients import get_patient_row, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.pk import BAND_KEYS  # the same bands as the PK explorer and plan charts
-from ketaclinic.services.sessions.alerts import AlertOut, due_findings, raise_due, session_alerts
+from ketaclinic.services.sessions.alert_raising import due_findings, raise_due, recorded_trigger_keys
+from ketaclinic.services.sessions.alerts import AlertOut, session_alerts
 from ketaclinic.services.sessions.charting import (
     INFUSING,
     Config,
@@ -305,11 +306,10 @@ def poll_alerts(db: Database, actor: Actor, session_id: int, *, config: Config =
     # Every open chart polls: read without the write lock, and write only when something came due.
     with db.read() as session:
         row = session_row(session, session_id)
-        alerts = session_alerts(session, row.id)
-        raised = {a.trigger_key for a in alerts}
+        raised = recorded_trigger_keys(session, row.id)
         due = due_findings(session, row, charted_times(session, row), utcnow(), config)
         if all(f.trigger_key in raised for f in due):
-            return alerts
+            return session_alerts(session, row.id)
     with db.transaction() as session:
         row = session_row(session, session_id, lock=True)
         raise_due(session, row, charted_times(session, row), utcnow(), config)
