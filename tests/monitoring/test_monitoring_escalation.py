@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -92,7 +93,7 @@ def test_the_advised_action_is_offered_first_then_every_other(advice: Advice, fi
 def test_property_lists_are_most_severe_first_then_newest(items: list[tuple[Severity, int]]) -> None:
     ordered = sorted(items, key=lambda i: most_severe_first(i[0], T0 + timedelta(seconds=i[1])))
     rank = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
-    for (sev_a, t_a), (sev_b, t_b) in zip(ordered, ordered[1:], strict=False):
+    for (sev_a, t_a), (sev_b, t_b) in pairwise(ordered):
         assert rank[sev_a] > rank[sev_b] or (sev_a == sev_b and t_a >= t_b)
 
 
@@ -129,4 +130,3 @@ def test_a_clinic_changes_the_renotification_time_in_its_config_dir(tmp_path: Pa
         path.write_text(bad, encoding="utf-8")
         with pytest.raises(DataFileError):
             escalation_policy(path)
-

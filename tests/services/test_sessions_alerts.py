@@ -1,4 +1,4 @@
-"""Session alerts: one open alert per group escalated in place, every finding recorded once, on every backend."""
+"""Session alerts: one open alert per group, escalated in place, each finding recorded once, both backends."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from ketaclinic import __version__
+from ketaclinic.monitoring import ACTION_LABELS
 from ketaclinic.settings import Settings, load_settings
 from ketaclinic.store.db import Database
 from ketaclinic.web import routes
@@ -35,6 +36,7 @@ def build_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
     templates.env.filters["num"] = _number
     templates.env.globals["app_version"] = __version__
+    templates.env.globals["action_labels"] = {action.value: label for action, label in ACTION_LABELS.items()}
     return templates
 
 
