@@ -25,6 +25,7 @@ from ketaclinic.monitoring import (
     SessionState,
     actions_for,
     alert_groups_of_fields,
+    is_worse,
     most_severe_first,
 )
 from ketaclinic.services.audit import audit
@@ -103,6 +104,7 @@ class AlertOut(BaseModel):
     resolved_by_observation_id: int | None
     actions: list[ActionOut]
     findings: list[FindingOut]
+    history: list[FindingOut]  # the worst finding of each reading (or missed slot), oldest first
     back_in_range: ReadingRef | None = None
     renotified_at: datetime | None = None
 
@@ -142,9 +144,19 @@ def alert_out(
         group=row.alert_group,
         actions=[ActionOut(key=a, label=ACTION_LABELS[a]) for a in actions_for(row.advice)],
         findings=[FindingOut.model_validate(f) for f in findings],
+        history=_worst_per_reading(findings),
         back_in_range=back_in_range,
         renotified_at=renotified_at,
     )
+
+
+def _worst_per_reading(findings: Sequence[SessionAlertFinding]) -> list[FindingOut]:
+    worst: dict[int | str, SessionAlertFinding] = {}
+    for finding in findings:
+        key = finding.observation_id if finding.observation_id is not None else finding.trigger_key
+        if key not in worst or is_worse(finding.severity, worst[key].severity):
+            worst[key] = finding
+    return [FindingOut.model_validate(f) for f in sorted(worst.values(), key=lambda f: f.id)]
 
 
 def _alert_for_update(session: Session, session_id: int, alert_id: int) -> SessionAlert:
