@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions.lifecycle import CheckInIn, SessionCreate, check_in, create_session
@@ -48,3 +49,21 @@ def checked_in_session(
     created = create_session(db, staff["nurse"], SessionCreate(plan_id=plan_id, session_number=1))
     check_in(db, staff["nurse"], created.id, CheckInIn.model_validate(CHECK_IN))
     return created.id
+
+
+def at_once(task: Callable[[], object], times: int) -> list[BaseException]:
+    """Run `task` in `times` threads started together; the exceptions they raised."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            task()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from ketaclinic.store.audit import count_events
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.sessions import AlertNotification
-from tests.services.sessions_support import checked_in_session
+from tests.services.sessions_support import at_once, checked_in_session
 
 
 def _running(db: Database, staff: dict[str, Actor], mrn: str) -> int:
@@ -72,21 +71,8 @@ def test_a_critical_alert_left_unacknowledged_is_renotified_once(
     assert renotify_unacknowledged(db) == []  # not yet past the five minutes
     later = utcnow() + timedelta(minutes=5, seconds=1)
     before = _event_count(db)
-    errors: list[BaseException] = []
     made: list[list[int]] = []
-
-    def check() -> None:
-        try:
-            made.append(renotify_unacknowledged(db, now=later))
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=check) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert at_once(lambda: made.append(renotify_unacknowledged(db, now=later)), 4) == []
     (note,) = _notifications(db)
     assert sorted(i for ids in made for i in ids) == [note.alert_id]  # two workers never double it
     assert _event_count(db) == before + 1  # audited once, as the system

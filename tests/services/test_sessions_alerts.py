@@ -23,7 +23,7 @@ from ketaclinic.services.sessions.flowsheet import chart_observation
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.sessions import SessionAlert, SessionAlertFinding, SessionObservation
-from tests.services.sessions_support import checked_in_session
+from tests.services.sessions_support import at_once, checked_in_session
 
 HYPERTENSIVE = {"sbp": 185, "dbp": 96, "hr": 80, "spo2": 97}
 # The reading of the clinic day that raised seven alerts: now one per group.
@@ -156,20 +156,7 @@ def test_overdue_slots_join_one_charting_alert_even_with_concurrent_polls(
     db: Database, staff: dict[str, Actor]
 ) -> None:
     sid = _running(db, staff, minutes_ago=50)
-    errors: list[BaseException] = []
-
-    def poll() -> None:
-        try:
-            poll_alerts(db, staff["nurse"], sid)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=poll) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert at_once(lambda: poll_alerts(db, staff["nurse"], sid), 4) == []
     # Readings due at 15 and 30 min (45 is still within the grace period) for both charting groups.
     expected = sorted(f"{group}:t_due={t}" for group in ("vitals", "sedation") for t in (15, 30))
     overdue = [f for f in _finding_rows(db, sid) if f.rule_key == "observation_overdue"]

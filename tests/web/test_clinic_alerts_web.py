@@ -8,17 +8,9 @@ from fastapi.testclient import TestClient
 
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
-from tests.services.sessions_support import CHECK_IN, approved_plan
+from tests.web.test_sessions_web import _running_session as running_session
 
 Client = Callable[[str | None], TestClient]
-
-
-def _running_session(api: TestClient, web_db: Database, web_staff: dict[str, Actor]) -> int:
-    plan_id = approved_plan(web_db, web_staff)
-    sid = int(api.post("/api/v1/sessions", json={"plan_id": plan_id, "session_number": 1}).json()["id"])
-    assert api.post(f"/api/v1/sessions/{sid}/check-in", json=CHECK_IN).status_code == 200
-    assert api.post(f"/api/v1/sessions/{sid}/start", json={"rate_mg_kg_h": 0.35}).status_code == 200
-    return sid
 
 
 def test_open_clinic_alerts_reach_physicians_and_nurses_with_their_session(
@@ -28,7 +20,7 @@ def test_open_clinic_alerts_reach_physicians_and_nurses_with_their_session(
     web_staff: dict[str, Actor],
 ) -> None:
     nurse = api_client("nurse")
-    sid = _running_session(nurse, web_db, web_staff)
+    sid = running_session(nurse, web_db, web_staff)
     nurse.post(f"/api/v1/sessions/{sid}/observations", json={"sbp": 186, "dbp": 114, "hallucinations": True})
     for role in ("physician", "nurse"):
         listed = api_client(role).get("/api/v1/alerts", params={"status": "open"})
@@ -57,7 +49,7 @@ def test_the_panel_acknowledges_with_one_pick_and_resolves_by_the_reading(
     web_staff: dict[str, Actor],
 ) -> None:
     api = api_client("nurse")
-    sid = _running_session(api, web_db, web_staff)
+    sid = running_session(api, web_db, web_staff)
     api.post(f"/api/v1/sessions/{sid}/observations", json={"sbp": 186, "dbp": 90})
     (alert,) = api.get(f"/api/v1/sessions/{sid}/alerts").json()
     nurse = page_client("nurse")

@@ -47,6 +47,16 @@ def insert_statement(session: Session) -> Any:
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
+def _origin(session_id: int, finding: AlertFinding, observation_id: int | None) -> dict[str, Any]:
+    """Where a finding comes from: the columns a finding row and the alert it opens share."""
+    return {
+        "session_id": session_id,
+        "trigger_key": finding.trigger_key,
+        "observation_id": observation_id,
+        "alert_group": finding.group.value,
+    }
+
+
 def _record_finding(
     session: Session, session_id: int, finding: AlertFinding, observation_id: int | None, now: datetime
 ) -> int | None:
@@ -54,10 +64,7 @@ def _record_finding(
     statement = (
         insert_statement(session)(SessionAlertFinding)
         .values(
-            session_id=session_id,
-            trigger_key=finding.trigger_key,
-            observation_id=observation_id,
-            alert_group=finding.group.value,
+            **_origin(session_id, finding, observation_id),
             rule_key=finding.rule_key,
             severity=finding.severity.value,
             message=finding.message,
@@ -119,10 +126,7 @@ def _open_or_escalate(
         opened = session.execute(
             insert_statement(session)(SessionAlert)
             .values(
-                session_id=session_id,
-                trigger_key=finding.trigger_key,
-                observation_id=observation_id,
-                alert_group=finding.group.value,
+                **_origin(session_id, finding, observation_id),
                 clinic_wide=clinic_wide,
                 state="open",
                 raised_at=now,
