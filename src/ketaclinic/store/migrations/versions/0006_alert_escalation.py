@@ -37,59 +37,47 @@ _GROUP_OF_FIELD = {
 _RANK = {"info": 0, "warning": 1, "critical": 2}
 
 
-def _backfill(connection: sa.Connection) -> None:
-    """Group existing alerts, keep their history, and fold extra open alerts of a group into the worst."""
+def _group_alerts(connection: sa.Connection) -> list[dict[str, object]]:
+    """Group existing alerts, fold extra open ones of a group into the worst; each alert's history row."""
     rows = connection.execute(
         sa.text(
             "SELECT id, session_id, trigger_key, observation_id, rule_key, severity, advice, message, field,"
             " value, t_min, state, raised_at FROM session_alerts ORDER BY id"
         )
     ).mappings()
+    history: list[dict[str, object]] = []
     kept: dict[tuple[int, str], dict[str, object]] = {}
     for row in list(rows):
         group = _GROUP_OF_FIELD.get(row["field"] or "", "charting")
-        clinic_wide = row["severity"] == "critical" or row["advice"] == "stop_and_call"
-        alert_id = row["id"]
-        if row["state"] == "open":
-            key = (row["session_id"], group)
-            first = kept.get(key)
-            if first is None or _RANK[row["severity"]] > _RANK[str(first["severity"])]:
-                kept[key] = dict(row)
-                if first is not None:
-                    _fold(connection, int(str(first["id"])), alert_id)
-            else:
-                _fold(connection, alert_id, int(str(first["id"])))
-                alert_id = int(str(first["id"]))
         connection.execute(
             sa.text(
                 "UPDATE session_alerts SET alert_group = :g, clinic_wide = :w, last_raised_at = raised_at,"
                 " critical_since = CASE WHEN severity = 'critical' THEN raised_at END WHERE id = :id"
             ),
-            {"g": group, "w": clinic_wide, "id": row["id"]},
-        )
-        connection.execute(
-            sa.text(
-                "INSERT INTO session_alert_findings (session_id, alert_id, trigger_key, observation_id,"
-                " alert_group, rule_key, severity, message, value, t_min, raised_at) VALUES (:s, :a, :k, :o,"
-                " :g, :r, :sev, :m, :v, :t, :at)"
-            ),
             {
-                "s": row["session_id"],
-                "a": alert_id,
-                "k": row["trigger_key"],
-                "o": row["observation_id"],
                 "g": group,
-                "r": row["rule_key"],
-                "sev": row["severity"],
-                "m": row["message"],
-                "v": row["value"],
-                "t": row["t_min"],
-                "at": row["raised_at"],
+                "w": row["severity"] == "critical" or row["advice"] == "stop_and_call",
+                "id": row["id"],
             },
         )
+        entry = {**row, "alert_group": group, "alert_id": row["id"]}
+        history.append(entry)
+        if row["state"] != "open":
+            continue
+        first = kept.get((row["session_id"], group))
+        if first is None:
+            kept[(row["session_id"], group)] = entry
+        elif _RANK[row["severity"]] > _RANK[str(first["severity"])]:
+            kept[(row["session_id"], group)] = entry
+            _fold(connection, history, first["id"], row["id"])
+        else:
+            _fold(connection, history, row["id"], first["id"])
+    return history
 
 
-def _fold(connection: sa.Connection, folded_id: object, into_id: object) -> None:
+def _fold(
+    connection: sa.Connection, history: list[dict[str, object]], folded_id: object, into_id: object
+) -> None:
     connection.execute(
         sa.text(
             "UPDATE session_alerts SET state = 'resolved', resolved_by = 'system', resolved_at = raised_at,"
@@ -97,10 +85,35 @@ def _fold(connection: sa.Connection, folded_id: object, into_id: object) -> None
         ),
         {"why": f"folded into alert {into_id}: one open alert per group", "id": folded_id},
     )
-    connection.execute(
-        sa.text("UPDATE session_alert_findings SET alert_id = :into WHERE alert_id = :id"),
-        {"into": into_id, "id": folded_id},
-    )
+    for entry in history:
+        if entry["alert_id"] == folded_id:
+            entry["alert_id"] = into_id
+
+
+def _record_history(connection: sa.Connection, history: list[dict[str, object]]) -> None:
+    for entry in history:
+        connection.execute(
+            sa.text(
+                f"INSERT INTO session_alert_findings ({', '.join(_HISTORY_COLUMNS)})"
+                f" VALUES ({', '.join(':' + name for name in _HISTORY_COLUMNS)})"
+            ),
+            {key: entry[key] for key in _HISTORY_COLUMNS},
+        )
+
+
+_HISTORY_COLUMNS = (
+    "session_id",
+    "alert_id",
+    "trigger_key",
+    "observation_id",
+    "alert_group",
+    "rule_key",
+    "severity",
+    "message",
+    "value",
+    "t_min",
+    "raised_at",
+)
 
 
 def upgrade() -> None:
@@ -121,6 +134,11 @@ def upgrade() -> None:
             ["id"],
         )
         batch_op.create_index(batch_op.f("ix_session_alerts_clinic_wide"), ["clinic_wide"], unique=False)
+    history = _group_alerts(op.get_bind())
+    with op.batch_alter_table("session_alerts", schema=None) as batch_op:
+        batch_op.alter_column("alert_group", existing_type=sa.String(length=20), server_default=None)
+        batch_op.alter_column("clinic_wide", existing_type=sa.Boolean(), server_default=None)
+        batch_op.alter_column("last_raised_at", existing_type=when, nullable=False)
     op.create_table(
         "session_alert_findings",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -183,25 +201,23 @@ def upgrade() -> None:
     with op.batch_alter_table("alert_notifications", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_alert_notifications_alert_id"), ["alert_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_alert_notifications_session_id"), ["session_id"], unique=False)
-    _backfill(op.get_bind())
-    with op.batch_alter_table("session_alerts", schema=None) as batch_op:
-        batch_op.alter_column("alert_group", server_default=None)
-        batch_op.alter_column("clinic_wide", server_default=None)
-        batch_op.alter_column("last_raised_at", existing_type=when, nullable=False)
-        batch_op.create_index(
-            "uq_session_alerts_one_open_per_group",
-            ["session_id", "alert_group"],
-            unique=True,
-            sqlite_where=sa.text("state = 'open'"),
-            postgresql_where=sa.text("state = 'open'"),
-        )
+    _record_history(op.get_bind(), history)
+    # A plain CREATE INDEX: rebuilding session_alerts now would trip the new tables' foreign keys on SQLite.
+    op.create_index(
+        "uq_session_alerts_one_open_per_group",
+        "session_alerts",
+        ["session_id", "alert_group"],
+        unique=True,
+        sqlite_where=sa.text("state = 'open'"),
+        postgresql_where=sa.text("state = 'open'"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_session_alerts_one_open_per_group", table_name="session_alerts")
     op.drop_table("alert_notifications")
     op.drop_table("session_alert_findings")
     with op.batch_alter_table("session_alerts", schema=None) as batch_op:
-        batch_op.drop_index("uq_session_alerts_one_open_per_group")
         batch_op.drop_index(batch_op.f("ix_session_alerts_clinic_wide"))
         batch_op.drop_constraint(
             batch_op.f("fk_session_alerts_resolved_by_observation_id_session_observations"),
