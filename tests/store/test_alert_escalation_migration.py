@@ -61,9 +61,12 @@ def test_older_alerts_are_grouped_with_their_history_and_one_open_per_group(
                 )
             )
         }
-        findings = dict(
-            connection.execute(text("SELECT trigger_key, alert_id FROM session_alert_findings")).all()
-        )
+        findings: dict[str, int] = {
+            key: alert_id
+            for key, alert_id in connection.execute(
+                text("SELECT trigger_key, alert_id FROM session_alert_findings")
+            )
+        }
     kept = alerts["sbp_critical@7"]
     assert [a.trigger_key for a in alerts.values() if a.state == "open"] == ["sbp_critical@7"]
     assert kept.alert_group == "blood_pressure" and kept.clinic_wide and kept.critical_since is not None
