@@ -14,6 +14,7 @@ from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions import alerts, charting
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.services.sessions.clinic_alerts import (
+    check_clinic,
     clinic_alerts,
     open_clinic_alert_count,
     renotify_unacknowledged,
@@ -104,3 +105,18 @@ def test_the_clinic_sets_the_renotification_time_in_its_config_dir(
 def _event_count(db: Database) -> int:
     with db.read() as session:
         return count_events(session)
+
+
+def test_the_periodic_check_raises_what_came_due_where_no_chart_is_open(
+    db: Database, staff: dict[str, Actor]
+) -> None:
+    from tests.services.test_sessions_total import REASONS
+
+    sid = checked_in_session(db, staff, mrn="C-3")
+    # Left running at 60 mg/h for 5 h 10 min, with nobody looking at its chart: past the hard 300 mg.
+    start = utcnow() - timedelta(hours=5, minutes=10)
+    sessions.start(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=60, at=start, **REASONS))
+    assert check_clinic(db) == []  # the dose alert is raised now: not yet due for re-notification
+    listed = clinic_alerts(db, staff["physician"])
+    assert [(a.session_id, a.group, a.rule_key) for a in listed] == [(sid, "dose", "session_total_hard")]
+    assert check_clinic(db, now=utcnow() + timedelta(minutes=6)) == [listed[0].id]

@@ -1,4 +1,4 @@
-"""`ketaclinic alerts check`: the periodic check that re-notifies critical alerts left unacknowledged."""
+"""`ketaclinic alerts check`: the periodic check (alerts due with time, re-notification of critical ones)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ def register(app: typer.Typer) -> None:
 
     @alerts_app.command("check")
     def check(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-        """Re-notify, once, each critical alert left unacknowledged past the clinic's time (run from cron)."""
-        from ketaclinic.services.sessions.clinic_alerts import renotify_unacknowledged
+        """Raise what came due in running sessions; re-notify unacknowledged critical alerts, once (cron)."""
+        from ketaclinic.services.sessions.clinic_alerts import check_clinic
 
-        made = renotify_unacknowledged(open_database(), config=load_settings())
+        made = check_clinic(open_database(), config=load_settings())
         if json_out:
             emit_json({"renotified_alert_ids": made})
             return

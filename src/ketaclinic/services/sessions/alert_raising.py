@@ -35,8 +35,15 @@ from ketaclinic.monitoring.rules import SESSION_TOTAL_LIMITS
 from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import SYSTEM
 from ketaclinic.services.reference import clinic_library
-from ketaclinic.services.sessions.charting import Config, given_mg, minutes_between
+from ketaclinic.services.sessions.charting import (
+    Config,
+    charted_times,
+    given_mg,
+    minutes_between,
+    session_row,
+)
 from ketaclinic.store.base import utcnow
+from ketaclinic.store.db import Database
 from ketaclinic.store.tables.sessions import InfusionSession, SessionAlert, SessionAlertFinding
 
 OVERDUE_STATES = frozenset({SessionState.RUNNING.value, SessionState.PAUSED.value})
@@ -214,3 +221,20 @@ def raise_due(
     if raised:
         audit(session, SYSTEM, "raise_due_alerts", "infusion_session", row.id, {"alerts": {"new": raised}})
     return raised
+
+
+def catch_up_due(db: Database, session_id: int, *, config: Config = None) -> bool:
+    """Raise what came due with time in one session; True when something was written.
+
+    Every open chart polls: read without the write lock, and write only when something came due.
+    """
+    with db.read() as session:
+        row = session_row(session, session_id)
+        recorded = recorded_trigger_keys(session, row.id)
+        due = due_findings(session, row, charted_times(session, row), utcnow(), config)
+        if all(f.trigger_key in recorded for f in due):
+            return False
+    with db.transaction() as session:
+        row = session_row(session, session_id, lock=True)
+        raise_due(session, row, charted_times(session, row), utcnow(), config)
+    return True

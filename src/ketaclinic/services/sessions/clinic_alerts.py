@@ -19,12 +19,12 @@ from ketaclinic.monitoring.escalation import ESCALATION_FILE
 from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import SYSTEM, Actor, Permission, require
 from ketaclinic.services.reference import clinic_library
-from ketaclinic.services.sessions.alert_raising import insert_statement
+from ketaclinic.services.sessions.alert_raising import OVERDUE_STATES, catch_up_due, insert_statement
 from ketaclinic.services.sessions.alerts import AlertContext, AlertOut
 from ketaclinic.services.sessions.charting import Config
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
-from ketaclinic.store.tables.sessions import AlertNotification, SessionAlert
+from ketaclinic.store.tables.sessions import AlertNotification, InfusionSession, SessionAlert
 
 RENOTIFY = "critical_unacknowledged"
 AlertState = Literal["open", "acknowledged", "resolved"]
@@ -80,12 +80,25 @@ def renotify_unacknowledged(db: Database, *, config: Config = None, now: datetim
     return made
 
 
+def check_clinic(db: Database, *, config: Config = None, now: datetime | None = None) -> list[int]:
+    """The periodic check: raise what came due in every running session, then re-notify; the alert ids."""
+    with db.read() as session:
+        running = list(
+            session.execute(
+                select(InfusionSession.id).where(InfusionSession.state.in_(OVERDUE_STATES))
+            ).scalars()
+        )
+    for session_id in running:
+        catch_up_due(db, session_id, config=config)
+    return renotify_unacknowledged(db, config=config, now=now)
+
+
 def clinic_alerts(
     db: Database, actor: Actor, status: AlertState = "open", *, config: Config = None
 ) -> list[AlertOut]:
     """The clinic-wide alerts in `status`, each with its session, most severe first, then newest."""
     require(actor, Permission.SESSIONS_VIEW)
-    renotify_unacknowledged(db, config=config)
+    check_clinic(db, config=config)
     with db.read() as session:
         rows = list(
             session.execute(
