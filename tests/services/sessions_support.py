@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ketaclinic.services.permissions import Actor
@@ -57,3 +58,21 @@ def clinic_ending_policy(config_dir: Path, **values: float | str) -> Path:
     lines = [f'[{key}]\nvalue = {value!r}\nsource = "test clinic policy"\n' for key, value in values.items()]
     (config_dir / "session_ending.toml").write_text("\n".join(lines).replace("'", '"'), encoding="utf-8")
     return config_dir
+
+
+def at_once(task: Callable[[], object], times: int) -> list[BaseException]:
+    """Run `task` in `times` threads started together; the exceptions they raised."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            task()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors

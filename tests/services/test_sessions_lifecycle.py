@@ -232,7 +232,7 @@ def test_check_in_audit_lists_the_alerts_its_baseline_raised(db: Database, staff
     import json
 
     from ketaclinic.store.tables.audit import AuditEvent
-    from ketaclinic.store.tables.sessions import SessionAlert
+    from ketaclinic.store.tables.sessions import SessionAlertFinding
 
     plan_id = approved_plan(db, staff)
     made = sessions.create_session(
@@ -242,6 +242,6 @@ def test_check_in_audit_lists_the_alerts_its_baseline_raised(db: Database, staff
         db, staff["nurse"], made.id, sessions.CheckInIn.model_validate(CHECK_IN | {"sbp": 186, "dbp": 96})
     )
     with db.read() as session:
-        keys = sorted(session.execute(select(SessionAlert.trigger_key)).scalars())
+        keys = sorted(session.execute(select(SessionAlertFinding.trigger_key)).scalars())
         event = session.execute(select(AuditEvent).where(AuditEvent.action == "check_in")).scalar_one()
     assert keys and sorted(json.loads(event.changes_json)["alerts"]["new"]) == keys

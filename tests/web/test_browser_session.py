@@ -66,9 +66,7 @@ def test_nurse_charts_a_session_from_check_in_to_signature(  # type: ignore[no-u
     page.wait_for_selector("#alerts .session-alert:has-text('CRITICAL')", timeout=10000)
     assert page.evaluate("document.activeElement.name") == "sbp"
     screenshot(page, "session-running-alert")
-    page.locator("#alerts .session-alert").first.locator("input[name=action_taken]").fill(
-        "rate reduced, BP rechecked"
-    )
+    page.locator("#alerts .session-alert").first.locator("select[name=action]").select_option("reduce_rate")
     page.locator("#alerts .session-alert").first.locator("button:has-text('Acknowledge')").click()
     page.wait_for_selector("#alerts :text('Acknowledged by')")
     page.fill("#obs-form input[name=sbp]", "126")

@@ -63,6 +63,7 @@ def test_polling_is_not_activity_but_a_person_acting_is(open_chart: OpenChart, w
     idle_for(web_db, 10)
     before = last_seen(web_db)
     assert nurse.get(f"/sessions/{sid}/alerts", headers=HX).status_code == 200
+    assert nurse.get("/alerts/badge", headers=HX).status_code == 200  # every page polls the badge
     status = nurse.get("/session/status").json()
     assert last_seen(web_db) == before
     assert 4 * 60 <= status["seconds_left"] <= 5 * 60 and status["warn_seconds"] == 120

@@ -54,12 +54,16 @@ def test_api_session_from_creation_to_signature(
     reading = api.post(f"{base}/observations", json={"sbp": 182, "dbp": 95, "hr": 88, "spo2": 97})
     assert reading.status_code == 201 and reading.json()["alerts_raised"]
     polled = api.get(f"{base}/alerts").json()
-    assert {a["trigger_key"] for a in polled} == set(reading.json()["alerts_raised"])
+    assert [(a["group"], a["severity"]) for a in polled] == [("blood_pressure", "critical")]
+    assert {f["trigger_key"] for f in polled[0]["findings"]} == set(reading.json()["alerts_raised"])
     first = polled[0]["id"]
     assert api.post(f"{base}/alerts/{first}/resolve", json={"resolution": "x"}).status_code == 409
-    assert api.post(f"{base}/alerts/{first}/ack", json={"action_taken": ""}).status_code == 422
-    acked = api.post(f"{base}/alerts/{first}/ack", json={"action_taken": "rate reduced"})
-    assert acked.json()["acknowledged_by"] == "nurse"
+    bad_pick = api.post(f"{base}/alerts/{first}/ack", json={"action": "rate halved"})
+    assert bad_pick.status_code == 422 and bad_pick.json()["field"] == "action"
+    acked = api.post(f"{base}/alerts/{first}/ack", json={"action": "reduce_rate", "note": "to 0.25"})
+    assert acked.json()["acknowledged_by"] == "nurse" and acked.json()["action_taken"] == "reduce_rate"
+    both = api.post(f"{base}/alerts/{first}/resolve", json={"resolution": "x", "observation_id": 1})
+    assert both.status_code == 422
     assert api.post(f"{base}/alerts/{first}/resolve", json={"resolution": "BP settled"}).status_code == 200
     ae = api.post(
         f"{base}/adverse-events",

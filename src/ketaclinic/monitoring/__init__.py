@@ -6,6 +6,14 @@ function of plain values. See docs/monitoring.md.
 
 from __future__ import annotations
 
+from ketaclinic.monitoring.alert_groups import (
+    ACTION_LABELS,
+    AlertAction,
+    AlertGroup,
+    alert_groups_of_fields,
+    fields_of_group,
+    group_of_field,
+)
 from ketaclinic.monitoring.cadence import (
     Cadence,
     OverdueSlot,
@@ -19,6 +27,14 @@ from ketaclinic.monitoring.cadence import (
 )
 from ketaclinic.monitoring.concentration import ChartedPrediction, charted_prediction, predicted_cp_at
 from ketaclinic.monitoring.discharge import DischargeItem, DischargeResult, discharge_check
+from ketaclinic.monitoring.escalation import (
+    EscalationPolicy,
+    actions_for,
+    escalation_policy,
+    is_clinic_wide,
+    is_worse,
+    most_severe_first,
+)
 from ketaclinic.monitoring.lifecycle import (
     REQUIRED_FOR_SIGNATURE,
     SessionAction,
@@ -59,17 +75,21 @@ from ketaclinic.monitoring.vocabulary import (
 )
 
 __all__ = [
+    "ACTION_LABELS",
     "REQUIRED_FOR_SIGNATURE",
     "RESCUE_MEDICATIONS",
     "AdverseEventKind",
     "AdverseEventSeverity",
     "Advice",
+    "AlertAction",
     "AlertFinding",
+    "AlertGroup",
     "AlertRule",
     "Cadence",
     "ChartedPrediction",
     "DischargeItem",
     "DischargeResult",
+    "EscalationPolicy",
     "Interpretation",
     "Observation",
     "ObservationKind",
@@ -79,19 +99,27 @@ __all__ = [
     "SessionAction",
     "SessionState",
     "Severity",
+    "actions_for",
+    "alert_groups_of_fields",
     "allowed_transitions",
     "charted_prediction",
     "default_grace_min",
     "discharge_check",
+    "escalation_policy",
     "evaluate_observation",
     "field_groups",
+    "fields_of_group",
     "get_cadence",
     "get_kind",
+    "group_of_field",
     "groups_charted",
     "interpret",
     "interpret_value",
+    "is_clinic_wide",
+    "is_worse",
     "load_alert_rules",
     "missing_for_signature",
+    "most_severe_first",
     "next_due_min",
     "observation_kinds",
     "overdue",

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from ketaclinic.data import Status, load_toml, load_toml_path, parse_status
 from ketaclinic.dosing.library import LimitKind
 from ketaclinic.errors import DataFileError
+from ketaclinic.monitoring.alert_groups import AlertGroup, group_of_field
 from ketaclinic.monitoring.cadence import OverdueSlot
 from ketaclinic.monitoring.observations import COMPARATORS, Observation, compare, observation_kinds
 
@@ -68,6 +69,8 @@ class AlertRule:
     status: Status
     enabled: bool = True
     limit: str | None = None  # session_total rules: the drug library maximum they watch
+    group: AlertGroup = AlertGroup.CHARTING
+    notify_physician: bool = False  # clinic-wide: shown to every physician and nurse
 
 
 class AlertFinding(BaseModel):
@@ -87,6 +90,8 @@ class AlertFinding(BaseModel):
     trigger_key: str
     source: str
     status: Status
+    group: AlertGroup
+    notify_physician: bool
 
 
 class _Blank(dict[str, str]):
@@ -106,7 +111,7 @@ def render_message(template: str, **values: object) -> str:
 
 
 _RULE_KEYS = {"key", "kind", "field", "op", "threshold", "rise_pct", "rise_abs", "severity", "advice"}
-_RULE_KEYS |= {"message", "source", "status", "enabled", "limit"}
+_RULE_KEYS |= {"message", "source", "status", "enabled", "limit", "group", "notify_physician"}
 SESSION_TOTAL_LIMITS: tuple[LimitKind, ...] = ("soft_max", "hard_max")  # what a session_total rule watches
 _NUMERIC_TYPES = {"number", "integer", "cadss6"}
 
@@ -116,6 +121,8 @@ def _rule_from_row(row: Mapping[str, Any], where: str) -> AlertRule:
     if unknown:
         raise DataFileError(f"{where}: unknown key {unknown[0]!r}")
     try:
+        severity, advice = Severity(row["severity"]), Advice(row["advice"])
+        group_field = "session_total_mg" if row["kind"] == RuleKind.SESSION_TOTAL else row.get("field")
         rule = AlertRule(
             key=str(row["key"]),
             kind=RuleKind(row["kind"]),
@@ -124,13 +131,20 @@ def _rule_from_row(row: Mapping[str, Any], where: str) -> AlertRule:
             threshold=None if row.get("threshold") is None else float(row["threshold"]),
             rise_pct=None if row.get("rise_pct") is None else float(row["rise_pct"]),
             rise_abs=None if row.get("rise_abs") is None else float(row["rise_abs"]),
-            severity=Severity(row["severity"]),
-            advice=Advice(row["advice"]),
+            severity=severity,
+            advice=advice,
             message=str(row["message"]),
             source=str(row["source"]),
             status=parse_status(row["status"], where),
             enabled=bool(row.get("enabled", True)),
             limit=row.get("limit"),
+            group=AlertGroup(row["group"]) if "group" in row else group_of_field(group_field),
+            notify_physician=bool(
+                row.get(
+                    "notify_physician",
+                    severity is Severity.CRITICAL or advice is Advice.STOP_AND_CALL,
+                )
+            ),
         )
     except KeyError as exc:
         raise DataFileError(f"{where}: missing {exc.args[0]!r}") from None
@@ -206,6 +220,8 @@ def merge_rule_overrides(
             "advice": base.advice.value,
             "message": base.message,
             "enabled": base.enabled,
+            "group": base.group.value,
+            "notify_physician": base.notify_physician,
             **{k: v for k, v in row.items() if k not in ("source", "status")},
             "source": row.get("source", f"clinic override ({where})"),
             "status": Status.LOCAL_POLICY.value,
@@ -273,6 +289,8 @@ def _finding(
         trigger_key=trigger_key(rule.key, obs),
         source=rule.source,
         status=rule.status,
+        group=rule.group,
+        notify_physician=rule.notify_physician,
     )
 
 
@@ -342,6 +360,8 @@ def overdue_findings(
                     trigger_key=f"{rule.key}@{slot.group}:t_due={slot.t_due_min:g}",
                     source=rule.source,
                     status=rule.status,
+                    group=rule.group,
+                    notify_physician=rule.notify_physician,
                 )
             )
     return findings
@@ -380,6 +400,8 @@ def session_total_findings(
                     trigger_key=f"{rule.key}@{rule.limit}",
                     source=f"{rule.source}; limit: {limit_source}",
                     status=rule.status,
+                    group=rule.group,
+                    notify_physician=rule.notify_physician,
                 )
             )
     return findings

@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from ketaclinic import __version__
 from ketaclinic.dosing.pump import DEFAULT_RESOLUTION_ML_H, pump_ml_h_text
+from ketaclinic.monitoring import ACTION_LABELS
 from ketaclinic.settings import Settings, load_settings
 from ketaclinic.store.db import Database
 from ketaclinic.web import routes
@@ -42,6 +43,7 @@ def build_templates() -> Jinja2Templates:
     templates.env.filters["num"] = _number
     templates.env.filters["pump_rate"] = _pump_rate
     templates.env.globals["app_version"] = __version__
+    templates.env.globals["action_labels"] = {action.value: label for action, label in ACTION_LABELS.items()}
     return templates
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ketaclinic.monitoring import AlertAction
 from ketaclinic.services.demo.context import DemoContext
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans.contract import planned_session
@@ -160,7 +161,7 @@ def _chart_session(
         )
     for alert_id in open_ids[: 1 if running else len(open_ids)]:
         alerts.acknowledge_alert(
-            db, nurse, made.id, alert_id, alerts.AckIn(action_taken="rate reduced, BP rechecked")
+            db, nurse, made.id, alert_id, alerts.AckIn(action=AlertAction.REDUCE_RATE, note="BP rechecked")
         )
         if not running:
             alerts.resolve_alert(

@@ -1,48 +1,83 @@
-"""Durable session alerts: raised once per triggering reading or missed slot, acknowledged, resolved.
+"""Session alerts as people see them: one open alert per group, acknowledged with one pick, then resolved.
 
-An alert row is inserted with INSERT ... ON CONFLICT (session_id, trigger_key) DO NOTHING in the
-transaction that stores its reading, so a reading evaluated twice (two nurses, a retried request,
-two pollers computing the same overdue slot) yields exactly one row and no reading loses its alert.
+Raising lives in alert_raising; here an alert is read with the history of readings it collected,
+acknowledged by a named user with the action taken, and resolved, by a later reading back in range or
+in words (compare-and-swap: never twice).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Self, cast
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, NotFoundError
 from ketaclinic.monitoring import (
-    AlertFinding,
+    ACTION_LABELS,
+    AlertAction,
+    AlertGroup,
     SessionState,
-    overdue,
-    overdue_findings,
-    session_total_findings,
+    actions_for,
+    alert_groups_of_fields,
+    is_worse,
+    most_severe_first,
 )
-from ketaclinic.monitoring.rules import SESSION_TOTAL_LIMITS
 from ketaclinic.services.audit import audit
-from ketaclinic.services.permissions import SYSTEM, Actor, Permission, require
-from ketaclinic.services.reference import clinic_library
-from ketaclinic.services.sessions.charting import Config, given_mg, minutes_between
+from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
-from ketaclinic.store.tables.sessions import InfusionSession, SessionAlert
+from ketaclinic.store.tables.sessions import (
+    AlertNotification,
+    InfusionSession,
+    SessionAlert,
+    SessionAlertFinding,
+    SessionObservation,
+)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-OVERDUE_STATES = frozenset({SessionState.RUNNING.value, SessionState.PAUSED.value})
+
+
+class FindingOut(BaseModel):
+    """One finding an alert collected: its history of readings."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    trigger_key: str
+    rule_key: str
+    severity: str
+    message: str
+    value: float | None
+    t_min: float | None
+    observation_id: int | None
+    raised_at: datetime
+
+
+class ActionOut(BaseModel):
+    """An action offered to acknowledge an alert (the advised one first)."""
+
+    key: AlertAction
+    label: str
+
+
+class ReadingRef(BaseModel):
+    """A later reading that shows the alert's group back in range."""
+
+    observation_id: int
+    observed_at: datetime
 
 
 class AlertOut(BaseModel):
-    """One alert as shown on the chart and returned by the poll."""
+    """One alert as shown on the chart, returned by the poll and by the clinic-wide list."""
 
     id: int
+    session_id: int
+    group: str
     trigger_key: str
     rule_key: str
     severity: str
@@ -55,111 +90,73 @@ class AlertOut(BaseModel):
     source: str
     source_status: str
     state: str
+    clinic_wide: bool
     raised_at: datetime
+    last_raised_at: datetime
+    critical_since: datetime | None
     acknowledged_by: str | None
     acknowledged_at: datetime | None
     action_taken: str | None
+    ack_note: str | None
     resolved_by: str | None
     resolved_at: datetime | None
     resolution: str | None
+    resolved_by_observation_id: int | None
+    actions: list[ActionOut]
+    findings: list[FindingOut]
+    history: list[FindingOut]  # the worst finding of each reading (or missed slot), oldest first
+    back_in_range: ReadingRef | None = None
+    renotified_at: datetime | None = None
 
 
 class AckIn(BaseModel):
-    """Acknowledging an alert names the action taken."""
+    """Acknowledging an alert is one pick of the action taken, with an optional note."""
 
     model_config = ConfigDict(extra="forbid")
-    action_taken: Text
+    action: AlertAction
+    note: Text | None = None
 
 
 class ResolveIn(BaseModel):
-    """Resolving an acknowledged alert says how it ended."""
+    """Resolving an acknowledged alert: by a later reading back in range, or saying how it ended."""
 
     model_config = ConfigDict(extra="forbid")
-    resolution: Text
+    observation_id: int | None = None
+    resolution: Text | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Self:
+        if (self.observation_id is None) == (self.resolution is None):
+            raise ValueError("give either observation_id (a later reading back in range) or resolution")
+        return self
 
 
-def alert_out(row: SessionAlert) -> AlertOut:
-    """The output model of an alert row."""
-    return AlertOut.model_validate(row, from_attributes=True)
-
-
-def _finding_value(finding: AlertFinding) -> float | None:
-    if finding.value is None:
-        return None
-    return float(finding.value)
-
-
-def insert_findings(
-    session: Session,
-    session_id: int,
-    findings: Iterable[AlertFinding],
+def alert_out(
+    row: SessionAlert,
+    findings: Sequence[SessionAlertFinding] = (),
     *,
-    observation_id: int | None = None,
-) -> list[str]:
-    """Insert one alert per finding unless its trigger key is already there; the keys newly raised."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    raised: list[str] = []
-    now = utcnow()
-    for finding in findings:
-        statement = (
-            insert(SessionAlert)
-            .values(
-                session_id=session_id,
-                trigger_key=finding.trigger_key,
-                observation_id=observation_id,
-                rule_key=finding.rule_key,
-                severity=finding.severity.value,
-                advice=finding.advice.value,
-                message=finding.message,
-                field=finding.field,
-                value=_finding_value(finding),
-                threshold=finding.threshold,
-                t_min=finding.t_min,
-                source=finding.source,
-                source_status=finding.status.value,
-                state="open",
-                raised_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["session_id", "trigger_key"])
-            .returning(SessionAlert.id)
-        )
-        if session.execute(statement).scalar_one_or_none() is not None:
-            raised.append(finding.trigger_key)
-    return raised
-
-
-def due_findings(
-    session: Session,
-    row: InfusionSession,
-    times: Mapping[str, Sequence[float]],
-    now: datetime,
-    config: Config,
-) -> list[AlertFinding]:
-    """What comes due with time while the infusion runs: missed charting slots, the total given past a max."""
-    if row.state not in OVERDUE_STATES or row.started_at is None:
-        return []
-    now_min = minutes_between(row.started_at, now)
-    limits = clinic_library(config).library.context(row.context_id).limit_set("session_total_mg")
-    watched: dict[str, tuple[float, str]] = {
-        kind: (limit.value, limit.source) for kind in SESSION_TOTAL_LIMITS if (limit := limits.get(kind))
-    }
-    return overdue_findings(overdue(row.cadence, times, now_min)) + session_total_findings(
-        given_mg(session, row, now), now_min, watched
+    back_in_range: ReadingRef | None = None,
+    renotified_at: datetime | None = None,
+) -> AlertOut:
+    """The output model of an alert row with its findings."""
+    return AlertOut(
+        **{name: getattr(row, name) for name in AlertOut.model_fields if hasattr(SessionAlert, name)},
+        group=row.alert_group,
+        actions=[ActionOut(key=a, label=ACTION_LABELS[a]) for a in actions_for(row.advice)],
+        findings=[FindingOut.model_validate(f) for f in findings],
+        history=_worst_per_reading(findings),
+        back_in_range=back_in_range,
+        renotified_at=renotified_at,
     )
 
 
-def raise_due(
-    session: Session,
-    row: InfusionSession,
-    times: Mapping[str, Sequence[float]],
-    now: datetime,
-    config: Config = None,
-) -> list[str]:
-    """Raise what came due with time (`times`: see charting.charted_times), audited as the system."""
-    raised = insert_findings(session, row.id, due_findings(session, row, times, now, config))
-    if raised:
-        audit(session, SYSTEM, "raise_due_alerts", "infusion_session", row.id, {"alerts": {"new": raised}})
-    return raised
+def _worst_per_reading(findings: Sequence[SessionAlertFinding]) -> list[FindingOut]:
+    worst: dict[int | str, SessionAlertFinding] = {}
+    for finding in findings:
+        key = finding.observation_id if finding.observation_id is not None else finding.trigger_key
+        if key not in worst or is_worse(finding.severity, worst[key].severity):
+            worst[key] = finding
+    return [FindingOut.model_validate(f) for f in sorted(worst.values(), key=lambda f: f.id)]
 
 
 def _alert_for_update(session: Session, session_id: int, alert_id: int) -> SessionAlert:
@@ -200,12 +197,11 @@ def _swap_state(session: Session, row: SessionAlert, expected: str, values: dict
 
 
 def acknowledge_alert(db: Database, actor: Actor, session_id: int, alert_id: int, body: AckIn) -> AlertOut:
-    """A named user acknowledges an open alert and records the action taken."""
+    """A named user acknowledges an open alert with one pick of the action taken (and an optional note)."""
     require(actor, Permission.SESSIONS_CHART)
     with db.transaction() as session:
         _check_not_signed(session, session_id)
         row = _alert_for_update(session, session_id, alert_id)
-        now = utcnow()
         _swap_state(
             session,
             row,
@@ -213,8 +209,9 @@ def acknowledge_alert(db: Database, actor: Actor, session_id: int, alert_id: int
             {
                 "state": "acknowledged",
                 "acknowledged_by": actor.username,
-                "acknowledged_at": now,
-                "action_taken": body.action_taken,
+                "acknowledged_at": utcnow(),
+                "action_taken": body.action.value,
+                "ack_note": body.note,
             },
         )
         audit(
@@ -225,18 +222,23 @@ def acknowledge_alert(db: Database, actor: Actor, session_id: int, alert_id: int
             row.id,
             {
                 "state": {"old": "open", "new": "acknowledged"},
-                "action_taken": {"old": None, "new": body.action_taken},
+                "action_taken": {"old": None, "new": body.action.value},
+                "ack_note": {"old": None, "new": body.note},
             },
         )
-        return alert_out(row)
+        return _alerts_out(session, session_id, [row])[0]
 
 
 def resolve_alert(db: Database, actor: Actor, session_id: int, alert_id: int, body: ResolveIn) -> AlertOut:
-    """Resolve an acknowledged alert."""
+    """Resolve an acknowledged alert: by a later reading showing its group back in range, or in words."""
     require(actor, Permission.SESSIONS_CHART)
     with db.transaction() as session:
         _check_not_signed(session, session_id)
         row = _alert_for_update(session, session_id, alert_id)
+        resolution = body.resolution
+        if body.observation_id is not None:
+            reading = _reading_back_in_range(session, row, body.observation_id)
+            resolution = f"resolved by the reading at {reading.observed_at:%H:%M}"
         _swap_state(
             session,
             row,
@@ -245,7 +247,8 @@ def resolve_alert(db: Database, actor: Actor, session_id: int, alert_id: int, bo
                 "state": "resolved",
                 "resolved_by": actor.username,
                 "resolved_at": utcnow(),
-                "resolution": body.resolution,
+                "resolution": resolution,
+                "resolved_by_observation_id": body.observation_id,
             },
         )
         audit(
@@ -256,16 +259,111 @@ def resolve_alert(db: Database, actor: Actor, session_id: int, alert_id: int, bo
             row.id,
             {
                 "state": {"old": "acknowledged", "new": "resolved"},
-                "resolution": {"old": None, "new": body.resolution},
+                "resolution": {"old": None, "new": resolution},
+                "resolved_by_observation_id": {"old": None, "new": body.observation_id},
             },
         )
-        return alert_out(row)
+        return _alerts_out(session, session_id, [row])[0]
+
+
+def _readings_back_in_range(
+    row: SessionAlert,
+    findings: Sequence[SessionAlertFinding],
+    readings: Sequence[SessionObservation],
+    groups_alerted: Mapping[int, set[str]],
+) -> list[SessionObservation]:
+    """Readings after the alert's last finding that chart its group and raised nothing in it, newest first."""
+    by_id = {r.id: r for r in readings}
+    alerted_at = [by_id[f.observation_id].observed_at for f in findings if f.observation_id in by_id]
+    if not alerted_at:
+        return []  # raised with time (overdue, dose given), not by a reading
+    last = max(alerted_at)
+    group = AlertGroup(row.alert_group)
+    return sorted(
+        (
+            r
+            for r in readings
+            if r.observed_at > last
+            and r.phase != "pre"  # the check-in baseline is not read against the rise rules
+            and group in alert_groups_of_fields(json.loads(r.values_json))
+            and group.value not in groups_alerted.get(r.id, set())
+        ),
+        key=lambda r: r.observed_at,
+        reverse=True,
+    )
+
+
+def _reading_back_in_range(session: Session, row: SessionAlert, observation_id: int) -> SessionObservation:
+    """The reading named to resolve an alert, or a ConflictError saying why it cannot."""
+    context = AlertContext.load(session, row.session_id)
+    for reading in _readings_back_in_range(
+        row, context.findings_of(row.id), context.readings, context.alerted
+    ):
+        if reading.id == observation_id:
+            return reading
+    raise ConflictError(
+        f"reading {observation_id} is not a later reading with {row.alert_group.replace('_', ' ')} in range",
+        field="observation_id",
+    )
+
+
+class AlertContext:
+    """What reading a session's alerts needs: their findings, the readings, the notifications."""
+
+    def __init__(
+        self,
+        findings: Sequence[SessionAlertFinding],
+        readings: Sequence[SessionObservation],
+        renotified: Mapping[int, datetime],
+    ) -> None:
+        self.readings = readings
+        self.renotified = renotified
+        self._findings: dict[int, list[SessionAlertFinding]] = {}
+        self.alerted: dict[int, set[str]] = {}
+        for finding in findings:
+            self._findings.setdefault(finding.alert_id or 0, []).append(finding)
+            if finding.observation_id is not None:
+                self.alerted.setdefault(finding.observation_id, set()).add(finding.alert_group)
+
+    @classmethod
+    def load(cls, session: Session, session_id: int) -> AlertContext:
+        """Load the findings, readings and re-notifications of one session."""
+        findings = session.execute(
+            select(SessionAlertFinding)
+            .where(SessionAlertFinding.session_id == session_id)
+            .order_by(SessionAlertFinding.id)
+        ).scalars()
+        readings = session.execute(
+            select(SessionObservation).where(SessionObservation.session_id == session_id)
+        ).scalars()
+        notes = session.execute(
+            select(AlertNotification.alert_id, AlertNotification.created_at).where(
+                AlertNotification.session_id == session_id
+            )
+        )
+        return cls(list(findings), list(readings), {alert_id: at for alert_id, at in notes})
+
+    def findings_of(self, alert_id: int) -> list[SessionAlertFinding]:
+        """The findings an alert collected, oldest first."""
+        return self._findings.get(alert_id, [])
+
+    def out(self, row: SessionAlert) -> AlertOut:
+        """The alert with its history, the reading that shows it back in range, its re-notification."""
+        findings = self.findings_of(row.id)
+        later = _readings_back_in_range(row, findings, self.readings, self.alerted)
+        later = [] if row.state == "resolved" else later
+        back = ReadingRef(observation_id=later[0].id, observed_at=later[0].observed_at) if later else None
+        return alert_out(row, findings, back_in_range=back, renotified_at=self.renotified.get(row.id))
+
+
+def _alerts_out(session: Session, session_id: int, rows: Iterable[SessionAlert]) -> list[AlertOut]:
+    context = AlertContext.load(session, session_id)
+    return sorted(
+        (context.out(row) for row in rows), key=lambda a: most_severe_first(a.severity, a.last_raised_at)
+    )
 
 
 def session_alerts(session: Session, session_id: int) -> list[AlertOut]:
-    """Every alert of a session, open ones first, newest first within a state."""
-    rows = session.execute(
-        select(SessionAlert).where(SessionAlert.session_id == session_id).order_by(SessionAlert.id.desc())
-    ).scalars()
-    order = {"open": 0, "acknowledged": 1, "resolved": 2}
-    return sorted((alert_out(r) for r in rows), key=lambda a: order.get(a.state, 3))
+    """Every alert of a session, most severe first, then newest."""
+    rows = session.execute(select(SessionAlert).where(SessionAlert.session_id == session_id)).scalars()
+    return _alerts_out(session, session_id, rows)

@@ -28,7 +28,8 @@ from ketaclinic.services.audit import audit
 from ketaclinic.services.patients.records import get_patient_row, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.pk import BAND_KEYS  # the same bands as the PK explorer and plan charts
-from ketaclinic.services.sessions.alerts import AlertOut, due_findings, raise_due, session_alerts
+from ketaclinic.services.sessions.alert_raising import catch_up_due, raise_due
+from ketaclinic.services.sessions.alerts import AlertOut, session_alerts
 from ketaclinic.services.sessions.charting import (
     INFUSING,
     Config,
@@ -324,15 +325,6 @@ def view_session(db: Database, actor: Actor, session_id: int, *, config: Config 
 def poll_alerts(db: Database, actor: Actor, session_id: int, *, config: Config = None) -> list[AlertOut]:
     """The session's alerts, raising any that came due with time (polled every few seconds)."""
     require(actor, Permission.SESSIONS_VIEW)
-    # Every open chart polls: read without the write lock, and write only when something came due.
+    catch_up_due(db, session_id, config=config)
     with db.read() as session:
-        row = session_row(session, session_id)
-        alerts = session_alerts(session, row.id)
-        raised = {a.trigger_key for a in alerts}
-        due = due_findings(session, row, charted_times(session, row), utcnow(), config)
-        if all(f.trigger_key in raised for f in due):
-            return alerts
-    with db.transaction() as session:
-        row = session_row(session, session_id, lock=True)
-        raise_due(session, row, charted_times(session, row), utcnow(), config)
-        return session_alerts(session, row.id)
+        return session_alerts(session, session_row(session, session_id).id)

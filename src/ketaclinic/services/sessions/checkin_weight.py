@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError
+from ketaclinic.monitoring.alert_groups import AlertGroup
 from ketaclinic.monitoring.rules import Advice, AlertFinding, Severity
 from ketaclinic.services.reference import clinic_library
-from ketaclinic.services.sessions.alerts import insert_findings
+from ketaclinic.services.sessions.alert_raising import insert_findings
 from ketaclinic.services.sessions.charting import Config, plan_of
 from ketaclinic.store.tables.sessions import InfusionSession
 
@@ -58,5 +59,7 @@ def raise_weight_alert(session: Session, row: InfusionSession, flag: dict[str, A
         trigger_key=WEIGHT_DISCREPANCY,
         source=flag["source"],
         status=flag["status"],
+        group=AlertGroup.WEIGHT,
+        notify_physician=True,
     )
     return insert_findings(session, row.id, [finding])

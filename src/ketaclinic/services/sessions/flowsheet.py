@@ -16,7 +16,7 @@ from ketaclinic.monitoring import SessionState, evaluate_observation, get_kind, 
 from ketaclinic.monitoring.observations import VALUE_FIELDS
 from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import Actor, Permission, require
-from ketaclinic.services.sessions.alerts import insert_findings, raise_due
+from ketaclinic.services.sessions.alert_raising import insert_findings, raise_due
 from ketaclinic.services.sessions.charting import (
     CHARTABLE,
     INFUSING,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ketaclinic.store.base import Base, UTCDateTime
@@ -87,10 +87,20 @@ class SessionObservation(Base):
 
 
 class SessionAlert(Base):
-    """A durable alert: one per triggering reading or missed slot (unique trigger key per session)."""
+    """A durable alert: at most one open per group and session, escalated in place by worse findings."""
 
     __tablename__ = "session_alerts"
-    __table_args__ = (UniqueConstraint("session_id", "trigger_key"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "trigger_key"),
+        Index(
+            "uq_session_alerts_one_open_per_group",
+            "session_id",
+            "alert_group",
+            unique=True,
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("infusion_sessions.id"), index=True)
@@ -116,6 +126,50 @@ class SessionAlert(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+    alert_group: Mapped[str] = mapped_column(String(20), default="charting")
+    clinic_wide: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    last_raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    critical_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ack_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    resolved_by_observation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("session_observations.id"), nullable=True
+    )
+
+
+class SessionAlertFinding(Base):
+    """One finding an alert collected (its history of readings); the trigger key is unique per session."""
+
+    __tablename__ = "session_alert_findings"
+    __table_args__ = (UniqueConstraint("session_id", "trigger_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("infusion_sessions.id"), index=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("session_alerts.id"), nullable=True, index=True)
+    trigger_key: Mapped[str] = mapped_column(String(160))
+    observation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("session_observations.id"), nullable=True, index=True
+    )
+    alert_group: Mapped[str] = mapped_column(String(20))
+    rule_key: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[str] = mapped_column(String(10))
+    message: Mapped[str] = mapped_column(Text)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    t_min: Mapped[float | None] = mapped_column(Float, nullable=True)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AlertNotification(Base):
+    """A durable announcement of an alert (one per alert and kind) for a delivery worker to claim."""
+
+    __tablename__ = "alert_notifications"
+    __table_args__ = (UniqueConstraint("alert_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("session_alerts.id"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("infusion_sessions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class SessionAdverseEvent(Base):

@@ -308,7 +308,7 @@ async def ack_submit(
             principal.actor,
             session_id,
             alert_id,
-            alerts.AckIn(action_taken=text(form, "action_taken")),
+            alerts.AckIn.model_validate({"action": text(form, "action"), "note": blank(form.get("note"))}),
         ),
     )
 
@@ -330,7 +330,12 @@ async def resolve_submit(
             principal.actor,
             session_id,
             alert_id,
-            alerts.ResolveIn(resolution=text(form, "resolution")),
+            alerts.ResolveIn.model_validate(
+                {
+                    "observation_id": blank(form.get("observation_id")),
+                    "resolution": blank(form.get("resolution")),
+                }
+            ),
         ),
     )
 

@@ -1,7 +1,7 @@
 """session ending reasons: why an infusion ended early, why a session started out of its schedule
 
 Revision ID: 0006_session_ending_reasons
-Revises: 0004
+Revises: 0006_weight_checks
 Create Date: 2026-12-03 15:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_session_ending_reasons"
-down_revision = "0004"
+down_revision = "0006_weight_checks"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,240 @@
+"""Raising session alerts: every finding recorded once, joined to its group's one open alert or opening it.
+
+Every finding is first recorded under a unique (session_id, trigger_key) with INSERT ... ON CONFLICT DO
+NOTHING in the transaction that stores its reading, so a reading evaluated twice (two nurses, a retried
+request, two pollers computing the same overdue slot) is recorded once and no reading loses its finding.
+A new finding then joins its group's open alert (raising its severity when worse, its history kept) or
+opens one; a partial unique index keeps at most one open alert per (session, group), also when two
+writers race.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from ketaclinic.errors import ConflictError
+from ketaclinic.monitoring import (
+    AlertFinding,
+    AlertGroup,
+    SessionState,
+    is_clinic_wide,
+    is_worse,
+    overdue,
+    overdue_findings,
+    session_total_findings,
+)
+from ketaclinic.monitoring.escalation import SEVERITY_RANK
+from ketaclinic.monitoring.rules import SESSION_TOTAL_LIMITS
+from ketaclinic.services.audit import audit
+from ketaclinic.services.permissions import SYSTEM
+from ketaclinic.services.reference import clinic_library
+from ketaclinic.services.sessions.charting import (
+    Config,
+    charted_times,
+    given_mg,
+    minutes_between,
+    session_row,
+)
+from ketaclinic.store.base import utcnow
+from ketaclinic.store.db import Database
+from ketaclinic.store.tables.sessions import InfusionSession, SessionAlert, SessionAlertFinding
+
+OVERDUE_STATES = frozenset({SessionState.RUNNING.value, SessionState.PAUSED.value})
+
+
+def insert_statement(session: Session) -> Any:
+    """The dialect's INSERT (for ON CONFLICT DO NOTHING) of the session's database."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def _origin(session_id: int, finding: AlertFinding, observation_id: int | None) -> dict[str, Any]:
+    """Where a finding comes from: the columns a finding row and the alert it opens share."""
+    return {
+        "session_id": session_id,
+        "trigger_key": finding.trigger_key,
+        "observation_id": observation_id,
+        "alert_group": finding.group.value,
+    }
+
+
+def _record_finding(
+    session: Session, session_id: int, finding: AlertFinding, observation_id: int | None, now: datetime
+) -> int | None:
+    """Record a finding once per trigger key; its row id, or None when it was already recorded."""
+    statement = (
+        insert_statement(session)(SessionAlertFinding)
+        .values(
+            **_origin(session_id, finding, observation_id),
+            rule_key=finding.rule_key,
+            severity=finding.severity.value,
+            message=finding.message,
+            value=_finding_value(finding),
+            t_min=finding.t_min,
+            raised_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["session_id", "trigger_key"])
+        .returning(SessionAlertFinding.id)
+    )
+    return cast(int | None, session.execute(statement).scalar_one_or_none())
+
+
+def _open_alert(session: Session, session_id: int, group: AlertGroup) -> SessionAlert | None:
+    return session.execute(
+        select(SessionAlert)
+        .where(
+            SessionAlert.session_id == session_id,
+            SessionAlert.alert_group == group.value,
+            SessionAlert.state == "open",
+        )
+        .with_for_update()
+    ).scalar_one_or_none()
+
+
+def _finding_columns(finding: AlertFinding) -> dict[str, Any]:
+    """The alert columns a finding sets when it opens or escalates an alert."""
+    return {
+        "rule_key": finding.rule_key,
+        "severity": finding.severity.value,
+        "advice": finding.advice.value,
+        "message": finding.message,
+        "field": finding.field,
+        "value": _finding_value(finding),
+        "threshold": finding.threshold,
+        "t_min": finding.t_min,
+        "source": finding.source,
+        "source_status": finding.status.value,
+    }
+
+
+def _open_or_escalate(
+    session: Session, session_id: int, finding: AlertFinding, observation_id: int | None, now: datetime
+) -> int:
+    """The id of the group's open alert after `finding` joined it (opening one if there is none)."""
+    critical_since = now if finding.severity.value == "critical" else None
+    clinic_wide = is_clinic_wide(finding.severity.value, finding.notify_physician)
+    for _ in range(2):  # a writer that loses the race for the open slot escalates the winner's alert
+        row = _open_alert(session, session_id, finding.group)
+        if row is not None:
+            values: dict[str, Any] = {"last_raised_at": now, "clinic_wide": row.clinic_wide or clinic_wide}
+            if is_worse(finding.severity.value, row.severity):
+                values |= _finding_columns(finding) | {"observation_id": observation_id}
+                values["critical_since"] = row.critical_since or critical_since
+            for name, value in values.items():
+                setattr(row, name, value)
+            session.flush()
+            return row.id
+        opened = session.execute(
+            insert_statement(session)(SessionAlert)
+            .values(
+                **_origin(session_id, finding, observation_id),
+                clinic_wide=clinic_wide,
+                state="open",
+                raised_at=now,
+                last_raised_at=now,
+                critical_since=critical_since,
+                **_finding_columns(finding),
+            )
+            .on_conflict_do_nothing(
+                index_elements=["session_id", "alert_group"], index_where=SessionAlert.state == "open"
+            )
+            .returning(SessionAlert.id)
+        ).scalar_one_or_none()
+        if opened is not None:
+            return cast(int, opened)
+    raise ConflictError("the group's open alert changed twice while raising a finding", field="alert_id")
+
+
+def _finding_value(finding: AlertFinding) -> float | None:
+    if finding.value is None:
+        return None
+    return float(finding.value)
+
+
+def insert_findings(
+    session: Session,
+    session_id: int,
+    findings: Iterable[AlertFinding],
+    *,
+    observation_id: int | None = None,
+) -> list[str]:
+    """Record each finding once and join it to its group's open alert; the trigger keys newly recorded."""
+    raised: list[str] = []
+    now = utcnow()
+    # Worst first, so an alert opened by this reading shows its most severe finding at once.
+    for finding in sorted(findings, key=lambda f: -SEVERITY_RANK[f.severity]):
+        finding_id = _record_finding(session, session_id, finding, observation_id, now)
+        if finding_id is None:
+            continue
+        alert_id = _open_or_escalate(session, session_id, finding, observation_id, now)
+        session.execute(
+            update(SessionAlertFinding).where(SessionAlertFinding.id == finding_id).values(alert_id=alert_id)
+        )
+        raised.append(finding.trigger_key)
+    return raised
+
+
+def recorded_trigger_keys(session: Session, session_id: int) -> set[str]:
+    """The trigger keys of every finding recorded in a session."""
+    return set(
+        session.execute(
+            select(SessionAlertFinding.trigger_key).where(SessionAlertFinding.session_id == session_id)
+        ).scalars()
+    )
+
+
+def due_findings(
+    session: Session,
+    row: InfusionSession,
+    times: Mapping[str, Sequence[float]],
+    now: datetime,
+    config: Config,
+) -> list[AlertFinding]:
+    """What comes due with time while the infusion runs: missed charting slots, the total given past a max."""
+    if row.state not in OVERDUE_STATES or row.started_at is None:
+        return []
+    now_min = minutes_between(row.started_at, now)
+    limits = clinic_library(config).library.context(row.context_id).limit_set("session_total_mg")
+    watched: dict[str, tuple[float, str]] = {
+        kind: (limit.value, limit.source) for kind in SESSION_TOTAL_LIMITS if (limit := limits.get(kind))
+    }
+    return overdue_findings(overdue(row.cadence, times, now_min)) + session_total_findings(
+        given_mg(session, row, now), now_min, watched
+    )
+
+
+def raise_due(
+    session: Session,
+    row: InfusionSession,
+    times: Mapping[str, Sequence[float]],
+    now: datetime,
+    config: Config = None,
+) -> list[str]:
+    """Raise what came due with time (`times`: see charting.charted_times), audited as the system."""
+    raised = insert_findings(session, row.id, due_findings(session, row, times, now, config))
+    if raised:
+        audit(session, SYSTEM, "raise_due_alerts", "infusion_session", row.id, {"alerts": {"new": raised}})
+    return raised
+
+
+def catch_up_due(db: Database, session_id: int, *, config: Config = None) -> bool:
+    """Raise what came due with time in one session; True when something was written.
+
+    Every open chart polls: read without the write lock, and write only when something came due.
+    """
+    with db.read() as session:
+        row = session_row(session, session_id)
+        recorded = recorded_trigger_keys(session, row.id)
+        due = due_findings(session, row, charted_times(session, row), utcnow(), config)
+        if all(f.trigger_key in recorded for f in due):
+            return False
+    with db.transaction() as session:
+        row = session_row(session, session_id, lock=True)
+        raise_due(session, row, charted_times(session, row), utcnow(), config)
+    return True
