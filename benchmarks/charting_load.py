@@ -98,8 +98,11 @@ def _seed(db: Database, nurses: int) -> list[tuple[int, str]]:
                 height_cm=175,
             ),
             synthetic=True,
+            config=None,
         )
-        plan = plans.create_plan(db, physician, patient.id, plans.PlanCreate(protocol_id="schwartzman2009"))
+        plan = plans.create_plan(
+            db, physician, patient.id, plans.PlanCreate(protocol_id="schwartzman2009"), config=None
+        )
         # Seed shortcut: approval's prerequisites (screening, consent) are not what is measured here.
         with db.transaction() as session:
             session.execute(update(DosePlanRow).where(DosePlanRow.id == plan.id).values(status="approved"))
@@ -109,8 +112,9 @@ def _seed(db: Database, nurses: int) -> list[tuple[int, str]]:
             nurse,
             made.id,
             CheckInIn.model_validate(BASELINE | {"weight_kg": 70, "premedication_none": True}),
+            config=None,
         )
-        start(db, nurse, made.id, RateIn(pump_ml_h=RATES_ML_H[0]))
+        start(db, nurse, made.id, RateIn(pump_ml_h=RATES_ML_H[0]), config=None)
         _info, token = accounts.create_api_token(db, nurse, "bench")
         out.append((made.id, token))
     return out

@@ -56,6 +56,7 @@ def make_patient(
             height_cm=height_cm,
             diagnoses=list(diagnoses),
         ),
+        config=None,
     ).id
 
 
@@ -111,7 +112,9 @@ def draft_plan(
 ) -> plans.PlanOut:
     """A treatable patient's plan as created: a draft."""
     patient_id = treatable_patient(db, staff, mrn=mrn, protocol_id=protocol_id, weight_kg=weight_kg, sex=sex)
-    return plans.create_plan(db, staff["physician"], patient_id, plans.PlanCreate(protocol_id=protocol_id))
+    return plans.create_plan(
+        db, staff["physician"], patient_id, plans.PlanCreate(protocol_id=protocol_id), config=None
+    )
 
 
 def approve(db: Database, staff: Staff, plan: plans.PlanOut) -> plans.PlanOut:
@@ -119,7 +122,7 @@ def approve(db: Database, staff: Staff, plan: plans.PlanOut) -> plans.PlanOut:
     if plan.soft_breaches:
         reasons = [plans.SoftReasonIn(check=b.index, reason=SOFT_REASON) for b in plan.soft_breaches]
         plans.give_soft_reasons(db, staff["physician"], plan.id, plans.SoftReasonsIn(reasons=reasons))
-    approved = plans.approve_plan(db, staff["physician"], plan.id)
+    approved = plans.approve_plan(db, staff["physician"], plan.id, config=None)
     if approved.status == "awaiting_cosign":
         approved = plans.cosign_plan(db, staff["physician2"], plan.id)
     assert approved.status == "approved", approved.status

@@ -114,3 +114,20 @@ def test_web_and_cli_open_no_transaction_and_hold_no_sql() -> None:
         and any(marker in path.read_text(encoding="utf-8") for marker in markers)
     ]
     assert offending == []
+
+
+def test_no_service_falls_back_to_the_shipped_library_when_the_clinic_config_is_forgotten() -> None:
+    """`config` (the clinic's library and policies) has no default in services: a forgotten one fails mypy."""
+    services = SRC / "ketaclinic" / "services"
+    defaulted = []
+    for path in sorted(services.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            arguments = node.args
+            positional = arguments.posonlyargs + arguments.args
+            with_defaults = positional[len(positional) - len(arguments.defaults) :]
+            pairs = zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+            keyword = [a for a, default in pairs if default is not None]
+            defaulted += [f"{path.name}:{node.name}" for a in with_defaults + keyword if a.arg == "config"]
+    assert defaulted == []

@@ -48,7 +48,7 @@ def checked_in_session(
     """A session of an approved plan, checked in with a normal baseline."""
     plan_id = approved_plan(db, staff, mrn=mrn, protocol_id=protocol_id, weight_kg=weight_kg, sex=sex)
     created = create_session(db, staff["nurse"], SessionCreate(plan_id=plan_id, session_number=1))
-    check_in(db, staff["nurse"], created.id, CheckInIn.model_validate(CHECK_IN))
+    check_in(db, staff["nurse"], created.id, CheckInIn.model_validate(CHECK_IN), config=None)
     return created.id
 
 

@@ -84,7 +84,7 @@ def test_a_stored_height_and_weight_are_accepted_by_plan_creation(
     db: Database, staff: dict[str, Actor], monkeypatch: pytest.MonkeyPatch, weight_kg: float, height_cm: float
 ) -> None:
     monkeypatch.setattr(eligibility, "plan_prerequisites", lambda session, patient_id, protocol_id: [])
-    pid = register_patient(db, staff["physician"], _patient(weight_kg, height_cm, "female")).id
+    pid = register_patient(db, staff["physician"], _patient(weight_kg, height_cm, "female"), config=None).id
     try:
         plan = plans.create_plan(
             db, staff["physician"], pid, plans.PlanCreate(protocol_id=PROTOCOL.id), config=None

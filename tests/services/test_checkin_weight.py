@@ -40,7 +40,7 @@ def _check_in(db: Database, nurse: Actor, session_id: int, weight_kg: float, rea
     data = sessions.CheckInIn.model_validate(
         CHECK_IN | {"weight_kg": weight_kg, "weight_discrepancy_reason": reason}
     )
-    return sessions.check_in(db, nurse, session_id, data)
+    return sessions.check_in(db, nurse, session_id, data, config=None)
 
 
 def test_a_tenfold_typo_is_refused_naming_weight_kg(db: Database, staff: dict[str, Actor]) -> None:
@@ -52,7 +52,7 @@ def test_a_tenfold_typo_is_refused_naming_weight_kg(db: Database, staff: dict[st
     assert "7.2 kg is 90% below the plan's 72.5 kg" in refused.value.message
     assert "give the reason it differs" in refused.value.message
     assert _events(db) == before
-    chart = view_session(db, staff["nurse"], session_id)
+    chart = view_session(db, staff["nurse"], session_id, config=None)
     assert chart.state == "scheduled"
     assert chart.measured_weight_kg is None
     assert chart.observations == []
@@ -61,7 +61,7 @@ def test_a_tenfold_typo_is_refused_naming_weight_kg(db: Database, staff: dict[st
 def test_a_weight_close_to_the_plan_needs_no_reason(db: Database, staff: dict[str, Actor]) -> None:
     session_id = _scheduled(db, staff)
     assert _check_in(db, staff["nurse"], session_id, 74.0) == "checked_in"
-    chart = view_session(db, staff["nurse"], session_id)
+    chart = view_session(db, staff["nurse"], session_id, config=None)
     assert "weight_discrepancy" not in chart.check_in
     assert not [a for a in chart.alerts if a.rule_key == WEIGHT_DISCREPANCY]
 
@@ -71,7 +71,7 @@ def test_a_reasoned_change_flags_the_chart_and_tells_the_physician(
 ) -> None:
     session_id = _scheduled(db, staff)
     _check_in(db, staff["nurse"], session_id, 64.0, "lost 8 kg since the plan, weighed twice")
-    chart = view_session(db, staff["physician"], session_id)
+    chart = view_session(db, staff["physician"], session_id, config=None)
     flag = chart.check_in["weight_discrepancy"]
     assert (flag["weight_kg"], flag["plan_weight_kg"], flag["reason"]) == (
         64.0,
@@ -99,7 +99,7 @@ def test_a_second_check_in_is_a_state_conflict_not_a_second_alert(
     with pytest.raises(ConflictError) as twice:
         _check_in(db, staff["nurse"], session_id, 64.0, "lost weight")
     assert twice.value.field != "weight_kg"
-    chart = view_session(db, staff["nurse"], session_id)
+    chart = view_session(db, staff["nurse"], session_id, config=None)
     assert len([a for a in chart.alerts if a.rule_key == WEIGHT_DISCREPANCY]) == 1
 
 
@@ -114,7 +114,7 @@ def test_without_a_reason_a_weight_is_taken_exactly_when_within_the_fraction(
     else:
         with pytest.raises(ConflictError):
             _check_in(db, staff["nurse"], session_id, weight_kg)
-        assert view_session(db, staff["nurse"], session_id).state == "scheduled"
+        assert view_session(db, staff["nurse"], session_id, config=None).state == "scheduled"
 
 
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -124,14 +124,16 @@ def test_a_stored_cp_says_the_weight_and_model_it_was_computed_with(
 ) -> None:
     session_id = _scheduled(db, staff)
     _check_in(db, staff["nurse"], session_id, weight_kg, "weighed twice today")
-    sessions.start(db, staff["nurse"], session_id, RateIn(rate_mg_kg_h=0.3, deviation_reason="starting low"))
+    sessions.start(
+        db, staff["nurse"], session_id, RateIn(rate_mg_kg_h=0.3, deviation_reason="starting low"), config=None
+    )
     ae = chart_adverse_event(
         db,
         staff["nurse"],
         session_id,
         AdverseEventIn(kind="nausea_vomiting", severity="mild", action="ondansetron", outcome="resolved"),
     )
-    chart = view_session(db, staff["nurse"], session_id)
+    chart = view_session(db, staff["nurse"], session_id, config=None)
     assert (ae.cp_weight_kg, ae.cp_model_key) == (weight_kg, chart.model_key)
     assert chart.adverse_events[0].cp_weight_kg == weight_kg
     assert chart.prediction is not None

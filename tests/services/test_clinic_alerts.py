@@ -29,7 +29,7 @@ from tests.services.sessions_support import at_once, checked_in_session
 
 def _running(db: Database, staff: dict[str, Actor], mrn: str) -> int:
     sid = checked_in_session(db, staff, mrn=mrn)
-    sessions.start(db, staff["nurse"], sid, charting.RateIn(rate_mg_kg_h=0.35))
+    sessions.start(db, staff["nurse"], sid, charting.RateIn(rate_mg_kg_h=0.35), config=None)
     return sid
 
 
@@ -42,9 +42,9 @@ def _notifications(db: Database) -> list[AlertNotification]:
 def two_sessions(db: Database, staff: dict[str, Actor]) -> tuple[int, int]:
     """Session one with a critical blood pressure, session two with only a tachycardia warning."""
     critical = _running(db, staff, "C-1")
-    chart_observation(db, staff["nurse"], critical, {"sbp": 190, "dbp": 90})
+    chart_observation(db, staff["nurse"], critical, {"sbp": 190, "dbp": 90}, config=None)
     warning = _running(db, staff, "C-2")
-    chart_observation(db, staff["nurse"], warning, {"hr": 125})
+    chart_observation(db, staff["nurse"], warning, {"hr": 125}, config=None)
     return critical, warning
 
 
@@ -53,32 +53,32 @@ def test_physicians_and_nurses_see_the_clinic_wide_alerts_with_their_session(
 ) -> None:
     critical, _warning = two_sessions
     for role in ("physician", "nurse"):
-        (only,) = clinic_alerts(db, staff[role])
+        (only,) = clinic_alerts(db, staff[role], config=None)
         assert (only.session_id, only.group, only.severity) == (critical, "blood_pressure", "critical")
         assert open_clinic_alert_count(db, staff[role]) == 1
     with pytest.raises(PermissionDeniedError):
-        clinic_alerts(db, staff["researcher"])
+        clinic_alerts(db, staff["researcher"], config=None)
     with pytest.raises(PermissionDeniedError):
         open_clinic_alert_count(db, staff["researcher"])
     alerts.acknowledge_alert(db, staff["nurse"], critical, only.id, alerts.AckIn(action=AlertAction.PAUSE))
-    assert clinic_alerts(db, staff["physician"]) == []
-    assert [a.id for a in clinic_alerts(db, staff["physician"], "acknowledged")] == [only.id]
+    assert clinic_alerts(db, staff["physician"], config=None) == []
+    assert [a.id for a in clinic_alerts(db, staff["physician"], "acknowledged", config=None)] == [only.id]
     assert open_clinic_alert_count(db, staff["physician"]) == 0
 
 
 def test_a_critical_alert_left_unacknowledged_is_renotified_once(
     db: Database, staff: dict[str, Actor], two_sessions: tuple[int, int]
 ) -> None:
-    assert renotify_unacknowledged(db) == []  # not yet past the five minutes
+    assert renotify_unacknowledged(db, config=None) == []  # not yet past the five minutes
     later = utcnow() + timedelta(minutes=5, seconds=1)
     before = _event_count(db)
     made: list[list[int]] = []
-    assert at_once(lambda: made.append(renotify_unacknowledged(db, now=later)), 4) == []
+    assert at_once(lambda: made.append(renotify_unacknowledged(db, now=later, config=None)), 4) == []
     (note,) = _notifications(db)
     assert sorted(i for ids in made for i in ids) == [note.alert_id]  # two workers never double it
     assert _event_count(db) == before + 1  # audited once, as the system
-    assert renotify_unacknowledged(db, now=later + timedelta(hours=1)) == []
-    (listed,) = clinic_alerts(db, staff["physician"])
+    assert renotify_unacknowledged(db, now=later + timedelta(hours=1), config=None) == []
+    (listed,) = clinic_alerts(db, staff["physician"], config=None)
     assert listed.renotified_at == note.created_at
 
 
@@ -86,11 +86,11 @@ def test_an_acknowledged_critical_alert_is_not_renotified(
     db: Database, staff: dict[str, Actor], two_sessions: tuple[int, int]
 ) -> None:
     critical, _warning = two_sessions
-    (alert,) = clinic_alerts(db, staff["nurse"])
+    (alert,) = clinic_alerts(db, staff["nurse"], config=None)
     alerts.acknowledge_alert(
         db, staff["nurse"], critical, alert.id, alerts.AckIn(action=AlertAction.PHYSICIAN_CALLED)
     )
-    assert renotify_unacknowledged(db, now=utcnow() + timedelta(hours=2)) == []
+    assert renotify_unacknowledged(db, now=utcnow() + timedelta(hours=2), config=None) == []
 
 
 def test_the_clinic_sets_the_renotification_time_in_its_config_dir(
@@ -98,7 +98,7 @@ def test_the_clinic_sets_the_renotification_time_in_its_config_dir(
 ) -> None:
     (tmp_path / "alert_escalation.toml").write_text("renotify_after_min = 1\n", encoding="utf-8")
     soon = utcnow() + timedelta(minutes=1, seconds=1)
-    assert renotify_unacknowledged(db, now=soon) == []
+    assert renotify_unacknowledged(db, now=soon, config=None) == []
     assert len(renotify_unacknowledged(db, config=tmp_path, now=soon)) == 1
 
 
@@ -115,8 +115,10 @@ def test_the_periodic_check_raises_what_came_due_where_no_chart_is_open(
     sid = checked_in_session(db, staff, mrn="C-3")
     # Left running at 60 mg/h for 5 h 10 min, with nobody looking at its chart: past the hard 300 mg.
     start = utcnow() - timedelta(hours=5, minutes=10)
-    sessions.start(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=60, at=start, **REASONS))
-    assert check_clinic(db) == []  # the dose alert is raised now: not yet due for re-notification
-    listed = clinic_alerts(db, staff["physician"])
+    sessions.start(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=60, at=start, **REASONS), config=None)
+    assert (
+        check_clinic(db, config=None) == []
+    )  # the dose alert is raised now: not yet due for re-notification
+    listed = clinic_alerts(db, staff["physician"], config=None)
     assert [(a.session_id, a.group, a.rule_key) for a in listed] == [(sid, "dose", "session_total_hard")]
-    assert check_clinic(db, now=utcnow() + timedelta(minutes=6)) == [listed[0].id]
+    assert check_clinic(db, now=utcnow() + timedelta(minutes=6), config=None) == [listed[0].id]

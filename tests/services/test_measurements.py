@@ -31,6 +31,7 @@ def _patient(db: Database, nurse: Actor, weight_kg: float = 63.3, mrn: str = "W-
             sex="male",
             weight_kg=weight_kg,
         ),
+        config=None,
     )
 
 
@@ -45,7 +46,7 @@ def test_a_dropped_digit_is_a_409_on_weight_kg_and_writes_nothing(
 ) -> None:
     patient = _patient(db, staff["nurse"])
     with pytest.raises(ConflictError) as refused:
-        measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(6.3))
+        measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(6.3), config=None)
     assert refused.value.field == "weight_kg"
     assert "63.3 kg" in refused.value.message
     assert "30-300 kg" in refused.value.message
@@ -56,7 +57,7 @@ def test_a_dropped_digit_is_a_409_on_weight_kg_and_writes_nothing(
 def test_a_confirmed_change_is_recorded_with_its_reason(db: Database, staff: dict[str, Actor]) -> None:
     patient = _patient(db, staff["nurse"])
     out = measurements.add_measurement(
-        db, staff["nurse"], patient.id, _weigh(52.0, "lost weight on chemotherapy")
+        db, staff["nurse"], patient.id, _weigh(52.0, "lost weight on chemotherapy"), config=None
     )
     assert out.weight_kg == 52.0
     assert out.measurements[-1].confirm_reason == "lost weight on chemotherapy"
@@ -74,7 +75,7 @@ def test_a_confirmed_change_is_recorded_with_its_reason(db: Database, staff: dic
 
 def test_an_ordinary_change_needs_no_reason(db: Database, staff: dict[str, Actor]) -> None:
     patient = _patient(db, staff["nurse"])
-    out = measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(66.0))
+    out = measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(66.0), config=None)
     assert out.weight_kg == 66.0
     assert out.measurements[-1].confirm_reason is None
 
@@ -86,14 +87,17 @@ def test_an_implausible_first_weight_needs_confirming(db: Database, staff: dict[
         registry.PatientCreate(
             mrn="W-2", family_name="Roe", given_name="Al", birth_date=date(1970, 1, 1), sex="male"
         ),
+        config=None,
     )
     with pytest.raises(ConflictError, match="plausible range for age"):
-        measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(8.0))
+        measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(8.0), config=None)
 
 
 def test_striking_out_puts_the_previous_weight_back_on_record(db: Database, staff: dict[str, Actor]) -> None:
     patient = _patient(db, staff["nurse"])
-    wrong = measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(6.3, "scale said so"))
+    wrong = measurements.add_measurement(
+        db, staff["nurse"], patient.id, _weigh(6.3, "scale said so"), config=None
+    )
     assert wrong.weight_kg == 6.3
     entered = wrong.measurements[-1]
     out = measurements.strike_out_measurement(
@@ -126,19 +130,24 @@ def test_a_struck_out_weight_is_not_what_the_next_is_compared_with(
     db: Database, staff: dict[str, Actor]
 ) -> None:
     patient = _patient(db, staff["nurse"])
-    wrong = measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(6.3, "scale said so"))
+    wrong = measurements.add_measurement(
+        db, staff["nurse"], patient.id, _weigh(6.3, "scale said so"), config=None
+    )
     measurements.strike_out_measurement(
         db, staff["nurse"], patient.id, wrong.measurements[-1].id, measurements.StrikeOutIn(reason="typo")
     )
-    assert measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(64.0)).weight_kg == 64.0
+    assert (
+        measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(64.0), config=None).weight_kg
+        == 64.0
+    )
 
 
 def test_a_backdated_weight_is_compared_with_its_neighbour(db: Database, staff: dict[str, Actor]) -> None:
     patient = _patient(db, staff["nurse"])
     long_ago = date.today() - timedelta(days=400)
     with pytest.raises(ConflictError):
-        measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(90.0, on=long_ago))
-    out = measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(62.0, on=long_ago))
+        measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(90.0, on=long_ago), config=None)
+    out = measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(62.0, on=long_ago), config=None)
     assert out.weight_kg == 63.3
 
 
@@ -151,10 +160,13 @@ def test_unconfirmed_weights_are_taken_exactly_when_within_the_fraction(
     patient = _patient(db, staff["nurse"], weight_kg=80.0, mrn=mrn)
     within = abs(new - 80.0) / 80.0 <= 0.10 + 1e-9
     if within:
-        assert measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(new)).weight_kg == new
+        assert (
+            measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(new), config=None).weight_kg
+            == new
+        )
     else:
         with pytest.raises(ConflictError):
-            measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(new))
+            measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(new), config=None)
         assert registry.view_patient(db, staff["nurse"], patient.id).weight_kg == 80.0
 
 
@@ -169,11 +181,14 @@ def test_registering_with_a_weight_implausible_for_the_age_needs_a_confirmation(
         "sex": "male",
     }
     with pytest.raises(ConflictError) as refused:
-        registry.register_patient(db, staff["nurse"], registry.PatientCreate(**new, weight_kg=6.3))
+        registry.register_patient(
+            db, staff["nurse"], registry.PatientCreate(**new, weight_kg=6.3), config=None
+        )
     assert refused.value.field == "weight_kg" and "weight_confirm_reason" in refused.value.message
     out = registry.register_patient(
         db,
         staff["nurse"],
         registry.PatientCreate(**new, weight_kg=6.3, weight_confirm_reason="cachexia, weighed twice"),
+        config=None,
     )
     assert out.measurements[0].confirm_reason == "cachexia, weighed twice"

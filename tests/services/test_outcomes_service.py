@@ -44,7 +44,7 @@ def make_patient(
         diagnoses=[code],
         pain_mechanism=mechanism,
     )
-    return register_patient(db, actor, data).id
+    return register_patient(db, actor, data, config=None).id
 
 
 def treated(
@@ -260,7 +260,11 @@ def test_course_plan_must_be_a_plan_of_the_patient(db: Database, staff: dict[str
     owner = make_patient(db, staff["nurse"], "PL1")
     other = make_patient(db, staff["nurse"], "PL2")
     plan = plans.create_plan(
-        db, staff["physician"], owner, plans.PlanCreate(protocol_id="cohen2018-test", weight_kg=70)
+        db,
+        staff["physician"],
+        owner,
+        plans.PlanCreate(protocol_id="cohen2018-test", weight_kg=70),
+        config=None,
     )
     with pytest.raises(NotFoundError) as missing:
         start_course(db, staff["nurse"], owner, CourseIn(started_on=date.today(), plan_id=9999))

@@ -41,7 +41,7 @@ def _events(db: Database) -> list[AuditEvent]:
 
 
 def test_register_and_view(db: Database, staff: dict[str, Actor]) -> None:
-    created = registry.register_patient(db, staff["nurse"], _new())
+    created = registry.register_patient(db, staff["nurse"], _new(), config=None)
     assert created.diagnoses[0].code == "G50.0"
     assert created.diagnoses[0].snomed == "31681005"
     assert created.weight_kg == 70
@@ -52,10 +52,10 @@ def test_register_and_view(db: Database, staff: dict[str, Actor]) -> None:
 
 
 def test_duplicate_mrn_is_a_conflict_and_writes_nothing(db: Database, staff: dict[str, Actor]) -> None:
-    registry.register_patient(db, staff["nurse"], _new())
+    registry.register_patient(db, staff["nurse"], _new(), config=None)
     before = len(_events(db))
     with pytest.raises(ConflictError) as conflict:
-        registry.register_patient(db, staff["nurse"], _new(family_name="Other"))
+        registry.register_patient(db, staff["nurse"], _new(family_name="Other"), config=None)
     assert conflict.value.field == "mrn"
     assert len(_events(db)) == before
     with db.transaction() as session:
@@ -87,7 +87,7 @@ def test_missing_field_is_reported() -> None:
 
 
 def test_update_audits_old_new_and_reason(db: Database, staff: dict[str, Actor]) -> None:
-    created = registry.register_patient(db, staff["nurse"], _new())
+    created = registry.register_patient(db, staff["nurse"], _new(), config=None)
     registry.update_patient(
         db,
         staff["physician"],
@@ -108,16 +108,20 @@ def test_update_needs_a_reason() -> None:
 
 
 def test_measurements_are_dated_history(db: Database, staff: dict[str, Actor]) -> None:
-    created = registry.register_patient(db, staff["nurse"], _new())
+    created = registry.register_patient(db, staff["nurse"], _new(), config=None)
     updated = measurements.add_measurement(
-        db, staff["nurse"], created.id, measurements.MeasurementIn(measured_on=date(2020, 1, 1), weight_kg=74)
+        db,
+        staff["nurse"],
+        created.id,
+        measurements.MeasurementIn(measured_on=date(2020, 1, 1), weight_kg=74),
+        config=None,
     )
     assert [m.weight_kg for m in updated.measurements] == [74, 70]
     assert updated.weight_kg == 70
 
 
 def test_researcher_sees_no_identities(db: Database, staff: dict[str, Actor]) -> None:
-    registry.register_patient(db, staff["nurse"], _new(notes="lives at 1 Main St"))
+    registry.register_patient(db, staff["nurse"], _new(notes="lives at 1 Main St"), config=None)
     rows, total = registry.list_patients(db, staff["researcher"])
     assert total == 1
     dumped = json.dumps([r.model_dump(mode="json") for r in rows])
@@ -128,8 +132,8 @@ def test_researcher_sees_no_identities(db: Database, staff: dict[str, Actor]) ->
 
 
 def test_search_by_name_and_mrn(db: Database, staff: dict[str, Actor]) -> None:
-    registry.register_patient(db, staff["nurse"], _new())
-    registry.register_patient(db, staff["nurse"], _new(mrn="MRN-2", family_name="Smith"))
+    registry.register_patient(db, staff["nurse"], _new(), config=None)
+    registry.register_patient(db, staff["nurse"], _new(mrn="MRN-2", family_name="Smith"), config=None)
     assert registry.list_patients(db, staff["nurse"], query="smi")[1] == 1
     assert registry.list_patients(db, staff["nurse"], query="mrn-")[1] == 2
     assert registry.list_patients(db, staff["researcher"], query="smi")[1] == 0

@@ -35,6 +35,7 @@ def _plan(
         staff["physician"],
         pid,
         plans.PlanCreate(protocol_id=PROTOCOL, weight_kg=weight_kg, weight_reason=reason),
+        config=None,
     )
 
 
@@ -74,7 +75,7 @@ def test_a_large_override_is_a_soft_breach_needing_the_second_clinician(
     assert breach.reason == "lost 12 kg, weighed today"
     assert breach.status == "local-policy"
     assert breach.limit == pytest.approx(65.25)
-    approved = plans.approve_plan(db, staff["physician"], plan.id)
+    approved = plans.approve_plan(db, staff["physician"], plan.id, config=None)
     assert approved.status == "awaiting_cosign"
     with pytest.raises(ConflictError):
         plans.cosign_plan(db, staff["physician"], plan.id)

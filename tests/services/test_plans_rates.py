@@ -29,10 +29,12 @@ def test_chosen_series_is_stored_rechecked_on_approval_and_audited(
     factories.make_treatable(db, staff, pid, SERIES)
     choices = {"dose_mg_kg": 0.8, "duration_min": 180, "sessions": 6}
     plan = plans.create_plan(
-        db, staff["physician"], pid, plans.PlanCreate(protocol_id=SERIES, choices=choices)
+        db, staff["physician"], pid, plans.PlanCreate(protocol_id=SERIES, choices=choices), config=None
     )
     assert plan.soft_breaches == [] and plan.session_count == 6 and plan.inputs["choices"] == choices
-    approved = plans.approve_plan(db, staff["physician"], plan.id)  # recomputed with the same choices
+    approved = plans.approve_plan(
+        db, staff["physician"], plan.id, config=None
+    )  # recomputed with the same choices
     assert approved.status == "approved"
     with db.transaction() as session:
         planned = contract.planned_session(session, plan.id, 6)
@@ -48,7 +50,11 @@ def test_a_choice_outside_the_range_needs_a_reason_and_a_cosignature(
     pid = _patient(db, staff)
     factories.make_treatable(db, staff, pid, SERIES)
     plan = plans.create_plan(
-        db, staff["physician"], pid, plans.PlanCreate(protocol_id=SERIES, choices={"sessions": 8})
+        db,
+        staff["physician"],
+        pid,
+        plans.PlanCreate(protocol_id=SERIES, choices={"sessions": 8}),
+        config=None,
     )
     (breach,) = plan.soft_breaches
     assert breach.quantity == "sessions" and breach.limit == 6
@@ -58,7 +64,7 @@ def test_a_choice_outside_the_range_needs_a_reason_and_a_cosignature(
         plan.id,
         plans.SoftReasonsIn(reasons=[{"check": 0, "reason": "8 sessions agreed at the pain MDT"}]),
     )
-    assert plans.approve_plan(db, staff["physician"], plan.id).status == "awaiting_cosign"
+    assert plans.approve_plan(db, staff["physician"], plan.id, config=None).status == "awaiting_cosign"
     assert plans.cosign_plan(db, staff["nurse"], plan.id).status == "approved"
 
 
@@ -66,7 +72,11 @@ def test_bad_choices_store_nothing(db: Database, staff: dict[str, Actor]) -> Non
     pid = _patient(db, staff)
     with pytest.raises(InputError) as bad:
         plans.create_plan(
-            db, staff["physician"], pid, plans.PlanCreate(protocol_id=SERIES, choices={"sessions": 0})
+            db,
+            staff["physician"],
+            pid,
+            plans.PlanCreate(protocol_id=SERIES, choices={"sessions": 0}),
+            config=None,
         )
     assert bad.value.field == "choices.sessions"
     assert plans.list_plans(db, staff["physician"], patient_id=pid) == []

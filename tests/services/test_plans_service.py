@@ -40,6 +40,7 @@ def _patient(db: Database, staff: dict[str, Actor], weight_kg: float | None = 70
             height_cm=165,
             diagnoses=["G50.0"],
         ),
+        config=None,
     ).id
 
 
@@ -80,13 +81,15 @@ def test_clean_plan_uses_the_registry_weight_and_is_approved_without_cosign(
 ) -> None:
     pid = _patient(db, staff)
     _make_treatable(db, staff, pid, "cohen2018-test")
-    plan = plans.create_plan(db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test"))
+    plan = plans.create_plan(
+        db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test"), config=None
+    )
     assert plan.status == "draft" and plan.verdict == "ok" and not plan.needs_cosign
     assert plan.dosing_weight_kg == 70.0 and plan.inputs["weight_from_record"] is True
     segment = plan.plan["sessions"][0]["segments"][0]
     assert segment["rate_mg_h"] == pytest.approx(32.0)  # 80 mg over 150 min
     assert segment["pump_ml_h"] == pytest.approx(32.0)  # at 1 mg/mL
-    approved = plans.approve_plan(db, staff["physician"], plan.id)
+    approved = plans.approve_plan(db, staff["physician"], plan.id, config=None)
     assert approved.status == "approved" and approved.approved_by == staff["physician"].username
     with db.transaction() as session:
         assert contract.approved_plan_ids(session, pid) == [plan.id]
@@ -111,6 +114,7 @@ def test_hard_limit_is_refused_and_nothing_is_stored(db: Database, staff: dict[s
             staff["physician"],
             pid,
             plans.PlanCreate(protocol_id="valle2024", weight_kg=20, weight_reason="weighed today"),
+            config=None,
         )
     assert "hard max 2" in str(refused.value) and "Cohen 2018" in str(refused.value)
     assert _plan_count(db) == 0
@@ -123,11 +127,13 @@ def test_soft_breach_needs_reasons_then_a_second_clinicians_cosignature(
 ) -> None:
     pid = _patient(db, staff, weight_kg=30.0)  # 32 mg/h for 30 kg: above the 1 mg/kg/h soft maximum
     _make_treatable(db, staff, pid, "cohen2018-test")
-    plan = plans.create_plan(db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test"))
+    plan = plans.create_plan(
+        db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test"), config=None
+    )
     assert plan.verdict == "soft" and len(plan.soft_breaches) == 1
     assert plan.soft_breaches[0].source and "Pennsylvania 2020" in plan.soft_breaches[0].source
     with pytest.raises(ConflictError, match="need a reason"):
-        plans.approve_plan(db, staff["physician"], plan.id)
+        plans.approve_plan(db, staff["physician"], plan.id, config=None)
     with pytest.raises(InputError):
         plans.give_soft_reasons(
             db,
@@ -143,7 +149,7 @@ def test_soft_breach_needs_reasons_then_a_second_clinicians_cosignature(
             reasons=[{"check": 0, "reason": "Test dose for a light patient, reassess after"}]
         ),
     )
-    awaiting = plans.approve_plan(db, staff["physician"], plan.id)
+    awaiting = plans.approve_plan(db, staff["physician"], plan.id, config=None)
     assert awaiting.status == "awaiting_cosign"
     with db.transaction() as session:
         assert contract.approved_plan_ids(session, pid) == []
@@ -162,9 +168,11 @@ def test_soft_breach_needs_reasons_then_a_second_clinicians_cosignature(
 
 def test_approval_blocked_by_missing_screening_and_consent(db: Database, staff: dict[str, Actor]) -> None:
     pid = _patient(db, staff)
-    plan = plans.create_plan(db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test"))
+    plan = plans.create_plan(
+        db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test"), config=None
+    )
     with pytest.raises(ConflictError) as blocked:
-        plans.approve_plan(db, staff["physician"], plan.id)
+        plans.approve_plan(db, staff["physician"], plan.id, config=None)
     assert "signed screening" in str(blocked.value) and "consent" in str(blocked.value)
     assert plans.view_plan(db, staff["physician"], plan.id).status == "draft"
 
@@ -172,10 +180,12 @@ def test_approval_blocked_by_missing_screening_and_consent(db: Database, staff: 
 def test_approved_plan_is_locked_and_cancel_keeps_the_record(db: Database, staff: dict[str, Actor]) -> None:
     pid = _patient(db, staff)
     _make_treatable(db, staff, pid, "cohen2018-test")
-    plan = plans.create_plan(db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test"))
-    plans.approve_plan(db, staff["physician"], plan.id)
+    plan = plans.create_plan(
+        db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test"), config=None
+    )
+    plans.approve_plan(db, staff["physician"], plan.id, config=None)
     with pytest.raises(ConflictError, match="locked"):
-        plans.approve_plan(db, staff["physician2"], plan.id)
+        plans.approve_plan(db, staff["physician2"], plan.id, config=None)
     with pytest.raises(ConflictError, match="locked"):
         plans.give_soft_reasons(
             db, staff["physician"], plan.id, plans.SoftReasonsIn(reasons=[{"check": 0, "reason": "late"}])
@@ -192,12 +202,16 @@ def test_approved_plan_is_locked_and_cancel_keeps_the_record(db: Database, staff
 def test_bad_input_and_permissions(db: Database, staff: dict[str, Actor]) -> None:
     pid = _patient(db, staff, weight_kg=None)
     with pytest.raises(InputError, match="no recorded weight"):
-        plans.create_plan(db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test"))
+        plans.create_plan(
+            db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test"), config=None
+        )
     with pytest.raises(NotFoundError):
-        plans.create_plan(db, staff["physician"], pid, plans.PlanCreate(protocol_id="nope", weight_kg=70))
+        plans.create_plan(
+            db, staff["physician"], pid, plans.PlanCreate(protocol_id="nope", weight_kg=70), config=None
+        )
     with pytest.raises(PermissionDeniedError):
         plans.create_plan(
-            db, staff["nurse"], pid, plans.PlanCreate(protocol_id="cohen2018-test", weight_kg=70)
+            db, staff["nurse"], pid, plans.PlanCreate(protocol_id="cohen2018-test", weight_kg=70), config=None
         )
     with pytest.raises(InputError):
         plans.create_plan(
@@ -205,12 +219,13 @@ def test_bad_input_and_permissions(db: Database, staff: dict[str, Actor]) -> Non
             staff["physician"],
             pid,
             plans.PlanCreate(protocol_id="cohen2018-test", weight_kg=70, concentration_mg_ml=10),
+            config=None,
         )
     with pytest.raises(NotFoundError):
         plans.view_plan(db, staff["physician"], 999)
     assert _plan_count(db) == 0
     plan = plans.create_plan(
-        db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test", weight_kg=80)
+        db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test", weight_kg=80), config=None
     )
     assert plan.dosing_weight_kg == 80 and plan.inputs["weight_from_record"] is False
     with db.transaction() as session, pytest.raises(ConflictError, match="only an approved plan"):
@@ -242,7 +257,7 @@ def test_clinic_override_tightens_the_library_for_every_plan(
 def test_demo_plans(sqlite_db: Database) -> None:
     from ketaclinic.services import demo
 
-    demo.seed_demo(sqlite_db, patient_count=14)
+    demo.seed_demo(sqlite_db, patient_count=14, config=None)
     with sqlite_db.transaction() as session:
         rows = list(session.execute(select(DosePlanRow)).scalars())
         consented = eligibility.consented_protocols(session)
@@ -365,7 +380,9 @@ def test_approval_ignores_message_wording_pk_curves_and_json_spelling(
 ) -> None:
     pid = _patient(db, staff, weight_kg=45.0)  # 50 mg/h treatment sessions: above 1 mg/kg/h, soft
     _make_treatable(db, staff, pid, "valle2024")
-    plan = plans.create_plan(db, staff["physician"], pid, plans.PlanCreate(protocol_id="valle2024"))
+    plan = plans.create_plan(
+        db, staff["physician"], pid, plans.PlanCreate(protocol_id="valle2024"), config=None
+    )
     with db.transaction() as session:
         row = session.get(DosePlanRow, plan.id)
         assert row is not None and "Vallé" in row.plan_json
@@ -388,7 +405,7 @@ def test_approval_ignores_message_wording_pk_curves_and_json_spelling(
             ]
         ),
     )
-    assert plans.approve_plan(db, staff["physician"], plan.id).status == "awaiting_cosign"
+    assert plans.approve_plan(db, staff["physician"], plan.id, config=None).status == "awaiting_cosign"
 
 
 def test_a_clinic_protocol_can_be_consented_and_its_plan_approved(
@@ -397,7 +414,7 @@ def test_a_clinic_protocol_can_be_consented_and_its_plan_approved(
     pid = _patient(db, staff)
     protocol_id = _clinic_protocol(tmp_path)
     assert protocol_id in consent_service.protocol_choices(tmp_path)
-    assert protocol_id not in consent_service.protocol_choices()
+    assert protocol_id not in consent_service.protocol_choices(None)
     with pytest.raises(InputError) as unknown:  # without the clinic's config the protocol is unknown
         _make_treatable(db, staff, pid, protocol_id)
     assert unknown.value.field == "protocol_id"

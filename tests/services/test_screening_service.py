@@ -38,7 +38,9 @@ def _patient(db: Database, staff: dict[str, Actor], mrn: str = "MRN-S1", **overr
         ],
     }
     values.update(overrides)
-    return registry.register_patient(db, staff["nurse"], registry.PatientCreate.model_validate(values)).id
+    return registry.register_patient(
+        db, staff["nurse"], registry.PatientCreate.model_validate(values), config=None
+    ).id
 
 
 def completed_intake(prefill: dict[str, Any], **overrides: Any) -> dict[str, Any]:
@@ -166,7 +168,7 @@ def test_roles(db: Database, staff: dict[str, Actor]) -> None:
         with pytest.raises(PermissionDeniedError):
             screening.create_screening(db, staff[role], pid, screening.ScreeningIn(intake=intake))
         with pytest.raises(PermissionDeniedError):
-            consent.record_consent(db, staff[role], pid, full_consent())
+            consent.record_consent(db, staff[role], pid, full_consent(), config=None)
     draft = screening.create_screening(db, staff["physician"], pid, screening.ScreeningIn(intake=intake))
     with pytest.raises(PermissionDeniedError):
         screening.sign_screening(db, staff["nurse"], draft.id)
@@ -182,35 +184,39 @@ def test_consent_rules(db: Database, staff: dict[str, Actor]) -> None:
     doctor = staff["physician"]
     template = current_consent_template()
     with pytest.raises(InputError) as caught:
-        consent.record_consent(db, doctor, pid, full_consent("no-such-protocol"))
+        consent.record_consent(db, doctor, pid, full_consent("no-such-protocol"), config=None)
     assert caught.value.field == "protocol_id"
     unticked = [{"code": r.code, "discussed": True} for r in template.risks]
     unticked[1] = {"code": template.risks[1].code, "discussed": False}
     with pytest.raises(InputError) as caught:
-        consent.record_consent(db, doctor, pid, full_consent(risks=unticked))
+        consent.record_consent(db, doctor, pid, full_consent(risks=unticked), config=None)
     assert caught.value.field == f"risks.{template.risks[1].code}"
     with pytest.raises(InputError):
-        consent.record_consent(db, doctor, pid, full_consent(risks=unticked[:-1]))
+        consent.record_consent(db, doctor, pid, full_consent(risks=unticked[:-1]), config=None)
     with pytest.raises(InputError):
-        consent.record_consent(db, doctor, pid, full_consent(alternatives=["homeopathy"]))
+        consent.record_consent(db, doctor, pid, full_consent(alternatives=["homeopathy"]), config=None)
     with pytest.raises(InputError):
-        consent.record_consent(db, doctor, pid, full_consent(patient_signed_at=utcnow() + timedelta(hours=2)))
+        consent.record_consent(
+            db, doctor, pid, full_consent(patient_signed_at=utcnow() + timedelta(hours=2)), config=None
+        )
     with pytest.raises(ConflictError):
-        consent.record_consent(db, doctor, pid, full_consent(template_version="0.0-old"))
-    assert consent.list_consents(db, doctor, pid) == []
+        consent.record_consent(db, doctor, pid, full_consent(template_version="0.0-old"), config=None)
+    assert consent.list_consents(db, doctor, pid, config=None) == []
 
     # A risk not discussed but reasoned is accepted and the reason kept.
     unticked[1] = {"code": template.risks[1].code, "discussed": False, "reason": "patient declined detail"}
-    signed = consent.record_consent(db, doctor, pid, full_consent(risks=unticked))
+    signed = consent.record_consent(db, doctor, pid, full_consent(risks=unticked), config=None)
     assert signed.status == "signed" and signed.physician == "physician"
     assert signed.template_version == template.version
     assert signed.template["text"] == template.text
     assert signed.risks[1]["reason"] == "patient declined detail"
 
-    withdrawn = consent.withdraw_consent(db, doctor, signed.id, consent.WithdrawIn(reason="changed mind"))
+    withdrawn = consent.withdraw_consent(
+        db, doctor, signed.id, consent.WithdrawIn(reason="changed mind"), config=None
+    )
     assert withdrawn.status == "withdrawn" and withdrawn.withdrawal_reason == "changed mind"
     with pytest.raises(ConflictError):
-        consent.withdraw_consent(db, doctor, signed.id, consent.WithdrawIn(reason="again"))
+        consent.withdraw_consent(db, doctor, signed.id, consent.WithdrawIn(reason="again"), config=None)
     events = _events(db, "consent")
     assert [e.action for e in events] == ["sign", "withdraw"]
     assert events[-1].reason == "changed mind"
@@ -234,7 +240,7 @@ def test_plan_prerequisites(db: Database, staff: dict[str, Actor]) -> None:
     assert any("no signed screening" in item for item in gate())  # a draft does not count
     screening.sign_screening(db, doctor, first.id)
     assert gate() == ["no signed consent to protocol valle2024"]
-    signed = consent.record_consent(db, doctor, pid, full_consent())
+    signed = consent.record_consent(db, doctor, pid, full_consent(), config=None)
     assert gate() == [] and consented() == {pid: "valle2024"}
     with db.transaction() as session:
         assert eligibility.plan_prerequisites(session, pid, "cleveland2025") == [
@@ -251,7 +257,7 @@ def test_plan_prerequisites(db: Database, staff: dict[str, Actor]) -> None:
     again = screening.create_screening(db, doctor, pid, screening.ScreeningIn(intake=intake))
     screening.sign_screening(db, doctor, again.id)
     assert gate() == []
-    consent.withdraw_consent(db, doctor, signed.id, consent.WithdrawIn(reason="declined"))
+    consent.withdraw_consent(db, doctor, signed.id, consent.WithdrawIn(reason="declined"), config=None)
     assert gate() == ["no signed consent to protocol valle2024"]
 
 
@@ -273,7 +279,7 @@ def test_demo_screens_and_consents_realistically(sqlite_db: Database) -> None:
     from ketaclinic.services import demo
     from ketaclinic.store.tables.screening import Screening
 
-    context = demo.seed_demo(sqlite_db, patient_count=14)
+    context = demo.seed_demo(sqlite_db, patient_count=14, config=None)
     with sqlite_db.transaction() as session:
         verdicts = {s.patient_id: s.verdict for s in session.execute(select(Screening)).scalars()}
         consented = eligibility.consented_protocols(session)

@@ -22,7 +22,7 @@ def test_before_the_start_nothing_is_given_and_the_plan_total_is_its_segments(
     db: Database, staff: dict[str, Actor]
 ) -> None:
     sid = checked_in_session(db, staff)
-    chart = session_chart.view_session(db, staff["nurse"], sid)
+    chart = session_chart.view_session(db, staff["nurse"], sid, config=None)
     planned = sum(s["rate_mg_h"] * (s["end_min"] - s["start_min"]) / 60 for s in chart.planned_segments)
     assert chart.given_mg == 0.0
     assert abs(chart.planned_total_mg - planned) < 0.01 * planned
@@ -39,8 +39,8 @@ def test_given_is_the_charted_rate_over_the_minutes_it_ran(
         deviation_reason="titrated to comfort",
         at=utcnow() - timedelta(minutes=ran_min),
     )
-    sessions.start(db, staff["nurse"], sid, rate)
-    chart = session_chart.view_session(db, staff["nurse"], sid)
+    sessions.start(db, staff["nurse"], sid, rate, config=None)
+    chart = session_chart.view_session(db, staff["nurse"], sid, config=None)
     rate_mg_h = chart.segments[0].rate_mg_h
     assert rate_mg_h * ran_min / 60 <= chart.given_mg <= rate_mg_h * (ran_min + 1) / 60
     assert chart.given_mg < chart.planned_total_mg

@@ -35,7 +35,7 @@ _mrns = count(1)
 def _running(db: Database, staff: dict[str, Actor], minutes_ago: float = 0.0) -> int:
     sid = checked_in_session(db, staff, mrn=f"A-{next(_mrns)}")
     at = utcnow() - timedelta(minutes=minutes_ago)
-    sessions.start(db, staff["nurse"], sid, charting.RateIn(rate_mg_kg_h=0.35, at=at))
+    sessions.start(db, staff["nurse"], sid, charting.RateIn(rate_mg_kg_h=0.35, at=at), config=None)
     return sid
 
 
@@ -54,9 +54,9 @@ def test_one_reading_raises_one_alert_per_group_most_severe_first(
     db: Database, staff: dict[str, Actor]
 ) -> None:
     sid = _running(db, staff)
-    stored = chart_observation(db, staff["nurse"], sid, FLOODING)
+    stored = chart_observation(db, staff["nurse"], sid, FLOODING, config=None)
     assert len(stored.alerts_raised) == 7  # every finding is recorded ...
-    listed = poll_alerts(db, staff["nurse"], sid)
+    listed = poll_alerts(db, staff["nurse"], sid, config=None)
     assert [(a.group, a.severity) for a in listed] == [
         ("blood_pressure", "critical"),
         ("psychomimetic", "warning"),
@@ -83,9 +83,9 @@ def test_impossible_refused_and_a_reading_evaluated_again_records_nothing(
 ) -> None:
     sid = _running(db, staff)
     with pytest.raises(InputError) as bad:
-        chart_observation(db, staff["nurse"], sid, {"spo2": 140})
+        chart_observation(db, staff["nurse"], sid, {"spo2": 140}, config=None)
     assert bad.value.field == "spo2"
-    stored = chart_observation(db, staff["nurse"], sid, HYPERTENSIVE)
+    stored = chart_observation(db, staff["nurse"], sid, HYPERTENSIVE, config=None)
     assert stored.interpretation["sbp"] == "critical" and stored.loinc["sbp"] == ["8480-6"]
     assert sorted(f.trigger_key for f in _finding_rows(db, sid)) == sorted(stored.alerts_raised)
     with db.transaction() as session:
@@ -103,16 +103,16 @@ def test_impossible_refused_and_a_reading_evaluated_again_records_nothing(
 
 def test_a_worse_reading_escalates_the_open_alert_in_place(db: Database, staff: dict[str, Actor]) -> None:
     sid = _running(db, staff)
-    first = chart_observation(db, staff["nurse"], sid, {"sbp": 165, "dbp": 80})
-    (warning,) = poll_alerts(db, staff["nurse"], sid)
+    first = chart_observation(db, staff["nurse"], sid, {"sbp": 165, "dbp": 80}, config=None)
+    (warning,) = poll_alerts(db, staff["nurse"], sid, config=None)
     assert warning.severity == "warning" and warning.critical_since is None and not warning.clinic_wide
-    second = chart_observation(db, staff["nurse"], sid, {"sbp": 190, "dbp": 80})
-    (escalated,) = poll_alerts(db, staff["nurse"], sid)
+    second = chart_observation(db, staff["nurse"], sid, {"sbp": 190, "dbp": 80}, config=None)
+    (escalated,) = poll_alerts(db, staff["nurse"], sid, config=None)
     assert escalated.id == warning.id and escalated.severity == "critical" and escalated.clinic_wide
     assert escalated.critical_since is not None and escalated.value == 190
     assert {f.observation_id for f in escalated.findings} == {first.id, second.id}  # the history is kept
-    chart_observation(db, staff["nurse"], sid, {"sbp": 166, "dbp": 80})
-    (still,) = poll_alerts(db, staff["nurse"], sid)
+    chart_observation(db, staff["nurse"], sid, {"sbp": 166, "dbp": 80}, config=None)
+    (still,) = poll_alerts(db, staff["nurse"], sid, config=None)
     assert still.severity == "critical" and still.value == 190  # a milder reading never lowers it
     assert len({f.observation_id for f in still.findings}) == 3 and len(still.findings) == 7
 
@@ -127,7 +127,7 @@ def test_two_nurses_charting_at_once_lose_and_duplicate_nothing(
     def chart(actor: Actor) -> None:
         try:
             for _ in range(per_nurse):
-                chart_observation(db, actor, sid, HYPERTENSIVE)
+                chart_observation(db, actor, sid, HYPERTENSIVE, config=None)
         except BaseException as exc:
             errors.append(exc)
 
@@ -156,13 +156,13 @@ def test_overdue_slots_join_one_charting_alert_even_with_concurrent_polls(
     db: Database, staff: dict[str, Actor]
 ) -> None:
     sid = _running(db, staff, minutes_ago=50)
-    assert at_once(lambda: poll_alerts(db, staff["nurse"], sid), 4) == []
+    assert at_once(lambda: poll_alerts(db, staff["nurse"], sid, config=None), 4) == []
     # Readings due at 15 and 30 min (45 is still within the grace period) for both charting groups.
     expected = sorted(f"{group}:t_due={t}" for group in ("vitals", "sedation") for t in (15, 30))
     overdue = [f for f in _finding_rows(db, sid) if f.rule_key == "observation_overdue"]
     assert sorted(f.trigger_key.split("@")[1] for f in overdue) == expected
-    poll_alerts(db, staff["nurse"], sid)
-    view_session(db, staff["nurse"], sid)
+    poll_alerts(db, staff["nurse"], sid, config=None)
+    view_session(db, staff["nurse"], sid, config=None)
     (charting_alert,) = [a for a in _alert_rows(db, sid) if a.alert_group == "charting"]
     assert len([f for f in _finding_rows(db, sid) if f.alert_id == charting_alert.id]) == 4
 
@@ -171,8 +171,10 @@ def test_acknowledge_with_one_pick_then_resolve_by_the_reading_back_in_range(
     db: Database, staff: dict[str, Actor]
 ) -> None:
     sid = _running(db, staff)
-    chart_observation(db, staff["nurse"], sid, HYPERTENSIVE | {"at": utcnow() - timedelta(minutes=5)})
-    (alert,) = poll_alerts(db, staff["nurse"], sid)
+    chart_observation(
+        db, staff["nurse"], sid, HYPERTENSIVE | {"at": utcnow() - timedelta(minutes=5)}, config=None
+    )
+    (alert,) = poll_alerts(db, staff["nurse"], sid, config=None)
     with pytest.raises(ConflictError):
         alerts.resolve_alert(db, staff["nurse"], sid, alert.id, alerts.ResolveIn(resolution="fine"))
     with pytest.raises(ValidationError):
@@ -189,12 +191,14 @@ def test_acknowledge_with_one_pick_then_resolve_by_the_reading_back_in_range(
     assert acked.back_in_range is None
     with pytest.raises(ConflictError):
         alerts.acknowledge_alert(db, staff["physician"], sid, alert.id, alerts.AckIn(action=AlertAction.STOP))
-    pain_only = chart_observation(db, staff["nurse"], sid, {"nrs": 3})  # says nothing about blood pressure
+    pain_only = chart_observation(
+        db, staff["nurse"], sid, {"nrs": 3}, config=None
+    )  # says nothing about blood pressure
     with pytest.raises(ConflictError) as not_bp:
         alerts.resolve_alert(db, staff["nurse"], sid, alert.id, alerts.ResolveIn(observation_id=pain_only.id))
     assert not_bp.value.field == "observation_id"
-    later = chart_observation(db, staff["nurse"], sid, NORMAL)
-    (offered,) = poll_alerts(db, staff["nurse"], sid)
+    later = chart_observation(db, staff["nurse"], sid, NORMAL, config=None)
+    (offered,) = poll_alerts(db, staff["nurse"], sid, config=None)
     assert offered.back_in_range is not None and offered.back_in_range.observation_id == later.id
     done = alerts.resolve_alert(
         db, staff["physician"], sid, alert.id, alerts.ResolveIn(observation_id=later.id)
@@ -210,13 +214,13 @@ def test_a_high_reading_after_acknowledgement_opens_a_new_alert(
     db: Database, staff: dict[str, Actor]
 ) -> None:
     sid = _running(db, staff)
-    chart_observation(db, staff["nurse"], sid, HYPERTENSIVE)
-    (alert,) = poll_alerts(db, staff["nurse"], sid)
+    chart_observation(db, staff["nurse"], sid, HYPERTENSIVE, config=None)
+    (alert,) = poll_alerts(db, staff["nurse"], sid, config=None)
     alerts.acknowledge_alert(
         db, staff["nurse"], sid, alert.id, alerts.AckIn(action=AlertAction.REDUCE_RATE, note="to 0.2")
     )
-    chart_observation(db, staff["nurse"], sid, HYPERTENSIVE)
-    listed = poll_alerts(db, staff["nurse"], sid)
+    chart_observation(db, staff["nurse"], sid, HYPERTENSIVE, config=None)
+    listed = poll_alerts(db, staff["nurse"], sid, config=None)
     assert [a.state for a in listed] == ["open", "acknowledged"]  # same severity: newest first
     assert listed[1].ack_note == "to 0.2"
 
@@ -225,10 +229,10 @@ def test_a_poll_with_nothing_newly_due_writes_nothing(db: Database, staff: dict[
     from ketaclinic.store.audit import count_events
 
     sid = _running(db, staff, minutes_ago=50)
-    poll_alerts(db, staff["nurse"], sid)  # raises the four missed slots, audited as the system
+    poll_alerts(db, staff["nurse"], sid, config=None)  # raises the four missed slots, audited as the system
     with db.read() as session:
         before = count_events(session)
-    again = poll_alerts(db, staff["nurse"], sid)
+    again = poll_alerts(db, staff["nurse"], sid, config=None)
     with db.read() as session:
         assert count_events(session) == before
     assert len([a for a in again if a.rule_key == "observation_overdue"]) == 1
@@ -240,7 +244,7 @@ def test_charted_times_are_the_pure_times_by_group(db: Database, staff: dict[str
     sid = _running(db, staff, minutes_ago=40)
     for minutes_ago, values in ((30, {"sbp": 120, "dbp": 70}), (20, {"rass": 0}), (5, {"hr": 70, "rr": 12})):
         chart_observation(
-            db, staff["nurse"], sid, values | {"at": (utcnow() - timedelta(minutes=minutes_ago))}
+            db, staff["nurse"], sid, values | {"at": (utcnow() - timedelta(minutes=minutes_ago))}, config=None
         )
     with db.read() as session:
         row = charting.session_row(session, sid)
@@ -273,7 +277,7 @@ def test_property_one_open_alert_per_group_at_the_worst_severity_of_its_findings
     raised: list[str] = []
     for index, values in enumerate(readings):
         if index == acknowledge_after:
-            for alert in poll_alerts(db, staff["nurse"], sid):
+            for alert in poll_alerts(db, staff["nurse"], sid, config=None):
                 if alert.state == "open":
                     alerts.acknowledge_alert(
                         db,
@@ -282,7 +286,7 @@ def test_property_one_open_alert_per_group_at_the_worst_severity_of_its_findings
                         alert.id,
                         alerts.AckIn(action=AlertAction.CONTINUE_AND_RECHECK),
                     )
-        raised += chart_observation(db, staff["nurse"], sid, {"dbp": 80, **values}).alerts_raised
+        raised += chart_observation(db, staff["nurse"], sid, {"dbp": 80, **values}, config=None).alerts_raised
     findings = _finding_rows(db, sid)
     assert sorted(f.trigger_key for f in findings) == sorted(raised)  # each recorded once, none lost
     rows = _alert_rows(db, sid)
@@ -294,6 +298,6 @@ def test_property_one_open_alert_per_group_at_the_worst_severity_of_its_findings
         assert row.clinic_wide == any(
             f.severity == "critical" or f.rule_key in ("spo2_critical", "rr_critical") for f in mine
         )
-    listed = poll_alerts(db, staff["nurse"], sid)
+    listed = poll_alerts(db, staff["nurse"], sid, config=None)
     keys = [(-SEVERITY_RANK[a.severity], -a.last_raised_at.timestamp()) for a in listed]
     assert keys == sorted(keys)

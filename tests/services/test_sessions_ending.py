@@ -34,7 +34,9 @@ def _session(db: Database, staff: dict[str, Actor], plan_id: int, number: int, a
     made = sessions.create_session(
         db, staff["nurse"], sessions.SessionCreate(plan_id=plan_id, session_number=number)
     )
-    sessions.check_in(db, staff["nurse"], made.id, sessions.CheckInIn.model_validate(CHECK_IN | {"at": at}))
+    sessions.check_in(
+        db, staff["nurse"], made.id, sessions.CheckInIn.model_validate(CHECK_IN | {"at": at}), config=None
+    )
     return made.id
 
 
@@ -45,7 +47,9 @@ def _started(
     at = utcnow() - timedelta(minutes=ago_min)
     sid = _session(db, staff, approved_plan(db, staff, protocol_id=protocol_id), 1, at - timedelta(minutes=5))
     reason = "" if at.astimezone().date() == date.today() else "charted after midnight"
-    sessions.start(db, staff["nurse"], sid, RateIn(rate_mg_kg_h=0.35, at=at), start_reason=reason)
+    sessions.start(
+        db, staff["nurse"], sid, RateIn(rate_mg_kg_h=0.35, at=at), start_reason=reason, config=None
+    )
     return sid
 
 
@@ -61,18 +65,18 @@ def test_completing_at_minute_0_of_the_plan_needs_its_reason(db: Database, staff
     nurse = staff["nurse"]
     sid = _started(db, staff, 0)
     with pytest.raises(ConflictError) as refused:
-        sessions.end_infusion(db, nurse, sid, sessions.EndIn(), stopped=False)
+        sessions.end_infusion(db, nurse, sid, sessions.EndIn(), stopped=False, config=None)
     assert (
         refused.value.field == "early_end_reason" and f"of {PLANNED_MIN} planned min" in refused.value.message
     )
-    chart = view_session(db, nurse, sid)
+    chart = view_session(db, nurse, sid, config=None)
     assert (
         chart.state == "running" and chart.completing_now_is_early and len(chart.segments) == 1
     )  # nothing written
     sessions.end_infusion(
-        db, nurse, sid, sessions.EndIn(early_end_reason="patient asked to go"), stopped=False
+        db, nurse, sid, sessions.EndIn(early_end_reason="patient asked to go"), stopped=False, config=None
     )
-    chart = view_session(db, nurse, sid)
+    chart = view_session(db, nurse, sid, config=None)
     assert chart.state == "recovery" and chart.end_state == "completed"
     assert chart.early_end_reason == "patient asked to go"
     assert _audit(db, sid, "complete")["early_end_reason"] == {"old": None, "new": "patient asked to go"}
@@ -80,9 +84,12 @@ def test_completing_at_minute_0_of_the_plan_needs_its_reason(db: Database, staff
 
 def test_completing_at_the_planned_end_needs_no_reason(db: Database, staff: dict[str, Actor]) -> None:
     sid = _started(db, staff, PLANNED_MIN - 4)  # within the 5-min margin
-    assert not view_session(db, staff["nurse"], sid).completing_now_is_early
-    assert sessions.end_infusion(db, staff["nurse"], sid, sessions.EndIn(), stopped=False) == "recovery"
-    assert view_session(db, staff["nurse"], sid).early_end_reason is None
+    assert not view_session(db, staff["nurse"], sid, config=None).completing_now_is_early
+    assert (
+        sessions.end_infusion(db, staff["nurse"], sid, sessions.EndIn(), stopped=False, config=None)
+        == "recovery"
+    )
+    assert view_session(db, staff["nurse"], sid, config=None).early_end_reason is None
 
 
 def test_a_clinic_margin_changes_what_is_early(db: Database, staff: dict[str, Actor], tmp_path: Path) -> None:
@@ -99,8 +106,8 @@ def _ended(db: Database, staff: dict[str, Actor]) -> tuple[int, datetime]:
     nurse = staff["nurse"]
     sid = _started(db, staff, PLANNED_MIN + 50)
     end = utcnow() - timedelta(minutes=50)
-    chart_observation(db, nurse, sid, NORMAL | {"at": (end - timedelta(minutes=60)).isoformat()})
-    sessions.end_infusion(db, nurse, sid, sessions.EndIn(at=end), stopped=False)
+    chart_observation(db, nurse, sid, NORMAL | {"at": (end - timedelta(minutes=60)).isoformat()}, config=None)
+    sessions.end_infusion(db, nurse, sid, sessions.EndIn(at=end), stopped=False, config=None)
     return sid, end
 
 
@@ -111,7 +118,7 @@ def test_discharge_waits_for_the_recovery_and_a_full_reading_after_the_end(
     sid, end = _ended(db, staff)
     with pytest.raises(ConflictError) as refused:
         sessions.discharge(
-            db, nurse, sid, sessions.DischargeIn(answers=ANSWERS, at=end + timedelta(minutes=1))
+            db, nurse, sid, sessions.DischargeIn(answers=ANSWERS, at=end + timedelta(minutes=1)), config=None
         )
     assert refused.value.field == "discharge"
     assert (
@@ -119,17 +126,17 @@ def test_discharge_waits_for_the_recovery_and_a_full_reading_after_the_end(
     )
     # The reading during the infusion does not count: the checklist asks for one after the end.
     assert "Systolic BP" in refused.value.message
-    chart_observation(db, nurse, sid, NORMAL | {"at": (end + timedelta(minutes=5)).isoformat()})
+    chart_observation(db, nurse, sid, NORMAL | {"at": (end + timedelta(minutes=5)).isoformat()}, config=None)
     with pytest.raises(ConflictError) as early:
         sessions.discharge(
-            db, nurse, sid, sessions.DischargeIn(answers=ANSWERS, at=end + timedelta(minutes=20))
+            db, nurse, sid, sessions.DischargeIn(answers=ANSWERS, at=end + timedelta(minutes=20)), config=None
         )
     assert (
         early.value.message == "discharge criteria not met: At least 30 min observed since the infusion ended"
     )
-    assert view_session(db, nurse, sid).state == "recovery"
+    assert view_session(db, nurse, sid, config=None).state == "recovery"
     done = sessions.discharge(
-        db, nurse, sid, sessions.DischargeIn(answers=ANSWERS, at=end + timedelta(minutes=30))
+        db, nurse, sid, sessions.DischargeIn(answers=ANSWERS, at=end + timedelta(minutes=30)), config=None
     )
     assert done == "discharged"
 
@@ -143,11 +150,11 @@ def test_abnormal_vitals_after_the_end_refuse_discharge(db: Database, staff: dic
         "hallucinations": True,
         "at": (end + timedelta(minutes=40)).isoformat(),
     }
-    chart_observation(db, nurse, sid, high)
+    chart_observation(db, nurse, sid, high, config=None)
     with pytest.raises(ConflictError) as refused:
-        sessions.discharge(db, nurse, sid, sessions.DischargeIn(answers=ANSWERS))
+        sessions.discharge(db, nurse, sid, sessions.DischargeIn(answers=ANSWERS), config=None)
     assert "Systolic BP" in refused.value.message and "30 min" not in refused.value.message
-    recovery = view_session(db, nurse, sid).recovery
+    recovery = view_session(db, nurse, sid, config=None).recovery
     assert recovery is not None and recovery.discharge_from == end + timedelta(minutes=30)
     assert recovery.decrement.threshold_ng_ml == 50 and "Bowdle 1998" in recovery.decrement.band_source
     assert recovery.decrement.model_key and recovery.decrement.weight_kg == 70
@@ -163,7 +170,9 @@ def test_the_recovery_line_is_met_exactly_from_the_minimum(
         ended = [r for r in session.execute(select(RateSegment)).scalars() if r.kind == "stop"]
     if not ended:
         sid, end = _ended(db, staff)
-        chart_observation(db, staff["nurse"], sid, NORMAL | {"at": (end + timedelta(minutes=5)).isoformat()})
+        chart_observation(
+            db, staff["nurse"], sid, NORMAL | {"at": (end + timedelta(minutes=5)).isoformat()}, config=None
+        )
     with db.read() as session:
         stop = next(r for r in session.execute(select(RateSegment)).scalars() if r.kind == "stop")
         row = session_row(session, stop.session_id)
@@ -179,21 +188,21 @@ def test_session_2_on_the_day_of_session_1_needs_a_reason_and_never_runs_alongsi
     nurse = staff["nurse"]
     plan_id = approved_plan(db, staff, protocol_id="valle2024")  # sessions two days apart
     first = _session(db, staff, plan_id, 1, utcnow())
-    planned = RateIn(pump_ml_h=view_session(db, nurse, first).planned_segments[0]["pump_ml_h"])
-    sessions.start(db, nurse, first, planned)
+    planned = RateIn(pump_ml_h=view_session(db, nurse, first, config=None).planned_segments[0]["pump_ml_h"])
+    sessions.start(db, nurse, first, planned, config=None)
     second = _session(db, staff, plan_id, 2, utcnow())
-    planned = RateIn(pump_ml_h=view_session(db, nurse, second).planned_segments[0]["pump_ml_h"])
+    planned = RateIn(pump_ml_h=view_session(db, nurse, second, config=None).planned_segments[0]["pump_ml_h"])
     with pytest.raises(ConflictError) as alongside:
-        sessions.start(db, nurse, second, planned, start_reason="clinic asked")
+        sessions.start(db, nurse, second, planned, start_reason="clinic asked", config=None)
     assert alongside.value.field == "session" and f"id {first}" in alongside.value.message
-    sessions.end_infusion(db, nurse, first, sessions.EndIn(reason="line tissued"), stopped=True)
+    sessions.end_infusion(db, nurse, first, sessions.EndIn(reason="line tissued"), stopped=True, config=None)
     with pytest.raises(ConflictError) as too_soon:
-        sessions.start(db, nurse, second, planned)
+        sessions.start(db, nurse, second, planned, config=None)
     assert too_soon.value.field == "start_reason"
     assert "before its planned date" in too_soon.value.message
     assert "0 day(s) after session 1, sooner than the protocol's 2-day interval" in too_soon.value.message
-    sessions.start(db, nurse, second, planned, start_reason="patient travels tomorrow")
-    assert view_session(db, nurse, second).start_reason == "patient travels tomorrow"
+    sessions.start(db, nurse, second, planned, start_reason="patient travels tomorrow", config=None)
+    assert view_session(db, nurse, second, config=None).start_reason == "patient travels tomorrow"
     assert _audit(db, second, "start")["start_reason"] == {"old": None, "new": "patient travels tomorrow"}
 
 
@@ -202,21 +211,23 @@ def test_cancelling_a_plan_waits_for_its_infusion_and_hides_no_session(
 ) -> None:
     nurse = staff["nurse"]
     sid = _started(db, staff, 30)
-    plan_id = view_session(db, nurse, sid).plan_id
+    plan_id = view_session(db, nurse, sid, config=None).plan_id
     cancel = plans.CancelIn(reason="patient moved away")
     with pytest.raises(ConflictError) as infusing:
         plans.cancel_plan(db, staff["physician"], plan_id, cancel)
     assert infusing.value.field == "session" and str(sid) in infusing.value.message
-    sessions.end_infusion(db, nurse, sid, sessions.EndIn(reason="plan to be cancelled"), stopped=True)
+    sessions.end_infusion(
+        db, nurse, sid, sessions.EndIn(reason="plan to be cancelled"), stopped=True, config=None
+    )
     assert plans.cancel_plan(db, staff["physician"], plan_id, cancel).status == "cancelled"
     # The session keeps its contract: readable, charted, discharged and signed after the cancel.
-    assert view_session(db, nurse, sid).planned_end_min == PLANNED_MIN
-    chart_observation(db, nurse, sid, NORMAL)
+    assert view_session(db, nurse, sid, config=None).planned_end_min == PLANNED_MIN
+    chart_observation(db, nurse, sid, NORMAL, config=None)
     no_wait = clinic_ending_policy(tmp_path / "clinic", recovery_min=0)
     sessions.discharge(db, nurse, sid, sessions.DischargeIn(answers=ANSWERS), config=no_wait)
     sessions.sign(db, nurse, sid)
-    assert view_session(db, staff["physician"], sid).state == "signed"
+    assert view_session(db, staff["physician"], sid, config=None).state == "signed"
     listed = sessions.list_sessions(
-        db, nurse, day=date.fromisoformat(view_session(db, nurse, sid).scheduled_on)
+        db, nurse, day=date.fromisoformat(view_session(db, nurse, sid, config=None).scheduled_on)
     )
     assert sid in [s.id for s in listed]

@@ -60,7 +60,7 @@ def test_check_in_needs_premedication_and_pregnancy_check(db: Database, staff: d
     )
     base = {k: v for k, v in CHECK_IN.items() if k not in ("premedication_none", "pregnancy_check")}
     with pytest.raises(InputError) as premed:
-        sessions.check_in(db, staff["nurse"], made.id, sessions.CheckInIn.model_validate(base))
+        sessions.check_in(db, staff["nurse"], made.id, sessions.CheckInIn.model_validate(base), config=None)
     assert premed.value.field == "premedication"
     with pytest.raises(InputError) as preg:
         sessions.check_in(
@@ -68,11 +68,16 @@ def test_check_in_needs_premedication_and_pregnancy_check(db: Database, staff: d
             staff["nurse"],
             made.id,
             sessions.CheckInIn.model_validate(base | {"premedication_none": True}),
+            config=None,
         )
     assert preg.value.field == "pregnancy_check"
     with pytest.raises(InputError) as impossible:
         sessions.check_in(
-            db, staff["nurse"], made.id, sessions.CheckInIn.model_validate(CHECK_IN | {"spo2": 140})
+            db,
+            staff["nurse"],
+            made.id,
+            sessions.CheckInIn.model_validate(CHECK_IN | {"spo2": 140}),
+            config=None,
         )
     assert impossible.value.field == "spo2"
     premeds = [{"medication": "ondansetron", "dose": 4, "route": "IV"}]
@@ -83,13 +88,16 @@ def test_check_in_needs_premedication_and_pregnancy_check(db: Database, staff: d
         sessions.CheckInIn.model_validate(
             {k: v for k, v in CHECK_IN.items() if k != "premedication_none"} | {"premedication": premeds}
         ),
+        config=None,
     )
-    chart = view_session(db, staff["nurse"], made.id)
+    chart = view_session(db, staff["nurse"], made.id, config=None)
     assert chart.state == "checked_in"
     assert [m.medication for m in chart.medications] == ["ondansetron"]
     assert chart.observations[0].phase == "pre"
     with pytest.raises(ConflictError):
-        sessions.check_in(db, staff["nurse"], made.id, sessions.CheckInIn.model_validate(CHECK_IN))
+        sessions.check_in(
+            db, staff["nurse"], made.id, sessions.CheckInIn.model_validate(CHECK_IN), config=None
+        )
 
 
 def test_rates_are_converted_checked_and_compared_with_the_plan(
@@ -98,9 +106,9 @@ def test_rates_are_converted_checked_and_compared_with_the_plan(
     sid = checked_in_session(db, staff)
     nurse = staff["nurse"]
     with pytest.raises(HardLimitError) as hard:
-        sessions.start(db, nurse, sid, RateIn(pump_ml_h=150))
+        sessions.start(db, nurse, sid, RateIn(pump_ml_h=150), config=None)
     assert "hard max" in hard.value.message and "2 mg/kg/h" in hard.value.message
-    sessions.start(db, nurse, sid, RateIn(rate_mg_kg_h=0.35))
+    sessions.start(db, nurse, sid, RateIn(rate_mg_kg_h=0.35), config=None)
     with db.transaction() as session:
         first = session.execute(select(RateSegment)).scalar_one()
     assert first.rate_mg_h == pytest.approx(24.5) and first.pump_ml_h == pytest.approx(24.5)
@@ -108,19 +116,25 @@ def test_rates_are_converted_checked_and_compared_with_the_plan(
     # 80 mg/h is only a soft rate, but run to the planned end it would pass the session's hard total.
     with pytest.raises(HardLimitError) as over_total:
         charting.change_rate(
-            db, nurse, sid, RateIn(pump_ml_h=80, limit_reason="order", deviation_reason="breakthrough pain")
+            db,
+            nurse,
+            sid,
+            RateIn(pump_ml_h=80, limit_reason="order", deviation_reason="breakthrough pain"),
+            config=None,
         )
     assert over_total.value.field == "pump_ml_h"
     assert (
         "projected session total" in over_total.value.message and "hard max 300" in over_total.value.message
     )
     with pytest.raises(InputError) as soft:
-        charting.change_rate(db, nurse, sid, RateIn(pump_ml_h=72, deviation_reason="breakthrough pain"))
+        charting.change_rate(
+            db, nurse, sid, RateIn(pump_ml_h=72, deviation_reason="breakthrough pain"), config=None
+        )
     assert soft.value.field == "limit_reason"
     with pytest.raises(InputError) as dev:
-        charting.change_rate(db, nurse, sid, RateIn(pump_ml_h=30))
+        charting.change_rate(db, nurse, sid, RateIn(pump_ml_h=30), config=None)
     assert dev.value.field == "deviation_reason"
-    preview = charting.check_rate_change(db, nurse, sid, RateIn(pump_ml_h=72))
+    preview = charting.check_rate_change(db, nurse, sid, RateIn(pump_ml_h=72), config=None)
     assert preview.check["verdict"] == "soft" and preview.needs_limit_reason and preview.deviation
     assert preview.session_total is not None and preview.session_total["verdict"] == "soft"
     events_before = _audit_count(db)
@@ -129,10 +143,11 @@ def test_rates_are_converted_checked_and_compared_with_the_plan(
         nurse,
         sid,
         RateIn(pump_ml_h=72, limit_reason="physician order", deviation_reason="breakthrough pain"),
+        config=None,
     )
     assert seg.verdict == "soft" and seg.deviation and seg.rate_mg_kg_h == pytest.approx(72 / 70)
     assert _audit_count(db) == events_before + 1
-    chart = view_session(db, nurse, sid)
+    chart = view_session(db, nurse, sid, config=None)
     assert [s.kind for s in chart.segments] == ["start", "change"]
     assert chart.prediction is not None and chart.prediction.projected_t_min
     assert {b.key for b in chart.prediction.bands} == {"analgesic", "dissociative"}
@@ -149,9 +164,9 @@ def test_whole_session_to_signature_then_only_addenda(
     sid = checked_in_session(db, staff)
     nurse = staff["nurse"]
     with pytest.raises(ConflictError):
-        sessions.pause(db, nurse, sid)
-    sessions.start(db, nurse, sid, RateIn(rate_mg_kg_h=0.35))
-    chart_observation(db, nurse, sid, NORMAL)
+        sessions.pause(db, nurse, sid, config=None)
+    sessions.start(db, nurse, sid, RateIn(rate_mg_kg_h=0.35), config=None)
+    chart_observation(db, nurse, sid, NORMAL, config=None)
     ae = chart_adverse_event(
         db,
         nurse,
@@ -164,58 +179,73 @@ def test_whole_session_to_signature_then_only_addenda(
         nurse,
         sid,
         MedicationIn(purpose="rescue", medication="ondansetron", dose=4, adverse_event_id=ae.id),
+        config=None,
     )
     with pytest.raises(InputError) as unit:
         chart_medication(
-            db, nurse, sid, MedicationIn(purpose="rescue", medication="clonidine", dose=4, unit="mg")
+            db,
+            nurse,
+            sid,
+            MedicationIn(purpose="rescue", medication="clonidine", dose=4, unit="mg"),
+            config=None,
         )
     assert unit.value.field == "unit"
     with pytest.raises(InputError) as bolus:
         chart_medication(
-            db, nurse, sid, MedicationIn(purpose="ketamine_bolus", medication="ketamine", dose=30)
+            db,
+            nurse,
+            sid,
+            MedicationIn(purpose="ketamine_bolus", medication="ketamine", dose=30),
+            config=None,
         )
     assert bolus.value.field == "reason"
     with pytest.raises(HardLimitError):
         chart_medication(
-            db, nurse, sid, MedicationIn(purpose="ketamine_bolus", medication="ketamine", dose=40)
+            db,
+            nurse,
+            sid,
+            MedicationIn(purpose="ketamine_bolus", medication="ketamine", dose=40),
+            config=None,
         )
-    sessions.pause(db, nurse, sid)
-    sessions.resume(db, nurse, sid, sessions.ResumeIn())
+    sessions.pause(db, nurse, sid, config=None)
+    sessions.resume(db, nurse, sid, sessions.ResumeIn(), config=None)
     with pytest.raises(InputError) as stop_reason:
-        sessions.end_infusion(db, nurse, sid, sessions.EndIn(), stopped=True)
+        sessions.end_infusion(db, nurse, sid, sessions.EndIn(), stopped=True, config=None)
     assert stop_reason.value.field == "reason"
-    sessions.end_infusion(db, nurse, sid, sessions.EndIn(reason="patient request"), stopped=True)
+    sessions.end_infusion(db, nurse, sid, sessions.EndIn(reason="patient request"), stopped=True, config=None)
     with pytest.raises(ConflictError):
         sessions.sign(db, nurse, sid)
     with pytest.raises(ConflictError) as unmet:
-        sessions.discharge(db, nurse, sid, sessions.DischargeIn(answers={"able_to_walk": True}))
+        sessions.discharge(db, nurse, sid, sessions.DischargeIn(answers={"able_to_walk": True}), config=None)
     assert unmet.value.field == "discharge" and "escort" in unmet.value.message
-    chart_observation(db, nurse, sid, NORMAL)  # the first reading after the end
+    chart_observation(db, nurse, sid, NORMAL, config=None)  # the first reading after the end
     answers = {"able_to_walk": True, "escort_present": True}
     no_wait = clinic_ending_policy(tmp_path / "clinic", recovery_min=0)
     sessions.discharge(db, nurse, sid, sessions.DischargeIn(answers=answers), config=no_wait)
     with pytest.raises(PermissionDeniedError):
         sessions.sign(db, staff["researcher"], sid)
     sessions.sign(db, nurse, sid)
-    chart = view_session(db, nurse, sid)
+    chart = view_session(db, nurse, sid, config=None)
     assert chart.state == "signed" and chart.end_state == "stopped" and chart.missing_for_signature == []
     with pytest.raises(ConflictError):
-        chart_observation(db, nurse, sid, NORMAL)
+        chart_observation(db, nurse, sid, NORMAL, config=None)
     with pytest.raises(ConflictError):
-        charting.change_rate(db, nurse, sid, RateIn(pump_ml_h=10))
+        charting.change_rate(db, nurse, sid, RateIn(pump_ml_h=10), config=None)
     sessions.add_addendum(db, nurse, sid, sessions.AddendumIn(text="Patient called: well at home."))
-    assert view_session(db, nurse, sid).addenda[0]["text"].startswith("Patient called")
+    assert view_session(db, nurse, sid, config=None).addenda[0]["text"].startswith("Patient called")
 
 
 def test_sign_names_what_is_missing(db: Database, staff: dict[str, Actor], tmp_path: Path) -> None:
     sid = checked_in_session(db, staff)
     nurse = staff["nurse"]
-    sessions.start(db, nurse, sid, RateIn(rate_mg_kg_h=0.35))
-    sessions.end_infusion(db, nurse, sid, sessions.EndIn(early_end_reason="line tissued"), stopped=False)
+    sessions.start(db, nurse, sid, RateIn(rate_mg_kg_h=0.35), config=None)
+    sessions.end_infusion(
+        db, nurse, sid, sessions.EndIn(early_end_reason="line tissued"), stopped=False, config=None
+    )
     # The infusion had no reading during it: the chart says so, and signing is refused after discharge.
-    chart = view_session(db, nurse, sid)
+    chart = view_session(db, nurse, sid, config=None)
     assert "at least one observation during the infusion" in chart.missing_for_signature
-    chart_observation(db, nurse, sid, NORMAL)
+    chart_observation(db, nurse, sid, NORMAL, config=None)
     sessions.discharge(
         db,
         nurse,
@@ -223,7 +253,7 @@ def test_sign_names_what_is_missing(db: Database, staff: dict[str, Actor], tmp_p
         sessions.DischargeIn(answers={"able_to_walk": True, "escort_present": True}),
         config=clinic_ending_policy(tmp_path / "clinic", recovery_min=0),
     )
-    assert view_session(db, nurse, sid).missing_for_signature == []
+    assert view_session(db, nurse, sid, config=None).missing_for_signature == []
     with db.transaction() as session:
         assert session.execute(select(func.count()).select_from(RateSegment)).scalar_one() == 2
 
@@ -239,7 +269,11 @@ def test_check_in_audit_lists_the_alerts_its_baseline_raised(db: Database, staff
         db, staff["nurse"], sessions.SessionCreate(plan_id=plan_id, session_number=1)
     )
     sessions.check_in(
-        db, staff["nurse"], made.id, sessions.CheckInIn.model_validate(CHECK_IN | {"sbp": 186, "dbp": 96})
+        db,
+        staff["nurse"],
+        made.id,
+        sessions.CheckInIn.model_validate(CHECK_IN | {"sbp": 186, "dbp": 96}),
+        config=None,
     )
     with db.read() as session:
         keys = sorted(session.execute(select(SessionAlertFinding.trigger_key)).scalars())

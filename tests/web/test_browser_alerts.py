@@ -32,9 +32,13 @@ def _running(db: Database, staff: dict[str, Actor]) -> int:
     ).id
     start = utcnow() - timedelta(minutes=10)
     sessions.check_in(
-        db, staff["nurse"], sid, CheckInIn.model_validate(CHECK_IN | {"at": start - timedelta(minutes=5)})
+        db,
+        staff["nurse"],
+        sid,
+        CheckInIn.model_validate(CHECK_IN | {"at": start - timedelta(minutes=5)}),
+        config=None,
     )
-    sessions.start(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=24.5, at=start))
+    sessions.start(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=24.5, at=start), config=None)
     return sid
 
 

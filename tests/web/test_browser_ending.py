@@ -27,8 +27,10 @@ def _running(db: Database, staff: dict[str, Actor], mrn: str, minutes_ago: float
         db, staff["nurse"], SessionCreate(plan_id=approved_plan(db, staff, mrn=mrn), session_number=1)
     ).id
     start = utcnow() - timedelta(minutes=minutes_ago)
-    sessions.check_in(db, staff["nurse"], sid, CheckInIn.model_validate(CHECK_IN | {"at": start}))
-    sessions.start(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=24.5, at=start))
+    sessions.check_in(
+        db, staff["nurse"], sid, CheckInIn.model_validate(CHECK_IN | {"at": start}), config=None
+    )
+    sessions.start(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=24.5, at=start), config=None)
     return sid
 
 
@@ -106,7 +108,9 @@ def test_physician_sees_the_decrement_and_no_early_prompt_at_the_planned_end(  #
     browser_login, web_db: Database, web_staff: dict[str, Actor]
 ) -> None:
     sid = _running(web_db, web_staff, "BR-E2", 238)  # within the 5-min margin of the 240-min plan
-    flowsheet.chart_observation(web_db, web_staff["nurse"], sid, {k: float(v) for k, v in NORMAL.items()})
+    flowsheet.chart_observation(
+        web_db, web_staff["nurse"], sid, {k: float(v) for k, v in NORMAL.items()}, config=None
+    )
     page = browser_login("physician")
     page.goto(f"/sessions/{sid}")
     assert page.locator("button:has-text('Complete early')").count() == 0

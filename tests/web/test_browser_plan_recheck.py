@@ -50,6 +50,7 @@ def test_clinic_protocol_consent_plan_and_approval_recheck(  # type: ignore[no-u
             height_cm=165,
             diagnoses=["G50.0"],
         ),
+        config=None,
     ).id
     made = screening_service.create_screening(
         web_db, physician, patient_id, screening_service.ScreeningIn(intake=eligible_tn())

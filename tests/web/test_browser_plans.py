@@ -32,6 +32,7 @@ def test_plan_builder_approval_cosign_and_pump_sheet(  # type: ignore[no-untyped
             height_cm=168,
             diagnoses=["G50.0"],
         ),
+        config=None,
     ).id
     _make_treatable(web_db, web_staff, patient_id, "valle2024")
     doctor = browser_login("physician")

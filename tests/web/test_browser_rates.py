@@ -78,7 +78,9 @@ def test_series_choices_pump_sheet_and_charting_the_sheets_rate(  # type: ignore
 
     # The nurse programs exactly the sheet's number: the library and the plan accept it.
     sid = create_session(web_db, web_staff["nurse"], SessionCreate(plan_id=plan_id, session_number=1)).id
-    check_in(web_db, web_staff["nurse"], sid, CheckInIn.model_validate(CHECK_IN | {"weight_kg": 67.3}))
+    check_in(
+        web_db, web_staff["nurse"], sid, CheckInIn.model_validate(CHECK_IN | {"weight_kg": 67.3}), config=None
+    )
     nurse.goto(f"/sessions/{sid}")
     nurse.fill("#rate input[name=rate]", sheet_rate)
     nurse.click("button:has-text('Check against library and plan')")

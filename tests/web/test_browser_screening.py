@@ -35,6 +35,7 @@ def test_physician_screens_signs_and_records_consent(  # type: ignore[no-untyped
                 ],
             }
         ),
+        config=None,
     )
     doctor = browser_login("physician")
     doctor.click("nav >> text=Screening")

@@ -113,8 +113,8 @@ def _running(db: Database, staff: dict[str, Actor], mrn: str, minutes_ago: float
     ).id
     start = utcnow() - timedelta(minutes=minutes_ago)
     check_in = CheckInIn.model_validate(CHECK_IN | {"at": start - timedelta(minutes=5)})
-    sessions.check_in(db, staff["nurse"], sid, check_in)
-    sessions.start(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=24.5, at=start))
+    sessions.check_in(db, staff["nurse"], sid, check_in, config=None)
+    sessions.start(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=24.5, at=start), config=None)
     return sid
 
 
@@ -143,7 +143,7 @@ def test_vitals_chart_marks_a_single_reading_and_isolated_ones(  # type: ignore[
         (12, {"hr": 79, "spo2": 96}),
     ):
         at = (utcnow() - timedelta(minutes=minutes_ago)).isoformat()
-        flowsheet.chart_observation(web_db, web_staff["nurse"], sid, values | {"at": at})
+        flowsheet.chart_observation(web_db, web_staff["nurse"], sid, values | {"at": at}, config=None)
     page.reload()
     assert page.locator(".session-charts circle.point").count() == 4 + 4 + 2 + 4 + 2
     assert "SBP mmHg: 141 at 20 min" in page.locator(".session-charts circle.point title").all_text_contents()
@@ -155,7 +155,7 @@ def test_nurse_resumes_at_a_new_rate_from_the_keyboard(  # type: ignore[no-untyp
     browser_login, web_db: Database, web_staff: dict[str, Actor]
 ) -> None:
     sid = _running(web_db, web_staff, "BR-R1", 20)
-    sessions.pause(web_db, web_staff["nurse"], sid)
+    sessions.pause(web_db, web_staff["nurse"], sid, config=None)
     page = browser_login("nurse")
     page.goto(f"/sessions/{sid}")
     page.wait_for_selector("#resume:has-text('resume at 24.5 mL/h')")

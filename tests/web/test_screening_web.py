@@ -37,6 +37,7 @@ def _patient(db: Database, staff: dict[str, Actor], sex: str = "female") -> int:
                 records.PriorTreatmentIn(name="pregabalin", outcome="failed"),
             ],
         ),
+        config=None,
     ).id
 
 

@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
         database = open_database()
         if reset:
             reset_schema(database.engine)
-        context = seed_demo(database)
+        context = seed_demo(database, config=load_settings())
         typer.echo(f"demo clinic ready: {len(context.patient_ids) or 'existing'} synthetic patients")
         _print_demo_logins()
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import func, select
 
 from ketaclinic.services.demo import clinic, outcomes, plans, screening, sessions
 from ketaclinic.services.demo.clinic import DEMO_LOGINS
 from ketaclinic.services.demo.context import DemoContext
+from ketaclinic.settings import Settings
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Patient
 
@@ -36,7 +38,9 @@ def is_seeded(db: Database) -> bool:
         )
 
 
-def seed_demo(db: Database, *, patient_count: int = 28, seed: int = 20240101) -> DemoContext:
+def seed_demo(
+    db: Database, *, config: Settings | Path | None, patient_count: int = 28, seed: int = 20240101
+) -> DemoContext:
     """Create the synthetic clinic (idempotent: does nothing to an already seeded database)."""
     actors = clinic.ensure_logins(db)
     context = DemoContext(
@@ -45,6 +49,7 @@ def seed_demo(db: Database, *, patient_count: int = 28, seed: int = 20240101) ->
         second_physician=actors["drjones"],
         nurse=actors["nurse"],
         researcher=actors["researcher"],
+        config=config,
     )
     if is_seeded(db):
         return context

@@ -132,5 +132,6 @@ def seed_patients(db: Database, context: DemoContext, patient_count: int) -> Non
                 notes="Synthetic demo patient: not a real person.",
             ),
             synthetic=True,
+            config=context.config,
         )
         context.patient_ids.append(created.id)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from ketaclinic.services.permissions import Actor
+from ketaclinic.settings import Settings
 
 
 @dataclass
@@ -18,5 +20,6 @@ class DemoContext:
     second_physician: Actor
     nurse: Actor
     researcher: Actor
+    config: Settings | Path | None  # the clinic's library and policies the demo is checked against
     patient_ids: list[int] = field(default_factory=list)
     today: date = field(default_factory=date.today)

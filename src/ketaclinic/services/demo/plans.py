@@ -29,7 +29,11 @@ def seed(db: Database, context: DemoContext) -> None:
         start = context.today - timedelta(days=context.rng.randint(0, 40)) if n % 3 else context.today
         try:
             plan = create_plan(
-                db, physician, patient_id, PlanCreate(protocol_id=protocol_id, start_date=start)
+                db,
+                physician,
+                patient_id,
+                PlanCreate(protocol_id=protocol_id, start_date=start),
+                config=context.config,
             )
         except InputError:
             continue  # a demo patient outside the library for this protocol: no plan
@@ -48,7 +52,7 @@ def seed(db: Database, context: DemoContext) -> None:
                     ]
                 ),
             )
-        approve_plan(db, physician, plan.id)
+        approve_plan(db, physician, plan.id, config=context.config)
         if plan.soft_breaches:
             cosign_plan(db, nurse if n % 2 else second, plan.id)
     drafts = [pid for pid in context.patient_ids if pid not in consented][:3]
@@ -57,7 +61,11 @@ def seed(db: Database, context: DemoContext) -> None:
     ):
         try:
             create_plan(
-                db, physician, patient_id, PlanCreate(protocol_id=protocol_id, start_date=context.today)
+                db,
+                physician,
+                patient_id,
+                PlanCreate(protocol_id=protocol_id, start_date=context.today),
+                config=context.config,
             )
         except InputError:
             continue

@@ -97,8 +97,13 @@ def seed(db: Database, context: DemoContext) -> None:
                 patient_signature="(synthetic demo patient)",
                 witness=context.nurse.username,
             ),
+            config=context.config,
         )
         if index in _DEMO_WITHDRAWN:
             consent.withdraw_consent(
-                db, doctor, record.id, consent.WithdrawIn(reason="Patient chose to continue standard care.")
+                db,
+                doctor,
+                record.id,
+                consent.WithdrawIn(reason="Patient chose to continue standard care."),
+                config=context.config,
             )

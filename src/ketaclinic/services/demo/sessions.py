@@ -102,9 +102,9 @@ def _chart_session(
         }
         | base
     )
-    check_in(db, nurse, made.id, facts)
+    check_in(db, nurse, made.id, facts, config=context.config)
     first = planned.segments[0]
-    start(db, nurse, made.id, RateIn(pump_ml_h=round(first.pump_ml_h, 1), at=t0))
+    start(db, nurse, made.id, RateIn(pump_ml_h=round(first.pump_ml_h, 1), at=t0), config=context.config)
     abnormal = running or rng.random() < 0.35
     last_t = 40 if running else end_min + RECOVERY_MIN
     t = float(OBS_EVERY_MIN)
@@ -112,7 +112,14 @@ def _chart_session(
     while t <= last_t:
         at = t0 + timedelta(minutes=t)
         if not running and t > end_min and t - OBS_EVERY_MIN <= end_min:
-            end_infusion(db, nurse, made.id, EndIn(at=t0 + timedelta(minutes=end_min)), stopped=False)
+            end_infusion(
+                db,
+                nurse,
+                made.id,
+                EndIn(at=t0 + timedelta(minutes=end_min)),
+                stopped=False,
+                config=context.config,
+            )
         values = _reading(
             context,
             base,
@@ -126,7 +133,7 @@ def _chart_session(
                 hr=base["hr"] + rng.randint(-4, 4),
                 rass=0,
             )
-        chart_observation(db, nurse, made.id, values | {"at": at.isoformat()})
+        chart_observation(db, nurse, made.id, values | {"at": at.isoformat()}, config=context.config)
         if abnormal and not ae_done and t >= 30 and t <= end_min:
             ae_done = True
             ae = chart_adverse_event(
@@ -149,6 +156,7 @@ def _chart_session(
                 MedicationIn(
                     purpose="rescue", medication="labetalol", dose=10, given_at=at, adverse_event_id=ae.id
                 ),
+                config=context.config,
             )
         t += OBS_EVERY_MIN
     with db.transaction() as session:
@@ -169,7 +177,13 @@ def _chart_session(
             )
     if running:
         return
-    discharge(db, nurse, made.id, DischargeIn(answers=ANSWERS, at=t0 + timedelta(minutes=last_t + 5)))
+    discharge(
+        db,
+        nurse,
+        made.id,
+        DischargeIn(answers=ANSWERS, at=t0 + timedelta(minutes=last_t + 5)),
+        config=context.config,
+    )
     sign(db, nurse, made.id)
 
 

@@ -80,7 +80,7 @@ def add_measurement(
     patient_id: int,
     data: MeasurementIn,
     *,
-    config: Settings | Path | None = None,
+    config: Settings | Path | None,
 ) -> PatientOut:
     """Record a dated weight and/or height; a doubtful weight without confirm_reason is a 409 on weight_kg."""
     require(actor, Permission.PATIENTS_EDIT)

@@ -138,7 +138,7 @@ def register_patient(
     data: PatientCreate,
     *,
     synthetic: bool = False,
-    config: Settings | Path | None = None,
+    config: Settings | Path | None,
 ) -> PatientOut:
     """Register a new patient (MRN unique); a weight implausible for the age needs weight_confirm_reason."""
     require(actor, Permission.PATIENTS_EDIT)

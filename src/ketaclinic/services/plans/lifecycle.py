@@ -268,7 +268,7 @@ def _key_numbers(plan: DosePlan) -> dict[str, Any]:
 
 
 def create_plan(
-    db: Database, actor: Actor, patient_id: int, data: PlanCreate, *, config: Settings | Path | None = None
+    db: Database, actor: Actor, patient_id: int, data: PlanCreate, *, config: Settings | Path | None
 ) -> PlanOut:
     """Compute and check a plan for a patient and store it as a draft; a hard-limit breach is refused.
 
@@ -401,9 +401,7 @@ def give_soft_reasons(db: Database, actor: Actor, plan_id: int, data: SoftReason
         return _out(row, get_patient_row(session, row.patient_id), actor)
 
 
-def approve_plan(
-    db: Database, actor: Actor, plan_id: int, *, config: Settings | Path | None = None
-) -> PlanOut:
+def approve_plan(db: Database, actor: Actor, plan_id: int, *, config: Settings | Path | None) -> PlanOut:
     """Approve a draft: re-checked against today's library, soft breaches reasoned, screening met."""
     require(actor, Permission.PLANS_APPROVE)
     with db.transaction() as session:

@@ -79,7 +79,7 @@ class ConsentOut(BaseModel):
     withdrawal_reason: str | None
 
 
-def protocol_choices(config: Settings | Path | None = None) -> dict[str, str]:
+def protocol_choices(config: Settings | Path | None) -> dict[str, str]:
     """Protocol id -> name (shipped and the clinic's, as plans see them), for the consent form."""
     return {pid: p.name for pid, p in clinic_library(config).protocols.items()}
 
@@ -164,7 +164,7 @@ def _audited(consent: Consent) -> dict[str, Any]:
 
 
 def record_consent(
-    db: Database, actor: Actor, patient_id: int, data: ConsentIn, *, config: Settings | Path | None = None
+    db: Database, actor: Actor, patient_id: int, data: ConsentIn, *, config: Settings | Path | None
 ) -> ConsentOut:
     """Store a consent to a protocol (shipped or the clinic's), signed by the patient and physician, now."""
     require(actor, Permission.CONSENT_RECORD)
@@ -211,7 +211,7 @@ def _load(session: Session, consent_id: int) -> Consent:
 
 
 def withdraw_consent(
-    db: Database, actor: Actor, consent_id: int, data: WithdrawIn, *, config: Settings | Path | None = None
+    db: Database, actor: Actor, consent_id: int, data: WithdrawIn, *, config: Settings | Path | None
 ) -> ConsentOut:
     """Record that the patient withdrew this consent (audited with the reason)."""
     require(actor, Permission.CONSENT_RECORD)
@@ -236,7 +236,7 @@ def withdraw_consent(
 
 
 def list_consents(
-    db: Database, actor: Actor, patient_id: int, *, config: Settings | Path | None = None
+    db: Database, actor: Actor, patient_id: int, *, config: Settings | Path | None
 ) -> list[ConsentOut]:
     """A patient's consents, newest first (audited as a view of the patient's record)."""
     require(actor, Permission.PATIENTS_VIEW)

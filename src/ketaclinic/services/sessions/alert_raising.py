@@ -214,7 +214,7 @@ def raise_due(
     row: InfusionSession,
     times: Mapping[str, Sequence[float]],
     now: datetime,
-    config: Config = None,
+    config: Config,
 ) -> list[str]:
     """Raise what came due with time (`times`: see charting.charted_times), audited as the system."""
     raised = insert_findings(session, row.id, due_findings(session, row, times, now, config))
@@ -223,7 +223,7 @@ def raise_due(
     return raised
 
 
-def catch_up_due(db: Database, session_id: int, *, config: Config = None) -> bool:
+def catch_up_due(db: Database, session_id: int, *, config: Config) -> bool:
     """Raise what came due with time in one session; True when something was written.
 
     Every open chart polls: read without the write lock, and write only when something came due.

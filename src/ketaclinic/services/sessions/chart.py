@@ -225,7 +225,7 @@ def _next_due(row: InfusionSession, times: dict[str, list[float]], now: datetime
     return out
 
 
-def build_chart(session: Session, actor: Actor, row: InfusionSession, config: Config = None) -> SessionChart:
+def build_chart(session: Session, actor: Actor, row: InfusionSession, config: Config) -> SessionChart:
     """The chart document (raises due 'overdue' alerts first, in the caller's transaction)."""
     now = utcnow()
     obs_rows = observation_rows(session, row.id)
@@ -312,7 +312,7 @@ def build_chart(session: Session, actor: Actor, row: InfusionSession, config: Co
     )
 
 
-def view_session(db: Database, actor: Actor, session_id: int, *, config: Config = None) -> SessionChart:
+def view_session(db: Database, actor: Actor, session_id: int, *, config: Config) -> SessionChart:
     """The full chart of a session (the view is audited)."""
     require(actor, Permission.SESSIONS_VIEW)
     with db.transaction() as session:
@@ -322,7 +322,7 @@ def view_session(db: Database, actor: Actor, session_id: int, *, config: Config 
         return chart
 
 
-def poll_alerts(db: Database, actor: Actor, session_id: int, *, config: Config = None) -> list[AlertOut]:
+def poll_alerts(db: Database, actor: Actor, session_id: int, *, config: Config) -> list[AlertOut]:
     """The session's alerts, raising any that came due with time (polled every few seconds)."""
     require(actor, Permission.SESSIONS_VIEW)
     catch_up_due(db, session_id, config=config)

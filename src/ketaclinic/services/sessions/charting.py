@@ -506,7 +506,7 @@ def segment_reason(seg: RateSegment) -> str:
 
 
 def check_rate_change(
-    db: Database, actor: Actor, session_id: int, rate: RateIn, *, config: Config = None
+    db: Database, actor: Actor, session_id: int, rate: RateIn, *, config: Config
 ) -> RatePreview:
     """What the library and the plan say about a rate, before the nurse confirms it (nothing stored)."""
     require(actor, Permission.SESSIONS_CHART)
@@ -518,9 +518,7 @@ def check_rate_change(
         return preview
 
 
-def change_rate(
-    db: Database, actor: Actor, session_id: int, rate: RateIn, *, config: Config = None
-) -> SegmentOut:
+def change_rate(db: Database, actor: Actor, session_id: int, rate: RateIn, *, config: Config) -> SegmentOut:
     """Chart a rate change on a running infusion."""
     require(actor, Permission.SESSIONS_CHART)
     with db.transaction() as session:

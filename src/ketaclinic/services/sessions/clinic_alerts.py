@@ -30,7 +30,7 @@ RENOTIFY = "critical_unacknowledged"
 AlertState = Literal["open", "acknowledged", "resolved"]
 
 
-def clinic_policy(config: Config = None) -> EscalationPolicy:
+def clinic_policy(config: Config) -> EscalationPolicy:
     """The re-notification policy: shipped, or the clinic's alert_escalation.toml in its config dir."""
     config_dir = clinic_library(config).config_dir
     return escalation_policy(None if config_dir is None else config_dir / ESCALATION_FILE)
@@ -48,7 +48,7 @@ def _due_for_renotification(session: Session, policy: EscalationPolicy, now: dat
     return [row for row in rows if row.critical_since and policy.renotify_due(row.critical_since, now)]
 
 
-def renotify_unacknowledged(db: Database, *, config: Config = None, now: datetime | None = None) -> list[int]:
+def renotify_unacknowledged(db: Database, *, config: Config, now: datetime | None = None) -> list[int]:
     """Record one re-notification per critical alert unacknowledged past the policy time; the alert ids."""
     policy, at = clinic_policy(config), now or utcnow()
     with db.read() as session:
@@ -80,7 +80,7 @@ def renotify_unacknowledged(db: Database, *, config: Config = None, now: datetim
     return made
 
 
-def check_clinic(db: Database, *, config: Config = None, now: datetime | None = None) -> list[int]:
+def check_clinic(db: Database, *, config: Config, now: datetime | None = None) -> list[int]:
     """The periodic check: raise what came due in every running session, then re-notify; the alert ids."""
     with db.read() as session:
         running = list(
@@ -94,7 +94,7 @@ def check_clinic(db: Database, *, config: Config = None, now: datetime | None = 
 
 
 def clinic_alerts(
-    db: Database, actor: Actor, status: AlertState = "open", *, config: Config = None
+    db: Database, actor: Actor, status: AlertState = "open", *, config: Config
 ) -> list[AlertOut]:
     """The clinic-wide alerts in `status`, each with its session, most severe first, then newest."""
     require(actor, Permission.SESSIONS_VIEW)

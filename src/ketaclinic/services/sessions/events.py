@@ -283,7 +283,7 @@ def record_medication(
 
 
 def chart_medication(
-    db: Database, actor: Actor, session_id: int, data: MedicationIn, *, config: Config = None
+    db: Database, actor: Actor, session_id: int, data: MedicationIn, *, config: Config
 ) -> MedicationOut:
     """Chart a dose given (premedication, rescue, or a checked ketamine bolus)."""
     require(actor, Permission.SESSIONS_CHART)

@@ -82,7 +82,7 @@ def record_observation(
     raw: dict[str, Any],
     *,
     phase: str | None = None,
-    config: Config = None,
+    config: Config,
 ) -> tuple[SessionObservation, list[str]]:
     """Validate, store and interpret one reading; raise its alerts (and overdue ones) in this transaction."""
     values = dict(raw)
@@ -135,7 +135,7 @@ def _parse_at(value: Any) -> datetime | None:
 
 
 def chart_observation(
-    db: Database, actor: Actor, session_id: int, raw: dict[str, Any], *, config: Config = None
+    db: Database, actor: Actor, session_id: int, raw: dict[str, Any], *, config: Config
 ) -> ObservationOut:
     """Chart one flowsheet reading: impossible values are refused naming the field, alerts raised once."""
     require(actor, Permission.SESSIONS_CHART)

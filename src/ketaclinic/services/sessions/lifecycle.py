@@ -260,7 +260,7 @@ def pregnancy_check_applies(patient: Patient) -> bool:
     return patient.sex != "male"
 
 
-def check_in(db: Database, actor: Actor, session_id: int, data: CheckInIn, *, config: Config = None) -> str:
+def check_in(db: Database, actor: Actor, session_id: int, data: CheckInIn, *, config: Config) -> str:
     """Record the pre-infusion facts and baseline reading; scheduled -> checked_in."""
     require(actor, Permission.SESSIONS_CHART)
     with db.transaction() as session:
@@ -278,7 +278,9 @@ def check_in(db: Database, actor: Actor, session_id: int, data: CheckInIn, *, co
         row.checked_in_at = at
         row.measured_weight_kg = data.weight_kg
         baseline = {k: getattr(data, k) for k in ("sbp", "dbp", "hr", "spo2", "rr", "temp_c", "nrs")}
-        stored, raised = record_observation(session, actor, row, {**baseline, "at": at}, phase="pre")
+        stored, raised = record_observation(
+            session, actor, row, {**baseline, "at": at}, phase="pre", config=config
+        )
         for index, premed in enumerate(data.premedication):
             try:
                 record_medication(
@@ -318,7 +320,7 @@ def start(
     rate: RateIn,
     *,
     start_reason: str = "",
-    config: Config = None,
+    config: Config,
 ) -> str:
     """Start the infusion at its first rate (checked); only a session of an approved plan starts, in turn.
 
@@ -343,9 +345,7 @@ def start(
         return row.state
 
 
-def pause(
-    db: Database, actor: Actor, session_id: int, at: datetime | None = None, *, config: Config = None
-) -> str:
+def pause(db: Database, actor: Actor, session_id: int, at: datetime | None = None, *, config: Config) -> str:
     """Pause the pump (a zero-rate segment)."""
     require(actor, Permission.SESSIONS_CHART)
     with db.transaction() as session:
@@ -363,7 +363,7 @@ def pause(
         return row.state
 
 
-def resume(db: Database, actor: Actor, session_id: int, data: ResumeIn, *, config: Config = None) -> str:
+def resume(db: Database, actor: Actor, session_id: int, data: ResumeIn, *, config: Config) -> str:
     """Resume at the rate before the pause (re-checked) or at a new rate."""
     require(actor, Permission.SESSIONS_CHART)
     with db.transaction() as session:
@@ -405,7 +405,7 @@ def _soft_keys(stored: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 def end_infusion(
-    db: Database, actor: Actor, session_id: int, data: EndIn, *, stopped: bool, config: Config = None
+    db: Database, actor: Actor, session_id: int, data: EndIn, *, stopped: bool, config: Config
 ) -> str:
     """Complete or stop the infusion (a zero-rate segment), then recovery begins."""
     require(actor, Permission.SESSIONS_CHART)
@@ -439,9 +439,7 @@ def end_infusion(
         return row.state
 
 
-def discharge(
-    db: Database, actor: Actor, session_id: int, data: DischargeIn, *, config: Config = None
-) -> str:
+def discharge(db: Database, actor: Actor, session_id: int, data: DischargeIn, *, config: Config) -> str:
     """Discharge after the minimum recovery, on post-infusion readings (409 naming what is not met)."""
     require(actor, Permission.SESSIONS_CHART)
     with db.transaction() as session:
