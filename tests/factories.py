@@ -19,6 +19,7 @@ from ketaclinic.screening.consent import current_consent_template
 from ketaclinic.services.patients import registry
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans import lifecycle as plans
+from ketaclinic.services.plans import records as plan_records
 from ketaclinic.services.screening import consent as consent_service
 from ketaclinic.services.screening import screenings as screening_service
 from ketaclinic.store.db import Database
@@ -109,7 +110,7 @@ def draft_plan(
     protocol_id: str = DEFAULT_PROTOCOL,
     weight_kg: float = 70.0,
     sex: str = "female",
-) -> plans.PlanOut:
+) -> plan_records.PlanOut:
     """A treatable patient's plan as created: a draft."""
     patient_id = treatable_patient(db, staff, mrn=mrn, protocol_id=protocol_id, weight_kg=weight_kg, sex=sex)
     return plans.create_plan(
@@ -117,7 +118,7 @@ def draft_plan(
     )
 
 
-def approve(db: Database, staff: Staff, plan: plans.PlanOut) -> plans.PlanOut:
+def approve(db: Database, staff: Staff, plan: plan_records.PlanOut) -> plan_records.PlanOut:
     """Approve a draft as `physician`; soft breaches get a reason and `physician2`'s co-signature."""
     if plan.soft_breaches:
         reasons = [plans.SoftReasonIn(check=b.index, reason=SOFT_REASON) for b in plan.soft_breaches]

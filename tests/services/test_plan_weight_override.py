@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans import lifecycle as plans
+from ketaclinic.services.plans import records as plan_records
 from ketaclinic.store.db import Database
 from tests import factories
 
@@ -29,7 +30,7 @@ def _patient(db: Database, staff: dict[str, Actor], weight_kg: float = 72.5) -> 
 
 def _plan(
     db: Database, staff: dict[str, Actor], pid: int, weight_kg: float, reason: str = ""
-) -> plans.PlanOut:
+) -> plan_records.PlanOut:
     return plans.create_plan(
         db,
         staff["physician"],

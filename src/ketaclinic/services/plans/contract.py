@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ketaclinic.dosing import Premedication, Segment
 from ketaclinic.errors import ConflictError, InputError
-from ketaclinic.services.plans.lifecycle import STATUS_LABELS, plan_row, stored_plan
+from ketaclinic.services.plans.records import STATUS_LABELS, plan_row, stored_plan
 from ketaclinic.store.tables.plans import DosePlanRow
 
 

@@ -9,22 +9,31 @@ cancelled. An approved plan is locked: a change is a new plan.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ketaclinic.dosing import DosePlan, HardLimitError
 from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM, MIN_WEIGHT_KG
-from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.services import eligibility
 from ketaclinic.services.audit import audit
-from ketaclinic.services.patients.records import get_patient_row, latest_measure, patient_label
+from ketaclinic.services.patients.records import get_patient_row, latest_measure
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.recheck import build_from_inputs, recheck
+from ketaclinic.services.plans.records import (
+    STATUS_LABELS,
+    PlanOut,
+    PlanSummary,
+    plan_out,
+    plan_row,
+    plan_summary,
+    soft_breaches_out,
+    stored_plan,
+)
 from ketaclinic.services.plans.weight_override import (
     override_breach,
     require_override_reason,
@@ -39,17 +48,7 @@ from ketaclinic.store.tables.patients import Patient
 from ketaclinic.store.tables.plans import DosePlanRow
 from ketaclinic.store.tables.sessions import InfusionSession
 
-PlanStatus = Literal["draft", "awaiting_cosign", "approved", "cancelled"]
-STATUS_LABELS: dict[str, str] = {
-    "draft": "draft",
-    "awaiting_cosign": "awaiting co-signature",
-    "approved": "approved",
-    "cancelled": "cancelled",
-}
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000)]
-
-
-# ---------------------------------------------------------------- inputs and outputs
 
 
 class PlanCreate(BaseModel):
@@ -94,149 +93,6 @@ class CancelIn(BaseModel):
     reason: Reason
 
 
-class SoftBreachOut(BaseModel):
-    """A soft-limit breach, its limit and source, and the reason given to override it (if any)."""
-
-    index: int
-    message: str
-    quantity: str
-    value: float
-    unit: str
-    limit: float | None
-    limit_kind: str | None
-    source: str | None
-    status: str | None
-    reason: str | None
-    reason_by: str | None
-    reason_at: datetime | None
-
-
-class PlanSummary(BaseModel):
-    """A plan as listed."""
-
-    id: int
-    patient_id: int
-    patient_label: str
-    protocol_id: str
-    protocol_name: str
-    drug: str
-    status: str
-    status_label: str
-    verdict: str
-    dosing_weight_kg: float
-    concentration_mg_ml: float
-    start_date: date
-    session_count: int
-    series_total_mg: float
-    soft_breach_count: int
-    created_by: str
-    created_at: datetime
-    approved_by: str | None
-    cosigned_by: str | None
-
-
-class PlanOut(PlanSummary):
-    """The whole plan record: inputs, the computed plan document, overrides and signatures."""
-
-    context_id: str
-    model_key: str | None
-    inputs: dict[str, Any]
-    plan: dict[str, Any]
-    soft_breaches: list[SoftBreachOut]
-    needs_cosign: bool
-    approved_at: datetime | None
-    cosigned_at: datetime | None
-    cancelled_by: str | None
-    cancelled_at: datetime | None
-    cancel_reason: str | None
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def plan_row(session: Session, plan_id: int) -> DosePlanRow:
-    row = session.get(DosePlanRow, plan_id)
-    if row is None:
-        raise NotFoundError(f"no dose plan {plan_id}")
-    return row
-
-
-def stored_plan(row: DosePlanRow) -> DosePlan:
-    """The plan as computed and stored when it was drafted."""
-    return DosePlan.from_json_dict(json.loads(row.plan_json))
-
-
-def _soft_breaches(row: DosePlanRow, plan: DosePlan) -> list[SoftBreachOut]:
-    reasons = json.loads(row.soft_reasons_json)
-    out = []
-    for index, check in enumerate(plan.soft_breaches):
-        given = reasons.get(str(index))
-        out.append(
-            SoftBreachOut(
-                index=index,
-                message=check.message,
-                quantity=check.quantity,
-                value=check.value,
-                unit=check.unit,
-                limit=check.limit,
-                limit_kind=check.limit_kind,
-                source=check.source,
-                status=check.status,
-                reason=given["reason"] if given else None,
-                reason_by=given["by"] if given else None,
-                reason_at=datetime.fromisoformat(given["at"]) if given else None,
-            )
-        )
-    return out
-
-
-def _summary_fields(row: DosePlanRow, patient: Patient, actor: Actor, plan: DosePlan) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "patient_id": row.patient_id,
-        "patient_label": patient_label(patient, actor),
-        "protocol_id": row.protocol_id,
-        "protocol_name": plan.protocol_name,
-        "drug": row.drug,
-        "status": row.status,
-        "status_label": STATUS_LABELS[row.status],
-        "verdict": row.verdict,
-        "dosing_weight_kg": row.dosing_weight_kg,
-        "concentration_mg_ml": row.concentration_mg_ml,
-        "start_date": row.start_date,
-        "session_count": row.session_count,
-        "series_total_mg": row.series_total_mg,
-        "soft_breach_count": len(plan.soft_breaches),
-        "created_by": row.created_by,
-        "created_at": row.created_at,
-        "approved_by": row.approved_by,
-        "cosigned_by": row.cosigned_by,
-    }
-
-
-def _summary(row: DosePlanRow, patient: Patient, actor: Actor) -> PlanSummary:
-    return PlanSummary(**_summary_fields(row, patient, actor, stored_plan(row)))
-
-
-def _out(row: DosePlanRow, patient: Patient, actor: Actor) -> PlanOut:
-    plan = stored_plan(row)
-    breaches = _soft_breaches(row, plan)
-    return PlanOut(
-        **_summary_fields(row, patient, actor, plan),
-        context_id=row.context_id,
-        model_key=row.model_key,
-        inputs=json.loads(row.inputs_json),
-        plan=plan.to_json_dict(),
-        soft_breaches=breaches,
-        needs_cosign=bool(breaches),
-        approved_at=row.approved_at,
-        cosigned_at=row.cosigned_at,
-        cancelled_by=row.cancelled_by,
-        cancelled_at=row.cancelled_at,
-        cancel_reason=row.cancel_reason,
-    )
-
-
 def _require_status(row: DosePlanRow, allowed: tuple[str, ...], doing: str) -> None:
     if row.status not in allowed:
         raise ConflictError(
@@ -262,9 +118,6 @@ def _key_numbers(plan: DosePlan) -> dict[str, Any]:
         "verdict": plan.verdict,
         "soft_breaches": [c.message for c in plan.soft_breaches],
     }
-
-
-# ---------------------------------------------------------------- use cases
 
 
 def create_plan(
@@ -363,7 +216,7 @@ def create_plan(
             {"plan": {"old": None, "new": _key_numbers(plan)}, "inputs": {"old": None, "new": inputs}},
             data.weight_reason,
         )
-        return _out(row, patient, actor)
+        return plan_out(row, patient, actor)
 
 
 def give_soft_reasons(db: Database, actor: Actor, plan_id: int, data: SoftReasonsIn) -> PlanOut:
@@ -398,7 +251,7 @@ def give_soft_reasons(db: Database, actor: Actor, plan_id: int, data: SoftReason
                 },
                 item.reason,
             )
-        return _out(row, get_patient_row(session, row.patient_id), actor)
+        return plan_out(row, get_patient_row(session, row.patient_id), actor)
 
 
 def approve_plan(db: Database, actor: Actor, plan_id: int, *, config: Settings | Path | None) -> PlanOut:
@@ -408,7 +261,7 @@ def approve_plan(db: Database, actor: Actor, plan_id: int, *, config: Settings |
         row = plan_row(session, plan_id)
         _require_status(row, ("draft",), "approve")
         recheck(row, config)
-        breaches = _soft_breaches(row, stored_plan(row))
+        breaches = soft_breaches_out(row, stored_plan(row))
         missing_reasons = [b for b in breaches if not b.reason]
         if missing_reasons:
             listed = "; ".join(f"[{b.index}] {b.message}" for b in missing_reasons)
@@ -432,7 +285,7 @@ def approve_plan(db: Database, actor: Actor, plan_id: int, *, config: Settings |
                 "approved_by": {"old": None, "new": actor.username},
             },
         )
-        return _out(row, get_patient_row(session, row.patient_id), actor)
+        return plan_out(row, get_patient_row(session, row.patient_id), actor)
 
 
 def cosign_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
@@ -462,7 +315,7 @@ def cosign_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
                 "cosigned_by": {"old": None, "new": actor.username},
             },
         )
-        return _out(row, get_patient_row(session, row.patient_id), actor)
+        return plan_out(row, get_patient_row(session, row.patient_id), actor)
 
 
 def cancel_plan(db: Database, actor: Actor, plan_id: int, data: CancelIn) -> PlanOut:
@@ -492,7 +345,7 @@ def cancel_plan(db: Database, actor: Actor, plan_id: int, data: CancelIn) -> Pla
             {"status": {"old": old, "new": "cancelled"}},
             data.reason,
         )
-        return _out(row, get_patient_row(session, row.patient_id), actor)
+        return plan_out(row, get_patient_row(session, row.patient_id), actor)
 
 
 def view_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
@@ -502,7 +355,7 @@ def view_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
         row = plan_row(session, plan_id)
         patient = get_patient_row(session, row.patient_id)
         audit(session, actor, "view", "dose_plan", row.id)
-        return _out(row, patient, actor)
+        return plan_out(row, patient, actor)
 
 
 def list_plans(
@@ -528,4 +381,4 @@ def list_plans(
         if statuses:
             statement = statement.where(DosePlanRow.status.in_(statuses))
         statement = statement.order_by(DosePlanRow.created_at.desc(), DosePlanRow.id.desc()).limit(limit)
-        return [_summary(row, patient, actor) for row, patient in session.execute(statement).all()]
+        return [plan_summary(row, patient, actor) for row, patient in session.execute(statement).all()]

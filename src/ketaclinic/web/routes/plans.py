@@ -18,6 +18,7 @@ from ketaclinic.services import pk
 from ketaclinic.services.patients import registry
 from ketaclinic.services.permissions import Permission
 from ketaclinic.services.plans import lifecycle as plans
+from ketaclinic.services.plans.records import STATUS_LABELS, PlanOut, PlanSummary
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings
 from ketaclinic.web.deps import ClinicLibraryDep, DbDep, Principal, SettingsDep, render, requires
@@ -101,49 +102,50 @@ def api_dose_check(body: DoseCheckIn, library: ClinicLibraryDep, principal: Refe
 
 
 @router.post(
-    "/api/v1/patients/{patient_id}/plans", status_code=201, response_model=plans.PlanOut, tags=["plans"]
+    "/api/v1/patients/{patient_id}/plans",
+    status_code=201,
+    response_model=PlanOut,
+    tags=["plans"],
 )
 def api_create(
     patient_id: int, body: plans.PlanCreate, db: DbDep, settings: SettingsDep, principal: CreateApi
-) -> plans.PlanOut:
+) -> PlanOut:
     """Compute, check and store a draft plan (422 naming the limit and source on a hard breach)."""
     return plans.create_plan(db, principal.actor, patient_id, body, config=settings)
 
 
-@router.get("/api/v1/patients/{patient_id}/plans", response_model=list[plans.PlanSummary], tags=["plans"])
-def api_patient_plans(patient_id: int, db: DbDep, principal: ViewApi) -> list[plans.PlanSummary]:
+@router.get("/api/v1/patients/{patient_id}/plans", response_model=list[PlanSummary], tags=["plans"])
+def api_patient_plans(patient_id: int, db: DbDep, principal: ViewApi) -> list[PlanSummary]:
     """A patient's plans, newest first."""
     return plans.list_plans(db, principal.actor, patient_id=patient_id)
 
 
-@router.get("/api/v1/plans/{plan_id}", response_model=plans.PlanOut, tags=["plans"])
-def api_plan(plan_id: int, db: DbDep, principal: ViewApi) -> plans.PlanOut:
+@router.get("/api/v1/plans/{plan_id}", response_model=PlanOut, tags=["plans"])
+def api_plan(plan_id: int, db: DbDep, principal: ViewApi) -> PlanOut:
     """One plan (audited view)."""
     return plans.view_plan(db, principal.actor, plan_id)
 
 
-@router.post("/api/v1/plans/{plan_id}/soft-reasons", response_model=plans.PlanOut, tags=["plans"])
-def api_soft_reasons(
-    plan_id: int, body: plans.SoftReasonsIn, db: DbDep, principal: CreateApi
-) -> plans.PlanOut:
+@router.post("/api/v1/plans/{plan_id}/soft-reasons", response_model=PlanOut, tags=["plans"])
+def api_soft_reasons(plan_id: int, body: plans.SoftReasonsIn, db: DbDep, principal: CreateApi) -> PlanOut:
     """Give the reason for overriding soft-limit breaches (by index in soft_breaches)."""
     return plans.give_soft_reasons(db, principal.actor, plan_id, body)
 
 
-@router.post("/api/v1/plans/{plan_id}/approve", response_model=plans.PlanOut, tags=["plans"])
-def api_approve(plan_id: int, db: DbDep, principal: ApproveApi, settings: SettingsDep) -> plans.PlanOut:
+@router.post("/api/v1/plans/{plan_id}/approve", response_model=PlanOut, tags=["plans"])
+def api_approve(plan_id: int, db: DbDep, principal: ApproveApi, settings: SettingsDep) -> PlanOut:
     """Approve (409 when today's library changes the plan, or listing missing reasons or prerequisites)."""
     return plans.approve_plan(db, principal.actor, plan_id, config=settings)
 
 
-@router.post("/api/v1/plans/{plan_id}/cosign", response_model=plans.PlanOut, tags=["plans"])
-def api_cosign(plan_id: int, db: DbDep, principal: CosignApi) -> plans.PlanOut:
+@router.post("/api/v1/plans/{plan_id}/cosign", response_model=PlanOut, tags=["plans"])
+def api_cosign(plan_id: int, db: DbDep, principal: CosignApi) -> PlanOut:
     """Co-sign a plan with soft overrides (a second clinician, not the approver)."""
     return plans.cosign_plan(db, principal.actor, plan_id)
 
 
-@router.post("/api/v1/plans/{plan_id}/cancel", response_model=plans.PlanOut, tags=["plans"])
-def api_cancel(plan_id: int, body: plans.CancelIn, db: DbDep, principal: CreateApi) -> plans.PlanOut:
+@router.post("/api/v1/plans/{plan_id}/cancel", response_model=PlanOut, tags=["plans"])
+def api_cancel(plan_id: int, body: plans.CancelIn, db: DbDep, principal: CreateApi) -> PlanOut:
     """Cancel a plan with a reason."""
     return plans.cancel_plan(db, principal.actor, plan_id, body)
 
@@ -179,7 +181,12 @@ def list_page(
     if principal.can(Permission.PLANS_CREATE):
         choices, _total = registry.list_patients(db, principal.actor, limit=500)
     return render(
-        request, "plans/list.html", items=items, status=status, labels=plans.STATUS_LABELS, choices=choices
+        request,
+        "plans/list.html",
+        items=items,
+        status=status,
+        labels=STATUS_LABELS,
+        choices=choices,
     )
 
 
@@ -274,7 +281,7 @@ def detail_page(request: Request, plan_id: int, db: DbDep, principal: ViewPage) 
     return _detail(request, plan, [])
 
 
-def _detail(request: Request, plan: plans.PlanOut, errors: list[str], status_code: int = 200) -> Response:
+def _detail(request: Request, plan: PlanOut, errors: list[str], status_code: int = 200) -> Response:
     charts: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for s in plan.plan["sessions"]:
