@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions.lifecycle import CheckInIn, SessionCreate, check_in, create_session
+from ketaclinic.services.sessions.booking import SessionCreate, create_session
+from ketaclinic.services.sessions.lifecycle import CheckInIn, check_in
 from ketaclinic.store.db import Database
 from tests import factories
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ketaclinic.errors import ConflictError
 from ketaclinic.services.permissions import Actor
+from ketaclinic.services.sessions import booking
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.services.sessions.chart import view_session
 from ketaclinic.services.sessions.charting import RateIn
@@ -26,8 +27,8 @@ _MRNS = itertools.count(1)
 
 def _scheduled(db: Database, staff: Mapping[str, Actor], weight_kg: float = 72.5) -> int:
     plan_id = approved_plan(db, staff, mrn=f"CW-{next(_MRNS)}", weight_kg=weight_kg)
-    return sessions.create_session(
-        db, staff["nurse"], sessions.SessionCreate(plan_id=plan_id, session_number=1)
+    return booking.create_session(
+        db, staff["nurse"], booking.SessionCreate(plan_id=plan_id, session_number=1)
     ).id
 
 

@@ -18,7 +18,7 @@ from ketaclinic.services.outcomes.courses import (
 )
 from ketaclinic.services.outcomes.links import LinkIn, issue_link, view_link
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions.lifecycle import SessionCreate, create_session
+from ketaclinic.services.sessions.booking import SessionCreate, create_session
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.plans import DosePlanRow
 from ketaclinic.store.tables.sessions import InfusionSession

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ketaclinic.errors import ConflictError
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans import lifecycle as plans
+from ketaclinic.services.sessions import booking, signing
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.services.sessions.chart import view_session
 from ketaclinic.services.sessions.charting import RateIn, session_row
@@ -31,8 +32,8 @@ PLANNED_MIN = 240  # schwartzman2009: 4 h a day
 
 
 def _session(db: Database, staff: dict[str, Actor], plan_id: int, number: int, at: datetime) -> int:
-    made = sessions.create_session(
-        db, staff["nurse"], sessions.SessionCreate(plan_id=plan_id, session_number=number)
+    made = booking.create_session(
+        db, staff["nurse"], booking.SessionCreate(plan_id=plan_id, session_number=number)
     )
     sessions.check_in(
         db, staff["nurse"], made.id, sessions.CheckInIn.model_validate(CHECK_IN | {"at": at}), config=None
@@ -117,8 +118,8 @@ def test_discharge_waits_for_the_recovery_and_a_full_reading_after_the_end(
     nurse = staff["nurse"]
     sid, end = _ended(db, staff)
     with pytest.raises(ConflictError) as refused:
-        sessions.discharge(
-            db, nurse, sid, sessions.DischargeIn(answers=ANSWERS, at=end + timedelta(minutes=1)), config=None
+        signing.discharge(
+            db, nurse, sid, signing.DischargeIn(answers=ANSWERS, at=end + timedelta(minutes=1)), config=None
         )
     assert refused.value.field == "discharge"
     assert (
@@ -128,15 +129,15 @@ def test_discharge_waits_for_the_recovery_and_a_full_reading_after_the_end(
     assert "Systolic BP" in refused.value.message
     chart_observation(db, nurse, sid, NORMAL | {"at": (end + timedelta(minutes=5)).isoformat()}, config=None)
     with pytest.raises(ConflictError) as early:
-        sessions.discharge(
-            db, nurse, sid, sessions.DischargeIn(answers=ANSWERS, at=end + timedelta(minutes=20)), config=None
+        signing.discharge(
+            db, nurse, sid, signing.DischargeIn(answers=ANSWERS, at=end + timedelta(minutes=20)), config=None
         )
     assert (
         early.value.message == "discharge criteria not met: At least 30 min observed since the infusion ended"
     )
     assert view_session(db, nurse, sid, config=None).state == "recovery"
-    done = sessions.discharge(
-        db, nurse, sid, sessions.DischargeIn(answers=ANSWERS, at=end + timedelta(minutes=30)), config=None
+    done = signing.discharge(
+        db, nurse, sid, signing.DischargeIn(answers=ANSWERS, at=end + timedelta(minutes=30)), config=None
     )
     assert done == "discharged"
 
@@ -152,7 +153,7 @@ def test_abnormal_vitals_after_the_end_refuse_discharge(db: Database, staff: dic
     }
     chart_observation(db, nurse, sid, high, config=None)
     with pytest.raises(ConflictError) as refused:
-        sessions.discharge(db, nurse, sid, sessions.DischargeIn(answers=ANSWERS), config=None)
+        signing.discharge(db, nurse, sid, signing.DischargeIn(answers=ANSWERS), config=None)
     assert "Systolic BP" in refused.value.message and "30 min" not in refused.value.message
     recovery = view_session(db, nurse, sid, config=None).recovery
     assert recovery is not None and recovery.discharge_from == end + timedelta(minutes=30)
@@ -224,10 +225,10 @@ def test_cancelling_a_plan_waits_for_its_infusion_and_hides_no_session(
     assert view_session(db, nurse, sid, config=None).planned_end_min == PLANNED_MIN
     chart_observation(db, nurse, sid, NORMAL, config=None)
     no_wait = clinic_ending_policy(tmp_path / "clinic", recovery_min=0)
-    sessions.discharge(db, nurse, sid, sessions.DischargeIn(answers=ANSWERS), config=no_wait)
-    sessions.sign(db, nurse, sid)
+    signing.discharge(db, nurse, sid, signing.DischargeIn(answers=ANSWERS), config=no_wait)
+    signing.sign(db, nurse, sid)
     assert view_session(db, staff["physician"], sid, config=None).state == "signed"
-    listed = sessions.list_sessions(
+    listed = booking.list_sessions(
         db, nurse, day=date.fromisoformat(view_session(db, nurse, sid, config=None).scheduled_on)
     )
     assert sid in [s.id for s in listed]

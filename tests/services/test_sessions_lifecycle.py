@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from ketaclinic.dosing import HardLimitError
 from ketaclinic.errors import ConflictError, InputError, PermissionDeniedError
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions import charting
+from ketaclinic.services.sessions import booking, charting, signing
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.services.sessions.chart import view_session
 from ketaclinic.services.sessions.events import (
@@ -34,29 +34,27 @@ def test_only_an_approved_plan_gives_sessions(db: Database, staff: dict[str, Act
     draft = factories.draft_plan(db, staff)
     plan_id = draft.id
     with pytest.raises(ConflictError):
-        sessions.create_session(db, staff["nurse"], sessions.SessionCreate(plan_id=plan_id, session_number=1))
+        booking.create_session(db, staff["nurse"], booking.SessionCreate(plan_id=plan_id, session_number=1))
     factories.approve(db, staff, draft)
-    made = sessions.create_session(
-        db, staff["nurse"], sessions.SessionCreate(plan_id=plan_id, session_number=1)
+    made = booking.create_session(
+        db, staff["nurse"], booking.SessionCreate(plan_id=plan_id, session_number=1)
     )
     assert made.state == "scheduled"
     with pytest.raises(ConflictError):
-        sessions.create_session(db, staff["nurse"], sessions.SessionCreate(plan_id=plan_id, session_number=1))
+        booking.create_session(db, staff["nurse"], booking.SessionCreate(plan_id=plan_id, session_number=1))
     with pytest.raises(InputError) as bad:
-        sessions.create_session(
-            db, staff["nurse"], sessions.SessionCreate(plan_id=plan_id, session_number=99)
-        )
+        booking.create_session(db, staff["nurse"], booking.SessionCreate(plan_id=plan_id, session_number=99))
     assert bad.value.field == "session_number"
     with pytest.raises(PermissionDeniedError):
-        sessions.create_session(
-            db, staff["researcher"], sessions.SessionCreate(plan_id=plan_id, session_number=2)
+        booking.create_session(
+            db, staff["researcher"], booking.SessionCreate(plan_id=plan_id, session_number=2)
         )
 
 
 def test_check_in_needs_premedication_and_pregnancy_check(db: Database, staff: dict[str, Actor]) -> None:
     plan_id = approved_plan(db, staff, sex="female")
-    made = sessions.create_session(
-        db, staff["nurse"], sessions.SessionCreate(plan_id=plan_id, session_number=1)
+    made = booking.create_session(
+        db, staff["nurse"], booking.SessionCreate(plan_id=plan_id, session_number=1)
     )
     base = {k: v for k, v in CHECK_IN.items() if k not in ("premedication_none", "pregnancy_check")}
     with pytest.raises(InputError) as premed:
@@ -214,24 +212,24 @@ def test_whole_session_to_signature_then_only_addenda(
     assert stop_reason.value.field == "reason"
     sessions.end_infusion(db, nurse, sid, sessions.EndIn(reason="patient request"), stopped=True, config=None)
     with pytest.raises(ConflictError):
-        sessions.sign(db, nurse, sid)
+        signing.sign(db, nurse, sid)
     with pytest.raises(ConflictError) as unmet:
-        sessions.discharge(db, nurse, sid, sessions.DischargeIn(answers={"able_to_walk": True}), config=None)
+        signing.discharge(db, nurse, sid, signing.DischargeIn(answers={"able_to_walk": True}), config=None)
     assert unmet.value.field == "discharge" and "escort" in unmet.value.message
     chart_observation(db, nurse, sid, NORMAL, config=None)  # the first reading after the end
     answers = {"able_to_walk": True, "escort_present": True}
     no_wait = clinic_ending_policy(tmp_path / "clinic", recovery_min=0)
-    sessions.discharge(db, nurse, sid, sessions.DischargeIn(answers=answers), config=no_wait)
+    signing.discharge(db, nurse, sid, signing.DischargeIn(answers=answers), config=no_wait)
     with pytest.raises(PermissionDeniedError):
-        sessions.sign(db, staff["researcher"], sid)
-    sessions.sign(db, nurse, sid)
+        signing.sign(db, staff["researcher"], sid)
+    signing.sign(db, nurse, sid)
     chart = view_session(db, nurse, sid, config=None)
     assert chart.state == "signed" and chart.end_state == "stopped" and chart.missing_for_signature == []
     with pytest.raises(ConflictError):
         chart_observation(db, nurse, sid, NORMAL, config=None)
     with pytest.raises(ConflictError):
         charting.change_rate(db, nurse, sid, RateIn(pump_ml_h=10), config=None)
-    sessions.add_addendum(db, nurse, sid, sessions.AddendumIn(text="Patient called: well at home."))
+    signing.add_addendum(db, nurse, sid, signing.AddendumIn(text="Patient called: well at home."))
     assert view_session(db, nurse, sid, config=None).addenda[0]["text"].startswith("Patient called")
 
 
@@ -246,11 +244,11 @@ def test_sign_names_what_is_missing(db: Database, staff: dict[str, Actor], tmp_p
     chart = view_session(db, nurse, sid, config=None)
     assert "at least one observation during the infusion" in chart.missing_for_signature
     chart_observation(db, nurse, sid, NORMAL, config=None)
-    sessions.discharge(
+    signing.discharge(
         db,
         nurse,
         sid,
-        sessions.DischargeIn(answers={"able_to_walk": True, "escort_present": True}),
+        signing.DischargeIn(answers={"able_to_walk": True, "escort_present": True}),
         config=clinic_ending_policy(tmp_path / "clinic", recovery_min=0),
     )
     assert view_session(db, nurse, sid, config=None).missing_for_signature == []
@@ -265,8 +263,8 @@ def test_check_in_audit_lists_the_alerts_its_baseline_raised(db: Database, staff
     from ketaclinic.store.tables.sessions import SessionAlertFinding
 
     plan_id = approved_plan(db, staff)
-    made = sessions.create_session(
-        db, staff["nurse"], sessions.SessionCreate(plan_id=plan_id, session_number=1)
+    made = booking.create_session(
+        db, staff["nurse"], booking.SessionCreate(plan_id=plan_id, session_number=1)
     )
     sessions.check_in(
         db,

@@ -12,7 +12,8 @@ from playwright.sync_api import Page
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions import charting
 from ketaclinic.services.sessions import lifecycle as sessions
-from ketaclinic.services.sessions.lifecycle import CheckInIn, SessionCreate, create_session
+from ketaclinic.services.sessions.booking import SessionCreate, create_session
+from ketaclinic.services.sessions.lifecycle import CheckInIn
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from tests.services.sessions_support import CHECK_IN, approved_plan

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions.lifecycle import SessionCreate, create_session
+from ketaclinic.services.sessions.booking import SessionCreate, create_session
 from ketaclinic.store.db import Database
 from tests.conftest import STAFF_PASSWORD, screenshot
 from tests.login_support import idle_for

@@ -9,7 +9,8 @@ import pytest
 
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans import lifecycle as plans
-from ketaclinic.services.sessions.lifecycle import CheckInIn, SessionCreate, check_in, create_session
+from ketaclinic.services.sessions.booking import SessionCreate, create_session
+from ketaclinic.services.sessions.lifecycle import CheckInIn, check_in
 from ketaclinic.store.db import Database
 from tests.conftest import SCREENSHOTS, screenshot
 from tests.factories import make_patient, make_treatable

@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions import charting, flowsheet
 from ketaclinic.services.sessions import lifecycle as sessions
-from ketaclinic.services.sessions.lifecycle import CheckInIn, SessionCreate, create_session
+from ketaclinic.services.sessions.booking import SessionCreate, create_session
+from ketaclinic.services.sessions.lifecycle import CheckInIn
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from tests.conftest import screenshot

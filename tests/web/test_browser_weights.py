@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions.lifecycle import SessionCreate, create_session
+from ketaclinic.services.sessions.booking import SessionCreate, create_session
 from ketaclinic.store.db import Database
 from tests import factories
 from tests.conftest import screenshot

@@ -13,6 +13,7 @@ from ketaclinic.services.demo.context import DemoContext
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans.contract import planned_session
 from ketaclinic.services.sessions import alerts
+from ketaclinic.services.sessions.booking import SessionCreate, create_session
 from ketaclinic.services.sessions.charting import RateIn
 from ketaclinic.services.sessions.events import (
     AdverseEventIn,
@@ -21,18 +22,8 @@ from ketaclinic.services.sessions.events import (
     chart_medication,
 )
 from ketaclinic.services.sessions.flowsheet import chart_observation
-from ketaclinic.services.sessions.lifecycle import (
-    CheckInIn,
-    DischargeIn,
-    EndIn,
-    SessionCreate,
-    check_in,
-    create_session,
-    discharge,
-    end_infusion,
-    sign,
-    start,
-)
+from ketaclinic.services.sessions.lifecycle import CheckInIn, EndIn, check_in, end_infusion, start
+from ketaclinic.services.sessions.signing import DischargeIn, discharge, sign
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.plans import DosePlanRow
 from ketaclinic.store.tables.sessions import SessionAlert

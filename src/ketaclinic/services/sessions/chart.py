@@ -60,7 +60,7 @@ from ketaclinic.services.sessions.events import (
     medication_out,
 )
 from ketaclinic.services.sessions.flowsheet import ObservationOut, observation_out
-from ketaclinic.services.sessions.lifecycle import signature_facts
+from ketaclinic.services.sessions.signing import signature_facts
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.sessions import (

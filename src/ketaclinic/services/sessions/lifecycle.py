@@ -1,43 +1,37 @@
-"""Infusion sessions: create from an approved plan, check in, start/pause/resume/complete/stop, discharge,
-sign (locks the record), addenda. Each step is a monitoring.transition; an illegal step is a ConflictError.
+"""Infusion sessions: check in, start/pause/resume/complete/stop. Each step is a monitoring.transition;
+an illegal step is a ConflictError.
 
-Charting: rates in services/charting.py, readings in services/flowsheet.py, adverse events and doses in
-services/events.py, alerts in services/alerts.py; the chart as one document in services/session_chart.py.
+Booking and the day's list in sessions/booking.py; discharge, signature and addenda in sessions/signing.py.
+Charting: rates in sessions/charting.py, readings in sessions/flowsheet.py, adverse events and doses in
+sessions/events.py, alerts in sessions/alerts.py; the chart as one document in sessions/chart.py.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ketaclinic.dosing.bounds import MAX_WEIGHT_KG, MIN_WEIGHT_KG
 from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.monitoring import (
     SessionAction,
-    SessionState,
-    missing_for_signature,
     transition,
 )
 from ketaclinic.services.audit import audit
-from ketaclinic.services.patients.records import get_patient_row, patient_label
+from ketaclinic.services.patients.records import get_patient_row
 from ketaclinic.services.permissions import Actor, Permission, require
-from ketaclinic.services.plans.contract import approved_plan_ids, planned_session
+from ketaclinic.services.plans.contract import approved_plan_ids
 from ketaclinic.services.sessions.charting import (
     Config,
     RateIn,
     Text,
-    baseline_of,
     dumps,
-    observation_rows,
-    plan_model_key,
     preview_rate,
     record_segment,
-    require_state,
     segment_changes,
     segment_reason,
     segment_rows,
@@ -46,25 +40,17 @@ from ketaclinic.services.sessions.charting import (
     when,
 )
 from ketaclinic.services.sessions.checkin_weight import check_in_weight_flag, raise_weight_alert
-from ketaclinic.services.sessions.ending import check_end, check_start, discharge_verdict
+from ketaclinic.services.sessions.ending import check_end, check_start
 from ketaclinic.services.sessions.events import MedicationIn, record_medication
 from ketaclinic.services.sessions.flowsheet import record_observation
-from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Patient
-from ketaclinic.store.tables.sessions import InfusionSession, SessionAddendum, SessionMedication
+from ketaclinic.store.tables.sessions import InfusionSession
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
 PregnancyCheck = Literal["negative_test", "declared_not_pregnant", "not_applicable"]
-ACTIVE_STATES = ("checked_in", "running", "paused", "completed", "stopped", "recovery", "discharged")
-
-
-class SessionCreate(BaseModel):
-    """A session of an approved plan."""
-
-    model_config = ConfigDict(extra="forbid")
-    plan_id: int = Field(ge=1)
-    session_number: int = Field(ge=1, le=1000)
 
 
 class PremedIn(BaseModel):
@@ -138,115 +124,7 @@ class ResumeIn(BaseModel):
         return self
 
 
-class DischargeIn(BaseModel):
-    """The nurse's answers to the discharge checklist questions."""
-
-    model_config = ConfigDict(extra="forbid")
-    answers: dict[str, bool] = Field(default_factory=dict)
-    at: datetime | None = None
-
-
-class AddendumIn(BaseModel):
-    """A note added to a signed record."""
-
-    model_config = ConfigDict(extra="forbid")
-    text: Reason
-
-
-class SessionSummary(BaseModel):
-    """One line of the sessions list."""
-
-    id: int
-    plan_id: int
-    session_number: int
-    patient_id: int
-    patient_label: str
-    state: str
-    scheduled_on: date
-    started_at: datetime | None
-    drug: str
-
-
-def _summary(row: InfusionSession, patient: Patient, actor: Actor) -> SessionSummary:
-    return SessionSummary(
-        id=row.id,
-        plan_id=row.plan_id,
-        session_number=row.session_number,
-        patient_id=row.patient_id,
-        patient_label=patient_label(patient, actor),
-        state=row.state,
-        scheduled_on=row.scheduled_on,
-        started_at=row.started_at,
-        drug=row.drug,
-    )
-
-
-def create_session(db: Database, actor: Actor, data: SessionCreate) -> SessionSummary:
-    """Schedule a session of an approved plan (one record per plan and session number)."""
-    require(actor, Permission.SESSIONS_CHART)
-    with db.transaction() as session:
-        planned = planned_session(session, data.plan_id, data.session_number)
-        if planned.plan_id not in approved_plan_ids(session, planned.patient_id):
-            raise ConflictError(f"dose plan {data.plan_id} is not approved", field="plan_id")
-        existing = session.execute(
-            select(InfusionSession.id).where(
-                InfusionSession.plan_id == data.plan_id, InfusionSession.session_number == data.session_number
-            )
-        ).scalar_one_or_none()
-        if existing is not None:
-            raise ConflictError(
-                f"session {data.session_number} of plan {data.plan_id} already exists (id {existing})",
-                field="session_number",
-            )
-        row = InfusionSession(
-            plan_id=planned.plan_id,
-            session_number=planned.session_number,
-            patient_id=planned.patient_id,
-            state=SessionState.SCHEDULED.value,
-            scheduled_on=planned.date,
-            drug=planned.drug,
-            model_key=plan_model_key(planned),
-            context_id=planned.context_id,
-            concentration_mg_ml=planned.concentration_mg_ml,
-            dosing_weight_kg=planned.weight_kg,
-            cadence=planned.cadence,
-            checkin_json="{}",
-            discharge_json="{}",
-            created_by=actor.username,
-            created_at=utcnow(),
-        )
-        session.add(row)
-        session.flush()
-        audit(
-            session,
-            actor,
-            "create",
-            "infusion_session",
-            row.id,
-            {
-                "plan_id": {"old": None, "new": row.plan_id},
-                "session_number": {"old": None, "new": row.session_number},
-                "state": {"old": None, "new": row.state},
-            },
-        )
-        return _summary(row, get_patient_row(session, row.patient_id), actor)
-
-
-def list_sessions(db: Database, actor: Actor, *, day: date | None = None) -> list[SessionSummary]:
-    """Sessions scheduled on `day` (default today) plus every session not yet signed that has begun."""
-    require(actor, Permission.SESSIONS_VIEW)
-    on = day or date.today()
-    with db.transaction() as session:
-        rows = session.execute(
-            select(InfusionSession, Patient)
-            .join(Patient, Patient.id == InfusionSession.patient_id)
-            .where(or_(InfusionSession.scheduled_on == on, InfusionSession.state.in_(ACTIVE_STATES)))
-            .order_by(InfusionSession.scheduled_on, InfusionSession.id)
-        ).all()
-        return [_summary(r, p, actor) for r, p in rows]
-
-
-def _step(
+def take_step(
     session: Session, actor: Actor, row: InfusionSession, action: SessionAction, reason: str = ""
 ) -> str:
     """Apply a lifecycle step to the row (ConflictError when not allowed); the old state."""
@@ -270,7 +148,7 @@ def check_in(db: Database, actor: Actor, session_id: int, data: CheckInIn, *, co
             raise InputError("record the premedication given, or 'none'", field="premedication")
         if pregnancy_check_applies(patient) and data.pregnancy_check is None:
             raise InputError("record the pregnancy check", field="pregnancy_check")
-        old = _step(session, actor, row, SessionAction.CHECK_IN)
+        old = take_step(session, actor, row, SessionAction.CHECK_IN)
         weight_flag = check_in_weight_flag(
             session, row, data.weight_kg, data.weight_discrepancy_reason, config=config
         )
@@ -332,7 +210,7 @@ def start(
         row = session_row(session, session_id, lock=True)
         if row.plan_id not in approved_plan_ids(session, row.patient_id):
             raise ConflictError(f"dose plan {row.plan_id} is no longer approved", field="plan_id")
-        old = _step(session, actor, row, SessionAction.START)
+        old = take_step(session, actor, row, SessionAction.START)
         row.started_at = when(rate.at)
         check_start(session, row, row.started_at, start_reason.strip(), config)
         row.start_reason = start_reason.strip() or None
@@ -350,7 +228,7 @@ def pause(db: Database, actor: Actor, session_id: int, at: datetime | None = Non
     require(actor, Permission.SESSIONS_CHART)
     with db.transaction() as session:
         row = session_row(session, session_id, lock=True)
-        old = _step(session, actor, row, SessionAction.PAUSE)
+        old = take_step(session, actor, row, SessionAction.PAUSE)
         seg = record_segment(session, actor, row, RateIn(pump_ml_h=0.0, at=at), kind="pause", config=config)
         audit(
             session,
@@ -368,7 +246,7 @@ def resume(db: Database, actor: Actor, session_id: int, data: ResumeIn, *, confi
     require(actor, Permission.SESSIONS_CHART)
     with db.transaction() as session:
         row = session_row(session, session_id, lock=True)
-        old = _step(session, actor, row, SessionAction.RESUME)
+        old = take_step(session, actor, row, SessionAction.RESUME)
         rate = data.rate
         if rate is None:
             running = [s for s in segment_rows(session, row.id) if s.rate_mg_h > 0]
@@ -412,7 +290,7 @@ def end_infusion(
     action = SessionAction.STOP if stopped else SessionAction.COMPLETE
     with db.transaction() as session:
         row = session_row(session, session_id, lock=True)
-        old = _step(session, actor, row, action, data.reason)
+        old = take_step(session, actor, row, action, data.reason)
         row.end_state = row.state
         row.stop_reason = data.reason if stopped else None
         at = when(data.at)
@@ -420,7 +298,7 @@ def end_infusion(
             row.early_end_reason = data.early_end_reason
         seg = record_segment(session, actor, row, RateIn(pump_ml_h=0.0, at=at), kind="stop", config=config)
         row.ended_at = seg.started_at
-        _step(session, actor, row, SessionAction.BEGIN_RECOVERY)
+        take_step(session, actor, row, SessionAction.BEGIN_RECOVERY)
         changes = {
             "state": {"old": old, "new": row.state},
             "end_state": {"old": None, "new": row.end_state},
@@ -437,102 +315,3 @@ def end_infusion(
             data.reason or row.early_end_reason or "",
         )
         return row.state
-
-
-def discharge(db: Database, actor: Actor, session_id: int, data: DischargeIn, *, config: Config) -> str:
-    """Discharge after the minimum recovery, on post-infusion readings (409 naming what is not met)."""
-    require(actor, Permission.SESSIONS_CHART)
-    with db.transaction() as session:
-        row = session_row(session, session_id, lock=True)
-        require_state(row, frozenset({SessionState.RECOVERY.value}), "discharge")
-        at = when(data.at)
-        result = discharge_verdict(session, row, at, data.answers, config)
-        if not result.ok:
-            raise ConflictError(f"discharge criteria not met: {'; '.join(result.unmet)}", field="discharge")
-        old = _step(session, actor, row, SessionAction.DISCHARGE)
-        row.discharged_at = at
-        row.discharge_json = dumps(result.model_dump(mode="json") | {"answers": data.answers})
-        audit(
-            session,
-            actor,
-            "discharge",
-            "infusion_session",
-            row.id,
-            {"state": {"old": old, "new": row.state}, "discharge": {"old": None, "new": data.answers}},
-        )
-        return row.state
-
-
-def signature_facts(session: Session, row: InfusionSession) -> dict[str, Any]:
-    """The flat facts monitoring.missing_for_signature reads."""
-    checkin = json.loads(row.checkin_json)
-    rows = observation_rows(session, row.id)
-    baseline = baseline_of(session, row)
-    discharge_facts = json.loads(row.discharge_json)
-    premeds = session.execute(
-        select(SessionMedication.id).where(
-            SessionMedication.session_id == row.id, SessionMedication.purpose == "premedication"
-        )
-    ).first()
-    return {
-        "weight_kg": row.measured_weight_kg,
-        "baseline_sbp": baseline and baseline.sbp,
-        "baseline_dbp": baseline and baseline.dbp,
-        "baseline_hr": baseline and baseline.hr,
-        "baseline_spo2": baseline and baseline.spo2,
-        "baseline_nrs": None if baseline is None or baseline.nrs is None else str(baseline.nrs),
-        "premedication": "given" if premeds else checkin.get("premedication"),
-        "segments": segment_rows(session, row.id),
-        "observations": [o for o in rows if o.phase != "pre"],
-        "end_state": row.end_state,
-        "stop_reason": row.stop_reason,
-        "discharge_criteria_met": bool(discharge_facts.get("ok")),
-        "discharged_at": row.discharged_at,
-        "pregnancy_check_applies": checkin.get("pregnancy_check_applies", False),
-        "pregnancy_check": checkin.get("pregnancy_check"),
-    }
-
-
-def sign(db: Database, actor: Actor, session_id: int) -> str:
-    """Sign the discharged record: it is locked from then on (only addenda). Returns the new state."""
-    require(actor, Permission.SESSIONS_SIGN)
-    with db.transaction() as session:
-        row = session_row(session, session_id, lock=True)
-        transition(row.state, SessionAction.SIGN)
-        missing = missing_for_signature(signature_facts(session, row))
-        if missing:
-            raise InputError(f"cannot sign: missing {'; '.join(missing)}", field="signature")
-        old = _step(session, actor, row, SessionAction.SIGN)
-        row.signed_at = utcnow()
-        row.signed_by = actor.username
-        audit(
-            session,
-            actor,
-            "sign",
-            "infusion_session",
-            row.id,
-            {"state": {"old": old, "new": row.state}, "signed_by": {"old": None, "new": actor.username}},
-        )
-        return row.state
-
-
-def add_addendum(db: Database, actor: Actor, session_id: int, data: AddendumIn) -> int:
-    """Add a note to a signed record; the id of the addendum."""
-    require(actor, Permission.SESSIONS_CHART)
-    with db.transaction() as session:
-        row = session_row(session, session_id, lock=True)
-        transition(row.state, SessionAction.ADD_ADDENDUM)
-        addendum = SessionAddendum(
-            session_id=row.id, text=data.text, author=actor.username, created_at=utcnow()
-        )
-        session.add(addendum)
-        session.flush()
-        audit(
-            session,
-            actor,
-            "addendum",
-            "infusion_session",
-            row.id,
-            {"addendum_id": {"old": None, "new": addendum.id}, "text": {"old": None, "new": data.text}},
-        )
-        return addendum.id

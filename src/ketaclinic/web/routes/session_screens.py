@@ -15,7 +15,7 @@ from ketaclinic.monitoring import RESCUE_MEDICATIONS, AdverseEventKind, AdverseE
 from ketaclinic.monitoring.observations import observation_kinds
 from ketaclinic.reports.chart import session_charts
 from ketaclinic.services.permissions import Permission
-from ketaclinic.services.sessions import alerts, charting, events, flowsheet
+from ketaclinic.services.sessions import alerts, booking, charting, events, flowsheet, signing
 from ketaclinic.services.sessions import chart as session_chart
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, get_settings, render, requires
@@ -69,7 +69,7 @@ def _render_chart(
 @router.get("/sessions", response_class=HTMLResponse, include_in_schema=False)
 def list_page(request: Request, db: DbDep, principal: ViewPage) -> Response:
     """Today's sessions and those under way."""
-    items = sessions.list_sessions(db, principal.actor)
+    items = booking.list_sessions(db, principal.actor)
     return render(request, "sessions/list.html", items=items, error=None)
 
 
@@ -78,15 +78,15 @@ async def new_submit(request: Request, db: DbDep, principal: ChartPage) -> Respo
     """Create a session of an approved plan from the list page."""
     form = await request.form()
     try:
-        made = sessions.create_session(
+        made = booking.create_session(
             db,
             principal.actor,
-            sessions.SessionCreate.model_validate(
+            booking.SessionCreate.model_validate(
                 {"plan_id": blank(form.get("plan_id")), "session_number": blank(form.get("session_number"))}
             ),
         )
     except (ValidationError, InputError, ConflictError, NotFoundError) as exc:
-        items = sessions.list_sessions(db, principal.actor)
+        items = booking.list_sessions(db, principal.actor)
         return render(
             request,
             "sessions/list.html",
@@ -384,8 +384,8 @@ async def discharge_submit(
 
     def step(form: FormData) -> None:
         answers = {key.removeprefix("q_"): True for key in form if key.startswith("q_")}
-        data = sessions.DischargeIn(answers=answers)
-        sessions.discharge(db, principal.actor, session_id, data, config=settings)
+        data = signing.DischargeIn(answers=answers)
+        signing.discharge(db, principal.actor, session_id, data, config=settings)
 
     return await _act(request, db, principal, session_id, step, "discharge")
 
@@ -395,7 +395,7 @@ async def sign_submit(request: Request, session_id: int, db: DbDep, principal: S
     """Sign and lock the record."""
 
     def step(_form: FormData) -> None:
-        sessions.sign(db, principal.actor, session_id)
+        signing.sign(db, principal.actor, session_id)
 
     return await _act(request, db, principal, session_id, step, "sign")
 
@@ -405,6 +405,6 @@ async def addendum_submit(request: Request, session_id: int, db: DbDep, principa
     """Add an addendum to the signed record."""
 
     def step(form: FormData) -> None:
-        sessions.add_addendum(db, principal.actor, session_id, sessions.AddendumIn(text=text(form, "text")))
+        signing.add_addendum(db, principal.actor, session_id, signing.AddendumIn(text=text(form, "text")))
 
     return await _act(request, db, principal, session_id, step, "addendum")

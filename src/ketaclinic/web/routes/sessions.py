@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, ConfigDict
 
 from ketaclinic.services.permissions import Permission
-from ketaclinic.services.sessions import alerts, charting, events, flowsheet
+from ketaclinic.services.sessions import alerts, booking, charting, events, flowsheet, signing
 from ketaclinic.services.sessions import chart as session_chart
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, requires
@@ -39,16 +39,16 @@ class AtIn(BaseModel):
 # --- JSON API ----------------------------------------------------------------------------------------
 
 
-@router.get("/api/v1/sessions", response_model=list[sessions.SessionSummary], tags=TAGS)
-def api_list(db: DbDep, principal: ViewApi) -> list[sessions.SessionSummary]:
+@router.get("/api/v1/sessions", response_model=list[booking.SessionSummary], tags=TAGS)
+def api_list(db: DbDep, principal: ViewApi) -> list[booking.SessionSummary]:
     """Today's sessions and every session under way."""
-    return sessions.list_sessions(db, principal.actor)
+    return booking.list_sessions(db, principal.actor)
 
 
-@router.post("/api/v1/sessions", status_code=201, response_model=sessions.SessionSummary, tags=TAGS)
-def api_create(body: sessions.SessionCreate, db: DbDep, principal: ChartApi) -> sessions.SessionSummary:
+@router.post("/api/v1/sessions", status_code=201, response_model=booking.SessionSummary, tags=TAGS)
+def api_create(body: booking.SessionCreate, db: DbDep, principal: ChartApi) -> booking.SessionSummary:
     """Create the session `session_number` of an approved plan."""
-    return sessions.create_session(db, principal.actor, body)
+    return booking.create_session(db, principal.actor, body)
 
 
 @router.get("/api/v1/sessions/{session_id}", response_model=session_chart.SessionChart, tags=TAGS)
@@ -213,22 +213,20 @@ def api_medication(
 
 @router.post("/api/v1/sessions/{session_id}/discharge", response_model=StateOut, tags=TAGS)
 def api_discharge(
-    session_id: int, body: sessions.DischargeIn, db: DbDep, principal: ChartApi, settings: SettingsDep
+    session_id: int, body: signing.DischargeIn, db: DbDep, principal: ChartApi, settings: SettingsDep
 ) -> StateOut:
     """Discharge: the minimum recovery observed and the checklist met on post-infusion readings."""
-    state = sessions.discharge(db, principal.actor, session_id, body, config=settings)
+    state = signing.discharge(db, principal.actor, session_id, body, config=settings)
     return StateOut(id=session_id, state=state)
 
 
 @router.post("/api/v1/sessions/{session_id}/sign", response_model=StateOut, tags=TAGS)
 def api_sign(session_id: int, db: DbDep, principal: SignApi) -> StateOut:
     """Sign and lock the record."""
-    return StateOut(id=session_id, state=sessions.sign(db, principal.actor, session_id))
+    return StateOut(id=session_id, state=signing.sign(db, principal.actor, session_id))
 
 
 @router.post("/api/v1/sessions/{session_id}/addenda", status_code=201, tags=TAGS)
-def api_addendum(
-    session_id: int, body: sessions.AddendumIn, db: DbDep, principal: ChartApi
-) -> dict[str, int]:
+def api_addendum(session_id: int, body: signing.AddendumIn, db: DbDep, principal: ChartApi) -> dict[str, int]:
     """Add an addendum to a signed record."""
-    return {"id": sessions.add_addendum(db, principal.actor, session_id, body)}
+    return {"id": signing.add_addendum(db, principal.actor, session_id, body)}
