@@ -232,3 +232,18 @@ def test_cancelling_a_plan_waits_for_its_infusion_and_hides_no_session(
         db, nurse, day=date.fromisoformat(view_session(db, nurse, sid, config=None).scheduled_on)
     )
     assert sid in [s.id for s in listed]
+
+
+def test_a_discharged_record_shows_the_checklist_as_judged_at_discharge(
+    db: Database, staff: dict[str, Actor], tmp_path: Path
+) -> None:
+    nurse = staff["nurse"]
+    sid, end = _ended(db, staff)
+    chart_observation(db, nurse, sid, NORMAL | {"at": (end + timedelta(minutes=5)).isoformat()}, config=None)
+    signing.discharge(
+        db, nurse, sid, signing.DischargeIn(answers=ANSWERS, at=end + timedelta(minutes=30)), config=None
+    )
+    at_discharge = view_session(db, nurse, sid, config=None).discharge
+    stricter = clinic_ending_policy(tmp_path / "clinic", recovery_min=120)
+    assert view_session(db, nurse, sid, config=stricter).discharge == at_discharge
+    assert at_discharge["ok"] is True

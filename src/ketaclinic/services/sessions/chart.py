@@ -305,11 +305,21 @@ def build_chart(session: Session, actor: Actor, row: InfusionSession, config: Co
         ],
         prediction=_prediction(session, row, now),
         next_due=_next_due(row, times, now),
-        discharge=discharge_verdict(session, row, now, answers, config).model_dump(mode="json"),
+        discharge=_discharge(session, row, now, answers, config),
         recovery=recovery_out(session, row, config),
         discharge_questions=[{"key": k, "label": label} for k, label in discharge_criteria().questions],
         missing_for_signature=missing_for_signature(signature_facts(session, row)),
     )
+
+
+def _discharge(
+    session: Session, row: InfusionSession, now: datetime, answers: dict[str, Any], config: Config
+) -> dict[str, Any]:
+    """The checklist as judged at discharge once discharged (a locked record never re-judges), else now."""
+    if row.discharged_at is not None:
+        stored = json.loads(row.discharge_json)
+        return {key: value for key, value in stored.items() if key != "answers"}
+    return dict(discharge_verdict(session, row, now, answers, config).model_dump(mode="json"))
 
 
 def view_session(db: Database, actor: Actor, session_id: int, *, config: Config) -> SessionChart:
