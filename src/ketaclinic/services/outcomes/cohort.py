@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.outcomes import Cohort, CohortRecord, analyse_cohort
+from ketaclinic.outcomes.cohort import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from ketaclinic.outcomes.definitions import DEFAULT_DEFINITION
 from ketaclinic.services.audit import audit
 from ketaclinic.services.outcomes.facts import clinic_cohort
@@ -21,21 +22,9 @@ from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.outcomes import CohortRow, ImportedCohort
 
-# The columns a stored cohort row and a cohort record share by name (the rest are mapped below).
-SHARED_COLUMNS = (
-    "diagnosis",
-    "pain_mechanism",
-    "baseline_nrs",
-    "followup_nrs",
-    "discontinued",
-    "relief_weeks",
-    "relief_ongoing",
-    "age",
-    "sex",
-    "weight_kg",
-    "sessions_planned",
-    "sessions_completed",
-    "total_dose_mg",
+# The columns a stored cohort row and a cohort record share by name (the other two are mapped below).
+SHARED_COLUMNS = tuple(
+    c for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if c not in ("patient_id", "adverse_events")
 )
 
 CLINIC = "clinic"
