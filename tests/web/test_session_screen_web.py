@@ -147,3 +147,17 @@ def test_flowsheet_headings_events_in_time_order_and_the_ketamine_totals(
     events = screen.split("Events and doses")[1].split("</table>")[0].lower()
     assert events.index("labetalol") < events.index("ae: nausea vomiting")
     assert re.search(r"Ketamine given</dt><dd><strong>[\d.,]+ mg</strong> of [\d.,]+ mg planned", screen)
+
+
+def test_a_charted_reading_refreshes_the_ketamine_total_and_what_is_still_needed(
+    open_chart: OpenChart,
+) -> None:
+    _api, sid, nurse = open_chart(True)
+    page = nurse.get(f"/sessions/{sid}").text
+    assert "at least one observation during the infusion" in page and page.count('id="ketamine-total"') == 1
+    reading = {"csrf_token": nurse.csrf, "sbp": "120", "dbp": "75", "hr": "70", "spo2": "98", "rr": "14"}
+    answer = nurse.post(f"/sessions/{sid}/observations", data=reading, headers=HX)
+    assert answer.status_code == 200
+    assert 'id="ketamine-total" hx-swap-oob="true"' in answer.text
+    assert 'id="still-needed"' in answer.text
+    assert "at least one observation during the infusion" not in answer.text

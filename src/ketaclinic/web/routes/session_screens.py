@@ -134,7 +134,7 @@ async def observe_submit(request: Request, session_id: int, db: DbDep, principal
             return _render_chart(request, db, principal, session_id, status, **refused)
         return RedirectResponse(f"/sessions/{session_id}", status_code=303)
     chart = session_chart.view_session(db, principal.actor, session_id, config=get_settings(request))
-    response = render(request, "sessions/_live.html", **_chart_values(chart, **refused))
+    response = render(request, "sessions/_live.html", live_fragment=True, **_chart_values(chart, **refused))
     response.headers["HX-Trigger"] = "refresh-alerts"
     return response
 
