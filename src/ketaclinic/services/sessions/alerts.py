@@ -226,7 +226,7 @@ def acknowledge_alert(db: Database, actor: Actor, session_id: int, alert_id: int
                 "ack_note": {"old": None, "new": body.note},
             },
         )
-        return _alerts_out(session, session_id, [row])[0]
+        return alerts_out(session, session_id, [row])[0]
 
 
 def resolve_alert(db: Database, actor: Actor, session_id: int, alert_id: int, body: ResolveIn) -> AlertOut:
@@ -263,7 +263,7 @@ def resolve_alert(db: Database, actor: Actor, session_id: int, alert_id: int, bo
                 "resolved_by_observation_id": {"old": None, "new": body.observation_id},
             },
         )
-        return _alerts_out(session, session_id, [row])[0]
+        return alerts_out(session, session_id, [row])[0]
 
 
 def _readings_back_in_range(
@@ -356,7 +356,8 @@ class AlertContext:
         return alert_out(row, findings, back_in_range=back, renotified_at=self.renotified.get(row.id))
 
 
-def _alerts_out(session: Session, session_id: int, rows: Iterable[SessionAlert]) -> list[AlertOut]:
+def alerts_out(session: Session, session_id: int, rows: Iterable[SessionAlert]) -> list[AlertOut]:
+    """Alerts of one session as shown, its findings and readings loaded once, most severe first."""
     context = AlertContext.load(session, session_id)
     return sorted(
         (context.out(row) for row in rows), key=lambda a: most_severe_first(a.severity, a.last_raised_at)
@@ -366,4 +367,4 @@ def _alerts_out(session: Session, session_id: int, rows: Iterable[SessionAlert])
 def session_alerts(session: Session, session_id: int) -> list[AlertOut]:
     """Every alert of a session, most severe first, then newest."""
     rows = session.execute(select(SessionAlert).where(SessionAlert.session_id == session_id)).scalars()
-    return _alerts_out(session, session_id, rows)
+    return alerts_out(session, session_id, rows)

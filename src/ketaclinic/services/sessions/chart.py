@@ -22,7 +22,6 @@ from ketaclinic.monitoring import (
     next_due_min,
 )
 from ketaclinic.monitoring.discharge import discharge_criteria
-from ketaclinic.monitoring.ending import ends_early
 from ketaclinic.pharmacology import Infusion, get_band
 from ketaclinic.services.audit import audit
 from ketaclinic.services.patients.records import get_patient_row, patient_label
@@ -49,7 +48,7 @@ from ketaclinic.services.sessions.charting import (
 from ketaclinic.services.sessions.ending import (
     RecoveryOut,
     discharge_verdict,
-    ending_policy,
+    is_early_end,
     planned_end_min,
     recovery_out,
 )
@@ -270,13 +269,7 @@ def build_chart(session: Session, actor: Actor, row: InfusionSession, config: Co
         stop_reason=row.stop_reason,
         early_end_reason=row.early_end_reason,
         start_reason=row.start_reason,
-        completing_now_is_early=row.state in INFUSING
-        and row.started_at is not None
-        and ends_early(
-            minutes_between(row.started_at, now),
-            planned_end_min(session, row),
-            ending_policy(config).early_end_margin_min,
-        ),
+        completing_now_is_early=row.state in INFUSING and is_early_end(session, row, now, config),
         discharged_at=row.discharged_at,
         signed_at=row.signed_at,
         signed_by=row.signed_by,

@@ -20,7 +20,7 @@ from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import SYSTEM, Actor, Permission, require
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.services.sessions.alert_raising import OVERDUE_STATES, catch_up_due, insert_statement
-from ketaclinic.services.sessions.alerts import AlertContext, AlertOut
+from ketaclinic.services.sessions.alerts import AlertOut, alerts_out
 from ketaclinic.services.sessions.charting import Config
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
@@ -108,9 +108,9 @@ def clinic_alerts(
             ).scalars()
         )
         found = [
-            AlertContext.load(session, session_id).out(row)
+            alert
             for session_id, group in groupby(rows, key=lambda r: r.session_id)
-            for row in group
+            for alert in alerts_out(session, session_id, group)
         ]
     return sorted(found, key=lambda a: most_severe_first(a.severity, a.last_raised_at))
 

@@ -41,6 +41,7 @@ from ketaclinic.services.sessions.charting import (
     segment_rows,
 )
 from ketaclinic.settings import Settings
+from ketaclinic.store.tables.plans import DosePlanRow
 from ketaclinic.store.tables.sessions import InfusionSession
 
 POLICY_FILE = "session_ending.toml"
@@ -59,6 +60,9 @@ def planned_end_min(session: Session, row: InfusionSession) -> float | None:
 
 def check_start(session: Session, row: InfusionSession, at: datetime, reason: str, config: Config) -> None:
     """Refuse a start while another session of the plan runs, or out of schedule without a reason."""
+    # Two nurses starting two sessions of one plan at once: the plan row's lock makes the second wait
+    # and then see the first one infusing (SQLite already serialises writers).
+    session.execute(select(DosePlanRow.id).where(DosePlanRow.id == row.plan_id).with_for_update())
     others = session.execute(
         select(InfusionSession).where(InfusionSession.plan_id == row.plan_id, InfusionSession.id != row.id)
     ).scalars()
@@ -90,17 +94,25 @@ def check_start(session: Session, row: InfusionSession, at: datetime, reason: st
 
 def check_end(session: Session, row: InfusionSession, at: datetime, reason: str, config: Config) -> bool:
     """Whether completing at `at` ends the infusion early; a ConflictError when it does without a reason."""
-    if row.started_at is None:
-        return False
-    planned = planned_end_min(session, row)
-    elapsed = minutes_between(row.started_at, at)
-    early = ends_early(elapsed, planned, ending_policy(config).early_end_margin_min)
+    early = is_early_end(session, row, at, config)
     if early and not reason:
+        assert row.started_at is not None  # an early end has a start
         raise ConflictError(
-            f"the infusion is at {elapsed:.0f} of {planned:g} planned min: ending it early needs a reason",
+            f"the infusion is at {minutes_between(row.started_at, at):.0f} of "
+            f"{planned_end_min(session, row):g} planned min: ending it early needs a reason",
             field="early_end_reason",
         )
     return early
+
+
+def is_early_end(session: Session, row: InfusionSession, at: datetime, config: Config) -> bool:
+    """Whether ending the infusion at `at` is more than the clinic's margin before the plan's end."""
+    if row.started_at is None:
+        return False
+    planned = planned_end_min(session, row)
+    return ends_early(
+        minutes_between(row.started_at, at), planned, ending_policy(config).early_end_margin_min
+    )
 
 
 def discharge_verdict(
