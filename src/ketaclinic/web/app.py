@@ -42,6 +42,7 @@ def build_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
     templates.env.filters["num"] = _number
     templates.env.filters["pump_rate"] = _pump_rate
+    templates.env.globals["default_pump_resolution_ml_h"] = DEFAULT_RESOLUTION_ML_H
     templates.env.globals["app_version"] = __version__
     templates.env.globals["action_labels"] = {action.value: label for action, label in ACTION_LABELS.items()}
     return templates

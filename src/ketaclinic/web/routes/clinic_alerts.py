@@ -15,7 +15,7 @@ from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
 router = APIRouter()
 ViewApi = Annotated[Principal, Depends(requires(Permission.SESSIONS_VIEW))]
 ViewPage = Annotated[Principal, Depends(requires(Permission.SESSIONS_VIEW, page=True))]
-# The badge polls every page: a poll is not a person, so it must not keep an idle login alive.
+# The badge and the home page list poll: a poll is not a person, so it must not keep a login alive.
 BadgePoll = Annotated[Principal, Depends(requires(Permission.SESSIONS_VIEW, page=True, passive=True))]
 TAGS: list[str | Any] = ["alerts"]
 
@@ -38,6 +38,6 @@ def alert_badge(request: Request, db: DbDep, principal: BadgePoll) -> Response:
 
 
 @router.get("/alerts/clinic", response_class=HTMLResponse, include_in_schema=False)
-def clinic_alert_list(request: Request, db: DbDep, principal: ViewPage, settings: SettingsDep) -> Response:
+def clinic_alert_list(request: Request, db: DbDep, principal: BadgePoll, settings: SettingsDep) -> Response:
     """The home page's list of open clinic-wide alerts (polled)."""
     return render(request, "_clinic_alerts.html", alerts=clinic_alerts(db, principal.actor, config=settings))

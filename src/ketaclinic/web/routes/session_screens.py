@@ -285,7 +285,7 @@ async def _alert_panel_after(
     error = None
     try:
         change(form)
-    except (ValidationError, ConflictError, NotFoundError) as exc:
+    except (ValidationError, InputError, ConflictError, NotFoundError) as exc:
         error = error_line(exc, chart_words())
     items = session_chart.poll_alerts(db, principal.actor, session_id, config=get_settings(request))
     return render(request, "sessions/_alerts.html", alerts=items, session_id=session_id, alert_error=error)

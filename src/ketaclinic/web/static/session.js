@@ -106,7 +106,9 @@
     var form = event.target;
     if (!(form instanceof HTMLFormElement) || form.method.toLowerCase() !== "post") return;
     if (form.hasAttribute("hx-post") || form.action.endsWith("/logout")) return;
-    if (form.dataset.loginChecked === "1") return;
+    // The re-sent submit after the check goes through once; "pending" stays set, so a click while
+    // that post is in flight is dropped instead of sending the form again.
+    if (form.dataset.loginChecked === "1") { delete form.dataset.loginChecked; return; }
     event.preventDefault();
     if (form.dataset.pending === "1") return;
     form.dataset.pending = "1";
@@ -119,6 +121,12 @@
       })
       .catch(function () { form.dataset.pending = ""; });
   }, true);
+
+  // Back to a page kept in the browser's cache: its forms can be sent again.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) return;
+    document.querySelectorAll("form[data-pending]").forEach(function (form) { form.dataset.pending = ""; });
+  });
 
   check();
   setInterval(check, CHECK_EVERY_MS);
