@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+import ketaclinic.data
 from ketaclinic.cli import app as cli_app
 from ketaclinic.dosing import HardLimitError
 
@@ -71,3 +72,14 @@ def test_the_cli_applies_the_clinic_hard_limit(monkeypatch: pytest.MonkeyPatch, 
     assert (from_config["verdict"], from_config["limit"]) == ("hard", 0.4)
     refused = runner.invoke(cli_app, ["dose", "plan", "--protocol", "cohen2018-test", "--weight-kg", "70"])
     assert isinstance(refused.exception, HardLimitError) and "Clinic pharmacy 2026" in str(refused.exception)
+
+
+def test_dose_plan_finds_the_clinics_own_protocols(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    shipped = Path(ketaclinic.data.__file__).parent / "protocols" / "cohen2018-test.toml"
+    config_dir = tmp_path / "clinic"
+    (config_dir / "protocols").mkdir(parents=True)
+    own = shipped.read_text(encoding="utf-8").replace('id = "cohen2018-test"', 'id = "clinic-test"')
+    (config_dir / "protocols" / "clinic-test.toml").write_text(own, encoding="utf-8")
+    monkeypatch.setenv("KETACLINIC_CONFIG_DIR", str(config_dir))
+    plan = _cli(["dose", "plan", "--protocol", "clinic-test", "--weight-kg", "70", "--json"])
+    assert plan["protocol"] == "clinic-test"

@@ -36,6 +36,9 @@ CHOICE_LABELS: dict[str, str] = {
     "rate_mg_kg_h": "Rate per kg",
 }
 _BLOCK_KEYS = ("dose_mg", "dose_mg_kg", "rate_mg_h", "rate_mg_kg_h", "duration_min")
+# Plausibility, not clinical limits (a choice outside the published range is already a soft breach
+# with its source): refuse only what cannot be a series (more than 30 sessions) or a session (longer
+# than the 7 days of the longest continuous protocols), i.e. a typo.
 MAX_SESSIONS = 30
 MAX_DURATION_MIN = 7 * 24 * 60
 

@@ -268,8 +268,7 @@ class DosePlan:
                 note=weight["note"],
             ),
             concentration_mg_ml=data["concentration_mg_ml"],
-            # Plans stored before pump resolutions existed programmed rates to 0.1 mL/h.
-            pump_resolution_ml_h=data.get("pump_resolution_ml_h", 0.1),
+            pump_resolution_ml_h=data.get("pump_resolution_ml_h", pump.DEFAULT_RESOLUTION_ML_H),
             container_volume_ml=data["container_volume_ml"],
             model_key=data["model"],
             sessions=tuple(SessionPlan.from_json_dict(s) for s in data["sessions"]),

@@ -13,6 +13,7 @@ from ketaclinic.cli.output import emit_json, fail
 from ketaclinic.dosing import (
     DosePlan,
     DrugLibrary,
+    Protocol,
     build_plan,
     check_dose,
     get_protocol,
@@ -23,7 +24,7 @@ from ketaclinic.dosing import (
 )
 from ketaclinic.dosing.pump import pump_ml_h_text
 from ketaclinic.errors import InputError
-from ketaclinic.services.reference import clinic_library
+from ketaclinic.services.reference import ClinicReference, clinic_library
 
 dose_app = typer.Typer(help="Dose plans and drug-library checks.", no_args_is_help=True)
 library_app = typer.Typer(help="The smart-pump drug library.", no_args_is_help=True)
@@ -42,12 +43,24 @@ ProtocolsDirOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
+def _clinic_reference() -> ClinicReference:
+    """The clinic's library and protocols (KETACLINIC_CONFIG_DIR), or the shipped ones."""
+    config_dir = os.environ.get("KETACLINIC_CONFIG_DIR")  # read alone: no settings side effects here
+    return clinic_library(Path(config_dir) if config_dir else None)
+
+
 def _clinic_library(override_path: Path | None) -> DrugLibrary:
     """The library every check here uses: --library when given, else the clinic's (KETACLINIC_CONFIG_DIR)."""
     if override_path is not None:
         return load_library(override_path)
-    config_dir = os.environ.get("KETACLINIC_CONFIG_DIR")  # read alone: no settings side effects here
-    return clinic_library(Path(config_dir) if config_dir else None).library
+    return _clinic_reference().library
+
+
+def _protocol(protocol_id: str, protocols_dir: Path | None) -> Protocol:
+    """--protocols-dir when given, else the clinic's protocols like the web's plan builder."""
+    if protocols_dir is not None:
+        return get_protocol(protocol_id, extra_dir=protocols_dir)
+    return _clinic_reference().protocol(protocol_id)
 
 
 def _parse_date(text: str | None) -> date | None:
@@ -128,7 +141,7 @@ def plan_command(
 ) -> None:
     """Compute a dose plan for a protocol and a patient; hard-limit breaches are refused (exit 2)."""
     plan = build_plan(
-        get_protocol(protocol, extra_dir=protocols_dir),
+        _protocol(protocol, protocols_dir),
         weight_kg=weight_kg,
         height_cm=height_cm,
         sex=sex,

@@ -13,7 +13,13 @@ from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM
 from ketaclinic.dosing.weight_checks import WeightPolicy
 from ketaclinic.errors import ConflictError, NotFoundError
 from ketaclinic.services.audit import audit
-from ketaclinic.services.patients.records import PatientOut, age_years, get_patient_row, patient_out
+from ketaclinic.services.patients.records import (
+    PatientOut,
+    age_years,
+    get_patient_row,
+    measurements_on_record,
+    patient_out,
+)
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings
@@ -49,13 +55,9 @@ class StrikeOutIn(BaseModel):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
-def _weights_on_record(patient: Patient) -> list[Measurement]:
-    return [m for m in patient.measurements if m.weight_kg is not None and m.struck_out_at is None]
-
-
 def neighbouring_weight(patient: Patient, on: date) -> float | None:
     """What a weight measured `on` is compared with: the last on or before that date, else the first after."""
-    weights = _weights_on_record(patient)
+    weights = measurements_on_record(patient, "weight_kg")
     before = [m for m in weights if m.measured_on <= on]
     if before:
         return before[-1].weight_kg

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from ketaclinic.errors import NotFoundError
 from ketaclinic.screening.diagnoses import PriorTreatmentOutcome, get_diagnosis
 from ketaclinic.services.permissions import Actor
-from ketaclinic.store.tables.patients import Patient
+from ketaclinic.store.tables.patients import Measurement, Patient
 
 Sex = Literal["female", "male", "other", "unknown"]
 
@@ -97,14 +97,17 @@ def _age_band(age: int) -> str:
     return f"{low}-{low + 9}"
 
 
+def measurements_on_record(
+    patient: Patient, attribute: Literal["weight_kg", "height_cm"]
+) -> list[Measurement]:
+    """The measurements carrying `attribute`, oldest first; struck-out ones are not on record."""
+    return [m for m in patient.measurements if getattr(m, attribute) is not None and m.struck_out_at is None]
+
+
 def latest_measure(patient: Patient, attribute: Literal["weight_kg", "height_cm"]) -> float | None:
-    """The most recent weight or height on record (struck-out measurements are not on record)."""
-    values = [
-        getattr(m, attribute)
-        for m in patient.measurements
-        if getattr(m, attribute) is not None and m.struck_out_at is None
-    ]
-    return values[-1] if values else None
+    """The most recent weight or height on record."""
+    on_record = measurements_on_record(patient, attribute)
+    return getattr(on_record[-1], attribute) if on_record else None
 
 
 def patient_out(patient: Patient) -> PatientOut:

@@ -175,11 +175,11 @@ def create_plan(
             )
         raise
     plan = with_override_breach(plan, reference.weights, inputs)
-    breaches = plan.soft_breaches
-    # The override's own breach (listed last) carries the reason given with the override.
+    breach = override_breach(reference.weights, inputs)
+    # The override's own breach carries the reason given with the override.
     reasons = {}
-    if override_breach(reference.weights, inputs) is not None:
-        reasons[str(len(breaches) - 1)] = {
+    if breach is not None:
+        reasons[str(plan.soft_breaches.index(breach))] = {
             "reason": data.weight_reason,
             "by": actor.username,
             "at": utcnow().isoformat(),
