@@ -42,6 +42,9 @@ from ketaclinic.store.tables.sessions import (
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
+# The one notification kind so far: a critical alert still unacknowledged past the policy time.
+RENOTIFY = "critical_unacknowledged"
+
 
 class FindingOut(BaseModel):
     """One finding an alert collected: its history of readings."""
@@ -338,7 +341,7 @@ class AlertContext:
         ).scalars()
         notes = session.execute(
             select(AlertNotification.alert_id, AlertNotification.created_at).where(
-                AlertNotification.session_id == session_id
+                AlertNotification.session_id == session_id, AlertNotification.kind == RENOTIFY
             )
         )
         return cls(list(findings), list(readings), {alert_id: at for alert_id, at in notes})
