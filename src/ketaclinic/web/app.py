@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from ketaclinic import __version__
+from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM, MIN_WEIGHT_KG
 from ketaclinic.dosing.pump import DEFAULT_RESOLUTION_ML_H, pump_ml_h_text
 from ketaclinic.monitoring import ACTION_LABELS
 from ketaclinic.settings import Settings, load_settings
@@ -43,6 +44,12 @@ def build_templates() -> Jinja2Templates:
     templates.env.filters["num"] = _number
     templates.env.filters["pump_rate"] = _pump_rate
     templates.env.globals["default_pump_resolution_ml_h"] = DEFAULT_RESOLUTION_ML_H
+    templates.env.globals["bounds"] = {
+        "min_weight_kg": MIN_WEIGHT_KG,
+        "max_weight_kg": MAX_WEIGHT_KG,
+        "min_height_cm": MIN_HEIGHT_CM,
+        "max_height_cm": MAX_HEIGHT_CM,
+    }
     templates.env.globals["app_version"] = __version__
     templates.env.globals["action_labels"] = {action.value: label for action, label in ACTION_LABELS.items()}
     return templates
