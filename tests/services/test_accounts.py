@@ -85,7 +85,11 @@ def test_api_token_lifecycle(db: Database, staff: dict[str, Actor]) -> None:
     assert accounts.resolve_api_token(db, secret) is None
     with db.transaction() as session:
         actions = (
-            session.execute(select(AuditEvent.action).where(AuditEvent.entity == "api_token")).scalars().all()
+            session.execute(
+                select(AuditEvent.action).where(AuditEvent.entity == "api_token").order_by(AuditEvent.seq)
+            )
+            .scalars()
+            .all()
         )
     assert actions == ["create", "revoke"]
 

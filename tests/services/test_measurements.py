@@ -121,7 +121,9 @@ def test_striking_out_puts_the_previous_weight_back_on_record(db: Database, staf
         )
     with db.transaction() as session:
         actions = list(
-            session.execute(select(AuditEvent.action).where(AuditEvent.entity == "measurement")).scalars()
+            session.execute(
+                select(AuditEvent.action).where(AuditEvent.entity == "measurement").order_by(AuditEvent.seq)
+            ).scalars()
         )
     assert actions == ["create", "strike_out"]
 
