@@ -58,7 +58,7 @@ def build_templates() -> Jinja2Templates:
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     """Build the app; `settings` and `db` default to the environment's."""
     settings = settings or load_settings()
-    db = db or Database.from_url(settings.database_url)
+    db = db or Database.for_settings(settings)
     app = FastAPI(
         title="ketaclinic",
         version=__version__,

@@ -16,7 +16,7 @@ def open_database() -> Database:
     """The database named by the environment, migrated to the newest schema."""
     from ketaclinic.store.migrate import upgrade
 
-    database = Database.from_url(load_settings().database_url)
+    database = Database.for_settings(load_settings())
     upgrade(database.engine)
     return database
 
