@@ -124,8 +124,9 @@ def _compare(
 def _record_mismatches(session: Session) -> Iterator[RecordMismatch]:
     recorded = _recorded(session, {kind.entity for kind in AUDITED_RECORDS})
     for kind in AUDITED_RECORDS:
-        for row in session.execute(select(kind.table)).scalars():
-            entity_id = str(inspect(row).identity[0])
+        rows: Iterator[Any] = iter(session.execute(select(kind.table)).scalars())
+        for row in rows:
+            entity_id = str(row.id)  # every audited table's key is `id`
             fields = recorded.get((kind.entity, entity_id))
             if fields is None:
                 yield RecordMismatch(
