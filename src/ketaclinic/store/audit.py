@@ -193,8 +193,13 @@ def _walk(
         if event.prev_hash != prev_hash:
             problem = f"event {event.seq} does not follow event {event.seq - 1}"
             return ChainReport(False, count, event.seq, problem), seen
-        if _recomputed(event, key if event.seq >= keyed_from_seq else None) != event.hash:
-            problem = f"event {event.seq} was altered or not sealed with this clinic's key (HMAC mismatch)"
+        keyed = event.seq >= keyed_from_seq
+        if _recomputed(event, key if keyed else None) != event.hash:
+            problem = (
+                f"event {event.seq} was altered or not sealed with this clinic's key (HMAC mismatch)"
+                if keyed
+                else f"event {event.seq} was altered (its unkeyed v1 SHA-256 does not match)"
+            )
             return ChainReport(False, count, event.seq, problem), seen
         if event.seq in wanted:
             seen[event.seq] = event.hash

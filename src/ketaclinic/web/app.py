@@ -5,9 +5,12 @@ Route modules in `ketaclinic.web.routes` are discovered: each exposes `router` a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import logging
 import pkgutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -18,13 +21,17 @@ from ketaclinic import __version__
 from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM, MIN_WEIGHT_KG
 from ketaclinic.dosing.pump import DEFAULT_RESOLUTION_ML_H, pump_ml_h_text
 from ketaclinic.monitoring import ACTION_LABELS
+from ketaclinic.services.audit import checkpoint_if_due
 from ketaclinic.settings import Settings, load_settings
+from ketaclinic.store.checkpoints import Checkpoint
 from ketaclinic.store.db import Database
 from ketaclinic.web import routes
 from ketaclinic.web.nav import NavItem
 from ketaclinic.web.problems import install_error_handlers
 
 WEB_DIR = Path(__file__).parent
+# How often the server looks at the audit chain's head (one-row read) to see whether a checkpoint is due.
+CHECKPOINT_POLL_S = 30.0
 
 
 def _number(value: float | int | None, digits: int = 1) -> str:
@@ -55,6 +62,36 @@ def build_templates() -> Jinja2Templates:
     return templates
 
 
+async def write_checkpoints(settings: Settings, db: Database, poll_s: float = CHECKPOINT_POLL_S) -> None:
+    """Anchor the audit chain's head outside the database at start, then on the clinic's schedule."""
+    last: Checkpoint | None = None
+    while True:
+        try:
+            written = await asyncio.to_thread(
+                checkpoint_if_due,
+                db,
+                settings.audit_checkpoints,
+                last,
+                interval_min=settings.audit_checkpoint_interval_min,
+                every_events=settings.audit_checkpoint_every_events,
+            )
+            last = written or last
+        except Exception:  # a full disk or a database restart must not stop the server
+            logging.getLogger("ketaclinic.audit").exception("audit checkpoint failed; retrying")
+        await asyncio.sleep(poll_s)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    writer = asyncio.create_task(write_checkpoints(app.state.settings, app.state.db))
+    try:
+        yield
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     """Build the app; `settings` and `db` default to the environment's."""
     settings = settings or load_settings()
@@ -65,6 +102,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         description="Ketamine infusion service for refractory chronic pain. Errors are problem+json.",
         docs_url="/docs",
         openapi_url="/api/v1/openapi.json",
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.db = db
