@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.store.audit import ChainReport, append_event, field_changes, head_checkpoint, verify_chain
 from ketaclinic.store.base import utcnow
-from ketaclinic.store.checkpoints import Checkpoint, append_checkpoint, read_checkpoints
+from ketaclinic.store.checkpoints import Checkpoint, CheckpointFileError, append_checkpoint, read_checkpoints
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
 
@@ -53,7 +53,10 @@ def audit(
 
 def verify(db: Database, checkpoints: Path | None = None) -> ChainReport:
     """Check the whole chain, and that every checkpoint in the `checkpoints` file is a prefix of it."""
-    anchors = read_checkpoints(checkpoints) if checkpoints is not None else []
+    try:
+        anchors = read_checkpoints(checkpoints) if checkpoints is not None else []
+    except CheckpointFileError as damaged:
+        return ChainReport(False, 0, None, str(damaged))
     with db.read() as session:
         return verify_chain(session, anchors)
 
