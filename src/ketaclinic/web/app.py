@@ -62,28 +62,37 @@ def build_templates() -> Jinja2Templates:
     return templates
 
 
-async def write_checkpoints(settings: Settings, db: Database, poll_s: float = CHECKPOINT_POLL_S) -> None:
-    """Anchor the audit chain's head outside the database at start, then on the clinic's schedule."""
-    last: Checkpoint | None = None
+async def _checkpoint_if_due(settings: Settings, db: Database, last: Checkpoint | None) -> Checkpoint | None:
+    """The scheduled checkpoint, off the event loop; a failure is logged, never stops the server."""
+    try:
+        return await asyncio.to_thread(
+            checkpoint_if_due,
+            db,
+            settings.audit_checkpoints,
+            last,
+            interval_min=settings.audit_checkpoint_interval_min,
+            every_events=settings.audit_checkpoint_every_events,
+        )
+    except Exception:  # a full disk or a database restart: try again at the next poll
+        logging.getLogger("ketaclinic.audit").exception("audit checkpoint failed; retrying")
+        return None
+
+
+async def write_checkpoints(
+    settings: Settings, db: Database, last: Checkpoint | None, poll_s: float = CHECKPOINT_POLL_S
+) -> None:
+    """After the start's checkpoint, anchor the audit chain's head on the clinic's schedule."""
     while True:
-        try:
-            written = await asyncio.to_thread(
-                checkpoint_if_due,
-                db,
-                settings.audit_checkpoints,
-                last,
-                interval_min=settings.audit_checkpoint_interval_min,
-                every_events=settings.audit_checkpoint_every_events,
-            )
-            last = written or last
-        except Exception:  # a full disk or a database restart must not stop the server
-            logging.getLogger("ketaclinic.audit").exception("audit checkpoint failed; retrying")
         await asyncio.sleep(poll_s)
+        last = await _checkpoint_if_due(settings, db, last) or last
 
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    writer = asyncio.create_task(write_checkpoints(app.state.settings, app.state.db))
+    settings: Settings = app.state.settings
+    # The head is anchored before the first request: a restored or emptied database shows at once.
+    first = await _checkpoint_if_due(settings, app.state.db, None)
+    writer = asyncio.create_task(write_checkpoints(settings, app.state.db, first))
     try:
         yield
     finally:
