@@ -24,7 +24,7 @@ class Settings:
     idle_warning_min: int = 2  # local policy: how long before the idle logout an open screen warns
     config_dir: Path | None = None
     secure_cookies: bool = False
-    audit_checkpoints_file: Path | None = None  # None: var_dir / "audit-checkpoints"
+    audit_checkpoints: Path | None = None  # None: var_dir / "audit-checkpoints"
     # Local policy: how often the server anchors the audit chain's head outside the database.
     audit_checkpoint_interval_min: int = 60
     audit_checkpoint_every_events: int = 1000
@@ -35,9 +35,9 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @property
-    def audit_checkpoints(self) -> Path:
+    def audit_checkpoint_file(self) -> Path:
         """The append-only file of audit chain checkpoints (KETACLINIC_AUDIT_CHECKPOINTS)."""
-        return self.audit_checkpoints_file or self.var_dir / "audit-checkpoints"
+        return self.audit_checkpoints or self.var_dir / "audit-checkpoints"
 
 
 def _read_or_create_secret(var_dir: Path) -> str:
@@ -88,7 +88,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         idle_warning_min=_whole_number(source, "KETACLINIC_IDLE_WARNING_MIN", 2),
         config_dir=Path(config_dir) if config_dir else None,
         secure_cookies=_flag(source, "KETACLINIC_SECURE_COOKIES"),
-        audit_checkpoints_file=Path(checkpoints) if checkpoints else None,
+        audit_checkpoints=Path(checkpoints) if checkpoints else None,
         audit_checkpoint_interval_min=_whole_number(source, "KETACLINIC_AUDIT_CHECKPOINT_INTERVAL_MIN", 60),
         audit_checkpoint_every_events=_whole_number(
             source, "KETACLINIC_AUDIT_CHECKPOINT_EVERY_EVENTS", 1000, unit="events"

@@ -68,7 +68,7 @@ async def _checkpoint_if_due(settings: Settings, db: Database, last: Checkpoint 
         return await asyncio.to_thread(
             checkpoint_if_due,
             db,
-            settings.audit_checkpoints,
+            settings.audit_checkpoint_file,
             last,
             interval_min=settings.audit_checkpoint_interval_min,
             every_events=settings.audit_checkpoint_every_events,

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         """Prove the audit trail intact and held to every checkpoint, or name what breaks it (exit 1)."""
         from ketaclinic.services.audit import verify
 
-        checkpoints = load_settings().audit_checkpoints
+        checkpoints = load_settings().audit_checkpoint_file
         database = open_database()
         report = verify(database, checkpoints)
         if not report.ok:
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         """Append the chain's head (event, HMAC, time, installation) to the checkpoint file."""
         from ketaclinic.services.audit import checkpoint
 
-        path = load_settings().audit_checkpoints
+        path = load_settings().audit_checkpoint_file
         anchor = checkpoint(open_database(), path)
         typer.echo(f"checkpoint: event {anchor.seq} at {anchor.time} appended to {path}")
 

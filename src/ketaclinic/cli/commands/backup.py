@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         database = Database.for_settings(settings)
         restore(database, file, force=force)
-        report = verify(Database.for_settings(settings), settings.audit_checkpoints)
+        report = verify(Database.for_settings(settings), settings.audit_checkpoint_file)
         typer.echo(f"restored {file}; audit trail: {'ok' if report.ok else 'broken'}, {report.events} events")
         if not report.ok:
             typer.echo(f"broken: {report.problem} (first bad event: {report.first_bad_seq})", err=True)
