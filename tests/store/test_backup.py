@@ -139,3 +139,14 @@ def test_a_plain_copy_of_a_live_sqlite_file_misses_committed_events(
     shutil.copy(live, copied)
     assert _events(sqlite_db) == 5
     assert _sqlite_file_events(copied) < 5
+
+
+def test_postgresql_without_its_client_gets_a_clear_message(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("the PostgreSQL client is only needed for PostgreSQL")
+    monkeypatch.setattr("ketaclinic.store.backup.shutil.which", lambda _name: None)
+    with pytest.raises(ConflictError, match="pg_dump is not installed: install the PostgreSQL client"):
+        backup(db, tmp_path / "clinic.backup")
+    assert not (tmp_path / "clinic.backup").exists()

@@ -31,13 +31,13 @@ def _sqlite_path(url: URL) -> Path:
 
 
 def _libpq(url: URL) -> tuple[str, list[str]]:
-    """The URL as pg_dump/pg_restore take it, and `--schema` when the URL pins a search_path."""
+    """The URL as pg_dump/pg_restore take it (no password), and `--schema` when it pins a search_path."""
     given = url.query.get("options") or ()
     schema_args: list[str] = []
     for value in [given] if isinstance(given, str) else given:
         if value.startswith("-csearch_path="):
             schema_args = ["--schema", value.removeprefix("-csearch_path=")]
-    plain = url.set(drivername="postgresql").difference_update_query(["options"])
+    plain = url.set(drivername="postgresql", password=None).difference_update_query(["options"])
     return plain.render_as_string(hide_password=False), schema_args
 
 
@@ -52,8 +52,10 @@ def _pg_tool(name: str) -> str:
     return found
 
 
-def _run(argv: list[str]) -> None:
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+def _run(argv: list[str], url: URL) -> None:
+    # The password goes in the environment, not the command line other users can read in `ps`.
+    env = os.environ | ({"PGPASSWORD": url.password} if url.password else {})
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise ConflictError(f"{Path(argv[0]).name} failed: {last}")
@@ -80,7 +82,8 @@ def backup(db: Database, target: Path) -> None:
             source.close()
     else:
         dsn, schema = _libpq(url)
-        _run([_pg_tool("pg_dump"), "--format=custom", "--no-owner", *schema, "--file", str(partial), dsn])
+        dump = [_pg_tool("pg_dump"), "--format=custom", "--no-owner", *schema, "--file", str(partial), dsn]
+        _run(dump, url)
     _fsync(partial)
     partial.replace(target)
 
@@ -133,5 +136,6 @@ def restore(db: Database, source: Path, *, force: bool = False) -> None:
             "--dbname",
             dsn,
             str(source),
-        ]
+        ],
+        url,
     )
