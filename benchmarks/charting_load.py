@@ -46,11 +46,13 @@ from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.services.sessions.booking import SessionCreate, create_session
 from ketaclinic.services.sessions.charting import RateIn
 from ketaclinic.services.sessions.lifecycle import CheckInIn, check_in, start
-from ketaclinic.store.audit import count_events
+from ketaclinic.store.audit import audit_chain_key, count_events
 from ketaclinic.store.db import Database, make_engine
 from ketaclinic.store.migrate import upgrade
 from ketaclinic.store.tables.plans import DosePlanRow
 from ketaclinic.store.tables.sessions import SessionAlert, SessionObservation
+
+BENCH_SECRET_KEY = "bench-secret"
 
 P99_TARGET_MS = 100.0
 BASELINE: dict[str, float] = {"sbp": 128, "dbp": 78, "hr": 72, "spo2": 98, "nrs": 7}
@@ -182,14 +184,14 @@ def run(label: str, url: str, nurses: int, readings: int, seconds: float, pace_s
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
-    db = Database.from_url(url)
+    db = Database.from_url(url, audit_key=audit_chain_key(BENCH_SECRET_KEY))
     pairs = _seed(db, nurses)
     with db.transaction() as session:
         audit_before = count_events(session)
     port = _free_port()
     env = os.environ | {
         "KETACLINIC_DATABASE_URL": url,
-        "KETACLINIC_SECRET_KEY": "bench-secret",
+        "KETACLINIC_SECRET_KEY": BENCH_SECRET_KEY,
         "KETACLINIC_VAR_DIR": tempfile.mkdtemp(prefix="kc-bench-var-"),
     }
     server = subprocess.Popen(

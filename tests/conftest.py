@@ -18,7 +18,7 @@ from sqlalchemy import text
 from ketaclinic.services import accounts
 from ketaclinic.services.permissions import SYSTEM, Actor, Role
 from ketaclinic.settings import Settings
-from ketaclinic.store.audit import GENESIS_HASH
+from ketaclinic.store.audit import GENESIS_HASH, audit_chain_key
 from ketaclinic.store.base import Base
 from ketaclinic.store.db import Database, make_engine
 from ketaclinic.store.migrate import upgrade
@@ -27,6 +27,8 @@ from ketaclinic.store.tables import load_all
 PG_URL = os.environ.get("KETACLINIC_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 STAFF_PASSWORD = "correct-horse-battery"
+TEST_SECRET_KEY = "test-secret"
+TEST_AUDIT_KEY = audit_chain_key(TEST_SECRET_KEY)
 CSRF_PATTERN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 # No per-example deadline: on a loaded CI machine it fails correct code on wall-clock time alone.
@@ -91,7 +93,7 @@ def _fast_password_hashing() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def pg_database(pg_url: str) -> Iterator[Database]:
     """One engine for the whole run (connecting costs more than a test)."""
-    database = Database.from_url(pg_url)
+    database = Database.from_url(pg_url, audit_key=TEST_AUDIT_KEY)
     yield database
     database.dispose()
 
@@ -106,7 +108,7 @@ def open_test_database(request: pytest.FixtureRequest, backend: str, folder: Pat
         return
     path = folder / "ketaclinic.db"
     shutil.copy(request.getfixturevalue("sqlite_template"), path)
-    database = Database.from_url(f"sqlite:///{path}")
+    database = Database.from_url(f"sqlite:///{path}", audit_key=TEST_AUDIT_KEY)
     try:
         yield database
     finally:
@@ -164,7 +166,7 @@ def staff(db: Database) -> dict[str, Actor]:
 @pytest.fixture
 def settings(tmp_path: Path, web_db: Database) -> Settings:
     """Settings pointing at the test database."""
-    return Settings(database_url=database_url(web_db), secret_key="test-secret", var_dir=tmp_path)
+    return Settings(database_url=database_url(web_db), secret_key=TEST_SECRET_KEY, var_dir=tmp_path)
 
 
 @pytest.fixture

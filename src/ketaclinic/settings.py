@@ -24,11 +24,20 @@ class Settings:
     idle_warning_min: int = 2  # local policy: how long before the idle logout an open screen warns
     config_dir: Path | None = None
     secure_cookies: bool = False
+    audit_checkpoints: Path | None = None  # None: var_dir / "audit-checkpoints"
+    # Local policy: how often the server anchors the audit chain's head outside the database.
+    audit_checkpoint_interval_min: int = 60
+    audit_checkpoint_every_events: int = 1000
 
     @property
     def is_sqlite(self) -> bool:
         """True when the store is the embedded SQLite file."""
         return self.database_url.startswith("sqlite")
+
+    @property
+    def audit_checkpoint_file(self) -> Path:
+        """The append-only file of audit chain checkpoints (KETACLINIC_AUDIT_CHECKPOINTS)."""
+        return self.audit_checkpoints or self.var_dir / "audit-checkpoints"
 
 
 def _read_or_create_secret(var_dir: Path) -> str:
@@ -43,11 +52,11 @@ def _read_or_create_secret(var_dir: Path) -> str:
     return key
 
 
-def _whole_minutes(source: Mapping[str, str], name: str, default: int) -> int:
-    """A positive whole number of minutes from the environment, or an InputError naming the variable."""
+def _whole_number(source: Mapping[str, str], name: str, default: int, unit: str = "minutes") -> int:
+    """A positive whole number from the environment, or an InputError naming the variable."""
     raw = source.get(name, str(default)).strip()
     if not raw.isdecimal() or int(raw) < 1:
-        raise InputError(f"expected a whole number of minutes of at least 1, got {raw!r}", field=name)
+        raise InputError(f"expected a whole number of {unit} of at least 1, got {raw!r}", field=name)
     return int(raw)
 
 
@@ -70,12 +79,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     secret_key = source.get("KETACLINIC_SECRET_KEY") or _read_or_create_secret(var_dir)
     config_dir = source.get("KETACLINIC_CONFIG_DIR")
+    checkpoints = source.get("KETACLINIC_AUDIT_CHECKPOINTS")
     return Settings(
         database_url=database_url,
         secret_key=secret_key,
         var_dir=var_dir,
-        idle_timeout_min=_whole_minutes(source, "KETACLINIC_IDLE_TIMEOUT_MIN", 15),
-        idle_warning_min=_whole_minutes(source, "KETACLINIC_IDLE_WARNING_MIN", 2),
+        idle_timeout_min=_whole_number(source, "KETACLINIC_IDLE_TIMEOUT_MIN", 15),
+        idle_warning_min=_whole_number(source, "KETACLINIC_IDLE_WARNING_MIN", 2),
         config_dir=Path(config_dir) if config_dir else None,
         secure_cookies=_flag(source, "KETACLINIC_SECURE_COOKIES"),
+        audit_checkpoints=Path(checkpoints) if checkpoints else None,
+        audit_checkpoint_interval_min=_whole_number(source, "KETACLINIC_AUDIT_CHECKPOINT_INTERVAL_MIN", 60),
+        audit_checkpoint_every_events=_whole_number(
+            source, "KETACLINIC_AUDIT_CHECKPOINT_EVERY_EVENTS", 1000, unit="events"
+        ),
     )

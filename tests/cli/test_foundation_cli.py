@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -44,6 +45,7 @@ def test_audit_verify_passes_after_the_demo_and_fails_after_tampering(demo_dir: 
     assert int(ok.stdout.split()[1]) > 0
     tampered = tmp_path / "tampered"
     tampered.mkdir()
+    shutil.copy(demo_dir / "secret_key", tampered / "secret_key")  # the same clinic, its trail edited
     source = sqlite3.connect(demo_dir / "ketaclinic.db")
     copy = sqlite3.connect(tampered / "ketaclinic.db")
     source.backup(copy)

@@ -9,25 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from ketaclinic.services.audit import audit, verify
 from ketaclinic.services.permissions import SYSTEM
 from ketaclinic.store.db import Database
-
-
-def _fill(db: Database, n: int) -> None:
-    for i in range(n):
-        with db.transaction() as session:
-            audit(
-                session, SYSTEM, "update", "thing", i, {"value": {"old": i, "new": i + 1}}, reason=f"step {i}"
-            )
-
-
-def _behind_the_apps_back(db: Database, sql: str, **params: object) -> None:
-    """Raw SQL with the append-only guard switched off, as an attacker with database access would."""
-    with db.engine.begin() as connection:
-        if db.dialect == "sqlite":
-            connection.exec_driver_sql("DROP TRIGGER IF EXISTS audit_events_no_update")
-            connection.exec_driver_sql("DROP TRIGGER IF EXISTS audit_events_no_delete")
-        else:
-            connection.execute(text("SET LOCAL session_replication_role = replica"))
-        connection.execute(text(sql), params)
+from tests.audit_support import behind_the_apps_back, fill_chain
 
 
 def test_empty_chain_verifies(db: Database) -> None:
@@ -36,7 +18,7 @@ def test_empty_chain_verifies(db: Database) -> None:
 
 
 def test_chain_of_events_verifies(db: Database) -> None:
-    _fill(db, 5)
+    fill_chain(db, 5)
     report = verify(db)
     assert report.ok
     assert report.events == 5
@@ -44,15 +26,15 @@ def test_chain_of_events_verifies(db: Database) -> None:
 
 @pytest.mark.parametrize("statement", ["UPDATE audit_events SET reason = 'x'", "DELETE FROM audit_events"])
 def test_database_refuses_update_and_delete(db: Database, statement: str) -> None:
-    _fill(db, 2)
+    fill_chain(db, 2)
     with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as connection:
         connection.execute(text(statement))
     assert verify(db).ok
 
 
 def test_edited_event_is_named(db: Database) -> None:
-    _fill(db, 5)
-    _behind_the_apps_back(db, "UPDATE audit_events SET changes_json = '{}' WHERE seq = 3")
+    fill_chain(db, 5)
+    behind_the_apps_back(db, "UPDATE audit_events SET changes_json = '{}' WHERE seq = 3")
     report = verify(db)
     assert not report.ok
     assert report.first_bad_seq == 3
@@ -60,24 +42,24 @@ def test_edited_event_is_named(db: Database) -> None:
 
 
 def test_deleted_event_is_named(db: Database) -> None:
-    _fill(db, 5)
-    _behind_the_apps_back(db, "DELETE FROM audit_events WHERE seq = 2")
+    fill_chain(db, 5)
+    behind_the_apps_back(db, "DELETE FROM audit_events WHERE seq = 2")
     report = verify(db)
     assert not report.ok
     assert report.first_bad_seq == 2
 
 
 def test_deleted_last_event_is_detected_by_the_head(db: Database) -> None:
-    _fill(db, 4)
-    _behind_the_apps_back(db, "DELETE FROM audit_events WHERE seq = 4")
+    fill_chain(db, 4)
+    behind_the_apps_back(db, "DELETE FROM audit_events WHERE seq = 4")
     report = verify(db)
     assert not report.ok
     assert report.first_bad_seq == 4
 
 
 def test_inserted_event_is_named(db: Database) -> None:
-    _fill(db, 3)
-    _behind_the_apps_back(
+    fill_chain(db, 3)
+    behind_the_apps_back(
         db,
         "INSERT INTO audit_events (seq, occurred_at, actor, actor_role, action, entity, entity_id,"
         " changes_json, reason, prev_hash, hash)"
@@ -92,7 +74,7 @@ def test_inserted_event_is_named(db: Database) -> None:
 
 
 def test_rolled_back_write_leaves_no_event(db: Database) -> None:
-    _fill(db, 1)
+    fill_chain(db, 1)
     with pytest.raises(RuntimeError), db.transaction() as session:
         audit(session, SYSTEM, "create", "thing", 99)
         raise RuntimeError("failure after the audit row")

@@ -1,21 +1,32 @@
-"""Use cases on the audit trail: record inside a transaction, verify the chain, list events."""
+"""Use cases on the audit trail: record inside a transaction, checkpoint and verify the chain, list events."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketaclinic.services.permissions import Actor, Permission, require
-from ketaclinic.store.audit import ChainReport, append_event, field_changes, verify_chain
+from ketaclinic.store.audit import ChainReport, append_event, field_changes, head_checkpoint, verify_chain
+from ketaclinic.store.base import utcnow
+from ketaclinic.store.checkpoints import Checkpoint, CheckpointFileError, append_checkpoint, read_checkpoints
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
 
-__all__ = ["AuditRow", "audit", "field_changes", "list_events", "verify"]
+__all__ = [
+    "AuditRow",
+    "audit",
+    "checkpoint",
+    "checkpoint_if_due",
+    "field_changes",
+    "list_events",
+    "verify",
+]
 
 
 def audit(
@@ -40,10 +51,38 @@ def audit(
     )
 
 
-def verify(db: Database) -> ChainReport:
-    """Check the whole chain."""
-    with db.transaction() as session:
-        return verify_chain(session)
+def verify(db: Database, checkpoints: Path | None = None) -> ChainReport:
+    """Check the whole chain, and that every checkpoint in the `checkpoints` file is a prefix of it."""
+    try:
+        anchors = read_checkpoints(checkpoints) if checkpoints is not None else []
+    except CheckpointFileError as damaged:
+        return ChainReport(False, 0, None, str(damaged))
+    with db.read() as session:
+        return verify_chain(session, anchors)
+
+
+def checkpoint(db: Database, path: Path) -> Checkpoint:
+    """Append the chain's head to the checkpoint file (a file, not a database write: nothing to audit)."""
+    with db.read() as session:
+        anchor = head_checkpoint(session, utcnow())
+    append_checkpoint(path, anchor)
+    return anchor
+
+
+def checkpoint_if_due(
+    db: Database, path: Path, last: Checkpoint | None, *, interval_min: int, every_events: int
+) -> Checkpoint | None:
+    """Checkpoint when the head moved and `interval_min` passed, or `every_events` came since `last`."""
+    with db.read() as session:
+        head = head_checkpoint(session, utcnow())
+    if last is not None and head.seq == last.seq:
+        return None
+    if last is not None and head.seq - last.seq < every_events:
+        written = datetime.fromisoformat(last.time)
+        if utcnow() - written < timedelta(minutes=interval_min):
+            return None
+    append_checkpoint(path, head)
+    return head
 
 
 @dataclass(frozen=True, slots=True)

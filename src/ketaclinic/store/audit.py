@@ -1,14 +1,17 @@
-"""Append to and verify the hash-chained audit trail.
+"""Append to and verify the keyed, hash-chained audit trail.
 
-Each event's hash is SHA-256 over its canonical fields and the previous event's hash, so an event
-edited, deleted or inserted behind the application's back breaks the chain at that event.
+Each event's hash is an HMAC-SHA256, keyed by a key derived from the clinic's secret, over its
+canonical fields and the previous event's hash: an event edited, deleted or inserted behind the
+application's back breaks the chain at that event, and without the key nobody can re-seal it.
+The key never enters the database; it reaches an append through the session's `info`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,9 +20,34 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ketaclinic.store.base import utcnow
+from ketaclinic.store.checkpoints import Checkpoint
 from ketaclinic.store.tables.audit import AuditEvent, AuditHead
 
 GENESIS_HASH = "0" * 64
+AUDIT_KEY_INFO = "audit_key"  # where a Database puts the chain key in each session's `info`
+_KEY_LABEL = b"ketaclinic audit chain v1"
+
+
+class AuditKeyMissingError(RuntimeError):
+    """A write reached the audit trail through a database opened without the chain key."""
+
+
+def audit_chain_key(secret_key: str) -> bytes:
+    """The chain's HMAC key: HMAC-SHA256(secret, a fixed label), so the secret itself is never used raw."""
+    return hmac.new(secret_key.encode("utf-8"), _KEY_LABEL, hashlib.sha256).digest()
+
+
+def installation_id(key: bytes) -> str:
+    """A public name for the installation that holds `key` (it reveals nothing of the key)."""
+    return hmac.new(key, b"ketaclinic installation id", hashlib.sha256).hexdigest()[:16]
+
+
+def session_key(session: Session) -> bytes:
+    """The chain key the session's database was opened with."""
+    key = session.info.get(AUDIT_KEY_INFO)
+    if not isinstance(key, bytes):
+        raise AuditKeyMissingError("the database was opened without the audit chain key (audit_key=)")
+    return key
 
 
 def canonical_json(value: Any) -> str:
@@ -28,6 +56,7 @@ def canonical_json(value: Any) -> str:
 
 
 def event_hash(
+    key: bytes | None,
     *,
     seq: int,
     occurred_at: datetime,
@@ -40,7 +69,7 @@ def event_hash(
     reason: str,
     prev_hash: str,
 ) -> str:
-    """The SHA-256 that seals one event to its predecessor."""
+    """The HMAC-SHA256 that seals one event to its predecessor (`key=None`: the unkeyed v1 SHA-256)."""
     payload = canonical_json(
         [
             seq,
@@ -55,7 +84,9 @@ def event_hash(
             prev_hash,
         ]
     )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    if key is None:
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return hmac.new(key, payload.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def field_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -81,11 +112,13 @@ def append_event(
     reason: str = "",
 ) -> AuditEvent:
     """Append one event in the caller's transaction (the head row lock keeps appends serial)."""
+    key = session_key(session)
     head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
     seq = head.last_seq + 1
     occurred_at = utcnow()
     changes_json = canonical_json(dict(changes or {}))
     digest = event_hash(
+        key,
         seq=seq,
         occurred_at=occurred_at,
         actor=actor,
@@ -125,49 +158,103 @@ class ChainReport:
     events: int
     first_bad_seq: int | None = None
     problem: str = ""
+    checkpoints: int = 0
 
 
-def verify_chain(session: Session) -> ChainReport:
-    """Walk the chain in order and name the first event that breaks it."""
+def _recomputed(event: AuditEvent, key: bytes | None) -> str:
+    return event_hash(
+        key,
+        seq=event.seq,
+        occurred_at=event.occurred_at,
+        actor=event.actor,
+        actor_role=event.actor_role,
+        action=event.action,
+        entity=event.entity,
+        entity_id=event.entity_id,
+        changes_json=event.changes_json,
+        reason=event.reason,
+        prev_hash=event.prev_hash,
+    )
+
+
+def _walk(
+    session: Session, keyed_from_seq: int, key: bytes, wanted: set[int]
+) -> tuple[ChainReport, dict[int, str]]:
+    """Check every event in order; keep the hashes of the `wanted` sequence numbers."""
     expected_seq = 1
     prev_hash = GENESIS_HASH
-    count = 0
+    seen: dict[int, str] = {0: GENESIS_HASH}
     rows = session.execute(select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=2000))
     for event in rows.scalars():
+        count = expected_seq - 1
         if event.seq != expected_seq:
-            return ChainReport(
-                False, count, expected_seq, f"event {expected_seq} is missing (next is {event.seq})"
-            )
+            problem = f"event {expected_seq} is missing (next is {event.seq})"
+            return ChainReport(False, count, expected_seq, problem), seen
         if event.prev_hash != prev_hash:
-            return ChainReport(
-                False, count, event.seq, f"event {event.seq} does not follow event {event.seq - 1}"
+            problem = f"event {event.seq} does not follow event {event.seq - 1}"
+            return ChainReport(False, count, event.seq, problem), seen
+        keyed = event.seq >= keyed_from_seq
+        if _recomputed(event, key if keyed else None) != event.hash:
+            problem = (
+                f"event {event.seq} was altered or not sealed with this clinic's key (HMAC mismatch)"
+                if keyed
+                else f"event {event.seq} was altered (its unkeyed v1 SHA-256 does not match)"
             )
-        recomputed = event_hash(
-            seq=event.seq,
-            occurred_at=event.occurred_at,
-            actor=event.actor,
-            actor_role=event.actor_role,
-            action=event.action,
-            entity=event.entity,
-            entity_id=event.entity_id,
-            changes_json=event.changes_json,
-            reason=event.reason,
-            prev_hash=event.prev_hash,
-        )
-        if recomputed != event.hash:
-            return ChainReport(False, count, event.seq, f"event {event.seq} was altered (hash mismatch)")
+            return ChainReport(False, count, event.seq, problem), seen
+        if event.seq in wanted:
+            seen[event.seq] = event.hash
         prev_hash = event.hash
         expected_seq += 1
-        count += 1
+    count = expected_seq - 1
     head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
     if head.last_seq != count or head.last_hash != prev_hash:
-        return ChainReport(
-            False,
-            count,
-            count + 1 if head.last_seq > count else head.last_seq,
-            f"chain ends at event {count} but the head records event {head.last_seq}",
+        first_bad = count + 1 if head.last_seq > count else head.last_seq
+        problem = f"chain ends at event {count} but the head records event {head.last_seq}"
+        return ChainReport(False, count, first_bad, problem), seen
+    return ChainReport(True, count), seen
+
+
+def verify_chain(session: Session, checkpoints: Sequence[Checkpoint] = ()) -> ChainReport:
+    """Walk the chain in order, then hold it to every checkpoint; name the first thing that breaks."""
+    key = session_key(session)
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
+    report, seen = _walk(session, head.keyed_from_seq, key, {c.seq for c in checkpoints})
+    if not report.ok:
+        return report
+    this_installation = installation_id(key)
+    for number, checkpoint in enumerate(checkpoints, start=1):
+        named = f"checkpoint {number} (event {checkpoint.seq}, written {checkpoint.time})"
+        if checkpoint.installation != this_installation:
+            problem = f"{named} belongs to installation {checkpoint.installation}, not {this_installation}"
+            return ChainReport(False, report.events, None, problem, number)
+        if checkpoint.seq > report.events:
+            problem = (
+                f"{named} is beyond the chain's end (event {report.events}): the tail was removed"
+                " or an older copy of the database was restored"
+            )
+            return ChainReport(False, report.events, report.events + 1, problem, number)
+        if seen.get(checkpoint.seq) != checkpoint.hmac:
+            problem = f"{named} does not match the chain: event {checkpoint.seq} was rewritten"
+            return ChainReport(False, report.events, checkpoint.seq, problem, number)
+    if head.keyed_from_seq > 1:
+        problem = (
+            f"events 1-{head.keyed_from_seq - 1} were written unkeyed (chain v1, plain SHA-256)"
+            " and cannot be proven authentic; later events are keyed"
         )
-    return ChainReport(True, count)
+        return ChainReport(False, report.events, 1, problem, len(checkpoints))
+    return ChainReport(True, report.events, checkpoints=len(checkpoints))
+
+
+def head_checkpoint(session: Session, at: datetime) -> Checkpoint:
+    """The chain's head as a checkpoint of this installation (the head as committed, not re-verified)."""
+    key = session_key(session)
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
+    return Checkpoint(
+        seq=head.last_seq,
+        hmac=head.last_hash,
+        time=at.astimezone(UTC).isoformat(timespec="seconds"),
+        installation=installation_id(key),
+    )
 
 
 def count_events(session: Session) -> int:

@@ -5,11 +5,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from ketaclinic.store.audit import AUDIT_KEY_INFO, audit_chain_key
+
+if TYPE_CHECKING:
+    from ketaclinic.settings import Settings
 
 
 def make_engine(database_url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
@@ -46,11 +51,15 @@ def make_engine(database_url: str, *, read_only: bool = False, **kwargs: Any) ->
 class Database:
     """The store handle a service receives: read sessions and write transactions."""
 
-    def __init__(self, engine: Engine, read_engine: Engine | None = None) -> None:
+    def __init__(
+        self, engine: Engine, read_engine: Engine | None = None, *, audit_key: bytes | None = None
+    ) -> None:
         self.engine = engine
         self._read_engine = read_engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._read_sessions = sessionmaker(read_engine or engine, expire_on_commit=False)
+        # The audit chain's key rides in each session's info, never in a table (store/audit.py).
+        info = {AUDIT_KEY_INFO: audit_key} if audit_key is not None else {}
+        self._sessions = sessionmaker(engine, expire_on_commit=False, info=info)
+        self._read_sessions = sessionmaker(read_engine or engine, expire_on_commit=False, info=info)
         # SQLite has one writer at a time and its busy handler sleeps in growing steps while it waits;
         # queueing this process's writers on a lock instead keeps the latency tail short.
         self._write_lock: threading.Lock | None = (
@@ -58,10 +67,15 @@ class Database:
         )
 
     @classmethod
-    def from_url(cls, database_url: str) -> Database:
-        """Open a database by URL."""
+    def from_url(cls, database_url: str, *, audit_key: bytes | None = None) -> Database:
+        """Open a database by URL; writing audit events needs the chain key (`audit_chain_key`)."""
         read_engine = make_engine(database_url, read_only=True) if database_url.startswith("sqlite") else None
-        return cls(make_engine(database_url), read_engine)
+        return cls(make_engine(database_url), read_engine, audit_key=audit_key)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Database:
+        """Open the installation's database with the audit chain key derived from its secret."""
+        return cls.from_url(settings.database_url, audit_key=audit_chain_key(settings.secret_key))
 
     @property
     def dialect(self) -> str:

@@ -5,9 +5,12 @@ Route modules in `ketaclinic.web.routes` are discovered: each exposes `router` a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import logging
 import pkgutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -18,13 +21,17 @@ from ketaclinic import __version__
 from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM, MIN_WEIGHT_KG
 from ketaclinic.dosing.pump import DEFAULT_RESOLUTION_ML_H, pump_ml_h_text
 from ketaclinic.monitoring import ACTION_LABELS
+from ketaclinic.services.audit import checkpoint_if_due
 from ketaclinic.settings import Settings, load_settings
+from ketaclinic.store.checkpoints import Checkpoint
 from ketaclinic.store.db import Database
 from ketaclinic.web import routes
 from ketaclinic.web.nav import NavItem
 from ketaclinic.web.problems import install_error_handlers
 
 WEB_DIR = Path(__file__).parent
+# How often the server looks at the audit chain's head (one-row read) to see whether a checkpoint is due.
+CHECKPOINT_POLL_S = 30.0
 
 
 def _number(value: float | int | None, digits: int = 1) -> str:
@@ -55,16 +62,56 @@ def build_templates() -> Jinja2Templates:
     return templates
 
 
+async def _checkpoint_if_due(settings: Settings, db: Database, last: Checkpoint | None) -> Checkpoint | None:
+    """The scheduled checkpoint, off the event loop; a failure is logged, never stops the server."""
+    try:
+        return await asyncio.to_thread(
+            checkpoint_if_due,
+            db,
+            settings.audit_checkpoint_file,
+            last,
+            interval_min=settings.audit_checkpoint_interval_min,
+            every_events=settings.audit_checkpoint_every_events,
+        )
+    except Exception:  # a full disk or a database restart: try again at the next poll
+        logging.getLogger("ketaclinic.audit").exception("audit checkpoint failed; retrying")
+        return None
+
+
+async def write_checkpoints(
+    settings: Settings, db: Database, last: Checkpoint | None, poll_s: float = CHECKPOINT_POLL_S
+) -> None:
+    """After the start's checkpoint, anchor the audit chain's head on the clinic's schedule."""
+    while True:
+        await asyncio.sleep(poll_s)
+        last = await _checkpoint_if_due(settings, db, last) or last
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    # The head is anchored before the first request: a restored or emptied database shows at once.
+    first = await _checkpoint_if_due(settings, app.state.db, None)
+    writer = asyncio.create_task(write_checkpoints(settings, app.state.db, first))
+    try:
+        yield
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     """Build the app; `settings` and `db` default to the environment's."""
     settings = settings or load_settings()
-    db = db or Database.from_url(settings.database_url)
+    db = db or Database.for_settings(settings)
     app = FastAPI(
         title="ketaclinic",
         version=__version__,
         description="Ketamine infusion service for refractory chronic pain. Errors are problem+json.",
         docs_url="/docs",
         openapi_url="/api/v1/openapi.json",
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.db = db

@@ -1,4 +1,4 @@
-"""Run the app, migrate the database, seed the demo clinic, add users, verify the audit trail."""
+"""Run the app, migrate the database, seed the demo clinic, add users."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def open_database() -> Database:
     """The database named by the environment, migrated to the newest schema."""
     from ketaclinic.store.migrate import upgrade
 
-    database = Database.from_url(load_settings().database_url)
+    database = Database.for_settings(load_settings())
     upgrade(database.engine)
     return database
 
@@ -30,13 +30,11 @@ def _print_demo_logins() -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add serve, db, demo, user and audit commands."""
+    """Add serve, db, demo and user commands."""
     db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
     user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
-    audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
     app.add_typer(db_app, name="db")
     app.add_typer(user_app, name="user")
-    app.add_typer(audit_app, name="audit")
 
     @app.command("serve")
     def serve(
@@ -102,15 +100,3 @@ def register(app: typer.Typer) -> None:
             open_database(), SYSTEM, username=username, role=role, password=password, full_name=full_name
         )
         typer.echo(f"added {actor.username} ({actor.role_name})")
-
-    @audit_app.command("verify")
-    def audit_verify() -> None:
-        """Prove the audit trail intact, or name the first event that breaks it (exit 1)."""
-        from ketaclinic.services.audit import verify
-
-        report = verify(open_database())
-        if report.ok:
-            typer.echo(f"ok: {report.events} events")
-            return
-        typer.echo(f"broken: {report.problem} (first bad event: {report.first_bad_seq})", err=True)
-        raise typer.Exit(1)

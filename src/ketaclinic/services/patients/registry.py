@@ -109,7 +109,7 @@ class PatientUpdate(BaseModel):
         return None if codes is None else _check_codes(codes)
 
 
-def _snapshot(patient: Patient) -> dict[str, Any]:
+def audited_fields(patient: Patient) -> dict[str, Any]:
     """The audited fields of a patient record."""
     return {
         "mrn": patient.mrn,
@@ -186,7 +186,7 @@ def register_patient(
                 ]
             session.add(patient)
             session.flush()
-            changes = field_changes(None, _snapshot(patient))
+            changes = field_changes(None, audited_fields(patient))
             if patient.measurements:
                 changes["measurement"] = {
                     "old": None,
@@ -216,7 +216,7 @@ def update_patient(db: Database, actor: Actor, patient_id: int, data: PatientUpd
     require(actor, Permission.PATIENTS_EDIT)
     with db.transaction() as session:
         patient = load_patient(session, patient_id)
-        before = _snapshot(patient)
+        before = audited_fields(patient)
         given = data.model_dump(exclude_unset=True, exclude={"reason"})
         for name in REQUIRED_FIELDS:
             if name in given and given[name] is None:
@@ -233,7 +233,7 @@ def update_patient(db: Database, actor: Actor, patient_id: int, data: PatientUpd
                 PriorTreatment(name=t.name, outcome=t.outcome.value) for t in data.prior_treatments
             ]
         session.flush()
-        changes = field_changes(before, _snapshot(patient))
+        changes = field_changes(before, audited_fields(patient))
         if changes:
             audit(session, actor, "update", "patient", patient.id, changes, data.reason)
         return patient_out(patient)

@@ -150,7 +150,8 @@ def _out(consent: Consent, config: Settings | Path | None) -> ConsentOut:
     )
 
 
-def _audited(consent: Consent) -> dict[str, Any]:
+def audited_fields(consent: Consent) -> dict[str, Any]:
+    """The audited fields of a consent (what its signing event records)."""
     return {
         "protocol_id": consent.protocol_id,
         "status": consent.status,
@@ -199,7 +200,7 @@ def record_consent(
         )
         session.add(consent)
         session.flush()
-        audit(session, actor, "sign", "consent", consent.id, field_changes(None, _audited(consent)))
+        audit(session, actor, "sign", "consent", consent.id, field_changes(None, audited_fields(consent)))
         return _out(consent, config)
 
 

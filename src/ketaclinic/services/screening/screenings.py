@@ -167,7 +167,8 @@ def _load(session: Session, screening_id: int) -> Screening:
     return screening
 
 
-def _audited(screening: Screening) -> dict[str, Any]:
+def audited_fields(screening: Screening) -> dict[str, Any]:
+    """The audited fields of a screening (what its create and update events record)."""
     return {
         "status": screening.status,
         "verdict": screening.verdict,
@@ -197,7 +198,14 @@ def create_screening(db: Database, actor: Actor, patient_id: int, data: Screenin
         )
         session.add(screening)
         session.flush()
-        audit(session, actor, "create", "screening", screening.id, field_changes(None, _audited(screening)))
+        audit(
+            session,
+            actor,
+            "create",
+            "screening",
+            screening.id,
+            field_changes(None, audited_fields(screening)),
+        )
         return _out(screening, [])
 
 
@@ -210,7 +218,7 @@ def update_screening(db: Database, actor: Actor, screening_id: int, data: Screen
             raise ConflictError(
                 f"screening {screening_id} is signed and locked: start a new screening or add an addendum"
             )
-        before = _audited(screening)
+        before = audited_fields(screening)
         intake, result = _evaluate(session, data)
         screening.intake_version = result.intake_version
         screening.intake_json = canonical_json(intake)
@@ -218,7 +226,7 @@ def update_screening(db: Database, actor: Actor, screening_id: int, data: Screen
         screening.verdict = result.verdict.value
         screening.rules_version = result.rules_version
         screening.updated_at = utcnow()
-        changes = field_changes(before, _audited(screening))
+        changes = field_changes(before, audited_fields(screening))
         if changes:
             audit(session, actor, "update", "screening", screening.id, changes)
         return _out(screening, [])

@@ -38,3 +38,7 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     last_hash: Mapped[str] = mapped_column(String(64))
+    # Events before this sequence number were sealed unkeyed (chain v1, plain SHA-256).
+    keyed_from_seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), server_default="1"
+    )

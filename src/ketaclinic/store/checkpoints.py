@@ -1,0 +1,67 @@
+"""The audit checkpoint file: the chain's head, appended as JSON lines outside the database.
+
+A checkpoint is only as safe as where it lives: the file is append-only by convention and fsync'd
+on every line, and a clinic ships each line off the machine (docs/security.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+class CheckpointFileError(ValueError):
+    """A checkpoint file line that is not a checkpoint."""
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The chain's head at one moment: its last event's sequence number and HMAC."""
+
+    seq: int
+    hmac: str
+    time: str
+    installation: str
+
+    def to_line(self) -> str:
+        """One JSON line, keys sorted."""
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+
+def _parse(number: int, line: str, path: Path) -> Checkpoint:
+    try:
+        raw = json.loads(line)
+        return Checkpoint(
+            seq=int(raw["seq"]),
+            hmac=str(raw["hmac"]),
+            time=str(raw["time"]),
+            installation=str(raw["installation"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        raise CheckpointFileError(f"{path} line {number} is not a checkpoint") from None
+
+
+def read_checkpoints(path: Path) -> list[Checkpoint]:
+    """Every checkpoint in the file, oldest first; none when the file does not exist."""
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [_parse(number, line, path) for number, line in enumerate(lines, start=1) if line.strip()]
+
+
+def append_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
+    """Append one line and fsync it (and the folder, when the file is new) before returning."""
+    created = not path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(checkpoint.to_line() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    if created:
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
