@@ -18,7 +18,8 @@ from ketaclinic.outcomes.instruments import (
     score_phq9,
 )
 from ketaclinic.outcomes.schedule import FollowupDue, followup_schedule
-from ketaclinic.outcomes.stats import compare_proportions, kaplan_meier, logrank, wilson_interval
+from ketaclinic.outcomes.stats import compare_proportions, wilson_interval
+from ketaclinic.outcomes.survival import kaplan_meier, logrank
 
 __all__ = [
     "DEFAULT_DEFINITION",

@@ -18,12 +18,11 @@ from ketaclinic.outcomes.definitions import (
 from ketaclinic.outcomes.regression import fit_responder_model
 from ketaclinic.outcomes.stats import (
     compare_proportions,
-    kaplan_meier,
-    logrank,
     median_iqr,
     wilcoxon_paired,
     wilson_interval,
 )
+from ketaclinic.outcomes.survival import kaplan_meier, logrank
 from ketaclinic.screening.diagnoses import PainMechanism, get_diagnosis, list_diagnoses
 
 COMPARE_FIELDS = ("diagnosis", "mechanism", "group")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -131,109 +130,4 @@ def wilcoxon_paired(before: FloatArray, after: FloatArray) -> dict[str, Any]:
         return out
     res = sps.wilcoxon(diff, zero_method="wilcox", alternative="two-sided")
     out.update(statistic=float(res.statistic), p_value=float(res.pvalue))
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class KmCurve:
-    """Kaplan-Meier estimate as a right-continuous step function starting at (0, 1)."""
-
-    time: FloatArray
-    survival: FloatArray
-    at_risk: IntArray
-    events: IntArray
-    n: int
-    median: float | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready arrays."""
-        return {
-            "time": self.time.tolist(),
-            "survival": self.survival.tolist(),
-            "at_risk": self.at_risk.tolist(),
-            "events": self.events.tolist(),
-            "n": self.n,
-            "median": self.median,
-        }
-
-
-def _check_survival_input(time: FloatArray, event: npt.ArrayLike) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-    t = np.asarray(time, dtype=np.float64)
-    e = np.asarray(event).astype(bool)
-    if t.shape != e.shape or t.ndim != 1:
-        raise InputError("time and event arrays must be one-dimensional and of equal length", field="time")
-    if np.any(np.isnan(t)) or np.any(t < 0):
-        raise InputError("survival times must be present and not negative", field="time")
-    return t, e
-
-
-def kaplan_meier(time: FloatArray, event: npt.ArrayLike) -> KmCurve:
-    """Kaplan-Meier survival; `event` True = the event (relief ended, dropout) happened, False = censored.
-
-    The median is the first time the estimate falls to 0.5 or below (None when it never does).
-    """
-    t, e = _check_survival_input(time, event)
-    if t.size == 0:
-        empty = np.zeros(0)
-        return KmCurve(
-            np.array([0.0]), np.array([1.0]), empty.astype(np.int64), empty.astype(np.int64), 0, None
-        )
-    unique, inverse = np.unique(t, return_inverse=True)
-    d = np.bincount(inverse, weights=e.astype(np.float64)).astype(np.int64)
-    leaving = np.bincount(inverse).astype(np.int64)
-    at_risk = t.size - np.concatenate(([0], np.cumsum(leaving)[:-1]))
-    survival = np.cumprod(1.0 - d / at_risk)
-    below = np.nonzero((survival <= 0.5) & (d > 0))[0]
-    median = float(unique[below[0]]) if below.size else None
-    return KmCurve(
-        time=np.concatenate(([0.0], unique)),
-        survival=np.concatenate(([1.0], survival)),
-        at_risk=np.concatenate(([t.size], at_risk)).astype(np.int64),
-        events=np.concatenate(([0], d)).astype(np.int64),
-        n=int(t.size),
-        median=median,
-    )
-
-
-def logrank(time: FloatArray, event: npt.ArrayLike, group: npt.ArrayLike) -> dict[str, Any]:
-    """k-sample log-rank test (chi-square with k-1 df) with observed and expected events per group."""
-    t, e = _check_survival_input(time, event)
-    g = np.asarray(group, dtype=str)
-    labels = np.unique(g)
-    out: dict[str, Any] = {"method": "log-rank test", "groups": labels.tolist()}
-    if labels.size < 2 or not e.any():
-        out.update(
-            chi2=None, df=None, p_value=None, message="log-rank needs two groups and at least one event"
-        )
-        return out
-    event_times = np.unique(t[e])
-    # at_risk[g, j]: patients of group g still under observation at event time j; deaths likewise.
-    at_risk = np.stack([np.sum(t[g == lab][:, None] >= event_times[None, :], axis=0) for lab in labels])
-    deaths = np.stack(
-        [np.sum((t[(g == lab) & e][:, None] == event_times[None, :]), axis=0) for lab in labels]
-    )
-    n_all = at_risk.sum(axis=0).astype(np.float64)
-    d_all = deaths.sum(axis=0).astype(np.float64)
-    expected = (at_risk * (d_all / n_all)).sum(axis=1)
-    observed = deaths.sum(axis=1).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(n_all > 1, d_all * (n_all - d_all) / (n_all - 1), 0.0) / n_all
-    share = at_risk / n_all
-    cov = np.einsum("j,gj,hj->gh", factor * n_all, share, -share)
-    cov[np.diag_indices_from(cov)] += (factor * n_all * share).sum(axis=1)
-    diff = (observed - expected)[:-1]
-    v = cov[:-1, :-1]
-    try:
-        chi2 = float(diff @ np.linalg.solve(v, diff))
-    except np.linalg.LinAlgError:
-        out.update(chi2=None, df=None, p_value=None, message="log-rank variance is singular")
-        return out
-    df = int(labels.size - 1)
-    out.update(
-        chi2=chi2,
-        df=df,
-        p_value=float(sps.chi2.sf(chi2, df)),
-        observed=observed.tolist(),
-        expected=expected.tolist(),
-    )
     return out
