@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 
 from ketaclinic.outcomes import compare_proportions, kaplan_meier, logrank, wilson_interval
-from ketaclinic.outcomes.stats import median_iqr, wilcoxon_paired
+from ketaclinic.outcomes.paired import wilcoxon_paired
+from ketaclinic.outcomes.stats import median_iqr
 
 
 def _wilson_by_hand(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:

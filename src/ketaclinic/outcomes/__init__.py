@@ -1,7 +1,8 @@
 """Outcomes: PRO instruments and scoring, responder definitions, follow-up schedule, cohort statistics."""
 
 from ketaclinic.outcomes.analysis import analyse_cohort, parse_compare, validate_compare
-from ketaclinic.outcomes.cohort import Cohort, CohortFileError, CohortRecord, RowError, read_cohort_csv
+from ketaclinic.outcomes.cohort import Cohort, CohortRecord
+from ketaclinic.outcomes.cohort_csv import CohortFileError, RowError, read_cohort_csv
 from ketaclinic.outcomes.definitions import (
     DEFAULT_DEFINITION,
     OutcomeDefinition,

@@ -10,7 +10,7 @@ import typer
 from ketaclinic.cli.output import emit_json, fail
 
 if TYPE_CHECKING:
-    from ketaclinic.outcomes.cohort import CohortFileError
+    from ketaclinic.outcomes.cohort_csv import CohortFileError
 
 # The statistics stack (SciPy, statsmodels) is imported inside the commands: importing it here would
 # add seconds to every `ketaclinic` call.
@@ -26,7 +26,7 @@ def _row_errors(exc: CohortFileError) -> dict[str, list[dict[str, object]]]:
 
 def _read_csv(path: Path, as_json: bool) -> Any:
     """Read a cohort file; with --json the full list of row errors also goes to stdout."""
-    from ketaclinic.outcomes.cohort import CohortFileError, read_cohort_csv
+    from ketaclinic.outcomes.cohort_csv import CohortFileError, read_cohort_csv
 
     try:
         return read_cohort_csv(path)
