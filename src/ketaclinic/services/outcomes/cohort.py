@@ -79,13 +79,14 @@ def cohort_report(
     source: str = CLINIC,
     definition_id: str = DEFAULT_DEFINITION,
     compare: tuple[str, list[str]] | None = None,
+    alternative: str = "two-sided",
     export: str | None = None,
 ) -> dict[str, Any]:
     """The cohort analysis (analyse_cohort) of the clinic or an imported cohort; exports are audited."""
     require(actor, Permission.ANALYTICS_VIEW)
     with db.transaction() as session:
         cohort = clinic_cohort(session) if source == CLINIC else _imported(session, source)
-        result = analyse_cohort(cohort, definition_id=definition_id, compare=compare)
+        result = analyse_cohort(cohort, definition_id=definition_id, compare=compare, alternative=alternative)
         result["cohort"] = source
         if export is not None:
             require(actor, Permission.EXPORT)
