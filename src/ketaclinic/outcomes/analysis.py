@@ -254,6 +254,7 @@ def analyse_cohort(
         "responders": responders,
         "responder_rate": responders / n,
         "ci95": list(wilson_interval(responders, n)),
+        "ci_method": "Wilson score interval, 95 % (every proportion's ci95)",
         "missing_followup": int(res.missing_followup.sum()),
         "by_diagnosis": by_field
         if field == "diagnosis"

@@ -102,7 +102,9 @@ def odds_ratios(table: Sequence[Sequence[int]], alternative: str = "two-sided") 
     z = float(sps.norm.ppf(_CONFIDENCE if alternative != "two-sided" else (1 + _CONFIDENCE) / 2))
     sample: dict[str, Any] = {
         "estimate": _finite_or_none(a * d / (b * c)) if b * c else None,
+        "name": "sample odds ratio",
         "kind": "sample odds ratio (a x d) / (b x c), first group vs second",
+        "ci_name": "Woolf logit interval",
         "ci_method": "Woolf logit interval: exp(ln OR +/- z SE), SE = sqrt(1/a + 1/b + 1/c + 1/d)",
     }
     if min(a, b, c, d) == 0:
@@ -119,7 +121,9 @@ def odds_ratios(table: Sequence[Sequence[int]], alternative: str = "two-sided") 
         "sample": sample,
         "conditional_mle": {
             "estimate": _finite_or_none(float(conditional.statistic)),
+            "name": "conditional MLE",
             "kind": "conditional maximum likelihood estimate (non-central hypergeometric), as R fisher.test",
+            "ci_name": "exact conditional interval",
             "ci95": _interval(float(ci.low), float(ci.high)),
             "ci_method": "exact conditional interval, inverting the non-central hypergeometric distribution",
         },

@@ -103,7 +103,10 @@ def logrank(time: FloatArray, event: npt.ArrayLike, group: npt.ArrayLike) -> dic
     t, e = _check_survival_input(time, event)
     g = np.asarray(group, dtype=str)
     labels = np.unique(g)
-    out: dict[str, Any] = {"method": "log-rank test", "groups": labels.tolist()}
+    out: dict[str, Any] = {
+        "method": "log-rank test (chi-square with k - 1 df, hypergeometric variance)",
+        "groups": labels.tolist(),
+    }
     if labels.size < 2 or not e.any():
         out.update(
             chi2=None, df=None, p_value=None, message="log-rank needs two groups and at least one event"
