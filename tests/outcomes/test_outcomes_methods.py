@@ -80,6 +80,13 @@ def test_odds_ratio_with_a_zero_cell_has_no_woolf_interval() -> None:
     assert out["conditional_mle"]["ci95"][1] is None  # unbounded above
 
 
+def test_large_tables_give_the_conditional_estimate_without_its_slow_interval() -> None:
+    out = odds_ratios([[700, 500], [500, 700]])
+    assert out["conditional_mle"]["estimate"] == pytest.approx(1.96, rel=1e-2)
+    assert out["conditional_mle"]["ci95"] is None and "2,000" in out["conditional_mle"]["message"]
+    assert out["sample"]["ci95"] is not None
+
+
 def test_fisher_one_sided_option_matches_scipy() -> None:
     two = compare_proportions(["a", "b"], [6, 1], [7, 5])
     one = compare_proportions(["a", "b"], [6, 1], [7, 5], alternative="greater")
