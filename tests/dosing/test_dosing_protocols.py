@@ -107,3 +107,23 @@ def test_duplicate_and_mismatched_ids(tmp_path: Path) -> None:
     (other / "a.toml").write_text(GOOD.format(id="b"), encoding="utf-8")
     with pytest.raises(DataFileError, match="file name"):
         load_protocols(other)
+
+
+def test_valle_status_per_number_where_its_parts_differ() -> None:
+    valle = get_protocol("valle2024")
+    assert valle.status_by_field() == {
+        "local-policy": ["sessions", "interval_days", "test dose duration_min", "treatment duration_min"],
+        "verified": ["test dose dose_mg", "treatment dose_mg"],
+    }
+    by_path = valle.to_json_dict()["status_by_field"]
+    assert by_path["dosing[0].dose_mg"] == by_path["dosing[1].dose_mg"] == "verified"
+    assert {by_path["schedule.sessions"], by_path["schedule.interval_days"]} == {"local-policy"}
+
+
+def test_every_protocol_number_is_listed_with_its_status() -> None:
+    for protocol in load_protocols().values():
+        paths = [path for path, _, _ in protocol.numbers()]
+        assert "schedule.sessions" in paths and "dosing[0].duration_min" in paths
+        if protocol.titrated:
+            assert any(".titration." in path for path in paths)
+        assert sum(len(v) for v in protocol.status_by_field().values()) == len(paths)

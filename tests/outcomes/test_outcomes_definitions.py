@@ -7,7 +7,13 @@ import pytest
 
 from ketaclinic.errors import InputError, NotFoundError
 from ketaclinic.outcomes import evaluate_responders, followup_schedule, get_definition, sustained_relief_weeks
-from ketaclinic.outcomes.definitions import followup_policy, list_definitions, relief_margin_pct
+from ketaclinic.outcomes.definitions import (
+    followup_policy,
+    list_definitions,
+    reaches_reduction,
+    reduction_pct,
+    relief_margin_pct,
+)
 from ketaclinic.outcomes.schedule import DEFAULT_OFFSETS_WEEKS
 
 BASE = np.array([8.0, 8.0, 10.0, 10.0, 6.0, 0.0])
@@ -49,6 +55,24 @@ def test_sustained_relief_ends_when_pain_returns_within_margin() -> None:
         sustained_relief_weeks(8, [2, 1], [3, 4])
     with pytest.raises(InputError):
         sustained_relief_weeks(0, [1], [0])
+
+
+def test_an_exact_margin_is_still_relief() -> None:
+    # 4.0 -> 3.2 is exactly 20 % although (4.0 - 3.2) / 4.0 * 100 is 19.999999999999996 in floats
+    assert (4.0 - 3.2) / 4.0 * 100.0 < 20.0
+    assert sustained_relief_weeks(4.0, [1, 2, 4], [3.2, 3.2, 3.3], margin_pct=20) == (4.0, False)
+    assert sustained_relief_weeks(4.0, [1, 2], [3.2, 3.2], margin_pct=20) == (2.0, True)
+
+
+def test_responders_and_relief_use_one_threshold_rule() -> None:
+    # 10.0 -> 7.0 is 30 %, 7.0 -> 4.9 is 30 %, 4.0 -> 3.2 is 20 %: each reaches its own threshold
+    base, follow = np.array([10.0, 7.0, 4.0]), np.array([7.0, 4.9, 3.2])
+    pct = reduction_pct(base, follow)
+    assert reaches_reduction(pct, 30.0).tolist() == [True, True, False]
+    assert reaches_reduction(pct, 20.0).all()
+    assert not reaches_reduction(np.array([np.nan]), 0.0).any()
+    r30 = evaluate_responders(get_definition("immpact30"), base, follow, ["none"] * 3)
+    assert r30.responder.tolist() == [True, True, False]
 
 
 def test_followup_schedule_after_sessions_and_series() -> None:

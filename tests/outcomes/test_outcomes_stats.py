@@ -2,13 +2,17 @@
 
 import itertools
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats as sps
 
 from ketaclinic.outcomes import compare_proportions, kaplan_meier, logrank, wilson_interval
-from ketaclinic.outcomes.stats import median_iqr, wilcoxon_paired
+from ketaclinic.outcomes.paired import wilcoxon_paired
+from ketaclinic.outcomes.stats import median_iqr
 
 
 def _wilson_by_hand(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -80,6 +84,37 @@ def test_kaplan_meier_hand_worked() -> None:
     assert km.at_risk.tolist() == [5, 5, 4, 2, 1]
     assert km.median == 3.0
     assert kaplan_meier(np.array([5.0, 6.0]), np.array([0, 0])).median is None
+
+
+def test_kaplan_meier_median_is_exact_where_the_float_product_is_not() -> None:
+    # S(3) = 9/12 x 7/9 x 6/7 = 1/2 exactly, while the float product is 0.5000000000000001
+    t = np.array([26, 20, 16, 12, 10, 8, 1, 0, 1, 0, 3, 0], dtype=float)
+    ongoing = np.array([1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+    km = kaplan_meier(t, ongoing == 0)
+    assert float(np.cumprod(1.0 - np.array([3, 2, 1]) / np.array([12, 9, 7]))[-1]) > 0.5
+    assert km.median == 3.0
+
+
+def _exact_km_median(times: list[int], events: list[bool]) -> int | None:
+    """Reference median by exact rational arithmetic: first event time with S <= 1/2."""
+    survival = Fraction(1)
+    for time in sorted(set(times)):
+        at_risk = sum(1 for t in times if t >= time)
+        deaths = sum(1 for t, e in zip(times, events, strict=True) if t == time and e)
+        survival *= Fraction(at_risk - deaths, at_risk)
+        if deaths and survival <= Fraction(1, 2):
+            return time
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(min_value=0, max_value=12), st.booleans()), min_size=1, max_size=40))
+def test_kaplan_meier_median_matches_exact_rational_computation(cohort: list[tuple[int, bool]]) -> None:
+    times = [t for t, _ in cohort]
+    events = [e for _, e in cohort]
+    expected = _exact_km_median(times, events)
+    median = kaplan_meier(np.array(times, dtype=float), np.array(events)).median
+    assert median == (None if expected is None else float(expected))
 
 
 def test_kaplan_meier_matches_scipy_ecdf() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ketaclinic.data import Status
-from ketaclinic.errors import InputError, NotFoundError
+from ketaclinic.errors import DataFileError, InputError, NotFoundError
 from ketaclinic.pharmacology import check_patient, concentration_bands, get_model, list_models
 from ketaclinic.pharmacology.engine import disposition
 
@@ -92,3 +92,42 @@ def test_model_description_is_json_ready() -> None:
     d = get_model("kamp2020").as_dict()
     assert d["parameters_70kg"]["volumes_l"]["v3"] == 157.0
     assert np.isclose(d["parameters_70kg"]["clearances_l_min"]["cl"], 1.4)
+
+
+def test_herd_verified_status_covers_only_what_its_abstract_gave() -> None:
+    herd = get_model("herd2007")
+    parts = herd.parts()
+    assert herd.status.value == "verified"
+    assert (parts["parameters"].status.value, parts["bsv"].status.value) == ("verified", "verified")
+    assert (
+        parts["exponents"].status.value == "secondary" and "Not in the Herd 2007" in parts["exponents"].source
+    )
+    assert parts["ke0"].status.value == "secondary" and "2008" in parts["ke0"].source
+    assert herd.ke0_half_life_s == 11.0
+    assert herd.ke0_per_min == pytest.approx(math.log(2) / 11.0 * 60.0, rel=1e-15)  # ln 2 / 11 s
+
+
+def test_a_ke0_seen_only_in_program_code_says_so() -> None:
+    for key in ("domino1984", "kamp2020"):
+        ke0 = get_model(key).status_of("ke0")
+        assert ke0.status.value == "secondary" and "another TCI program's code" in ke0.source
+    assert "ke0" not in get_model("hijazi2003").parts()  # no ke0, so no ke0 status
+    assert get_model("hijazi2003").status_of("exponents").source == get_model("hijazi2003").source
+
+
+@pytest.mark.parametrize(
+    ("part_status", "message"),
+    [
+        ({"ke0": {"status": "guessed", "source": "x"}}, "part_status.ke0.status"),
+        ({"ke0": {"status": "verified"}}, "part_status.ke0.source"),
+        ({"colour": {"status": "verified", "source": "x"}}, "part_status.colour"),
+        ({"bsv": {"status": "verified", "source": "x"}}, "does not have"),
+    ],
+)
+def test_part_status_is_validated_on_load(part_status: dict[str, object], message: str) -> None:
+    from ketaclinic.data import load_toml
+    from ketaclinic.pharmacology.models import _model
+
+    row = {**load_toml("pk_models.toml")["domino1984"], "part_status": part_status}
+    with pytest.raises(DataFileError, match=message.replace(".", r"\.")):
+        _model("domino1984", row)

@@ -17,6 +17,7 @@ from ketaclinic.reports.svg import km_chart, rate_chart
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "cohorts"
 VALLE = FIXTURES / "valle2024_reconstructed.csv"
 GARCIA = FIXTURES / "garcia2023_illustrative.csv"
+THREE_MECHANISMS = "mechanism:neuropathic,nociplastic,nociceptive"
 KETACLINIC = str(Path(sys.executable).with_name("ketaclinic"))
 
 
@@ -69,6 +70,37 @@ def test_cli_json_and_html(tmp_path: Path) -> None:
     assert "immpact30" in out.read_text()
 
 
+def test_garcia_report_numbers_and_not_recorded_adverse_events(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["cohort", "report", "--input", str(GARCIA), "--compare", "diagnosis:G50.0,G50.1"]
+    res = runner.invoke(app, [*args, "--alternative", "greater", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["relief_median_weeks"]["all"] == 3.0  # S(3) = 9/12 x 7/9 x 6/7 = 1/2 exactly
+    assert data["adverse_events"]["recorded"] is False and data["adverse_events"]["patients_with_any"] is None
+    assert "one-sided" in data["comparison"]["method"]
+    out = tmp_path / "garcia.html"
+    res = runner.invoke(app, [*args, "--html", str(out)])
+    assert res.exit_code == 0, res.output
+    html = out.read_text()
+    assert "not recorded: the cohort has no adverse_events column" in html
+    assert "of 12 patients" not in html
+    assert "Median relief<b>3 weeks" in html
+    for method in (
+        "two-sided",
+        "Woolf logit interval",
+        "exact conditional interval",
+        "p-value by normal approximation",
+    ):
+        assert method in html
+    assert "standardised mean change" in html and "the cohort has no daily NRS" in html
+
+
+def test_valle_report_counts_adverse_events() -> None:
+    html = render_cohort_html(analyse_cohort(read_cohort_csv(VALLE)), title="Vallé")
+    assert "of 45 patients" in html and "no adverse_events column" not in html
+
+
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [KETACLINIC, "cohort", "report", *args], capture_output=True, text=True, check=False
@@ -81,6 +113,11 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
         (["--input", str(GARCIA), "--compare", "age:1,2", "--json"], "compare"),
         (["--input", str(GARCIA), "--definition", "nope", "--json"], "unknown outcome definition"),
         (["--input", str(GARCIA)], "exactly one of --json or --html"),
+        (["--input", str(GARCIA), "--alternative", "up", "--json"], "alternative"),
+        (
+            ["--input", str(GARCIA), "--alternative", "less", "--json", "--compare", THREE_MECHANISMS],
+            "exactly two groups",
+        ),
     ],
 )
 def test_cli_bad_arguments_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

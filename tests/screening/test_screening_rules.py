@@ -17,8 +17,8 @@ OK = Verdict.ELIGIBLE
 # condition code -> (verdict, grade) as the issue and the reference state them.
 EXPECTED = {
     "active_psychosis": (NOT, "B"),
-    "unstable_cardiac_disease": (NOT, "ungraded"),
-    "uncontrolled_hypertension": (NOT, "ungraded"),
+    "unstable_cardiac_disease": (NOT, "B"),  # poorly controlled cardiovascular disease: grade B
+    "uncontrolled_hypertension": (NOT, "B"),
     "ischaemic_heart_disease": (NOT, "local list"),
     "severe_hepatic_disease": (NOT, "C"),
     "raised_icp": (NOT, "C"),
@@ -71,6 +71,7 @@ def test_pregnancy_makes_not_eligible(intake_data: dict[str, Any]) -> None:
     assert result.verdict is NOT
     assert [r.code for r in result.reasons] == ["pregnancy"]
     assert result.reasons[0].severity is Severity.CONTRAINDICATION
+    assert result.reasons[0].grade == "B"
 
 
 def test_breastfeeding_makes_eligible_with_precautions(intake_data: dict[str, Any]) -> None:

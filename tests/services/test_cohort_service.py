@@ -172,6 +172,27 @@ def test_import_all_or_nothing_audited(db: Database, staff: dict[str, Actor]) ->
     assert [c.name for c in svc.list_cohorts(db, staff["physician"])] == ["valle"]
 
 
+def test_import_keeps_adverse_events_not_recorded_and_daily_nrs(
+    db: Database, staff: dict[str, Actor]
+) -> None:
+    text = (
+        "patient_id,diagnosis,pain_mechanism,baseline_nrs,followup_nrs,discontinued,relief_weeks,"
+        "relief_ongoing,nrs_day_0,nrs_day_2,nrs_day_5\n"
+        "P1,G50.0,neuropathic,8,3,none,2,0,8,5.5,3.3\n"
+        "P2,G50.1,nociplastic,7,6,none,1,0,7,,6\n"
+    )
+    cohort = read_cohort_csv(text)
+    svc.import_cohort(db, staff["researcher"], cohort, name="daily")
+    loaded = svc.load_clinic_cohort(db, source="daily")
+    assert loaded.adverse_events_recorded is False
+    assert [r.daily_nrs for r in loaded.records] == [r.daily_nrs for r in cohort.records]
+    assert loaded.records[0].daily_nrs == ((0, 8.0), (2, 5.5), (5, 3.3))
+    report = svc.cohort_report(db, staff["researcher"], source="daily")
+    assert report["adverse_events"]["recorded"] is False
+    assert report["nrs_change"]["daily_auc"] == analyse_cohort(cohort)["nrs_change"]["daily_auc"]
+    assert report["nrs_change"]["daily_auc"]["n"] == 2
+
+
 def test_from_columns_matches_records() -> None:
     cohort = read_cohort_csv(FIXTURE)
     names = sorted({e for events in cohort.adverse_events for e in events})
@@ -215,7 +236,7 @@ def test_every_cohort_record_field_is_stored_and_read_back() -> None:
     from ketaclinic.outcomes import CohortRecord
     from ketaclinic.store.tables.outcomes import CohortRow
 
-    mapped_by_hand = {"patient_id", "adverse_events"}
+    mapped_by_hand = {"patient_id", "adverse_events", "daily_nrs"}
     fields = {f.name for f in dataclasses.fields(CohortRecord)}
     assert fields - mapped_by_hand == set(svc.SHARED_COLUMNS)
     assert set(svc.SHARED_COLUMNS) <= set(CohortRow.__table__.columns.keys())

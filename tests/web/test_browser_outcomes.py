@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,25 @@ def test_researcher_dashboard_has_no_names(browser_login, clinic: None) -> None:
     assert page.locator(".charts figure svg").count() >= 4
     assert "Fisher" in page.locator("#comparison").inner_text()
     screenshot(page, "outcomes-analytics-dashboard")
+
+
+def test_dashboard_of_a_cohort_without_adverse_events_says_not_recorded(  # type: ignore[no-untyped-def]
+    browser_login, web_db: Database, web_staff: dict[str, Actor]
+) -> None:
+    from ketaclinic.outcomes import read_cohort_csv
+    from ketaclinic.services.outcomes.cohort import import_cohort
+
+    garcia = Path(__file__).parents[1] / "fixtures" / "cohorts" / "garcia2023_illustrative.csv"
+    import_cohort(web_db, web_staff["researcher"], read_cohort_csv(garcia), name="garcia")
+    page = browser_login("researcher")
+    page.goto("/analytics?cohort=garcia&compare=diagnosis:G50.0,G50.1")
+    card = page.locator("#adverse-events-card")
+    card.wait_for()
+    assert "not recorded" in card.inner_text() and "of 12 patients" not in card.inner_text()
+    assert "conditional MLE 15.99" in page.locator("#comparison").inner_text()
+    assert "G50.0 16.0" in page.content() and "all 3.0" in page.content()
+    path = screenshot(page, "outcomes-analytics-not-recorded")
+    page.locator(".cards, #adverse-events-card").first.screenshot(
+        path=str(path.with_name("ae-not-recorded.png"))
+    )
+    page.locator("#comparison").screenshot(path=str(path.with_name("comparison-methods.png")))

@@ -21,3 +21,11 @@ def test_pk_explorer(browser_login) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_selector("text=Out of the model's population")
     assert page.locator("table.pk-values tbody tr").count() > 10
     screenshot(page, "pk-explorer")
+    page.select_option("select[name=model]", "herd2007")
+    page.fill("input[name=age_y]", "8")
+    page.fill("input[name=weight_kg]", "25")
+    page.click("button:has-text('Simulate')")
+    page.wait_for_selector("#pk-part-status")
+    assert "Not in the Herd 2007 abstract" in page.locator("#pk-part-status").inner_text()
+    herd = screenshot(page, "pk-explorer-herd")
+    page.locator("section.pk-model").screenshot(path=str(herd.with_name("pk-model-herd.png")))

@@ -42,6 +42,10 @@ def test_plan_builder_approval_cosign_and_pump_sheet(  # type: ignore[no-untyped
     doctor.select_option("select[name=protocol_id]", "valle2024")
     doctor.fill("input[name=volume_ml]", "100")
     screenshot(doctor, "plan-builder")
+    doctor.click("text=Where each protocol's numbers come from")
+    sources = doctor.locator("#protocol-sources")
+    assert "test dose dose_mg" in sources.inner_text()
+    sources.screenshot(path=str(screenshot(doctor, "plan-builder-sources").with_name("protocol-sources.png")))
     doctor.click("button:has-text('Compute and check plan')")
     doctor.wait_for_selector("h1:has-text('Dose plan #')")
     assert doctor.locator("svg.chart").count() >= 2

@@ -99,6 +99,18 @@ def test_explorer_page_shows_chart_bands_sources_and_warnings(
     assert client.get("/pk").status_code == 200  # the defaults survive earlier requests
 
 
+def test_explorer_shows_each_part_of_a_model_with_its_own_status(
+    page_client: Callable[[str], TestClient],
+) -> None:
+    params = {"model": "herd2007", "weight_kg": "30", "age_y": "9", "until_min": "60", "step_s": "60"}
+    page = page_client("physician").get("/pk", params=params)
+    assert page.status_code == 200
+    table = page.text.split('id="pk-part-status"')[1].split("</table>")[0]
+    assert "Herd 2007 abstract: V1 38.7 L" in table and "Not in the Herd 2007 abstract" in table
+    assert table.count("status-verified") == 2 and table.count("status-secondary") == 2
+    assert "(ln 2 / 11 s)" in page.text and "3.781 /min" in page.text
+
+
 def test_concentration_chart_draws_gaps_bands_and_sources() -> None:
     svg = concentration_chart(
         [0, 1, 2, 3],

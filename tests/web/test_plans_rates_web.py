@@ -71,6 +71,12 @@ def test_builder_form_sends_only_the_chosen_protocols_choices(
     client = page_client("physician")
     builder = client.get(f"/patients/{pid}/plans/new")
     assert 'name="choice.cohen2018-series.dose_mg_kg"' in builder.text and "published 0.1–1" in builder.text
+    sources = builder.text.split('id="protocol-sources"')[1].split("</details>")[0]
+    valle = sources.split("Sint-Blasius")[1].split("</tr>")[0]
+    assert (
+        "local-policy</span> sessions, interval_days, test dose duration_min, treatment duration_min" in valle
+    )
+    assert "verified</span> test dose dose_mg, treatment dose_mg" in valle
     # a value typed into the series' boxes while another protocol is chosen is not sent with it
     made = client.post(
         f"/patients/{pid}/plans/new",

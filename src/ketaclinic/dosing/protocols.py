@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -142,6 +142,22 @@ class Protocol:
         """True when any session follows titration rules."""
         return any(block.titration is not None for block in self.dosing)
 
+    def numbers(self) -> tuple[tuple[str, str, Param], ...]:
+        """Every number with its file path and readable name (`dosing[0].dose_mg`, `test dose dose_mg`)."""
+        found = _params("schedule", "", self.schedule)
+        for i, block in enumerate(self.dosing):
+            found += _params(f"dosing[{i}]", f"{block.label} ", block)
+            if block.titration is not None:
+                found += _params(f"dosing[{i}].titration", f"{block.label} titration ", block.titration)
+        return found
+
+    def status_by_field(self) -> dict[str, list[str]]:
+        """The protocol's numbers grouped by status (its parts can differ from the protocol's status)."""
+        grouped: dict[str, list[str]] = {}
+        for _, name, param in self.numbers():
+            grouped.setdefault(param.status.value, []).append(name)
+        return grouped
+
     def to_json_dict(self) -> dict[str, Any]:
         """A summary for listings."""
         return {
@@ -153,12 +169,21 @@ class Protocol:
             "observation_cadence": self.observation_cadence,
             "citation": self.citation,
             "status": self.status.value,
+            "status_by_field": {path: param.status.value for path, _, param in self.numbers()},
             "sessions": self.schedule.session_count,
             "interval_days": self.schedule.interval_days.value,
             "titrated": self.titrated,
             "premedication": [p.drug for p in self.premedication],
             "notes": self.notes,
         }
+
+
+def _params(path: str, name: str, value: object) -> tuple[tuple[str, str, Param], ...]:
+    return tuple(
+        (f"{path}.{f.name}", f"{name}{f.name}", p)
+        for f in fields(value)  # type: ignore[arg-type]  # every caller passes a dataclass
+        if isinstance(p := getattr(value, f.name), Param)
+    )
 
 
 class _Reader:

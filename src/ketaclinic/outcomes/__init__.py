@@ -1,7 +1,8 @@
 """Outcomes: PRO instruments and scoring, responder definitions, follow-up schedule, cohort statistics."""
 
 from ketaclinic.outcomes.analysis import analyse_cohort, parse_compare, validate_compare
-from ketaclinic.outcomes.cohort import Cohort, CohortFileError, CohortRecord, RowError, read_cohort_csv
+from ketaclinic.outcomes.cohort import Cohort, CohortRecord
+from ketaclinic.outcomes.cohort_csv import CohortFileError, RowError, read_cohort_csv
 from ketaclinic.outcomes.definitions import (
     DEFAULT_DEFINITION,
     OutcomeDefinition,
@@ -18,7 +19,8 @@ from ketaclinic.outcomes.instruments import (
     score_phq9,
 )
 from ketaclinic.outcomes.schedule import FollowupDue, followup_schedule
-from ketaclinic.outcomes.stats import compare_proportions, kaplan_meier, logrank, wilson_interval
+from ketaclinic.outcomes.stats import compare_proportions, wilson_interval
+from ketaclinic.outcomes.survival import kaplan_meier, logrank
 
 __all__ = [
     "DEFAULT_DEFINITION",

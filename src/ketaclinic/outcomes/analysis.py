@@ -9,21 +9,17 @@ import numpy.typing as npt
 
 from ketaclinic.errors import InputError
 from ketaclinic.outcomes.cohort import Cohort
+from ketaclinic.outcomes.daily import daily_nrs_auc
 from ketaclinic.outcomes.definitions import (
     DEFAULT_DEFINITION,
     evaluate_responders,
     get_definition,
     relief_margin_pct,
 )
+from ketaclinic.outcomes.paired import standardised_mean_change, wilcoxon_paired
 from ketaclinic.outcomes.regression import fit_responder_model
-from ketaclinic.outcomes.stats import (
-    compare_proportions,
-    kaplan_meier,
-    logrank,
-    median_iqr,
-    wilcoxon_paired,
-    wilson_interval,
-)
+from ketaclinic.outcomes.stats import check_alternative, compare_proportions, median_iqr, wilson_interval
+from ketaclinic.outcomes.survival import kaplan_meier, logrank
 from ketaclinic.screening.diagnoses import PainMechanism, get_diagnosis, list_diagnoses
 
 COMPARE_FIELDS = ("diagnosis", "mechanism", "group")
@@ -107,8 +103,25 @@ def _survival(
     }
 
 
+NOT_RECORDED = "not recorded"
+
+
 def _adverse_events(cohort: Cohort) -> dict[str, Any]:
     n = cohort.n
+    stopped_for_ae = int((cohort.discontinued == "adverse_event").sum())
+    if not cohort.adverse_events_recorded:
+        # No adverse-event column: absence of a row is not absence of an event, so no counts at all.
+        return {
+            "recorded": False,
+            "message": f"{NOT_RECORDED}: the cohort has no adverse_events column",
+            "n_patients": n,
+            "patients_with_any": None,
+            "per_patient_any": None,
+            "sessions": None,
+            "per_session_any": None,
+            "discontinued_for_adverse_event": stopped_for_ae,
+            "by_event": {},
+        }
     sessions_known = ~np.isnan(cohort.sessions_completed)
     total_sessions = int(np.nansum(cohort.sessions_completed))
     names = sorted({e for events in cohort.adverse_events for e in events})
@@ -129,12 +142,13 @@ def _adverse_events(cohort: Cohort) -> dict[str, Any]:
         }
     any_event = counts.sum(axis=1) > 0
     return {
+        "recorded": True,
         "n_patients": n,
         "patients_with_any": int(any_event.sum()),
         "per_patient_any": float(any_event.mean()),
         "sessions": total_sessions if sessions_known.any() else None,
         "per_session_any": (int(counts[sessions_known].sum()) / total_sessions if total_sessions else None),
-        "discontinued_for_adverse_event": int((cohort.discontinued == "adverse_event").sum()),
+        "discontinued_for_adverse_event": stopped_for_ae,
         "by_event": by_event,
     }
 
@@ -180,6 +194,8 @@ def _nrs_change(cohort: Cohort, responder: BoolArray, reduction: npt.NDArray[np.
         "change": median_iqr(follow - base),
         "reduction_pct": median_iqr(reduction),
         "wilcoxon": wilcoxon_paired(base, follow),
+        "effect_size": standardised_mean_change(base, follow),
+        "daily_auc": daily_nrs_auc(cohort.daily_nrs_days, cohort.daily_nrs),
         "pairs": {
             "baseline": base[pair].tolist(),
             "followup": follow[pair].tolist(),
@@ -193,8 +209,13 @@ def analyse_cohort(
     *,
     definition_id: str = DEFAULT_DEFINITION,
     compare: tuple[str, list[str]] | None = None,
+    alternative: str = "two-sided",
 ) -> dict[str, Any]:
-    """Everything a cohort report shows, JSON-ready; `compare` defaults to the pain mechanisms present."""
+    """Everything a cohort report shows, JSON-ready; `compare` defaults to the pain mechanisms present.
+
+    `alternative` is the Fisher test's (two-sided, or one-sided greater / less for two groups).
+    """
+    check_alternative(alternative)
     definition = get_definition(definition_id)
     res = evaluate_responders(definition, cohort.baseline_nrs, cohort.followup_nrs, cohort.discontinued)
     n = cohort.n
@@ -209,6 +230,7 @@ def analyse_cohort(
         values,
         [by_field.get(v, {}).get("responders", 0) for v in values],
         [by_field.get(v, {}).get("n", 0) for v in values],
+        alternative=alternative,
     )
     comparison["field"] = field
     comparison["rates"] = {v: by_field.get(v, _rate(0, 0)) for v in values}
@@ -232,6 +254,7 @@ def analyse_cohort(
         "responders": responders,
         "responder_rate": responders / n,
         "ci95": list(wilson_interval(responders, n)),
+        "ci_method": "Wilson score interval, 95 % (every proportion's ci95)",
         "missing_followup": int(res.missing_followup.sum()),
         "by_diagnosis": by_field
         if field == "diagnosis"

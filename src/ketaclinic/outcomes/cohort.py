@@ -1,18 +1,10 @@
-"""The retrospective cohort: validated records, their column arrays, and the CSV reader (all-or-nothing).
-
-Row numbers in errors are line numbers of the file as an editor or spreadsheet shows them: the
-header is row 1 (after any `# key: value` metadata lines, which count as rows too), so the first
-data row of a plain file is row 2.
-"""
+"""The retrospective cohort: validated per-patient records and their column arrays (NaN = missing)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,50 +13,6 @@ import numpy.typing as npt
 from ketaclinic.errors import InputError
 from ketaclinic.outcomes.definitions import DISCONTINUATION_REASONS
 from ketaclinic.screening.diagnoses import PainMechanism, get_diagnosis
-
-REQUIRED_COLUMNS = (
-    "patient_id",
-    "diagnosis",
-    "pain_mechanism",
-    "baseline_nrs",
-    "followup_nrs",
-    "discontinued",
-    "relief_weeks",
-    "relief_ongoing",
-)
-OPTIONAL_COLUMNS = (
-    "age",
-    "sex",
-    "weight_kg",
-    "sessions_planned",
-    "sessions_completed",
-    "total_dose_mg",
-    "adverse_events",
-)
-SEXES = ("female", "male", "other", "unknown")
-_METADATA_KEYS = ("synthetic", "source", "title", "note")
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    """One bad cell: file row (header = row 1), column name and what is wrong."""
-
-    row: int
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"row {self.row}, column {self.column}: {self.message}"
-
-
-class CohortFileError(InputError):
-    """A cohort file with bad rows; `.errors` lists every one, nothing was accepted."""
-
-    def __init__(self, errors: list[RowError]) -> None:
-        self.errors = errors
-        rows = len({e.row for e in errors})
-        noun = "bad row" if rows == 1 else "bad rows"
-        super().__init__(f"{rows} {noun}; first: {errors[0]}", field=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +34,20 @@ class CohortRecord:
     sessions_completed: int | None = None
     total_dose_mg: float | None = None
     adverse_events: tuple[str, ...] = ()
+    daily_nrs: tuple[tuple[int, float], ...] = ()  # (day of the course, NRS), day 0 = first infusion day
+
+
+def _daily_matrix(
+    rows: Sequence[tuple[tuple[int, float], ...]],
+) -> tuple[tuple[int, ...], npt.NDArray[np.float64]]:
+    """Days that any patient has a daily NRS for, and the patient x day NRS matrix (NaN = not rated)."""
+    days = tuple(sorted({day for row in rows for day, _ in row}))
+    column = {day: j for j, day in enumerate(days)}
+    matrix = np.full((len(rows), len(days)), np.nan)
+    for i, row in enumerate(rows):
+        for day, nrs in row:
+            matrix[i, column[day]] = nrs
+    return days, matrix
 
 
 def _floats(values: Iterable[float | int | None]) -> npt.NDArray[np.float64]:
@@ -98,6 +60,8 @@ class Cohort:
 
     records: tuple[CohortRecord, ...]
     metadata: dict[str, Any] = field(default_factory=dict)
+    # False when the source has no adverse-event column: the report says "not recorded", never "0 of n".
+    adverse_events_recorded: bool = True
     patient_id: npt.NDArray[np.str_] = field(init=False)
     diagnosis: npt.NDArray[np.str_] = field(init=False)
     diagnosis_group: npt.NDArray[np.str_] = field(init=False)
@@ -111,6 +75,8 @@ class Cohort:
     sessions_completed: npt.NDArray[np.float64] = field(init=False)
     total_dose_mg: npt.NDArray[np.float64] = field(init=False)
     adverse_events: tuple[tuple[str, ...], ...] = field(init=False)
+    daily_nrs_days: tuple[int, ...] = field(init=False)
+    daily_nrs: npt.NDArray[np.float64] = field(init=False)
 
     def __post_init__(self) -> None:
         recs = self.records
@@ -137,6 +103,9 @@ class Cohort:
         put(self, "sessions_completed", _floats(r.sessions_completed for r in recs))
         put(self, "total_dose_mg", _floats(r.total_dose_mg for r in recs))
         put(self, "adverse_events", tuple(r.adverse_events for r in recs))
+        days, matrix = _daily_matrix([r.daily_nrs for r in recs])
+        put(self, "daily_nrs_days", days)
+        put(self, "daily_nrs", matrix)
 
     @property
     def n(self) -> int:
@@ -160,11 +129,12 @@ class Cohort:
         total_dose_mg: npt.NDArray[np.float64],
         adverse_event_counts: Mapping[str, npt.NDArray[np.int64]] | None = None,
         metadata: dict[str, Any] | None = None,
+        adverse_events_recorded: bool = True,
     ) -> Cohort:
         """A cohort from per-patient column arrays (NaN = missing), validated as arrays; `records` is empty.
 
         For large cohorts aggregated in a database: no per-patient objects are built except the
-        adverse-event tuples, one per patient with an event.
+        adverse-event tuples, one per patient with an event. No daily NRS is carried this way.
         """
         ids = np.asarray(patient_id, dtype=str)
         n = ids.size
@@ -222,6 +192,7 @@ class Cohort:
         put = object.__setattr__
         put(cohort, "records", ())
         put(cohort, "metadata", dict(metadata or {}))
+        put(cohort, "adverse_events_recorded", adverse_events_recorded)
         put(cohort, "patient_id", ids)
         put(cohort, "diagnosis", canonical[code_index])
         put(cohort, "diagnosis_group", groups[code_index])
@@ -230,174 +201,11 @@ class Cohort:
         for name, values in numbers.items():
             put(cohort, name, values)
         put(cohort, "adverse_events", tuple(events))
+        put(cohort, "daily_nrs_days", ())
+        put(cohort, "daily_nrs", np.zeros((n, 0)))
         return cohort
 
     @property
     def synthetic(self) -> bool:
         """True when the cohort is marked as synthetic (made-up or reconstructed) data."""
         return bool(self.metadata.get("synthetic", False))
-
-
-class _RowParser:
-    """Parses one data row, collecting every error instead of stopping at the first."""
-
-    def __init__(self, row_number: int, cells: dict[str, str]) -> None:
-        self.row = row_number
-        self.cells = cells
-        self.errors: list[RowError] = []
-
-    def error(self, column: str, message: str) -> None:
-        self.errors.append(RowError(self.row, column, message))
-
-    def text(self, column: str) -> str:
-        return (self.cells.get(column) or "").strip()
-
-    def number(self, column: str, lo: float, hi: float, *, integer: bool = False) -> float | None:
-        raw = self.text(column)
-        if raw == "":
-            return None
-        try:
-            value = float(raw)
-        except ValueError:
-            self.error(column, f"{raw!r} is not a number")
-            return None
-        if not math.isfinite(value):
-            self.error(column, f"{raw!r} is not a finite number")
-        elif integer and value != int(value):
-            self.error(column, f"{raw} is not a whole number")
-        elif not lo <= value <= hi:
-            self.error(column, f"{raw} is outside {lo:g}-{hi:g}")
-        else:
-            return value
-        return None
-
-    def choice(self, column: str, allowed: Sequence[str], *, default: str | None = None) -> str | None:
-        raw = self.text(column).lower()
-        if raw == "" and default is not None:
-            return default
-        if raw not in allowed:
-            self.error(column, f"{raw!r} is not one of {'|'.join(allowed)}")
-            return None
-        return raw
-
-    def parse(self) -> CohortRecord | None:
-        patient_id = self.text("patient_id")
-        if not patient_id:
-            self.error("patient_id", "is empty")
-        code = self.text("diagnosis").upper()
-        try:
-            code = get_diagnosis(code).code
-        except InputError as exc:
-            self.error("diagnosis", exc.message)
-        mechanism = self.choice("pain_mechanism", [m.value for m in PainMechanism])
-        baseline = self.number("baseline_nrs", 0, 10)
-        followup = self.number("followup_nrs", 0, 10)
-        if followup is not None and self.text("baseline_nrs") == "":
-            self.error("baseline_nrs", "follow-up NRS given without a baseline NRS")
-        discontinued = self.choice("discontinued", DISCONTINUATION_REASONS, default="none")
-        relief_weeks = self.number("relief_weeks", 0, 520)
-        ongoing_raw = self.text("relief_ongoing")
-        ongoing: bool | None = None
-        if ongoing_raw in ("0", "1"):
-            ongoing = ongoing_raw == "1"
-        elif ongoing_raw != "":
-            self.error("relief_ongoing", f"{ongoing_raw!r} is not 0 or 1")
-        elif self.text("relief_weeks") != "":
-            self.error(
-                "relief_ongoing", "is empty but relief_weeks is given (1 = still in relief, 0 = ended)"
-            )
-        planned = self.number("sessions_planned", 1, 100, integer=True)
-        completed = self.number("sessions_completed", 0, 100, integer=True)
-        if planned is not None and completed is not None and completed > planned:
-            self.error("sessions_completed", f"{completed:g} is more than sessions_planned {planned:g}")
-        sex = self.choice("sex", SEXES) if self.text("sex") else None
-        record_fields: dict[str, Any] = {
-            "age": self.number("age", 0, 120),
-            "weight_kg": self.number("weight_kg", 1, 400),
-            "total_dose_mg": self.number("total_dose_mg", 0, 100_000),
-        }
-        events = tuple(e.strip().lower() for e in self.text("adverse_events").split(";") if e.strip())
-        if self.errors:
-            return None
-        assert mechanism is not None and discontinued is not None  # no error means both parsed
-        return CohortRecord(
-            patient_id=patient_id,
-            diagnosis=code,
-            pain_mechanism=mechanism,
-            baseline_nrs=baseline,
-            followup_nrs=followup,
-            discontinued=discontinued,
-            relief_weeks=relief_weeks,
-            relief_ongoing=ongoing,
-            sex=sex,
-            sessions_planned=None if planned is None else int(planned),
-            sessions_completed=None if completed is None else int(completed),
-            adverse_events=events,
-            **record_fields,
-        )
-
-
-def _split_metadata(text: str) -> tuple[dict[str, Any], int]:
-    """Leading `# key: value` lines: the metadata and how many lines they take."""
-    metadata: dict[str, Any] = {}
-    lines = text.splitlines()
-    count = 0
-    for line in lines:
-        if not line.startswith("#"):
-            break
-        count += 1
-        key, sep, value = line.lstrip("#").partition(":")
-        key = key.strip().lower()
-        if sep and key in _METADATA_KEYS:
-            value = value.strip()
-            metadata[key] = value.lower() in ("true", "yes", "1") if key == "synthetic" else value
-    return metadata, count
-
-
-def read_cohort_csv(path_or_text: str | Path) -> Cohort:
-    """Read and validate a cohort CSV (a path, or the CSV text itself); every bad cell is reported at once."""
-    if isinstance(path_or_text, Path) or "\n" not in path_or_text:
-        path = Path(path_or_text)
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except OSError as exc:
-            raise InputError(f"cannot read {path}: {exc.strerror}", field="input") from exc
-    else:
-        text = path_or_text.removeprefix("\ufeff")
-    metadata, skipped = _split_metadata(text)
-    reader = csv.DictReader(io.StringIO("\n".join(text.splitlines()[skipped:])))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    header_row = skipped + 1
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise CohortFileError([RowError(header_row, c, "required column is missing") for c in missing])
-    unknown = [c for c in header if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
-    if unknown:
-        raise CohortFileError([RowError(header_row, c, "unknown column") for c in unknown])
-    reader.fieldnames = header
-    errors: list[RowError] = []
-    records: list[CohortRecord] = []
-    first_row: dict[str, int] = {}
-    for cells in reader:
-        row_number = skipped + reader.line_num
-        if None in cells:
-            errors.append(RowError(row_number, header[-1], "more cells than header columns"))
-            continue
-        if not any((v or "").strip() for v in cells.values()):
-            continue  # blank line
-        parser = _RowParser(row_number, cells)
-        record = parser.parse()
-        pid = parser.text("patient_id")
-        if pid and pid in first_row:
-            parser.error("patient_id", f"duplicate patient_id {pid!r} (first on row {first_row[pid]})")
-            record = None
-        elif pid:
-            first_row[pid] = row_number
-        errors.extend(parser.errors)
-        if record is not None:
-            records.append(record)
-    if errors:
-        raise CohortFileError(errors)
-    if not records:
-        raise CohortFileError([RowError(header_row + 1, "patient_id", "the file has no data rows")])
-    return Cohort(records=tuple(records), metadata=metadata)

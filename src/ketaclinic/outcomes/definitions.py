@@ -124,6 +124,24 @@ def reduction_pct(baseline_nrs: FloatArray, followup_nrs: FloatArray) -> FloatAr
     return pct
 
 
+# Percentages computed from decimal NRS values (4.0 -> 3.2 gives 19.999999999999996) land a few ulps
+# off the threshold; this many percentage points of slack keeps an exact 20 % or 50 % at the threshold.
+REDUCTION_TOLERANCE_PCT = 1e-9
+
+
+def reaches_reduction(reduction: FloatArray, threshold_pct: float) -> BoolArray:
+    """True where the % reduction is at least `threshold_pct` (an exact threshold counts; NaN never does).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> reaches_reduction(reduction_pct(np.array([4.0, 4.0]), np.array([3.2, 3.3])), 20.0).tolist()
+    [True, False]
+    """
+    pct = np.nan_to_num(np.asarray(reduction, dtype=np.float64), nan=-np.inf)
+    return np.asarray(pct >= threshold_pct - REDUCTION_TOLERANCE_PCT, dtype=np.bool_)
+
+
 def evaluate_responders(
     definition: OutcomeDefinition,
     baseline_nrs: FloatArray,
@@ -153,8 +171,7 @@ def evaluate_responders(
         raise InputError("baseline, follow-up and discontinued arrays differ in length", field="cohort")
     pct = reduction_pct(base, follow)
     missing = np.isnan(follow)
-    # The small tolerance keeps an exact 50 % (e.g. 8 -> 4) a responder despite float rounding.
-    meets = np.nan_to_num(pct, nan=-np.inf) >= definition.min_reduction_pct - 1e-9
+    meets = reaches_reduction(pct, definition.min_reduction_pct)
     disqualified = np.isin(reasons, definition.exclude_discontinued)
     return ResponderResult(
         responder=meets & ~missing & ~disqualified, missing_followup=missing, reduction_pct=pct
@@ -170,7 +187,8 @@ def sustained_relief_weeks(
 ) -> tuple[float, bool]:
     """Weeks until pain is back within `margin_pct` of baseline; (last contact week, True) if still relieved.
 
-    Relief ends at the first follow-up whose NRS reduction from baseline is below the margin.
+    Relief ends at the first follow-up whose NRS reduction from baseline is below the margin; a
+    reduction of exactly the margin (4.0 -> 3.2 at 20 %) is still relief.
     """
     margin = relief_margin_pct().value if margin_pct is None else margin_pct
     t = np.asarray(weeks, dtype=np.float64)
@@ -183,7 +201,7 @@ def sustained_relief_weeks(
         raise InputError(f"{baseline_nrs:g} is outside (0, 10]: no pain to relieve", field="baseline_nrs")
     if np.any((y < 0) | (y > 10)):
         raise InputError("an NRS value is outside 0-10", field="nrs")
-    lost = (baseline_nrs - y) / baseline_nrs * 100.0 < margin
+    lost = ~reaches_reduction(reduction_pct(np.full(y.shape, baseline_nrs), y), margin)
     if lost.any():
         return float(t[int(np.argmax(lost))]), False
     return float(t[-1]), True

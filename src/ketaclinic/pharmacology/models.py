@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ketaclinic.data import Status, load_toml, parse_status
 from ketaclinic.errors import DataFileError, InputError, NotFoundError
@@ -18,6 +19,27 @@ from ketaclinic.errors import DataFileError, InputError, NotFoundError
 Drug = Literal["racemic", "s-ketamine"]
 PARAMETERS = ("v1", "v2", "v3", "cl", "q2", "q3")
 _FILE = "pk_models.toml"
+PARTS = ("parameters", "exponents", "ke0", "bsv")
+
+
+class PartStatus(BaseModel):
+    """The status of one part of a model (its parameters, weight exponents, ke0 or variability)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: Status
+    source: str = Field(min_length=1)
+
+
+class PartStatuses(BaseModel):
+    """Per-part status where a model's parts come from different places (the rest take the model's)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    parameters: PartStatus | None = None
+    exponents: PartStatus | None = None
+    ke0: PartStatus | None = None
+    bsv: PartStatus | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +71,20 @@ class PKModel:
     status_note: str = ""
     choice_note: str = ""
     sampling: str = "venous or not stated"
+    ke0_half_life_s: float | None = None
+    part_status: PartStatuses = field(default_factory=PartStatuses)
+
+    def status_of(self, part: str) -> PartStatus:
+        """The status and source of one of PARTS: its own where the file gives one, else the model's."""
+        if part not in PARTS:
+            raise InputError(f"{part!r} is not one of {', '.join(PARTS)}", field="part")
+        own: PartStatus | None = getattr(self.part_status, part)
+        return own if own is not None else PartStatus(status=self.status, source=self.source)
+
+    def parts(self) -> dict[str, PartStatus]:
+        """The status of every part this model has (no ke0 or bsv part when it has none)."""
+        present = {"ke0": self.ke0_per_min is not None, "bsv": bool(self.bsv_cv)}
+        return {part: self.status_of(part) for part in PARTS if present.get(part, True)}
 
     def ke0_for(self, weight_kg: float) -> float | None:
         """The model's ke0 (1/min) at this weight, or None when no ke0 is published for it."""
@@ -99,8 +135,10 @@ class PKModel:
             "ke0_per_min": self.ke0_per_min,
             "ke0_ln_weight_slope_per_min": self.ke0_ln_weight_slope_per_min,
             "ke0_source": self.ke0_source,
+            "ke0_half_life_s": self.ke0_half_life_s,
             "bsv_cv": dict(self.bsv_cv),
             "bsv_source": self.bsv_source,
+            "part_status": {part: p.model_dump(mode="json") for part, p in self.parts().items()},
         }
 
 
@@ -153,14 +191,23 @@ def _model(key: str, row: Mapping[str, Any]) -> PKModel:
         raise DataFileError(f"{where}: drug must be racemic or s-ketamine")
     ke0 = _optional(row, "ke0_per_min")
     slope = _optional(row, "ke0_ln_weight_slope_per_min")
+    half_life_s = _optional(row, "ke0_half_life_s")
     ref = _number(row, "reference_weight_kg", where)
     if slope is not None:
         ke0 = slope * math.log(ref) + _number(row, "ke0_intercept_per_min", where)
+    if half_life_s is not None:
+        if ke0 is not None:
+            raise DataFileError(f"{where}: give ke0 as ke0_per_min, the ln-weight formula or ke0_half_life_s")
+        # published as a half-time: ke0 = ln 2 / t1/2, per second, times 60 for per minute
+        ke0 = math.log(2) / _number(row, "ke0_half_life_s", where) * 60.0
     if ke0 is not None and not row.get("ke0_source"):
         raise DataFileError(f"{where}: a ke0 needs its ke0_source")
     bsv = {k: float(v) for k, v in dict(row.get("bsv_cv", {})).items()}
     if not set(bsv) <= set(params):
         raise DataFileError(f"{where}: bsv_cv names unknown parameters")
+    parts = _part_statuses(row.get("part_status", {}), where)
+    if (parts.ke0 is not None and ke0 is None) or (parts.bsv is not None and not bsv):
+        raise DataFileError(f"{where}: part_status names a ke0 or bsv the model does not have")
     return PKModel(
         key=key,
         drug=drug,
@@ -187,7 +234,18 @@ def _model(key: str, row: Mapping[str, Any]) -> PKModel:
         status_note=str(row.get("status_note", "")),
         choice_note=str(row.get("choice_note", "")),
         sampling=str(row.get("sampling", "venous or not stated")),
+        ke0_half_life_s=half_life_s,
+        part_status=parts,
     )
+
+
+def _part_statuses(raw: object, where: str) -> PartStatuses:
+    try:
+        return PartStatuses.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(p) for p in first["loc"])
+        raise DataFileError(f"{where}: part_status.{path}: {first['msg']}") from None
 
 
 @cache

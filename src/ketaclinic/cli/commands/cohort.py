@@ -10,7 +10,7 @@ import typer
 from ketaclinic.cli.output import emit_json, fail
 
 if TYPE_CHECKING:
-    from ketaclinic.outcomes.cohort import CohortFileError
+    from ketaclinic.outcomes.cohort_csv import CohortFileError
 
 # The statistics stack (SciPy, statsmodels) is imported inside the commands: importing it here would
 # add seconds to every `ketaclinic` call.
@@ -26,7 +26,7 @@ def _row_errors(exc: CohortFileError) -> dict[str, list[dict[str, object]]]:
 
 def _read_csv(path: Path, as_json: bool) -> Any:
     """Read a cohort file; with --json the full list of row errors also goes to stdout."""
-    from ketaclinic.outcomes.cohort import CohortFileError, read_cohort_csv
+    from ketaclinic.outcomes.cohort_csv import CohortFileError, read_cohort_csv
 
     try:
         return read_cohort_csv(path)
@@ -49,6 +49,13 @@ def report(
         str | None,
         typer.Option("--compare", help="FIELD:V1,V2[,...], FIELD diagnosis, mechanism or group."),
     ] = None,
+    alternative: Annotated[
+        str,
+        typer.Option(
+            "--alternative",
+            help="Fisher's exact test: two-sided (the default), or one-sided greater / less (two groups).",
+        ),
+    ] = "two-sided",
     as_json: Annotated[bool, typer.Option("--json", help="Print the analysis as JSON.")] = False,
     html: Annotated[
         Path | None, typer.Option("--html", help="Write a printable HTML report to PATH.")
@@ -65,10 +72,12 @@ def report(
         fail("give --input FILE or --cohort NAME, not both")
     from ketaclinic.outcomes.analysis import analyse_cohort, parse_compare
     from ketaclinic.outcomes.definitions import DEFAULT_DEFINITION, get_definition
+    from ketaclinic.outcomes.stats import check_alternative
 
     definition = definition or DEFAULT_DEFINITION
     get_definition(definition)
     comparison = parse_compare(compare) if compare is not None else None
+    check_alternative(alternative, None if comparison is None else len(comparison[1]))
     if input_path is None:
         from ketaclinic.cli.commands.foundation import open_database
         from ketaclinic.services.outcomes.cohort import cohort_report
@@ -80,12 +89,13 @@ def report(
             source=cohort_name or "clinic",
             definition_id=definition,
             compare=comparison,
+            alternative=alternative,
             export="json" if as_json else "html",
         )
         report_title = None
     else:
         cohort = _read_csv(input_path, as_json)
-        result = analyse_cohort(cohort, definition_id=definition, compare=comparison)
+        result = analyse_cohort(cohort, definition_id=definition, compare=comparison, alternative=alternative)
         report_title = cohort.metadata.get("title")
     if as_json:
         emit_json(result)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.outcomes import Cohort, CohortRecord, analyse_cohort
-from ketaclinic.outcomes.cohort import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+from ketaclinic.outcomes.cohort_csv import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from ketaclinic.outcomes.definitions import DEFAULT_DEFINITION
 from ketaclinic.services.audit import audit
 from ketaclinic.services.outcomes.facts import clinic_cohort
@@ -30,6 +30,16 @@ SHARED_COLUMNS = tuple(
 CLINIC = "clinic"
 
 
+def _daily_text(daily_nrs: tuple[tuple[int, float], ...]) -> str:
+    """A record's daily NRS as stored: `day:nrs` pairs joined by `;` (repr keeps every float exact)."""
+    return ";".join(f"{day}:{nrs!r}" for day, nrs in daily_nrs)
+
+
+def _daily_pairs(text: str) -> tuple[tuple[int, float], ...]:
+    pairs = (item.split(":") for item in text.split(";") if item)
+    return tuple((int(day), float(nrs)) for day, nrs in pairs)
+
+
 def _imported(session: Session, name: str) -> Cohort:
     cohort = session.execute(select(ImportedCohort).where(ImportedCohort.name == name)).scalar_one_or_none()
     if cohort is None:
@@ -39,10 +49,15 @@ def _imported(session: Session, name: str) -> Cohort:
             patient_id=r.patient_ref,
             **{name: getattr(r, name) for name in SHARED_COLUMNS},
             adverse_events=tuple(e for e in r.adverse_events.split(";") if e),
+            daily_nrs=_daily_pairs(r.daily_nrs),
         )
         for r in cohort.records
     )
-    return Cohort(records=records, metadata=json.loads(cohort.metadata_json))
+    return Cohort(
+        records=records,
+        metadata=json.loads(cohort.metadata_json),
+        adverse_events_recorded=cohort.adverse_events_recorded,
+    )
 
 
 def load_clinic_cohort(db: Database | None = None, *, source: str = CLINIC) -> Cohort:
@@ -64,13 +79,14 @@ def cohort_report(
     source: str = CLINIC,
     definition_id: str = DEFAULT_DEFINITION,
     compare: tuple[str, list[str]] | None = None,
+    alternative: str = "two-sided",
     export: str | None = None,
 ) -> dict[str, Any]:
     """The cohort analysis (analyse_cohort) of the clinic or an imported cohort; exports are audited."""
     require(actor, Permission.ANALYTICS_VIEW)
     with db.transaction() as session:
         cohort = clinic_cohort(session) if source == CLINIC else _imported(session, source)
-        result = analyse_cohort(cohort, definition_id=definition_id, compare=compare)
+        result = analyse_cohort(cohort, definition_id=definition_id, compare=compare, alternative=alternative)
         result["cohort"] = source
         if export is not None:
             require(actor, Permission.EXPORT)
@@ -131,12 +147,14 @@ def import_cohort(db: Database, actor: Actor, cohort: Cohort, *, name: str) -> C
             imported_at=utcnow(),
             imported_by=actor.username,
             n=cohort.n,
+            adverse_events_recorded=cohort.adverse_events_recorded,
         )
         row.records = [
             CohortRow(
                 patient_ref=r.patient_id,
                 **{name: getattr(r, name) for name in SHARED_COLUMNS},
                 adverse_events=";".join(r.adverse_events),
+                daily_nrs=_daily_text(r.daily_nrs),
             )
             for r in cohort.records
         ]
@@ -152,6 +170,7 @@ def import_cohort(db: Database, actor: Actor, cohort: Cohort, *, name: str) -> C
                 "name": {"old": None, "new": name},
                 "count": {"old": None, "new": cohort.n},
                 "synthetic": {"old": None, "new": cohort.synthetic},
+                "adverse_events_recorded": {"old": None, "new": cohort.adverse_events_recorded},
             },
         )
         return CohortInfo(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ketaclinic.store.base import Base, UTCDateTime
@@ -120,6 +120,7 @@ class ImportedCohort(Base):
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
     imported_by: Mapped[str] = mapped_column(String(64))
     n: Mapped[int] = mapped_column(Integer)
+    adverse_events_recorded: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     records: Mapped[list[CohortRow]] = relationship(
         back_populates="cohort", order_by="CohortRow.id", cascade="all, delete-orphan"
@@ -149,5 +150,6 @@ class CohortRow(Base):
     sessions_completed: Mapped[int | None] = mapped_column(Integer, nullable=True)
     total_dose_mg: Mapped[float | None] = mapped_column(Float, nullable=True)
     adverse_events: Mapped[str] = mapped_column(Text, default="")
+    daily_nrs: Mapped[str] = mapped_column(Text, default="", server_default="")  # "day:nrs;day:nrs"
 
     cohort: Mapped[ImportedCohort] = relationship(back_populates="records")
