@@ -122,11 +122,13 @@ def api_discontinue(
 def api_end_series(
     course_id: int, body: courses.SeriesEndIn, db: DbDep, principal: RecordApi
 ) -> courses.CourseOut:
-    """Record when the series ended; follow-ups still due are rescheduled, answered ones stay.
+    """End the course: when its series ended and why; open follow-ups are rescheduled, answered ones stay.
 
     Without `session_dates` the days of the sessions charted for the course are used.
     """
-    return courses.end_series(db, principal.actor, course_id, body.series_end, body.session_dates)
+    return courses.end_series(
+        db, principal.actor, course_id, body.series_end, body.session_dates, reason=body.reason
+    )
 
 
 @router.post("/api/v1/outcomes/links", status_code=201, response_model=links.LinkOut, tags=["outcomes"])
@@ -208,9 +210,10 @@ def _series_end_of(raw: str) -> date:
 @router.post("/courses/{course_id}/series-end", response_class=HTMLResponse, include_in_schema=False)
 async def course_end_series(request: Request, course_id: int, db: DbDep, principal: RecordPage) -> Response:
     """Record the series end from the course page; a bad date comes back next to the field."""
-    raw = text(await request.form(), "series_end").strip()
+    form = await request.form()
+    raw = text(form, "series_end").strip()
     try:
-        courses.end_series(db, principal.actor, course_id, _series_end_of(raw))
+        courses.end_series(db, principal.actor, course_id, _series_end_of(raw), reason=text(form, "reason"))
     except InputError as exc:
         return _course_page(request, db, principal, course_id, errors={"series_end": exc.message}, value=raw)
     return RedirectResponse(f"/courses/{course_id}?recorded=1", status_code=303)
