@@ -36,7 +36,10 @@ class CourseView(CourseDetail):
 
 
 def _sessions(session: Session, course: TreatmentCourse) -> list[CourseSession]:
-    """The course's booked sessions, then its plan's sessions not booked yet (by their planned day)."""
+    """The course's booked sessions, then its plan's sessions not booked (by their planned day).
+
+    Those are "planned" while the course is open, "not_given" once it ended or was discontinued.
+    """
     s = InfusionSession
     booked = [
         CourseSession(
@@ -53,10 +56,9 @@ def _sessions(session: Session, course: TreatmentCourse) -> list[CourseSession]:
         plan = plan_row(session, course.plan_id)
         if plan.status == "approved":
             taken = {(b.plan_id, b.number) for b in booked}
+            state = "planned" if course.series_end is None and course.discontinued == "none" else "not_given"
             booked += [
-                CourseSession(
-                    plan_id=plan.id, number=n, on=p.date, state="planned", session_id=None, given=False
-                )
+                CourseSession(plan_id=plan.id, number=n, on=p.date, state=state, session_id=None, given=False)
                 for n, p in enumerate(stored_plan(plan).sessions, start=1)
                 if (plan.id, n) not in taken
             ]

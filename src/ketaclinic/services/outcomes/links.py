@@ -52,6 +52,7 @@ class LinkOut(BaseModel):
     expires_at: datetime
     followup_item_id: int
     course_id: int
+    replaced_earlier: bool
 
 
 class LinkView(BaseModel):
@@ -66,14 +67,16 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _revoke_earlier(session: Session, actor: Actor, item: FollowupItem, now: datetime) -> None:
-    """Revoke the item's live link, if any (audited), so that only the new one answers."""
+def _revoke_earlier(session: Session, actor: Actor, item: FollowupItem, now: datetime) -> bool:
+    """Revoke the item's live link, if any (audited), so that only the new one answers; True if one was."""
     earlier = session.execute(
         select(ProLink).where(
             ProLink.followup_item_id == item.id, ProLink.used_at.is_(None), ProLink.revoked_at.is_(None)
         )
     ).scalars()
+    revoked = False
     for link in earlier:
+        revoked = True
         link.revoked_at, link.revoked_by = now, actor.user_id
         audit(
             session,
@@ -85,6 +88,7 @@ def _revoke_earlier(session: Session, actor: Actor, item: FollowupItem, now: dat
             "a new link was issued for the same follow-up",
         )
     session.flush()  # before the new link's insert: the index allows one live link per item
+    return revoked
 
 
 def issue_link(db: Database, actor: Actor, data: LinkIn) -> LinkOut:
@@ -104,7 +108,7 @@ def issue_link(db: Database, actor: Actor, data: LinkIn) -> LinkOut:
                 f"follow-up item {item.id} is already {item.status}", field="followup_item_id"
             )
         now = utcnow()
-        _revoke_earlier(session, actor, item, now)
+        replaced = _revoke_earlier(session, actor, item, now)
         link = ProLink(
             token_sha256=_hash(token),
             patient_id=item.patient_id,
@@ -133,6 +137,7 @@ def issue_link(db: Database, actor: Actor, data: LinkIn) -> LinkOut:
             expires_at=link.expires_at,
             followup_item_id=item.id,
             course_id=item.course_id,
+            replaced_earlier=replaced,
         )
 
 
@@ -145,7 +150,7 @@ def _open(session: Session, token: str) -> tuple[ProLink, FollowupItem | None]:
     if link.used_at is not None:
         raise LinkGoneError("this link has already been used")
     if link.revoked_at is not None:
-        raise LinkGoneError("this link is no longer valid: the clinic has sent a newer one")
+        raise LinkGoneError("this link is no longer valid: the clinic has issued a newer one")
     if link.expires_at <= utcnow():
         raise LinkGoneError("this link has expired")
     item = session.get(FollowupItem, link.followup_item_id) if link.followup_item_id else None

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from ketaclinic.errors import ConflictError, InputError, http_status
+from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
 from ketaclinic.services.outcomes import course_view, courses, links
 from ketaclinic.services.patients import registry
 from ketaclinic.services.permissions import Permission
@@ -148,7 +148,7 @@ async def open_submit(request: Request, patient_id: int, db: DbDep, principal: R
             patient_id,
             courses.CourseIn.model_validate({k: v for k, v in values.items() if v is not None}),
         )
-    except (ValidationError, InputError, ConflictError) as exc:
+    except (ValidationError, InputError, ConflictError, NotFoundError) as exc:  # NotFound: the plan_id
         return _open_form(
             request,
             db,
