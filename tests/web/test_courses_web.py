@@ -137,3 +137,17 @@ def test_a_link_for_an_item_of_another_course_or_an_answered_one_is_refused(
         data={"csrf_token": researcher.csrf, "followup_item_id": str(open_item.id)},
     )
     assert refused.status_code == 403
+
+
+def test_the_patient_page_shows_the_open_course_before_an_older_record(
+    page_client: Pages, web_db: Database, web_staff: dict[str, Actor]
+) -> None:
+    pid = make_patient(web_db, web_staff["nurse"], "W8")
+    nurse = web_staff["nurse"]
+    current = start_course(web_db, nurse, pid, CourseIn(started_on=date.today() - timedelta(days=3)))
+    past = date.today() - timedelta(days=200)
+    older = start_course(web_db, nurse, pid, CourseIn(started_on=past, series_end=past + timedelta(days=14)))
+    page = page_client("nurse").get(f"/patients/{pid}").text
+    assert f'id="course-page-link">Course #{current.id} page' in page
+    earlier = page.split('id="earlier-courses"', 1)[1].split("</ul>", 1)[0]
+    assert f"Course #{older.id}" in earlier and f"ended {older.series_end}" in earlier

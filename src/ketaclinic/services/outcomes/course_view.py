@@ -83,8 +83,9 @@ def course_view(db: Database, actor: Actor, course_id: int) -> CourseView:
 
 
 def patient_course_views(db: Database, actor: Actor, patient_id: int) -> list[CourseView]:
-    """A patient's courses for the patient page, the newest first."""
+    """A patient's courses for the patient page: the open one first, then the latest started."""
     require(actor, Permission.OUTCOMES_RECORD)
-    details = [get_course(db, actor, c.id) for c in reversed(list_courses(db, actor, patient_id))]
+    details = [get_course(db, actor, c.id) for c in list_courses(db, actor, patient_id)]
     with db.read() as session:
-        return [_view(session, d) for d in details]
+        views = [_view(session, d) for d in details]
+    return sorted(views, key=lambda v: (v.open, v.started_on, v.id), reverse=True)
