@@ -1,4 +1,4 @@
-"""`ketaclinic outcomes end-series` on every configured database: follow-ups scheduled; bad input is exit 2.
+"""`ketaclinic outcomes open-course | end-series` on every configured database; bad input is exit 2.
 
 In process through Typer's runner; two cases run the real command to check the exit code and the
 one-line error end to end.
@@ -24,6 +24,7 @@ from tests.services.test_outcomes_service import make_patient
 
 KETACLINIC = [sys.executable, "-m", "ketaclinic"]
 runner = CliRunner()
+REASON = ["--reason", "last planned session given"]
 
 
 def _main(
@@ -62,7 +63,7 @@ def test_end_series_json_schedules_the_follow_ups(
 ) -> None:
     end = date.today() - timedelta(days=1)
     result = runner.invoke(
-        app, ["outcomes", "end-series", str(course_id), "--date", end.isoformat(), "--json"], env=env
+        app, ["outcomes", "end-series", str(course_id), "--date", end.isoformat(), *REASON, "--json"], env=env
     )
     assert result.exit_code == 0, result.output
     course = json.loads(result.stdout)
@@ -77,7 +78,16 @@ def test_end_series_text_lists_the_open_items(env: dict[str, str], course_id: in
     session = (end - timedelta(days=7)).isoformat()
     result = runner.invoke(
         app,
-        ["outcomes", "end-series", str(course_id), "--date", end.isoformat(), "--session-date", session],
+        [
+            "outcomes",
+            "end-series",
+            str(course_id),
+            "--date",
+            end.isoformat(),
+            "--session-date",
+            session,
+            *REASON,
+        ],
         env=env,
     )
     assert result.exit_code == 0, result.output
@@ -102,7 +112,9 @@ def test_bad_input_is_one_line_and_exit_2(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, stdout, stderr = _main(["outcomes", "end-series", str(course_id), *args], env, monkeypatch, capsys)
+    code, stdout, stderr = _main(
+        ["outcomes", "end-series", str(course_id), *args, *REASON], env, monkeypatch, capsys
+    )
     assert code == 2, stderr
     assert stderr.count("\n") == 1 and stderr.startswith("error: ") and word in stderr
     assert stdout == ""
@@ -110,7 +122,7 @@ def test_bad_input_is_one_line_and_exit_2(
 
 def test_bad_input_from_a_real_process_is_one_line_and_exit_2(env: dict[str, str], course_id: int) -> None:
     result = subprocess.run(
-        [*KETACLINIC, "outcomes", "end-series", str(course_id), "--date", "2026-02-30"],
+        [*KETACLINIC, "outcomes", "end-series", str(course_id), "--date", "2026-02-30", *REASON],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -125,7 +137,7 @@ def test_bad_input_from_a_real_process_is_one_line_and_exit_2(env: dict[str, str
 
 def test_unknown_course_is_exit_2(env: dict[str, str]) -> None:
     result = subprocess.run(
-        [*KETACLINIC, "outcomes", "end-series", "9999", "--date", date.today().isoformat()],
+        [*KETACLINIC, "outcomes", "end-series", "9999", "--date", date.today().isoformat(), *REASON],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -133,3 +145,31 @@ def test_unknown_course_is_exit_2(env: dict[str, str]) -> None:
         check=False,
     )
     assert result.returncode == 2 and result.stderr == "error: no treatment course 9999\n"
+
+
+def test_ending_without_a_reason_is_one_line_and_exit_2(
+    env: dict[str, str], course_id: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["outcomes", "end-series", str(course_id), "--date", date.today().isoformat()]
+    code, stdout, stderr = _main(args, env, monkeypatch, capsys)
+    assert code == 2 and stderr.count("\n") == 1 and "reason" in stderr and stdout == ""
+
+
+def test_open_course_opens_one_and_refuses_a_second(
+    env: dict[str, str],
+    web_db: Database,
+    web_staff: dict[str, Actor],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pid = make_patient(web_db, web_staff["nurse"], "C2")
+    started = (date.today() - timedelta(days=1)).isoformat()
+    result = runner.invoke(
+        app, ["outcomes", "open-course", str(pid), "--started", started, "--json"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    opened = json.loads(result.stdout)
+    assert opened["patient_id"] == pid and opened["started_on"] == started and opened["series_end"] is None
+    args = ["outcomes", "open-course", str(pid), "--started", date.today().isoformat()]
+    code, stdout, stderr = _main(args, env, monkeypatch, capsys)
+    assert code == 2 and stderr.count("\n") == 1 and f"course {opened['id']}" in stderr and stdout == ""

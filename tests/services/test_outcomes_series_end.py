@@ -14,12 +14,14 @@ from ketaclinic.services.outcomes.courses import (
     courses_without_series_end,
     end_series,
     get_course,
+    list_courses,
     start_course,
 )
 from ketaclinic.services.outcomes.links import LinkIn, issue_link, view_link
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions.booking import SessionCreate, create_session
 from ketaclinic.store.db import Database
+from ketaclinic.store.tables.outcomes import TreatmentCourse
 from ketaclinic.store.tables.plans import DosePlanRow
 from ketaclinic.store.tables.sessions import InfusionSession
 from tests.audit_support import latest_event
@@ -27,12 +29,24 @@ from tests.services.sessions_support import approved_plan
 from tests.services.test_outcomes_service import make_patient, treated
 
 WEEKS = [1, 2, 4, 8, 12]
+ENDED = "last session of the series given"
 
 
-def _open_course(db: Database, nurse: Actor, mrn: str, started_on: date, plan_id: int | None = None) -> int:
-    pid = make_patient(db, nurse, mrn) if plan_id is None else _plan_patient(db, plan_id)
-    course = start_course(db, nurse, pid, CourseIn(started_on=started_on, plan_id=plan_id))
+def _open_course(db: Database, nurse: Actor, mrn: str, started_on: date) -> int:
+    course = start_course(db, nurse, make_patient(db, nurse, mrn), CourseIn(started_on=started_on))
     assert course.followups == [] and course.series_end is None
+    return course.id
+
+
+def _plan_course(db: Database, nurse: Actor, plan_id: int, started_on: date) -> int:
+    """The course the plan's approval opened, moved back to `started_on` by SQL (its sessions are past)."""
+    pid = _plan_patient(db, plan_id)
+    (course,) = list_courses(db, nurse, pid)
+    assert course.plan_id == plan_id and course.series_end is None
+    with db.transaction() as session:
+        session.execute(
+            update(TreatmentCourse).where(TreatmentCourse.id == course.id).values(started_on=started_on)
+        )
     return course.id
 
 
@@ -64,7 +78,7 @@ def test_a_course_started_without_a_series_end_gets_its_follow_ups(
     course_id = _open_course(db, staff["nurse"], "E1", start)
     assert [c.id for c in courses_without_series_end(db, staff["nurse"])] == [course_id]
     end = start + timedelta(days=14)
-    course = end_series(db, staff["nurse"], course_id, end)
+    course = end_series(db, staff["nurse"], course_id, end, reason=ENDED)
     assert course.series_end == end
     assert [(f.kind, f.weeks_after_series) for f in course.followups] == [("after_series", w) for w in WEEKS]
     assert [f.due_on for f in course.followups] == [end + timedelta(weeks=w) for w in WEEKS]
@@ -86,7 +100,7 @@ def test_a_new_series_end_moves_open_items_and_keeps_answered_ones(
     link = issue_link(db, staff["nurse"], LinkIn(followup_item_id=week2.id))
     new_end = old_end + timedelta(days=3)
     sessions = [new_end - timedelta(days=14), new_end - timedelta(days=7), new_end]
-    after = end_series(db, staff["physician"], course.id, new_end, sessions)
+    after = end_series(db, staff["physician"], course.id, new_end, sessions, reason=ENDED)
     by_contact = {(f.kind, f.session_number, f.weeks_after_series): f for f in after.followups}
     assert len(by_contact) == len(after.followups) == len(course.followups)  # nothing scheduled twice
     week1 = by_contact[("after_series", None, 1)]
@@ -103,13 +117,13 @@ def test_session_days_come_from_the_charted_sessions(db: Database, staff: dict[s
     start = date.today() - timedelta(days=30)
     days = [start, start + timedelta(days=7), start + timedelta(days=14)]
     _charted(db, staff, plan_id, days, started=2)  # the third was never given
-    course_id = _open_course(db, staff["nurse"], "E3", start, plan_id=plan_id)
+    course_id = _plan_course(db, staff["nurse"], plan_id, start)
     assert get_course(db, staff["nurse"], course_id).sessions_given == days[:2]
-    course = end_series(db, staff["nurse"], course_id, days[1])
+    course = end_series(db, staff["nurse"], course_id, days[1], reason=ENDED)
     checks = [(f.session_number, f.due_on) for f in course.followups if f.kind == "after_session"]
     assert checks == [(1, days[0] + timedelta(days=1)), (2, days[1] + timedelta(days=1))]
     with pytest.raises(InputError) as caught:  # a session given after the end it names
-        end_series(db, staff["nurse"], course_id, days[0])
+        end_series(db, staff["nurse"], course_id, days[0], reason=ENDED)
     assert caught.value.field == "series_end" and days[1].isoformat() in caught.value.message
 
 
@@ -121,8 +135,11 @@ def test_without_a_plan_the_patients_sessions_until_the_next_course_count(
     start = date.today() - timedelta(days=60)
     days = [start - timedelta(days=7), start, start + timedelta(days=7), start + timedelta(days=40)]
     _charted(db, staff, plan_id, days, started=4)
-    first = start_course(db, staff["nurse"], pid, CourseIn(started_on=start))
-    start_course(db, staff["nurse"], pid, CourseIn(started_on=start + timedelta(days=35)))
+    with db.transaction() as session:  # a patient's earlier course, without a plan, and the plan's later one
+        session.execute(update(TreatmentCourse).values(started_on=start + timedelta(days=35)))
+    first = start_course(
+        db, staff["nurse"], pid, CourseIn(started_on=start, series_end=start + timedelta(days=7))
+    )
     assert get_course(db, staff["nurse"], first.id).sessions_given == days[1:3]
 
 
@@ -137,7 +154,7 @@ def test_impossible_series_ends_are_refused_naming_the_field(
     course_id = _open_course(db, staff["nurse"], "E5", start)
     end = (start if shift_days < 0 else date.today()) + timedelta(days=shift_days)
     with pytest.raises(InputError) as caught:
-        end_series(db, staff["nurse"], course_id, end)
+        end_series(db, staff["nurse"], course_id, end, reason=ENDED)
     assert caught.value.field == "series_end" and word in caught.value.message
     assert get_course(db, staff["nurse"], course_id).series_end is None
 
@@ -145,7 +162,7 @@ def test_impossible_series_ends_are_refused_naming_the_field(
 def test_tomorrow_is_allowed_for_clinics_ahead_of_the_server(db: Database, staff: dict[str, Actor]) -> None:
     course_id = _open_course(db, staff["nurse"], "E6", date.today() - timedelta(days=3))
     tomorrow = date.today() + timedelta(days=1)
-    assert end_series(db, staff["nurse"], course_id, tomorrow).series_end == tomorrow
+    assert end_series(db, staff["nurse"], course_id, tomorrow, reason=ENDED).series_end == tomorrow
 
 
 def test_explicit_session_days_are_checked(db: Database, staff: dict[str, Actor]) -> None:
@@ -153,24 +170,24 @@ def test_explicit_session_days_are_checked(db: Database, staff: dict[str, Actor]
     course_id = _open_course(db, staff["nurse"], "E7", start)
     for sessions in ([start - timedelta(days=1)], [start + timedelta(days=5)]):
         with pytest.raises(InputError) as caught:
-            end_series(db, staff["nurse"], course_id, start + timedelta(days=2), sessions)
+            end_series(db, staff["nurse"], course_id, start + timedelta(days=2), sessions, reason=ENDED)
         assert caught.value.field == "session_dates"
 
 
 def test_unknown_course_and_roles(db: Database, staff: dict[str, Actor]) -> None:
     with pytest.raises(NotFoundError):
-        end_series(db, staff["nurse"], 9999, date.today())
+        end_series(db, staff["nurse"], 9999, date.today(), reason=ENDED)
     course_id = _open_course(db, staff["nurse"], "E8", date.today() - timedelta(days=3))
     for role in ("researcher", "admin"):
         with pytest.raises(PermissionDeniedError):
-            end_series(db, staff[role], course_id, date.today())
+            end_series(db, staff[role], course_id, date.today(), reason=ENDED)
 
 
 def test_the_audit_event_lists_the_schedule_before_and_after(db: Database, staff: dict[str, Actor]) -> None:
     start = date.today() - timedelta(days=20)
     course_id = _open_course(db, staff["nurse"], "E-audit", start)
-    end_series(db, staff["nurse"], course_id, start + timedelta(days=7))
-    end_series(db, staff["nurse"], course_id, start + timedelta(days=14))
+    end_series(db, staff["nurse"], course_id, start + timedelta(days=7), reason=ENDED)
+    end_series(db, staff["nurse"], course_id, start + timedelta(days=14), reason=ENDED)
     changes = json.loads(latest_event(db, "treatment_course").changes_json)
     old, new = changes["followups"]["old"], changes["followups"]["new"]
     assert len(old) == len(new) and old != new

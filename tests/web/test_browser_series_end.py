@@ -1,4 +1,4 @@
-"""Browser: a nurse finds a course without a series end and records it from the keyboard."""
+"""Browser: a nurse finds a course without a series end and ends it from the keyboard."""
 
 from __future__ import annotations
 
@@ -28,15 +28,19 @@ def test_nurse_records_the_series_end(browser_login, clinic: int) -> None:  # ty
     page = browser_login("nurse")
     page.goto("/followup")
     screenshot(page, "outcomes-followup-awaiting-series-end")
-    page.locator("#awaiting-series-end").get_by_role("link", name="Record series end").click()
+    page.locator("#awaiting-series-end").get_by_role("link", name="End course").click()
     page.wait_for_url(f"**/courses/{clinic}")
+    page.get_by_label("Why the course ends").fill("all planned sessions given")
     field = page.get_by_label("Last session of the series")
     field.focus()
     field.fill((date.today() + timedelta(days=20)).isoformat())
     page.keyboard.press("Enter")
     page.wait_for_selector("#series-end-problem")
     assert "in the future" in page.locator("#series-end-error").inner_text()
-    assert page.evaluate("document.activeElement.id") == "series-end"  # back at the field to correct it
+    assert (
+        page.evaluate("document.activeElement.id") == f"series-end-{clinic}"
+    )  # back at the field to correct it
+    assert page.get_by_label("Why the course ends").input_value() == "all planned sessions given"  # kept
     screenshot(page, "outcomes-course-series-end-error")
 
     end = date.today() - timedelta(days=1)

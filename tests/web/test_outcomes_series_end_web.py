@@ -16,6 +16,7 @@ from tests.services.test_outcomes_service import make_patient, treated
 
 Client = Callable[[str | None], TestClient]
 WEEKS = [1, 2, 4, 8, 12]
+ENDED = "all planned sessions given"
 
 
 @pytest.fixture
@@ -33,7 +34,9 @@ def _url(course_id: int) -> str:
 
 def test_api_schedules_the_follow_ups(api_client: Client, open_course: CourseOut) -> None:
     end = date.today() - timedelta(days=7)
-    answer = api_client("nurse").post(_url(open_course.id), json={"series_end": end.isoformat()})
+    answer = api_client("nurse").post(
+        _url(open_course.id), json={"series_end": end.isoformat(), "reason": ENDED}
+    )
     assert answer.status_code == 200, answer.text
     course = answer.json()
     assert course["series_end"] == end.isoformat() and course["patient"] == "Doe, Jane (S1)"
@@ -54,6 +57,7 @@ def test_api_reschedules_and_keeps_answered_items(
         _url(course.id),
         json={
             "series_end": new_end.isoformat(),
+            "reason": ENDED,
             "session_dates": [(new_end - timedelta(days=7)).isoformat()],
         },
     )
@@ -71,29 +75,33 @@ def test_api_reschedules_and_keeps_answered_items(
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "field"),
     [
-        {"series_end": "2026-02-30"},
-        {"series_end": "next tuesday"},
-        {},
-        {"series_end": (date.today() + timedelta(days=60)).isoformat()},
-        {"series_end": (date.today() - timedelta(days=400)).isoformat()},  # before the course started
-        {"series_end": date.today().isoformat(), "session_dates": ["2026-13-01"]},
+        ({"series_end": "2026-02-30", "reason": ENDED}, "series_end"),
+        ({"series_end": "next tuesday", "reason": ENDED}, "series_end"),
+        ({}, "series_end"),
+        ({"series_end": (date.today() + timedelta(days=60)).isoformat(), "reason": ENDED}, "series_end"),
+        # before the course started
+        ({"series_end": (date.today() - timedelta(days=400)).isoformat(), "reason": ENDED}, "series_end"),
+        (
+            {"series_end": date.today().isoformat(), "reason": ENDED, "session_dates": ["2026-13-01"]},
+            "session_dates",
+        ),
+        ({"series_end": date.today().isoformat()}, "reason"),
+        ({"series_end": date.today().isoformat(), "reason": "  "}, "reason"),
     ],
 )
-def test_api_bad_date_is_422_naming_the_field(
-    api_client: Client, open_course: CourseOut, body: dict[str, Any]
+def test_api_bad_input_is_422_naming_the_field(
+    api_client: Client, open_course: CourseOut, body: dict[str, Any], field: str
 ) -> None:
     answer = api_client("nurse").post(_url(open_course.id), json=body)
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
-    assert answer.json()["field"].split(".")[0] == (
-        "session_dates" if "session_dates" in body else "series_end"
-    )
+    assert answer.json()["field"].split(".")[0] == field
 
 
 def test_api_roles_and_unknown_course(api_client: Client, open_course: CourseOut) -> None:
-    body = {"series_end": date.today().isoformat()}
+    body = {"series_end": date.today().isoformat(), "reason": ENDED}
     for role in ("researcher", "admin"):
         assert api_client(role).post(_url(open_course.id), json=body).status_code == 403
     assert api_client(None).post(_url(open_course.id), json=body).status_code == 401
@@ -109,16 +117,16 @@ def test_course_page_form_records_the_series_end(
     assert listed.status_code == 200 and f'href="/courses/{open_course.id}"' in listed.text
     page = nurse.get(f"/courses/{open_course.id}")
     assert page.status_code == 200
-    assert "Record the series end" in page.text and 'name="series_end"' in page.text
+    assert "End the course" in page.text and 'name="series_end"' in page.text and 'name="reason"' in page.text
     end = date.today() - timedelta(days=1)
     saved = nurse.post(
         f"/courses/{open_course.id}/series-end",
-        data={"csrf_token": nurse.csrf, "series_end": end.isoformat()},
+        data={"csrf_token": nurse.csrf, "series_end": end.isoformat(), "reason": ENDED},
         follow_redirects=False,
     )
     assert saved.status_code == 303 and saved.headers["location"] == f"/courses/{open_course.id}?recorded=1"
     shown = nurse.get(saved.headers["location"])
-    assert "Series end recorded" in shown.text and "week 12 after series" in shown.text
+    assert "Course ended" in shown.text and "week 12 after series" in shown.text
     assert (end + timedelta(weeks=12)).isoformat() in shown.text
     assert "Every running course has its series end recorded" in nurse.get("/followup").text
 
@@ -130,17 +138,21 @@ def test_course_page_form_records_the_series_end(
         ("30/01/2026", "is not a date"),
         ((date.today() + timedelta(days=30)).isoformat(), "in the future"),
         ((date.today() - timedelta(days=300)).isoformat(), "before the course started"),
+        (date.today().isoformat(), "give the reason the course ends"),
     ],
 )
 def test_course_page_shows_a_bad_date_next_to_the_field(
     page_client: Callable[[str], TestClient], open_course: CourseOut, value: str, message: str
 ) -> None:
     nurse = page_client("nurse")
+    reason = "" if "reason" in message else ENDED
     answer = nurse.post(
-        f"/courses/{open_course.id}/series-end", data={"csrf_token": nurse.csrf, "series_end": value}
+        f"/courses/{open_course.id}/series-end",
+        data={"csrf_token": nurse.csrf, "series_end": value, "reason": reason},
     )
     assert answer.status_code == 422
-    assert 'id="series-end-error"' in answer.text and message in answer.text
+    error_id = "end-reason-error" if "reason" in message else "series-end-error"
+    assert f'id="{error_id}"' in answer.text and message in answer.text
     assert 'aria-invalid="true"' in answer.text and f'value="{value}"' in answer.text
     assert "not recorded" in answer.text  # nothing was written
 

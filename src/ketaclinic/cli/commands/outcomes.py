@@ -1,4 +1,4 @@
-"""`ketaclinic outcomes end-series`: record when a course's series ended and schedule its follow-ups."""
+"""`ketaclinic outcomes open-course | end-series`: open a treatment course; end it, scheduling follow-ups."""
 
 from __future__ import annotations
 
@@ -20,6 +20,27 @@ def _day(text: str, field: str) -> date:
         raise InputError(f"{text!r} is not a date (YYYY-MM-DD)", field=field) from None
 
 
+@outcomes_app.command("open-course")
+def open_course(
+    patient_id: Annotated[int, typer.Argument(help="The patient.")],
+    started: Annotated[str, typer.Option("--started", help="First day of the course (YYYY-MM-DD).")],
+    plan_id: Annotated[int | None, typer.Option("--plan", help="The dose plan it carries out.")] = None,
+    sessions: Annotated[int | None, typer.Option("--sessions", help="Sessions planned.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the course as JSON.")] = False,
+) -> None:
+    """Open a treatment course by hand (approving a plan opens one by itself)."""
+    from ketaclinic.cli.commands.foundation import open_database
+    from ketaclinic.services.outcomes.courses import CourseIn, start_course
+    from ketaclinic.services.permissions import SYSTEM
+
+    data = CourseIn(started_on=_day(started, "started_on"), plan_id=plan_id, sessions_planned=sessions)
+    course = start_course(open_database(), SYSTEM, patient_id, data)
+    if as_json:
+        emit_json(course)
+        return
+    typer.echo(f"course {course.id}: open since {course.started_on.isoformat()} for patient {patient_id}")
+
+
 @outcomes_app.command("end-series")
 def end_series(
     course_id: Annotated[int, typer.Argument(help="The treatment course.")],
@@ -31,16 +52,17 @@ def end_series(
             help="A session day (YYYY-MM-DD), repeatable; default: the sessions charted for the course.",
         ),
     ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why the course ends now (audited).")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print the course as JSON.")] = False,
 ) -> None:
-    """Record the series end; follow-ups still open are rescheduled, answered ones stay."""
+    """End a course: its series end and why; open follow-ups are rescheduled, answered ones stay."""
     from ketaclinic.cli.commands.foundation import open_database
     from ketaclinic.services.outcomes.courses import end_series as record
     from ketaclinic.services.permissions import SYSTEM
 
     series_end = _day(on, "series_end")
     sessions = None if session_date is None else [_day(d, "session_dates") for d in session_date]
-    course = record(open_database(), SYSTEM, course_id, series_end, sessions)
+    course = record(open_database(), SYSTEM, course_id, series_end, sessions, reason=reason)
     if as_json:
         emit_json(course)
         return

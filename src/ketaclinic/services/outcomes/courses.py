@@ -1,20 +1,24 @@
-"""Treatment courses: start, series end and its follow-up schedule, discontinuation, due follow-ups."""
+"""Treatment courses: start, series end and its follow-up schedule, discontinuation, due follow-ups.
+
+A patient has at most one open course (series end not recorded, not discontinued); approving a dose
+plan opens it or joins it (`course_opening`).
+"""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from ketaclinic.errors import InputError, NotFoundError
-from ketaclinic.outcomes import (
-    followup_schedule,
-)
+from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.outcomes.definitions import DISCONTINUATION_REASONS, followup_policy
 from ketaclinic.services.audit import audit, field_changes
+from ketaclinic.services.outcomes.course_opening import lock_patient_courses, open_course_row
+from ketaclinic.services.outcomes.course_schedule import items_for, reschedule, schedule_lines, sessions_given
+from ketaclinic.services.outcomes.link_state import LinkTimes, link_issue_times, live_links
 from ketaclinic.services.patients.records import get_patient_row, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.store.base import utcnow
@@ -22,7 +26,6 @@ from ketaclinic.store.db import Database
 from ketaclinic.store.tables.outcomes import FollowupItem, TreatmentCourse
 from ketaclinic.store.tables.patients import Patient
 from ketaclinic.store.tables.plans import DosePlanRow
-from ketaclinic.store.tables.sessions import InfusionSession
 
 Discontinuation = Literal["none", "lack_of_effect", "adverse_event", "other"]
 
@@ -51,10 +54,11 @@ class CourseIn(BaseModel):
 
 
 class SeriesEndIn(BaseModel):
-    """When a course's series ended; without `session_dates` the charted sessions' dates are used."""
+    """When a course's series ended and why; without `session_dates` the charted sessions' days are used."""
 
     model_config = ConfigDict(extra="forbid")
     series_end: date
+    reason: Reason
     session_dates: list[date] | None = Field(default=None, max_length=100)
 
 
@@ -81,6 +85,9 @@ class FollowupOut(BaseModel):
     status: str
     overdue: bool
     synthetic: bool
+    answered_at: datetime | None = None
+    link_issued_at: datetime | None = None
+    link_expires_at: datetime | None = None
 
 
 class CourseOut(BaseModel):
@@ -104,22 +111,9 @@ class CourseDetail(CourseOut):
     sessions_given: list[date]
 
 
-def _items_for(course: TreatmentCourse, series_end: date, session_dates: list[date]) -> list[FollowupItem]:
-    return [
-        FollowupItem(
-            patient_id=course.patient_id,
-            due_on=f.due,
-            kind=f.kind,
-            session_number=f.session_number,
-            weeks_after_series=f.weeks_after_series,
-            instruments=",".join(f.instruments),
-            status="due",
-        )
-        for f in followup_schedule(series_end, session_dates)
-    ]
-
-
-def _followup_out(item: FollowupItem, patient: Patient, actor: Actor, today: date) -> FollowupOut:
+def _followup_out(
+    item: FollowupItem, patient: Patient, actor: Actor, today: date, link: LinkTimes | None
+) -> FollowupOut:
     return FollowupOut(
         id=item.id,
         course_id=item.course_id,
@@ -133,11 +127,15 @@ def _followup_out(item: FollowupItem, patient: Patient, actor: Actor, today: dat
         status=item.status,
         overdue=item.status == "due" and item.due_on < today,
         synthetic=patient.synthetic,
+        answered_at=item.completed_at,
+        link_issued_at=link.issued_at if link else None,
+        link_expires_at=link.expires_at if link else None,
     )
 
 
-def _course_out(course: TreatmentCourse, patient: Patient, actor: Actor) -> CourseOut:
+def _course_out(session: Session, course: TreatmentCourse, patient: Patient, actor: Actor) -> CourseOut:
     today = date.today()
+    links = live_links(session, [i.id for i in course.followups])
     return CourseOut(
         id=course.id,
         patient_id=course.patient_id,
@@ -148,17 +146,31 @@ def _course_out(course: TreatmentCourse, patient: Patient, actor: Actor) -> Cour
         sessions_planned=course.sessions_planned,
         endpoint_weeks=course.endpoint_weeks,
         discontinued=course.discontinued,
-        followups=[_followup_out(i, patient, actor, today) for i in course.followups],
+        followups=[_followup_out(i, patient, actor, today, links.get(i.id)) for i in course.followups],
     )
 
 
 def start_course(
     db: Database, actor: Actor, patient_id: int, data: CourseIn, *, synthetic: bool = False
 ) -> CourseOut:
-    """Open a treatment course; its follow-ups are scheduled when the series end is known."""
+    """Open a treatment course; its follow-ups are scheduled when the series end is known.
+
+    Refused while the patient has another open course; asking again for the open course (a double
+    click) answers it unchanged.
+    """
     require(actor, Permission.OUTCOMES_RECORD)
     with db.transaction() as session:
         patient = get_patient_row(session, patient_id)
+        lock_patient_courses(session, patient.id)
+        current = open_course_row(session, patient.id) if data.series_end is None else None
+        if current is not None:
+            if (current.started_on, current.plan_id) == (data.started_on, data.plan_id):
+                return _course_out(session, current, patient, actor)
+            raise ConflictError(
+                f"treatment course {current.id} (started {current.started_on.isoformat()}) is still open:"
+                " end it before opening another",
+                field="started_on",
+            )
         if data.plan_id is not None:
             # No foreign key on plan_id: the cohort joins it to the patient's sessions, so check it here.
             plan = session.get(DosePlanRow, data.plan_id)
@@ -176,7 +188,7 @@ def start_course(
             synthetic=synthetic,
         )
         if data.series_end is not None:
-            course.followups = _items_for(course, data.series_end, data.session_dates)
+            course.followups = items_for(course, data.series_end, data.session_dates)
         session.add(course)
         session.flush()
         audit(
@@ -187,7 +199,7 @@ def start_course(
             course.id,
             field_changes(None, data.model_dump(mode="json")),
         )
-        return _course_out(course, patient, actor)
+        return _course_out(session, course, patient, actor)
 
 
 def course_row(session: Session, course_id: int) -> TreatmentCourse:
@@ -197,63 +209,6 @@ def course_row(session: Session, course_id: int) -> TreatmentCourse:
     return course
 
 
-def _sessions_given(session: Session, course: TreatmentCourse) -> list[date]:
-    """Days of the course's started sessions: its plan's, else the patient's until the next course."""
-    s = InfusionSession
-    # scheduled_on is the clinic's calendar day (a session is started from that day's board); started_at
-    # is UTC and can fall on the neighbouring day.
-    query = select(s.scheduled_on).where(s.patient_id == course.patient_id, s.started_at.is_not(None))
-    if course.plan_id is not None:
-        query = query.where(s.plan_id == course.plan_id)
-    else:
-        next_start = session.execute(
-            select(func.min(TreatmentCourse.started_on)).where(
-                TreatmentCourse.patient_id == course.patient_id,
-                TreatmentCourse.started_on > course.started_on,
-            )
-        ).scalar_one()
-        query = query.where(s.scheduled_on >= course.started_on)
-        if next_start is not None:
-            query = query.where(s.scheduled_on < next_start)
-    return sorted(day for (day,) in session.execute(query))
-
-
-def _contact(kind: str, session_number: int | None, weeks_after_series: int | None) -> tuple[Any, ...]:
-    """What identifies one contact of a course's schedule, whatever its due date."""
-    return (kind, session_number, weeks_after_series)
-
-
-def _schedule(course: TreatmentCourse) -> list[str]:
-    """The course's follow-ups as audited: contact, due day and status."""
-    return [
-        f"{i.kind} {i.session_number or i.weeks_after_series or ''} due {i.due_on.isoformat()} ({i.status})"
-        for i in course.followups
-    ]
-
-
-def _reschedule(course: TreatmentCourse, series_end: date, session_dates: list[date]) -> None:
-    """Move open items to the new schedule (keeping their ids and links), add new ones, drop the rest.
-
-    Answered items stay as they are and their contacts are not scheduled again.
-    """
-    wanted = {
-        _contact(i.kind, i.session_number, i.weeks_after_series): i
-        for i in _items_for(course, series_end, session_dates)
-    }
-    answered = [i for i in course.followups if i.status != "due"]
-    for item in answered:
-        wanted.pop(_contact(item.kind, item.session_number, item.weeks_after_series), None)
-    kept = list(answered)
-    for item in course.followups:
-        if item.status != "due":
-            continue
-        new = wanted.pop(_contact(item.kind, item.session_number, item.weeks_after_series), None)
-        if new is not None:  # otherwise the contact left the schedule: the item is deleted (orphan)
-            item.due_on, item.instruments = new.due_on, new.instruments
-            kept.append(item)
-    course.followups = sorted([*kept, *wanted.values()], key=lambda i: (i.due_on, i.kind))
-
-
 def end_series(
     db: Database,
     actor: Actor,
@@ -261,11 +216,13 @@ def end_series(
     series_end: date,
     session_dates: list[date] | None = None,
     *,
+    reason: str,
     today: date | None = None,
 ) -> CourseOut:
-    """Record the series end and (re)schedule the follow-ups still due; answered items stay.
+    """End the course: record the series end (with a reason) and (re)schedule the follow-ups still due.
 
-    Without `session_dates` the days of the sessions charted for the course are used.
+    Answered items stay. Without `session_dates` the days of the sessions charted for the course are
+    used. Asking again with the same end (a double click) changes and audits nothing.
     """
     require(actor, Permission.OUTCOMES_RECORD)
     # One day of slack: the server's date and the clinic's can differ around midnight.
@@ -279,7 +236,7 @@ def end_series(
                 field="series_end",
             )
         if session_dates is None:
-            session_dates = _sessions_given(session, course)
+            session_dates = sessions_given(session, course)
             late = [d for d in session_dates if d > series_end]
             if late:
                 raise InputError(
@@ -288,17 +245,23 @@ def end_series(
                 )
         elif any(d < course.started_on for d in session_dates):
             raise InputError("a session date is before the course started", field="session_dates")
-        old, old_schedule = course.series_end, _schedule(course)
+        reason = reason.strip()
+        if not 1 <= len(reason) <= 500:
+            raise InputError("give the reason the course ends (1-500 characters)", field="reason")
+        old, old_schedule = course.series_end, schedule_lines(course)
         course.series_end = series_end
-        _reschedule(course, series_end, session_dates)
+        reschedule(course, series_end, session_dates)
         session.flush()
+        patient = get_patient_row(session, course.patient_id)
+        if old == series_end and schedule_lines(course) == old_schedule:
+            return _course_out(session, course, patient, actor)
         changes = field_changes(
             {"series_end": old and old.isoformat(), "followups": old_schedule},
-            {"series_end": series_end.isoformat(), "followups": _schedule(course)},
+            {"series_end": series_end.isoformat(), "followups": schedule_lines(course)},
         )
         changes["session_dates"] = {"old": None, "new": [d.isoformat() for d in sorted(session_dates)]}
-        audit(session, actor, "update", "treatment_course", course.id, changes)
-        return _course_out(course, get_patient_row(session, course.patient_id), actor)
+        audit(session, actor, "update", "treatment_course", course.id, changes, reason)
+        return _course_out(session, course, patient, actor)
 
 
 def get_course(db: Database, actor: Actor, course_id: int) -> CourseDetail:
@@ -306,8 +269,8 @@ def get_course(db: Database, actor: Actor, course_id: int) -> CourseDetail:
     require(actor, Permission.OUTCOMES_RECORD)
     with db.read() as session:
         course = course_row(session, course_id)
-        out = _course_out(course, get_patient_row(session, course.patient_id), actor)
-        return CourseDetail(**out.model_dump(), sessions_given=_sessions_given(session, course))
+        out = _course_out(session, course, get_patient_row(session, course.patient_id), actor)
+        return CourseDetail(**out.model_dump(), sessions_given=sessions_given(session, course))
 
 
 def courses_without_series_end(db: Database, actor: Actor) -> list[CourseOut]:
@@ -320,7 +283,7 @@ def courses_without_series_end(db: Database, actor: Actor) -> list[CourseOut]:
             .where(TreatmentCourse.series_end.is_(None), TreatmentCourse.discontinued == "none")
             .order_by(TreatmentCourse.started_on, TreatmentCourse.id)
         )
-        return [_course_out(course, patient, actor) for course, patient in rows]
+        return [_course_out(session, course, patient, actor) for course, patient in rows]
 
 
 def record_discontinuation(db: Database, actor: Actor, course_id: int, data: DiscontinuationIn) -> CourseOut:
@@ -337,7 +300,7 @@ def record_discontinuation(db: Database, actor: Actor, course_id: int, data: Dis
         session.flush()
         changes = field_changes({"discontinued": old}, {"discontinued": data.discontinued})
         audit(session, actor, "update", "treatment_course", course.id, changes, data.reason)
-        return _course_out(course, get_patient_row(session, course.patient_id), actor)
+        return _course_out(session, course, get_patient_row(session, course.patient_id), actor)
 
 
 def list_courses(db: Database, actor: Actor, patient_id: int) -> list[CourseOut]:
@@ -350,7 +313,7 @@ def list_courses(db: Database, actor: Actor, patient_id: int) -> list[CourseOut]
             .where(TreatmentCourse.patient_id == patient_id)
             .order_by(TreatmentCourse.id)
         ).scalars()
-        return [_course_out(c, patient, actor) for c in courses]
+        return [_course_out(session, c, patient, actor) for c in courses]
 
 
 def due_followups(
@@ -384,8 +347,30 @@ def due_followups(
                 ~answered_later,
             )
             .order_by(FollowupItem.due_on, FollowupItem.id)
-        )
-        return [_followup_out(item, patient, actor, today) for item, patient in rows]
+        ).all()
+        links = live_links(session, [item.id for item, _patient in rows])
+        return [_followup_out(item, patient, actor, today, links.get(item.id)) for item, patient in rows]
+
+
+def answered_followups(db: Database, actor: Actor, *, days: int = 14) -> list[FollowupOut]:
+    """Follow-ups answered in the last `days` days, the latest first (when and through which link)."""
+    require(actor, Permission.OUTCOMES_RECORD)
+    since = utcnow() - timedelta(days=days)
+    with db.read() as session:
+        rows = session.execute(
+            select(FollowupItem, Patient)
+            .join(Patient, Patient.id == FollowupItem.patient_id)
+            .where(FollowupItem.status == "completed", FollowupItem.completed_at >= since)
+            .order_by(FollowupItem.completed_at.desc(), FollowupItem.id.desc())
+        ).all()
+        issued = link_issue_times(session, [item.id for item, _patient in rows])
+        today = date.today()
+        return [
+            _followup_out(item, patient, actor, today, None).model_copy(
+                update={"link_issued_at": issued.get(item.id)}
+            )
+            for item, patient in rows
+        ]
 
 
 def schedule_policy() -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""One-time PRO links: issue a link, open it without a login, submit the answers once."""
+"""One-time PRO links: issue (or re-issue) a link, open it without a login, submit the answers once.
+
+One link per follow-up item is live: issuing a new one revokes the earlier, which then answers
+"no longer valid".
+"""
 
 from __future__ import annotations
 
@@ -35,6 +39,8 @@ class LinkIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     followup_item_id: int
+    # Where the link was asked for: when given, the item must be one of this course's.
+    course_id: int | None = None
     ttl_days: int = Field(default=LINK_TTL_DAYS_DEFAULT, ge=1, le=LINK_TTL_DAYS_MAX)
 
 
@@ -45,6 +51,8 @@ class LinkOut(BaseModel):
     path: str
     expires_at: datetime
     followup_item_id: int
+    course_id: int
+    replaced_earlier: bool
 
 
 class LinkView(BaseModel):
@@ -59,19 +67,48 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _revoke_earlier(session: Session, actor: Actor, item: FollowupItem, now: datetime) -> bool:
+    """Revoke the item's live link, if any (audited), so that only the new one answers; True if one was."""
+    earlier = session.execute(
+        select(ProLink).where(
+            ProLink.followup_item_id == item.id, ProLink.used_at.is_(None), ProLink.revoked_at.is_(None)
+        )
+    ).scalars()
+    revoked = False
+    for link in earlier:
+        revoked = True
+        link.revoked_at, link.revoked_by = now, actor.user_id
+        audit(
+            session,
+            actor,
+            "revoke",
+            "pro_link",
+            link.id,
+            {"revoked_at": {"old": None, "new": now.isoformat()}},
+            "a new link was issued for the same follow-up",
+        )
+    session.flush()  # before the new link's insert: the index allows one live link per item
+    return revoked
+
+
 def issue_link(db: Database, actor: Actor, data: LinkIn) -> LinkOut:
-    """A one-time questionnaire link for a due item (shown once to copy; nothing is sent)."""
+    """A one-time questionnaire link for a due item (shown once to copy; nothing is sent).
+
+    An earlier live link of the item is revoked in the same transaction.
+    """
     require(actor, Permission.OUTCOMES_RECORD)
     token = secrets.token_urlsafe(24)
     with db.transaction() as session:
-        item = session.get(FollowupItem, data.followup_item_id)
-        if item is None:
+        # The row lock makes two issues for one item wait for each other (one live link stays).
+        item = session.get(FollowupItem, data.followup_item_id, with_for_update=True)
+        if item is None or data.course_id not in (None, item.course_id):
             raise NotFoundError(f"no follow-up item {data.followup_item_id}", field="followup_item_id")
         if item.status != "due":
             raise ConflictError(
                 f"follow-up item {item.id} is already {item.status}", field="followup_item_id"
             )
         now = utcnow()
+        replaced = _revoke_earlier(session, actor, item, now)
         link = ProLink(
             token_sha256=_hash(token),
             patient_id=item.patient_id,
@@ -94,7 +131,14 @@ def issue_link(db: Database, actor: Actor, data: LinkIn) -> LinkOut:
                 "expires_at": {"old": None, "new": link.expires_at.isoformat()},
             },
         )
-        return LinkOut(token=token, path=f"/r/{token}", expires_at=link.expires_at, followup_item_id=item.id)
+        return LinkOut(
+            token=token,
+            path=f"/r/{token}",
+            expires_at=link.expires_at,
+            followup_item_id=item.id,
+            course_id=item.course_id,
+            replaced_earlier=replaced,
+        )
 
 
 def _open(session: Session, token: str) -> tuple[ProLink, FollowupItem | None]:
@@ -105,6 +149,8 @@ def _open(session: Session, token: str) -> tuple[ProLink, FollowupItem | None]:
         raise NotFoundError("this link is not known")
     if link.used_at is not None:
         raise LinkGoneError("this link has already been used")
+    if link.revoked_at is not None:
+        raise LinkGoneError("this link is no longer valid: the clinic has issued a newer one")
     if link.expires_at <= utcnow():
         raise LinkGoneError("this link has expired")
     item = session.get(FollowupItem, link.followup_item_id) if link.followup_item_id else None
@@ -134,12 +180,12 @@ def submit_link(db: Database, token: str, answers: Answers) -> int:
         # PostgreSQL the second waits for the first's row lock, then re-reads the condition).
         spent: CursorResult[Any] = session.execute(  # type: ignore[assignment]  # DML answers a CursorResult
             update(ProLink)
-            .where(ProLink.id == link.id, ProLink.used_at.is_(None))
+            .where(ProLink.id == link.id, ProLink.used_at.is_(None), ProLink.revoked_at.is_(None))
             .values(used_at=now)
             .execution_options(synchronize_session=False)
         )
         if spent.rowcount != 1:
-            raise LinkGoneError("this link has already been used")
+            raise LinkGoneError("this link has already been used or is no longer valid")
         patient = session.get(Patient, link.patient_id)
         assert patient is not None
         row = store_pro(

@@ -3,7 +3,8 @@ co-sign, cancel, view.
 
 status: draft -> approved, or draft -> awaiting_cosign -> approved when the plan breaches a soft limit
 (every breach needs a reason and a second clinician's co-signature); draft/awaiting_cosign/approved ->
-cancelled. An approved plan is locked: a change is a new plan.
+cancelled. An approved plan is locked: a change is a new plan. The approval that makes a plan approved
+(or its co-signature) opens the patient's treatment course or joins the open one, in its transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM
 from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.services import eligibility
 from ketaclinic.services.audit import audit
+from ketaclinic.services.outcomes.course_opening import open_for_plan
 from ketaclinic.services.patients.records import get_patient_row, latest_measure
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.recheck import build_from_inputs, recheck
@@ -255,7 +257,10 @@ def give_soft_reasons(db: Database, actor: Actor, plan_id: int, data: SoftReason
 
 
 def approve_plan(db: Database, actor: Actor, plan_id: int, *, config: Settings | Path | None) -> PlanOut:
-    """Approve a draft: re-checked against today's library, soft breaches reasoned, screening met."""
+    """Approve a draft: re-checked against today's library, soft breaches reasoned, screening met.
+
+    Without soft breaches the plan is approved at once and opens (or joins) the patient's course.
+    """
     require(actor, Permission.PLANS_APPROVE)
     with db.transaction() as session:
         row = plan_row(session, plan_id)
@@ -285,11 +290,13 @@ def approve_plan(db: Database, actor: Actor, plan_id: int, *, config: Settings |
                 "approved_by": {"old": None, "new": actor.username},
             },
         )
+        if row.status == "approved":
+            open_for_plan(session, actor, row)
         return plan_out(row, get_patient_row(session, row.patient_id), actor)
 
 
 def cosign_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
-    """Co-sign an approved plan that breaches soft limits: a second clinician, not the approver."""
+    """Co-sign an approved plan that breaches soft limits (a second clinician); opens or joins the course."""
     require(actor, Permission.PLANS_COSIGN)
     with db.transaction() as session:
         row = plan_row(session, plan_id)
@@ -315,6 +322,7 @@ def cosign_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
                 "cosigned_by": {"old": None, "new": actor.username},
             },
         )
+        open_for_plan(session, actor, row)
         return plan_out(row, get_patient_row(session, row.patient_id), actor)
 
 

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint, true
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ketaclinic.store.base import Base, UTCDateTime
@@ -89,9 +101,21 @@ class ProResponse(Base):
 
 
 class ProLink(Base):
-    """A one-time questionnaire link for a patient: only the token's SHA-256 is stored."""
+    """A one-time questionnaire link for a patient: only the token's SHA-256 is stored.
+
+    At most one link per follow-up item is live (neither used nor revoked): issuing another revokes it.
+    """
 
     __tablename__ = "pro_links"
+    __table_args__ = (
+        Index(
+            "uq_pro_links_one_live_per_item",
+            "followup_item_id",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL AND used_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL AND used_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
@@ -104,6 +128,8 @@ class ProLink(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 
 
 class ImportedCohort(Base):

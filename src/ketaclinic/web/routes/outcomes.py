@@ -1,12 +1,11 @@
-"""Outcomes: PRO entry and courses (API), the follow-up list, a course page, and the one-time link (/r/)."""
+"""Outcomes: PRO entry and courses (API), the follow-up list and the one-time link (/r/); see courses.py."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
@@ -122,11 +121,13 @@ def api_discontinue(
 def api_end_series(
     course_id: int, body: courses.SeriesEndIn, db: DbDep, principal: RecordApi
 ) -> courses.CourseOut:
-    """Record when the series ended; follow-ups still due are rescheduled, answered ones stay.
+    """End the course: when its series ended and why; open follow-ups are rescheduled, answered ones stay.
 
     Without `session_dates` the days of the sessions charted for the course are used.
     """
-    return courses.end_series(db, principal.actor, course_id, body.series_end, body.session_dates)
+    return courses.end_series(
+        db, principal.actor, course_id, body.series_end, body.session_dates, reason=body.reason
+    )
 
 
 @router.post("/api/v1/outcomes/links", status_code=201, response_model=links.LinkOut, tags=["outcomes"])
@@ -141,6 +142,7 @@ def api_link(body: links.LinkIn, db: DbDep, principal: RecordApi) -> links.LinkO
 def _followup_context(db: DbDep, principal: Principal) -> dict[str, Any]:
     return {
         "items": courses.due_followups(db, principal.actor),
+        "answered": courses.answered_followups(db, principal.actor),
         "awaiting": courses.courses_without_series_end(db, principal.actor),
         "policy": courses.schedule_policy(),
     }
@@ -154,66 +156,10 @@ def followup_page(request: Request, db: DbDep, principal: RecordPage) -> Respons
 
 @router.post("/followup/{item_id}/link", response_class=HTMLResponse, include_in_schema=False)
 def followup_link(request: Request, item_id: int, db: DbDep, principal: RecordPage) -> Response:
-    """Issue a link and show its URL to copy."""
+    """Issue (or re-issue: the earlier link is revoked) a link and show its URL to copy."""
     link = links.issue_link(db, principal.actor, links.LinkIn(followup_item_id=item_id))
     url = str(request.base_url).rstrip("/") + link.path
     return render(request, "outcomes/followup.html", link=link, url=url, **_followup_context(db, principal))
-
-
-# --- one course: its follow-ups and the series end -----------------------------------------------------
-
-
-def _course_page(
-    request: Request,
-    db: DbDep,
-    principal: Principal,
-    course_id: int,
-    *,
-    errors: dict[str, str],
-    value: str = "",
-    recorded: bool = False,
-) -> Response:
-    course = courses.get_course(db, principal.actor, course_id)
-    return render(
-        request,
-        "outcomes/course.html",
-        status_code=422 if errors else 200,
-        course=course,
-        errors=errors,
-        value=value or (course.series_end.isoformat() if course.series_end else ""),
-        recorded=recorded,
-        latest=date.today() + timedelta(days=1),
-        today=date.today(),
-        policy=courses.schedule_policy(),
-    )
-
-
-@router.get("/courses/{course_id}", response_class=HTMLResponse, include_in_schema=False)
-def course_page(
-    request: Request, course_id: int, db: DbDep, principal: RecordPage, recorded: bool = False
-) -> Response:
-    """A treatment course: its follow-ups and the form to record when its series ended."""
-    return _course_page(request, db, principal, course_id, errors={}, recorded=recorded)
-
-
-def _series_end_of(raw: str) -> date:
-    if not raw:
-        raise InputError("give the date of the last session of the series", field="series_end")
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InputError(f"{raw!r} is not a date (YYYY-MM-DD)", field="series_end") from None
-
-
-@router.post("/courses/{course_id}/series-end", response_class=HTMLResponse, include_in_schema=False)
-async def course_end_series(request: Request, course_id: int, db: DbDep, principal: RecordPage) -> Response:
-    """Record the series end from the course page; a bad date comes back next to the field."""
-    raw = text(await request.form(), "series_end").strip()
-    try:
-        courses.end_series(db, principal.actor, course_id, _series_end_of(raw))
-    except InputError as exc:
-        return _course_page(request, db, principal, course_id, errors={"series_end": exc.message}, value=raw)
-    return RedirectResponse(f"/courses/{course_id}?recorded=1", status_code=303)
 
 
 # --- the patient's one-time link (public: the token is the credential) ----------------------------------

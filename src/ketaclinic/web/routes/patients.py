@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,6 +12,7 @@ from starlette.datastructures import FormData
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, list_diagnoses
+from ketaclinic.services.outcomes import course_view, courses
 from ketaclinic.services.patients import measurements, records, registry
 from ketaclinic.services.permissions import Permission
 from ketaclinic.services.plans import lifecycle as plans
@@ -207,10 +209,18 @@ def detail_page(request: Request, patient_id: int, db: DbDep, principal: ViewPag
 
 
 def _treatment(db: DbDep, principal: Principal, patient_id: int) -> dict[str, Any]:
-    """The patient's dose plans, for the record page (clinical roles only)."""
-    if not principal.can(Permission.PLANS_VIEW):
-        return {"plans": []}
-    return {"plans": plans.list_plans(db, principal.actor, patient_id=patient_id)}
+    """The patient's dose plans and treatment courses, for the record page (clinical roles only)."""
+    treatment: dict[str, Any] = {"plans": [], "courses": []}
+    if principal.can(Permission.PLANS_VIEW):
+        treatment["plans"] = plans.list_plans(db, principal.actor, patient_id=patient_id)
+    if principal.can(Permission.OUTCOMES_RECORD):
+        treatment |= {
+            "courses": course_view.patient_course_views(db, principal.actor, patient_id),
+            "policy": courses.schedule_policy(),
+            "today": date.today(),
+            "latest": date.today() + timedelta(days=1),
+        }
+    return treatment
 
 
 @router.get("/patients/{patient_id}/edit", response_class=HTMLResponse, include_in_schema=False)

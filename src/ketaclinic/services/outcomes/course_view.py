@@ -1,0 +1,91 @@
+"""How a treatment course reads on the patient page and the course page: its sessions, planned and given."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ketaclinic.services.outcomes.course_schedule import course_sessions
+from ketaclinic.services.outcomes.courses import CourseDetail, get_course, list_courses
+from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.plans.records import plan_row, stored_plan
+from ketaclinic.store.db import Database
+from ketaclinic.store.tables.outcomes import TreatmentCourse
+from ketaclinic.store.tables.sessions import InfusionSession
+
+
+class CourseSession(BaseModel):
+    """One session of a course: booked or given (with its state), or still only planned by its plan."""
+
+    plan_id: int
+    number: int
+    on: date
+    state: str
+    session_id: int | None
+    given: bool
+
+
+class CourseView(CourseDetail):
+    """A course with its sessions, planned and given, and whether it is still open."""
+
+    open: bool
+    sessions: list[CourseSession]
+
+
+def _sessions(session: Session, course: TreatmentCourse) -> list[CourseSession]:
+    """The course's booked sessions, then its plan's sessions not booked (by their planned day).
+
+    Those are "planned" while the course is open, "not_given" once it ended or was discontinued.
+    """
+    s = InfusionSession
+    booked = [
+        CourseSession(
+            plan_id=row.plan_id,
+            number=row.session_number,
+            on=row.scheduled_on,
+            state=row.state,
+            session_id=row.id,
+            given=row.started_at is not None,
+        )
+        for row in session.execute(select(s).where(course_sessions(session, course))).scalars()
+    ]
+    if course.plan_id is not None:
+        plan = plan_row(session, course.plan_id)
+        if plan.status == "approved":
+            taken = {(b.plan_id, b.number) for b in booked}
+            state = "planned" if course.series_end is None and course.discontinued == "none" else "not_given"
+            booked += [
+                CourseSession(plan_id=plan.id, number=n, on=p.date, state=state, session_id=None, given=False)
+                for n, p in enumerate(stored_plan(plan).sessions, start=1)
+                if (plan.id, n) not in taken
+            ]
+    return sorted(booked, key=lambda x: (x.on, x.plan_id, x.number))
+
+
+def _view(session: Session, detail: CourseDetail) -> CourseView:
+    course = session.get(TreatmentCourse, detail.id)
+    assert course is not None  # just read by the caller
+    return CourseView(
+        **detail.model_dump(),
+        open=detail.series_end is None and detail.discontinued == "none",
+        sessions=_sessions(session, course),
+    )
+
+
+def course_view(db: Database, actor: Actor, course_id: int) -> CourseView:
+    """One course for its page."""
+    detail = get_course(db, actor, course_id)
+    with db.read() as session:
+        return _view(session, detail)
+
+
+def patient_course_views(db: Database, actor: Actor, patient_id: int) -> list[CourseView]:
+    """A patient's courses for the patient page: the open one first, then the latest started."""
+    require(actor, Permission.OUTCOMES_RECORD)
+    details = [get_course(db, actor, c.id) for c in list_courses(db, actor, patient_id)]
+    with db.read() as session:
+        views = [_view(session, d) for d in details]
+    return sorted(views, key=lambda v: (v.open, v.started_on, v.id), reverse=True)
