@@ -147,7 +147,7 @@ def submit_link(db: Database, token: str, answers: Answers, *, config: Config) -
             raise LinkGoneError("this link has already been used")
         patient = session.get(Patient, link.patient_id)
         assert patient is not None
-        row, findings = store_pro(
+        _row, findings = store_pro(
             session,
             link.patient_id,
             columns,
@@ -160,14 +160,6 @@ def submit_link(db: Database, token: str, answers: Answers, *, config: Config) -
             via="link",
             entered_by=None,
             synthetic=patient.synthetic,
-        )
-        patient_actor = Actor(user_id=None, username=f"patient-link:{link.id}", role=None)
-        audit(
-            session,
-            patient_actor,
-            "create",
-            "pro_response",
-            row.id,
-            {"scores": {"old": None, "new": document}},
+            actor=Actor(user_id=None, username=f"patient-link:{link.id}", role=None),
         )
         return SubmitOut(received_at=now, crisis=crisis_for(findings, config))

@@ -179,8 +179,9 @@ def store_pro(
     via: str,
     entered_by: int | None,
     synthetic: bool,
+    actor: Actor,
 ) -> tuple[ProResponse, list[AlertFinding]]:
-    """Store scored answers (completing their follow-up item) and raise their alerts, in one transaction."""
+    """Store scored answers (completing their follow-up item), audited, and raise their alerts."""
     if item is not None:
         if item.status != "due":
             raise ConflictError(
@@ -203,6 +204,7 @@ def store_pro(
     )
     session.add(row)
     session.flush()
+    audit(session, actor, "create", "pro_response", row.id, {"scores": {"old": None, "new": document}})
     return row, raise_answer_alerts(session, row, document)
 
 
@@ -261,8 +263,8 @@ def record_pro(
             via="staff",
             entered_by=actor.user_id,
             synthetic=synthetic,
+            actor=actor,
         )
-        audit(session, actor, "create", "pro_response", row.id, {"scores": {"old": None, "new": document}})
         return _pro_out(row)
 
 
