@@ -26,6 +26,7 @@ from ketaclinic.monitoring import (
     is_clinic_wide,
     most_severe_first,
 )
+from ketaclinic.monitoring.alert_groups import FOLLOWUP_ACTIONS, SESSION_ACTIONS
 from ketaclinic.monitoring.rules import merge_rule_overrides, shipped_alert_rules
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
@@ -76,11 +77,16 @@ def test_fields_of_a_group_and_groups_of_fields() -> None:
         (Advice.REDUCE_RATE, AlertAction.REDUCE_RATE),
         (Advice.PAUSE, AlertAction.PAUSE),
         (Advice.STOP_AND_CALL, AlertAction.STOP),
+        (Advice.ASSESS_PATIENT, AlertAction.PATIENT_ASSESSED),
     ],
 )
-def test_the_advised_action_is_offered_first_then_every_other(advice: Advice, first: AlertAction) -> None:
+def test_the_advised_action_is_offered_first_then_the_others_of_its_setting(
+    advice: Advice, first: AlertAction
+) -> None:
     offered = actions_for(advice)
-    assert offered[0] is first and sorted(offered) == sorted(AlertAction)
+    setting = FOLLOWUP_ACTIONS if advice is Advice.ASSESS_PATIENT else SESSION_ACTIONS
+    assert offered[0] is first and sorted(offered) == sorted(setting)
+    assert sorted(SESSION_ACTIONS + FOLLOWUP_ACTIONS) == sorted(AlertAction)  # every action has a setting
 
 
 @given(

@@ -57,7 +57,9 @@ def test_the_required_rules_are_shipped_with_severity_advice_and_label() -> None
     assert required <= keys
     for rule in RULES:
         assert isinstance(rule.severity, Severity) and isinstance(rule.advice, Advice)
-        assert rule.source and rule.status is Status.LOCAL_POLICY
+        # Only the PHQ-9 item 9 rule follows a publication; every infusion rule is local policy.
+        published = {"phq9_item9_self_harm": Status.SECONDARY}
+        assert rule.source and rule.status is published.get(rule.key, Status.LOCAL_POLICY)
         assert rule.message
 
 

@@ -182,9 +182,9 @@ def test_link_single_use_expiry_and_unknown(db: Database, staff: dict[str, Actor
         assert stored.token_sha256 != link.token and len(stored.token_sha256) == 64
     view = view_link(db, link.token)
     assert view.first_name == "Jane" and "phq9" in view.instruments
-    submit_link(db, link.token, Answers(nrs={"average": 3}, pgic=2))
+    submit_link(db, link.token, Answers(nrs={"average": 3}, pgic=2), config=None)
     with pytest.raises(LinkGoneError):
-        submit_link(db, link.token, Answers(nrs={"average": 3}))
+        submit_link(db, link.token, Answers(nrs={"average": 3}), config=None)
     with pytest.raises(LinkGoneError):
         view_link(db, link.token)
     with pytest.raises(NotFoundError):
@@ -209,7 +209,7 @@ def test_bad_link_answers_leave_the_link_usable(db: Database, staff: dict[str, A
     item = next(f for f in course.followups if f.weeks_after_series == 1)
     link = issue_link(db, staff["nurse"], LinkIn(followup_item_id=item.id))
     with pytest.raises(InputError):
-        submit_link(db, link.token, Answers(phq9=[9] * 9))
+        submit_link(db, link.token, Answers(phq9=[9] * 9), config=None)
     assert view_link(db, link.token).first_name == "Jane"
 
 
@@ -287,7 +287,7 @@ def test_link_answered_twice_at_once_stores_one_answer(db: Database, staff: dict
     def answer() -> None:
         start.wait()
         try:
-            submit_link(db, link.token, Answers(nrs={"average": 3}))
+            submit_link(db, link.token, Answers(nrs={"average": 3}), config=None)
             results.append("stored")
         except LinkGoneError:
             results.append("gone")

@@ -32,7 +32,8 @@ PUBLIC_ROUTES = {
     ("GET", "/login"),  # the login form itself
     ("POST", "/login"),  # guarded by its own double-submit CSRF cookie
 }
-PUBLIC_PREFIXES = ("/r/",)  # one-time patient-reported-outcome links: the token is the credential
+# One-time patient-reported-outcome links, the form and its JSON twin: the token is the credential.
+PUBLIC_PREFIXES = ("/r/", "/api/v1/r/")
 ROLE_USERS = {
     Role.ADMIN: "admin",
     Role.PHYSICIAN: "physician",

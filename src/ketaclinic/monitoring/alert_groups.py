@@ -61,13 +61,17 @@ def alert_groups_of_fields(fields: Iterable[str]) -> frozenset[AlertGroup]:
 
 
 class AlertAction(StrEnum):
-    """What the nurse did about an alert, picked once to acknowledge it."""
+    """What the clinician did about an alert, picked once to acknowledge it."""
 
     CONTINUE_AND_RECHECK = "continue_and_recheck"
     REDUCE_RATE = "reduce_rate"
     PAUSE = "pause"
     STOP = "stop"
     PHYSICIAN_CALLED = "physician_called"
+    # A patient's alert outside any session (their questionnaire answers).
+    PATIENT_ASSESSED = "patient_assessed"
+    REFERRED_URGENTLY = "referred_urgently"
+    EMERGENCY_SERVICES_CALLED = "emergency_services_called"
 
 
 ACTION_LABELS: dict[AlertAction, str] = {
@@ -76,4 +80,21 @@ ACTION_LABELS: dict[AlertAction, str] = {
     AlertAction.PAUSE: "Infusion paused",
     AlertAction.STOP: "Infusion stopped",
     AlertAction.PHYSICIAN_CALLED: "Physician called",
+    AlertAction.PATIENT_ASSESSED: "Patient contacted and assessed",
+    AlertAction.REFERRED_URGENTLY: "Referred for urgent mental health assessment",
+    AlertAction.EMERGENCY_SERVICES_CALLED: "Emergency services called",
 }
+
+# An alert is acknowledged with an action of its own setting: an infusion, or a patient at home.
+SESSION_ACTIONS: tuple[AlertAction, ...] = (
+    AlertAction.CONTINUE_AND_RECHECK,
+    AlertAction.REDUCE_RATE,
+    AlertAction.PAUSE,
+    AlertAction.STOP,
+    AlertAction.PHYSICIAN_CALLED,
+)
+FOLLOWUP_ACTIONS: tuple[AlertAction, ...] = (
+    AlertAction.PATIENT_ASSESSED,
+    AlertAction.REFERRED_URGENTLY,
+    AlertAction.EMERGENCY_SERVICES_CALLED,
+)

@@ -98,10 +98,12 @@ def replay_session(payload: Mapping[str, Any], rules: Sequence[AlertRule] | None
     last_obs = max((o.t_min for o in observations), default=t_end)
     end_min = _number(payload, "end_min", "") if "end_min" in payload else max(last_obs, t_end)
 
-    findings = [f for obs in observations for f in evaluate_observation(obs, baseline, active)]
-    findings.sort(key=lambda f: f.t_min)
+    # Each finding paired with its reading's minute (the finding's own t_min, typed as always set).
+    timed = [(obs.t_min, f) for obs in observations for f in evaluate_observation(obs, baseline, active)]
+    timed.sort(key=lambda pair: pair[0])
+    findings = [f for _t, f in timed]
     regimen = Regimen(infusions=segments)
-    cps = _cp_at(model, weight_kg, regimen, [f.t_min for f in findings] + [t_end])
+    cps = _cp_at(model, weight_kg, regimen, [t for t, _f in timed] + [t_end])
     alerts = [
         {
             "t_min": f.t_min,

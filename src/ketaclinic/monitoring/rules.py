@@ -39,6 +39,7 @@ class Advice(StrEnum):
     REDUCE_RATE = "reduce_rate"
     PAUSE = "pause"
     STOP_AND_CALL = "stop_and_call"
+    ASSESS_PATIENT = "assess_patient"  # a patient's answers at home: a clinician assesses them
 
 
 class RuleKind(StrEnum):
@@ -49,6 +50,7 @@ class RuleKind(StrEnum):
     FLAG = "flag"
     OVERDUE = "overdue"
     SESSION_TOTAL = "session_total"
+    QUESTIONNAIRE_ITEM = "questionnaire_item"  # one item of a patient's questionnaire answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,7 @@ class AlertFinding(BaseModel):
     value: bool | int | float | None
     threshold: float | None
     baseline: float | None = None
-    t_min: float
+    t_min: float | None  # minutes from the session's start; None for a patient's answers outside a session
     trigger_key: str
     source: str
     status: Status
@@ -114,12 +116,17 @@ _RULE_KEYS = {"key", "kind", "field", "op", "threshold", "rise_pct", "rise_abs",
 _RULE_KEYS |= {"message", "source", "status", "enabled", "limit", "group", "notify_physician"}
 SESSION_TOTAL_LIMITS: tuple[LimitKind, ...] = ("soft_max", "hard_max")  # what a session_total rule watches
 _NUMERIC_TYPES = {"number", "integer", "cadss6"}
+_NOT_READINGS = frozenset({RuleKind.OVERDUE, RuleKind.QUESTIONNAIRE_ITEM})  # rules no reading answers
 
 
 def _rule_from_row(row: Mapping[str, Any], where: str) -> AlertRule:
     unknown = sorted(set(row) - _RULE_KEYS)
     if unknown:
         raise DataFileError(f"{where}: unknown key {unknown[0]!r}")
+    if row.get("kind") == RuleKind.QUESTIONNAIRE_ITEM and "group" not in row:
+        raise DataFileError(
+            f"{where}: a questionnaire_item rule needs a group (no flowsheet field names one)"
+        )
     try:
         severity, advice = Severity(row["severity"]), Advice(row["advice"])
         group_field = "session_total_mg" if row["kind"] == RuleKind.SESSION_TOTAL else row.get("field")
@@ -159,6 +166,12 @@ def _check_rule(rule: AlertRule, where: str) -> None:
     kinds = observation_kinds()
     if rule.kind is RuleKind.OVERDUE:
         return
+    if rule.kind is RuleKind.QUESTIONNAIRE_ITEM:
+        if questionnaire_item_of(rule.field) is None:
+            raise DataFileError(f"{where}: a questionnaire_item rule needs field = '<instrument>.item<n>'")
+        if rule.op not in COMPARATORS or rule.threshold is None:
+            raise DataFileError(f"{where}: a questionnaire_item rule needs op (lt, le, gt, ge) and threshold")
+        return
     if rule.kind is RuleKind.SESSION_TOTAL:
         if rule.limit not in SESSION_TOTAL_LIMITS:
             raise DataFileError(f"{where}: a session_total rule needs limit = soft_max or hard_max")
@@ -179,6 +192,14 @@ def _check_rule(rule: AlertRule, where: str) -> None:
         raise DataFileError(f"{where}: a baseline_rise rule needs rise_pct or rise_abs")
     elif any(x is not None and x <= 0 for x in (rule.rise_pct, rule.rise_abs)):
         raise DataFileError(f"{where}: rise_pct and rise_abs must be positive")
+
+
+def questionnaire_item_of(field: str | None) -> tuple[str, int] | None:
+    """The instrument and 1-based item a questionnaire_item rule reads (`phq9.item9` -> ("phq9", 9))."""
+    instrument, _, item = (field or "").partition(".item")
+    if not instrument or not item.isdecimal() or int(item) < 1:
+        return None
+    return instrument, int(item)
 
 
 def merge_rule_overrides(
@@ -314,7 +335,7 @@ def evaluate_observation(
     active = load_alert_rules() if rules is None else rules
     findings: list[AlertFinding] = []
     for rule in active:
-        if not rule.enabled or rule.kind is RuleKind.OVERDUE or rule.field is None:
+        if not rule.enabled or rule.kind in _NOT_READINGS or rule.field is None:
             continue
         value = obs.value_of(rule.field)
         if value is None or isinstance(value, str):

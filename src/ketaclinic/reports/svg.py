@@ -342,3 +342,61 @@ def concentration_chart(
             )
         )
     return _svg(width, int(y + 12), title, body)
+
+
+def nrs_trajectory_chart(
+    days: Sequence[float],
+    nrs: Sequence[float],
+    *,
+    baseline_nrs: float | None,
+    threshold_nrs: float | None,
+    threshold_label: str,
+    title: str,
+) -> str:
+    """A patient's pain NRS over time (days from the first answer) against baseline and responder line."""
+    width, left, right, top, bottom = 560, 44, 540, 16, 196
+    if not nrs:
+        return _svg(width, 60, title, [_text(left, 30, "no pain ratings yet")])
+    span = max(max(days), 1.0)
+
+    def x_of(day: float) -> float:
+        return left + (right - left) * day / span
+
+    def y_of(value: float) -> float:
+        return bottom - (bottom - top) * value / 10
+
+    body = []
+    for tick in range(0, 11, 2):
+        y = y_of(tick)
+        body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#eee"/>')
+        body.append(_text(left - 8, y + 4, str(tick), anchor="end"))
+    for value, colour, dash, label in (
+        (baseline_nrs, "#000", "6 4", f"baseline {baseline_nrs:g}" if baseline_nrs is not None else ""),
+        (threshold_nrs, RESPONDER, "2 3", threshold_label),
+    ):
+        if value is None:
+            continue
+        y = y_of(value)
+        body.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="{colour}" '
+            f'stroke-width="1.5" stroke-dasharray="{dash}"/>'
+        )
+        body.append(_text(right - 4, y - 4, label, anchor="end", extra=f'fill="{colour}"'))
+    points = " ".join(f"{x_of(d):.1f},{y_of(v):.1f}" for d, v in zip(days, nrs, strict=True))
+    body.append(f'<polyline points="{points}" fill="none" stroke="{PALETTE[0]}" stroke-width="2"/>')
+    for d, v in zip(days, nrs, strict=True):
+        body.append(f'<circle cx="{x_of(d):.1f}" cy="{y_of(v):.1f}" r="4" fill="{PALETTE[0]}"/>')
+    for day in _nice_ticks(span, 5):
+        if day <= span:
+            body.append(_text(x_of(day), bottom + 16, f"{day:g}", anchor="middle"))
+    body.append(_text((left + right) / 2, bottom + 34, "days since the first answer", anchor="middle"))
+    body.append(
+        _text(
+            12,
+            (top + bottom) / 2,
+            "Pain NRS",
+            anchor="middle",
+            extra=f'transform="rotate(-90 12 {(top + bottom) / 2})"',
+        )
+    )
+    return _svg(width, bottom + 42, title, body)

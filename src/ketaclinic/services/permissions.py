@@ -40,6 +40,9 @@ class Permission(StrEnum):
     SESSIONS_CHART = "sessions.chart"
     SESSIONS_SIGN = "sessions.sign"
     OUTCOMES_RECORD = "outcomes.record"
+    PATIENT_ALERTS_ACKNOWLEDGE = (
+        "patient_alerts.acknowledge"  # a patient's answers at home: a physician's call
+    )
     ANALYTICS_VIEW = "analytics.view"
     COHORT_IMPORT = "cohort.import"
     EXPORT = "export"
@@ -71,6 +74,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CONSENT_RECORD,
             Permission.PLANS_CREATE,
             Permission.PLANS_APPROVE,
+            Permission.PATIENT_ALERTS_ACKNOWLEDGE,
             Permission.ANALYTICS_VIEW,
             Permission.COHORT_IMPORT,
             Permission.EXPORT,

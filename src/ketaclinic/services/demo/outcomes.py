@@ -105,9 +105,13 @@ def seed(db: Database, context: DemoContext) -> None:
             at = datetime.combine(item.due_on, datetime.min.time(), UTC) + timedelta(hours=10)
             answers: dict[str, Any] = {"nrs": {"average": nrs, "worst": min(10.0, nrs + 2)}}
             if item.kind == "after_series":
+                phq9 = [rng.randint(0, 2) for _ in range(9)]
+                # Item 9 (thoughts of self-harm) stays 0: above 0 it raises a critical alert, and the
+                # demo clinic would open with dozens of them. Drawn anyway so the random sequence holds.
+                phq9[8] = 0
                 answers |= {
                     "pgic": 2 if responder else rng.choice([3, 4]),
-                    "phq9": [rng.randint(0, 2) for _ in range(9)],
+                    "phq9": phq9,
                     "gad7": [rng.randint(0, 2) for _ in range(7)],
                 }
             record_pro(

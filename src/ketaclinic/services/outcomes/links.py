@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, GoneError, NotFoundError
 from ketaclinic.services.audit import audit
+from ketaclinic.services.outcomes.pro_alerts import SubmitOut, crisis_for
 from ketaclinic.services.outcomes.pros import Answers, score_answers, store_pro
 from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.sessions.charting import Config
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.outcomes import FollowupItem, ProLink
@@ -170,8 +172,11 @@ def view_link(db: Database, token: str) -> LinkView:
         )
 
 
-def submit_link(db: Database, token: str, answers: Answers) -> int:
-    """The patient answers through the link; the link is spent in the same transaction."""
+def submit_link(db: Database, token: str, answers: Answers, *, config: Config) -> SubmitOut:
+    """The patient answers through the link: the link spent and the alerts raised in one transaction.
+
+    The answer carries the clinic's crisis text when the answers raised a mental-health alert.
+    """
     columns, document = score_answers(answers)
     with db.transaction() as session:
         link, item = _open(session, token)
@@ -188,7 +193,7 @@ def submit_link(db: Database, token: str, answers: Answers) -> int:
             raise LinkGoneError("this link has already been used or is no longer valid")
         patient = session.get(Patient, link.patient_id)
         assert patient is not None
-        row = store_pro(
+        _row, findings = store_pro(
             session,
             link.patient_id,
             columns,
@@ -201,14 +206,6 @@ def submit_link(db: Database, token: str, answers: Answers) -> int:
             via="link",
             entered_by=None,
             synthetic=patient.synthetic,
+            actor=Actor(user_id=None, username=f"patient-link:{link.id}", role=None),
         )
-        patient_actor = Actor(user_id=None, username=f"patient-link:{link.id}", role=None)
-        audit(
-            session,
-            patient_actor,
-            "create",
-            "pro_response",
-            row.id,
-            {"scores": {"old": None, "new": document}},
-        )
-        return row.id
+        return SubmitOut(received_at=now, crisis=crisis_for(findings, config))

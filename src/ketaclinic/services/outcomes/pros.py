@@ -1,4 +1,4 @@
-"""Patient-reported outcomes entered by staff: scoring, storage against a follow-up item, listing."""
+"""Patient-reported outcomes: scoring, storage against a follow-up item (raising their alerts), listing."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.monitoring import AlertFinding
+from ketaclinic.monitoring.answer_rules import answer_findings
 from ketaclinic.outcomes import (
     nrs_rating,
     score_bpi,
@@ -21,7 +23,8 @@ from ketaclinic.outcomes import (
 from ketaclinic.services.audit import audit
 from ketaclinic.services.outcomes.courses import course_row
 from ketaclinic.services.patients.records import get_patient_row
-from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.permissions import SYSTEM, Actor, Permission, require
+from ketaclinic.services.sessions.alert_raising import AlertOwner, raise_findings
 from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import is_future, utcnow
 from ketaclinic.store.db import Database
@@ -82,6 +85,7 @@ class ProOut(BaseModel):
     via: str
     pain_nrs: float | None
     scores: dict[str, Any]
+    answers: dict[str, Any]  # every item answer, in the shape they were given (Answers)
 
 
 def score_answers(answers: Answers) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -129,7 +133,23 @@ def score_answers(answers: Answers) -> tuple[dict[str, Any], dict[str, Any]]:
     return columns, document
 
 
+def answers_of(document: dict[str, Any]) -> dict[str, Any]:
+    """The item answers of a stored PRO document, in the shape of Answers (scores and codes left out)."""
+    out: dict[str, Any] = {}
+    if "nrs" in document:
+        out["nrs"] = {k: v for k, v in document["nrs"].items() if k != "loinc"}
+    if "pgic" in document:
+        out["pgic"] = document["pgic"]["level"]
+    if "bpi" in document:
+        out["bpi"] = document["bpi"]["items"]
+    for name in ("phq9", "gad7"):
+        if name in document:
+            out[name] = document[name]["items"]
+    return out
+
+
 def _pro_out(row: ProResponse) -> ProOut:
+    document = json.loads(row.answers_json)
     return ProOut(
         id=row.id,
         patient_id=row.patient_id,
@@ -140,7 +160,8 @@ def _pro_out(row: ProResponse) -> ProOut:
         collected_at=row.collected_at,
         via=row.via,
         pain_nrs=row.pain_nrs,
-        scores=json.loads(row.answers_json),
+        scores=document,
+        answers=answers_of(document),
     )
 
 
@@ -158,7 +179,9 @@ def store_pro(
     via: str,
     entered_by: int | None,
     synthetic: bool,
-) -> ProResponse:
+    actor: Actor,
+) -> tuple[ProResponse, list[AlertFinding]]:
+    """Store scored answers (completing their follow-up item), audited, and raise their alerts."""
     if item is not None:
         if item.status != "due":
             raise ConflictError(
@@ -181,7 +204,19 @@ def store_pro(
     )
     session.add(row)
     session.flush()
-    return row
+    audit(session, actor, "create", "pro_response", row.id, {"scores": {"old": None, "new": document}})
+    return row, raise_answer_alerts(session, row, document)
+
+
+def raise_answer_alerts(session: Session, row: ProResponse, document: dict[str, Any]) -> list[AlertFinding]:
+    """Raise the patient's alerts their answers call for (PHQ-9 item 9), audited as the system."""
+    items: dict[str, list[int]] = {n: document[n]["items"] for n in ("phq9", "gad7") if n in document}
+    findings = answer_findings(items, f"pro:{row.id}")
+    owner = AlertOwner(patient_id=row.patient_id, course_id=row.course_id, pro_response_id=row.id)
+    raised = raise_findings(session, owner, findings)
+    if raised:
+        audit(session, SYSTEM, "raise_answer_alerts", "pro_response", row.id, {"alerts": {"new": raised}})
+    return findings
 
 
 def record_pro(
@@ -215,7 +250,7 @@ def record_pro(
                     FollowupItem.status == "due",
                 )
             ).scalar_one_or_none()
-        row = store_pro(
+        row, _findings = store_pro(
             session,
             patient.id,
             columns,
@@ -228,8 +263,8 @@ def record_pro(
             via="staff",
             entered_by=actor.user_id,
             synthetic=synthetic,
+            actor=actor,
         )
-        audit(session, actor, "create", "pro_response", row.id, {"scores": {"old": None, "new": document}})
         return _pro_out(row)
 
 

@@ -6,15 +6,20 @@ request, two pollers computing the same overdue slot) is recorded once and no re
 A new finding then joins its group's open alert (raising its severity when worse, its history kept) or
 opens one; a partial unique index keeps at most one open alert per (session, group), also when two
 writers race.
+
+A patient's answers outside any session (PHQ-9 item 9) raise through the same path, owned by the
+patient instead of a session: their findings are unique per (patient, trigger_key) and at most one
+alert per (patient, group) is open outside sessions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -54,10 +59,57 @@ def insert_statement(session: Session) -> Any:
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
-def _origin(session_id: int, finding: AlertFinding, observation_id: int | None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class AlertOwner:
+    """Whose alert it is: an infusion session's, or a patient's outside any session (their answers)."""
+
+    patient_id: int
+    session_id: int | None = None
+    course_id: int | None = None
+    pro_response_id: int | None = None
+
+    def finding_conflict(self) -> dict[str, Any]:
+        """ON CONFLICT target of the unique index that records a finding once."""
+        if self.session_id is not None:
+            return {"index_elements": ["session_id", "trigger_key"]}
+        return {
+            "index_elements": ["patient_id", "trigger_key"],
+            "index_where": SessionAlertFinding.session_id.is_(None),
+        }
+
+    def open_conflict(self) -> dict[str, Any]:
+        """ON CONFLICT target of the partial unique index that keeps one open alert per group."""
+        if self.session_id is not None:
+            return {
+                "index_elements": ["session_id", "alert_group"],
+                "index_where": SessionAlert.state == "open",
+            }
+        return {
+            "index_elements": ["patient_id", "alert_group"],
+            "index_where": and_(SessionAlert.state == "open", SessionAlert.session_id.is_(None)),
+        }
+
+    def owns(self) -> ColumnElement[bool]:
+        """The alerts of this owner."""
+        if self.session_id is not None:
+            return SessionAlert.session_id == self.session_id
+        return and_(SessionAlert.patient_id == self.patient_id, SessionAlert.session_id.is_(None))
+
+
+def session_owner(session: Session, session_id: int) -> AlertOwner:
+    """The owner of a session's alerts (the session, with its patient)."""
+    patient_id = session.execute(
+        select(InfusionSession.patient_id).where(InfusionSession.id == session_id)
+    ).scalar_one()
+    return AlertOwner(patient_id=patient_id, session_id=session_id)
+
+
+def _origin(owner: AlertOwner, finding: AlertFinding, observation_id: int | None) -> dict[str, Any]:
     """Where a finding comes from: the columns a finding row and the alert it opens share."""
     return {
-        "session_id": session_id,
+        "session_id": owner.session_id,
+        "patient_id": owner.patient_id,
+        "pro_response_id": owner.pro_response_id,
         "trigger_key": finding.trigger_key,
         "observation_id": observation_id,
         "alert_group": finding.group.value,
@@ -65,13 +117,13 @@ def _origin(session_id: int, finding: AlertFinding, observation_id: int | None) 
 
 
 def _record_finding(
-    session: Session, session_id: int, finding: AlertFinding, observation_id: int | None, now: datetime
+    session: Session, owner: AlertOwner, finding: AlertFinding, observation_id: int | None, now: datetime
 ) -> int | None:
     """Record a finding once per trigger key; its row id, or None when it was already recorded."""
     statement = (
         insert_statement(session)(SessionAlertFinding)
         .values(
-            **_origin(session_id, finding, observation_id),
+            **_origin(owner, finding, observation_id),
             rule_key=finding.rule_key,
             severity=finding.severity.value,
             message=finding.message,
@@ -79,20 +131,16 @@ def _record_finding(
             t_min=finding.t_min,
             raised_at=now,
         )
-        .on_conflict_do_nothing(index_elements=["session_id", "trigger_key"])
+        .on_conflict_do_nothing(**owner.finding_conflict())
         .returning(SessionAlertFinding.id)
     )
     return cast(int | None, session.execute(statement).scalar_one_or_none())
 
 
-def _open_alert(session: Session, session_id: int, group: AlertGroup) -> SessionAlert | None:
+def _open_alert(session: Session, owner: AlertOwner, group: AlertGroup) -> SessionAlert | None:
     return session.execute(
         select(SessionAlert)
-        .where(
-            SessionAlert.session_id == session_id,
-            SessionAlert.alert_group == group.value,
-            SessionAlert.state == "open",
-        )
+        .where(owner.owns(), SessionAlert.alert_group == group.value, SessionAlert.state == "open")
         .with_for_update()
     ).scalar_one_or_none()
 
@@ -114,17 +162,20 @@ def _finding_columns(finding: AlertFinding) -> dict[str, Any]:
 
 
 def _open_or_escalate(
-    session: Session, session_id: int, finding: AlertFinding, observation_id: int | None, now: datetime
+    session: Session, owner: AlertOwner, finding: AlertFinding, observation_id: int | None, now: datetime
 ) -> int:
     """The id of the group's open alert after `finding` joined it (opening one if there is none)."""
     critical_since = now if finding.severity.value == "critical" else None
     clinic_wide = is_clinic_wide(finding.severity.value, finding.notify_physician)
     for _ in range(2):  # a writer that loses the race for the open slot escalates the winner's alert
-        row = _open_alert(session, session_id, finding.group)
+        row = _open_alert(session, owner, finding.group)
         if row is not None:
             values: dict[str, Any] = {"last_raised_at": now, "clinic_wide": row.clinic_wide or clinic_wide}
             if is_worse(finding.severity.value, row.severity):
-                values |= _finding_columns(finding) | {"observation_id": observation_id}
+                values |= _finding_columns(finding) | {
+                    "observation_id": observation_id,
+                    "pro_response_id": owner.pro_response_id,
+                }
                 values["critical_since"] = row.critical_since or critical_since
             for name, value in values.items():
                 setattr(row, name, value)
@@ -133,7 +184,8 @@ def _open_or_escalate(
         opened = session.execute(
             insert_statement(session)(SessionAlert)
             .values(
-                **_origin(session_id, finding, observation_id),
+                **_origin(owner, finding, observation_id),
+                course_id=owner.course_id,
                 clinic_wide=clinic_wide,
                 state="open",
                 raised_at=now,
@@ -141,9 +193,7 @@ def _open_or_escalate(
                 critical_since=critical_since,
                 **_finding_columns(finding),
             )
-            .on_conflict_do_nothing(
-                index_elements=["session_id", "alert_group"], index_where=SessionAlert.state == "open"
-            )
+            .on_conflict_do_nothing(**owner.open_conflict())
             .returning(SessionAlert.id)
         ).scalar_one_or_none()
         if opened is not None:
@@ -164,15 +214,28 @@ def insert_findings(
     *,
     observation_id: int | None = None,
 ) -> list[str]:
-    """Record each finding once and join it to its group's open alert; the trigger keys newly recorded."""
+    """Record each finding of a session once, joined to its group's open alert; the keys newly recorded."""
+    return raise_findings(
+        session, session_owner(session, session_id), findings, observation_id=observation_id
+    )
+
+
+def raise_findings(
+    session: Session,
+    owner: AlertOwner,
+    findings: Iterable[AlertFinding],
+    *,
+    observation_id: int | None = None,
+) -> list[str]:
+    """Record each finding once, joined to its owner's open alert of its group; the keys newly recorded."""
     raised: list[str] = []
     now = utcnow()
     # Worst first, so an alert opened by this reading shows its most severe finding at once.
     for finding in sorted(findings, key=lambda f: -SEVERITY_RANK[f.severity]):
-        finding_id = _record_finding(session, session_id, finding, observation_id, now)
+        finding_id = _record_finding(session, owner, finding, observation_id, now)
         if finding_id is None:
             continue
-        alert_id = _open_or_escalate(session, session_id, finding, observation_id, now)
+        alert_id = _open_or_escalate(session, owner, finding, observation_id, now)
         session.execute(
             update(SessionAlertFinding).where(SessionAlertFinding.id == finding_id).values(alert_id=alert_id)
         )

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from ketaclinic.errors import ConflictError, NotFoundError
+from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.monitoring import (
     ACTION_LABELS,
     AlertAction,
@@ -79,7 +79,10 @@ class AlertOut(BaseModel):
     """One alert as shown on the chart, returned by the poll and by the clinic-wide list."""
 
     id: int
-    session_id: int
+    session_id: int | None  # None: a patient's alert outside any session (raised by their answers)
+    patient_id: int | None
+    course_id: int | None = None
+    pro_response_id: int | None = None
     group: str
     trigger_key: str
     rule_key: str
@@ -199,36 +202,44 @@ def _swap_state(session: Session, row: SessionAlert, expected: str, values: dict
     session.refresh(row)
 
 
+def acknowledge_row(session: Session, actor: Actor, row: SessionAlert, body: AckIn) -> None:
+    """Acknowledge an open alert row (locked by the caller) with an action of its setting, audited."""
+    if body.action not in actions_for(row.advice):
+        offered = ", ".join(actions_for(row.advice))
+        raise InputError(f"{body.action.value!r} is not an action for this alert ({offered})", field="action")
+    _swap_state(
+        session,
+        row,
+        "open",
+        {
+            "state": "acknowledged",
+            "acknowledged_by": actor.username,
+            "acknowledged_at": utcnow(),
+            "action_taken": body.action.value,
+            "ack_note": body.note,
+        },
+    )
+    audit(
+        session,
+        actor,
+        "acknowledge",
+        "session_alert",
+        row.id,
+        {
+            "state": {"old": "open", "new": "acknowledged"},
+            "action_taken": {"old": None, "new": body.action.value},
+            "ack_note": {"old": None, "new": body.note},
+        },
+    )
+
+
 def acknowledge_alert(db: Database, actor: Actor, session_id: int, alert_id: int, body: AckIn) -> AlertOut:
     """A named user acknowledges an open alert with one pick of the action taken (and an optional note)."""
     require(actor, Permission.SESSIONS_CHART)
     with db.transaction() as session:
         _check_not_signed(session, session_id)
         row = _alert_for_update(session, session_id, alert_id)
-        _swap_state(
-            session,
-            row,
-            "open",
-            {
-                "state": "acknowledged",
-                "acknowledged_by": actor.username,
-                "acknowledged_at": utcnow(),
-                "action_taken": body.action.value,
-                "ack_note": body.note,
-            },
-        )
-        audit(
-            session,
-            actor,
-            "acknowledge",
-            "session_alert",
-            row.id,
-            {
-                "state": {"old": "open", "new": "acknowledged"},
-                "action_taken": {"old": None, "new": body.action.value},
-                "ack_note": {"old": None, "new": body.note},
-            },
-        )
+        acknowledge_row(session, actor, row, body)
         return alerts_out(session, session_id, [row])[0]
 
 
@@ -298,6 +309,8 @@ def _readings_back_in_range(
 
 def _reading_back_in_range(session: Session, row: SessionAlert, observation_id: int) -> SessionObservation:
     """The reading named to resolve an alert, or a ConflictError saying why it cannot."""
+    if row.session_id is None:
+        raise ConflictError("a patient's alert outside a session has no readings", field="observation_id")
     context = AlertContext.load(session, row.session_id)
     for reading in _readings_back_in_range(
         row, context.findings_of(row.id), context.readings, context.alerted
@@ -346,6 +359,21 @@ class AlertContext:
         )
         return cls(list(findings), list(readings), {alert_id: at for alert_id, at in notes})
 
+    @classmethod
+    def of_alerts(cls, session: Session, alert_ids: Sequence[int]) -> AlertContext:
+        """Load the findings and re-notifications of alerts outside any session (no readings)."""
+        findings = session.execute(
+            select(SessionAlertFinding)
+            .where(SessionAlertFinding.alert_id.in_(alert_ids))
+            .order_by(SessionAlertFinding.id)
+        ).scalars()
+        notes = session.execute(
+            select(AlertNotification.alert_id, AlertNotification.created_at).where(
+                AlertNotification.alert_id.in_(alert_ids), AlertNotification.kind == RENOTIFY
+            )
+        )
+        return cls(list(findings), [], {alert_id: at for alert_id, at in notes})
+
     def findings_of(self, alert_id: int) -> list[SessionAlertFinding]:
         """The findings an alert collected, oldest first."""
         return self._findings.get(alert_id, [])
@@ -359,9 +387,17 @@ class AlertContext:
         return alert_out(row, findings, back_in_range=back, renotified_at=self.renotified.get(row.id))
 
 
-def alerts_out(session: Session, session_id: int, rows: Iterable[SessionAlert]) -> list[AlertOut]:
-    """Alerts of one session as shown, its findings and readings loaded once, most severe first."""
-    context = AlertContext.load(session, session_id)
+def alerts_out(session: Session, session_id: int | None, rows: Iterable[SessionAlert]) -> list[AlertOut]:
+    """Alerts of one session (None: alerts outside sessions) as shown, most severe first.
+
+    A session's findings and readings are loaded once for all its alerts.
+    """
+    rows = list(rows)
+    context = (
+        AlertContext.of_alerts(session, [row.id for row in rows])
+        if session_id is None
+        else AlertContext.load(session, session_id)
+    )
     return sorted(
         (context.out(row) for row in rows), key=lambda a: most_severe_first(a.severity, a.last_raised_at)
     )

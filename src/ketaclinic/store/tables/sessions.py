@@ -86,8 +86,17 @@ class SessionObservation(Base):
     charted_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+# A patient's alert outside any session (raised by their questionnaire answers) has no session_id.
+_PATIENT_ONLY = "session_id IS NULL"
+_OPEN_PATIENT_ONLY = "state = 'open' AND session_id IS NULL"
+
+
 class SessionAlert(Base):
-    """A durable alert: at most one open per group and session, escalated in place by worse findings."""
+    """A durable alert of an infusion session, or of a patient outside any session (their answers).
+
+    At most one is open per group and session (or per group and patient outside sessions); a worse
+    finding escalates it in place.
+    """
 
     __tablename__ = "session_alerts"
     __table_args__ = (
@@ -100,10 +109,23 @@ class SessionAlert(Base):
             sqlite_where=text("state = 'open'"),
             postgresql_where=text("state = 'open'"),
         ),
+        Index(
+            "uq_session_alerts_one_open_per_patient_group",
+            "patient_id",
+            "alert_group",
+            unique=True,
+            sqlite_where=text(_OPEN_PATIENT_ONLY),
+            postgresql_where=text(_OPEN_PATIENT_ONLY),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("infusion_sessions.id"), index=True)
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("infusion_sessions.id"), nullable=True, index=True
+    )
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), nullable=True, index=True)
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_courses.id"), nullable=True)
+    pro_response_id: Mapped[int | None] = mapped_column(ForeignKey("pro_responses.id"), nullable=True)
     trigger_key: Mapped[str] = mapped_column(String(160))
     observation_id: Mapped[int | None] = mapped_column(
         ForeignKey("session_observations.id"), nullable=True, index=True
@@ -140,10 +162,24 @@ class SessionAlertFinding(Base):
     """One finding an alert collected (its history of readings); the trigger key is unique per session."""
 
     __tablename__ = "session_alert_findings"
-    __table_args__ = (UniqueConstraint("session_id", "trigger_key"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "trigger_key"),
+        Index(
+            "uq_session_alert_findings_patient_trigger",
+            "patient_id",
+            "trigger_key",
+            unique=True,
+            sqlite_where=text(_PATIENT_ONLY),
+            postgresql_where=text(_PATIENT_ONLY),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("infusion_sessions.id"), index=True)
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("infusion_sessions.id"), nullable=True, index=True
+    )
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), nullable=True, index=True)
+    pro_response_id: Mapped[int | None] = mapped_column(ForeignKey("pro_responses.id"), nullable=True)
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("session_alerts.id"), nullable=True, index=True)
     trigger_key: Mapped[str] = mapped_column(String(160))
     observation_id: Mapped[int | None] = mapped_column(
@@ -166,7 +202,9 @@ class AlertNotification(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("session_alerts.id"), index=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("infusion_sessions.id"), index=True)
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("infusion_sessions.id"), nullable=True, index=True
+    )
     kind: Mapped[str] = mapped_column(String(30))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -10,10 +10,9 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
-from ketaclinic.outcomes.instruments import get_questionnaire, instrument_sources
-from ketaclinic.services.outcomes import courses, links, pros
+from ketaclinic.services.outcomes import courses, links, pro_alerts, pros
 from ketaclinic.services.permissions import Permission
-from ketaclinic.web.deps import DbDep, Principal, render, requires
+from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.forms import form_errors, number, text
 from ketaclinic.web.nav import NavItem
 
@@ -173,8 +172,6 @@ def _questionnaire_context(view: links.LinkView) -> dict[str, Any]:
         "gad7_items": GAD7_ITEMS,
         "frequency": FREQUENCY,
         "bpi_interference": BPI_INTERFERENCE,
-        "sources": instrument_sources(),
-        "phq9": get_questionnaire("phq9"),
     }
 
 
@@ -239,8 +236,18 @@ def link_page(request: Request, token: str, db: DbDep) -> Response:
     )
 
 
+@router.post("/api/v1/r/{token}", status_code=201, response_model=pro_alerts.SubmitOut, tags=["outcomes"])
+def api_link_submit(token: str, body: pros.Answers, db: DbDep, settings: SettingsDep) -> pro_alerts.SubmitOut:
+    """The patient's answers as JSON through their one-time link (no login: the token is the credential).
+
+    The same answers, rules and validation as the form: 404 for an unknown link, 410 once used or
+    expired, 422 naming the field. `crisis` carries the clinic's crisis text when the answers call for it.
+    """
+    return links.submit_link(db, token, body, config=settings)
+
+
 @router.post("/r/{token}", response_class=HTMLResponse, include_in_schema=False)
-async def link_submit(request: Request, token: str, db: DbDep) -> Response:
+async def link_submit(request: Request, token: str, db: DbDep, settings: SettingsDep) -> Response:
     """Store the answers and spend the link; bad answers come back next to their question."""
     try:
         view = links.view_link(db, token)
@@ -248,7 +255,7 @@ async def link_submit(request: Request, token: str, db: DbDep) -> Response:
         return _gone(request, exc)
     form = await request.form()
     try:
-        links.submit_link(db, token, answers_from_form(form))
+        submitted = links.submit_link(db, token, answers_from_form(form), config=settings)
     except (NotFoundError, links.LinkGoneError) as exc:
         return _gone(request, exc)
     except (InputError, ValidationError) as exc:
@@ -260,4 +267,4 @@ async def link_submit(request: Request, token: str, db: DbDep) -> Response:
             status_code=422,
             **_questionnaire_context(view),
         )
-    return render(request, "outcomes/thanks.html", first_name=view.first_name)
+    return render(request, "outcomes/thanks.html", first_name=view.first_name, crisis=submitted.crisis)
