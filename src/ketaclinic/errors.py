@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import pydantic
 
@@ -51,6 +53,58 @@ class GoneError(ConflictError):
     """A record that existed and can no longer be used (a spent or expired one-time link)."""
 
 
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """A field changed since the version an editor read: the value now stored, who changed it and when."""
+
+    field: str
+    value: Any
+    changed_by: str | None = None
+    changed_at: datetime | None = None
+
+
+class StaleVersionError(ConflictError):
+    """An edit based on a version that is no longer current; `changes` names what changed since."""
+
+    def __init__(
+        self,
+        entity: str,
+        *,
+        read_version: int | None = None,
+        current_version: int | None = None,
+        changes: tuple[FieldChange, ...] = (),
+    ) -> None:
+        since = (
+            f" (you read version {read_version}, it is now version {current_version})" if read_version else ""
+        )
+        named = f"; changed since: {', '.join(c.field for c in changes)}" if changes else ""
+        super().__init__(
+            f"this {entity.replace('_', ' ')} was changed after you read it{since}{named}: "
+            "review the values now stored and save again",
+            field="version",
+        )
+        self.entity = entity
+        self.read_version = read_version
+        self.current_version = current_version
+        self.changes = changes
+
+    def details(self) -> dict[str, Any]:
+        """The versions and the changed fields as plain JSON values (for the problem body)."""
+        return {
+            "read_version": self.read_version,
+            "current_version": self.current_version,
+            "changed_fields": [
+                {
+                    "field": c.field,
+                    "value": c.value,
+                    "changed_by": c.changed_by,
+                    "changed_at": c.changed_at.isoformat() if c.changed_at else None,
+                }
+                for c in self.changes
+            ],
+        }
+
+
 class PermissionDeniedError(KetaclinicError):
     """The acting user's role does not allow this action."""
 
@@ -75,6 +129,7 @@ ANSWERS: dict[type[Exception], Answer] = {
     NotFoundError: Answer(404, "Not found"),
     ConflictError: Answer(409, "Conflict"),
     GoneError: Answer(410, "Gone"),
+    StaleVersionError: Answer(409, "Changed by someone else"),
     PermissionDeniedError: Answer(403, "Forbidden"),
     DataFileError: Answer(500, "Configuration error"),
 }

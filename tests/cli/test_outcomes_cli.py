@@ -63,7 +63,19 @@ def test_end_series_json_schedules_the_follow_ups(
 ) -> None:
     end = date.today() - timedelta(days=1)
     result = runner.invoke(
-        app, ["outcomes", "end-series", str(course_id), "--date", end.isoformat(), *REASON, "--json"], env=env
+        app,
+        [
+            "outcomes",
+            "end-series",
+            str(course_id),
+            "--version",
+            "1",
+            "--date",
+            end.isoformat(),
+            *REASON,
+            "--json",
+        ],
+        env=env,
     )
     assert result.exit_code == 0, result.output
     course = json.loads(result.stdout)
@@ -82,6 +94,8 @@ def test_end_series_text_lists_the_open_items(env: dict[str, str], course_id: in
             "outcomes",
             "end-series",
             str(course_id),
+            "--version",
+            "1",
             "--date",
             end.isoformat(),
             "--session-date",
@@ -113,7 +127,7 @@ def test_bad_input_is_one_line_and_exit_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, stdout, stderr = _main(
-        ["outcomes", "end-series", str(course_id), *args, *REASON], env, monkeypatch, capsys
+        ["outcomes", "end-series", str(course_id), "--version", "1", *args, *REASON], env, monkeypatch, capsys
     )
     assert code == 2, stderr
     assert stderr.count("\n") == 1 and stderr.startswith("error: ") and word in stderr
@@ -122,7 +136,17 @@ def test_bad_input_is_one_line_and_exit_2(
 
 def test_bad_input_from_a_real_process_is_one_line_and_exit_2(env: dict[str, str], course_id: int) -> None:
     result = subprocess.run(
-        [*KETACLINIC, "outcomes", "end-series", str(course_id), "--date", "2026-02-30", *REASON],
+        [
+            *KETACLINIC,
+            "outcomes",
+            "end-series",
+            str(course_id),
+            "--version",
+            "1",
+            "--date",
+            "2026-02-30",
+            *REASON,
+        ],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -137,7 +161,17 @@ def test_bad_input_from_a_real_process_is_one_line_and_exit_2(env: dict[str, str
 
 def test_unknown_course_is_exit_2(env: dict[str, str]) -> None:
     result = subprocess.run(
-        [*KETACLINIC, "outcomes", "end-series", "9999", "--date", date.today().isoformat(), *REASON],
+        [
+            *KETACLINIC,
+            "outcomes",
+            "end-series",
+            "9999",
+            "--version",
+            "1",
+            "--date",
+            date.today().isoformat(),
+            *REASON,
+        ],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -150,9 +184,27 @@ def test_unknown_course_is_exit_2(env: dict[str, str]) -> None:
 def test_ending_without_a_reason_is_one_line_and_exit_2(
     env: dict[str, str], course_id: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["outcomes", "end-series", str(course_id), "--date", date.today().isoformat()]
+    args = ["outcomes", "end-series", str(course_id), "--version", "1", "--date", date.today().isoformat()]
     code, stdout, stderr = _main(args, env, monkeypatch, capsys)
     assert code == 2 and stderr.count("\n") == 1 and "reason" in stderr and stdout == ""
+
+
+def test_a_stale_version_is_one_line_exit_2_and_changes_nothing(
+    env: dict[str, str],
+    course_id: int,
+    web_db: Database,
+    web_staff: dict[str, Actor],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    first, second = date.today() - timedelta(days=2), date.today() - timedelta(days=1)
+    args = ["outcomes", "end-series", str(course_id), "--version", "1", *REASON, "--date"]
+    assert runner.invoke(app, [*args, first.isoformat()], env=env).exit_code == 0
+    code, stdout, stderr = _main([*args, second.isoformat()], env, monkeypatch, capsys)
+    assert code == 2 and stdout == ""
+    assert stderr.count("\n") == 1 and stderr.startswith("error: this treatment course was changed")
+    assert "series_end" in stderr and "it is now version 2" in stderr
+    assert get_course(web_db, web_staff["nurse"], course_id).series_end == first
 
 
 def test_open_course_opens_one_and_refuses_a_second(

@@ -63,7 +63,9 @@ def test_a_plan_awaiting_its_cosignature_opens_the_course_when_cosigned(
     reasons = [
         plans.SoftReasonIn(check=b.index, reason="light patient, reviewed") for b in plan.soft_breaches
     ]
-    plans.give_soft_reasons(db, staff["physician"], plan.id, plans.SoftReasonsIn(reasons=reasons))
+    plans.give_soft_reasons(
+        db, staff["physician"], plan.id, plans.SoftReasonsIn(reasons=reasons, version=plan.version)
+    )
     assert plans.approve_plan(db, staff["physician"], plan.id, config=None).status == "awaiting_cosign"
     assert list_courses(db, staff["nurse"], plan.patient_id) == []
     plans.cosign_plan(db, staff["nurse"], plan.id)
@@ -111,7 +113,7 @@ def test_after_the_course_ended_a_new_approval_opens_a_new_course(
     first = factories.approved_plan(db, staff, mrn="C6")
     pid = plans.view_plan(db, staff["physician"], first).patient_id
     (course,) = list_courses(db, staff["nurse"], pid)
-    end_series(db, staff["nurse"], course.id, date.today(), [], reason=ENDED)
+    end_series(db, staff["nurse"], course.id, date.today(), [], reason=ENDED, version=course.version)
     second = _second_plan(db, staff, pid)
     plans.approve_plan(db, staff["physician"], second.id, config=None)
     assert [c.plan_id for c in list_courses(db, staff["nurse"], pid)] == [first, second.id]
@@ -148,13 +150,13 @@ def test_ending_a_course_needs_a_reason_and_a_repeat_changes_nothing(
     course = start_course(db, staff["nurse"], pid, CourseIn(started_on=start))
     for blank in ("", "   "):
         with pytest.raises(InputError) as refused:
-            end_series(db, staff["nurse"], course.id, date.today(), reason=blank)
+            end_series(db, staff["nurse"], course.id, date.today(), reason=blank, version=course.version)
         assert refused.value.field == "reason"
     assert list_courses(db, staff["nurse"], pid)[0].series_end is None
-    ended = end_series(db, staff["nurse"], course.id, date.today(), reason=ENDED)
+    ended = end_series(db, staff["nurse"], course.id, date.today(), reason=ENDED, version=course.version)
     event = latest_event(db, "treatment_course")
     assert event.reason == ENDED and len(ended.followups) == 5
     events = _events(db, "treatment_course")
-    repeated = end_series(db, staff["nurse"], course.id, date.today(), reason=ENDED)
+    repeated = end_series(db, staff["nurse"], course.id, date.today(), reason=ENDED, version=course.version)
     assert [f.id for f in repeated.followups] == [f.id for f in ended.followups]
     assert _events(db, "treatment_course") == events

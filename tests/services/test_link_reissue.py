@@ -30,7 +30,7 @@ def test_reissuing_revokes_the_earlier_link(db: Database, staff: dict[str, Actor
     with pytest.raises(LinkGoneError, match="no longer valid"):
         view_link(db, first.token)
     with pytest.raises(LinkGoneError, match="no longer valid"):
-        submit_link(db, first.token, Answers(nrs={"average": 4}))
+        submit_link(db, first.token, Answers(nrs={"average": 4}), config=None)
     assert view_link(db, second.token).instruments
     with db.read() as session:
         links = session.execute(select(ProLink).order_by(ProLink.id)).scalars().all()
@@ -68,7 +68,7 @@ def test_lists_show_when_the_link_was_issued_and_when_it_was_answered(
     second = issue_link(db, staff["nurse"], LinkIn(followup_item_id=item_id))
     (listed,) = [f for f in due_followups(db, staff["nurse"]) if f.id == item_id]
     assert listed.link_issued_at is not None and listed.link_expires_at == second.expires_at
-    submit_link(db, second.token, Answers(nrs={"average": 3}))
+    submit_link(db, second.token, Answers(nrs={"average": 3}), config=None)
     pid = listed.patient_id
     (answered,) = [f for c in list_courses(db, staff["nurse"], pid) for f in c.followups if f.id == item_id]
     assert answered.status == "completed" and answered.answered_at is not None

@@ -45,6 +45,14 @@ def open_course(
 def end_series(
     course_id: Annotated[int, typer.Argument(help="The treatment course.")],
     on: Annotated[str, typer.Option("--date", help="Last session of the series (YYYY-MM-DD).")],
+    version: Annotated[
+        int,
+        typer.Option(
+            "--version",
+            min=1,
+            help="The course's version as last read (its `version`); a stale one changes nothing, exit 2.",
+        ),
+    ],
     session_date: Annotated[
         list[str] | None,
         typer.Option(
@@ -55,14 +63,17 @@ def end_series(
     reason: Annotated[str, typer.Option("--reason", help="Why the course ends now (audited).")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print the course as JSON.")] = False,
 ) -> None:
-    """End a course: its series end and why; open follow-ups are rescheduled, answered ones stay."""
+    """End a course: its series end and why; open follow-ups are rescheduled, answered ones stay.
+
+    The course is edited only at the version given (--version, as the API or `--json` showed it).
+    """
     from ketaclinic.cli.commands.foundation import open_database
     from ketaclinic.services.outcomes.courses import end_series as record
     from ketaclinic.services.permissions import SYSTEM
 
     series_end = _day(on, "series_end")
     sessions = None if session_date is None else [_day(d, "session_dates") for d in session_date]
-    course = record(open_database(), SYSTEM, course_id, series_end, sessions, reason=reason)
+    course = record(open_database(), SYSTEM, course_id, series_end, sessions, reason=reason, version=version)
     if as_json:
         emit_json(course)
         return

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
+from ketaclinic.errors import ConflictError, InputError, NotFoundError, StaleVersionError, http_status
 from ketaclinic.services.outcomes import course_view, courses, links
 from ketaclinic.services.patients import registry
 from ketaclinic.services.permissions import Permission
 from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.web.deps import DbDep, Principal, render, requires
-from ketaclinic.web.forms import blank, form_errors, text
+from ketaclinic.web.forms import blank, form_errors, stale_notes, text, version_of
 
 router = APIRouter()
 
@@ -33,17 +33,19 @@ def course_page(
     recorded: bool = False,
     link: links.LinkOut | None = None,
     status_code: int | None = None,
+    stale: StaleVersionError | None = None,
 ) -> Response:
-    """The course page, with the end form's problems, or a link just issued to copy."""
+    """The course page, with the end form's problems or its changes since opened, or a link to copy."""
     course = course_view.course_view(db, principal.actor, course_id)
     values = values or {}
     values.setdefault("series_end", course.series_end.isoformat() if course.series_end else "")
     return render(
         request,
         "outcomes/course.html",
-        status_code=status_code or (422 if errors else 200),
+        status_code=status_code or (http_status(stale) if stale else 422 if errors else 200),
         course=course,
         errors=errors or {},
+        stale=stale_notes(stale) if stale else {},
         values=values,
         recorded=recorded,
         link=link,
@@ -73,13 +75,23 @@ def _series_end_of(raw: str) -> date:
 
 @router.post("/courses/{course_id}/series-end", response_class=HTMLResponse, include_in_schema=False)
 async def course_end(request: Request, course_id: int, db: DbDep, principal: RecordPage) -> Response:
-    """End the course (its last session's date and why); a problem comes back next to its field."""
+    """End the course (its last session's date and why); a problem comes back next to its field.
+
+    A stale form (the course changed since it was opened) comes back with what was typed and what is stored.
+    """
     form = await request.form()
     values = {"series_end": text(form, "series_end").strip(), "reason": text(form, "reason").strip()}
     try:
         courses.end_series(
-            db, principal.actor, course_id, _series_end_of(values["series_end"]), reason=values["reason"]
+            db,
+            principal.actor,
+            course_id,
+            _series_end_of(values["series_end"]),
+            reason=values["reason"],
+            version=version_of(form),
         )
+    except StaleVersionError as exc:
+        return course_page(request, db, principal, course_id, values=values, stale=exc)
     except InputError as exc:
         return course_page(request, db, principal, course_id, errors=form_errors(exc), values=values)
     return RedirectResponse(f"/courses/{course_id}?recorded=1", status_code=303)

@@ -125,7 +125,13 @@ def api_end_series(
     Without `session_dates` the days of the sessions charted for the course are used.
     """
     return courses.end_series(
-        db, principal.actor, course_id, body.series_end, body.session_dates, reason=body.reason
+        db,
+        principal.actor,
+        course_id,
+        body.series_end,
+        body.session_dates,
+        reason=body.reason,
+        version=body.version,
     )
 
 

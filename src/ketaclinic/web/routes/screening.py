@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from ketaclinic.errors import ConflictError, InputError, http_status
+from ketaclinic.errors import ConflictError, InputError, StaleVersionError, http_status
 from ketaclinic.screening import CONDITION_CODES, current_consent_template, intake_json_schema, list_diagnoses
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome
 from ketaclinic.services import eligibility
@@ -19,7 +19,7 @@ from ketaclinic.services.screening import consent
 from ketaclinic.services.screening import screenings as screening
 from ketaclinic.settings import Settings
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
-from ketaclinic.web.forms import form_errors, text, validated
+from ketaclinic.web.forms import StaleNote, blank, form_errors, stale_notes, text, validated
 from ketaclinic.web.nav import NavItem
 from ketaclinic.web.screening_forms import consent_from_form, intake_from_form
 
@@ -98,9 +98,9 @@ def api_get(screening_id: int, db: DbDep, principal: ViewApi) -> screening.Scree
 
 @router.put("/api/v1/screenings/{screening_id}", response_model=screening.ScreeningOut, tags=TAG)
 def api_update(
-    screening_id: int, body: screening.ScreeningIn, db: DbDep, principal: EditApi
+    screening_id: int, body: screening.ScreeningUpdate, db: DbDep, principal: EditApi
 ) -> screening.ScreeningOut:
-    """Replace a draft's intake and re-evaluate (409 once signed)."""
+    """Replace a draft's intake and re-evaluate (send the version read; 409 once signed or when stale)."""
     return screening.update_screening(db, principal.actor, screening_id, body)
 
 
@@ -169,6 +169,8 @@ def _intake_page(
     *,
     errors: dict[str, str],
     editing: int | None = None,
+    version: int | None = None,
+    stale: dict[str, StaleNote] | None = None,
     high_frequent: bool = False,
     status_code: int = 200,
 ) -> Response:
@@ -179,6 +181,8 @@ def _intake_page(
         values=values,
         errors=errors,
         editing=editing,
+        version=version,
+        stale=stale or {},
         high_frequent=high_frequent,
         status_code=status_code,
         **_intake_choices(),
@@ -265,7 +269,14 @@ def edit_page(request: Request, screening_id: int, db: DbDep, principal: EditPag
     if record.status != screening.DRAFT:
         raise ConflictError(f"screening {screening_id} is signed and locked: start a new screening")
     patient = registry.view_patient(db, principal.actor, record.patient_id)
-    return _intake_page(request, patient, record.intake, errors={}, editing=record.id)
+    return _intake_page(
+        request,
+        patient,
+        record.intake,
+        errors={},
+        editing=record.id,
+        version=record.version,
+    )
 
 
 @router.post("/screenings/{screening_id}/edit", response_class=HTMLResponse, include_in_schema=False)
@@ -279,19 +290,31 @@ async def edit_submit(request: Request, screening_id: int, db: DbDep, principal:
             db,
             principal.actor,
             screening_id,
-            screening.ScreeningIn(intake=values, planned_high_frequent_dosing=high_frequent),
+            validated(
+                screening.ScreeningUpdate,
+                {
+                    "intake": values,
+                    "planned_high_frequent_dosing": high_frequent,
+                    "version": blank(form.get("version")),
+                },
+            ),
         )
-    except (ValidationError, InputError) as exc:
+    except (ValidationError, InputError, StaleVersionError) as exc:
+        # A stale draft comes back with the typed intake and the stored values beside the fields changed
+        # since; the form then carries the current version, so saving again is deliberate.
         record = screening.get_screening(db, principal.actor, screening_id)
         patient = registry.view_patient(db, principal.actor, record.patient_id)
+        stale = isinstance(exc, StaleVersionError)
         return _intake_page(
             request,
             patient,
             values,
-            errors=form_errors(exc),
+            errors={} if stale else form_errors(exc),
             editing=screening_id,
+            version=record.version if stale else blank(form.get("version")),
+            stale=stale_notes(exc) if isinstance(exc, StaleVersionError) else None,
             high_frequent=high_frequent,
-            status_code=422,
+            status_code=http_status(exc),
         )
     return RedirectResponse(f"/screenings/{screening_id}", status_code=303)
 
