@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pydantic
@@ -21,6 +22,24 @@ class InputError(KetaclinicError, ValueError):
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class ManyInputsError(InputError):
+    """Several input problems found together, so a form can name them all at once; the first is `field`."""
+
+    def __init__(self, problems: Sequence[InputError]) -> None:
+        if not problems:
+            raise ValueError("ManyInputsError needs at least one problem")
+        super().__init__(problems[0].message, field=problems[0].field)
+        self.problems = tuple(problems)
+
+    @classmethod
+    def raise_any(cls, problems: Sequence[InputError]) -> None:
+        """Raise nothing for no problem, the problem itself for one, all of them together for more."""
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise cls(problems)
 
 
 class NotFoundError(KetaclinicError, LookupError):
@@ -71,6 +90,7 @@ class Answer:
 # Looked up along the class's MRO, so a subclass (HardLimitError, LinkGoneError) answers as its base.
 ANSWERS: dict[type[Exception], Answer] = {
     InputError: Answer(422, "Invalid input"),
+    ManyInputsError: Answer(422, "Invalid input"),
     pydantic.ValidationError: Answer(422, "Invalid input"),
     NotFoundError: Answer(404, "Not found"),
     ConflictError: Answer(409, "Conflict"),

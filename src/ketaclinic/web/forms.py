@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
 
-from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.errors import ConflictError, InputError, ManyInputsError, NotFoundError
 
 _Model = TypeVar("_Model", bound=BaseModel)
 # How a screen names its fields to people: {field: (label, unit as people write it)}.
@@ -124,6 +124,8 @@ def field_messages(exc: Exception, words: FieldWords | None = None) -> list[tupl
             field = ".".join(str(p) for p in error.get("loc", ())) or None
             found.append((field, plain_words(error, _unit(words or {}, field or ""))))
         return found
+    if isinstance(exc, ManyInputsError):
+        return [(p.field, p.message) for p in exc.problems]
     if isinstance(exc, InputError | ConflictError | NotFoundError):
         return [(exc.field, exc.message)]
     return [(None, str(exc))]

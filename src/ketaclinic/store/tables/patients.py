@@ -32,6 +32,7 @@ class Patient(Base):
     no_known_allergies_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     contact_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     contact_phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    contact_address: Mapped[str | None] = mapped_column(Text, nullable=True)
     contact_channel: Mapped[str | None] = mapped_column(String(10), nullable=True)
     contact_consent: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     contact_consent_on: Mapped[date | None] = mapped_column(Date, nullable=True)

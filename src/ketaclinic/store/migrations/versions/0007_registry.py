@@ -23,6 +23,7 @@ PATIENT_COLUMNS = (
     ("no_known_allergies_by", sa.String(length=64)),
     ("contact_email", sa.String(length=254)),
     ("contact_phone", sa.String(length=32)),
+    ("contact_address", sa.Text()),
     ("contact_channel", sa.String(length=10)),
     ("contact_consent", sa.Boolean()),
     ("contact_consent_on", sa.Date()),
