@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pydantic
@@ -72,6 +73,58 @@ class GoneError(ConflictError):
     """A record that existed and can no longer be used (a spent or expired one-time link)."""
 
 
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """A field changed since the version an editor read: the value now stored, who changed it and when."""
+
+    field: str
+    value: Any
+    changed_by: str | None = None
+    changed_at: datetime | None = None
+
+
+class StaleVersionError(ConflictError):
+    """An edit based on a version that is no longer current; `changes` names what changed since."""
+
+    def __init__(
+        self,
+        entity: str,
+        *,
+        read_version: int | None = None,
+        current_version: int | None = None,
+        changes: tuple[FieldChange, ...] = (),
+    ) -> None:
+        since = (
+            f" (you read version {read_version}, it is now version {current_version})" if read_version else ""
+        )
+        named = f"; changed since: {', '.join(c.field for c in changes)}" if changes else ""
+        super().__init__(
+            f"this {entity} was changed by someone else since you opened it{since}{named}: "
+            "review the values now stored and save again",
+            field="version",
+        )
+        self.entity = entity
+        self.read_version = read_version
+        self.current_version = current_version
+        self.changes = changes
+
+    def details(self) -> dict[str, Any]:
+        """The versions and the changed fields as plain JSON values (for the problem body)."""
+        return {
+            "read_version": self.read_version,
+            "current_version": self.current_version,
+            "changed_fields": [
+                {
+                    "field": c.field,
+                    "value": c.value,
+                    "changed_by": c.changed_by,
+                    "changed_at": c.changed_at.isoformat() if c.changed_at else None,
+                }
+                for c in self.changes
+            ],
+        }
+
+
 class PermissionDeniedError(KetaclinicError):
     """The acting user's role does not allow this action."""
 
@@ -97,6 +150,7 @@ ANSWERS: dict[type[Exception], Answer] = {
     NotFoundError: Answer(404, "Not found"),
     ConflictError: Answer(409, "Conflict"),
     GoneError: Answer(410, "Gone"),
+    StaleVersionError: Answer(409, "Changed by someone else"),
     PermissionDeniedError: Answer(403, "Forbidden"),
     DataFileError: Answer(500, "Configuration error"),
 }
@@ -120,7 +174,8 @@ def http_status(exc: BaseException) -> int:
 # --- validation problems in the words a person uses (every edge and the intake read this) ----------
 
 
-def _shown(value: Any) -> str:
+def shown_value(value: Any) -> str:
+    """A value as a message quotes it (floats without trailing zeros)."""
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -128,7 +183,7 @@ def plain_words(error: ErrorDetails, unit: str = "") -> str:
     """A validation error in the words a person uses, with the field's unit; no validator phrasing."""
     kind, ctx, given = error.get("type", ""), error.get("ctx") or {}, error.get("input")
     suffix = f" {unit}" if unit else ""
-    entered = f"; {_shown(given)}{suffix} was entered" if isinstance(given, int | float | str) else ""
+    entered = f"; {shown_value(given)}{suffix} was entered" if isinstance(given, int | float | str) else ""
     bounds = {
         "greater_than_equal": ("must be at least", "ge"),
         "greater_than": ("must be above", "gt"),
@@ -137,13 +192,13 @@ def plain_words(error: ErrorDetails, unit: str = "") -> str:
     }
     if kind in bounds:
         words, key = bounds[kind]
-        return f"{words} {_shown(ctx.get(key))}{suffix}{entered}"
+        return f"{words} {shown_value(ctx.get(key))}{suffix}{entered}"
     simple = {
         "missing": "is required",
         "string_too_short": "is required",
         "int_from_float": f"must be a whole number{entered}",
         "int_parsing": f"must be a whole number{entered}",
-        "float_parsing": f"{_shown(given)!r} is not a number",
+        "float_parsing": f"{shown_value(given)!r} is not a number",
         "enum": "choose one of the listed options",
         "literal_error": "choose one of the listed options",
         "extra_forbidden": "is not part of this form",

@@ -92,7 +92,9 @@ def test_update_audits_old_new_and_reason(db: Database, staff: dict[str, Actor])
         db,
         staff["physician"],
         created.id,
-        registry.PatientUpdate(reason="typo in name", family_name="Dough", diagnoses=["G50.0", "G50.1"]),
+        registry.PatientUpdate(
+            version=created.version, reason="typo in name", family_name="Dough", diagnoses=["G50.0", "G50.1"]
+        ),
     )
     event = [e for e in _events(db) if e.action == "update"][-1]
     changes = json.loads(event.changes_json)

@@ -103,7 +103,7 @@ def test_any_json_value_in_any_field_never_500s(nurse: TestClient, field: str, v
 @pytest.mark.parametrize("field", ["family_name", "given_name", "birth_date", "sex", "notes"])
 def test_clearing_a_required_field_in_an_edit_is_a_422_naming_it(nurse: TestClient, field: str) -> None:
     patient_id = nurse.post("/api/v1/patients", json=GOOD).json()["id"]
-    answer = nurse.patch(f"/api/v1/patients/{patient_id}", json={"reason": "typo", field: None})
+    answer = nurse.patch(f"/api/v1/patients/{patient_id}", json={"version": 1, "reason": "typo", field: None})
     assert answer.status_code == 422, answer.text
     assert answer.json()["field"] == field
     assert nurse.get(f"/api/v1/patients/{patient_id}").json()["family_name"] == "Doe"

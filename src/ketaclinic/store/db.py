@@ -10,6 +10,9 @@ from typing import Any
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from ketaclinic.errors import StaleVersionError
 
 
 def make_engine(database_url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
@@ -70,13 +73,20 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: committed when the block ends, rolled back whole on any error."""
-        if self._write_lock is None:
-            with self._sessions() as session, session.begin():
+        """One unit of work: committed when the block ends, rolled back whole on any error.
+
+        A versioned row that another transaction wrote since this one read it (the compare-and-set
+        UPDATE matched no row) rolls the whole unit back as StaleVersionError.
+        """
+        try:
+            if self._write_lock is None:
+                with self._sessions() as session, session.begin():
+                    yield session
+                return
+            with self._write_lock, self._sessions() as session, session.begin():
                 yield session
-            return
-        with self._write_lock, self._sessions() as session, session.begin():
-            yield session
+        except StaleDataError:
+            raise StaleVersionError("record") from None
 
     @contextmanager
     def read(self) -> Iterator[Session]:

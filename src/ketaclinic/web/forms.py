@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from ketaclinic.errors import ConflictError, InputError, ManyInputsError, NotFoundError, plain_words
+from ketaclinic.errors import (
+    ConflictError,
+    InputError,
+    ManyInputsError,
+    NotFoundError,
+    StaleVersionError,
+    plain_words,
+    shown_value,
+)
 
 _Model = TypeVar("_Model", bound=BaseModel)
 # How a screen names its fields to people: {field: (label, unit as people write it)}.
@@ -121,3 +130,39 @@ def error_lines(exc: Exception, words: FieldWords | None = None) -> list[str]:
 def error_line(exc: Exception, words: FieldWords | None = None) -> str:
     """The first problem as one line."""
     return error_lines(exc, words)[0]
+
+
+# --- edits refused as stale ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StaleNote:
+    """Shown beside a field changed since the form was opened: the value now stored, by whom, when."""
+
+    value: str
+    changed_by: str
+    changed_at: str
+
+
+def _stored(value: Any) -> str:
+    """A stored value as a person reads it (lists joined, a pair as "name (outcome)")."""
+    if value is None or value == "" or value == []:
+        return "(empty)"
+    if isinstance(value, list):
+        return ", ".join(
+            f"{item[0]} ({item[1]})" if isinstance(item, list) and len(item) == 2 else _stored(item)
+            for item in value
+        )
+    return shown_value(value)
+
+
+def stale_notes(exc: StaleVersionError) -> dict[str, StaleNote]:
+    """{field: note} for every field changed since the version the form was opened at."""
+    return {
+        change.field: StaleNote(
+            _stored(change.value),
+            change.changed_by or "someone",
+            change.changed_at.strftime("%Y-%m-%d %H:%M UTC") if change.changed_at else "",
+        )
+        for change in exc.changes
+    }

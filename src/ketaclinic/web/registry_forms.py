@@ -26,6 +26,7 @@ WORDS: FieldWords = {
     "name": ("Name", ""),
     "identifier": ("Identifier", ""),
     "reason": ("Reason", ""),
+    "version": ("Record version", ""),
 }
 _LABELS = {
     "mild": "Mild",
@@ -60,7 +61,7 @@ def typed(form: FormData, *names: str) -> dict[str, Any]:
 
 def contact_from_form(form: FormData) -> dict[str, Any]:
     """The contact form as the service's input; the consent answer is a yes/no radio."""
-    values = typed(form, "email", "phone", "address", "preferred_channel", "consent_on", "reason")
+    values = typed(form, "version", "email", "phone", "address", "preferred_channel", "consent_on", "reason")
     answered = {"yes": True, "no": False}.get(text(form, "consent_to_contact"))
     if answered is not None:
         values["consent_to_contact"] = answered

@@ -1,5 +1,6 @@
 """How the clinic reaches a patient (e-mail, phone, address, preferred channel, consent to be contacted)
-and who referred them (name, identifier, address or e-mail): replaced whole, validated, audited."""
+and who referred them (name, identifier, address or e-mail): replaced whole, validated, audited; each an
+edit of the patient's record that names the version it read (a stale one is refused)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ from pydantic import (
 )
 
 from ketaclinic.services.audit import audit, field_changes
-from ketaclinic.services.patients.records import ContactChannel, PatientOut, get_patient_row, patient_out
+from ketaclinic.services.patients.records import ContactChannel, PatientOut, load_patient, patient_out
 from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.versions import bump, check_version, version_change
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Patient
+
+ReadVersion = Annotated[int, Field(ge=1, description="the patient record's version the editor read")]
 
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
@@ -50,6 +54,7 @@ class ContactIn(BaseModel):
     """The patient's contact details, replaced whole; the preferred channel needs its detail."""
 
     model_config = ConfigDict(extra="forbid")
+    version: ReadVersion
     email: EmailStr | None = None
     phone: str | None = None
     address: Address | None = None
@@ -91,6 +96,7 @@ class ReferrerIn(BaseModel):
     """The referring physician: a name, an identifier if known, and an address or an e-mail."""
 
     model_config = ConfigDict(extra="forbid")
+    version: ReadVersion
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     identifier: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
     address: Address | None = None
@@ -134,8 +140,9 @@ def set_contact(db: Database, actor: Actor, patient_id: int, data: ContactIn) ->
     """Replace the patient's contact details; old and new values and the reason are audited."""
     require(actor, Permission.PATIENTS_EDIT)
     with db.transaction() as session:
-        patient = get_patient_row(session, patient_id)
+        patient = load_patient(session, patient_id, for_update=True)
         before = _contact(patient)
+        check_version(session, "patient", patient, patient.id, data.version, before)
         patient.contact_email = data.email
         patient.contact_phone = data.phone
         patient.contact_address = data.address
@@ -144,6 +151,9 @@ def set_contact(db: Database, actor: Actor, patient_id: int, data: ContactIn) ->
         patient.contact_consent_on = data.consent_on
         changes = field_changes(before, _contact(patient))
         if changes:
+            bump(patient)
+            session.flush()
+            changes |= version_change(data.version, patient)
             audit(session, actor, "update", "patient", patient.id, changes, data.reason)
         return patient_out(patient)
 
@@ -152,13 +162,17 @@ def set_referrer(db: Database, actor: Actor, patient_id: int, data: ReferrerIn) 
     """Record or replace the referring physician; old and new values and the reason are audited."""
     require(actor, Permission.PATIENTS_EDIT)
     with db.transaction() as session:
-        patient = get_patient_row(session, patient_id)
+        patient = load_patient(session, patient_id, for_update=True)
         before = _referrer(patient)
+        check_version(session, "patient", patient, patient.id, data.version, before)
         patient.referrer_name = data.name
         patient.referrer_identifier = data.identifier or None
         patient.referrer_address = data.address
         patient.referrer_email = data.email
         changes = field_changes(before, _referrer(patient))
         if changes:
+            bump(patient)
+            session.flush()
+            changes |= version_change(data.version, patient)
             audit(session, actor, "update", "patient", patient.id, changes, data.reason)
         return patient_out(patient)

@@ -49,7 +49,7 @@ class MeasurementIn(BaseModel):
 
 
 class StrikeOutIn(BaseModel):
-    """Striking out a measurement or an allergy entered in error needs a reason."""
+    """Striking out a measurement entered in error needs a reason."""
 
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]

@@ -41,6 +41,7 @@ class MeasurementOut(BaseModel):
     """A dated measurement as shown; a struck-out one stays in the list, marked, and is not on record."""
 
     id: int
+    version: int
     measured_on: date
     weight_kg: float | None
     height_cm: float | None
@@ -93,9 +94,10 @@ class ReferrerOut(BaseModel):
 
 
 class PatientOut(BaseModel):
-    """The whole identified record (clinical staff only)."""
+    """The whole identified record (clinical staff only); an edit sends back the `version` it read."""
 
     id: int
+    version: int
     mrn: str
     pseudonym: str
     family_name: str
@@ -198,6 +200,7 @@ def patient_out(patient: Patient) -> PatientOut:
     """The identified output model of a loaded patient row."""
     return PatientOut(
         id=patient.id,
+        version=patient.version,
         mrn=patient.mrn,
         pseudonym=patient.pseudonym,
         family_name=patient.family_name,
@@ -244,11 +247,15 @@ def deidentify(patient: Patient) -> PatientDeidentified:
     )
 
 
-def load_patient(session: Session, patient_id: int) -> Patient:
+def load_patient(session: Session, patient_id: int, *, for_update: bool = False) -> Patient:
+    """A patient with its child rows; `for_update` locks the row until the edit's transaction ends."""
+    query = select(Patient).where(Patient.id == patient_id)
+    if for_update:
+        # A concurrent editor waits here, then reads the version the first one wrote (PostgreSQL;
+        # SQLite's BEGIN IMMEDIATE already serialises writers).
+        query = query.with_for_update()
     patient = session.execute(
-        select(Patient)
-        .where(Patient.id == patient_id)
-        .options(
+        query.options(
             selectinload(Patient.measurements),
             selectinload(Patient.diagnoses),
             selectinload(Patient.prior_treatments),

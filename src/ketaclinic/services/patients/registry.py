@@ -29,6 +29,7 @@ from ketaclinic.services.patients.records import (
 )
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.reference import clinic_library
+from ketaclinic.services.versions import bump, check_version
 from ketaclinic.settings import Settings
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
@@ -84,9 +85,10 @@ class PatientCreate(BaseModel):
 
 
 class PatientUpdate(BaseModel):
-    """An edit: only the fields given change; a reason is required."""
+    """An edit: only the fields given change; a reason and the `version` the editor read are required."""
 
     model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=1)
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     family_name: Name | None = None
     given_name: Name | None = None
@@ -122,6 +124,7 @@ def _snapshot(patient: Patient) -> dict[str, Any]:
         "pain_duration_months": patient.pain_duration_months,
         "prior_treatments": [[t.name, t.outcome] for t in patient.prior_treatments],
         "notes": patient.notes,
+        "version": patient.version,
     }
 
 
@@ -212,12 +215,16 @@ def _sync_diagnoses(patient: Patient, codes: list[str]) -> None:
 
 
 def update_patient(db: Database, actor: Actor, patient_id: int, data: PatientUpdate) -> PatientOut:
-    """Change a patient's record; old and new values and the reason are audited."""
+    """Change a patient's record; old and new values and the reason are audited.
+
+    An edit based on a version other than the current one changes nothing (StaleVersionError, 409).
+    """
     require(actor, Permission.PATIENTS_EDIT)
     with db.transaction() as session:
-        patient = load_patient(session, patient_id)
+        patient = load_patient(session, patient_id, for_update=True)
         before = _snapshot(patient)
-        given = data.model_dump(exclude_unset=True, exclude={"reason"})
+        check_version(session, "patient", patient, patient.id, data.version, before)
+        given = data.model_dump(exclude_unset=True, exclude={"reason", "version"})
         for name in REQUIRED_FIELDS:
             if name in given and given[name] is None:
                 raise InputError("cannot be cleared: give a value or leave it out", field=name)
@@ -232,6 +239,8 @@ def update_patient(db: Database, actor: Actor, patient_id: int, data: PatientUpd
             patient.prior_treatments = [
                 PriorTreatment(name=t.name, outcome=t.outcome.value) for t in data.prior_treatments
             ]
+        if field_changes(before, _snapshot(patient)):
+            bump(patient)  # also when only diagnoses or prior treatments (child rows) changed
         session.flush()
         changes = field_changes(before, _snapshot(patient))
         if changes:

@@ -8,9 +8,10 @@ from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ketaclinic.store.base import Base, UTCDateTime
+from ketaclinic.store.versioning import Versioned
 
 
-class TreatmentCourse(Base):
+class TreatmentCourse(Versioned, Base):
     """One series of infusions for a patient: what the responder definitions need beside the sessions."""
 
     __tablename__ = "treatment_courses"

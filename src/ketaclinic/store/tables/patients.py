@@ -8,10 +8,11 @@ from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ketaclinic.store.base import Base, UTCDateTime
+from ketaclinic.store.versioning import Versioned
 
 
-class Patient(Base):
-    """One patient of the clinic."""
+class Patient(Versioned, Base):
+    """One patient of the clinic (versioned: an edit names the version it read)."""
 
     __tablename__ = "patients"
 
@@ -55,7 +56,7 @@ class Patient(Base):
     )
 
 
-class Measurement(Base):
+class Measurement(Versioned, Base):
     """A dated body weight (kg) and/or height (cm); one entered in error is struck out, never deleted."""
 
     __tablename__ = "patient_measurements"

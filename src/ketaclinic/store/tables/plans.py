@@ -8,9 +8,10 @@ from sqlalchemy import Date, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ketaclinic.store.base import Base, UTCDateTime
+from ketaclinic.store.versioning import Versioned
 
 
-class DosePlanRow(Base):
+class DosePlanRow(Versioned, Base):
     """One dose plan: its inputs, the computed plan document and who approved and co-signed it.
 
     status: draft -> awaiting_cosign (approved with soft breaches) -> approved; draft/awaiting -> cancelled.

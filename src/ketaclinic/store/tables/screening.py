@@ -8,9 +8,10 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ketaclinic.store.base import Base, UTCDateTime
+from ketaclinic.store.versioning import Versioned
 
 
-class Screening(Base):
+class Screening(Versioned, Base):
     """One screening of a patient: draft until a physician signs it, then locked."""
 
     __tablename__ = "screenings"

@@ -9,13 +9,22 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
+from ketaclinic.errors import ConflictError, InputError, NotFoundError, StaleVersionError, http_status
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, list_diagnoses
 from ketaclinic.services.patients import measurements, records, registry
 from ketaclinic.services.permissions import Permission
 from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
-from ketaclinic.web.forms import FieldWords, blank, chosen, error_lines, form_errors, prior_treatments, text
+from ketaclinic.web.forms import (
+    FieldWords,
+    blank,
+    chosen,
+    error_lines,
+    form_errors,
+    prior_treatments,
+    stale_notes,
+    text,
+)
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -164,6 +173,7 @@ def _form_values(form: FormData) -> dict[str, Any]:
             "pain_duration_months",
             "notes",
             "reason",
+            "version",
         )
     }
     values["diagnoses"] = chosen(form, "diagnoses")
@@ -199,6 +209,7 @@ async def new_submit(request: Request, db: DbDep, principal: EditPage, settings:
     """Register from the form; errors come back next to their fields."""
     values = _form_values(await request.form())
     values.pop("reason", None)
+    values.pop("version", None)
     try:
         created = registry.register_patient(
             db, principal.actor, registry.PatientCreate.model_validate(values), config=settings
@@ -245,6 +256,7 @@ def edit_page(request: Request, patient_id: int, db: DbDep, principal: EditPage)
         values=values,
         errors={},
         editing=patient,
+        stale={},
         **_form_choices(),
     )
 
@@ -261,6 +273,20 @@ async def edit_submit(request: Request, patient_id: int, db: DbDep, principal: E
         registry.update_patient(
             db, principal.actor, patient_id, registry.PatientUpdate.model_validate(values)
         )
+    except StaleVersionError as exc:
+        # Nothing was saved: the typed values come back, the stored ones beside the fields changed since,
+        # and the form now carries the current version, so saving again is a deliberate choice.
+        patient = registry.view_patient(db, principal.actor, patient_id)
+        return render(
+            request,
+            "patients/form.html",
+            values={**values, "version": patient.version},
+            errors={},
+            editing=patient,
+            stale=stale_notes(exc),
+            **_form_choices(),
+            status_code=http_status(exc),
+        )
     except (ValidationError, InputError) as exc:
         patient = registry.view_patient(db, principal.actor, patient_id)
         return render(
@@ -270,6 +296,7 @@ async def edit_submit(request: Request, patient_id: int, db: DbDep, principal: E
             errors=form_errors(exc, top_level=True, words=PATIENT_WORDS),
             problems=error_lines(exc, PATIENT_WORDS),
             editing=patient,
+            stale={},
             **_form_choices(),
             status_code=422,
         )

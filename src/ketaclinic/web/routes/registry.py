@@ -42,7 +42,7 @@ def api_add_allergy(
     tags=TAG,
 )
 def api_strike_out_allergy(
-    patient_id: int, allergy_id: int, body: allergies.StrikeOutIn, db: DbDep, principal: EditApi
+    patient_id: int, allergy_id: int, body: allergies.AllergyStrikeOutIn, db: DbDep, principal: EditApi
 ) -> records.PatientOut:
     """Strike out an allergy entered in error (kept and audited with the reason)."""
     return allergies.strike_out_allergy(db, principal.actor, patient_id, allergy_id, body)
@@ -51,9 +51,11 @@ def api_strike_out_allergy(
 @router.post(
     "/api/v1/patients/{patient_id}/allergies/none-known", response_model=records.PatientOut, tags=TAG
 )
-def api_no_known_allergies(patient_id: int, db: DbDep, principal: EditApi) -> records.PatientOut:
+def api_no_known_allergies(
+    patient_id: int, body: allergies.NoKnownAllergiesIn, db: DbDep, principal: EditApi
+) -> records.PatientOut:
     """Record that the patient has no known allergies (409 while an allergy is on record)."""
-    return allergies.record_no_known_allergies(db, principal.actor, patient_id)
+    return allergies.record_no_known_allergies(db, principal.actor, patient_id, body)
 
 
 @router.put("/api/v1/patients/{patient_id}/contact", response_model=records.PatientOut, tags=TAG)
@@ -107,7 +109,7 @@ def _answer(
 @router.post("/patients/{patient_id}/allergies", response_class=HTMLResponse, include_in_schema=False)
 async def allergy_submit(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
     """Add an allergy from the record page."""
-    values = typed(await request.form(), "substance", "substance_code", "reaction", "severity")
+    values = typed(await request.form(), "version", "substance", "substance_code", "reaction", "severity")
     return _answer(
         request,
         db,
@@ -130,7 +132,7 @@ async def allergy_strike_submit(
     request: Request, patient_id: int, allergy_id: int, db: DbDep, principal: EditPage
 ) -> Response:
     """Strike out an allergy entered in error from the record page."""
-    values = typed(await request.form(), "reason")
+    values = typed(await request.form(), "version", "reason")
     return _answer(
         request,
         db,
@@ -139,7 +141,7 @@ async def allergy_strike_submit(
         f"strike-{allergy_id}",
         values,
         lambda: allergies.strike_out_allergy(
-            db, principal.actor, patient_id, allergy_id, allergies.StrikeOutIn.model_validate(values)
+            db, principal.actor, patient_id, allergy_id, allergies.AllergyStrikeOutIn.model_validate(values)
         ),
     )
 
@@ -147,16 +149,19 @@ async def allergy_strike_submit(
 @router.post(
     "/patients/{patient_id}/allergies/none-known", response_class=HTMLResponse, include_in_schema=False
 )
-def none_known_submit(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
+async def none_known_submit(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
     """Record "no known allergies" from the record page."""
+    values = typed(await request.form(), "version")
     return _answer(
         request,
         db,
         principal,
         patient_id,
         "none-known",
-        {},
-        lambda: allergies.record_no_known_allergies(db, principal.actor, patient_id),
+        values,
+        lambda: allergies.record_no_known_allergies(
+            db, principal.actor, patient_id, allergies.NoKnownAllergiesIn.model_validate(values)
+        ),
     )
 
 
@@ -180,7 +185,7 @@ async def contact_submit(request: Request, patient_id: int, db: DbDep, principal
 @router.post("/patients/{patient_id}/referrer", response_class=HTMLResponse, include_in_schema=False)
 async def referrer_submit(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
     """Save the referring physician from the record page."""
-    values = typed(await request.form(), "name", "identifier", "address", "email", "reason")
+    values = typed(await request.form(), "version", "name", "identifier", "address", "email", "reason")
     return _answer(
         request,
         db,
