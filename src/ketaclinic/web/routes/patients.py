@@ -221,6 +221,8 @@ async def new_submit(request: Request, db: DbDep, principal: EditPage, settings:
             values=values,
             errors=form_errors(exc, top_level=True, words=PATIENT_WORDS),
             problems=error_lines(exc, PATIENT_WORDS),
+            # a weight within bounds but doubtful for the age may be confirmed with a reason
+            confirm_weight=isinstance(exc, ConflictError) and exc.field == "weight_kg",
             editing=None,
             **_form_choices(),
             status_code=http_status(exc),
