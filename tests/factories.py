@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ketaclinic.screening.consent import current_consent_template
 from ketaclinic.services.patients import registry
+from ketaclinic.services.patients.records import get_patient_row
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.services.plans import records as plan_records
@@ -71,6 +72,9 @@ def make_treatable(
     )
     screening_service.sign_screening(db, physician, created.id)
     template = current_consent_template()
+    with db.transaction() as session:  # read without auditing a view the test did not make
+        patient = get_patient_row(session, patient_id)
+        signature = f"{patient.given_name} {patient.family_name}"
     consent_service.record_consent(
         db,
         physician,
@@ -79,7 +83,7 @@ def make_treatable(
             protocol_id=protocol_id,
             risks=[consent_service.RiskDiscussed(code=r.code, discussed=True) for r in template.risks],
             alternatives=[template.alternatives[0].code],
-            patient_signature="Test Chart",
+            patient_signature=signature,
             witness="Nurse Witness",
         ),
         config=config,

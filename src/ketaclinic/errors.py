@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pydantic
+from pydantic_core import ErrorDetails
 
 
 class KetaclinicError(Exception):
@@ -23,6 +25,24 @@ class InputError(KetaclinicError, ValueError):
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class ManyInputsError(InputError):
+    """Several input problems found together, so a form can name them all at once; the first is `field`."""
+
+    def __init__(self, problems: Sequence[InputError]) -> None:
+        if not problems:
+            raise ValueError("ManyInputsError needs at least one problem")
+        super().__init__(problems[0].message, field=problems[0].field)
+        self.problems = tuple(problems)
+
+    @classmethod
+    def raise_any(cls, problems: Sequence[InputError]) -> None:
+        """Raise nothing for no problem, the problem itself for one, all of them together for more."""
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise cls(problems)
 
 
 class NotFoundError(KetaclinicError, LookupError):
@@ -125,6 +145,7 @@ class Answer:
 # Looked up along the class's MRO, so a subclass (HardLimitError, LinkGoneError) answers as its base.
 ANSWERS: dict[type[Exception], Answer] = {
     InputError: Answer(422, "Invalid input"),
+    ManyInputsError: Answer(422, "Invalid input"),
     pydantic.ValidationError: Answer(422, "Invalid input"),
     NotFoundError: Answer(404, "Not found"),
     ConflictError: Answer(409, "Conflict"),
@@ -148,3 +169,47 @@ def http_status(exc: BaseException) -> int:
     """The HTTP status `exc` answers with: the table's, 500 for anything unlisted."""
     answer = answer_for(exc)
     return answer.status if answer else 500
+
+
+# --- validation problems in the words a person uses (every edge and the intake read this) ----------
+
+
+def shown_value(value: Any) -> str:
+    """A value as a message quotes it (floats without trailing zeros)."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def plain_words(error: ErrorDetails, unit: str = "") -> str:
+    """A validation error in the words a person uses, with the field's unit; no validator phrasing."""
+    kind, ctx, given = error.get("type", ""), error.get("ctx") or {}, error.get("input")
+    suffix = f" {unit}" if unit else ""
+    entered = f"; {shown_value(given)}{suffix} was entered" if isinstance(given, int | float | str) else ""
+    bounds = {
+        "greater_than_equal": ("must be at least", "ge"),
+        "greater_than": ("must be above", "gt"),
+        "less_than_equal": ("must be at most", "le"),
+        "less_than": ("must be below", "lt"),
+    }
+    if kind in bounds:
+        words, key = bounds[kind]
+        return f"{words} {shown_value(ctx.get(key))}{suffix}{entered}"
+    simple = {
+        "missing": "is required",
+        "string_too_short": "is required",
+        "int_from_float": f"must be a whole number{entered}",
+        "int_parsing": f"must be a whole number{entered}",
+        "float_parsing": f"{shown_value(given)!r} is not a number",
+        "enum": "choose one of the listed options",
+        "literal_error": "choose one of the listed options",
+        "extra_forbidden": "is not part of this form",
+        "string_too_long": f"is too long (at most {ctx.get('max_length')} characters)",
+        "string_pattern_mismatch": "has characters that are not allowed here",
+        "bool_parsing": "answer yes or no",
+        "datetime_parsing": "is not a date and time",
+        "datetime_from_date_parsing": "is not a date and time",
+        "date_parsing": "is not a date",
+        "date_from_datetime_parsing": "is not a date",
+    }
+    if kind in simple:
+        return simple[kind]
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")

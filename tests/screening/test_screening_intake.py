@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ketaclinic.errors import InputError
+from ketaclinic.errors import InputError, ManyInputsError
 from ketaclinic.screening import CONDITION_CODES, Intake, Sex, intake_json_schema, parse_intake
 
 
@@ -119,9 +119,19 @@ def test_bad_prior_treatment_outcome_names_the_path(intake_data: dict[str, Any])
 
 def test_missing_and_unknown_fields(intake_data: dict[str, Any]) -> None:
     del intake_data["blood_pressure"]
-    with pytest.raises(InputError, match="missing") as info:
+    with pytest.raises(InputError, match="is required") as info:
         parse_intake(intake_data)
     assert info.value.field == "blood_pressure"
+
+
+def test_every_problem_is_named_at_once_in_words(intake_data: dict[str, Any]) -> None:
+    data = _with(intake_data, baseline_nrs=14, weight_kg=900, pregnant="maybe")
+    with pytest.raises(ManyInputsError) as info:
+        parse_intake(data)
+    named = {p.field: p.message for p in info.value.problems}
+    assert set(named) == {"baseline_nrs", "weight_kg", "pregnant"}
+    assert named["baseline_nrs"] == "must be at most 10; 14 was entered"
+    assert named["weight_kg"].startswith("must be at most") and "kg; 900 kg was entered" in named["weight_kg"]
 
 
 def test_extra_field_is_forbidden(intake_data: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
-"""The versioned consent content (consent.toml): text, the risks discussed and the alternatives."""
+"""The versioned consent content (consent.toml): text, risks, alternatives; who may sign and how."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -66,3 +67,35 @@ def current_consent_template() -> ConsentTemplate:
         source=required_str(data, "source", CONSENT_FILE),
         status=parse_status(data.get("status"), CONSENT_FILE),
     )
+
+
+# Who may sign for a patient who does not sign themself: a fixed list, "other" needs its own words.
+REPRESENTATIVE_RELATIONS: dict[str, str] = {
+    "parent": "Parent",
+    "guardian": "Legal guardian",
+    "spouse_partner": "Spouse or partner",
+    "health_care_proxy": "Health-care proxy",
+    "other": "Other (described)",
+}
+
+
+def _folded(name: str) -> str:
+    """A name without case, accents, commas or extra spaces, for comparing typed signatures."""
+    decomposed = unicodedata.normalize("NFKD", name.replace(",", " "))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.casefold().split())
+
+
+def signature_matches(typed: str, given_name: str, family_name: str) -> bool:
+    """Whether a typed signature is the patient's given and family name, in either order.
+
+    >>> signature_matches("  jose  GARCÍA ", "José", "García")
+    True
+    >>> signature_matches("Garcia, Jose", "José", "García")
+    True
+    >>> signature_matches("Maria Garcia", "José", "García")
+    False
+    """
+    signed = _folded(typed)
+    given, family = _folded(given_name), _folded(family_name)
+    return bool(signed) and signed in (f"{given} {family}", f"{family} {given}")

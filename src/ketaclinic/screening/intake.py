@@ -10,12 +10,19 @@ import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ketaclinic.dosing.bounds import MAX_WEIGHT_KG, MIN_WEIGHT_KG
-from ketaclinic.errors import InputError
+from ketaclinic.errors import InputError, ManyInputsError, plain_words
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, get_diagnosis, list_diagnoses
 from ketaclinic.screening.rules import CONDITION_CODES, intake_range
 
 INTAKE_VERSION = "1"
 SUPPORTED_INTAKE_VERSIONS = frozenset({INTAKE_VERSION})
+# The unit a bound's message names, by field (the intake's field names carry theirs).
+INTAKE_UNITS = {
+    "weight_kg": "kg",
+    "pain_duration_months": "months",
+    "systolic": "mm[Hg]",
+    "diastolic": "mm[Hg]",
+}
 
 
 class Sex(StrEnum):
@@ -157,33 +164,35 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return path
 
 
-def input_error_from(exc: pydantic.ValidationError) -> InputError:
-    """The first pydantic error as an InputError whose field is the full path."""
-    first = exc.errors()[0]
-    loc = tuple(first.get("loc", ()))
-    cause = first.get("ctx", {}).get("error")
-    if isinstance(cause, InputError):
-        # Raised by a model validator: its field is relative to the model at `loc`.
-        path = _field_path((*loc, *(cause.field.split(".") if cause.field else ())))
-        return InputError(cause.message, field=path or None)
-    message = first.get("msg", "invalid")
-    if first.get("type") == "missing":
-        message = "required field is missing"
-    elif first.get("type") == "extra_forbidden":
-        message = "unknown field (not part of the intake schema)"
-    elif message.startswith("Value error, "):
-        message = message.removeprefix("Value error, ")
-    return InputError(message, field=_field_path(loc) or None)
+def input_errors_from(exc: pydantic.ValidationError) -> list[InputError]:
+    """Every pydantic error as an InputError whose field is the full path, in words a person uses."""
+    found = []
+    for error in exc.errors():
+        loc = tuple(error.get("loc", ()))
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, InputError):
+            # Raised by a model validator: its field is relative to the model at `loc`.
+            path = _field_path((*loc, *(cause.field.split(".") if cause.field else ())))
+            found.append(InputError(cause.message, field=path or None))
+        else:
+            found.append(
+                InputError(
+                    plain_words(error, INTAKE_UNITS.get(str(loc[-1]) if loc else "", "")),
+                    field=_field_path(loc) or None,
+                )
+            )
+    return found
 
 
 def parse_intake(data: Mapping[str, Any]) -> Intake:
-    """Validate a raw intake (e.g. parsed JSON); any problem is an InputError naming the field."""
+    """Validate a raw intake (e.g. parsed JSON); every problem is an InputError naming its field, at once."""
     if not isinstance(data, Mapping):
         raise InputError("the intake must be a JSON object", field="intake")
     try:
         return Intake.model_validate(dict(data))
     except pydantic.ValidationError as exc:
-        raise input_error_from(exc) from None
+        ManyInputsError.raise_any(input_errors_from(exc))
+        raise  # a ValidationError always carries at least one error
 
 
 def intake_json_schema() -> dict[str, Any]:

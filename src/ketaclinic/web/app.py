@@ -28,6 +28,7 @@ from ketaclinic.store.db import Database
 from ketaclinic.web import routes
 from ketaclinic.web.nav import NavItem
 from ketaclinic.web.problems import install_error_handlers
+from ketaclinic.web.registry_forms import vocabulary as registry_vocabulary
 
 WEB_DIR = Path(__file__).parent
 # How often the server looks at the audit chain's head (one-row read) to see whether a checkpoint is due.
@@ -58,6 +59,7 @@ def build_templates() -> Jinja2Templates:
         "max_height_cm": MAX_HEIGHT_CM,
     }
     templates.env.globals["app_version"] = __version__
+    templates.env.globals["registry_vocabulary"] = registry_vocabulary()
     templates.env.globals["action_labels"] = {action.value: label for action, label in ACTION_LABELS.items()}
     return templates
 

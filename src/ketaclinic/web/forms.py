@@ -8,10 +8,17 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
 from starlette.datastructures import FormData
 
-from ketaclinic.errors import ConflictError, InputError, NotFoundError, StaleVersionError
+from ketaclinic.errors import (
+    ConflictError,
+    InputError,
+    ManyInputsError,
+    NotFoundError,
+    StaleVersionError,
+    plain_words,
+    shown_value,
+)
 
 _Model = TypeVar("_Model", bound=BaseModel)
 # How a screen names its fields to people: {field: (label, unit as people write it)}.
@@ -80,46 +87,6 @@ def validated(model: type[_Model], data: dict[str, Any]) -> _Model:
 # --- showing problems ----------------------------------------------------------------------------------
 
 
-def _shown(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def plain_words(error: ErrorDetails, unit: str = "") -> str:
-    """A validation error in the words a person uses, with the field's unit; no validator phrasing."""
-    kind, ctx, given = error.get("type", ""), error.get("ctx") or {}, error.get("input")
-    suffix = f" {unit}" if unit else ""
-    entered = f"; {_shown(given)}{suffix} was entered" if isinstance(given, int | float | str) else ""
-    bounds = {
-        "greater_than_equal": ("must be at least", "ge"),
-        "greater_than": ("must be above", "gt"),
-        "less_than_equal": ("must be at most", "le"),
-        "less_than": ("must be below", "lt"),
-    }
-    if kind in bounds:
-        words, key = bounds[kind]
-        return f"{words} {_shown(ctx.get(key))}{suffix}{entered}"
-    simple = {
-        "missing": "is required",
-        "string_too_short": "is required",
-        "int_from_float": f"must be a whole number{entered}",
-        "int_parsing": f"must be a whole number{entered}",
-        "float_parsing": f"{_shown(given)!r} is not a number",
-        "enum": "choose one of the listed options",
-        "literal_error": "choose one of the listed options",
-        "extra_forbidden": "is not part of this form",
-        "string_too_long": f"is too long (at most {ctx.get('max_length')} characters)",
-        "string_pattern_mismatch": "has characters that are not allowed here",
-        "bool_parsing": "answer yes or no",
-        "datetime_parsing": "is not a date and time",
-        "datetime_from_date_parsing": "is not a date and time",
-        "date_parsing": "is not a date",
-        "date_from_datetime_parsing": "is not a date",
-    }
-    if kind in simple:
-        return simple[kind]
-    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
-
-
 def _unit(words: FieldWords, field: str) -> str:
     return words.get(field.split(".")[0], ("", ""))[1]
 
@@ -135,6 +102,8 @@ def field_messages(exc: Exception, words: FieldWords | None = None) -> list[tupl
             field = ".".join(str(p) for p in error.get("loc", ())) or None
             found.append((field, plain_words(error, _unit(words or {}, field or ""))))
         return found
+    if isinstance(exc, ManyInputsError):
+        return [(p.field, p.message) for p in exc.problems]
     if isinstance(exc, InputError | ConflictError | NotFoundError):
         return [(exc.field, exc.message)]
     return [(None, str(exc))]
@@ -196,7 +165,7 @@ def _stored(value: Any) -> str:
             f"{item[0]} ({item[1]})" if isinstance(item, list) and len(item) == 2 else _stored(item)
             for item in value
         )
-    return _shown(value)
+    return shown_value(value)
 
 
 def stale_notes(exc: StaleVersionError) -> dict[str, StaleNote]:

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ketaclinic.errors import ANSWERS, Answer, DataFileError, StaleVersionError, answer_for
+from ketaclinic.errors import ANSWERS, Answer, DataFileError, ManyInputsError, StaleVersionError, answer_for
 
 log = logging.getLogger("ketaclinic.web")
 
@@ -92,7 +92,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, DataFileError):
             log.error("configuration error: %s", exc)
         detail = getattr(exc, "message", str(exc))
-        extra = exc.details() if isinstance(exc, StaleVersionError) else {}
+        extra: dict[str, Any] = exc.details() if isinstance(exc, StaleVersionError) else {}
+        if isinstance(exc, ManyInputsError):
+            extra["errors"] = [{"field": p.field, "message": p.message} for p in exc.problems]
         return _answer(request, answer.status, answer.title, detail, getattr(exc, "field", None), **extra)
 
     # Pydantic errors raised past a route are left to the 500 handler, as before: routes catch theirs.

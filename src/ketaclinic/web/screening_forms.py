@@ -7,7 +7,41 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from ketaclinic.screening import current_consent_template
-from ketaclinic.web.forms import chosen, prior_treatments, text
+from ketaclinic.web.forms import FieldWords, chosen, prior_treatments, text
+
+# How the intake and consent forms name their fields to people, with the unit a bound's message names.
+INTAKE_WORDS: FieldWords = {
+    "intake_version": ("Intake version", ""),
+    "age_y": ("Age", "years"),
+    "sex": ("Sex", ""),
+    "weight_kg": ("Weight", "kg"),
+    "diagnoses": ("Diagnoses", ""),
+    "pain_mechanism": ("Pain mechanism", ""),
+    "pain_duration_months": ("Pain duration", "months"),
+    "baseline_nrs": ("Baseline pain (NRS)", ""),
+    "blood_pressure": ("Blood pressure", "mm[Hg]"),
+    "pregnant": ("Pregnant", ""),
+    "breastfeeding": ("Breastfeeding", ""),
+    "phq9": ("PHQ-9", ""),
+    "gad7": ("GAD-7", ""),
+    "audit_c": ("AUDIT-C", ""),
+    "dast10": ("DAST-10", ""),
+    "conditions": ("Documented conditions", ""),
+    "prior_treatments": ("Prior treatments", ""),
+    "medications": ("Current medications", ""),
+}
+CONSENT_WORDS: FieldWords = {
+    "protocol_id": ("Protocol", ""),
+    "template_version": ("Consent version", ""),
+    "risks": ("Risks discussed", ""),
+    "alternatives": ("Alternatives discussed", ""),
+    "signed_by": ("Signed by", ""),
+    "patient_signature": ("Signature", ""),
+    "representative_relation": ("Representative's relation", ""),
+    "representative_relation_detail": ("Relation in words", ""),
+    "patient_signed_at": ("Signature time", ""),
+    "witness": ("Witnessed by", ""),
+}
 
 
 def _number(value: Any, kind: type[int] | type[float]) -> Any:
@@ -70,5 +104,8 @@ def consent_from_form(form: FormData) -> dict[str, Any]:
         ],
         "alternatives": chosen(form, "alternatives"),
         "patient_signature": text(form, "patient_signature"),
+        "signed_by": text(form, "signed_by") or "patient",
+        "representative_relation": text(form, "representative_relation") or None,
+        "representative_relation_detail": text(form, "representative_relation_detail"),
         "witness": text(form, "witness"),
     }

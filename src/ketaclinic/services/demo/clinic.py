@@ -135,3 +135,4 @@ def seed_patients(db: Database, context: DemoContext, patient_count: int) -> Non
             config=context.config,
         )
         context.patient_ids.append(created.id)
+        context.full_names[created.id] = f"{created.given_name} {created.family_name}"

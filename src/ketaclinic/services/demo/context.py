@@ -22,4 +22,5 @@ class DemoContext:
     researcher: Actor
     config: Settings | Path | None  # the clinic's library and policies the demo is checked against
     patient_ids: list[int] = field(default_factory=list)
+    full_names: dict[int, str] = field(default_factory=dict)  # patient id -> "given family", as signed
     today: date = field(default_factory=date.today)

@@ -94,7 +94,7 @@ def seed(db: Database, context: DemoContext) -> None:
                 template_version=template.version,
                 risks=[consent.RiskDiscussed(code=r.code, discussed=True) for r in template.risks],
                 alternatives=[a.code for a in template.alternatives],
-                patient_signature="(synthetic demo patient)",
+                patient_signature=context.full_names[patient_id],
                 witness=context.nurse.username,
             ),
             config=context.config,

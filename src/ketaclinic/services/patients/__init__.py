@@ -1,1 +1,1 @@
-"""Services: patients (the registry, how a record reads, weights and heights)."""
+"""Services: patients (registry, how a record reads, weights and heights, allergies, contact, referrer)."""

@@ -1,9 +1,9 @@
-"""How a patient record reads: identified and de-identified views, age, latest measures, labels."""
+"""How a patient record reads: identified and de-identified views, age, latest measures, registry, labels."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from ketaclinic.errors import NotFoundError
 from ketaclinic.screening.diagnoses import PriorTreatmentOutcome, get_diagnosis
 from ketaclinic.services.permissions import Actor
-from ketaclinic.store.tables.patients import Measurement, Patient
+from ketaclinic.store.tables.patients import Allergy, Measurement, Patient
 
 Sex = Literal["female", "male", "other", "unknown"]
 
@@ -51,6 +51,48 @@ class MeasurementOut(BaseModel):
     strike_reason: str | None
 
 
+# How severe the recorded reaction was: FHIR AllergyIntolerance.reaction.severity, plus "unknown".
+AllergySeverity = Literal["mild", "moderate", "severe", "unknown"]
+# Whether allergies were asked about: none on record is "not_asked" until "no known allergies" is recorded.
+AllergyStatus = Literal["not_asked", "no_known_allergies", "allergies_recorded"]
+ContactChannel = Literal["email", "sms", "phone", "post"]
+
+
+class AllergyOut(BaseModel):
+    """An allergy as shown; a struck-out one stays in the list, marked, and is not on record."""
+
+    id: int
+    substance: str
+    substance_code: str | None
+    reaction: str
+    severity: AllergySeverity
+    recorded_at: datetime
+    recorded_by: str
+    struck_out_at: datetime | None
+    struck_out_by: str | None
+    strike_reason: str | None
+
+
+class ContactOut(BaseModel):
+    """How the clinic may reach the patient, and whether the patient agreed to be contacted."""
+
+    email: str | None
+    phone: str | None
+    address: str | None
+    preferred_channel: ContactChannel | None
+    consent_to_contact: bool | None
+    consent_on: date | None
+
+
+class ReferrerOut(BaseModel):
+    """The physician who referred the patient."""
+
+    name: str
+    identifier: str | None
+    address: str | None
+    email: str | None
+
+
 class PatientOut(BaseModel):
     """The whole identified record (clinical staff only); an edit sends back the `version` it read."""
 
@@ -72,6 +114,12 @@ class PatientOut(BaseModel):
     measurements: list[MeasurementOut]
     notes: str
     synthetic: bool
+    allergy_status: AllergyStatus
+    allergies: list[AllergyOut]
+    no_known_allergies_at: datetime | None
+    no_known_allergies_by: str | None
+    contact: ContactOut
+    referrer: ReferrerOut | None
 
 
 class PatientDeidentified(BaseModel):
@@ -112,6 +160,42 @@ def latest_measure(patient: Patient, attribute: Literal["weight_kg", "height_cm"
     return getattr(on_record[-1], attribute) if on_record else None
 
 
+def allergies_on_record(patient: Patient) -> list[Allergy]:
+    """The allergies not struck out, oldest first."""
+    return [a for a in patient.allergies if a.struck_out_at is None]
+
+
+def allergy_status(patient: Patient) -> AllergyStatus:
+    """Allergies on record, "no known allergies" as answered, or never asked."""
+    if allergies_on_record(patient):
+        return "allergies_recorded"
+    return "not_asked" if patient.no_known_allergies_at is None else "no_known_allergies"
+
+
+def contact_out(patient: Patient) -> ContactOut:
+    """The patient's contact details as shown."""
+    return ContactOut(
+        email=patient.contact_email,
+        phone=patient.contact_phone,
+        address=patient.contact_address,
+        preferred_channel=cast(ContactChannel | None, patient.contact_channel),
+        consent_to_contact=patient.contact_consent,
+        consent_on=patient.contact_consent_on,
+    )
+
+
+def referrer_out(patient: Patient) -> ReferrerOut | None:
+    """The referring physician as shown, None when none is recorded."""
+    if patient.referrer_name is None:
+        return None
+    return ReferrerOut(
+        name=patient.referrer_name,
+        identifier=patient.referrer_identifier,
+        address=patient.referrer_address,
+        email=patient.referrer_email,
+    )
+
+
 def patient_out(patient: Patient) -> PatientOut:
     """The identified output model of a loaded patient row."""
     return PatientOut(
@@ -136,6 +220,12 @@ def patient_out(patient: Patient) -> PatientOut:
         measurements=[MeasurementOut.model_validate(m, from_attributes=True) for m in patient.measurements],
         notes=patient.notes,
         synthetic=patient.synthetic,
+        allergy_status=allergy_status(patient),
+        allergies=[AllergyOut.model_validate(a, from_attributes=True) for a in patient.allergies],
+        no_known_allergies_at=patient.no_known_allergies_at,
+        no_known_allergies_by=patient.no_known_allergies_by,
+        contact=contact_out(patient),
+        referrer=referrer_out(patient),
     )
 
 
@@ -169,6 +259,7 @@ def load_patient(session: Session, patient_id: int, *, for_update: bool = False)
             selectinload(Patient.measurements),
             selectinload(Patient.diagnoses),
             selectinload(Patient.prior_treatments),
+            selectinload(Patient.allergies),
         )
     ).scalar_one_or_none()
     if patient is None:
@@ -177,7 +268,7 @@ def load_patient(session: Session, patient_id: int, *, for_update: bool = False)
 
 
 def get_patient_row(session: Session, patient_id: int, *, for_update: bool = False) -> Patient:
-    """Load a patient with its measurements, diagnoses and prior treatments (for other services)."""
+    """Load a patient with its measurements, diagnoses, treatments and allergies (for other services)."""
     return load_patient(session, patient_id, for_update=for_update)
 
 

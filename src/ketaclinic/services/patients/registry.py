@@ -290,6 +290,7 @@ def list_patients(
                 selectinload(Patient.measurements),
                 selectinload(Patient.diagnoses),
                 selectinload(Patient.prior_treatments),
+                selectinload(Patient.allergies),
             )
         ).scalars()
         if actor.sees_identities:

@@ -1,4 +1,4 @@
-"""The patient registry: identity, dated weight and height, coded diagnoses, prior treatments."""
+"""The patient registry: identity, measurements, diagnoses, prior treatments, allergies, contact, referrer."""
 
 from __future__ import annotations
 
@@ -28,6 +28,19 @@ class Patient(Versioned, Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # "No known allergies" as asked and answered; unset with no allergy on record means not asked.
+    no_known_allergies_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    no_known_allergies_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    contact_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    contact_phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    contact_address: Mapped[str | None] = mapped_column(Text, nullable=True)
+    contact_channel: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    contact_consent: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    contact_consent_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    referrer_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    referrer_identifier: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    referrer_address: Mapped[str | None] = mapped_column(Text, nullable=True)
+    referrer_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
 
     measurements: Mapped[list[Measurement]] = relationship(
         back_populates="patient", order_by="Measurement.measured_on", cascade="all, delete-orphan"
@@ -37,6 +50,9 @@ class Patient(Versioned, Base):
     )
     prior_treatments: Mapped[list[PriorTreatment]] = relationship(
         back_populates="patient", order_by="PriorTreatment.id", cascade="all, delete-orphan"
+    )
+    allergies: Mapped[list[Allergy]] = relationship(
+        back_populates="patient", order_by="Allergy.id", cascade="all, delete-orphan"
     )
 
 
@@ -83,3 +99,23 @@ class PriorTreatment(Base):
     outcome: Mapped[str] = mapped_column(String(20))
 
     patient: Mapped[Patient] = relationship(back_populates="prior_treatments")
+
+
+class Allergy(Base):
+    """An allergy: substance (free text, optionally coded), reaction, severity; struck out, never deleted."""
+
+    __tablename__ = "patient_allergies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    substance: Mapped[str] = mapped_column(String(200))
+    substance_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reaction: Mapped[str] = mapped_column(String(500))
+    severity: Mapped[str] = mapped_column(String(10))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    struck_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    struck_out_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    strike_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    patient: Mapped[Patient] = relationship(back_populates="allergies")

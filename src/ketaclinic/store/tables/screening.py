@@ -58,7 +58,11 @@ class Consent(Base):
     )  # the template as shown (title, text, risks, alternatives)
     risks_json: Mapped[str] = mapped_column(Text)  # [{code, label, discussed, reason}]
     alternatives_json: Mapped[str] = mapped_column(Text)  # [codes discussed]
-    patient_signature: Mapped[str] = mapped_column(String(200))  # typed full name
+    patient_signature: Mapped[str] = mapped_column(String(200))  # the signer's typed full name
+    # patient | representative: who signed, and for a representative their relation to the patient
+    signed_by: Mapped[str] = mapped_column(String(20), default="patient", server_default="patient")
+    representative_relation: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    representative_relation_detail: Mapped[str | None] = mapped_column(String(100), nullable=True)
     patient_signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     witness: Mapped[str] = mapped_column(String(200))
     physician: Mapped[str] = mapped_column(String(64))

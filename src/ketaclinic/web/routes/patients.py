@@ -17,7 +17,16 @@ from ketaclinic.services.patients import measurements, records, registry
 from ketaclinic.services.permissions import Permission
 from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
-from ketaclinic.web.forms import blank, chosen, form_errors, prior_treatments, stale_notes, text
+from ketaclinic.web.forms import (
+    FieldWords,
+    blank,
+    chosen,
+    error_lines,
+    form_errors,
+    prior_treatments,
+    stale_notes,
+    text,
+)
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -34,6 +43,24 @@ EditApi = Annotated[Principal, Depends(requires(Permission.PATIENTS_EDIT))]
 ViewPage = Annotated[Principal, Depends(requires(Permission.PATIENTS_VIEW, page=True))]
 EditPage = Annotated[Principal, Depends(requires(Permission.PATIENTS_EDIT, page=True))]
 ReferenceApi = Annotated[Principal, Depends(requires(Permission.REFERENCE_VIEW))]
+
+# How the registration and edit form names its fields to people, with the unit a bound's message names.
+PATIENT_WORDS: FieldWords = {
+    "mrn": ("MRN", ""),
+    "family_name": ("Family name", ""),
+    "given_name": ("Given name", ""),
+    "birth_date": ("Date of birth", ""),
+    "sex": ("Sex", ""),
+    "weight_kg": ("Weight", "kg"),
+    "weight_confirm_reason": ("Reason the weight is right", ""),
+    "height_cm": ("Height", "cm"),
+    "diagnoses": ("Diagnoses", ""),
+    "pain_mechanism": ("Pain mechanism", ""),
+    "pain_duration_months": ("Pain duration", "months"),
+    "prior_treatments": ("Prior treatments", ""),
+    "notes": ("Notes", ""),
+    "reason": ("Reason for this change", ""),
+}
 
 
 class PatientPage(BaseModel):
@@ -142,6 +169,7 @@ def _form_values(form: FormData) -> dict[str, Any]:
             "birth_date",
             "sex",
             "weight_kg",
+            "weight_confirm_reason",
             "height_cm",
             "pain_mechanism",
             "pain_duration_months",
@@ -193,7 +221,10 @@ async def new_submit(request: Request, db: DbDep, principal: EditPage, settings:
             request,
             "patients/form.html",
             values=values,
-            errors=form_errors(exc, top_level=True),
+            errors=form_errors(exc, top_level=True, words=PATIENT_WORDS),
+            problems=error_lines(exc, PATIENT_WORDS),
+            # a weight within bounds but doubtful for the age may be confirmed with a reason
+            confirm_weight=isinstance(exc, ConflictError) and exc.field == "weight_kg",
             editing=None,
             **_form_choices(),
             status_code=http_status(exc),
@@ -246,7 +277,7 @@ def edit_page(request: Request, patient_id: int, db: DbDep, principal: EditPage)
 async def edit_submit(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
     """Save an edit with its reason."""
     values = _form_values(await request.form())
-    for identity_only in ("mrn", "weight_kg", "height_cm"):
+    for identity_only in ("mrn", "weight_kg", "weight_confirm_reason", "height_cm"):
         values.pop(identity_only, None)
     values.setdefault("diagnoses", [])
     values.setdefault("prior_treatments", [])
@@ -274,7 +305,8 @@ async def edit_submit(request: Request, patient_id: int, db: DbDep, principal: E
             request,
             "patients/form.html",
             values=values,
-            errors=form_errors(exc, top_level=True),
+            errors=form_errors(exc, top_level=True, words=PATIENT_WORDS),
+            problems=error_lines(exc, PATIENT_WORDS),
             editing=patient,
             stale={},
             **_form_choices(),

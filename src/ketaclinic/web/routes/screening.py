@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from ketaclinic.errors import ConflictError, InputError, StaleVersionError, http_status
 from ketaclinic.screening import CONDITION_CODES, current_consent_template, intake_json_schema, list_diagnoses
+from ketaclinic.screening.consent import REPRESENTATIVE_RELATIONS
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome
 from ketaclinic.services import eligibility
 from ketaclinic.services.patients import records, registry
@@ -19,9 +20,9 @@ from ketaclinic.services.screening import consent
 from ketaclinic.services.screening import screenings as screening
 from ketaclinic.settings import Settings
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
-from ketaclinic.web.forms import StaleNote, blank, form_errors, stale_notes, text, validated
+from ketaclinic.web.forms import StaleNote, blank, error_lines, form_errors, stale_notes, text, validated
 from ketaclinic.web.nav import NavItem
-from ketaclinic.web.screening_forms import consent_from_form, intake_from_form
+from ketaclinic.web.screening_forms import CONSENT_WORDS, INTAKE_WORDS, consent_from_form, intake_from_form
 
 router = APIRouter()
 NAV = [NavItem("Screening", "/screening", Permission.SCREENING_EDIT, order=20)]
@@ -167,7 +168,7 @@ def _intake_page(
     patient: records.PatientOut,
     values: dict[str, Any],
     *,
-    errors: dict[str, str],
+    refused: Exception | None = None,
     editing: int | None = None,
     version: int | None = None,
     stale: dict[str, StaleNote] | None = None,
@@ -179,7 +180,8 @@ def _intake_page(
         "screening/intake.html",
         patient=patient,
         values=values,
-        errors=errors,
+        errors=form_errors(refused, words=INTAKE_WORDS) if refused else {},
+        problems=error_lines(refused, INTAKE_WORDS) if refused else [],
         editing=editing,
         version=version,
         stale=stale or {},
@@ -225,7 +227,7 @@ def new_page(request: Request, patient_id: int, db: DbDep, principal: EditPage) 
     """The intake form, pre-filled from the registry."""
     patient = registry.view_patient(db, principal.actor, patient_id)
     values = screening.intake_prefill(db, principal.actor, patient_id)
-    return _intake_page(request, patient, values, errors={})
+    return _intake_page(request, patient, values)
 
 
 @router.post("/patients/{patient_id}/screening/new", response_class=HTMLResponse, include_in_schema=False)
@@ -247,7 +249,7 @@ async def new_submit(request: Request, patient_id: int, db: DbDep, principal: Ed
             request,
             patient,
             values,
-            errors=form_errors(exc),
+            refused=exc,
             high_frequent=high_frequent,
             status_code=422,
         )
@@ -269,14 +271,7 @@ def edit_page(request: Request, screening_id: int, db: DbDep, principal: EditPag
     if record.status != screening.DRAFT:
         raise ConflictError(f"screening {screening_id} is signed and locked: start a new screening")
     patient = registry.view_patient(db, principal.actor, record.patient_id)
-    return _intake_page(
-        request,
-        patient,
-        record.intake,
-        errors={},
-        editing=record.id,
-        version=record.version,
-    )
+    return _intake_page(request, patient, record.intake, editing=record.id, version=record.version)
 
 
 @router.post("/screenings/{screening_id}/edit", response_class=HTMLResponse, include_in_schema=False)
@@ -309,7 +304,7 @@ async def edit_submit(request: Request, screening_id: int, db: DbDep, principal:
             request,
             patient,
             values,
-            errors={} if stale else form_errors(exc),
+            refused=None if stale else exc,
             editing=screening_id,
             version=record.version if stale else blank(form.get("version")),
             stale=stale_notes(exc) if isinstance(exc, StaleVersionError) else None,
@@ -345,17 +340,19 @@ def _consent_page(
     values: dict[str, Any],
     *,
     settings: Settings,
-    errors: dict[str, str],
+    refused: Exception | None = None,
     status_code: int = 200,
 ) -> Response:
     return render(
         request,
         "screening/consent.html",
+        errors=form_errors(refused, words=CONSENT_WORDS) if refused else {},
+        problems=error_lines(refused, CONSENT_WORDS) if refused else [],
         patient=patient,
         consent_template=current_consent_template(),
         protocols=consent.protocol_choices(settings),
+        relations=REPRESENTATIVE_RELATIONS,
         values=values,
-        errors=errors,
         status_code=status_code,
     )
 
@@ -371,9 +368,7 @@ def consent_page(
 ) -> Response:
     """The consent form: template text, risk checkboxes, alternatives, signatures."""
     patient = registry.view_patient(db, principal.actor, patient_id)
-    return _consent_page(
-        request, patient, {"protocol_id": protocol, "risks": []}, settings=settings, errors={}
-    )
+    return _consent_page(request, patient, {"protocol_id": protocol, "risks": []}, settings=settings)
 
 
 @router.post("/patients/{patient_id}/consent/new", response_class=HTMLResponse, include_in_schema=False)
@@ -389,7 +384,7 @@ async def consent_submit(
     except (ValidationError, InputError, ConflictError) as exc:
         patient = registry.view_patient(db, principal.actor, patient_id)
         return _consent_page(
-            request, patient, values, settings=settings, errors=form_errors(exc), status_code=http_status(exc)
+            request, patient, values, settings=settings, refused=exc, status_code=http_status(exc)
         )
     return RedirectResponse(f"/patients/{patient_id}/screening", status_code=303)
 
