@@ -30,6 +30,9 @@ from ketaclinic.store.tables.sessions import InfusionSession, SessionObservation
 # Events that only read a record: they record no values, so they neither create nor change it.
 READ_ACTIONS = frozenset({"view"})
 SESSION_ENTITY = "infusion_session"
+# A record's version is a concurrency token, not a value anyone reads clinically: edits audit its step,
+# but status changes (a signature, an approval) move it without naming it, so it is not compared.
+NOT_COMPARED = frozenset({"version"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +118,7 @@ def _compare(
     entity: str, entity_id: str, current: dict[str, Any], recorded: dict[str, Any]
 ) -> Iterator[RecordMismatch]:
     for name, value in recorded.items():
-        if name in current and current[name] != value:
+        if name in current and name not in NOT_COMPARED and current[name] != value:
             yield RecordMismatch(
                 entity, entity_id, name, f"is {current[name]!r} but the audit trail last recorded {value!r}"
             )

@@ -1,7 +1,7 @@
 """cohort measures: whether an imported cohort recorded adverse events; each record's daily pain NRS
 
 Revision ID: 0007_cohort_measures
-Revises: 0006_alert_escalation
+Revises: 0007_audit_key
 Create Date: 2026-12-03 17:10:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_cohort_measures"
-down_revision = "0006_alert_escalation"
+down_revision = "0007_audit_key"
 branch_labels = None
 depends_on = "0005"  # the cohort tables are created on the 0005 branch
 

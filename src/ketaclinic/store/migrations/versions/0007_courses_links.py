@@ -1,7 +1,7 @@
 """courses and links: one live questionnaire link per follow-up item (issuing a new one revokes the earlier)
 
 Revision ID: 0007_courses_links
-Revises: 0006_alert_escalation
+Revises: 0007_cohort_measures
 Create Date: 2026-12-03 17:20:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import ketaclinic.store.base
 
 revision = "0007_courses_links"
-down_revision = "0006_alert_escalation"
+down_revision = "0007_cohort_measures"
 branch_labels = None
 # pro_links comes from the outcomes branch.
 depends_on = "0005"

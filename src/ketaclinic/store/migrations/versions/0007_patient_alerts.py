@@ -1,7 +1,7 @@
 """patient alerts: an alert (and its findings, its notifications) may belong to a patient outside any session
 
 Revision ID: 0007_patient_alerts
-Revises: 0006_alert_escalation
+Revises: 0007_courses_links
 Create Date: 2026-12-03 17:20:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_patient_alerts"
-down_revision = "0006_alert_escalation"
+down_revision = "0007_courses_links"
 branch_labels = None
 depends_on = "0005"  # the outcomes tables (pro_responses, treatment_courses) it refers to
 

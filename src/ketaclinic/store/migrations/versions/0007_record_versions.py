@@ -1,7 +1,7 @@
 """record versions: an edit names the version it read, so two editors never overwrite each other
 
 Revision ID: 0007_record_versions
-Revises: 0006_alert_escalation
+Revises: 0007_patient_alerts
 Create Date: 2026-12-03 17:10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_record_versions"
-down_revision = "0006_alert_escalation"
+down_revision = "0007_patient_alerts"
 branch_labels = None
 # The screening, plans and outcomes branches create the other versioned tables.
 depends_on = ("0002", "0003", "0005")

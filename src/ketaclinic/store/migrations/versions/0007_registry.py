@@ -1,7 +1,7 @@
 """registry: allergies, contact details and referring physician; who signed a consent and in what capacity
 
 Revision ID: 0007_registry
-Revises: 0006_alert_escalation
+Revises: 0007_record_versions
 Create Date: 2026-12-03 17:20:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import ketaclinic.store.base
 
 revision = "0007_registry"
-down_revision = "0006_alert_escalation"
+down_revision = "0007_record_versions"
 branch_labels = None
 # The consents table it alters is made by the screening revision, on its own branch.
 depends_on = ("0002",)
