@@ -15,9 +15,9 @@ from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions import booking
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.services.sessions.chart import view_session
-from ketaclinic.services.sessions.charting import RateIn
 from ketaclinic.services.sessions.checkin_weight import WEIGHT_DISCREPANCY
 from ketaclinic.services.sessions.events import AdverseEventIn, chart_adverse_event
+from ketaclinic.services.sessions.infusion_rates import RateIn
 from ketaclinic.store.audit import count_events
 from ketaclinic.store.db import Database
 from tests.services.sessions_support import CHECK_IN, approved_plan

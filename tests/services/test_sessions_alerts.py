@@ -16,7 +16,7 @@ from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.monitoring import AlertAction, evaluate_observation
 from ketaclinic.monitoring.escalation import SEVERITY_RANK
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions import alert_raising, alerts, charting
+from ketaclinic.services.sessions import alert_raising, alerts, charting, infusion_rates
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.services.sessions.chart import poll_alerts, view_session
 from ketaclinic.services.sessions.flowsheet import chart_observation
@@ -35,7 +35,7 @@ _mrns = count(1)
 def _running(db: Database, staff: dict[str, Actor], minutes_ago: float = 0.0) -> int:
     sid = checked_in_session(db, staff, mrn=f"A-{next(_mrns)}")
     at = utcnow() - timedelta(minutes=minutes_ago)
-    sessions.start(db, staff["nurse"], sid, charting.RateIn(rate_mg_kg_h=0.35, at=at), config=None)
+    sessions.start(db, staff["nurse"], sid, infusion_rates.RateIn(rate_mg_kg_h=0.35, at=at), config=None)
     return sid
 
 

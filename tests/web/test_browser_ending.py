@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions import charting, flowsheet
+from ketaclinic.services.sessions import charting, flowsheet, infusion_rates
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.services.sessions.booking import SessionCreate, create_session
 from ketaclinic.services.sessions.lifecycle import CheckInIn
@@ -31,7 +31,7 @@ def _running(db: Database, staff: dict[str, Actor], mrn: str, minutes_ago: float
     sessions.check_in(
         db, staff["nurse"], sid, CheckInIn.model_validate(CHECK_IN | {"at": start}), config=None
     )
-    sessions.start(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=24.5, at=start), config=None)
+    sessions.start(db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=24.5, at=start), config=None)
     return sid
 
 

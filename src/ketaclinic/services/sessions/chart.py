@@ -32,7 +32,6 @@ from ketaclinic.services.sessions.alerts import AlertOut, session_alerts
 from ketaclinic.services.sessions.charting import (
     INFUSING,
     Config,
-    SegmentOut,
     bolus_doses,
     charted_times,
     given_mg,
@@ -41,7 +40,6 @@ from ketaclinic.services.sessions.charting import (
     observation_rows,
     pk_weight_kg,
     plan_of,
-    segment_out,
     segment_rows,
     session_row,
 )
@@ -59,6 +57,7 @@ from ketaclinic.services.sessions.events import (
     medication_out,
 )
 from ketaclinic.services.sessions.flowsheet import ObservationOut, observation_out
+from ketaclinic.services.sessions.infusion_rates import SegmentOut, segment_out
 from ketaclinic.services.sessions.signing import signature_facts
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database

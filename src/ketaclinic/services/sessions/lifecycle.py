@@ -27,13 +27,8 @@ from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.contract import approved_plan_ids
 from ketaclinic.services.sessions.charting import (
     Config,
-    RateIn,
     Text,
     dumps,
-    preview_rate,
-    record_segment,
-    segment_changes,
-    segment_reason,
     segment_rows,
     session_row,
     soft_breaches,
@@ -43,6 +38,13 @@ from ketaclinic.services.sessions.checkin_weight import check_in_weight_flag, ra
 from ketaclinic.services.sessions.ending import check_end, check_start
 from ketaclinic.services.sessions.events import MedicationIn, record_medication
 from ketaclinic.services.sessions.flowsheet import record_observation
+from ketaclinic.services.sessions.infusion_rates import (
+    RateIn,
+    preview_rate,
+    record_segment,
+    segment_changes,
+    segment_reason,
+)
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Patient
 from ketaclinic.store.tables.sessions import InfusionSession

@@ -15,7 +15,7 @@ from ketaclinic.monitoring import RESCUE_MEDICATIONS, AdverseEventKind, AdverseE
 from ketaclinic.monitoring.observations import observation_kinds
 from ketaclinic.reports.chart import session_charts
 from ketaclinic.services.permissions import Permission
-from ketaclinic.services.sessions import alerts, booking, charting, events, flowsheet, signing
+from ketaclinic.services.sessions import alerts, booking, events, flowsheet, infusion_rates, signing
 from ketaclinic.services.sessions import chart as session_chart
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, get_settings, render, requires
@@ -139,11 +139,11 @@ async def observe_submit(request: Request, session_id: int, db: DbDep, principal
     return response
 
 
-def _rate_in(form: FormData) -> charting.RateIn:
+def _rate_in(form: FormData) -> infusion_rates.RateIn:
     unit = form.get("unit") or "ml_h"
     value = number(form.get("rate"), "rate")
     key = "pump_ml_h" if unit == "ml_h" else "rate_mg_kg_h"
-    return charting.RateIn.model_validate(
+    return infusion_rates.RateIn.model_validate(
         {
             key: value,
             "limit_reason": text(form, "limit_reason"),
@@ -161,7 +161,9 @@ async def rate_check_fragment(
     preview = None
     error = None
     try:
-        preview = charting.check_rate_change(db, principal.actor, session_id, _rate_in(form), config=settings)
+        preview = infusion_rates.check_rate_change(
+            db, principal.actor, session_id, _rate_in(form), config=settings
+        )
     except (ValidationError, InputError, ConflictError) as exc:
         error = error_line(exc, chart_words())
     return render(
@@ -201,7 +203,7 @@ async def rate_submit(
             reason = text(form, "start_reason")
             sessions.start(db, principal.actor, session_id, rate, start_reason=reason, config=settings)
         else:
-            charting.change_rate(db, principal.actor, session_id, rate, config=settings)
+            infusion_rates.change_rate(db, principal.actor, session_id, rate, config=settings)
 
     return await _act(request, db, principal, session_id, step, "rate")
 
