@@ -26,7 +26,7 @@ from ketaclinic.monitoring import (
     is_clinic_wide,
     most_severe_first,
 )
-from ketaclinic.monitoring.rules import merge_rule_overrides, shipped_alert_rules
+from ketaclinic.monitoring.alert_rules import merge_rule_overrides, shipped_alert_rules
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 

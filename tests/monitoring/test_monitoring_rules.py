@@ -24,7 +24,8 @@ from ketaclinic.monitoring import (
     overdue_findings,
     trigger_key,
 )
-from ketaclinic.monitoring.rules import merge_rule_overrides, rise_threshold, shipped_alert_rules
+from ketaclinic.monitoring.alert_rules import merge_rule_overrides, shipped_alert_rules
+from ketaclinic.monitoring.rules import rise_threshold
 
 RULES = shipped_alert_rules()
 THRESHOLD_RULES = [r for r in RULES if r.kind is RuleKind.THRESHOLD]

@@ -30,8 +30,8 @@ from ketaclinic.monitoring import (
     overdue_findings,
     session_total_findings,
 )
+from ketaclinic.monitoring.alert_rules import SESSION_TOTAL_LIMITS
 from ketaclinic.monitoring.escalation import SEVERITY_RANK
-from ketaclinic.monitoring.rules import SESSION_TOTAL_LIMITS
 from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import SYSTEM
 from ketaclinic.services.reference import clinic_library

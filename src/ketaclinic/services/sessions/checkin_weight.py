@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError
 from ketaclinic.monitoring.alert_groups import AlertGroup
-from ketaclinic.monitoring.rules import Advice, AlertFinding, Severity
+from ketaclinic.monitoring.alert_rules import Advice, Severity
+from ketaclinic.monitoring.rules import AlertFinding
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.services.sessions.alert_raising import insert_findings
 from ketaclinic.services.sessions.charting import Config, plan_of
