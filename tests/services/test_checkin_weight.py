@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ketaclinic.errors import ConflictError
+from ketaclinic.monitoring.alert_rules import shipped_alert_rules
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions import booking
 from ketaclinic.services.sessions import lifecycle as sessions
@@ -89,6 +90,11 @@ def test_a_reasoned_change_flags_the_chart_and_tells_the_physician(
         "open",
     )
     assert "Physician to review" in alert.message
+    # The alert is the shipped rule's, with its own source beside the weight limit's.
+    (rule,) = [r for r in shipped_alert_rules() if r.key == WEIGHT_DISCREPANCY]
+    assert (rule.group.value, rule.status.value, rule.notify_physician) == ("weight", "local-policy", True)
+    assert (alert.severity, alert.advice, alert.group) == (rule.severity, rule.advice, "weight")
+    assert alert.source == f"{rule.source}; limit: {flag['source']}" and alert.clinic_wide
     assert chart.prediction is None or chart.prediction.weight_kg == 64.0
 
 

@@ -45,6 +45,7 @@ class RuleKind(StrEnum):
     FLAG = "flag"
     OVERDUE = "overdue"
     SESSION_TOTAL = "session_total"
+    WEIGHT_DISCREPANCY = "weight_discrepancy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,11 @@ _RULE_KEYS = {"key", "kind", "field", "op", "threshold", "rise_pct", "rise_abs",
 _RULE_KEYS |= {"message", "source", "status", "enabled", "limit", "group", "notify_physician"}
 SESSION_TOTAL_LIMITS: tuple[LimitKind, ...] = ("soft_max", "hard_max")  # what a session_total rule watches
 _NUMERIC_TYPES = {"number", "integer", "cadss6"}
+# The field a rule watches when it reads no observation field: its default group.
+_WATCHED_FIELD = {
+    RuleKind.SESSION_TOTAL.value: "session_total_mg",
+    RuleKind.WEIGHT_DISCREPANCY.value: "weight_kg",
+}
 
 
 def _rule_from_row(row: Mapping[str, Any], where: str) -> AlertRule:
@@ -81,7 +87,7 @@ def _rule_from_row(row: Mapping[str, Any], where: str) -> AlertRule:
         raise DataFileError(f"{where}: unknown key {unknown[0]!r}")
     try:
         severity, advice = Severity(row["severity"]), Advice(row["advice"])
-        group_field = "session_total_mg" if row["kind"] == RuleKind.SESSION_TOTAL else row.get("field")
+        group_field = _WATCHED_FIELD.get(row["kind"], row.get("field"))
         rule = AlertRule(
             key=str(row["key"]),
             kind=RuleKind(row["kind"]),
@@ -98,12 +104,8 @@ def _rule_from_row(row: Mapping[str, Any], where: str) -> AlertRule:
             enabled=bool(row.get("enabled", True)),
             limit=row.get("limit"),
             group=AlertGroup(row["group"]) if "group" in row else group_of_field(group_field),
-            notify_physician=bool(
-                row.get(
-                    "notify_physician",
-                    severity is Severity.CRITICAL or advice is Advice.STOP_AND_CALL,
-                )
-            ),
+            # Critical alerts reach the physician by is_clinic_wide; the row says only what its advice adds.
+            notify_physician=bool(row.get("notify_physician", advice is Advice.STOP_AND_CALL)),
         )
     except KeyError as exc:
         raise DataFileError(f"{where}: missing {exc.args[0]!r}") from None
@@ -116,7 +118,7 @@ def _rule_from_row(row: Mapping[str, Any], where: str) -> AlertRule:
 def _check_rule(rule: AlertRule, where: str) -> None:
     """A rule must be complete for its kind and name a field of the right type."""
     kinds = observation_kinds()
-    if rule.kind is RuleKind.OVERDUE:
+    if rule.kind in (RuleKind.OVERDUE, RuleKind.WEIGHT_DISCREPANCY):
         return
     if rule.kind is RuleKind.SESSION_TOTAL:
         if rule.limit not in SESSION_TOTAL_LIMITS:

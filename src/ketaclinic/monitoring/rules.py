@@ -51,7 +51,8 @@ def _fmt(value: object) -> str:
 
 
 def render_message(template: str, **values: object) -> str:
-    """Fill {value}, {threshold}, {baseline}, {unit}, {group}, {t_due_min}; unknown names stay as written."""
+    """Fill {value}, {threshold}, {baseline}, {unit}, {group}, {t_due_min}, {message}, {reason}; unknown
+    names stay as written."""
     return template.format_map(_Blank({k: _fmt(v) for k, v in values.items() if v is not None}))
 
 
@@ -207,3 +208,39 @@ def session_total_findings(
                 )
             )
     return findings
+
+
+def weight_discrepancy_findings(
+    weight_kg: float,
+    plan_weight_kg: float,
+    *,
+    described: str,
+    reason: str,
+    limit_source: str,
+    rules: Sequence[AlertRule] | None = None,
+) -> list[AlertFinding]:
+    """One finding per weight-discrepancy rule for a check-in weight the nurse kept with a reason
+    (`described`: how it differs from the plan's, `limit_source`: where the fraction comes from).
+
+    Keyed once per session: a session is checked in once.
+    """
+    active = load_alert_rules() if rules is None else rules
+    return [
+        AlertFinding(
+            rule_key=rule.key,
+            severity=rule.severity,
+            advice=rule.advice,
+            message=render_message(rule.message, message=described, reason=reason),
+            field="weight_kg",
+            value=weight_kg,
+            threshold=plan_weight_kg,
+            t_min=0.0,
+            trigger_key=rule.key,
+            source=f"{rule.source}; limit: {limit_source}",
+            status=rule.status,
+            group=rule.group,
+            notify_physician=rule.notify_physician,
+        )
+        for rule in active
+        if rule.enabled and rule.kind is RuleKind.WEIGHT_DISCREPANCY
+    ]

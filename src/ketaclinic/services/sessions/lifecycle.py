@@ -181,7 +181,7 @@ def check_in(db: Database, actor: Actor, session_id: int, data: CheckInIn, *, co
         }
         if weight_flag is not None:
             facts["weight_discrepancy"] = weight_flag
-            raised = [*raised, *raise_weight_alert(session, row, weight_flag)]
+            raised = [*raised, *raise_weight_alert(session, actor, row, weight_flag)]
         row.checkin_json = dumps(facts)
         changes = {
             "state": {"old": old, "new": row.state},
