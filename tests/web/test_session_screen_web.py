@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+import ketaclinic.web
+from ketaclinic.monitoring import PregnancyCheck
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
@@ -106,6 +109,14 @@ def test_a_refused_check_in_keeps_what_was_typed_and_names_the_field_in_clinical
     for name, value in (("weight_kg", "0.5"), ("sbp", "131"), ("dbp", "82"), ("nrs", "6")):
         assert re.search(rf'name="{name}"[^>]*value="{value}"', answer.text), name
     assert '<option value="negative_test" selected>' in answer.text
+    # The answers are the vocabulary's and the form posts to the route's own path.
+    offered = re.findall(
+        r'<option value="(\w+)"[^>]*>([^<]+)</option>', answer.text.split('name="pregnancy_check"')[1]
+    )
+    assert offered[: len(PregnancyCheck)] == [(p.value, p.label) for p in PregnancyCheck]
+    assert f'action="/sessions/{sid}/check-in"' in answer.text
+    template = (Path(ketaclinic.web.__file__).parent / "templates/sessions/detail.html").read_text()
+    assert "negative_test" not in template and "'PO'" not in template and '/check-in"' not in template
     assert '<option value="none" selected>' in answer.text
     for raw in ("weight_kg:", "Input should", "mm[Hg]"):
         assert raw not in answer.text.split('id="page-error">')[1].split("</div>")[0]

@@ -63,17 +63,22 @@ from ketaclinic.monitoring.rules import (
     trigger_key,
 )
 from ketaclinic.monitoring.vocabulary import (
+    PREMEDICATION_ROUTES,
     RESCUE_MEDICATIONS,
+    RESCUE_ROUTES,
     AdverseEventKind,
     AdverseEventSeverity,
+    PregnancyCheck,
     RescueMedication,
     rescue_medication,
 )
 
 __all__ = [
     "ACTION_LABELS",
+    "PREMEDICATION_ROUTES",
     "REQUIRED_FOR_SIGNATURE",
     "RESCUE_MEDICATIONS",
+    "RESCUE_ROUTES",
     "AdverseEventKind",
     "AdverseEventSeverity",
     "Advice",
@@ -90,6 +95,7 @@ __all__ = [
     "Observation",
     "ObservationKind",
     "OverdueSlot",
+    "PregnancyCheck",
     "RescueMedication",
     "RuleKind",
     "SessionAction",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ketaclinic.dosing.bounds import MAX_WEIGHT_KG, MIN_WEIGHT_KG
 from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.monitoring import (
+    PregnancyCheck,
     SessionAction,
     transition,
 )
@@ -50,9 +51,6 @@ from ketaclinic.store.tables.patients import Patient
 from ketaclinic.store.tables.sessions import InfusionSession
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-
-
-PregnancyCheck = Literal["negative_test", "declared_not_pregnant", "not_applicable"]
 
 
 class PremedIn(BaseModel):

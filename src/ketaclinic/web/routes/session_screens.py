@@ -11,7 +11,14 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
-from ketaclinic.monitoring import RESCUE_MEDICATIONS, AdverseEventKind, AdverseEventSeverity
+from ketaclinic.monitoring import (
+    PREMEDICATION_ROUTES,
+    RESCUE_MEDICATIONS,
+    RESCUE_ROUTES,
+    AdverseEventKind,
+    AdverseEventSeverity,
+    PregnancyCheck,
+)
 from ketaclinic.monitoring.observations import observation_kinds
 from ketaclinic.reports.chart import session_charts
 from ketaclinic.services.permissions import Permission
@@ -49,6 +56,9 @@ def _chart_values(chart: session_chart.SessionChart, **extra: Any) -> dict[str, 
         ae_kinds=[k.value for k in AdverseEventKind],
         ae_severities=[s.value for s in AdverseEventSeverity],
         rescue_meds=RESCUE_MEDICATIONS,
+        premedication_routes=PREMEDICATION_ROUTES,
+        rescue_routes=RESCUE_ROUTES,
+        pregnancy_checks=list(PregnancyCheck),
         open_alerts=[a for a in chart.alerts if a.state == "open"],
         events_in_order=sorted(
             [("ae", a.onset_at, a) for a in chart.adverse_events]
@@ -227,7 +237,7 @@ async def check_in_submit(
                 {
                     "medication": premed,
                     "dose": number(form.get("premed_dose"), "premed_dose"),
-                    "route": str(form.get("premed_route") or "PO"),
+                    "route": str(form.get("premed_route") or PREMEDICATION_ROUTES[0]),
                 }
             ]
         values["pregnancy_check"] = blank(form.get("pregnancy_check"))
@@ -368,7 +378,7 @@ async def medication_submit(
                 "purpose": form.get("purpose") or "rescue",
                 "medication": form.get("medication") or "",
                 "dose": number(form.get("dose"), "dose"),
-                "route": form.get("route") or "IV",
+                "route": form.get("route") or RESCUE_ROUTES[0],
                 "reason": text(form, "reason"),
                 "note": text(form, "note"),
             }
