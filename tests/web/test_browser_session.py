@@ -59,7 +59,13 @@ def test_nurse_and_physician_walk_a_safe_infusion_day(  # type: ignore[no-untype
     nurse.click("button:has-text('Check against library and plan')")
     nurse.wait_for_selector(".rate-verdict:has-text('SOFT')")
     nurse.fill("input[name=limit_reason]", "physician order: severe pain")
-    nurse.fill("input[name=deviation_reason]", "titrated up at the bedside")
+    nurse.fill("input[name=deviation_reason]", "   ")  # only spaces: refused, and the box comes back
+    nurse.click("button:has-text('Confirm start')")
+    nurse.wait_for_selector("#page-error:has-text('Plan deviation reason')")
+    assert nurse.input_value("#rate-confirm input[name=limit_reason]") == "physician order: severe pain"
+    assert nurse.locator(".big-state").inner_text().strip() == "checked in"
+    _shot(nurse, "session-1-rate-confirm-refused-keeps-reasons")
+    nurse.fill("#rate-confirm input[name=deviation_reason]", "titrated up at the bedside")
     nurse.click("button:has-text('Confirm start')")
     nurse.wait_for_selector(".big-state:has-text('running')")
     assert nurse.locator("#countdown").inner_text().startswith("in ")
