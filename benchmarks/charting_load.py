@@ -44,7 +44,7 @@ from ketaclinic.services.patients import registry
 from ketaclinic.services.permissions import SYSTEM
 from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.services.sessions.booking import SessionCreate, create_session
-from ketaclinic.services.sessions.charting import RateIn
+from ketaclinic.services.sessions.infusion_rates import RateIn
 from ketaclinic.services.sessions.lifecycle import CheckInIn, check_in, start
 from ketaclinic.store.audit import audit_chain_key, count_events
 from ketaclinic.store.db import Database, make_engine

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ketaclinic.dosing import get_protocol, load_protocols
+from ketaclinic.dosing.choices import apply_choices
 from ketaclinic.errors import DataFileError, NotFoundError
 
 SHIPPED = {
@@ -127,3 +128,26 @@ def test_every_protocol_number_is_listed_with_its_status() -> None:
         if protocol.titrated:
             assert any(".titration." in path for path in paths)
         assert sum(len(v) for v in protocol.status_by_field().values()) == len(paths)
+
+
+def test_two_blocks_offering_one_choice_are_refused_naming_both(tmp_path: Path) -> None:
+    ranged = 'rate_mg_kg_h = {{ value = 0.5, min = 0.3, max = 0.6, source = "SOP", status = "local-policy" }}'
+    two_blocks = (
+        GOOD.replace('sessions = "all"', 'sessions = "1"').replace(
+            'rate_mg_kg_h = {{ value = 0.5, source = "SOP", status = "local-policy" }}', ranged
+        )
+        + '\n[[dosing]]\nsessions = "2-"\n'
+        + ranged.replace("0.5, min = 0.3, max = 0.6", "0.8, min = 0.6, max = 1.0")
+    )
+    two_blocks += '\nduration_min = {{ value = 120, source = "SOP", status = "local-policy" }}\n'
+    path = tmp_path / "two.toml"
+    path.write_text(two_blocks.format(id="two"), encoding="utf-8")
+    with pytest.raises(DataFileError) as err:
+        load_protocols(tmp_path)
+    assert str(path) in str(err.value)
+    assert "dosing[1].rate_mg_kg_h" in str(err.value) and "like dosing[0].rate_mg_kg_h" in str(err.value)
+    # One block ranged and the other fixed is a clear choice: it loads, and the choice sets that block only.
+    path.write_text(two_blocks.replace("0.8, min = 0.6, max = 1.0", "0.8").format(id="two"), encoding="utf-8")
+    protocol = load_protocols(tmp_path)["two"]
+    chosen, _checks = apply_choices(protocol, {"rate_mg_kg_h": 0.4})
+    assert [b.rate_mg_kg_h.value for b in chosen.dosing if b.rate_mg_kg_h] == [0.4, 0.8]

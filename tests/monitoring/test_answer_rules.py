@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from ketaclinic.data import Status
 from ketaclinic.errors import DataFileError
 from ketaclinic.monitoring import AlertGroup, Severity
+from ketaclinic.monitoring.alert_rules import Advice, merge_rule_overrides, shipped_alert_rules
 from ketaclinic.monitoring.answer_rules import answer_findings
-from ketaclinic.monitoring.rules import Advice, merge_rule_overrides, shipped_alert_rules
 
 
 def test_the_self_harm_rule_is_shipped_with_its_publication() -> None:

@@ -24,7 +24,8 @@ from ketaclinic.monitoring import (
     overdue_findings,
     trigger_key,
 )
-from ketaclinic.monitoring.rules import merge_rule_overrides, rise_threshold, shipped_alert_rules
+from ketaclinic.monitoring.alert_rules import merge_rule_overrides, shipped_alert_rules
+from ketaclinic.monitoring.rules import rise_threshold, weight_discrepancy_findings
 
 RULES = shipped_alert_rules()
 THRESHOLD_RULES = [r for r in RULES if r.kind is RuleKind.THRESHOLD]
@@ -244,3 +245,44 @@ def test_the_same_reading_evaluated_twice_gives_the_same_trigger_keys(obs: Obser
     second = [f.trigger_key for f in evaluate_observation(obs, None, RULES)]
     assert first == second
     assert len(set(first)) == len(first)
+
+
+def test_the_check_in_weight_alert_is_a_rule_a_clinic_can_change() -> None:
+    (shipped,) = [r for r in RULES if r.kind is RuleKind.WEIGHT_DISCREPANCY]
+    assert (shipped.group.value, shipped.status, shipped.severity) == (
+        "weight",
+        Status.LOCAL_POLICY,
+        "warning",
+    )
+    found = weight_discrepancy_findings(
+        64.0,
+        72.5,
+        described="64 kg is 12% below the plan's 72.5 kg",
+        reason="lost weight",
+        limit_source="10 %",
+    )
+    assert [(f.rule_key, f.trigger_key, f.value, f.threshold) for f in found] == [
+        ("weight_discrepancy", "weight_discrepancy", 64.0, 72.5)
+    ]
+    assert (
+        found[0].message.startswith("Check-in weight: 64 kg is 12% below")
+        and "lost weight" in found[0].message
+    )
+    assert found[0].source == f"{shipped.source}; limit: 10 %"
+    stricter = merge_rule_overrides(RULES, [{"key": "weight_discrepancy", "severity": "critical"}], "clinic")
+    (critical,) = weight_discrepancy_findings(
+        64.0, 72.5, described="x", reason="y", limit_source="z", rules=stricter
+    )
+    assert critical.severity is Severity.CRITICAL and critical.status is Status.LOCAL_POLICY
+    off = merge_rule_overrides(RULES, [{"key": "weight_discrepancy", "enabled": False}], "clinic")
+    assert (
+        weight_discrepancy_findings(64.0, 72.5, described="x", reason="y", limit_source="z", rules=off) == []
+    )
+
+
+def test_notify_physician_defaults_to_the_advice_and_critical_is_clinic_wide_only_by_severity() -> None:
+    for rule in RULES:
+        if rule.key not in ("session_total_soft", "weight_discrepancy"):  # set in the file
+            assert rule.notify_physician == (rule.advice is Advice.STOP_AND_CALL), rule.key
+    (pause_critical,) = [r for r in RULES if r.key == "sbp_critical"]
+    assert pause_critical.severity is Severity.CRITICAL and not pause_critical.notify_physician

@@ -11,13 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ketaclinic.errors import ConflictError
+from ketaclinic.monitoring.alert_rules import shipped_alert_rules
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions import booking
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.services.sessions.chart import view_session
-from ketaclinic.services.sessions.charting import RateIn
 from ketaclinic.services.sessions.checkin_weight import WEIGHT_DISCREPANCY
 from ketaclinic.services.sessions.events import AdverseEventIn, chart_adverse_event
+from ketaclinic.services.sessions.infusion_rates import RateIn
 from ketaclinic.store.audit import count_events
 from ketaclinic.store.db import Database
 from tests.services.sessions_support import CHECK_IN, approved_plan
@@ -89,6 +90,11 @@ def test_a_reasoned_change_flags_the_chart_and_tells_the_physician(
         "open",
     )
     assert "Physician to review" in alert.message
+    # The alert is the shipped rule's, with its own source beside the weight limit's.
+    (rule,) = [r for r in shipped_alert_rules() if r.key == WEIGHT_DISCREPANCY]
+    assert (rule.group.value, rule.status.value, rule.notify_physician) == ("weight", "local-policy", True)
+    assert (alert.severity, alert.advice, alert.group) == (rule.severity, rule.advice, "weight")
+    assert alert.source == f"{rule.source}; limit: {flag['source']}" and alert.clinic_wide
     assert chart.prediction is None or chart.prediction.weight_kg == 64.0
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ketaclinic.errors import PermissionDeniedError
 from ketaclinic.monitoring import AlertAction
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions import alerts, charting
+from ketaclinic.services.sessions import alerts, infusion_rates
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.services.sessions.clinic_alerts import (
     check_clinic,
@@ -29,7 +29,7 @@ from tests.services.sessions_support import at_once, checked_in_session
 
 def _running(db: Database, staff: dict[str, Actor], mrn: str) -> int:
     sid = checked_in_session(db, staff, mrn=mrn)
-    sessions.start(db, staff["nurse"], sid, charting.RateIn(rate_mg_kg_h=0.35), config=None)
+    sessions.start(db, staff["nurse"], sid, infusion_rates.RateIn(rate_mg_kg_h=0.35), config=None)
     return sid
 
 
@@ -115,7 +115,9 @@ def test_the_periodic_check_raises_what_came_due_where_no_chart_is_open(
     sid = checked_in_session(db, staff, mrn="C-3")
     # Left running at 60 mg/h for 5 h 10 min, with nobody looking at its chart: past the hard 300 mg.
     start = utcnow() - timedelta(hours=5, minutes=10)
-    sessions.start(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=60, at=start, **REASONS), config=None)
+    sessions.start(
+        db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=60, at=start, **REASONS), config=None
+    )
     assert (
         check_clinic(db, config=None) == []
     )  # the dose alert is raised now: not yet due for re-notification

@@ -76,6 +76,10 @@ def test_a_large_override_is_a_soft_breach_needing_the_second_clinician(
     assert breach.reason == "lost 12 kg, weighed today"
     assert breach.status == "local-policy"
     assert breach.limit == pytest.approx(65.25)
+    # Its own plan-level check, not one of the series' checks.
+    [kept] = plan.plan["weight_override_checks"]
+    assert kept["quantity"] == "weight_kg" and kept["message"] == breach.message
+    assert all(c["quantity"] != "weight_kg" for c in plan.plan["series_checks"])
     approved = plans.approve_plan(db, staff["physician"], plan.id, config=None)
     assert approved.status == "awaiting_cosign"
     with pytest.raises(ConflictError):
@@ -94,7 +98,7 @@ def test_a_clinic_tightening_the_fraction_makes_the_draft_compute_differently(
         plans.approve_plan(db, staff["physician"], plan.id, config=tmp_path)
     assert changed.value.field == "plan"
     # The override breach is a plan-level check, so the series checks are the first to differ.
-    assert "series check count 1 -> 2" in changed.value.message
+    assert "weight override check count 0 -> 1" in changed.value.message
 
 
 def test_the_reason_field_is_bounded() -> None:

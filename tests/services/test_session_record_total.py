@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions import chart as session_chart
-from ketaclinic.services.sessions import charting
+from ketaclinic.services.sessions import infusion_rates
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
@@ -34,7 +34,7 @@ def test_given_is_the_charted_rate_over_the_minutes_it_ran(
     db: Database, staff: dict[str, Actor], ran_min: float, pump_ml_h: float
 ) -> None:
     sid = checked_in_session(db, staff, mrn=f"T-{next(_patients)}")
-    rate = charting.RateIn(
+    rate = infusion_rates.RateIn(
         pump_ml_h=round(pump_ml_h, 1),
         deviation_reason="titrated to comfort",
         at=utcnow() - timedelta(minutes=ran_min),

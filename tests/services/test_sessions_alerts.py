@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 from itertools import count
@@ -16,12 +17,13 @@ from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.monitoring import AlertAction, evaluate_observation
 from ketaclinic.monitoring.escalation import SEVERITY_RANK
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions import alert_raising, alerts, charting
+from ketaclinic.services.sessions import alert_raising, alerts, charting, infusion_rates
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.services.sessions.chart import poll_alerts, view_session
 from ketaclinic.services.sessions.flowsheet import chart_observation
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
+from ketaclinic.store.tables.audit import AuditEvent
 from ketaclinic.store.tables.sessions import SessionAlert, SessionAlertFinding, SessionObservation
 from tests.services.sessions_support import at_once, checked_in_session
 
@@ -35,7 +37,7 @@ _mrns = count(1)
 def _running(db: Database, staff: dict[str, Actor], minutes_ago: float = 0.0) -> int:
     sid = checked_in_session(db, staff, mrn=f"A-{next(_mrns)}")
     at = utcnow() - timedelta(minutes=minutes_ago)
-    sessions.start(db, staff["nurse"], sid, charting.RateIn(rate_mg_kg_h=0.35, at=at), config=None)
+    sessions.start(db, staff["nurse"], sid, infusion_rates.RateIn(rate_mg_kg_h=0.35, at=at), config=None)
     return sid
 
 
@@ -93,6 +95,7 @@ def test_impossible_refused_and_a_reading_evaluated_again_records_nothing(
         reading = charting.observation_of(row, charting.observation_rows(session, sid)[-1])
         again = alert_raising.insert_findings(
             session,
+            staff["nurse"],
             sid,
             evaluate_observation(reading, charting.baseline_of(session, row)),
             observation_id=stored.id,
@@ -115,6 +118,19 @@ def test_a_worse_reading_escalates_the_open_alert_in_place(db: Database, staff: 
     (still,) = poll_alerts(db, staff["nurse"], sid, config=None)
     assert still.severity == "critical" and still.value == 190  # a milder reading never lowers it
     assert len({f.observation_id for f in still.findings}) == 3 and len(still.findings) == 7
+    # The one change of severity is on the alert's own audit trail, by the nurse who charted it.
+    with db.read() as session:
+        events = session.execute(
+            select(AuditEvent)
+            .where(AuditEvent.entity == "session_alert", AuditEvent.entity_id == str(warning.id))
+            .order_by(AuditEvent.seq)
+        ).scalars()
+        escalations = [e for e in events if e.action == "escalate"]
+    assert [(e.actor, e.actor_role) for e in escalations] == [("nurse", "nurse")]
+    changes = json.loads(escalations[0].changes_json)
+    assert changes["severity"] == {"old": "warning", "new": "critical"}
+    assert changes["rule_key"]["new"] == escalated.rule_key
+    assert escalations[0].reason.startswith(f"{escalated.rule_key}: Systolic BP 190 mmHg")
 
 
 def test_two_nurses_charting_at_once_lose_and_duplicate_nothing(

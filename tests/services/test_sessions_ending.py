@@ -17,9 +17,10 @@ from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.services.sessions import booking, signing
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.services.sessions.chart import view_session
-from ketaclinic.services.sessions.charting import RateIn, session_row
+from ketaclinic.services.sessions.charting import session_row
 from ketaclinic.services.sessions.ending import discharge_verdict
 from ketaclinic.services.sessions.flowsheet import chart_observation
+from ketaclinic.services.sessions.infusion_rates import RateIn
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from ketaclinic.dosing import HardLimitError
 from ketaclinic.errors import ConflictError, InputError, PermissionDeniedError
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions import booking, charting, signing
+from ketaclinic.services.sessions import booking, infusion_rates, signing
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.services.sessions.chart import view_session
 from ketaclinic.services.sessions.events import (
@@ -26,7 +26,7 @@ from ketaclinic.store.tables.sessions import RateSegment
 from tests import factories
 from tests.services.sessions_support import CHECK_IN, approved_plan, checked_in_session, clinic_ending_policy
 
-RateIn = charting.RateIn
+RateIn = infusion_rates.RateIn
 NORMAL = {"sbp": 126, "dbp": 78, "hr": 74, "spo2": 98, "rr": 14, "rass": 0, "nrs": 4}
 
 
@@ -113,7 +113,7 @@ def test_rates_are_converted_checked_and_compared_with_the_plan(
     assert first.weight_kg == 70 and not first.deviation and first.verdict == "ok"
     # 80 mg/h is only a soft rate, but run to the planned end it would pass the session's hard total.
     with pytest.raises(HardLimitError) as over_total:
-        charting.change_rate(
+        infusion_rates.change_rate(
             db,
             nurse,
             sid,
@@ -125,18 +125,18 @@ def test_rates_are_converted_checked_and_compared_with_the_plan(
         "projected session total" in over_total.value.message and "hard max 300" in over_total.value.message
     )
     with pytest.raises(InputError) as soft:
-        charting.change_rate(
+        infusion_rates.change_rate(
             db, nurse, sid, RateIn(pump_ml_h=72, deviation_reason="breakthrough pain"), config=None
         )
     assert soft.value.field == "limit_reason"
     with pytest.raises(InputError) as dev:
-        charting.change_rate(db, nurse, sid, RateIn(pump_ml_h=30), config=None)
+        infusion_rates.change_rate(db, nurse, sid, RateIn(pump_ml_h=30), config=None)
     assert dev.value.field == "deviation_reason"
-    preview = charting.check_rate_change(db, nurse, sid, RateIn(pump_ml_h=72), config=None)
+    preview = infusion_rates.check_rate_change(db, nurse, sid, RateIn(pump_ml_h=72), config=None)
     assert preview.check["verdict"] == "soft" and preview.needs_limit_reason and preview.deviation
     assert preview.session_total is not None and preview.session_total["verdict"] == "soft"
     events_before = _audit_count(db)
-    seg = charting.change_rate(
+    seg = infusion_rates.change_rate(
         db,
         nurse,
         sid,
@@ -228,7 +228,7 @@ def test_whole_session_to_signature_then_only_addenda(
     with pytest.raises(ConflictError):
         chart_observation(db, nurse, sid, NORMAL, config=None)
     with pytest.raises(ConflictError):
-        charting.change_rate(db, nurse, sid, RateIn(pump_ml_h=10), config=None)
+        infusion_rates.change_rate(db, nurse, sid, RateIn(pump_ml_h=10), config=None)
     signing.add_addendum(db, nurse, sid, signing.AddendumIn(text="Patient called: well at home."))
     assert view_session(db, nurse, sid, config=None).addenda[0]["text"].startswith("Patient called")
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ketaclinic.dosing import HardLimitError
 from ketaclinic.errors import InputError
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions import charting
+from ketaclinic.services.sessions import charting, infusion_rates
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.services.sessions.events import MedicationIn, chart_medication
 from ketaclinic.store.base import utcnow
@@ -32,7 +32,7 @@ def _started_two_hours_ago(db: Database, staff: dict[str, Actor]) -> int:
         db,
         staff["nurse"],
         sid,
-        charting.RateIn(pump_ml_h=24.5, at=utcnow() - timedelta(hours=2)),
+        infusion_rates.RateIn(pump_ml_h=24.5, at=utcnow() - timedelta(hours=2)),
         config=None,
     )
     return sid
@@ -50,24 +50,28 @@ def test_what_was_given_counts_toward_the_projected_total(db: Database, staff: d
         assert charting.given_mg(session, row, utcnow()) == pytest.approx(49.0, abs=0.1)
     # 130 mg/h for the last 2 h is 260 mg, within the hard 300 mg; with the 49 mg given it is 309 mg.
     with pytest.raises(HardLimitError) as refused:
-        charting.change_rate(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=130, **REASONS), config=None)
+        infusion_rates.change_rate(
+            db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=130, **REASONS), config=None
+        )
     assert refused.value.field == "pump_ml_h" and "projected session total" in refused.value.message
     assert _segments(db, sid) == 1  # nothing stored
-    preview = charting.check_rate_change(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=120), config=None)
+    preview = infusion_rates.check_rate_change(
+        db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=120), config=None
+    )
     assert preview.session_total is not None
     assert preview.session_total["value"] == pytest.approx(289.0, abs=0.2)
     assert preview.session_total["verdict"] == "soft" and preview.needs_limit_reason
     with pytest.raises(InputError) as soft:
-        charting.change_rate(
+        infusion_rates.change_rate(
             db,
             staff["nurse"],
             sid,
-            charting.RateIn(pump_ml_h=120, deviation_reason="breakthrough pain"),
+            infusion_rates.RateIn(pump_ml_h=120, deviation_reason="breakthrough pain"),
             config=None,
         )
     assert soft.value.field == "limit_reason"
-    seg = charting.change_rate(
-        db, staff["nurse"], sid, charting.RateIn(pump_ml_h=120, **REASONS), config=None
+    seg = infusion_rates.change_rate(
+        db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=120, **REASONS), config=None
     )
     assert seg.verdict == "soft" and seg.limit_reason == "physician order"
 
@@ -76,7 +80,9 @@ def test_a_bolus_within_its_own_limits_is_refused_when_it_takes_the_total_past_h
     db: Database, staff: dict[str, Actor]
 ) -> None:
     sid = _started_two_hours_ago(db, staff)
-    charting.change_rate(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=120, **REASONS), config=None)
+    infusion_rates.change_rate(
+        db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=120, **REASONS), config=None
+    )
     bolus = {"purpose": "ketamine_bolus", "medication": "ketamine", "dose": 20, "unit": "mg"}
     with pytest.raises(HardLimitError) as refused:
         chart_medication(db, staff["nurse"], sid, MedicationIn.model_validate(bolus), config=None)
@@ -84,14 +90,18 @@ def test_a_bolus_within_its_own_limits_is_refused_when_it_takes_the_total_past_h
     with db.read() as session:
         assert session.execute(select(SessionMedication.id)).first() is None
     # Back at the plan's rate the same bolus fits: 49 + 20 + 24.5 mg/h x 2 h = 118 mg.
-    charting.change_rate(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=24.5, **REASONS), config=None)
+    infusion_rates.change_rate(
+        db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=24.5, **REASONS), config=None
+    )
     given = chart_medication(db, staff["nurse"], sid, MedicationIn.model_validate(bolus), config=None)
     assert given.check["verdict"] == "ok"
 
 
 def test_pausing_and_stopping_never_wait_on_the_total(db: Database, staff: dict[str, Actor]) -> None:
     sid = _started_two_hours_ago(db, staff)
-    charting.change_rate(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=120, **REASONS), config=None)
+    infusion_rates.change_rate(
+        db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=120, **REASONS), config=None
+    )
     assert sessions.pause(db, staff["nurse"], sid, config=None) == "paused"
     # Resuming at the same rate re-checks the total: 49 mg + 120 mg/h over what is left stays soft.
     assert sessions.resume(db, staff["nurse"], sid, sessions.ResumeIn(), config=None) == "running"
@@ -107,11 +117,13 @@ def test_resume_reasons_without_a_rate_replace_the_earlier_ones_and_zero_is_refu
     from pydantic import ValidationError
 
     sid = _started_two_hours_ago(db, staff)
-    charting.change_rate(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=72, **REASONS), config=None)
+    infusion_rates.change_rate(
+        db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=72, **REASONS), config=None
+    )
     sessions.pause(db, staff["nurse"], sid, config=None)
     with pytest.raises(InputError) as zero:
         sessions.resume(
-            db, staff["nurse"], sid, sessions.ResumeIn(rate=charting.RateIn(pump_ml_h=0)), config=None
+            db, staff["nurse"], sid, sessions.ResumeIn(rate=infusion_rates.RateIn(pump_ml_h=0)), config=None
         )
     assert zero.value.field == "rate"
     with pytest.raises(ValidationError):
@@ -170,15 +182,15 @@ def test_a_pause_does_not_use_up_the_planned_time(db: Database, staff: dict[str,
     sid = checked_in_session(db, staff)
     nurse = staff["nurse"]
     sessions.start(
-        db, nurse, sid, charting.RateIn(pump_ml_h=24.5, at=utcnow() - timedelta(hours=3)), config=None
+        db, nurse, sid, infusion_rates.RateIn(pump_ml_h=24.5, at=utcnow() - timedelta(hours=3)), config=None
     )
     sessions.pause(db, nurse, sid, at=utcnow() - timedelta(hours=2), config=None)
     # Ran 60 of the planned 240 min (24.5 mg): 180 min are still to run, whatever the clock says.
-    fast = sessions.ResumeIn(rate=charting.RateIn(pump_ml_h=100, **REASONS))
+    fast = sessions.ResumeIn(rate=infusion_rates.RateIn(pump_ml_h=100, **REASONS))
     with pytest.raises(HardLimitError, match="projected session total"):
         sessions.resume(db, nurse, sid, fast, config=None)  # 24.5 + 100 x 3 = 324.5 mg
     assert sessions.resume(
-        db, nurse, sid, sessions.ResumeIn(rate=charting.RateIn(pump_ml_h=60, **REASONS)), config=None
+        db, nurse, sid, sessions.ResumeIn(rate=infusion_rates.RateIn(pump_ml_h=60, **REASONS)), config=None
     )
 
 
@@ -192,20 +204,24 @@ def test_past_the_planned_end_a_rise_is_still_checked_and_a_reduction_never_refu
         db,
         nurse,
         sid,
-        charting.RateIn(pump_ml_h=60, at=utcnow() - timedelta(hours=5), **REASONS),
+        infusion_rates.RateIn(pump_ml_h=60, at=utcnow() - timedelta(hours=5), **REASONS),
         config=None,
     )
     with pytest.raises(HardLimitError, match="projected session total"):
-        charting.change_rate(db, nurse, sid, charting.RateIn(pump_ml_h=70, **REASONS), config=None)
-    lower = charting.change_rate(db, nurse, sid, charting.RateIn(pump_ml_h=10, **REASONS), config=None)
+        infusion_rates.change_rate(
+            db, nurse, sid, infusion_rates.RateIn(pump_ml_h=70, **REASONS), config=None
+        )
+    lower = infusion_rates.change_rate(
+        db, nurse, sid, infusion_rates.RateIn(pump_ml_h=10, **REASONS), config=None
+    )
     assert lower.pump_ml_h == 10 and "checks" in lower.check
 
 
 def test_given_so_far_clips_every_segment(db: Database, staff: dict[str, Actor]) -> None:
     sid = _started_two_hours_ago(db, staff)
     at = utcnow() - timedelta(minutes=60)
-    charting.change_rate(
-        db, staff["nurse"], sid, charting.RateIn(pump_ml_h=30, at=at, **REASONS), config=None
+    infusion_rates.change_rate(
+        db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=30, at=at, **REASONS), config=None
     )
     with db.read() as session:
         row = charting.session_row(session, sid)
@@ -222,16 +238,16 @@ def test_every_soft_breach_is_named_stored_and_audited(db: Database, staff: dict
     sid = _started_two_hours_ago(db, staff)
     # 110 mg/h: a soft rate (above 1 mg/kg/h) and a soft total (49 + 220 = 269 mg).
     with pytest.raises(InputError) as asked:
-        charting.change_rate(
+        infusion_rates.change_rate(
             db,
             staff["nurse"],
             sid,
-            charting.RateIn(pump_ml_h=110, deviation_reason="breakthrough pain"),
+            infusion_rates.RateIn(pump_ml_h=110, deviation_reason="breakthrough pain"),
             config=None,
         )
     assert "rate_mg_kg_h" in asked.value.message and "projected session total" in asked.value.message
-    seg = charting.change_rate(
-        db, staff["nurse"], sid, charting.RateIn(pump_ml_h=110, **REASONS), config=None
+    seg = infusion_rates.change_rate(
+        db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=110, **REASONS), config=None
     )
     assert sorted(c["quantity"] for c in seg.check["checks"] if c["verdict"] == "soft") == [
         "rate_mg_kg_h",
@@ -256,7 +272,7 @@ def test_a_carried_reason_covers_only_the_breach_it_was_given_for(
     sid = _started_two_hours_ago(db, staff)
     nurse = staff["nurse"]
     # 72 mg/h: a soft rate only (49 + 72 x 2 = 193 mg is under the soft 200 mg total).
-    charting.change_rate(db, nurse, sid, charting.RateIn(pump_ml_h=72, **REASONS), config=None)
+    infusion_rates.change_rate(db, nurse, sid, infusion_rates.RateIn(pump_ml_h=72, **REASONS), config=None)
     sessions.pause(db, nurse, sid, config=None)
     chart_medication(db, nurse, sid, _bolus(24), config=None)
     # Resuming at 72 mg/h now also takes the total past 200 mg: the rate's reason does not cover that.
@@ -275,7 +291,9 @@ def test_the_total_given_past_a_maximum_raises_its_alert_once(db: Database, staf
     sid = checked_in_session(db, staff)
     # Left running at 60 mg/h for 5 h 10 min: 310 mg, past the soft 200 mg and the hard 300 mg.
     at = utcnow() - timedelta(hours=5, minutes=10)
-    sessions.start(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=60, at=at, **REASONS), config=None)
+    sessions.start(
+        db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=60, at=at, **REASONS), config=None
+    )
     polled = poll_alerts(db, staff["nurse"], sid, config=None)
     (hard,) = [a for a in polled if a.group == "dose"]  # one alert, at the worst of its two findings
     assert sorted(f.rule_key for f in hard.findings) == ["session_total_hard", "session_total_soft"]

@@ -8,8 +8,8 @@ import pytest
 
 from ketaclinic.services.audit_records import check_records
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions.charting import RateIn
 from ketaclinic.services.sessions.flowsheet import chart_observation
+from ketaclinic.services.sessions.infusion_rates import RateIn
 from ketaclinic.services.sessions.lifecycle import start
 from ketaclinic.store.db import Database
 from tests.audit_support import behind_the_apps_back

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page
 
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions import charting
+from ketaclinic.services.sessions import infusion_rates
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.services.sessions.booking import SessionCreate, create_session
 from ketaclinic.services.sessions.lifecycle import CheckInIn
@@ -39,7 +39,7 @@ def _running(db: Database, staff: dict[str, Actor]) -> int:
         CheckInIn.model_validate(CHECK_IN | {"at": start - timedelta(minutes=5)}),
         config=None,
     )
-    sessions.start(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=24.5, at=start), config=None)
+    sessions.start(db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=24.5, at=start), config=None)
     return sid
 
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions import charting, flowsheet
+from ketaclinic.services.sessions import charting, flowsheet, infusion_rates
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.services.sessions.booking import SessionCreate, create_session
 from ketaclinic.services.sessions.lifecycle import CheckInIn
@@ -31,7 +31,7 @@ def _running(db: Database, staff: dict[str, Actor], mrn: str, minutes_ago: float
     sessions.check_in(
         db, staff["nurse"], sid, CheckInIn.model_validate(CHECK_IN | {"at": start}), config=None
     )
-    sessions.start(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=24.5, at=start), config=None)
+    sessions.start(db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=24.5, at=start), config=None)
     return sid
 
 
@@ -84,6 +84,13 @@ def test_nurse_ending_early_gives_a_reason_and_waits_for_the_recovery(  # type: 
     page.wait_for_selector("#page-error:has-text('discharge criteria not met')")
     error = page.locator("#page-error").inner_text()
     assert "At least 30 min observed" in error and "full set of vitals" in error
+    # The refusal keeps the ticks, and the checklist judges them: only the wait and the readings are unmet.
+    checklist = page.locator("#discharge ul.checklist").inner_text()
+    assert "✔ Walks steadily without help yes" in checklist and "not answered" not in checklist
+    assert page.is_checked("input[name=q_escort_present]")
+    # In recovery the checklist leads the screen, above the flowsheet.
+    assert page.locator("#discharge").bounding_box()["y"] < page.locator("#flowsheet").bounding_box()["y"]
+    screenshot(page, "ending-discharge-refused-keeps-ticks")
     _chart_reading(page, NORMAL)
     page.locator("#discharge").scroll_into_view_if_needed()
     screenshot(page, "ending-discharge-countdown")
@@ -119,5 +126,6 @@ def test_physician_sees_the_decrement_and_no_early_prompt_at_the_planned_end(  #
     page.wait_for_selector(".big-state:has-text('recovery')")
     assert "ended early" not in page.locator("dl.facts").inner_text()
     page.wait_for_selector("#decrement:has-text('min after the end')")
+    assert page.locator("#discharge").bounding_box()["y"] < page.locator("#flowsheet").bounding_box()["y"]
     page.locator("#discharge").scroll_into_view_if_needed()
     screenshot(page, "ending-physician-recovery")

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions import charting, flowsheet
+from ketaclinic.services.sessions import charting, flowsheet, infusion_rates
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.services.sessions.booking import SessionCreate, create_session
 from ketaclinic.services.sessions.lifecycle import CheckInIn
@@ -59,7 +59,13 @@ def test_nurse_and_physician_walk_a_safe_infusion_day(  # type: ignore[no-untype
     nurse.click("button:has-text('Check against library and plan')")
     nurse.wait_for_selector(".rate-verdict:has-text('SOFT')")
     nurse.fill("input[name=limit_reason]", "physician order: severe pain")
-    nurse.fill("input[name=deviation_reason]", "titrated up at the bedside")
+    nurse.fill("input[name=deviation_reason]", "   ")  # only spaces: refused, and the box comes back
+    nurse.click("button:has-text('Confirm start')")
+    nurse.wait_for_selector("#page-error:has-text('Plan deviation reason')")
+    assert nurse.input_value("#rate-confirm input[name=limit_reason]") == "physician order: severe pain"
+    assert nurse.locator(".big-state").inner_text().strip() == "checked in"
+    _shot(nurse, "session-1-rate-confirm-refused-keeps-reasons")
+    nurse.fill("#rate-confirm input[name=deviation_reason]", "titrated up at the bedside")
     nurse.click("button:has-text('Confirm start')")
     nurse.wait_for_selector(".big-state:has-text('running')")
     assert nurse.locator("#countdown").inner_text().startswith("in ")
@@ -183,7 +189,7 @@ def _running(db: Database, staff: dict[str, Actor], mrn: str, minutes_ago: float
     start = utcnow() - timedelta(minutes=minutes_ago)
     check_in = CheckInIn.model_validate(CHECK_IN | {"at": start - timedelta(minutes=5)})
     sessions.check_in(db, staff["nurse"], sid, check_in, config=None)
-    sessions.start(db, staff["nurse"], sid, charting.RateIn(pump_ml_h=24.5, at=start), config=None)
+    sessions.start(db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=24.5, at=start), config=None)
     return sid
 
 

@@ -153,6 +153,7 @@ def test_screens(
     form = doctor.get(f"/patients/{pid}/screening/new")
     assert form.status_code == 200
     assert 'value="80' in form.text and "carbamazepine" in form.text  # pre-filled from the registry
+    assert "Systolic (mmHg)" in form.text and "mm[Hg]" not in form.text  # UCUM stays a code, not a label
     fields: dict[str, Any] = {
         "csrf_token": doctor.csrf,
         "intake_version": "1",
@@ -182,6 +183,7 @@ def test_screens(
     page = doctor.get(made.headers["location"])
     assert "Eligible with precautions" in page.text and "Sign screening" in page.text
     assert "Cohen" in page.text  # every reason shows its source
+    assert "120/80 mmHg" in page.text and "mm[Hg]" not in page.text
     sid = int(made.headers["location"].rsplit("/", 1)[1])
     signed = doctor.post(f"/screenings/{sid}/sign", data={"csrf_token": doctor.csrf})
     assert signed.status_code == 303

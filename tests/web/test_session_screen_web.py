@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+import ketaclinic.web
+from ketaclinic.monitoring import PregnancyCheck
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
@@ -106,6 +109,14 @@ def test_a_refused_check_in_keeps_what_was_typed_and_names_the_field_in_clinical
     for name, value in (("weight_kg", "0.5"), ("sbp", "131"), ("dbp", "82"), ("nrs", "6")):
         assert re.search(rf'name="{name}"[^>]*value="{value}"', answer.text), name
     assert '<option value="negative_test" selected>' in answer.text
+    # The answers are the vocabulary's and the form posts to the route's own path.
+    offered = re.findall(
+        r'<option value="(\w+)"[^>]*>([^<]+)</option>', answer.text.split('name="pregnancy_check"')[1]
+    )
+    assert offered[: len(PregnancyCheck)] == [(p.value, p.label) for p in PregnancyCheck]
+    assert f'action="/sessions/{sid}/check-in"' in answer.text
+    template = (Path(ketaclinic.web.__file__).parent / "templates/sessions/detail.html").read_text()
+    assert "negative_test" not in template and "'PO'" not in template and '/check-in"' not in template
     assert '<option value="none" selected>' in answer.text
     for raw in ("weight_kg:", "Input should", "mm[Hg]"):
         assert raw not in answer.text.split('id="page-error">')[1].split("</div>")[0]
@@ -161,3 +172,58 @@ def test_a_charted_reading_refreshes_the_ketamine_total_and_what_is_still_needed
     assert 'id="ketamine-total" hx-swap-oob="true"' in answer.text
     assert 'id="still-needed"' in answer.text
     assert "at least one observation during the infusion" not in answer.text
+
+
+def test_a_refused_rate_confirmation_comes_back_with_its_box_and_the_reasons_typed(
+    open_chart: OpenChart,
+) -> None:
+    _api, sid, nurse = open_chart(True)
+    typed = {"action": "rate", "unit": "ml_h", "rate": "72", "deviation_reason": "pain flare, per Dr Lee"}
+    answer = nurse.post(
+        f"/sessions/{sid}/rate", data=typed | {"limit_reason": "  ", "csrf_token": nurse.csrf}
+    )
+    assert answer.status_code == 422 and 'id="page-error"' in answer.text
+    box = answer.text.split('id="rate-confirm"')[1].split("</form>")[0]
+    assert 'name="rate" value="72"' in box and "SOFT" in answer.text.split('id="rate-check"')[1]
+    assert re.search(r'name="deviation_reason"[^>]*value="pain flare, per Dr Lee"', box)
+    assert re.search(r'name="limit_reason"[^>]*required[^>]*value="\s*"', box)  # the one still missing
+
+
+def test_a_refused_acknowledgement_keeps_the_note_and_the_action_picked(
+    open_chart: OpenChart,
+) -> None:
+    api, sid, nurse = open_chart(True)
+    assert api.post(f"/api/v1/sessions/{sid}/observations", json={"sbp": 165, "dbp": 80}).status_code == 201
+    (alert,) = api.get(f"/api/v1/sessions/{sid}/alerts").json()
+    typed = {"action": "reduce_rate", "note": "rate down to 20 mL/h, Dr Lee told"}
+    headers = HX | {"X-CSRF-Token": nurse.csrf}
+    first = nurse.post(f"/sessions/{sid}/alerts/{alert['id']}/ack", data=typed, headers=headers)
+    assert first.status_code == 200 and "Acknowledged by" in first.text
+    again = nurse.post(f"/sessions/{sid}/alerts/{alert['id']}/ack", data=typed, headers=headers)
+    assert 'role="alert"' in again.text  # already acknowledged: refused, the panel says why
+    # A refusal on an open alert keeps what was typed in its own form.
+    assert api.post(f"/api/v1/sessions/{sid}/observations", json={"spo2": 92}).status_code == 201
+    opened = [a for a in api.get(f"/api/v1/sessions/{sid}/alerts").json() if a["state"] == "open"]
+    bad = {"action": "no_such_action", "note": "probe moved, recheck"}
+    refused = nurse.post(f"/sessions/{sid}/alerts/{opened[0]['id']}/ack", data=bad, headers=headers)
+    assert 'role="alert"' in refused.text
+    form = refused.text.split(f'data-alert-id="{opened[0]["id"]}"')[1].split("</form>")[0]
+    assert 'name="note" placeholder="Note (optional)" aria-label="Note" value="probe moved, recheck"' in form
+
+
+def test_a_refused_discharge_judges_the_ticks_and_the_checklist_leads_the_recovery_screen(
+    open_chart: OpenChart,
+) -> None:
+    api, sid, nurse = open_chart(True)
+    assert api.post(f"/api/v1/sessions/{sid}/stop", json={"reason": "nausea"}).status_code == 200
+    page = nurse.get(f"/sessions/{sid}").text
+    assert page.index('id="discharge"') < page.index('id="flowsheet"')  # in recovery: near the top
+    ticked = {"q_able_to_walk": "1", "q_escort_present": "1", "csrf_token": nurse.csrf}
+    refused = nurse.post(f"/sessions/{sid}/discharge", data=ticked)
+    assert refused.status_code == 409 and "discharge criteria not met" in refused.text
+    checklist = refused.text.split('id="discharge"')[1].split("</ul>")[0]
+    assert re.search(r"✔ Walks steadily without help <span[^>]*>yes<", checklist)
+    assert "A responsible adult escort is present to take the patient home" in checklist
+    assert "not answered" not in checklist
+    assert re.search(r'name="q_able_to_walk"[^>]*checked', refused.text)
+    assert "not answered" in nurse.get(f"/sessions/{sid}").text  # nothing was stored

@@ -14,7 +14,7 @@ from typing import Any
 
 from ketaclinic.dosing.checks import LimitCheck, evaluate
 from ketaclinic.dosing.library import LimitSet, LimitValue
-from ketaclinic.dosing.protocols import DosingBlock, Param, Protocol
+from ketaclinic.dosing.protocols import CHOOSABLE_BLOCK_KEYS, DosingBlock, Param, Protocol
 from ketaclinic.errors import InputError
 
 CHOICE_UNITS: dict[str, str] = {
@@ -35,7 +35,6 @@ CHOICE_LABELS: dict[str, str] = {
     "rate_mg_h": "Rate",
     "rate_mg_kg_h": "Rate per kg",
 }
-_BLOCK_KEYS = ("dose_mg", "dose_mg_kg", "rate_mg_h", "rate_mg_kg_h", "duration_min")
 # Plausibility, not clinical limits (a choice outside the published range is already a soft breach
 # with its source): refuse only what cannot be a series (more than 30 sessions) or a session (longer
 # than the 7 days of the longest continuous protocols), i.e. a typo.
@@ -44,13 +43,14 @@ MAX_DURATION_MIN = 7 * 24 * 60
 
 
 def choosable(protocol: Protocol) -> dict[str, Param]:
-    """The protocol's numbers the physician chooses, by key (the first block's where blocks share one)."""
+    """The protocol's numbers the physician chooses, by key (at most one block offers each: see
+    protocols.parse_protocol)."""
     out: dict[str, Param] = {}
     for block in protocol.dosing:
-        for key in _BLOCK_KEYS:
+        for key in CHOOSABLE_BLOCK_KEYS:
             param = getattr(block, key)
             if param is not None and param.published_range is not None:
-                out.setdefault(key, param)
+                out[key] = param
     schedule = (("sessions", protocol.schedule.sessions), ("interval_days", protocol.schedule.interval_days))
     for key, param in schedule:
         if param.published_range is not None:
@@ -122,7 +122,7 @@ def apply_choices(
     def block_with_choices(block: DosingBlock) -> DosingBlock:
         changes: dict[str, Any] = {
             key: _chosen(param, values[key])
-            for key in _BLOCK_KEYS
+            for key in CHOOSABLE_BLOCK_KEYS
             if (param := getattr(block, key)) is not None and param.published_range is not None
         }
         return replace(block, **changes)

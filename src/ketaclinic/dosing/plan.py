@@ -186,11 +186,13 @@ class DosePlan:
     notes: str = ""
     choices: Mapping[str, float] = field(default_factory=dict)
     choice_checks: tuple[LimitCheck, ...] = ()
+    weight_override_checks: tuple[LimitCheck, ...] = ()  # a dosing weight typed over the recorded one
 
     @property
     def checks(self) -> tuple[LimitCheck, ...]:
-        """Every check of the plan: the physician's choices, sessions, then series."""
-        return self.choice_checks + tuple(c for s in self.sessions for c in s.checks) + self.series_checks
+        """Every check of the plan: the physician's choices, sessions, series, then the weight override."""
+        sessions = tuple(c for s in self.sessions for c in s.checks)
+        return self.choice_checks + sessions + self.series_checks + self.weight_override_checks
 
     @property
     def verdict(self) -> Verdict:
@@ -230,6 +232,7 @@ class DosePlan:
             "series_checks": [c.to_json_dict() for c in self.series_checks],
             "choices": dict(self.choices),
             "choice_checks": [c.to_json_dict() for c in self.choice_checks],
+            "weight_override_checks": [c.to_json_dict() for c in self.weight_override_checks],
             "verdict": self.verdict,
             "soft_breaches": [c.to_json_dict() for c in self.soft_breaches],
             "premedication": [
@@ -289,6 +292,9 @@ class DosePlan:
             notes=data["notes"],
             choices=dict(data.get("choices", {})),
             choice_checks=tuple(LimitCheck.from_json_dict(c) for c in data.get("choice_checks", [])),
+            weight_override_checks=tuple(
+                LimitCheck.from_json_dict(c) for c in data.get("weight_override_checks", [])
+            ),
         )
 
 

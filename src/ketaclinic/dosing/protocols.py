@@ -346,6 +346,29 @@ def _premedication(reader: _Reader, raw: object, index: int) -> Premedication:
     )
 
 
+# A block's numbers the physician may choose when they carry a published range (min and max).
+CHOOSABLE_BLOCK_KEYS = ("dose_mg", "dose_mg_kg", "rate_mg_h", "rate_mg_kg_h", "duration_min")
+
+
+def _one_block_per_choice(reader: _Reader, dosing: tuple[DosingBlock, ...]) -> None:
+    """A choice is one number per key: two blocks offering the same key would have to take it both (and
+    silently change a block whose published range differs) or leave one unchosen, so the file is refused."""
+    offered: dict[str, int] = {}
+    for index, block in enumerate(dosing):
+        for key in CHOOSABLE_BLOCK_KEYS:
+            param = getattr(block, key)
+            if param is None or param.published_range is None:
+                continue
+            if key in offered:
+                raise reader.fail(
+                    f"dosing[{index}].{key}",
+                    f"has a published range (min, max) like dosing[{offered[key]}].{key}; a physician's"
+                    " choice sets one number per key, so only one block may offer it (give the other a"
+                    " fixed value, or make them two protocols)",
+                )
+            offered[key] = index
+
+
 def parse_protocol(raw: Mapping[str, Any], where: str) -> Protocol:
     """Validate one parsed protocol file; errors name the file and the field."""
     reader = _Reader(where)
@@ -363,6 +386,7 @@ def parse_protocol(raw: Mapping[str, Any], where: str) -> Protocol:
     if not isinstance(blocks_raw, list) or not blocks_raw:
         raise reader.fail("dosing", "needs at least one [[dosing]] block")
     dosing = tuple(_block(reader, b, i) for i, b in enumerate(blocks_raw))
+    _one_block_per_choice(reader, dosing)
     premed_raw = raw.get("premedication", [])
     if not isinstance(premed_raw, list):
         raise reader.fail("premedication", "must be an array of tables [[premedication]]")

@@ -14,6 +14,7 @@ from ketaclinic.monitoring.alert_groups import (
     fields_of_group,
     group_of_field,
 )
+from ketaclinic.monitoring.alert_rules import Advice, AlertRule, RuleKind, Severity, load_alert_rules
 from ketaclinic.monitoring.cadence import (
     Cadence,
     OverdueSlot,
@@ -55,29 +56,29 @@ from ketaclinic.monitoring.observations import (
 )
 from ketaclinic.monitoring.replay import parse_segments, replay_session
 from ketaclinic.monitoring.rules import (
-    Advice,
     AlertFinding,
-    AlertRule,
-    RuleKind,
-    Severity,
     evaluate_observation,
-    load_alert_rules,
     overdue_findings,
     session_total_findings,
     trigger_key,
 )
 from ketaclinic.monitoring.vocabulary import (
+    PREMEDICATION_ROUTES,
     RESCUE_MEDICATIONS,
+    RESCUE_ROUTES,
     AdverseEventKind,
     AdverseEventSeverity,
+    PregnancyCheck,
     RescueMedication,
     rescue_medication,
 )
 
 __all__ = [
     "ACTION_LABELS",
+    "PREMEDICATION_ROUTES",
     "REQUIRED_FOR_SIGNATURE",
     "RESCUE_MEDICATIONS",
+    "RESCUE_ROUTES",
     "AdverseEventKind",
     "AdverseEventSeverity",
     "Advice",
@@ -94,6 +95,7 @@ __all__ = [
     "Observation",
     "ObservationKind",
     "OverdueSlot",
+    "PregnancyCheck",
     "RescueMedication",
     "RuleKind",
     "SessionAction",

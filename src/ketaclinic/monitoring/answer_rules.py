@@ -7,15 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from ketaclinic.monitoring.alert_rules import AlertRule, RuleKind, load_alert_rules, questionnaire_item_of
 from ketaclinic.monitoring.observations import compare
-from ketaclinic.monitoring.rules import (
-    AlertFinding,
-    AlertRule,
-    RuleKind,
-    load_alert_rules,
-    questionnaire_item_of,
-    render_message,
-)
+from ketaclinic.monitoring.rules import AlertFinding, render_message
 
 
 def answer_findings(

@@ -10,7 +10,7 @@ from pathlib import Path
 from ketaclinic.data import Status, load_toml, load_toml_path, parse_status
 from ketaclinic.errors import DataFileError
 from ketaclinic.monitoring.alert_groups import FOLLOWUP_ACTIONS, SESSION_ACTIONS, AlertAction
-from ketaclinic.monitoring.rules import Advice, Severity
+from ketaclinic.monitoring.alert_rules import Advice, Severity
 
 ESCALATION_FILE = "alert_escalation.toml"
 SEVERITY_RANK: dict[str, int] = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}

@@ -10,10 +10,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ketaclinic.errors import InputError
+from ketaclinic.monitoring.alert_rules import AlertRule, load_alert_rules
 from ketaclinic.monitoring.cadence import get_cadence, overdue, times_by_group
 from ketaclinic.monitoring.concentration import charted_prediction
 from ketaclinic.monitoring.observations import Observation, parse_observation
-from ketaclinic.monitoring.rules import AlertRule, evaluate_observation, load_alert_rules, overdue_findings
+from ketaclinic.monitoring.rules import evaluate_observation, overdue_findings
 from ketaclinic.pharmacology import Infusion, Regimen, simulate
 
 KNOWN_KEYS = frozenset(

@@ -1,4 +1,4 @@
-"""Adverse-event and rescue-medication vocabularies used when charting an event during a session.
+"""Vocabularies of the charting screen: adverse events, rescue medications, routes, the pregnancy check.
 
 No doses live here: only names and the unit a dose is charted in (UCUM).
 """
@@ -35,6 +35,24 @@ class AdverseEventSeverity(StrEnum):
     MILD = "mild"
     MODERATE = "moderate"
     SEVERE = "severe"
+
+
+class PregnancyCheck(StrEnum):
+    """How pregnancy was excluded at check-in (asked of every patient not recorded as male)."""
+
+    NEGATIVE_TEST = "negative_test"
+    DECLARED_NOT_PREGNANT = "declared_not_pregnant"
+    NOT_APPLICABLE = "not_applicable"
+
+    @property
+    def label(self) -> str:
+        """The answer as the nurse reads it."""
+        return self.value.replace("_", " ")
+
+
+# Routes offered when charting a dose: a premedication is usually oral, a rescue dose intravenous.
+PREMEDICATION_ROUTES: tuple[str, ...] = ("PO", "IV", "SL")
+RESCUE_ROUTES: tuple[str, ...] = ("IV", "PO", "SL", "IM", "inhaled")
 
 
 @dataclass(frozen=True, slots=True)

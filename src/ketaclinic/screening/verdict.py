@@ -129,8 +129,8 @@ def _bp_reason(intake: Intake, rules: ScreeningRules) -> Reason:
     return Reason(
         code=threshold.code,
         text=(
-            f"Blood pressure {bp.systolic}/{bp.diastolic} mm[Hg] at intake is over the clinic threshold "
-            f"{threshold.systolic_mmhg}/{threshold.diastolic_mmhg} mm[Hg]: not eligible until controlled."
+            f"Blood pressure {bp.systolic}/{bp.diastolic} mmHg at intake is over the clinic threshold "
+            f"{threshold.systolic_mmhg}/{threshold.diastolic_mmhg} mmHg: not eligible until controlled."
         ),
         source=threshold.source,
         grade=LOCAL_POLICY_GRADE,

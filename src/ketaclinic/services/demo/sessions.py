@@ -14,7 +14,6 @@ from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans.contract import planned_session
 from ketaclinic.services.sessions import alerts
 from ketaclinic.services.sessions.booking import SessionCreate, create_session
-from ketaclinic.services.sessions.charting import RateIn
 from ketaclinic.services.sessions.events import (
     AdverseEventIn,
     MedicationIn,
@@ -22,6 +21,7 @@ from ketaclinic.services.sessions.events import (
     chart_medication,
 )
 from ketaclinic.services.sessions.flowsheet import chart_observation
+from ketaclinic.services.sessions.infusion_rates import RateIn
 from ketaclinic.services.sessions.lifecycle import CheckInIn, EndIn, check_in, end_infusion, start
 from ketaclinic.services.sessions.signing import DischargeIn, discharge, sign
 from ketaclinic.store.db import Database

@@ -213,7 +213,7 @@ def raise_answer_alerts(session: Session, row: ProResponse, document: dict[str, 
     items: dict[str, list[int]] = {n: document[n]["items"] for n in ("phq9", "gad7") if n in document}
     findings = answer_findings(items, f"pro:{row.id}")
     owner = AlertOwner(patient_id=row.patient_id, course_id=row.course_id, pro_response_id=row.id)
-    raised = raise_findings(session, owner, findings)
+    raised = raise_findings(session, SYSTEM, owner, findings)
     if raised:
         audit(session, SYSTEM, "raise_answer_alerts", "pro_response", row.id, {"alerts": {"new": raised}})
     return findings

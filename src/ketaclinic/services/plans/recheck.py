@@ -88,6 +88,7 @@ def _dosing_facts(document: dict[str, Any]) -> dict[str, Any]:
     facts.append(("series_total_mg", document.get("series_total_mg")))
     facts.extend(_list_facts("series check", document.get("series_checks"), _CHECK_FACTS))
     facts.extend(_list_facts("choice check", document.get("choice_checks"), _CHECK_FACTS))
+    facts.extend(_list_facts("weight override check", document.get("weight_override_checks"), _CHECK_FACTS))
     facts.extend(_list_facts("soft breach", document.get("soft_breaches"), _CHECK_FACTS))
     facts.extend(_list_facts("premedication", document.get("premedication"), _PREMEDICATION_FACTS))
     return dict(facts)

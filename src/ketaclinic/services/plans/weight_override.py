@@ -52,8 +52,6 @@ def override_breach(policy: WeightPolicy, inputs: dict[str, Any]) -> LimitCheck 
 
 
 def with_override_breach(plan: DosePlan, policy: WeightPolicy, inputs: dict[str, Any]) -> DosePlan:
-    """The plan with the override's soft breach (if any) as its last plan-level check."""
+    """The plan with the override's soft breach (if any) as its weight-override check."""
     breach = override_breach(policy, inputs)
-    if breach is None:
-        return plan
-    return replace(plan, series_checks=(*plan.series_checks, breach))
+    return replace(plan, weight_override_checks=() if breach is None else (breach,))

@@ -35,10 +35,10 @@ from ketaclinic.monitoring import (
     overdue_findings,
     session_total_findings,
 )
+from ketaclinic.monitoring.alert_rules import SESSION_TOTAL_LIMITS
 from ketaclinic.monitoring.escalation import SEVERITY_RANK
-from ketaclinic.monitoring.rules import SESSION_TOTAL_LIMITS
 from ketaclinic.services.audit import audit
-from ketaclinic.services.permissions import SYSTEM
+from ketaclinic.services.permissions import SYSTEM, Actor
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.services.sessions.charting import (
     Config,
@@ -162,9 +162,15 @@ def _finding_columns(finding: AlertFinding) -> dict[str, Any]:
 
 
 def _open_or_escalate(
-    session: Session, owner: AlertOwner, finding: AlertFinding, observation_id: int | None, now: datetime
+    session: Session,
+    actor: Actor,
+    owner: AlertOwner,
+    finding: AlertFinding,
+    observation_id: int | None,
+    now: datetime,
 ) -> int:
-    """The id of the group's open alert after `finding` joined it (opening one if there is none)."""
+    """The id of the group's open alert after `finding` joined it (opening one if there is none); an
+    escalation is audited on the alert as `actor` (who charted the reading, or the system)."""
     critical_since = now if finding.severity.value == "critical" else None
     clinic_wide = is_clinic_wide(finding.severity.value, finding.notify_physician)
     for _ in range(2):  # a writer that loses the race for the open slot escalates the winner's alert
@@ -177,6 +183,7 @@ def _open_or_escalate(
                     "pro_response_id": owner.pro_response_id,
                 }
                 values["critical_since"] = row.critical_since or critical_since
+                _audit_escalation(session, actor, row, finding)
             for name, value in values.items():
                 setattr(row, name, value)
             session.flush()
@@ -201,6 +208,15 @@ def _open_or_escalate(
     raise ConflictError("the group's open alert changed twice while raising a finding", field="alert_id")
 
 
+def _audit_escalation(session: Session, actor: Actor, row: SessionAlert, finding: AlertFinding) -> None:
+    """The alert's change of severity, with the finding that raised it as the reason."""
+    changes = {"severity": {"old": row.severity, "new": finding.severity.value}}
+    changes |= {"rule_key": {"old": row.rule_key, "new": finding.rule_key}}
+    audit(
+        session, actor, "escalate", "session_alert", row.id, changes, f"{finding.rule_key}: {finding.message}"
+    )
+
+
 def _finding_value(finding: AlertFinding) -> float | None:
     if finding.value is None:
         return None
@@ -209,6 +225,7 @@ def _finding_value(finding: AlertFinding) -> float | None:
 
 def insert_findings(
     session: Session,
+    actor: Actor,
     session_id: int,
     findings: Iterable[AlertFinding],
     *,
@@ -216,18 +233,20 @@ def insert_findings(
 ) -> list[str]:
     """Record each finding of a session once, joined to its group's open alert; the keys newly recorded."""
     return raise_findings(
-        session, session_owner(session, session_id), findings, observation_id=observation_id
+        session, actor, session_owner(session, session_id), findings, observation_id=observation_id
     )
 
 
 def raise_findings(
     session: Session,
+    actor: Actor,
     owner: AlertOwner,
     findings: Iterable[AlertFinding],
     *,
     observation_id: int | None = None,
 ) -> list[str]:
-    """Record each finding once, joined to its owner's open alert of its group; the keys newly recorded."""
+    """Record each finding once, joined to its owner's open alert of its group (an escalation audited as
+    `actor`); the trigger keys newly recorded."""
     raised: list[str] = []
     now = utcnow()
     # Worst first, so an alert opened by this reading shows its most severe finding at once.
@@ -235,7 +254,7 @@ def raise_findings(
         finding_id = _record_finding(session, owner, finding, observation_id, now)
         if finding_id is None:
             continue
-        alert_id = _open_or_escalate(session, owner, finding, observation_id, now)
+        alert_id = _open_or_escalate(session, actor, owner, finding, observation_id, now)
         session.execute(
             update(SessionAlertFinding).where(SessionAlertFinding.id == finding_id).values(alert_id=alert_id)
         )
@@ -280,7 +299,7 @@ def raise_due(
     config: Config,
 ) -> list[str]:
     """Raise what came due with time (`times`: see charting.charted_times), audited as the system."""
-    raised = insert_findings(session, row.id, due_findings(session, row, times, now, config))
+    raised = insert_findings(session, SYSTEM, row.id, due_findings(session, row, times, now, config))
     if raised:
         audit(session, SYSTEM, "raise_due_alerts", "infusion_session", row.id, {"alerts": {"new": raised}})
     return raised

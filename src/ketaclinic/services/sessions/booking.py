@@ -15,9 +15,7 @@ from ketaclinic.services.audit import audit
 from ketaclinic.services.patients.records import get_patient_row, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.contract import approved_plan_ids, planned_session
-from ketaclinic.services.sessions.charting import (
-    plan_model_key,
-)
+from ketaclinic.services.sessions.charting import plan_model_key
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Patient

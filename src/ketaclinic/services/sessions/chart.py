@@ -7,6 +7,7 @@ reading is flagged as soon as anyone looks, without a background worker.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +33,6 @@ from ketaclinic.services.sessions.alerts import AlertOut, session_alerts
 from ketaclinic.services.sessions.charting import (
     INFUSING,
     Config,
-    SegmentOut,
     bolus_doses,
     charted_times,
     given_mg,
@@ -41,7 +41,6 @@ from ketaclinic.services.sessions.charting import (
     observation_rows,
     pk_weight_kg,
     plan_of,
-    segment_out,
     segment_rows,
     session_row,
 )
@@ -59,6 +58,7 @@ from ketaclinic.services.sessions.events import (
     medication_out,
 )
 from ketaclinic.services.sessions.flowsheet import ObservationOut, observation_out
+from ketaclinic.services.sessions.infusion_rates import SegmentOut, segment_out
 from ketaclinic.services.sessions.signing import signature_facts
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
@@ -224,15 +224,24 @@ def _next_due(row: InfusionSession, times: dict[str, list[float]], now: datetime
     return out
 
 
-def build_chart(session: Session, actor: Actor, row: InfusionSession, config: Config) -> SessionChart:
-    """The chart document (raises due 'overdue' alerts first, in the caller's transaction)."""
+def build_chart(
+    session: Session,
+    actor: Actor,
+    row: InfusionSession,
+    config: Config,
+    typed_answers: Mapping[str, bool] | None = None,
+) -> SessionChart:
+    """The chart document (raises due 'overdue' alerts first, in the caller's transaction); before
+    discharge, `typed_answers` (a refused discharge's ticks) are judged in place of the stored ones."""
     now = utcnow()
     obs_rows = observation_rows(session, row.id)
     times = charted_times(session, row)
     raise_due(session, row, times, now, config)
     planned = plan_of(session, row)
     patient = get_patient_row(session, row.patient_id)
-    answers = json.loads(row.discharge_json).get("answers", {})
+    answers = dict(json.loads(row.discharge_json).get("answers", {}))
+    if typed_answers is not None and row.discharged_at is None:
+        answers = dict(typed_answers)
     aes = session.execute(
         select(SessionAdverseEvent)
         .where(SessionAdverseEvent.session_id == row.id)
@@ -315,12 +324,19 @@ def _discharge(
     return dict(discharge_verdict(session, row, now, answers, config).model_dump(mode="json"))
 
 
-def view_session(db: Database, actor: Actor, session_id: int, *, config: Config) -> SessionChart:
-    """The full chart of a session (the view is audited)."""
+def view_session(
+    db: Database,
+    actor: Actor,
+    session_id: int,
+    *,
+    config: Config,
+    typed_answers: Mapping[str, bool] | None = None,
+) -> SessionChart:
+    """The full chart of a session (the view is audited); `typed_answers`: see build_chart."""
     require(actor, Permission.SESSIONS_VIEW)
     with db.transaction() as session:
         row = session_row(session, session_id, lock=True)
-        chart = build_chart(session, actor, row, config)
+        chart = build_chart(session, actor, row, config, typed_answers)
         audit(session, actor, "view", "infusion_session", row.id)
         return chart
 

@@ -1,5 +1,5 @@
 """The check-in weight against the plan's: beyond the local-policy fraction it needs a reason, and then
-the chart carries a flag and an alert of kind `weight_discrepancy` tells the physician."""
+the chart carries a flag and the alert rules' `weight_discrepancy` rule tells the physician."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError
-from ketaclinic.monitoring.alert_groups import AlertGroup
-from ketaclinic.monitoring.rules import Advice, AlertFinding, Severity
+from ketaclinic.monitoring.rules import weight_discrepancy_findings
+from ketaclinic.services.permissions import Actor
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.services.sessions.alert_raising import insert_findings
 from ketaclinic.services.sessions.charting import Config, plan_of
 from ketaclinic.store.tables.sessions import InfusionSession
 
-WEIGHT_DISCREPANCY = "weight_discrepancy"
+WEIGHT_DISCREPANCY = "weight_discrepancy"  # the chart flag, and the shipped rule of that name
 
 
 def check_in_weight_flag(
@@ -45,21 +45,15 @@ def check_in_weight_flag(
     }
 
 
-def raise_weight_alert(session: Session, row: InfusionSession, flag: dict[str, Any]) -> list[str]:
-    """One durable alert (kind weight_discrepancy) so the physician reviews the reasoned weight."""
-    finding = AlertFinding(
-        rule_key=WEIGHT_DISCREPANCY,
-        severity=Severity.WARNING,
-        advice=Advice.CONTINUE_AND_RECHECK,
-        message=f"Check-in weight: {flag['message']}. Reason given: {flag['reason']}. Physician to review.",
-        field="weight_kg",
-        value=flag["weight_kg"],
-        threshold=flag["plan_weight_kg"],
-        t_min=0.0,
-        trigger_key=WEIGHT_DISCREPANCY,
-        source=flag["source"],
-        status=flag["status"],
-        group=AlertGroup.WEIGHT,
-        notify_physician=True,
+def raise_weight_alert(
+    session: Session, actor: Actor, row: InfusionSession, flag: dict[str, Any]
+) -> list[str]:
+    """The alert rules' weight-discrepancy alert, so the physician reviews the reasoned weight."""
+    findings = weight_discrepancy_findings(
+        flag["weight_kg"],
+        flag["plan_weight_kg"],
+        described=flag["message"],
+        reason=flag["reason"],
+        limit_source=flag["source"],
     )
-    return insert_findings(session, row.id, [finding])
+    return insert_findings(session, actor, row.id, findings)

@@ -115,7 +115,7 @@ def record_observation(
     baseline = baseline_of(session, row) if stored.phase != "pre" else None
     reading = observation_of(row, stored)
     raised = insert_findings(
-        session, row.id, evaluate_observation(reading, baseline), observation_id=stored.id
+        session, actor, row.id, evaluate_observation(reading, baseline), observation_id=stored.id
     )
     if row.started_at is not None:
         # Slots missed before this reading and the total given by then (a poll or a chart view catches up).

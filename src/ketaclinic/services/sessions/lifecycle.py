@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ketaclinic.dosing.bounds import MAX_WEIGHT_KG, MIN_WEIGHT_KG
 from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.monitoring import (
+    PregnancyCheck,
     SessionAction,
     transition,
 )
@@ -27,13 +28,8 @@ from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.contract import approved_plan_ids
 from ketaclinic.services.sessions.charting import (
     Config,
-    RateIn,
     Text,
     dumps,
-    preview_rate,
-    record_segment,
-    segment_changes,
-    segment_reason,
     segment_rows,
     session_row,
     soft_breaches,
@@ -43,14 +39,18 @@ from ketaclinic.services.sessions.checkin_weight import check_in_weight_flag, ra
 from ketaclinic.services.sessions.ending import check_end, check_start
 from ketaclinic.services.sessions.events import MedicationIn, record_medication
 from ketaclinic.services.sessions.flowsheet import record_observation
+from ketaclinic.services.sessions.infusion_rates import (
+    RateIn,
+    preview_rate,
+    record_segment,
+    segment_changes,
+    segment_reason,
+)
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Patient
 from ketaclinic.store.tables.sessions import InfusionSession
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-
-
-PregnancyCheck = Literal["negative_test", "declared_not_pregnant", "not_applicable"]
 
 
 class PremedIn(BaseModel):
@@ -179,7 +179,7 @@ def check_in(db: Database, actor: Actor, session_id: int, data: CheckInIn, *, co
         }
         if weight_flag is not None:
             facts["weight_discrepancy"] = weight_flag
-            raised = [*raised, *raise_weight_alert(session, row, weight_flag)]
+            raised = [*raised, *raise_weight_alert(session, actor, row, weight_flag)]
         row.checkin_json = dumps(facts)
         changes = {
             "state": {"old": old, "new": row.state},

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, ConfigDict
 
 from ketaclinic.services.permissions import Permission
-from ketaclinic.services.sessions import alerts, booking, charting, events, flowsheet, signing
+from ketaclinic.services.sessions import alerts, booking, events, flowsheet, infusion_rates, signing
 from ketaclinic.services.sessions import chart as session_chart
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, requires
@@ -125,21 +125,21 @@ def api_stop(
 
 
 @router.post(
-    "/api/v1/sessions/{session_id}/rate", status_code=201, response_model=charting.SegmentOut, tags=TAGS
+    "/api/v1/sessions/{session_id}/rate", status_code=201, response_model=infusion_rates.SegmentOut, tags=TAGS
 )
 def api_rate(
-    session_id: int, body: charting.RateIn, db: DbDep, principal: ChartApi, settings: SettingsDep
-) -> charting.SegmentOut:
+    session_id: int, body: infusion_rates.RateIn, db: DbDep, principal: ChartApi, settings: SettingsDep
+) -> infusion_rates.SegmentOut:
     """Chart a rate change (library-checked; soft needs limit_reason, a plan deviation deviation_reason)."""
-    return charting.change_rate(db, principal.actor, session_id, body, config=settings)
+    return infusion_rates.change_rate(db, principal.actor, session_id, body, config=settings)
 
 
-@router.post("/api/v1/sessions/{session_id}/rate/check", response_model=charting.RatePreview, tags=TAGS)
+@router.post("/api/v1/sessions/{session_id}/rate/check", response_model=infusion_rates.RatePreview, tags=TAGS)
 def api_rate_check(
-    session_id: int, body: charting.RateIn, db: DbDep, principal: ChartApi, settings: SettingsDep
-) -> charting.RatePreview:
+    session_id: int, body: infusion_rates.RateIn, db: DbDep, principal: ChartApi, settings: SettingsDep
+) -> infusion_rates.RatePreview:
     """What the library and the plan say about a rate (nothing stored)."""
-    return charting.check_rate_change(db, principal.actor, session_id, body, config=settings)
+    return infusion_rates.check_rate_change(db, principal.actor, session_id, body, config=settings)
 
 
 @router.post(
