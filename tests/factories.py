@@ -126,7 +126,9 @@ def approve(db: Database, staff: Staff, plan: plan_records.PlanOut) -> plan_reco
     """Approve a draft as `physician`; soft breaches get a reason and `physician2`'s co-signature."""
     if plan.soft_breaches:
         reasons = [plans.SoftReasonIn(check=b.index, reason=SOFT_REASON) for b in plan.soft_breaches]
-        plans.give_soft_reasons(db, staff["physician"], plan.id, plans.SoftReasonsIn(reasons=reasons))
+        plans.give_soft_reasons(
+            db, staff["physician"], plan.id, plans.SoftReasonsIn(version=plan.version, reasons=reasons)
+        )
     approved = plans.approve_plan(db, staff["physician"], plan.id, config=None)
     if approved.status == "awaiting_cosign":
         approved = plans.cosign_plan(db, staff["physician2"], plan.id)

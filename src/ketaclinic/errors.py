@@ -99,7 +99,7 @@ class StaleVersionError(ConflictError):
         )
         named = f"; changed since: {', '.join(c.field for c in changes)}" if changes else ""
         super().__init__(
-            f"this {entity} was changed by someone else since you opened it{since}{named}: "
+            f"this {entity.replace('_', ' ')} was changed after you read it{since}{named}: "
             "review the values now stored and save again",
             field="version",
         )

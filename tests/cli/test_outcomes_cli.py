@@ -62,7 +62,9 @@ def test_end_series_json_schedules_the_follow_ups(
 ) -> None:
     end = date.today() - timedelta(days=1)
     result = runner.invoke(
-        app, ["outcomes", "end-series", str(course_id), "--date", end.isoformat(), "--json"], env=env
+        app,
+        ["outcomes", "end-series", str(course_id), "--version", "1", "--date", end.isoformat(), "--json"],
+        env=env,
     )
     assert result.exit_code == 0, result.output
     course = json.loads(result.stdout)
@@ -77,7 +79,17 @@ def test_end_series_text_lists_the_open_items(env: dict[str, str], course_id: in
     session = (end - timedelta(days=7)).isoformat()
     result = runner.invoke(
         app,
-        ["outcomes", "end-series", str(course_id), "--date", end.isoformat(), "--session-date", session],
+        [
+            "outcomes",
+            "end-series",
+            str(course_id),
+            "--version",
+            "1",
+            "--date",
+            end.isoformat(),
+            "--session-date",
+            session,
+        ],
         env=env,
     )
     assert result.exit_code == 0, result.output
@@ -102,7 +114,9 @@ def test_bad_input_is_one_line_and_exit_2(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, stdout, stderr = _main(["outcomes", "end-series", str(course_id), *args], env, monkeypatch, capsys)
+    code, stdout, stderr = _main(
+        ["outcomes", "end-series", str(course_id), "--version", "1", *args], env, monkeypatch, capsys
+    )
     assert code == 2, stderr
     assert stderr.count("\n") == 1 and stderr.startswith("error: ") and word in stderr
     assert stdout == ""
@@ -110,7 +124,7 @@ def test_bad_input_is_one_line_and_exit_2(
 
 def test_bad_input_from_a_real_process_is_one_line_and_exit_2(env: dict[str, str], course_id: int) -> None:
     result = subprocess.run(
-        [*KETACLINIC, "outcomes", "end-series", str(course_id), "--date", "2026-02-30"],
+        [*KETACLINIC, "outcomes", "end-series", str(course_id), "--version", "1", "--date", "2026-02-30"],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -125,7 +139,7 @@ def test_bad_input_from_a_real_process_is_one_line_and_exit_2(env: dict[str, str
 
 def test_unknown_course_is_exit_2(env: dict[str, str]) -> None:
     result = subprocess.run(
-        [*KETACLINIC, "outcomes", "end-series", "9999", "--date", date.today().isoformat()],
+        [*KETACLINIC, "outcomes", "end-series", "9999", "--version", "1", "--date", date.today().isoformat()],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -133,3 +147,21 @@ def test_unknown_course_is_exit_2(env: dict[str, str]) -> None:
         check=False,
     )
     assert result.returncode == 2 and result.stderr == "error: no treatment course 9999\n"
+
+
+def test_a_stale_version_is_one_line_exit_2_and_changes_nothing(
+    env: dict[str, str],
+    course_id: int,
+    web_db: Database,
+    web_staff: dict[str, Actor],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    first, second = date.today() - timedelta(days=2), date.today() - timedelta(days=1)
+    args = ["outcomes", "end-series", str(course_id), "--version", "1", "--date"]
+    assert runner.invoke(app, [*args, first.isoformat()], env=env).exit_code == 0
+    code, stdout, stderr = _main([*args, second.isoformat()], env, monkeypatch, capsys)
+    assert code == 2 and stdout == ""
+    assert stderr.count("\n") == 1 and stderr.startswith("error: this treatment course was changed")
+    assert "series_end" in stderr and "it is now version 2" in stderr
+    assert get_course(web_db, web_staff["nurse"], course_id).series_end == first

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from ketaclinic.errors import ConflictError, NotFoundError
+from ketaclinic.errors import ConflictError, NotFoundError, StaleVersionError
 from ketaclinic.services.patients import measurements, records, registry
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
@@ -101,7 +101,11 @@ def test_striking_out_puts_the_previous_weight_back_on_record(db: Database, staf
     assert wrong.weight_kg == 6.3
     entered = wrong.measurements[-1]
     out = measurements.strike_out_measurement(
-        db, staff["physician"], patient.id, entered.id, measurements.StrikeOutIn(reason="typo: 63.3 kg")
+        db,
+        staff["physician"],
+        patient.id,
+        entered.id,
+        measurements.StrikeOutIn(version=1, reason="typo: 63.3 kg"),
     )
     assert out.weight_kg == 63.3
     struck = next(m for m in out.measurements if m.id == entered.id)
@@ -110,14 +114,29 @@ def test_striking_out_puts_the_previous_weight_back_on_record(db: Database, staf
         "physician",
         "typo: 63.3 kg",
     )
+    with pytest.raises(StaleVersionError) as stale:
+        measurements.strike_out_measurement(
+            db, staff["nurse"], patient.id, entered.id, measurements.StrikeOutIn(version=1, reason="again")
+        )
+    assert [(c.field, c.value, c.changed_by) for c in stale.value.changes] == [
+        ("struck_out", "typo: 63.3 kg", "physician")
+    ]
     with pytest.raises(ConflictError) as twice:
         measurements.strike_out_measurement(
-            db, staff["physician"], patient.id, entered.id, measurements.StrikeOutIn(reason="again")
+            db,
+            staff["physician"],
+            patient.id,
+            entered.id,
+            measurements.StrikeOutIn(version=2, reason="again"),
         )
     assert twice.value.field == "measurement_id"
     with pytest.raises(NotFoundError):
         measurements.strike_out_measurement(
-            db, staff["physician"], patient.id, 999_999, measurements.StrikeOutIn(reason="none such")
+            db,
+            staff["physician"],
+            patient.id,
+            999_999,
+            measurements.StrikeOutIn(version=1, reason="none such"),
         )
     with db.transaction() as session:
         actions = list(
@@ -136,7 +155,11 @@ def test_a_struck_out_weight_is_not_what_the_next_is_compared_with(
         db, staff["nurse"], patient.id, _weigh(6.3, "scale said so"), config=None
     )
     measurements.strike_out_measurement(
-        db, staff["nurse"], patient.id, wrong.measurements[-1].id, measurements.StrikeOutIn(reason="typo")
+        db,
+        staff["nurse"],
+        patient.id,
+        wrong.measurements[-1].id,
+        measurements.StrikeOutIn(version=1, reason="typo"),
     )
     assert (
         measurements.add_measurement(db, staff["nurse"], patient.id, _weigh(64.0), config=None).weight_kg

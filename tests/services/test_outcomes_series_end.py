@@ -64,7 +64,7 @@ def test_a_course_started_without_a_series_end_gets_its_follow_ups(
     course_id = _open_course(db, staff["nurse"], "E1", start)
     assert [c.id for c in courses_without_series_end(db, staff["nurse"])] == [course_id]
     end = start + timedelta(days=14)
-    course = end_series(db, staff["nurse"], course_id, end)
+    course = end_series(db, staff["nurse"], course_id, end, version=1)
     assert course.series_end == end
     assert [(f.kind, f.weeks_after_series) for f in course.followups] == [("after_series", w) for w in WEEKS]
     assert [f.due_on for f in course.followups] == [end + timedelta(weeks=w) for w in WEEKS]
@@ -86,7 +86,7 @@ def test_a_new_series_end_moves_open_items_and_keeps_answered_ones(
     link = issue_link(db, staff["nurse"], LinkIn(followup_item_id=week2.id))
     new_end = old_end + timedelta(days=3)
     sessions = [new_end - timedelta(days=14), new_end - timedelta(days=7), new_end]
-    after = end_series(db, staff["physician"], course.id, new_end, sessions)
+    after = end_series(db, staff["physician"], course.id, new_end, sessions, version=course.version)
     by_contact = {(f.kind, f.session_number, f.weeks_after_series): f for f in after.followups}
     assert len(by_contact) == len(after.followups) == len(course.followups)  # nothing scheduled twice
     week1 = by_contact[("after_series", None, 1)]
@@ -105,11 +105,11 @@ def test_session_days_come_from_the_charted_sessions(db: Database, staff: dict[s
     _charted(db, staff, plan_id, days, started=2)  # the third was never given
     course_id = _open_course(db, staff["nurse"], "E3", start, plan_id=plan_id)
     assert get_course(db, staff["nurse"], course_id).sessions_given == days[:2]
-    course = end_series(db, staff["nurse"], course_id, days[1])
+    course = end_series(db, staff["nurse"], course_id, days[1], version=1)
     checks = [(f.session_number, f.due_on) for f in course.followups if f.kind == "after_session"]
     assert checks == [(1, days[0] + timedelta(days=1)), (2, days[1] + timedelta(days=1))]
     with pytest.raises(InputError) as caught:  # a session given after the end it names
-        end_series(db, staff["nurse"], course_id, days[0])
+        end_series(db, staff["nurse"], course_id, days[0], version=course.version)
     assert caught.value.field == "series_end" and days[1].isoformat() in caught.value.message
 
 
@@ -137,7 +137,7 @@ def test_impossible_series_ends_are_refused_naming_the_field(
     course_id = _open_course(db, staff["nurse"], "E5", start)
     end = (start if shift_days < 0 else date.today()) + timedelta(days=shift_days)
     with pytest.raises(InputError) as caught:
-        end_series(db, staff["nurse"], course_id, end)
+        end_series(db, staff["nurse"], course_id, end, version=1)
     assert caught.value.field == "series_end" and word in caught.value.message
     assert get_course(db, staff["nurse"], course_id).series_end is None
 
@@ -145,7 +145,7 @@ def test_impossible_series_ends_are_refused_naming_the_field(
 def test_tomorrow_is_allowed_for_clinics_ahead_of_the_server(db: Database, staff: dict[str, Actor]) -> None:
     course_id = _open_course(db, staff["nurse"], "E6", date.today() - timedelta(days=3))
     tomorrow = date.today() + timedelta(days=1)
-    assert end_series(db, staff["nurse"], course_id, tomorrow).series_end == tomorrow
+    assert end_series(db, staff["nurse"], course_id, tomorrow, version=1).series_end == tomorrow
 
 
 def test_explicit_session_days_are_checked(db: Database, staff: dict[str, Actor]) -> None:
@@ -153,24 +153,24 @@ def test_explicit_session_days_are_checked(db: Database, staff: dict[str, Actor]
     course_id = _open_course(db, staff["nurse"], "E7", start)
     for sessions in ([start - timedelta(days=1)], [start + timedelta(days=5)]):
         with pytest.raises(InputError) as caught:
-            end_series(db, staff["nurse"], course_id, start + timedelta(days=2), sessions)
+            end_series(db, staff["nurse"], course_id, start + timedelta(days=2), sessions, version=1)
         assert caught.value.field == "session_dates"
 
 
 def test_unknown_course_and_roles(db: Database, staff: dict[str, Actor]) -> None:
     with pytest.raises(NotFoundError):
-        end_series(db, staff["nurse"], 9999, date.today())
+        end_series(db, staff["nurse"], 9999, date.today(), version=1)
     course_id = _open_course(db, staff["nurse"], "E8", date.today() - timedelta(days=3))
     for role in ("researcher", "admin"):
         with pytest.raises(PermissionDeniedError):
-            end_series(db, staff[role], course_id, date.today())
+            end_series(db, staff[role], course_id, date.today(), version=1)
 
 
 def test_the_audit_event_lists_the_schedule_before_and_after(db: Database, staff: dict[str, Actor]) -> None:
     start = date.today() - timedelta(days=20)
     course_id = _open_course(db, staff["nurse"], "E-audit", start)
-    end_series(db, staff["nurse"], course_id, start + timedelta(days=7))
-    end_series(db, staff["nurse"], course_id, start + timedelta(days=14))
+    end_series(db, staff["nurse"], course_id, start + timedelta(days=7), version=1)
+    end_series(db, staff["nurse"], course_id, start + timedelta(days=14), version=2)
     changes = json.loads(latest_event(db, "treatment_course").changes_json)
     old, new = changes["followups"]["old"], changes["followups"]["new"]
     assert len(old) == len(new) and old != new

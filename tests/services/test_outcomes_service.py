@@ -156,20 +156,23 @@ def test_roles(db: Database, staff: dict[str, Actor]) -> None:
     course = start_course(db, staff["nurse"], pid, CourseIn(started_on=date.today()))
     with pytest.raises(PermissionDeniedError):  # only a physician records why a course stopped
         record_discontinuation(
-            db, staff["nurse"], course.id, DiscontinuationIn(discontinued="lack_of_effect", reason="x")
+            db,
+            staff["nurse"],
+            course.id,
+            DiscontinuationIn(version=1, discontinued="lack_of_effect", reason="x"),
         )
     out = record_discontinuation(
         db,
         staff["physician"],
         course.id,
-        DiscontinuationIn(discontinued="adverse_event", reason="hallucinations"),
+        DiscontinuationIn(version=1, discontinued="adverse_event", reason="hallucinations"),
     )
     assert out.discontinued == "adverse_event"
     event = latest_event(db, "treatment_course")
     assert event is not None and event.reason == "hallucinations"
     assert json.loads(event.changes_json)["discontinued"] == {"old": "none", "new": "adverse_event"}
     with pytest.raises(ValidationError):
-        DiscontinuationIn(discontinued="bored", reason="x")
+        DiscontinuationIn(version=1, discontinued="bored", reason="x")
 
 
 def test_link_single_use_expiry_and_unknown(db: Database, staff: dict[str, Actor]) -> None:
@@ -229,7 +232,10 @@ def test_clinic_response_rates_by_group(db: Database, staff: dict[str, Actor]) -
     treated(db, nurse, "R3", 8, {})  # endpoint passed, no follow-up: counted, not a responder
     stopped = treated(db, nurse, "R4", 8, {12: 2})
     record_discontinuation(
-        db, staff["physician"], stopped.id, DiscontinuationIn(discontinued="lack_of_effect", reason="r")
+        db,
+        staff["physician"],
+        stopped.id,
+        DiscontinuationIn(version=stopped.version, discontinued="lack_of_effect", reason="r"),
     )
     treated(db, nurse, "R5", 6, {12: 2}, code="M79.7", mechanism="nociplastic")
     treated(db, nurse, "R6", 6, {}, series_end=date.today())  # still running: not evaluable yet

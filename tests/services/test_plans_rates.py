@@ -62,7 +62,9 @@ def test_a_choice_outside_the_range_needs_a_reason_and_a_cosignature(
         db,
         staff["physician"],
         plan.id,
-        plans.SoftReasonsIn(reasons=[{"check": 0, "reason": "8 sessions agreed at the pain MDT"}]),
+        plans.SoftReasonsIn(
+            version=plan.version, reasons=[{"check": 0, "reason": "8 sessions agreed at the pain MDT"}]
+        ),
     )
     assert plans.approve_plan(db, staff["physician"], plan.id, config=None).status == "awaiting_cosign"
     assert plans.cosign_plan(db, staff["nurse"], plan.id).status == "approved"

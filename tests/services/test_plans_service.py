@@ -139,14 +139,15 @@ def test_soft_breach_needs_reasons_then_a_second_clinicians_cosignature(
             db,
             staff["physician"],
             plan.id,
-            plans.SoftReasonsIn(reasons=[{"check": 5, "reason": "test dose"}]),
+            plans.SoftReasonsIn(version=plan.version, reasons=[{"check": 5, "reason": "test dose"}]),
         )
     plans.give_soft_reasons(
         db,
         staff["physician"],
         plan.id,
         plans.SoftReasonsIn(
-            reasons=[{"check": 0, "reason": "Test dose for a light patient, reassess after"}]
+            version=plan.version,
+            reasons=[{"check": 0, "reason": "Test dose for a light patient, reassess after"}],
         ),
     )
     awaiting = plans.approve_plan(db, staff["physician"], plan.id, config=None)
@@ -188,7 +189,10 @@ def test_approved_plan_is_locked_and_cancel_keeps_the_record(db: Database, staff
         plans.approve_plan(db, staff["physician2"], plan.id, config=None)
     with pytest.raises(ConflictError, match="locked"):
         plans.give_soft_reasons(
-            db, staff["physician"], plan.id, plans.SoftReasonsIn(reasons=[{"check": 0, "reason": "late"}])
+            db,
+            staff["physician"],
+            plan.id,
+            plans.SoftReasonsIn(version=3, reasons=[{"check": 0, "reason": "late"}]),
         )
     cancelled = plans.cancel_plan(db, staff["physician"], plan.id, plans.CancelIn(reason="weight changed"))
     assert cancelled.status == "cancelled" and cancelled.cancel_reason == "weight changed"
@@ -400,9 +404,10 @@ def test_approval_ignores_message_wording_pk_curves_and_json_spelling(
         staff["physician"],
         plan.id,
         plans.SoftReasonsIn(
+            version=plan.version + 1,  # the document rewritten above is a write: it moved the version
             reasons=[
                 {"check": b.index, "reason": "Light patient, per Vallé 2024"} for b in plan.soft_breaches
-            ]
+            ],
         ),
     )
     assert plans.approve_plan(db, staff["physician"], plan.id, config=None).status == "awaiting_cosign"

@@ -113,19 +113,23 @@ def test_create_sign_and_lock(db: Database, staff: dict[str, Actor]) -> None:
 
     # A draft can be edited: pregnancy makes it not eligible, with the reason and its source.
     edited = screening.update_screening(
-        db, doctor, draft.id, screening.ScreeningIn(intake={**intake, "pregnant": True})
+        db, doctor, draft.id, screening.ScreeningUpdate(version=1, intake={**intake, "pregnant": True})
     )
     assert edited.verdict == "not_eligible"
     assert edited.result["reasons"][0]["code"] == "pregnancy"
     assert edited.result["reasons"][0]["source"]
-    edited = screening.update_screening(db, doctor, draft.id, screening.ScreeningIn(intake=intake))
+    edited = screening.update_screening(
+        db, doctor, draft.id, screening.ScreeningUpdate(version=edited.version, intake=intake)
+    )
 
     signed = screening.sign_screening(db, doctor, draft.id)
     assert signed.status == "signed" and signed.signed_by == "physician" and signed.signed_at
     with pytest.raises(ConflictError):
         screening.sign_screening(db, doctor, draft.id)
     with pytest.raises(ConflictError):
-        screening.update_screening(db, doctor, draft.id, screening.ScreeningIn(intake=intake))
+        screening.update_screening(
+            db, doctor, draft.id, screening.ScreeningUpdate(version=signed.version, intake=intake)
+        )
     after = screening.add_addendum(db, doctor, draft.id, screening.AddendumIn(text="ECG reviewed: normal."))
     assert [a.text for a in after.addenda] == ["ECG reviewed: normal."]
     assert after.intake == signed.intake

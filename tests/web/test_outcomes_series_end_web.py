@@ -33,7 +33,9 @@ def _url(course_id: int) -> str:
 
 def test_api_schedules_the_follow_ups(api_client: Client, open_course: CourseOut) -> None:
     end = date.today() - timedelta(days=7)
-    answer = api_client("nurse").post(_url(open_course.id), json={"series_end": end.isoformat()})
+    answer = api_client("nurse").post(
+        _url(open_course.id), json={"version": 1, "series_end": end.isoformat()}
+    )
     assert answer.status_code == 200, answer.text
     course = answer.json()
     assert course["series_end"] == end.isoformat() and course["patient"] == "Doe, Jane (S1)"
@@ -53,6 +55,7 @@ def test_api_reschedules_and_keeps_answered_items(
     answer = api_client("physician").post(
         _url(course.id),
         json={
+            "version": course.version,
             "series_end": new_end.isoformat(),
             "session_dates": [(new_end - timedelta(days=7)).isoformat()],
         },
@@ -84,7 +87,7 @@ def test_api_reschedules_and_keeps_answered_items(
 def test_api_bad_date_is_422_naming_the_field(
     api_client: Client, open_course: CourseOut, body: dict[str, Any]
 ) -> None:
-    answer = api_client("nurse").post(_url(open_course.id), json=body)
+    answer = api_client("nurse").post(_url(open_course.id), json={"version": 1, **body})
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert answer.json()["field"].split(".")[0] == (
@@ -93,7 +96,7 @@ def test_api_bad_date_is_422_naming_the_field(
 
 
 def test_api_roles_and_unknown_course(api_client: Client, open_course: CourseOut) -> None:
-    body = {"series_end": date.today().isoformat()}
+    body = {"version": 1, "series_end": date.today().isoformat()}
     for role in ("researcher", "admin"):
         assert api_client(role).post(_url(open_course.id), json=body).status_code == 403
     assert api_client(None).post(_url(open_course.id), json=body).status_code == 401
@@ -113,7 +116,7 @@ def test_course_page_form_records_the_series_end(
     end = date.today() - timedelta(days=1)
     saved = nurse.post(
         f"/courses/{open_course.id}/series-end",
-        data={"csrf_token": nurse.csrf, "series_end": end.isoformat()},
+        data={"csrf_token": nurse.csrf, "version": "1", "series_end": end.isoformat()},
         follow_redirects=False,
     )
     assert saved.status_code == 303 and saved.headers["location"] == f"/courses/{open_course.id}?recorded=1"
@@ -137,7 +140,8 @@ def test_course_page_shows_a_bad_date_next_to_the_field(
 ) -> None:
     nurse = page_client("nurse")
     answer = nurse.post(
-        f"/courses/{open_course.id}/series-end", data={"csrf_token": nurse.csrf, "series_end": value}
+        f"/courses/{open_course.id}/series-end",
+        data={"csrf_token": nurse.csrf, "version": "1", "series_end": value},
     )
     assert answer.status_code == 422
     assert 'id="series-end-error"' in answer.text and message in answer.text
@@ -164,7 +168,7 @@ def test_course_page_roles_csrf_and_unknown(
     assert (
         nurse.post(
             "/courses/9999/series-end",
-            data={"csrf_token": nurse.csrf, "series_end": date.today().isoformat()},
+            data={"csrf_token": nurse.csrf, "version": "1", "series_end": date.today().isoformat()},
         ).status_code
         == 404
     )

@@ -86,7 +86,11 @@ def test_due_list_and_links_api(api_client: Client, clinic: Clinic) -> None:
 
 def test_discontinuation_is_physician_only(api_client: Client, clinic: Clinic) -> None:
     url = f"/api/v1/courses/{clinic['afp'].id}/discontinuation"
-    body = {"discontinued": "lack_of_effect", "reason": "no relief after 3 sessions"}
+    body = {
+        "version": clinic["afp"].version,
+        "discontinued": "lack_of_effect",
+        "reason": "no relief after 3 sessions",
+    }
     assert api_client("nurse").post(url, json=body).status_code == 403
     assert api_client("physician").post(url, json={**body, "discontinued": "boredom"}).status_code == 422
     done = api_client("physician").post(url, json=body)

@@ -97,10 +97,13 @@ def test_plan_lifecycle_over_the_api(
     blocked = physician.post(f"/api/v1/plans/{plan['id']}/approve")
     assert blocked.status_code == 409 and "need a reason" in blocked.json()["detail"]
     short = physician.post(
-        f"/api/v1/plans/{plan['id']}/soft-reasons", json={"reasons": [{"check": 0, "reason": ""}]}
+        f"/api/v1/plans/{plan['id']}/soft-reasons",
+        json={"version": plan["version"], "reasons": [{"check": 0, "reason": ""}]},
     )
     assert short.status_code == 422
-    ok = physician.post(f"/api/v1/plans/{plan['id']}/soft-reasons", json={"reasons": every})
+    ok = physician.post(
+        f"/api/v1/plans/{plan['id']}/soft-reasons", json={"version": plan["version"], "reasons": every}
+    )
     assert ok.status_code == 200
     assert physician.post(f"/api/v1/plans/{plan['id']}/approve").json()["status"] == "awaiting_cosign"
     same = physician.post(f"/api/v1/plans/{plan['id']}/cosign")
@@ -176,7 +179,7 @@ def test_soft_reason_with_a_malformed_index_is_a_422_not_a_500(
     client = page_client("physician")
     answer = client.post(
         f"/plans/{plan.json()['id']}/soft-reasons",
-        data={"csrf_token": client.csrf, "reason_abc": "reviewed with the pain team"},
+        data={"csrf_token": client.csrf, "version": "1", "reason_abc": "reviewed with the pain team"},
     )
     assert answer.status_code == 422
 

@@ -102,7 +102,7 @@ def test_screening_lifecycle_over_the_api(
     signed = doctor.post(f"/api/v1/screenings/{sid}/sign")
     assert signed.status_code == 200 and signed.json()["signed_by"] == "physician"
     assert doctor.post(f"/api/v1/screenings/{sid}/sign").status_code == 409
-    edit = doctor.put(f"/api/v1/screenings/{sid}", json={"intake": intake})
+    edit = doctor.put(f"/api/v1/screenings/{sid}", json={"version": 1, "intake": intake})
     assert edit.status_code == 409
     note = doctor.post(f"/api/v1/screenings/{sid}/addenda", json={"text": "Reviewed with the patient."})
     assert note.status_code == 201 and note.json()["addenda"][0]["text"] == "Reviewed with the patient."

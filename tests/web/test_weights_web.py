@@ -55,13 +55,19 @@ def test_registry_weight_needs_confirming_and_can_be_struck_out(
     confirmed = api.post(base, json={"weight_kg": 6.3, "confirm_reason": "scale read so"})
     assert confirmed.status_code == 201 and confirmed.json()["weight_kg"] == 6.3
     wrong = confirmed.json()["measurements"][-1]["id"]
-    assert api.post(f"{base}/{wrong}/strike-out", json={"reason": ""}).status_code == 422
-    struck = api.post(f"{base}/{wrong}/strike-out", json={"reason": "typo for 63.3"})
+    assert api.post(f"{base}/{wrong}/strike-out", json={"version": 1, "reason": ""}).status_code == 422
+    unversioned = api.post(f"{base}/{wrong}/strike-out", json={"reason": "typo for 63.3"})
+    assert unversioned.status_code == 422 and unversioned.json()["field"] == "version"
+    struck = api.post(f"{base}/{wrong}/strike-out", json={"version": 1, "reason": "typo for 63.3"})
     assert struck.status_code == 200 and struck.json()["weight_kg"] == 63.3
-    assert api.post(f"{base}/{wrong}/strike-out", json={"reason": "again"}).status_code == 409
-    assert api.post(f"{base}/999999/strike-out", json={"reason": "none"}).status_code == 404
+    again = api.post(f"{base}/{wrong}/strike-out", json={"version": 1, "reason": "again"})
+    assert again.status_code == 409 and again.json()["changed_fields"][0]["field"] == "struck_out"
+    assert api.post(f"{base}/999999/strike-out", json={"version": 1, "reason": "none"}).status_code == 404
     assert (
-        api_client("researcher").post(f"{base}/{wrong}/strike-out", json={"reason": "x"}).status_code == 403
+        api_client("researcher")
+        .post(f"{base}/{wrong}/strike-out", json={"version": 1, "reason": "x"})
+        .status_code
+        == 403
     )
 
 

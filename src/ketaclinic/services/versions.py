@@ -9,7 +9,7 @@ changed it and when.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -59,13 +59,27 @@ def changes_since(
         start = moved[0] if moved else len(steps)
     latest: dict[str, FieldChange] = {}
     for event, changes in steps[start:]:
-        for field, change in changes.items():
-            if field == VERSION:
-                continue
-            new = change.get("new") if isinstance(change, Mapping) else change
+        for field, new in _changed_fields(changes, current):
             latest.pop(field, None)  # re-inserted last: the list reads in the order of the latest changes
-            latest[field] = FieldChange(field, current.get(field, new), event.actor, event.occurred_at)
+            latest[field] = FieldChange(field, new, event.actor, event.occurred_at)
     return tuple(latest.values())
+
+
+def _changed_fields(changes: Mapping[str, Any], current: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(field, value now stored) per audited change; a changed mapping (an intake) per changed key."""
+    found: list[tuple[str, Any]] = []
+    for field, change in changes.items():
+        if field == VERSION or not isinstance(change, Mapping):
+            continue
+        old, new = change.get("old"), change.get("new")
+        now = current.get(field, new)
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            stored = now if isinstance(now, Mapping) else new
+            keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            found.extend((f"{field}.{key}", stored.get(key)) for key in keys)
+        else:
+            found.append((field, now))
+    return found
 
 
 def check_version(
@@ -75,8 +89,14 @@ def check_version(
     entity_id: int | str,
     read_version: int,
     current: Mapping[str, Any],
+    *,
+    since: Callable[[], tuple[FieldChange, ...]] | None = None,
 ) -> None:
-    """Refuse an edit based on a version other than the row's; the error names what changed since."""
+    """Refuse an edit based on a version other than the row's; the error names what changed since.
+
+    `since` names the changes where the audit trail files them under another record (a measurement's
+    events are the patient's).
+    """
     if read_version > row.version:
         raise InputError(
             f"this {entity} has no version {read_version} (it is at {row.version})", field=VERSION
@@ -86,10 +106,10 @@ def check_version(
             entity,
             read_version=read_version,
             current_version=row.version,
-            changes=changes_since(session, entity, entity_id, read_version, current),
+            changes=since() if since else changes_since(session, entity, entity_id, read_version, current),
         )
 
 
-def version_change(read_version: int, row: Versioned) -> dict[str, dict[str, int]]:
-    """The audited step of a record's version (after the flush that wrote it)."""
+def version_change(read_version: int | None, row: Versioned) -> dict[str, dict[str, int | None]]:
+    """The audited step of a record's version (after the flush that wrote it; None when created)."""
     return {VERSION: {"old": read_version, "new": row.version}}

@@ -51,6 +51,16 @@ def number(value: Any, field: str) -> float | None:
     return parsed
 
 
+def version_of(form: FormData) -> int:
+    """The record version an edit form was opened at (its hidden field); missing or malformed is bad input."""
+    raw = text(form, "version").strip()
+    if not raw.isdigit() or int(raw) < 1:
+        raise InputError(
+            "the form does not say which version of the record it edits: reload it", field="version"
+        )
+    return int(raw)
+
+
 def chosen(form: FormData, name: str) -> list[str]:
     """The ticked boxes (or selected options) of a multi-valued field, empty ones left out."""
     return [str(c) for c in form.getlist(name) if c]
@@ -146,8 +156,10 @@ class StaleNote:
 
 def _stored(value: Any) -> str:
     """A stored value as a person reads it (lists joined, a pair as "name (outcome)")."""
-    if value is None or value == "" or value == []:
+    if value is None or value == "" or value == [] or value == {}:
         return "(empty)"
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {_stored(item)}" for key, item in value.items())
     if isinstance(value, list):
         return ", ".join(
             f"{item[0]} ({item[1]})" if isinstance(item, list) and len(item) == 2 else _stored(item)

@@ -24,6 +24,14 @@ def _day(text: str, field: str) -> date:
 def end_series(
     course_id: Annotated[int, typer.Argument(help="The treatment course.")],
     on: Annotated[str, typer.Option("--date", help="Last session of the series (YYYY-MM-DD).")],
+    version: Annotated[
+        int,
+        typer.Option(
+            "--version",
+            min=1,
+            help="The course's version as last read (its `version`); a stale one changes nothing, exit 2.",
+        ),
+    ],
     session_date: Annotated[
         list[str] | None,
         typer.Option(
@@ -33,14 +41,17 @@ def end_series(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the course as JSON.")] = False,
 ) -> None:
-    """Record the series end; follow-ups still open are rescheduled, answered ones stay."""
+    """Record the series end; follow-ups still open are rescheduled, answered ones stay.
+
+    The course is edited only at the version given (--version, as the API or `--json` showed it).
+    """
     from ketaclinic.cli.commands.foundation import open_database
     from ketaclinic.services.outcomes.courses import end_series as record
     from ketaclinic.services.permissions import SYSTEM
 
     series_end = _day(on, "series_end")
     sessions = None if session_date is None else [_day(d, "session_dates") for d in session_date]
-    course = record(open_database(), SYSTEM, course_id, series_end, sessions)
+    course = record(open_database(), SYSTEM, course_id, series_end, sessions, version=version)
     if as_json:
         emit_json(course)
         return

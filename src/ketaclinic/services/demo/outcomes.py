@@ -120,7 +120,9 @@ def seed(db: Database, context: DemoContext) -> None:
                 db,
                 context.physician,
                 course.id,
-                DiscontinuationIn(discontinued=reason, reason="Synthetic demo: series stopped."),
+                DiscontinuationIn(
+                    version=course.version, discontinued=reason, reason="Synthetic demo: series stopped."
+                ),
             )
     shipped = load_toml(DEMO_COHORT_FILE)
     cohort = read_cohort_csv(shipped["csv"].lstrip())

@@ -43,13 +43,14 @@ def seed(db: Database, context: DemoContext) -> None:
                 physician,
                 plan.id,
                 SoftReasonsIn(
+                    version=plan.version,
                     reasons=[
                         {
                             "check": b.index,
                             "reason": "Per protocol; reviewed with the pain team (synthetic demo)",
                         }
                         for b in plan.soft_breaches
-                    ]
+                    ],
                 ),
             )
         approve_plan(db, physician, plan.id, config=context.config)

@@ -17,6 +17,7 @@ from ketaclinic.outcomes.definitions import DISCONTINUATION_REASONS, followup_po
 from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.patients.records import get_patient_row, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.versions import bump, check_version, version_change
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.outcomes import FollowupItem, TreatmentCourse
@@ -51,17 +52,22 @@ class CourseIn(BaseModel):
 
 
 class SeriesEndIn(BaseModel):
-    """When a course's series ended; without `session_dates` the charted sessions' dates are used."""
+    """When a course's series ended; without `session_dates` the charted sessions' dates are used.
+
+    `version` is the version of the course that was read.
+    """
 
     model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=1)
     series_end: date
     session_dates: list[date] | None = Field(default=None, max_length=100)
 
 
 class DiscontinuationIn(BaseModel):
-    """Why a course stopped (or `none` to clear), with the physician's reason text."""
+    """Why a course stopped (or `none` to clear), with the physician's reason text and the version read."""
 
     model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=1)
     discontinued: Discontinuation
     reason: Reason
 
@@ -84,9 +90,10 @@ class FollowupOut(BaseModel):
 
 
 class CourseOut(BaseModel):
-    """A treatment course with its follow-up items."""
+    """A treatment course with its follow-up items; an edit sends back the `version` it read."""
 
     id: int
+    version: int
     patient_id: int
     patient: str
     plan_id: int | None
@@ -140,6 +147,7 @@ def _course_out(course: TreatmentCourse, patient: Patient, actor: Actor) -> Cour
     today = date.today()
     return CourseOut(
         id=course.id,
+        version=course.version,
         patient_id=course.patient_id,
         patient=patient_label(patient, actor),
         plan_id=course.plan_id,
@@ -185,13 +193,14 @@ def start_course(
             "create",
             "treatment_course",
             course.id,
-            field_changes(None, data.model_dump(mode="json")),
+            field_changes(None, data.model_dump(mode="json")) | version_change(None, course),
         )
         return _course_out(course, patient, actor)
 
 
-def course_row(session: Session, course_id: int) -> TreatmentCourse:
-    course = session.get(TreatmentCourse, course_id)
+def course_row(session: Session, course_id: int, *, for_update: bool = False) -> TreatmentCourse:
+    """A course; `for_update` locks it until the edit's transaction ends (a concurrent editor waits)."""
+    course = session.get(TreatmentCourse, course_id, with_for_update=for_update)
     if course is None:
         raise NotFoundError(f"no treatment course {course_id}", field="course_id")
     return course
@@ -254,6 +263,15 @@ def _reschedule(course: TreatmentCourse, series_end: date, session_dates: list[d
     course.followups = sorted([*kept, *wanted.values()], key=lambda i: (i.due_on, i.kind))
 
 
+def _on_record(course: TreatmentCourse) -> dict[str, Any]:
+    """What an edit of a course can change, as audited: series end, follow-up schedule, discontinuation."""
+    return {
+        "series_end": course.series_end and course.series_end.isoformat(),
+        "followups": _schedule(course),
+        "discontinued": course.discontinued,
+    }
+
+
 def end_series(
     db: Database,
     actor: Actor,
@@ -261,18 +279,21 @@ def end_series(
     series_end: date,
     session_dates: list[date] | None = None,
     *,
+    version: int,
     today: date | None = None,
 ) -> CourseOut:
     """Record the series end and (re)schedule the follow-ups still due; answered items stay.
 
-    Without `session_dates` the days of the sessions charted for the course are used.
+    Without `session_dates` the days of the sessions charted for the course are used. `version` is the
+    course's version the caller read: a stale one changes nothing (StaleVersionError).
     """
     require(actor, Permission.OUTCOMES_RECORD)
     # One day of slack: the server's date and the clinic's can differ around midnight.
     if series_end > (today or date.today()) + timedelta(days=1):
         raise InputError(f"the series end {series_end.isoformat()} is in the future", field="series_end")
     with db.transaction() as session:
-        course = course_row(session, course_id)
+        course = course_row(session, course_id, for_update=True)
+        check_version(session, "treatment_course", course, course.id, version, _on_record(course))
         if series_end < course.started_on:
             raise InputError(
                 f"the series end is before the course started ({course.started_on.isoformat()})",
@@ -291,13 +312,16 @@ def end_series(
         old, old_schedule = course.series_end, _schedule(course)
         course.series_end = series_end
         _reschedule(course, series_end, session_dates)
+        bump(course)  # the follow-up items are child rows: rescheduling them alone is a write too
         session.flush()
         changes = field_changes(
             {"series_end": old and old.isoformat(), "followups": old_schedule},
             {"series_end": series_end.isoformat(), "followups": _schedule(course)},
         )
         changes["session_dates"] = {"old": None, "new": [d.isoformat() for d in sorted(session_dates)]}
-        audit(session, actor, "update", "treatment_course", course.id, changes)
+        audit(
+            session, actor, "update", "treatment_course", course.id, changes | version_change(version, course)
+        )
         return _course_out(course, get_patient_row(session, course.patient_id), actor)
 
 
@@ -329,14 +353,23 @@ def record_discontinuation(db: Database, actor: Actor, course_id: int, data: Dis
     require(actor, Permission.PLANS_APPROVE)
     assert data.discontinued in DISCONTINUATION_REASONS
     with db.transaction() as session:
-        course = course_row(session, course_id)
+        course = course_row(session, course_id, for_update=True)
+        check_version(session, "treatment_course", course, course.id, data.version, _on_record(course))
         old = course.discontinued
         course.discontinued = data.discontinued
         course.discontinued_at = None if data.discontinued == "none" else utcnow()
         course.discontinued_by = None if data.discontinued == "none" else actor.user_id
         session.flush()
         changes = field_changes({"discontinued": old}, {"discontinued": data.discontinued})
-        audit(session, actor, "update", "treatment_course", course.id, changes, data.reason)
+        audit(
+            session,
+            actor,
+            "update",
+            "treatment_course",
+            course.id,
+            changes | version_change(data.version, course),
+            data.reason,
+        )
         return _course_out(course, get_patient_row(session, course.patient_id), actor)
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM, MIN_WEIGHT_KG
 from ketaclinic.dosing.weight_checks import WeightPolicy
-from ketaclinic.errors import ConflictError, NotFoundError
+from ketaclinic.errors import ConflictError, FieldChange, NotFoundError
 from ketaclinic.services.audit import audit
 from ketaclinic.services.patients.records import (
     PatientOut,
@@ -22,6 +22,7 @@ from ketaclinic.services.patients.records import (
 )
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.reference import clinic_library
+from ketaclinic.services.versions import check_version, version_change
 from ketaclinic.settings import Settings
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
@@ -49,9 +50,10 @@ class MeasurementIn(BaseModel):
 
 
 class StrikeOutIn(BaseModel):
-    """Striking out a measurement entered in error needs a reason."""
+    """Striking out a measurement entered in error needs a reason and the `version` of it that was read."""
 
     model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=1)
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
@@ -121,18 +123,26 @@ def add_measurement(
         return patient_out(patient)
 
 
+def _strike_of(row: Measurement) -> tuple[FieldChange, ...]:
+    """What can change on a measurement once recorded: its strike-out (kept on the row itself)."""
+    if row.struck_out_at is None:
+        return ()
+    return (FieldChange("struck_out", row.strike_reason, row.struck_out_by, row.struck_out_at),)
+
+
 def strike_out_measurement(
     db: Database, actor: Actor, patient_id: int, measurement_id: int, data: StrikeOutIn
 ) -> PatientOut:
     """Mark a measurement entered in error as struck out (kept and audited); the one before is on record."""
     require(actor, Permission.PATIENTS_EDIT)
     with db.transaction() as session:
-        patient = get_patient_row(session, patient_id)
+        patient = get_patient_row(session, patient_id, for_update=True)
         row = next((m for m in patient.measurements if m.id == measurement_id), None)
         if row is None:
             raise NotFoundError(
                 f"patient {patient_id} has no measurement {measurement_id}", field="measurement_id"
             )
+        check_version(session, "measurement", row, row.id, data.version, {}, since=lambda: _strike_of(row))
         if row.struck_out_at is not None:
             raise ConflictError(
                 f"measurement {measurement_id} was struck out by {row.struck_out_by}", field="measurement_id"
@@ -140,6 +150,7 @@ def strike_out_measurement(
         row.struck_out_at = utcnow()
         row.struck_out_by = actor.username
         row.strike_reason = data.reason
+        read_version = row.version
         session.flush()
         audit(
             session,
@@ -157,7 +168,8 @@ def strike_out_measurement(
                     },
                     "new": None,
                 }
-            },
+            }
+            | version_change(read_version, row),
             data.reason,
         )
         return patient_out(patient)

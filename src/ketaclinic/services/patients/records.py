@@ -267,9 +267,9 @@ def load_patient(session: Session, patient_id: int, *, for_update: bool = False)
     return patient
 
 
-def get_patient_row(session: Session, patient_id: int) -> Patient:
+def get_patient_row(session: Session, patient_id: int, *, for_update: bool = False) -> Patient:
     """Load a patient with its measurements, diagnoses, treatments and allergies (for other services)."""
-    return load_patient(session, patient_id)
+    return load_patient(session, patient_id, for_update=for_update)
 
 
 def full_name(patient: Patient) -> str:

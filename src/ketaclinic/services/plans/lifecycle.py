@@ -40,6 +40,7 @@ from ketaclinic.services.plans.weight_override import (
     with_override_breach,
 )
 from ketaclinic.services.reference import clinic_library
+from ketaclinic.services.versions import check_version, version_change
 from ketaclinic.settings import Settings
 from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import utcnow
@@ -80,9 +81,10 @@ class SoftReasonIn(BaseModel):
 
 
 class SoftReasonsIn(BaseModel):
-    """Reasons for one or more soft-limit breaches."""
+    """Reasons for one or more soft-limit breaches, with the `version` of the draft that was read."""
 
     model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=1)
     reasons: list[SoftReasonIn] = Field(min_length=1, max_length=50)
 
 
@@ -219,15 +221,21 @@ def create_plan(
         return plan_out(row, patient, actor)
 
 
+def _reasons_on_record(reasons: dict[str, Any]) -> dict[str, Any]:
+    """The stored override reasons as fields, `reasons.<check>` (how an edit names them)."""
+    return {f"reasons.{check}": entry.get("reason") for check, entry in reasons.items()}
+
+
 def give_soft_reasons(db: Database, actor: Actor, plan_id: int, data: SoftReasonsIn) -> PlanOut:
     """Record a reason for overriding each named soft-limit breach of a draft plan."""
     require(actor, Permission.PLANS_CREATE)
     with db.transaction() as session:
-        row = plan_row(session, plan_id)
+        row = plan_row(session, plan_id, for_update=True)
         _require_status(row, ("draft",), "change soft-override reasons")
         breaches = stored_plan(row).soft_breaches
         reasons = json.loads(row.soft_reasons_json)
         before = dict(reasons)
+        check_version(session, "dose_plan", row, row.id, data.version, _reasons_on_record(before))
         now = utcnow().isoformat()
         for item in data.reasons:
             if item.check >= len(breaches):
@@ -237,6 +245,7 @@ def give_soft_reasons(db: Database, actor: Actor, plan_id: int, data: SoftReason
                 )
             reasons[str(item.check)] = {"reason": item.reason, "by": actor.username, "at": now}
         row.soft_reasons_json = canonical_json(reasons)
+        session.flush()
         for item in data.reasons:
             key = str(item.check)
             audit(
@@ -247,8 +256,9 @@ def give_soft_reasons(db: Database, actor: Actor, plan_id: int, data: SoftReason
                 row.id,
                 {
                     "soft_breach": {"old": None, "new": breaches[item.check].message},
-                    "reason": {"old": (before.get(key) or {}).get("reason"), "new": item.reason},
-                },
+                    f"reasons.{key}": {"old": (before.get(key) or {}).get("reason"), "new": item.reason},
+                }
+                | version_change(data.version, row),
                 item.reason,
             )
         return plan_out(row, get_patient_row(session, row.patient_id), actor)

@@ -48,6 +48,7 @@ class PlanSummary(BaseModel):
     """A plan as listed."""
 
     id: int
+    version: int
     patient_id: int
     patient_label: str
     protocol_id: str
@@ -84,8 +85,9 @@ class PlanOut(PlanSummary):
     cancel_reason: str | None
 
 
-def plan_row(session: Session, plan_id: int) -> DosePlanRow:
-    row = session.get(DosePlanRow, plan_id)
+def plan_row(session: Session, plan_id: int, *, for_update: bool = False) -> DosePlanRow:
+    """A stored plan; `for_update` locks it until the edit's transaction ends (a concurrent editor waits)."""
+    row = session.get(DosePlanRow, plan_id, with_for_update=for_update)
     if row is None:
         raise NotFoundError(f"no dose plan {plan_id}")
     return row
@@ -123,6 +125,7 @@ def soft_breaches_out(row: DosePlanRow, plan: DosePlan) -> list[SoftBreachOut]:
 def _summary_fields(row: DosePlanRow, patient: Patient, actor: Actor, plan: DosePlan) -> dict[str, Any]:
     return {
         "id": row.id,
+        "version": row.version,
         "patient_id": row.patient_id,
         "patient_label": patient_label(patient, actor),
         "protocol_id": row.protocol_id,

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from ketaclinic.services.eligibility import (
 from ketaclinic.services.outcomes.rates import clinic_response_rates
 from ketaclinic.services.patients.records import age_years, full_name, get_patient_row, latest_measure
 from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.versions import check_version
 from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
@@ -36,6 +37,12 @@ class ScreeningIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     intake: dict[str, Any]
     planned_high_frequent_dosing: bool = False
+
+
+class ScreeningUpdate(ScreeningIn):
+    """A draft's new intake, with the `version` of the draft that was read."""
+
+    version: int = Field(ge=1)
 
 
 class AddendumIn(BaseModel):
@@ -58,6 +65,7 @@ class ScreeningOut(BaseModel):
     """A stored screening: intake, the evaluation as computed, who signed it and when."""
 
     id: int
+    version: int
     patient_id: int
     status: str
     verdict: str
@@ -131,6 +139,7 @@ def _prefill(patient: Patient) -> dict[str, Any]:
 def _out(screening: Screening, addenda: list[ScreeningAddendum]) -> ScreeningOut:
     return ScreeningOut(
         id=screening.id,
+        version=screening.version,
         patient_id=screening.patient_id,
         status=screening.status,
         verdict=screening.verdict,
@@ -160,8 +169,9 @@ def _addenda(session: Session, screening_id: int) -> list[ScreeningAddendum]:
     )
 
 
-def _load(session: Session, screening_id: int) -> Screening:
-    screening = session.get(Screening, screening_id)
+def _load(session: Session, screening_id: int, *, for_update: bool = False) -> Screening:
+    # for_update: a concurrent editor waits, then reads the version the first one wrote.
+    screening = session.get(Screening, screening_id, with_for_update=for_update)
     if screening is None:
         raise NotFoundError(f"no screening {screening_id}")
     return screening
@@ -173,6 +183,7 @@ def _audited(screening: Screening) -> dict[str, Any]:
         "verdict": screening.verdict,
         "rules_version": screening.rules_version,
         "intake": json.loads(screening.intake_json),
+        "version": screening.version,
     }
 
 
@@ -201,23 +212,26 @@ def create_screening(db: Database, actor: Actor, patient_id: int, data: Screenin
         return _out(screening, [])
 
 
-def update_screening(db: Database, actor: Actor, screening_id: int, data: ScreeningIn) -> ScreeningOut:
-    """Replace a draft's intake and re-evaluate; a signed screening is locked (409)."""
+def update_screening(db: Database, actor: Actor, screening_id: int, data: ScreeningUpdate) -> ScreeningOut:
+    """Replace a draft's intake and re-evaluate; a signed screening is locked, a stale version is refused."""
     require(actor, Permission.SCREENING_EDIT)
     with db.transaction() as session:
-        screening = _load(session, screening_id)
+        screening = _load(session, screening_id, for_update=True)
         if screening.status != DRAFT:
             raise ConflictError(
                 f"screening {screening_id} is signed and locked: start a new screening or add an addendum"
             )
         before = _audited(screening)
+        check_version(session, "screening", screening, screening.id, data.version, before)
         intake, result = _evaluate(session, data)
         screening.intake_version = result.intake_version
         screening.intake_json = canonical_json(intake)
         screening.result_json = canonical_json(result.to_json_dict())
         screening.verdict = result.verdict.value
         screening.rules_version = result.rules_version
-        screening.updated_at = utcnow()
+        if field_changes(before, _audited(screening)):
+            screening.updated_at = utcnow()  # only a real change moves the time and the version
+        session.flush()
         changes = field_changes(before, _audited(screening))
         if changes:
             audit(session, actor, "update", "screening", screening.id, changes)

@@ -10,12 +10,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
+from ketaclinic.errors import ConflictError, InputError, NotFoundError, StaleVersionError, http_status
 from ketaclinic.outcomes.instruments import get_questionnaire, instrument_sources
 from ketaclinic.services.outcomes import courses, links, pros
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, render, requires
-from ketaclinic.web.forms import form_errors, number, text
+from ketaclinic.web.forms import form_errors, number, stale_notes, text, version_of
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -126,7 +126,9 @@ def api_end_series(
 
     Without `session_dates` the days of the sessions charted for the course are used.
     """
-    return courses.end_series(db, principal.actor, course_id, body.series_end, body.session_dates)
+    return courses.end_series(
+        db, principal.actor, course_id, body.series_end, body.session_dates, version=body.version
+    )
 
 
 @router.post("/api/v1/outcomes/links", status_code=201, response_model=links.LinkOut, tags=["outcomes"])
@@ -172,14 +174,16 @@ def _course_page(
     errors: dict[str, str],
     value: str = "",
     recorded: bool = False,
+    stale: StaleVersionError | None = None,
 ) -> Response:
     course = courses.get_course(db, principal.actor, course_id)
     return render(
         request,
         "outcomes/course.html",
-        status_code=422 if errors else 200,
+        status_code=http_status(stale) if stale else 422 if errors else 200,
         course=course,
         errors=errors,
+        stale=stale_notes(stale) if stale else {},
         value=value or (course.series_end.isoformat() if course.series_end else ""),
         recorded=recorded,
         latest=date.today() + timedelta(days=1),
@@ -207,12 +211,19 @@ def _series_end_of(raw: str) -> date:
 
 @router.post("/courses/{course_id}/series-end", response_class=HTMLResponse, include_in_schema=False)
 async def course_end_series(request: Request, course_id: int, db: DbDep, principal: RecordPage) -> Response:
-    """Record the series end from the course page; a bad date comes back next to the field."""
-    raw = text(await request.form(), "series_end").strip()
+    """Record the series end from the course page; a bad date comes back next to the field.
+
+    A stale form (the course changed since it was opened) comes back with the typed date and the stored one.
+    """
+    form = await request.form()
+    raw = text(form, "series_end").strip()
     try:
-        courses.end_series(db, principal.actor, course_id, _series_end_of(raw))
+        courses.end_series(db, principal.actor, course_id, _series_end_of(raw), version=version_of(form))
+    except StaleVersionError as exc:
+        return _course_page(request, db, principal, course_id, errors={}, value=raw, stale=exc)
     except InputError as exc:
-        return _course_page(request, db, principal, course_id, errors={"series_end": exc.message}, value=raw)
+        field = "version" if exc.field == "version" else "series_end"
+        return _course_page(request, db, principal, course_id, errors={field: exc.message}, value=raw)
     return RedirectResponse(f"/courses/{course_id}?recorded=1", status_code=303)
 
 

@@ -357,7 +357,9 @@ async def strike_out_submit(
             principal.actor,
             patient_id,
             measurement_id,
-            measurements.StrikeOutIn.model_validate({"reason": text(form, "reason")}),
+            measurements.StrikeOutIn.model_validate(
+                {"reason": text(form, "reason"), "version": blank(form.get("version"))}
+            ),
         )
     except (ValidationError, InputError, ConflictError, NotFoundError) as exc:
         return _record_with_errors(request, db, principal, patient_id, exc, {})

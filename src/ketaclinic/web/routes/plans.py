@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ketaclinic.dosing import DoseQuantity, RateQuantity, check_dose, parse_dose, parse_rate
 from ketaclinic.dosing.bounds import MAX_WEIGHT_KG, MIN_WEIGHT_KG
 from ketaclinic.dosing.choices import CHOICE_LABELS, CHOICE_UNITS, choosable
-from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
+from ketaclinic.errors import ConflictError, InputError, NotFoundError, StaleVersionError, http_status
 from ketaclinic.pharmacology import list_models
 from ketaclinic.reports.svg import concentration_chart
 from ketaclinic.services import pk
@@ -22,7 +22,7 @@ from ketaclinic.services.plans.records import STATUS_LABELS, PlanOut, PlanSummar
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings
 from ketaclinic.web.deps import ClinicLibraryDep, DbDep, Principal, SettingsDep, render, requires
-from ketaclinic.web.forms import error_lines
+from ketaclinic.web.forms import StaleNote, blank, error_lines, stale_notes
 from ketaclinic.web.nav import NavItem
 
 router = APIRouter()
@@ -281,7 +281,15 @@ def detail_page(request: Request, plan_id: int, db: DbDep, principal: ViewPage) 
     return _detail(request, plan, [])
 
 
-def _detail(request: Request, plan: PlanOut, errors: list[str], status_code: int = 200) -> Response:
+def _detail(
+    request: Request,
+    plan: PlanOut,
+    errors: list[str],
+    status_code: int = 200,
+    *,
+    typed: dict[str, str] | None = None,
+    stale: dict[str, StaleNote] | None = None,
+) -> Response:
     charts: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for s in plan.plan["sessions"]:
@@ -301,6 +309,8 @@ def _detail(request: Request, plan: PlanOut, errors: list[str], status_code: int
         charts=charts,
         bands=pk.chart_bands(),
         errors=errors,
+        typed=typed or {},
+        stale=stale or {},
     )
 
 
@@ -323,7 +333,12 @@ async def _action(
             if not reasons:
                 raise InputError("enter a reason for at least one soft-limit breach", field="reasons")
             plans.give_soft_reasons(
-                db, principal.actor, plan_id, plans.SoftReasonsIn.model_validate({"reasons": reasons})
+                db,
+                principal.actor,
+                plan_id,
+                plans.SoftReasonsIn.model_validate(
+                    {"reasons": reasons, "version": blank(form.get("version"))}
+                ),
             )
         elif action == "approve":
             plans.approve_plan(db, principal.actor, plan_id, config=settings)
@@ -336,6 +351,11 @@ async def _action(
                 plan_id,
                 plans.CancelIn.model_validate({"reason": form.get("reason", "")}),
             )
+    except StaleVersionError as exc:
+        # Nothing saved: the typed reasons come back beside the ones now stored (who, when).
+        plan = plans.view_plan(db, principal.actor, plan_id)
+        typed = {key: str(value) for key, value in form.items() if key.startswith("reason_")}
+        return _detail(request, plan, [], http_status(exc), typed=typed, stale=stale_notes(exc))
     except (ValidationError, InputError, ConflictError) as exc:
         plan = plans.view_plan(db, principal.actor, plan_id)
         return _detail(request, plan, error_lines(exc), http_status(exc))

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from ketaclinic.errors import ConflictError, InputError, http_status
+from ketaclinic.errors import ConflictError, InputError, StaleVersionError, http_status
 from ketaclinic.screening import CONDITION_CODES, current_consent_template, intake_json_schema, list_diagnoses
 from ketaclinic.screening.consent import REPRESENTATIVE_RELATIONS
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome
@@ -20,7 +20,7 @@ from ketaclinic.services.screening import consent
 from ketaclinic.services.screening import screenings as screening
 from ketaclinic.settings import Settings
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
-from ketaclinic.web.forms import error_lines, form_errors, text, validated
+from ketaclinic.web.forms import StaleNote, blank, error_lines, form_errors, stale_notes, text, validated
 from ketaclinic.web.nav import NavItem
 from ketaclinic.web.screening_forms import CONSENT_WORDS, INTAKE_WORDS, consent_from_form, intake_from_form
 
@@ -99,9 +99,9 @@ def api_get(screening_id: int, db: DbDep, principal: ViewApi) -> screening.Scree
 
 @router.put("/api/v1/screenings/{screening_id}", response_model=screening.ScreeningOut, tags=TAG)
 def api_update(
-    screening_id: int, body: screening.ScreeningIn, db: DbDep, principal: EditApi
+    screening_id: int, body: screening.ScreeningUpdate, db: DbDep, principal: EditApi
 ) -> screening.ScreeningOut:
-    """Replace a draft's intake and re-evaluate (409 once signed)."""
+    """Replace a draft's intake and re-evaluate (send the version read; 409 once signed or when stale)."""
     return screening.update_screening(db, principal.actor, screening_id, body)
 
 
@@ -170,6 +170,8 @@ def _intake_page(
     *,
     refused: Exception | None = None,
     editing: int | None = None,
+    version: int | None = None,
+    stale: dict[str, StaleNote] | None = None,
     high_frequent: bool = False,
     status_code: int = 200,
 ) -> Response:
@@ -181,6 +183,8 @@ def _intake_page(
         errors=form_errors(refused, words=INTAKE_WORDS) if refused else {},
         problems=error_lines(refused, INTAKE_WORDS) if refused else [],
         editing=editing,
+        version=version,
+        stale=stale or {},
         high_frequent=high_frequent,
         status_code=status_code,
         **_intake_choices(),
@@ -267,7 +271,7 @@ def edit_page(request: Request, screening_id: int, db: DbDep, principal: EditPag
     if record.status != screening.DRAFT:
         raise ConflictError(f"screening {screening_id} is signed and locked: start a new screening")
     patient = registry.view_patient(db, principal.actor, record.patient_id)
-    return _intake_page(request, patient, record.intake, editing=record.id)
+    return _intake_page(request, patient, record.intake, editing=record.id, version=record.version)
 
 
 @router.post("/screenings/{screening_id}/edit", response_class=HTMLResponse, include_in_schema=False)
@@ -281,19 +285,31 @@ async def edit_submit(request: Request, screening_id: int, db: DbDep, principal:
             db,
             principal.actor,
             screening_id,
-            screening.ScreeningIn(intake=values, planned_high_frequent_dosing=high_frequent),
+            validated(
+                screening.ScreeningUpdate,
+                {
+                    "intake": values,
+                    "planned_high_frequent_dosing": high_frequent,
+                    "version": blank(form.get("version")),
+                },
+            ),
         )
-    except (ValidationError, InputError) as exc:
+    except (ValidationError, InputError, StaleVersionError) as exc:
+        # A stale draft comes back with the typed intake and the stored values beside the fields changed
+        # since; the form then carries the current version, so saving again is deliberate.
         record = screening.get_screening(db, principal.actor, screening_id)
         patient = registry.view_patient(db, principal.actor, record.patient_id)
+        stale = isinstance(exc, StaleVersionError)
         return _intake_page(
             request,
             patient,
             values,
-            refused=exc,
+            refused=None if stale else exc,
             editing=screening_id,
+            version=record.version if stale else blank(form.get("version")),
+            stale=stale_notes(exc) if isinstance(exc, StaleVersionError) else None,
             high_frequent=high_frequent,
-            status_code=422,
+            status_code=http_status(exc),
         )
     return RedirectResponse(f"/screenings/{screening_id}", status_code=303)
 
