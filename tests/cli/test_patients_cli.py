@@ -85,7 +85,7 @@ def test_allergies_contact_and_referrer_from_the_terminal(
         (["contact", "--phone", "12"], "phone"),
         (["contact", "--consent", "maybe"], "consent_to_contact"),
         (["referrer", "--name", "Dr X"], "email"),
-        (["no-known-allergies", "--record-version", "99"], "version"),
+        (["no-known-allergies", "--version", "99"], "version"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

@@ -17,7 +17,7 @@ PatientId = Annotated[int, typer.Argument(help="The patient.")]
 RecordVersion = Annotated[
     int | None,
     typer.Option(
-        "--record-version", help="The record version you read (refused if it moved on); default: the current."
+        "--version", help="The record version you read (refused if it moved on); default: the current."
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the patient record as JSON.")]
