@@ -29,8 +29,8 @@ EXPECTED = {
     "glaucoma": (PRECAUTIONS, "local list"),
     "history_of_mania": (PRECAUTIONS, "local list"),
     "recent_epilepsy": (PRECAUTIONS, "local list"),
-    "cardiovascular_risk": (OK, "ungraded"),
-    "liver_risk": (OK, "ungraded"),
+    "cardiovascular_risk": (OK, "C"),
+    "liver_risk": (OK, "C"),
 }
 
 
