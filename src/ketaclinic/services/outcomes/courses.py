@@ -269,16 +269,18 @@ def end_series(
         reason = reason.strip()
         if not 1 <= len(reason) <= 500:
             raise InputError("give the reason the course ends (1-500 characters)", field="reason")
-        old, old_schedule = course.series_end, schedule_lines(course)
-        if old != series_end:
-            course.series_end = series_end
-        reschedule(course, series_end, session_dates)
-        patient = get_patient_row(session, course.patient_id)
-        if old == series_end and schedule_lines(course) == old_schedule:
-            # A double click (its second request carries the version the first one moved on): no write.
-            return _course_out(session, course, patient, actor)
-        check_version(session, "treatment_course", course, course.id, version, on_record)
-        bump(course)  # the follow-up items are child rows: rescheduling them alone is a write too
+        # No flush until the version is checked: a flush would move the version before it is compared.
+        with session.no_autoflush:
+            old, old_schedule = course.series_end, schedule_lines(course)
+            if old != series_end:
+                course.series_end = series_end
+            reschedule(course, series_end, session_dates)
+            patient = get_patient_row(session, course.patient_id)
+            if old == series_end and schedule_lines(course) == old_schedule:
+                # A double click (its second request carries the version the first one moved on): no write.
+                return _course_out(session, course, patient, actor)
+            check_version(session, "treatment_course", course, course.id, version, on_record)
+            bump(course)  # the follow-up items are child rows: rescheduling them alone is a write too
         session.flush()
         changes = field_changes(
             {"series_end": old and old.isoformat(), "followups": old_schedule},
