@@ -81,3 +81,13 @@ def test_demo_is_idempotent(demo_dir: Path) -> None:
     again = _run(["demo"], demo_dir)
     assert again.returncode == 0
     assert "existing" in again.stdout
+
+
+def test_demo_reset_wipes_a_used_database_and_seeds_it_again(demo_dir: Path, tmp_path: Path) -> None:
+    used = tmp_path / "used"
+    shutil.copytree(demo_dir, used)
+    reset = _run(["demo", "--reset"], used)
+    assert reset.returncode == 0, reset.stderr
+    assert "nurse-demo-pass" in reset.stdout and "existing" not in reset.stdout
+    verified = _run(["audit", "verify"], used)
+    assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -25,10 +26,15 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
 
 
 def reset(engine: Engine) -> None:
-    """Downgrade to an empty schema, then upgrade to the newest (wipes every row)."""
-    config = alembic_config(engine)
-    command.downgrade(config, "base")
-    command.upgrade(config, "heads")
+    """Drop every table (wiping every row), then build the newest schema.
+
+    Dropping rather than downgrading: a downgrade rebuilds tables that hold rows, which SQLite's
+    foreign keys refuse once sessions reference them.
+    """
+    tables = MetaData()
+    tables.reflect(bind=engine)
+    tables.drop_all(bind=engine)
+    command.upgrade(alembic_config(engine), "heads")
 
 
 def current_heads(engine: Engine) -> tuple[str, ...]:
