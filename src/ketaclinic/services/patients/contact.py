@@ -17,6 +17,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from sqlalchemy.orm import Session
 
 from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.patients.records import ContactChannel, PatientOut, load_patient, patient_out
@@ -150,12 +151,19 @@ def set_contact(db: Database, actor: Actor, patient_id: int, data: ContactIn) ->
         patient.contact_consent = data.consent_to_contact
         patient.contact_consent_on = data.consent_on
         changes = field_changes(before, _contact(patient))
-        if changes:
-            bump(patient)
-            session.flush()
-            changes |= version_change(data.version, patient)
-            audit(session, actor, "update", "patient", patient.id, changes, data.reason)
+        _record_edit(session, actor, patient, changes, data.version, data.reason)
         return patient_out(patient)
+
+
+def _record_edit(
+    session: Session, actor: Actor, patient: Patient, changes: dict[str, Any], read: int, reason: str
+) -> None:
+    """An edit that changed something moves the patient's version and is audited with its step."""
+    if changes:
+        bump(patient)
+        session.flush()
+        changes |= version_change(read, patient)
+        audit(session, actor, "update", "patient", patient.id, changes, reason)
 
 
 def set_referrer(db: Database, actor: Actor, patient_id: int, data: ReferrerIn) -> PatientOut:
@@ -170,9 +178,5 @@ def set_referrer(db: Database, actor: Actor, patient_id: int, data: ReferrerIn) 
         patient.referrer_address = data.address
         patient.referrer_email = data.email
         changes = field_changes(before, _referrer(patient))
-        if changes:
-            bump(patient)
-            session.flush()
-            changes |= version_change(data.version, patient)
-            audit(session, actor, "update", "patient", patient.id, changes, data.reason)
+        _record_edit(session, actor, patient, changes, data.version, data.reason)
         return patient_out(patient)
