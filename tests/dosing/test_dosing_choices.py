@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ketaclinic.data import Status
 from ketaclinic.dosing import build_plan, load_library, load_protocols
 from ketaclinic.dosing.choices import apply_choices, choosable
-from ketaclinic.dosing.protocols import parse_protocol
+from ketaclinic.dosing.protocol_files import parse_protocol
 from ketaclinic.errors import DataFileError, InputError
 
 LIB = load_library()

@@ -40,6 +40,7 @@ from ketaclinic.dosing.plan import (
     build_plan,
 )
 from ketaclinic.dosing.prediction import SessionPrediction
+from ketaclinic.dosing.protocol_files import get_protocol, load_protocols
 from ketaclinic.dosing.protocols import (
     DosingBlock,
     Param,
@@ -47,8 +48,6 @@ from ketaclinic.dosing.protocols import (
     Protocol,
     Schedule,
     Titration,
-    get_protocol,
-    load_protocols,
 )
 from ketaclinic.dosing.pump import (
     dose_mg_from_per_kg,

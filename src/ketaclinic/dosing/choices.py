@@ -44,7 +44,7 @@ MAX_DURATION_MIN = 7 * 24 * 60
 
 def choosable(protocol: Protocol) -> dict[str, Param]:
     """The protocol's numbers the physician chooses, by key (at most one block offers each: see
-    protocols.parse_protocol)."""
+    protocol_files.parse_protocol)."""
     out: dict[str, Param] = {}
     for block in protocol.dosing:
         for key in CHOOSABLE_BLOCK_KEYS:
