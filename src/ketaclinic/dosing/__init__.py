@@ -37,8 +37,8 @@ from ketaclinic.dosing.plan import (
     DosePlan,
     Segment,
     SessionPlan,
-    build_plan,
 )
+from ketaclinic.dosing.plan_building import build_plan
 from ketaclinic.dosing.prediction import SessionPrediction
 from ketaclinic.dosing.protocol_files import get_protocol, load_protocols
 from ketaclinic.dosing.protocols import (
