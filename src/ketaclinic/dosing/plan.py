@@ -1,8 +1,9 @@
 """Dose plans as values: protocol x weight x drug library x PK prediction, every number checked.
 
-`ketaclinic.dosing.plan_building.build_plan` builds them. A plan that breaches any hard limit is refused (HardLimitError); soft breaches are listed so that the
-service can demand a reason and a co-signature. Titrated sessions carry both paths of their envelope;
-the limits are checked on both, and the series total on the maximum path.
+`ketaclinic.dosing.plan_building.build_plan` builds them. A plan that breaches any hard limit is
+refused (HardLimitError); soft breaches are listed so that the service can demand a reason and a
+co-signature. Titrated sessions carry both paths of their envelope; the limits are checked on both,
+and the series total on the maximum path.
 Every rate is the one the nurse programs: mL/h rounded down to the context's pump resolution, and
 the mg/h, mg/kg/h, volumes, totals and checks all follow from that programmed rate.
 Each session is predicted from zero drug: carry-over from an earlier session is not modelled.
