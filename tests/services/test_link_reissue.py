@@ -8,7 +8,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from ketaclinic.services.outcomes.courses import due_followups, list_courses
+from ketaclinic.services.outcomes.courses import list_courses
+from ketaclinic.services.outcomes.followup_lists import due_followups
 from ketaclinic.services.outcomes.links import LinkGoneError, LinkIn, issue_link, submit_link, view_link
 from ketaclinic.services.outcomes.pros import Answers
 from ketaclinic.services.permissions import Actor

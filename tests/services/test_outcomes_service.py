@@ -17,10 +17,10 @@ from ketaclinic.services.outcomes.courses import (
     CourseIn,
     CourseOut,
     DiscontinuationIn,
-    due_followups,
     record_discontinuation,
     start_course,
 )
+from ketaclinic.services.outcomes.followup_lists import due_followups
 from ketaclinic.services.outcomes.links import LinkGoneError, LinkIn, issue_link, submit_link, view_link
 from ketaclinic.services.outcomes.pros import Answers, ProIn, list_pros, record_pro
 from ketaclinic.services.outcomes.rates import clinic_response_rates

@@ -1,4 +1,4 @@
-"""Treatment courses: start, series end and its follow-up schedule, discontinuation, due follow-ups.
+"""Treatment courses: start, series end and its follow-up schedule, discontinuation.
 
 A patient has at most one open course (series end not recorded, not discontinued); approving a dose
 plan opens it or joins it (`course_opening`).
@@ -11,14 +11,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.outcomes.definitions import DISCONTINUATION_REASONS, followup_policy
 from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.outcomes.course_opening import lock_patient_courses, open_course_row
 from ketaclinic.services.outcomes.course_schedule import items_for, reschedule, schedule_lines, sessions_given
-from ketaclinic.services.outcomes.link_state import LinkTimes, link_issue_times, live_links
+from ketaclinic.services.outcomes.link_state import LinkTimes, live_links
 from ketaclinic.services.patients.records import get_patient_row, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.versions import bump, check_version, version_change
@@ -118,9 +118,10 @@ class CourseDetail(CourseOut):
     sessions_given: list[date]
 
 
-def _followup_out(
+def followup_out(
     item: FollowupItem, patient: Patient, actor: Actor, today: date, link: LinkTimes | None
 ) -> FollowupOut:
+    """One follow-up item as the pages and the API show it (with its live link's times, if any)."""
     return FollowupOut(
         id=item.id,
         course_id=item.course_id,
@@ -154,7 +155,7 @@ def _course_out(session: Session, course: TreatmentCourse, patient: Patient, act
         sessions_planned=course.sessions_planned,
         endpoint_weeks=course.endpoint_weeks,
         discontinued=course.discontinued,
-        followups=[_followup_out(i, patient, actor, today, links.get(i.id)) for i in course.followups],
+        followups=[followup_out(i, patient, actor, today, links.get(i.id)) for i in course.followups],
     )
 
 
@@ -358,63 +359,6 @@ def list_courses(db: Database, actor: Actor, patient_id: int) -> list[CourseOut]
             .order_by(TreatmentCourse.id)
         ).scalars()
         return [_course_out(session, c, patient, actor) for c in courses]
-
-
-def due_followups(
-    db: Database, actor: Actor, *, today: date | None = None, horizon_days: int = 7
-) -> list[FollowupOut]:
-    """Open follow-ups due by `today + horizon_days` (overdue first) of running courses, unless superseded."""
-    require(actor, Permission.OUTCOMES_RECORD)
-    if not 0 <= horizon_days <= 90:
-        raise InputError("horizon_days must be 0-90", field="horizon_days")
-    today = today or date.today()
-    later = aliased(FollowupItem)
-    # An open item is superseded once a later contact of the same course has been answered.
-    answered_later = (
-        select(later.id)
-        .where(
-            later.course_id == FollowupItem.course_id,
-            later.due_on > FollowupItem.due_on,
-            later.status == "completed",
-        )
-        .exists()
-    )
-    with db.transaction() as session:
-        rows = session.execute(
-            select(FollowupItem, Patient)
-            .join(Patient, Patient.id == FollowupItem.patient_id)
-            .join(TreatmentCourse, TreatmentCourse.id == FollowupItem.course_id)
-            .where(
-                FollowupItem.status == "due",
-                FollowupItem.due_on <= today + timedelta(days=horizon_days),
-                TreatmentCourse.discontinued == "none",
-                ~answered_later,
-            )
-            .order_by(FollowupItem.due_on, FollowupItem.id)
-        ).all()
-        links = live_links(session, [item.id for item, _patient in rows])
-        return [_followup_out(item, patient, actor, today, links.get(item.id)) for item, patient in rows]
-
-
-def answered_followups(db: Database, actor: Actor, *, days: int = 14) -> list[FollowupOut]:
-    """Follow-ups answered in the last `days` days, the latest first (when and through which link)."""
-    require(actor, Permission.OUTCOMES_RECORD)
-    since = utcnow() - timedelta(days=days)
-    with db.read() as session:
-        rows = session.execute(
-            select(FollowupItem, Patient)
-            .join(Patient, Patient.id == FollowupItem.patient_id)
-            .where(FollowupItem.status == "completed", FollowupItem.completed_at >= since)
-            .order_by(FollowupItem.completed_at.desc(), FollowupItem.id.desc())
-        ).all()
-        issued = link_issue_times(session, [item.id for item, _patient in rows])
-        today = date.today()
-        return [
-            _followup_out(item, patient, actor, today, None).model_copy(
-                update={"link_issued_at": issued.get(item.id)}
-            )
-            for item, patient in rows
-        ]
 
 
 def schedule_policy() -> dict[str, Any]:

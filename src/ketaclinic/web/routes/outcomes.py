@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
-from ketaclinic.services.outcomes import courses, links, pro_alerts, pros
+from ketaclinic.services.outcomes import courses, followup_lists, links, pro_alerts, pros
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.forms import form_errors, number, text
@@ -65,7 +65,7 @@ def api_due(
     db: DbDep, principal: RecordApi, horizon_days: Annotated[int, Query(ge=0, le=90)] = 7
 ) -> list[courses.FollowupOut]:
     """Follow-ups due within `horizon_days` and overdue ones."""
-    return courses.due_followups(db, principal.actor, horizon_days=horizon_days)
+    return followup_lists.due_followups(db, principal.actor, horizon_days=horizon_days)
 
 
 @router.post(
@@ -146,8 +146,8 @@ def api_link(body: links.LinkIn, db: DbDep, principal: RecordApi) -> links.LinkO
 
 def _followup_context(db: DbDep, principal: Principal) -> dict[str, Any]:
     return {
-        "items": courses.due_followups(db, principal.actor),
-        "answered": courses.answered_followups(db, principal.actor),
+        "items": followup_lists.due_followups(db, principal.actor),
+        "answered": followup_lists.answered_followups(db, principal.actor),
         "awaiting": courses.courses_without_series_end(db, principal.actor),
         "policy": courses.schedule_policy(),
     }
