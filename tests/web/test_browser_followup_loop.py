@@ -112,7 +112,7 @@ def test_plan_approval_to_the_physician_acknowledging_the_week1_self_harm_alert(
     text = acknowledged.inner_text()
     assert "Acknowledged by physician" in text and "Patient contacted and assessed" in text
     assert "phoned the patient: safe, seen tomorrow" in text
-    doctor.wait_for_selector("#alert-badge .badge:text('0')")
+    doctor.wait_for_selector("#alert-badge .badge:text('0')", timeout=5_000)  # at once, not at its 10 s poll
 
     # The patient page, opened afresh, keeps the acknowledged alert and the answers.
     doctor.reload()

@@ -191,6 +191,7 @@ def test_the_patient_page_outcomes_show_each_answer_the_plot_and_the_alert(
         url, data={"action": "referred_urgently", "note": "crisis team", "csrf_token": physician.csrf}
     )
     assert acked.status_code == 200 and "Referred for urgent mental health assessment" in acked.text
+    assert acked.headers.get("HX-Trigger") == "refresh-alerts" and "HX-Trigger" not in unpicked.headers
     assert "crisis team" in acked.text and 'name="action"' not in acked.text
     again = physician.post(url, data={"action": "referred_urgently", "csrf_token": physician.csrf})
     assert again.status_code == 200 and "Acknowledged by physician" in again.text

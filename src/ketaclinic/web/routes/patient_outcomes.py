@@ -87,4 +87,6 @@ async def ack_from_page(
         # what was typed stays in that alert's form.
         kept = typed | {"alert_id": alert_id}
         return _fragment(request, db, principal, patient_id, ack_error=error_line(exc), ack_typed=kept)
-    return _fragment(request, db, principal, patient_id)
+    response = _fragment(request, db, principal, patient_id)
+    response.headers["HX-Trigger"] = "refresh-alerts"  # the badge drops now, not at its next poll
+    return response
