@@ -104,6 +104,7 @@ def test_plan_approval_to_the_physician_acknowledging_the_week1_self_harm_alert(
     assert action.evaluate("e => e.validity.valueMissing")
     assert patient_alert.get_by_label("Note").input_value() == "phoned the patient: safe, seen tomorrow"
     assert doctor.locator("#alert-badge .badge").inner_text() == "1"
+    screenshot(doctor, "loop-4-ack-needs-an-action")
 
     action.select_option(label="Patient contacted and assessed")
     patient_alert.get_by_role("button", name="Acknowledge").click()
