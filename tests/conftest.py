@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -308,3 +308,18 @@ def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+PHONE = {"width": 360, "height": 740}
+WEEK1_PHQ9 = (1, 2, 1, 1, 0, 1, 0, 0, 2)  # total 8 (mild), item 9 = 2: raises the self-harm alert
+
+
+def answer_week1_questionnaire(page, phq9: Sequence[int] = WEEK1_PHQ9) -> None:  # type: ignore[no-untyped-def]
+    """Tick a whole follow-up questionnaire: NRS 5/5/7/3, PGIC 4, `phq9`, every GAD-7 item 1."""
+    for name, value in (("nrs_now", "5"), ("nrs_average", "5"), ("nrs_worst", "7"), ("nrs_least", "3")):
+        page.locator(f"input[name={name}][value='{value}']").check()
+    page.locator("input[name=pgic][value='4']").check()
+    for i, v in enumerate(phq9, start=1):
+        page.locator(f"input[name=phq9_{i}][value='{v}']").check()
+    for i in range(1, 8):
+        page.locator(f"input[name=gad7_{i}][value='1']").check()

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
 from pathlib import Path
+
+from sqlalchemy import update
 
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions.booking import SessionCreate, create_session
 from ketaclinic.services.sessions.lifecycle import CheckInIn, check_in
 from ketaclinic.store.db import Database
+from ketaclinic.store.tables.sessions import InfusionSession
 from tests import factories
 
 CHECK_IN = {
@@ -51,6 +55,17 @@ def checked_in_session(
     created = create_session(db, staff["nurse"], SessionCreate(plan_id=plan_id, session_number=1))
     check_in(db, staff["nurse"], created.id, CheckInIn.model_validate(CHECK_IN), config=None)
     return created.id
+
+
+def given_today(db: Database, nurse: Actor, plan_id: int) -> None:
+    """Session 1 booked through the service and marked given today (its charting has its own tests)."""
+    created = create_session(db, nurse, SessionCreate(plan_id=plan_id, session_number=1))
+    with db.transaction() as session:
+        session.execute(
+            update(InfusionSession)
+            .where(InfusionSession.id == created.id)
+            .values(scheduled_on=date.today(), started_at=datetime.now(UTC), state="completed")
+        )
 
 
 def clinic_ending_policy(config_dir: Path, **values: float | str) -> Path:

@@ -3,30 +3,17 @@ issues, then re-issues, a follow-up link; the earlier link answers "no longer va
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
-from sqlalchemy import update
 
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions.booking import SessionCreate, create_session
 from ketaclinic.store.db import Database
-from ketaclinic.store.tables.sessions import InfusionSession
 from tests import factories
 from tests.conftest import screenshot
+from tests.services.sessions_support import given_today
 
 pytestmark = pytest.mark.browser
-
-
-def _first_session_given(db: Database, nurse: Actor, plan_id: int) -> None:
-    """Session 1 booked through the service and marked given today (its charting has its own tests)."""
-    created = create_session(db, nurse, SessionCreate(plan_id=plan_id, session_number=1))
-    with db.transaction() as session:
-        session.execute(
-            update(InfusionSession)
-            .where(InfusionSession.id == created.id)
-            .values(scheduled_on=date.today(), started_at=datetime.now(UTC), state="completed")
-        )
 
 
 def test_approval_opens_the_course_and_a_nurse_ends_it_and_reissues_a_link(  # type: ignore[no-untyped-def]
@@ -44,7 +31,7 @@ def test_approval_opens_the_course_and_a_nurse_ends_it_and_reissues_a_link(  # t
     assert planned.count() == plan.session_count
     screenshot(doctor, "patient-course-opened")
 
-    _first_session_given(web_db, web_staff["nurse"], plan.id)
+    given_today(web_db, web_staff["nurse"], plan.id)
     nurse = browser_login("nurse")
     nurse.goto(f"/patients/{plan.patient_id}")
     section = nurse.locator("#patient-course")

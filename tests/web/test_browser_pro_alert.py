@@ -10,7 +10,7 @@ import pytest
 from ketaclinic.services.outcomes.links import LinkIn, issue_link
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
-from tests.conftest import screenshot
+from tests.conftest import PHONE, answer_week1_questionnaire, screenshot
 from tests.services.test_outcomes_service import treated
 
 pytestmark = pytest.mark.browser
@@ -23,7 +23,7 @@ def test_self_harm_answer_on_a_phone_reaches_the_physician(  # type: ignore[no-u
     item = next(f for f in course.followups if f.weeks_after_series == 1)
     link = issue_link(web_db, web_staff["nurse"], LinkIn(followup_item_id=item.id))
 
-    phone = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True).new_page()
+    phone = browser.new_context(viewport=PHONE, is_mobile=True).new_page()
     phone.goto(live_server + link.path)
     assert "LOINC" not in phone.content() and phone.locator("footer, nav").count() == 0
     # The 0-10 scale sits on one line inside the phone's width.
@@ -34,13 +34,7 @@ def test_self_harm_answer_on_a_phone_reaches_the_physician(  # type: ignore[no-u
     tops = {round(b["y"]) for b in boxes if b}
     assert len(tops) == 1 and max(b["x"] + b["width"] for b in boxes if b) <= 360
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360
-    for name, value in (("nrs_now", "5"), ("nrs_average", "5"), ("nrs_worst", "7"), ("nrs_least", "3")):
-        phone.locator(f"input[name={name}][value='{value}']").check()
-    phone.locator("input[name=pgic][value='4']").check()
-    for i, v in enumerate([1, 2, 1, 1, 0, 1, 0, 0, 2], start=1):
-        phone.locator(f"input[name=phq9_{i}][value='{v}']").check()
-    for i in range(1, 8):
-        phone.locator(f"input[name=gad7_{i}][value='1']").check()
+    answer_week1_questionnaire(phone)
     screenshot(phone, "pros-phone-questionnaire-360")
     phone.get_by_role("button", name="Send my answers").click()
     phone.wait_for_selector("#crisis-text")

@@ -180,10 +180,18 @@ def test_the_patient_page_outcomes_show_each_answer_the_plot_and_the_alert(
     url = f"/patients/{pid}/alerts/{alert['id']}/ack"
     wrong = physician.post(url, data={"action": "stop", "csrf_token": physician.csrf})
     assert wrong.status_code == 200 and "is not an action for this alert" in wrong.text
+    # No action preselected: the physician picks one; without it nothing is recorded and the note stays.
+    assert '<option value="">choose the action taken…</option>' in html and "selected" not in html
+    unpicked = physician.post(url, data={"action": "", "note": "crisis team", "csrf_token": physician.csrf})
+    assert unpicked.status_code == 200 and "action: choose the action taken" in unpicked.text
+    assert 'value="crisis team"' in unpicked.text and 'data-state="open"' in unpicked.text
+    too_long = {"action": "referred_urgently", "note": "x" * 2001, "csrf_token": physician.csrf}
+    assert '<option value="referred_urgently" selected>' in physician.post(url, data=too_long).text
     acked = physician.post(
         url, data={"action": "referred_urgently", "note": "crisis team", "csrf_token": physician.csrf}
     )
     assert acked.status_code == 200 and "Referred for urgent mental health assessment" in acked.text
+    assert acked.headers.get("HX-Trigger") == "refresh-alerts" and "HX-Trigger" not in unpicked.headers
     assert "crisis team" in acked.text and 'name="action"' not in acked.text
     again = physician.post(url, data={"action": "referred_urgently", "csrf_token": physician.csrf})
     assert again.status_code == 200 and "Acknowledged by physician" in again.text

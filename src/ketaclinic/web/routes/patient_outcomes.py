@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -39,7 +40,13 @@ def api_ack_patient_alert(
 
 
 def _fragment(
-    request: Request, db: DbDep, principal: Principal, patient_id: int, *, ack_error: str = ""
+    request: Request,
+    db: DbDep,
+    principal: Principal,
+    patient_id: int,
+    *,
+    ack_error: str = "",
+    ack_typed: Mapping[str, object] | None = None,
 ) -> Response:
     outcomes = trajectory.patient_outcomes(db, principal.actor, patient_id)
     return render(
@@ -51,6 +58,7 @@ def _fragment(
         pgic_labels=dict(PGIC_LEVELS),
         item_texts={"phq9": PHQ9_ITEMS, "gad7": GAD7_ITEMS},
         ack_error=ack_error,
+        ack_typed=ack_typed or {},
     )
 
 
@@ -68,10 +76,17 @@ async def ack_from_page(
 ) -> Response:
     """Acknowledge a patient's alert from their page, then send the outcomes section back (htmx)."""
     form = await request.form()
+    typed = {"action": text(form, "action"), "note": text(form, "note")}
     try:
-        body = AckIn.model_validate({"action": text(form, "action"), "note": blank(form.get("note"))})
+        if not typed["action"]:
+            raise InputError("choose the action taken", field="action")
+        body = AckIn.model_validate({"action": typed["action"], "note": blank(typed["note"])})
         pro_alerts.acknowledge_patient_alert(db, principal.actor, patient_id, alert_id, body)
     except (InputError, ValidationError, ConflictError, NotFoundError) as exc:
-        # The section comes back whole with the problem beside the form (htmx swaps only a 200).
-        return _fragment(request, db, principal, patient_id, ack_error=error_line(exc))
-    return _fragment(request, db, principal, patient_id)
+        # The section comes back whole with the problem beside the form (htmx swaps only a 200), and
+        # what was typed stays in that alert's form.
+        kept = typed | {"alert_id": alert_id}
+        return _fragment(request, db, principal, patient_id, ack_error=error_line(exc), ack_typed=kept)
+    response = _fragment(request, db, principal, patient_id)
+    response.headers["HX-Trigger"] = "refresh-alerts"  # the badge drops now, not at its next poll
+    return response
