@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from ketaclinic.data import Status
 from ketaclinic.errors import DataFileError
-from ketaclinic.monitoring import AlertGroup, Severity
+from ketaclinic.monitoring import AlertGroup, Severity, is_clinic_wide
 from ketaclinic.monitoring.alert_rules import Advice, merge_rule_overrides, shipped_alert_rules
 from ketaclinic.monitoring.answer_rules import answer_findings
 
@@ -17,7 +17,9 @@ def test_the_self_harm_rule_is_shipped_with_its_publication() -> None:
     rule = {r.key: r for r in shipped_alert_rules()}["phq9_item9_self_harm"]
     assert (rule.field, rule.op, rule.threshold) == ("phq9.item9", "gt", 0)
     assert rule.group is AlertGroup.MENTAL_HEALTH and rule.severity is Severity.CRITICAL
-    assert rule.advice is Advice.ASSESS_PATIENT and rule.notify_physician
+    assert rule.advice is Advice.ASSESS_PATIENT
+    # Critical: every physician's and nurse's list and badge (the one rule, is_clinic_wide).
+    assert is_clinic_wide(rule.severity.value, rule.notify_physician)
     assert rule.status is Status.SECONDARY and "Kroenke" in rule.source
 
 

@@ -36,10 +36,12 @@ def _running(db: Database, staff: dict[str, Actor], mrn: str, minutes_ago: float
 
 
 def _chart_reading(page, values: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    rows = page.locator("#flowsheet tbody tr").count()
     for name, value in values.items():
         page.fill(f"#obs-form input[name={name}]", value)
     page.press("#obs-form input[name=rass]", "Enter")
-    page.wait_for_selector(f"#flowsheet td:has-text('{values['sbp']}')")
+    # Wait for the new row: the baseline's row may already show the same values.
+    page.wait_for_function("n => document.querySelectorAll('#flowsheet tbody tr').length > n", arg=rows)
 
 
 def test_nurse_ending_early_gives_a_reason_and_waits_for_the_recovery(  # type: ignore[no-untyped-def]
