@@ -134,3 +134,27 @@ def test_a_consent_problem_list_names_every_field(
         },
     )
     assert signed.status_code == 201 and signed.json()["signed_as"] == "legal representative (legal guardian)"
+
+
+def test_a_stale_contact_form_keeps_what_was_typed_and_shows_what_changed_beside_it(
+    page_client: Callable[[str], TestClient], nurse: TestClient, patient_id: int
+) -> None:
+    read = _version(nurse, patient_id)
+    form = page_client("nurse")
+
+    def save(email: str) -> Any:
+        return form.post(
+            f"/patients/{patient_id}/contact",
+            data={"csrf_token": form.csrf, "version": str(read), "email": email, "reason": "new address"},
+            follow_redirects=False,
+        )
+
+    assert save("first@clinic.example").status_code == 303  # the other tab saves first
+    stale = save("typed@clinic.example")
+    assert stale.status_code == 409
+    page = stale.text
+    assert "This record was changed after you opened this form" in page
+    assert 'value="typed@clinic.example"' in page  # nothing typed is lost
+    assert "Now stored:" in page and "first@clinic.example" in page
+    assert "contact_email" not in page  # the change is shown beside its field, not as a column name
+    assert nurse.get(f"/api/v1/patients/{patient_id}").json()["contact"]["email"] == "first@clinic.example"

@@ -28,6 +28,23 @@ WORDS: FieldWords = {
     "reason": ("Reason", ""),
     "version": ("Record version", ""),
 }
+# The record's stored field behind each input of the contact and referrer forms (what a stale edit names).
+STORED_FIELD: dict[str, dict[str, str]] = {
+    "contact": {
+        "email": "contact_email",
+        "phone": "contact_phone",
+        "address": "contact_address",
+        "preferred_channel": "contact_channel",
+        "consent_to_contact": "contact_consent",
+        "consent_on": "contact_consent_on",
+    },
+    "referrer": {
+        "name": "referrer_name",
+        "identifier": "referrer_identifier",
+        "address": "referrer_address",
+        "email": "referrer_email",
+    },
+}
 _LABELS = {
     "mild": "Mild",
     "moderate": "Moderate",

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
+from ketaclinic.errors import ConflictError, InputError, NotFoundError, StaleVersionError, http_status
 from ketaclinic.services.patients import allergies, contact, records, registry
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, render, requires
-from ketaclinic.web.forms import error_lines, form_errors
-from ketaclinic.web.registry_forms import WORDS, contact_from_form, typed
+from ketaclinic.web.forms import error_lines, form_errors, stale_notes
+from ketaclinic.web.registry_forms import STORED_FIELD, WORDS, contact_from_form, typed
 from ketaclinic.web.routes.patients import _treatment
 
 router = APIRouter()
@@ -91,6 +91,8 @@ def _answer(
         run()
     except (ValidationError, InputError, ConflictError, NotFoundError) as exc:
         patient = registry.view_patient(db, principal.actor, patient_id)
+        stale = isinstance(exc, StaleVersionError)
+        notes = stale_notes(exc) if isinstance(exc, StaleVersionError) else {}
         return render(
             request,
             "patients/detail.html",
@@ -99,7 +101,14 @@ def _answer(
             registry_form=form_name,
             registry_values=values,
             registry_errors=form_errors(exc, top_level=True, words=WORDS),
-            registry_lines=error_lines(exc, WORDS),
+            # A stale form: the banner and a note beside each input changed since, not a list of columns.
+            registry_lines=[] if stale else error_lines(exc, WORDS),
+            registry_was_stale=stale,
+            registry_stale={
+                name: notes[stored]
+                for name, stored in STORED_FIELD.get(form_name, {}).items()
+                if stored in notes
+            },
             **_treatment(db, principal, patient_id),
             status_code=http_status(exc),
         )
