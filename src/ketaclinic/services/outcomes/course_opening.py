@@ -24,8 +24,7 @@ def open_course_row(session: Session, patient_id: int) -> TreatmentCourse | None
         select(TreatmentCourse)
         .where(
             TreatmentCourse.patient_id == patient_id,
-            TreatmentCourse.series_end.is_(None),
-            TreatmentCourse.discontinued == "none",
+            TreatmentCourse.is_open,
         )
         .order_by(TreatmentCourse.id.desc())
         .limit(1)

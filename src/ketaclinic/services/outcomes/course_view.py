@@ -56,7 +56,7 @@ def _sessions(session: Session, course: TreatmentCourse) -> list[CourseSession]:
         plan = plan_row(session, course.plan_id)
         if plan.status == "approved":
             taken = {(b.plan_id, b.number) for b in booked}
-            state = "planned" if course.series_end is None and course.discontinued == "none" else "not_given"
+            state = "planned" if course.is_open else "not_given"
             booked += [
                 CourseSession(plan_id=plan.id, number=n, on=p.date, state=state, session_id=None, given=False)
                 for n, p in enumerate(stored_plan(plan).sessions, start=1)
@@ -70,7 +70,7 @@ def _view(session: Session, detail: CourseDetail) -> CourseView:
     assert course is not None  # just read by the caller
     return CourseView(
         **detail.model_dump(),
-        open=detail.series_end is None and detail.discontinued == "none",
+        open=course.is_open,
         sessions=_sessions(session, course),
     )
 

@@ -316,7 +316,7 @@ def courses_without_series_end(db: Database, actor: Actor) -> list[CourseOut]:
         rows = session.execute(
             select(TreatmentCourse, Patient)
             .join(Patient, Patient.id == TreatmentCourse.patient_id)
-            .where(TreatmentCourse.series_end.is_(None), TreatmentCourse.discontinued == "none")
+            .where(TreatmentCourse.is_open)
             .order_by(TreatmentCourse.started_on, TreatmentCourse.id)
         )
         return [_course_out(session, course, patient, actor) for course, patient in rows]

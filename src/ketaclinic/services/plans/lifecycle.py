@@ -273,7 +273,7 @@ def approve_plan(db: Database, actor: Actor, plan_id: int, *, config: Settings |
     """
     require(actor, Permission.PLANS_APPROVE)
     with db.transaction() as session:
-        row = plan_row(session, plan_id)
+        row = plan_row(session, plan_id, for_update=True)
         _require_status(row, ("draft",), "approve")
         recheck(row, config)
         breaches = soft_breaches_out(row, stored_plan(row))
@@ -309,7 +309,7 @@ def cosign_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
     """Co-sign an approved plan that breaches soft limits (a second clinician); opens or joins the course."""
     require(actor, Permission.PLANS_COSIGN)
     with db.transaction() as session:
-        row = plan_row(session, plan_id)
+        row = plan_row(session, plan_id, for_update=True)
         _require_status(
             row, ("awaiting_cosign",), "co-sign (only an approved plan with soft overrides is co-signed)"
         )

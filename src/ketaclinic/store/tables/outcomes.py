@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
+    ColumnElement,
     Date,
     Float,
     ForeignKey,
@@ -14,9 +15,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     text,
     true,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ketaclinic.store.base import Base, UTCDateTime
@@ -42,6 +45,16 @@ class TreatmentCourse(Versioned, Base):
     discontinued_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @hybrid_property
+    def is_open(self) -> bool:
+        """Running: its series end not recorded and not discontinued (a patient has at most one)."""
+        return self.series_end is None and self.discontinued == "none"
+
+    @is_open.inplace.expression
+    @classmethod
+    def _is_open_expression(cls) -> ColumnElement[bool]:
+        return and_(cls.series_end.is_(None), cls.discontinued == "none")
 
     followups: Mapped[list[FollowupItem]] = relationship(
         back_populates="course", order_by="FollowupItem.due_on", cascade="all, delete-orphan"
