@@ -208,3 +208,17 @@ def test_the_referring_physician_needs_an_address_or_an_email(db: Database, staf
         contact.set_referrer(
             db, staff["physician"], pid, contact.ReferrerIn(version=read, name="Dr B", email="b@example.org")
         )
+
+
+def test_no_known_allergies_recorded_twice_writes_once(db: Database, staff: dict[str, Actor]) -> None:
+    pid = make_patient(db, staff["nurse"])
+    read = _version(db, staff, pid)
+    first = allergies.record_no_known_allergies(
+        db, staff["nurse"], pid, allergies.NoKnownAllergiesIn(version=read)
+    )
+    event = latest_event(db, "patient")
+    again = allergies.record_no_known_allergies(
+        db, staff["nurse"], pid, allergies.NoKnownAllergiesIn(version=first.version)
+    )  # a double click
+    assert again.version == first.version == read + 1
+    assert latest_event(db, "patient").seq == event.seq

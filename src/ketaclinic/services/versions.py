@@ -16,10 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import FieldChange, InputError, StaleVersionError
+from ketaclinic.services.audit import audit
+from ketaclinic.services.permissions import Actor
 from ketaclinic.store.tables.audit import AuditEvent
 from ketaclinic.store.versioning import Versioned, bump
 
-__all__ = ["bump", "changes_since", "check_version", "version_change"]
+__all__ = ["audited_edit", "bump", "changes_since", "check_version", "version_change"]
 
 VERSION = "version"
 
@@ -113,3 +115,21 @@ def check_version(
 def version_change(read_version: int | None, row: Versioned) -> dict[str, dict[str, int | None]]:
     """The audited step of a record's version (after the flush that wrote it; None when created)."""
     return {VERSION: {"old": read_version, "new": row.version}}
+
+
+def audited_edit(
+    session: Session,
+    actor: Actor,
+    row: Versioned,
+    entity: str,
+    action: str,
+    changes: Mapping[str, Any],
+    read_version: int,
+    reason: str = "",
+) -> None:
+    """Write an edit: the record's next version, then its audit event carrying the version step."""
+    if row.version == read_version:  # not moved by an earlier flush of this edit; also for child rows only
+        bump(row)
+    session.flush()
+    row_id: int = row.id  # type: ignore[attr-defined]  # every versioned table's key is `id`
+    audit(session, actor, action, entity, row_id, dict(changes) | version_change(read_version, row), reason)

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, NotFoundError
-from ketaclinic.services.audit import audit
 from ketaclinic.services.patients.records import (
     AllergySeverity,
     PatientOut,
@@ -22,7 +21,7 @@ from ketaclinic.services.patients.records import (
     patient_out,
 )
 from ketaclinic.services.permissions import Actor, Permission, require
-from ketaclinic.services.versions import bump, check_version, version_change
+from ketaclinic.services.versions import audited_edit, check_version
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Allergy, Patient
@@ -88,14 +87,13 @@ def add_allergy(db: Database, actor: Actor, patient_id: int, data: AllergyIn) ->
         patient.allergies.append(row)
         patient.no_known_allergies_at = None
         patient.no_known_allergies_by = None
-        bump(patient)  # a new allergy row is an edit of the record
-        session.flush()
+        session.flush()  # the new row's id, for the audit event
         added = {"id": row.id} | data.model_dump(mode="json", exclude={"version"})
         changes = {
             "allergy": {"old": None, "new": added},
             "allergy_status": {"old": before, "new": allergy_status(patient)},
-        } | version_change(data.version, patient)
-        audit(session, actor, "add_allergy", "patient", patient.id, changes)
+        }
+        audited_edit(session, actor, patient, "patient", "add_allergy", changes, data.version)
         return patient_out(patient)
 
 
@@ -118,13 +116,13 @@ def strike_out_allergy(
         row.struck_out_at = utcnow()
         row.struck_out_by = actor.username
         row.strike_reason = data.reason
-        bump(patient)
-        session.flush()
         changes = {
             "allergy": {"old": {"id": row.id, "substance": row.substance}, "new": None},
             "allergy_status": {"old": before, "new": allergy_status(patient)},
-        } | version_change(data.version, patient)
-        audit(session, actor, "strike_out_allergy", "patient", patient.id, changes, data.reason)
+        }
+        audited_edit(
+            session, actor, patient, "patient", "strike_out_allergy", changes, data.version, data.reason
+        )
         return patient_out(patient)
 
 
@@ -142,12 +140,11 @@ def record_no_known_allergies(
                 f"allergies are on record ({names}): strike them out first if they were entered in error",
                 field="allergies",
             )
+        if patient.no_known_allergies_at is not None:
+            return patient_out(patient)  # already recorded (a double click): nothing written, no new version
         before = allergy_status(patient)
         patient.no_known_allergies_at = utcnow()
         patient.no_known_allergies_by = actor.username
-        session.flush()  # the record's own columns changed: the flush moves its version on
         changes = {"allergy_status": {"old": before, "new": allergy_status(patient)}}
-        audit(
-            session, actor, "update", "patient", patient.id, changes | version_change(data.version, patient)
-        )
+        audited_edit(session, actor, patient, "patient", "update", changes, data.version)
         return patient_out(patient)

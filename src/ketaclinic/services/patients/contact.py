@@ -17,12 +17,11 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from sqlalchemy.orm import Session
 
-from ketaclinic.services.audit import audit, field_changes
+from ketaclinic.services.audit import field_changes
 from ketaclinic.services.patients.records import ContactChannel, PatientOut, load_patient, patient_out
 from ketaclinic.services.permissions import Actor, Permission, require
-from ketaclinic.services.versions import bump, check_version, version_change
+from ketaclinic.services.versions import audited_edit, check_version
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Patient
 
@@ -151,19 +150,9 @@ def set_contact(db: Database, actor: Actor, patient_id: int, data: ContactIn) ->
         patient.contact_consent = data.consent_to_contact
         patient.contact_consent_on = data.consent_on
         changes = field_changes(before, _contact(patient))
-        _record_edit(session, actor, patient, changes, data.version, data.reason)
+        if changes:
+            audited_edit(session, actor, patient, "patient", "update", changes, data.version, data.reason)
         return patient_out(patient)
-
-
-def _record_edit(
-    session: Session, actor: Actor, patient: Patient, changes: dict[str, Any], read: int, reason: str
-) -> None:
-    """An edit that changed something moves the patient's version and is audited with its step."""
-    if changes:
-        bump(patient)
-        session.flush()
-        changes |= version_change(read, patient)
-        audit(session, actor, "update", "patient", patient.id, changes, reason)
 
 
 def set_referrer(db: Database, actor: Actor, patient_id: int, data: ReferrerIn) -> PatientOut:
@@ -178,5 +167,6 @@ def set_referrer(db: Database, actor: Actor, patient_id: int, data: ReferrerIn) 
         patient.referrer_address = data.address
         patient.referrer_email = data.email
         changes = field_changes(before, _referrer(patient))
-        _record_edit(session, actor, patient, changes, data.version, data.reason)
+        if changes:
+            audited_edit(session, actor, patient, "patient", "update", changes, data.version, data.reason)
         return patient_out(patient)

@@ -92,7 +92,7 @@ def _answer(
     except (ValidationError, InputError, ConflictError, NotFoundError) as exc:
         patient = registry.view_patient(db, principal.actor, patient_id)
         stale = isinstance(exc, StaleVersionError)
-        notes = stale_notes(exc) if isinstance(exc, StaleVersionError) else {}
+        notes = stale_notes(exc) if isinstance(exc, StaleVersionError) else {}  # narrows the type for mypy
         return render(
             request,
             "patients/detail.html",
