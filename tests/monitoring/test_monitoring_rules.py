@@ -286,3 +286,17 @@ def test_notify_physician_defaults_to_the_advice_and_critical_is_clinic_wide_onl
             assert rule.notify_physician == (rule.advice is Advice.STOP_AND_CALL), rule.key
     (pause_critical,) = [r for r in RULES if r.key == "sbp_critical"]
     assert pause_critical.severity is Severity.CRITICAL and not pause_critical.notify_physician
+
+
+def test_a_clinic_may_override_a_session_total_rule_keeping_its_limit() -> None:
+    from ketaclinic.monitoring.alert_rules import merge_rule_overrides, shipped_alert_rules
+
+    (rule,) = [
+        r
+        for r in merge_rule_overrides(
+            shipped_alert_rules(), [{"key": "session_total_soft", "severity": "critical"}], "clinic.toml"
+        )
+        if r.key == "session_total_soft"
+    ]
+    assert rule.severity.value == "critical" and rule.limit == "soft_max"
+    assert rule.status.value == "local-policy" and "clinic.toml" in rule.source

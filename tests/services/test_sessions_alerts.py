@@ -317,3 +317,27 @@ def test_property_one_open_alert_per_group_at_the_worst_severity_of_its_findings
     listed = poll_alerts(db, staff["nurse"], sid, config=None)
     keys = [(-SEVERITY_RANK[a.severity], -a.last_raised_at.timestamp()) for a in listed]
     assert keys == sorted(keys)
+
+
+def test_a_finding_that_calls_the_physician_widens_the_open_alert_on_its_audit_trail(
+    db: Database, staff: dict[str, Actor]
+) -> None:
+    sid = _running(db, staff)
+    chart_observation(db, staff["nurse"], sid, {"sbp": 165, "dbp": 80}, config=None)
+    (warning,) = poll_alerts(db, staff["nurse"], sid, config=None)
+    assert not warning.clinic_wide
+    with db.transaction() as session:
+        row = charting.session_row(session, sid)
+        reading = charting.observation_of(row, charting.observation_rows(session, sid)[-1])
+        findings = evaluate_observation(reading, charting.baseline_of(session, row))
+        finding = next(f for f in findings if f.rule_key == warning.rule_key)
+        calling = finding.model_copy(update={"notify_physician": True, "trigger_key": "sbp_high@widened"})
+        alert_raising.insert_findings(session, staff["nurse"], sid, [calling])
+    (widened,) = poll_alerts(db, staff["nurse"], sid, config=None)
+    assert widened.id == warning.id and widened.severity == "warning" and widened.clinic_wide
+    with db.read() as session:
+        (event,) = session.execute(
+            select(AuditEvent).where(AuditEvent.entity == "session_alert", AuditEvent.action == "widen")
+        ).scalars()
+    assert json.loads(event.changes_json) == {"clinic_wide": {"old": False, "new": True}}
+    assert event.entity_id == str(warning.id) and event.actor == "nurse"

@@ -7,7 +7,7 @@ weight), how urgent it is, what it advises and its source; `rules.py` evaluates 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -189,20 +189,9 @@ def merge_rule_overrides(
             raise DataFileError(f"{here} {key}: unknown key {unknown[0]!r}")
         if "kind" in row and row["kind"] != base.kind.value:
             raise DataFileError(f"{here} {key}: the kind of a shipped rule cannot be changed")
+        # Every field of the shipped rule (an override names only what it changes), then the override.
         merged = {
-            "key": key,
-            "kind": base.kind.value,
-            "field": base.field,
-            "op": base.op,
-            "threshold": base.threshold,
-            "rise_pct": base.rise_pct,
-            "rise_abs": base.rise_abs,
-            "severity": base.severity.value,
-            "advice": base.advice.value,
-            "message": base.message,
-            "enabled": base.enabled,
-            "group": base.group.value,
-            "notify_physician": base.notify_physician,
+            **{f.name: getattr(base, f.name) for f in fields(base)},
             **{k: v for k, v in row.items() if k not in ("source", "status")},
             "source": row.get("source", f"clinic override ({where})"),
             "status": Status.LOCAL_POLICY.value,

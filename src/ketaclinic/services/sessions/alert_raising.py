@@ -184,6 +184,16 @@ def _open_or_escalate(
                 }
                 values["critical_since"] = row.critical_since or critical_since
                 _audit_escalation(session, actor, row, finding)
+            elif clinic_wide and not row.clinic_wide:  # a finding that calls the physician widens the alert
+                audit(
+                    session,
+                    actor,
+                    "widen",
+                    "session_alert",
+                    row.id,
+                    {"clinic_wide": {"old": False, "new": True}},
+                    f"{finding.rule_key}: {finding.message}",
+                )
             for name, value in values.items():
                 setattr(row, name, value)
             session.flush()
