@@ -191,3 +191,30 @@ def test_the_patient_outcomes_show_the_answers_baseline_and_the_default_responde
     assert view.responder.nrs == 4 and "Vall" in view.responder.source
     assert [p.answers["nrs"]["average"] for p in view.pros] == [8, 3]
     assert view.alerts == []
+
+
+def test_the_patient_page_and_the_cohort_take_the_same_baseline_from_the_latest_course(
+    db: Database, staff: dict[str, Actor]
+) -> None:
+    from ketaclinic.services.outcomes.courses import CourseIn, start_course
+    from ketaclinic.services.outcomes.facts import course_facts
+
+    nurse = staff["nurse"]
+    first = treated(db, nurse, "A10", 8, {1: 3})
+    pid = first.patient_id
+    second_start = date.today() - timedelta(days=20)
+    second = start_course(
+        db,
+        nurse,
+        pid,
+        CourseIn(started_on=second_start, series_end=second_start + timedelta(days=7), sessions_planned=2),
+    )
+    record_pro(db, nurse, pid, ProIn(course_id=second.id, timepoint="baseline", nrs={"average": 6}))
+    view = patient_outcomes(db, nurse, pid)
+    assert view.baseline is not None and (view.baseline.nrs, view.baseline.recorded_in) == (
+        6,
+        "baseline questionnaire",
+    )
+    with db.read() as session:
+        (facts,) = [f for f in course_facts(session) if f.patient_id == pid]
+    assert (facts.course_id, facts.baseline_nrs) == (second.id, 6)

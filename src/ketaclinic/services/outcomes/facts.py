@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -85,6 +86,34 @@ def screening_baselines(session: Session, patient_ids: list[int]) -> dict[int, f
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class BaselineNrs:
+    """The NRS a patient's later answers are compared with, and where it was recorded."""
+
+    nrs: float
+    recorded_in: str  # "screening intake" | "baseline questionnaire"
+
+
+def baselines(session: Session, latest_course: Mapping[int, int | None]) -> dict[int, BaselineNrs]:
+    """Each patient's baseline: the newest screening intake's NRS, else their latest course's first answer."""
+    screened = screening_baselines(session, list(latest_course))
+    out = {pid: BaselineNrs(nrs, "screening intake") for pid, nrs in screened.items()}
+    course_ids = [c for pid, c in latest_course.items() if c is not None and pid not in out]
+    answers = session.execute(
+        select(ProResponse.patient_id, ProResponse.pain_nrs)
+        .where(
+            ProResponse.course_id.in_(course_ids),
+            ProResponse.timepoint == "baseline",
+            ProResponse.pain_nrs.is_not(None),
+        )
+        .order_by(ProResponse.collected_at, ProResponse.id)
+    )
+    for pid, nrs in answers:
+        if pid not in out and nrs is not None:
+            out[pid] = BaselineNrs(nrs, "baseline questionnaire")
+    return out
+
+
 def _endpoint(course: TreatmentCourse, series: dict[int, float]) -> float | None:
     """The endpoint NRS: at the configured week, else the last follow-up within the schedule."""
     if course.endpoint_weeks is not None:
@@ -121,9 +150,8 @@ def course_facts(session: Session, *, today: date | None = None) -> list[CourseF
         )
     }
     diagnoses = _primary_diagnoses(session, ids)
-    screened = screening_baselines(session, ids)
+    baseline_of = baselines(session, {pid: courses[pid].id for pid in ids})
     course_ids = [c.id for c in courses.values()]
-    first_pro: dict[int, float] = {}
     series: dict[int, dict[int, float]] = defaultdict(dict)
     pros = session.execute(
         select(
@@ -135,9 +163,7 @@ def course_facts(session: Session, *, today: date | None = None) -> list[CourseF
     for course_id, timepoint, week, nrs in pros:
         if course_id is None or nrs is None:
             continue  # excluded by the query; narrows the types
-        if timepoint == "baseline":
-            first_pro.setdefault(course_id, nrs)
-        elif timepoint == "after_series" and week is not None:
+        if timepoint == "after_series" and week is not None:
             series[course_id][week] = nrs  # a repeated week keeps the newest answer
     horizon = timedelta(weeks=max(DEFAULT_OFFSETS_WEEKS))
     out = []
@@ -146,7 +172,8 @@ def course_facts(session: Session, *, today: date | None = None) -> list[CourseF
         code = diagnoses.get(pid)
         if code is None or patient.pain_mechanism is None:
             continue  # an uncoded patient cannot enter a cohort analysed by diagnosis and mechanism
-        baseline = screened.get(pid, first_pro.get(course.id))
+        found = baseline_of.get(pid)
+        baseline = found.nrs if found is not None else None
         weeks = series.get(course.id, {})
         followup = _endpoint(course, weeks)
         relief_weeks, ongoing = _relief(baseline, weeks)

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 from pydantic import BaseModel
+from sqlalchemy import func, select
 
 from ketaclinic.outcomes.definitions import DEFAULT_DEFINITION, get_definition
-from ketaclinic.services.outcomes.facts import screening_baselines
+from ketaclinic.services.outcomes.facts import BaselineNrs, baselines
 from ketaclinic.services.outcomes.pro_alerts import patient_alerts
 from ketaclinic.services.outcomes.pros import ProOut, list_pros
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions.alerts import AlertOut
 from ketaclinic.store.db import Database
-
-
-class Baseline(BaseModel):
-    """The NRS every later answer is compared with, and where it was recorded."""
-
-    nrs: float
-    recorded_in: str  # "screening intake" | "baseline questionnaire"
+from ketaclinic.store.tables.outcomes import TreatmentCourse
 
 
 class ResponderLine(BaseModel):
@@ -34,7 +29,7 @@ class PatientOutcomes(BaseModel):
     """Everything the patient page shows of the patient's reported outcomes."""
 
     pros: list[ProOut]
-    baseline: Baseline | None
+    baseline: BaselineNrs | None
     responder: ResponderLine | None
     alerts: list[AlertOut]
 
@@ -55,14 +50,10 @@ def patient_outcomes(db: Database, actor: Actor, patient_id: int) -> PatientOutc
     """A patient's PROs with their answers, the baseline and responder threshold, the alerts they raised."""
     pros = list_pros(db, actor, patient_id)
     with db.read() as session:
-        screened = screening_baselines(session, [patient_id]).get(patient_id)
-    baseline = None
-    if screened is not None:
-        baseline = Baseline(nrs=screened, recorded_in="screening intake")
-    else:
-        first = next((p for p in pros if p.timepoint == "baseline" and p.pain_nrs is not None), None)
-        if first is not None and first.pain_nrs is not None:
-            baseline = Baseline(nrs=first.pain_nrs, recorded_in="baseline questionnaire")
+        latest = session.scalar(
+            select(func.max(TreatmentCourse.id)).where(TreatmentCourse.patient_id == patient_id)
+        )
+        baseline = baselines(session, {patient_id: latest}).get(patient_id)
     return PatientOutcomes(
         pros=pros,
         baseline=baseline,
