@@ -70,7 +70,9 @@ def make_treatable(
     created = screening_service.create_screening(
         db, physician, patient_id, screening_service.ScreeningIn(intake=eligible_tn())
     )
-    screening_service.sign_screening(db, physician, created.id)
+    screening_service.sign_screening(
+        db, physician, created.id, screening_service.SignIn(version=created.version)
+    )
     template = current_consent_template()
     with db.transaction() as session:  # read without auditing a view the test did not make
         patient = get_patient_row(session, patient_id)

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from ketaclinic.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from ketaclinic.errors import (
+    ConflictError,
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+    StaleVersionError,
+)
 from ketaclinic.screening import current_consent_template
 from ketaclinic.services import eligibility
 from ketaclinic.services.patients import registry
@@ -122,10 +128,12 @@ def test_create_sign_and_lock(db: Database, staff: dict[str, Actor]) -> None:
         db, doctor, draft.id, screening.ScreeningUpdate(version=edited.version, intake=intake)
     )
 
-    signed = screening.sign_screening(db, doctor, draft.id)
+    with pytest.raises(StaleVersionError):  # the physician read the draft before its last edit
+        screening.sign_screening(db, doctor, draft.id, screening.SignIn(version=edited.version - 1))
+    signed = screening.sign_screening(db, doctor, draft.id, screening.SignIn(version=edited.version))
     assert signed.status == "signed" and signed.signed_by == "physician" and signed.signed_at
     with pytest.raises(ConflictError):
-        screening.sign_screening(db, doctor, draft.id)
+        screening.sign_screening(db, doctor, draft.id, screening.SignIn(version=signed.version))
     with pytest.raises(ConflictError):
         screening.update_screening(
             db, doctor, draft.id, screening.ScreeningUpdate(version=signed.version, intake=intake)
@@ -175,7 +183,7 @@ def test_roles(db: Database, staff: dict[str, Actor]) -> None:
             consent.record_consent(db, staff[role], pid, full_consent(), config=None)
     draft = screening.create_screening(db, staff["physician"], pid, screening.ScreeningIn(intake=intake))
     with pytest.raises(PermissionDeniedError):
-        screening.sign_screening(db, staff["nurse"], draft.id)
+        screening.sign_screening(db, staff["nurse"], draft.id, screening.SignIn(version=draft.version))
     assert screening.get_screening(db, staff["nurse"], draft.id).id == draft.id
     with pytest.raises(PermissionDeniedError):
         screening.get_screening(db, staff["researcher"], draft.id)
@@ -242,7 +250,7 @@ def test_plan_prerequisites(db: Database, staff: dict[str, Actor]) -> None:
     intake = completed_intake(screening.intake_prefill(db, doctor, pid))
     first = screening.create_screening(db, doctor, pid, screening.ScreeningIn(intake=intake))
     assert any("no signed screening" in item for item in gate())  # a draft does not count
-    screening.sign_screening(db, doctor, first.id)
+    screening.sign_screening(db, doctor, first.id, screening.SignIn(version=first.version))
     assert gate() == ["no signed consent to protocol valle2024"]
     signed = consent.record_consent(db, doctor, pid, full_consent(), config=None)
     assert gate() == [] and consented() == {pid: "valle2024"}
@@ -255,11 +263,11 @@ def test_plan_prerequisites(db: Database, staff: dict[str, Actor]) -> None:
     later = screening.create_screening(
         db, doctor, pid, screening.ScreeningIn(intake={**intake, "conditions": ["active_psychosis"]})
     )
-    screening.sign_screening(db, doctor, later.id)
+    screening.sign_screening(db, doctor, later.id, screening.SignIn(version=later.version))
     assert gate() == [f"the latest signed screening (#{later.id}) is not eligible"]
     assert consented() == {}
     again = screening.create_screening(db, doctor, pid, screening.ScreeningIn(intake=intake))
-    screening.sign_screening(db, doctor, again.id)
+    screening.sign_screening(db, doctor, again.id, screening.SignIn(version=again.version))
     assert gate() == []
     consent.withdraw_consent(db, doctor, signed.id, consent.WithdrawIn(reason="declined"), config=None)
     assert gate() == ["no signed consent to protocol valle2024"]

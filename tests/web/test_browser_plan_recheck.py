@@ -55,7 +55,9 @@ def test_clinic_protocol_consent_plan_and_approval_recheck(  # type: ignore[no-u
     made = screening_service.create_screening(
         web_db, physician, patient_id, screening_service.ScreeningIn(intake=eligible_tn())
     )
-    screening_service.sign_screening(web_db, physician, made.id)
+    screening_service.sign_screening(
+        web_db, physician, made.id, screening_service.SignIn(version=made.version)
+    )
 
     doctor = browser_login("physician")
     doctor.goto(f"/patients/{patient_id}/consent/new")

@@ -93,15 +93,17 @@ def test_screening_lifecycle_over_the_api(
 
     nurse = api_client("nurse")
     assert nurse.post(f"/api/v1/patients/{pid}/screenings", json={"intake": intake}).status_code == 403
-    assert nurse.post(f"/api/v1/screenings/{sid}/sign").status_code == 403
+    assert nurse.post(f"/api/v1/screenings/{sid}/sign", json={"version": 1}).status_code == 403
     assert nurse.get(f"/api/v1/screenings/{sid}").status_code == 200
     researcher = api_client("researcher")
     assert researcher.get(f"/api/v1/screenings/{sid}").status_code == 403
     assert researcher.get(f"/api/v1/patients/{pid}/screenings").status_code == 403
 
-    signed = doctor.post(f"/api/v1/screenings/{sid}/sign")
+    unread = doctor.post(f"/api/v1/screenings/{sid}/sign", json={})
+    assert unread.status_code == 422 and "version" in unread.text  # a signature names the version read
+    signed = doctor.post(f"/api/v1/screenings/{sid}/sign", json={"version": 1})
     assert signed.status_code == 200 and signed.json()["signed_by"] == "physician"
-    assert doctor.post(f"/api/v1/screenings/{sid}/sign").status_code == 409
+    assert doctor.post(f"/api/v1/screenings/{sid}/sign", json={"version": 2}).status_code == 409
     edit = doctor.put(f"/api/v1/screenings/{sid}", json={"version": 1, "intake": intake})
     assert edit.status_code == 409
     note = doctor.post(f"/api/v1/screenings/{sid}/addenda", json={"text": "Reviewed with the patient."})
@@ -185,9 +187,17 @@ def test_screens(
     assert "Cohen" in page.text  # every reason shows its source
     assert "120/80 mmHg" in page.text and "mm[Hg]" not in page.text
     sid = int(made.headers["location"].rsplit("/", 1)[1])
-    signed = doctor.post(f"/screenings/{sid}/sign", data={"csrf_token": doctor.csrf})
+    # Opened at version 1, then a second tab edits the draft: the first tab's signature is refused
+    # with the draft as it now stands, and signing what was read is then deliberate.
+    opened = {"csrf_token": doctor.csrf, "version": "1"}
+    edited = {**fields, "version": "1", "baseline_nrs": "8"}
+    assert doctor.post(f"/screenings/{sid}/edit", data=edited).status_code == 303
+    stale = doctor.post(f"/screenings/{sid}/sign", data=opened)
+    assert stale.status_code == 409 and "was changed after you opened it, so it was not signed" in stale.text
+    assert 'name="version" value="2"' in stale.text
+    signed = doctor.post(f"/screenings/{sid}/sign", data={**opened, "version": "2"})
     assert signed.status_code == 303
-    assert doctor.post(f"/screenings/{sid}/sign", data={"csrf_token": doctor.csrf}).status_code == 409
+    assert doctor.post(f"/screenings/{sid}/sign", data={**opened, "version": "3"}).status_code == 409
     assert doctor.get(f"/screenings/{sid}/edit").status_code == 409
 
     template = current_consent_template()

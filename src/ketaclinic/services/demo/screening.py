@@ -9,6 +9,7 @@ from ketaclinic.services.eligibility import TREATABLE_VERDICTS
 from ketaclinic.services.screening import consent
 from ketaclinic.services.screening.screenings import (
     ScreeningIn,
+    SignIn,
     create_screening,
     intake_prefill,
     sign_screening,
@@ -82,7 +83,7 @@ def seed(db: Database, context: DemoContext) -> None:
         made = create_screening(db, doctor, patient_id, ScreeningIn(intake=intake))
         if index in _DEMO_DRAFT:
             continue
-        sign_screening(db, doctor, made.id)
+        sign_screening(db, doctor, made.id, SignIn(version=made.version))
         if made.verdict not in TREATABLE_VERDICTS or index in _DEMO_AWAITING_CONSENT:
             continue
         record = consent.record_consent(

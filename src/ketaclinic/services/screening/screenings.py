@@ -45,6 +45,12 @@ class ScreeningUpdate(ScreeningIn):
     version: int = Field(ge=1)
 
 
+class SignIn(BaseModel):
+    """A physician's signature on a draft, naming the `version` of the draft they read."""
+
+    version: int = Field(ge=1, description="the draft's version the physician read")
+
+
 class AddendumIn(BaseModel):
     """A note added to a signed screening."""
 
@@ -246,13 +252,14 @@ def update_screening(db: Database, actor: Actor, screening_id: int, data: Screen
         return _out(screening, [])
 
 
-def sign_screening(db: Database, actor: Actor, screening_id: int) -> ScreeningOut:
-    """A physician signs a draft; it is locked from then on (signing twice is a 409)."""
+def sign_screening(db: Database, actor: Actor, screening_id: int, data: SignIn) -> ScreeningOut:
+    """A physician signs the draft they read; it is locked from then on (twice, or a stale version: 409)."""
     require(actor, Permission.SCREENING_SIGN)
     with db.transaction() as session:
-        screening = _load(session, screening_id)
+        screening = _load(session, screening_id, for_update=True)
         if screening.status != DRAFT:
             raise ConflictError(f"screening {screening_id} was already signed by {screening.signed_by}")
+        check_version(session, "screening", screening, screening.id, data.version, audited_fields(screening))
         screening.status = SIGNED
         screening.signed_at = utcnow()
         screening.signed_by = actor.username

@@ -15,12 +15,22 @@ from ketaclinic.screening.consent import REPRESENTATIVE_RELATIONS
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome
 from ketaclinic.services import eligibility
 from ketaclinic.services.patients import records, registry
-from ketaclinic.services.permissions import Permission
+from ketaclinic.services.permissions import Actor, Permission
 from ketaclinic.services.screening import consent
 from ketaclinic.services.screening import screenings as screening
 from ketaclinic.settings import Settings
+from ketaclinic.store.db import Database
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
-from ketaclinic.web.forms import StaleNote, blank, error_lines, form_errors, stale_notes, text, validated
+from ketaclinic.web.forms import (
+    StaleNote,
+    blank,
+    error_lines,
+    form_errors,
+    stale_notes,
+    text,
+    validated,
+    version_of,
+)
 from ketaclinic.web.nav import NavItem
 from ketaclinic.web.screening_forms import CONSENT_WORDS, INTAKE_WORDS, consent_from_form, intake_from_form
 
@@ -106,9 +116,11 @@ def api_update(
 
 
 @router.post("/api/v1/screenings/{screening_id}/sign", response_model=screening.ScreeningOut, tags=TAG)
-def api_sign(screening_id: int, db: DbDep, principal: SignApi) -> screening.ScreeningOut:
-    """Sign a draft screening; it is locked from then on (409 when already signed)."""
-    return screening.sign_screening(db, principal.actor, screening_id)
+def api_sign(
+    screening_id: int, body: screening.SignIn, db: DbDep, principal: SignApi
+) -> screening.ScreeningOut:
+    """Sign the draft version read; it is locked from then on (409 when already signed or stale)."""
+    return screening.sign_screening(db, principal.actor, screening_id, body)
 
 
 @router.post(
@@ -259,9 +271,23 @@ async def new_submit(request: Request, patient_id: int, db: DbDep, principal: Ed
 @router.get("/screenings/{screening_id}", response_class=HTMLResponse, include_in_schema=False)
 def verdict_page(request: Request, screening_id: int, db: DbDep, principal: ViewPage) -> Response:
     """The verdict with every reason, source and grade; tests, prerequisites, evidence; sign."""
-    record = screening.get_screening(db, principal.actor, screening_id)
-    patient = registry.view_patient(db, principal.actor, record.patient_id)
-    return render(request, "screening/verdict.html", record=record, result=record.result, patient=patient)
+    return _verdict(request, db, principal.actor, screening_id)
+
+
+def _verdict(
+    request: Request, db: Database, actor: Actor, screening_id: int, stale: StaleVersionError | None = None
+) -> Response:
+    record = screening.get_screening(db, actor, screening_id)
+    patient = registry.view_patient(db, actor, record.patient_id)
+    return render(
+        request,
+        "screening/verdict.html",
+        record=record,
+        result=record.result,
+        patient=patient,
+        stale=stale_notes(stale) if stale else None,
+        status_code=409 if stale else 200,
+    )
 
 
 @router.get("/screenings/{screening_id}/edit", response_class=HTMLResponse, include_in_schema=False)
@@ -315,9 +341,15 @@ async def edit_submit(request: Request, screening_id: int, db: DbDep, principal:
 
 
 @router.post("/screenings/{screening_id}/sign", response_class=HTMLResponse, include_in_schema=False)
-def sign_submit(screening_id: int, db: DbDep, principal: SignPage) -> Response:
-    """Sign from the verdict page."""
-    screening.sign_screening(db, principal.actor, screening_id)
+async def sign_submit(request: Request, screening_id: int, db: DbDep, principal: SignPage) -> Response:
+    """Sign from the verdict page; a draft changed since it was opened comes back to be read again."""
+    form = await request.form()
+    try:
+        screening.sign_screening(
+            db, principal.actor, screening_id, screening.SignIn(version=version_of(form))
+        )
+    except StaleVersionError as exc:
+        return _verdict(request, db, principal.actor, screening_id, stale=exc)
     return RedirectResponse(f"/screenings/{screening_id}", status_code=303)
 
 
