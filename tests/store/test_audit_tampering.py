@@ -200,7 +200,7 @@ def test_unkeyed_chain_is_reported_as_unkeyed(db: Database) -> None:
     assert not report.ok
     assert "events 1-3 were written unkeyed" in report.problem
     fill_chain(db, 1)  # later events are keyed and chained to the unkeyed tail
-    assert "events 1-3 were written unkeyed" in verify(db).problem
+    assert "events 1-3 were written unkeyed" in verify(db).problem  # no keyed seal names them
 
 
 def test_intact_chain_verifies_against_its_checkpoints(db: Database, tmp_path: Path) -> None:

@@ -11,12 +11,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ketaclinic.errors import ConflictError
 from ketaclinic.services.permissions import Actor, Permission, require
-from ketaclinic.store.audit import ChainReport, append_event, field_changes, head_checkpoint, verify_chain
+from ketaclinic.store.audit import (
+    SEAL_ACTION,
+    ChainReport,
+    append_event,
+    field_changes,
+    head_checkpoint,
+    unkeyed_seal,
+    verify_chain,
+    walk_chain,
+)
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.checkpoints import Checkpoint, CheckpointFileError, append_checkpoint, read_checkpoints
 from ketaclinic.store.db import Database
-from ketaclinic.store.tables.audit import AuditEvent
+from ketaclinic.store.tables.audit import AuditEvent, AuditHead
 
 __all__ = [
     "AuditRow",
@@ -25,6 +35,7 @@ __all__ = [
     "checkpoint_if_due",
     "field_changes",
     "list_events",
+    "seal_unkeyed",
     "verify",
 ]
 
@@ -59,6 +70,38 @@ def verify(db: Database, checkpoints: Path | None = None) -> ChainReport:
         return ChainReport(False, 0, None, str(damaged))
     with db.read() as session:
         return verify_chain(session, anchors)
+
+
+def seal_unkeyed(db: Database, actor: Actor) -> int:
+    """Seal the events written before the chain was keyed with one keyed event; its sequence number.
+
+    The seal records the last unkeyed event's hash: from then on, rewriting any of them breaks the
+    chain at the seal, which nobody without the key can re-seal. It proves them unchanged since the
+    seal, not before, so it runs once, after the chain verified, and `audit verify` names it.
+    """
+    require(actor, Permission.AUDIT_VIEW)
+    with db.transaction() as session:
+        head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
+        keyed_from = head.keyed_from_seq
+        if keyed_from == 1:
+            raise ConflictError("every event of this chain is keyed: there is nothing to seal")
+        if unkeyed_seal(session, keyed_from) is not None:
+            raise ConflictError(f"events 1-{keyed_from - 1} are already sealed")
+        report = walk_chain(session)
+        if not report.ok:
+            raise ConflictError(f"the chain does not verify, so it cannot be sealed: {report.problem}")
+        last_unkeyed = session.execute(select(AuditEvent.hash).where(AuditEvent.seq == keyed_from - 1))
+        event = append_event(
+            session,
+            actor=actor.username,
+            actor_role=actor.role_name,
+            action=SEAL_ACTION,
+            entity="audit_chain",
+            entity_id=1,
+            changes={"keyed_from_seq": keyed_from, "unkeyed_head_hash": last_unkeyed.scalar_one()},
+            reason="events written before the chain was keyed, checked and sealed with the key",
+        )
+        return event.seq
 
 
 def checkpoint(db: Database, path: Path) -> Checkpoint:

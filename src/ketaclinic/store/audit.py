@@ -24,6 +24,7 @@ from ketaclinic.store.checkpoints import Checkpoint
 from ketaclinic.store.tables.audit import AuditEvent, AuditHead
 
 GENESIS_HASH = "0" * 64
+SEAL_ACTION = "seal_unkeyed"  # the keyed event that anchors the events written before keying
 AUDIT_KEY_INFO = "audit_key"  # where a Database puts the chain key in each session's `info`
 _KEY_LABEL = b"ketaclinic audit chain v1"
 
@@ -159,6 +160,7 @@ class ChainReport:
     first_bad_seq: int | None = None
     problem: str = ""
     checkpoints: int = 0
+    note: str = ""
 
 
 def _recomputed(event: AuditEvent, key: bytes | None) -> str:
@@ -214,6 +216,12 @@ def _walk(
     return ChainReport(True, count), seen
 
 
+def walk_chain(session: Session) -> ChainReport:
+    """Every event in order, each sealed to its predecessor and the head (no checkpoint, no seal)."""
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
+    return _walk(session, head.keyed_from_seq, session_key(session), set())[0]
+
+
 def verify_chain(session: Session, checkpoints: Sequence[Checkpoint] = ()) -> ChainReport:
     """Walk the chain in order, then hold it to every checkpoint; name the first thing that breaks."""
     key = session_key(session)
@@ -237,12 +245,44 @@ def verify_chain(session: Session, checkpoints: Sequence[Checkpoint] = ()) -> Ch
             problem = f"{named} does not match the chain: event {checkpoint.seq} was rewritten"
             return ChainReport(False, report.events, checkpoint.seq, problem, number)
     if head.keyed_from_seq > 1:
-        problem = (
-            f"events 1-{head.keyed_from_seq - 1} were written unkeyed (chain v1, plain SHA-256)"
-            " and cannot be proven authentic; later events are keyed"
-        )
-        return ChainReport(False, report.events, 1, problem, len(checkpoints))
+        return _unkeyed_prefix(session, head.keyed_from_seq, report, len(checkpoints))
     return ChainReport(True, report.events, checkpoints=len(checkpoints))
+
+
+def unkeyed_seal(session: Session, keyed_from_seq: int) -> AuditEvent | None:
+    """The keyed event that sealed events 1 to `keyed_from_seq - 1`, when one was written."""
+    prefix_head = session.execute(
+        select(AuditEvent.hash).where(AuditEvent.seq == keyed_from_seq - 1)
+    ).scalar_one_or_none()
+    seals = session.execute(
+        select(AuditEvent)
+        .where(AuditEvent.action == SEAL_ACTION, AuditEvent.seq >= keyed_from_seq)
+        .order_by(AuditEvent.seq)
+    ).scalars()
+    for seal in seals:
+        sealed = json.loads(seal.changes_json)
+        if sealed.get("keyed_from_seq") == keyed_from_seq and sealed.get("unkeyed_head_hash") == prefix_head:
+            return seal
+    return None
+
+
+def _unkeyed_prefix(
+    session: Session, keyed_from_seq: int, report: ChainReport, checkpoints: int
+) -> ChainReport:
+    """Events written before keying pass once a keyed seal records their last hash, and say so."""
+    span = f"events 1-{keyed_from_seq - 1}"
+    seal = unkeyed_seal(session, keyed_from_seq)
+    if seal is None:
+        problem = (
+            f"{span} were written unkeyed (chain v1, plain SHA-256) and no keyed event seals them:"
+            " run `ketaclinic audit seal-unkeyed` once, after checking them"
+        )
+        return ChainReport(False, report.events, 1, problem, checkpoints)
+    note = (
+        f"{span} were written before the chain was keyed; keyed event {seal.seq} sealed them on"
+        f" {seal.occurred_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC, so they are proven unchanged since then"
+    )
+    return ChainReport(True, report.events, checkpoints=checkpoints, note=note)
 
 
 def head_checkpoint(session: Session, at: datetime) -> Checkpoint:

@@ -31,6 +31,8 @@ def register(app: typer.Typer) -> None:
         if not report.ok:
             typer.echo(f"broken: {report.problem} (first bad event: {report.first_bad_seq})", err=True)
             raise typer.Exit(1)
+        if report.note:
+            typer.echo(f"note: {report.note}")
         if report.checkpoints:
             typer.echo(f"ok: {report.events} events, {report.checkpoints} checkpoints in {checkpoints}")
         else:
@@ -40,6 +42,15 @@ def register(app: typer.Typer) -> None:
             )
         if records:
             _verify_records(database)
+
+    @audit_app.command("seal-unkeyed")
+    def audit_seal_unkeyed() -> None:
+        """Once, after an upgrade: seal the events written before the chain was keyed with the key."""
+        from ketaclinic.services.audit import seal_unkeyed
+        from ketaclinic.services.permissions import SYSTEM
+
+        seq = seal_unkeyed(open_database(), SYSTEM)
+        typer.echo(f"sealed: the events before the keyed chain are anchored by event {seq}")
 
     @audit_app.command("checkpoint")
     def audit_checkpoint() -> None:
