@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ketaclinic.screening.consent import current_consent_template
 from ketaclinic.services.patients import registry
-from ketaclinic.services.patients.records import get_patient_row
+from ketaclinic.services.patients.records import load_patient
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.services.plans import records as plan_records
@@ -75,7 +75,7 @@ def make_treatable(
     )
     template = current_consent_template()
     with db.transaction() as session:  # read without auditing a view the test did not make
-        patient = get_patient_row(session, patient_id)
+        patient = load_patient(session, patient_id)
         signature = f"{patient.given_name} {patient.family_name}"
     consent_service.record_consent(
         db,

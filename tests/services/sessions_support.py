@@ -41,6 +41,11 @@ def approved_plan(
     return factories.approved_plan(db, staff, mrn=mrn, protocol_id=protocol_id, weight_kg=weight_kg, sex=sex)
 
 
+# A test that starts an infusion hours ago starts it yesterday when run shortly after midnight,
+# before the session's planned date: the reason the clinic would then have to give.
+STARTED_YESTERDAY_MAYBE = "charted after the fact: the infusion started before midnight"
+
+
 def checked_in_session(
     db: Database,
     staff: Mapping[str, Actor],

@@ -24,7 +24,7 @@ from ketaclinic.store.audit import count_events
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.sessions import AlertNotification
-from tests.services.sessions_support import at_once, checked_in_session
+from tests.services.sessions_support import STARTED_YESTERDAY_MAYBE, at_once, checked_in_session
 
 
 def _running(db: Database, staff: dict[str, Actor], mrn: str) -> int:
@@ -116,7 +116,12 @@ def test_the_periodic_check_raises_what_came_due_where_no_chart_is_open(
     # Left running at 60 mg/h for 5 h 10 min, with nobody looking at its chart: past the hard 300 mg.
     start = utcnow() - timedelta(hours=5, minutes=10)
     sessions.start(
-        db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=60, at=start, **REASONS), config=None
+        db,
+        staff["nurse"],
+        sid,
+        infusion_rates.RateIn(pump_ml_h=60, at=start, **REASONS),
+        start_reason=STARTED_YESTERDAY_MAYBE,
+        config=None,
     )
     assert (
         check_clinic(db, config=None) == []

@@ -21,7 +21,7 @@ from ketaclinic.services.sessions.events import MedicationIn, chart_medication
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.sessions import RateSegment, SessionMedication
-from tests.services.sessions_support import checked_in_session
+from tests.services.sessions_support import STARTED_YESTERDAY_MAYBE, checked_in_session
 
 REASONS = {"limit_reason": "physician order", "deviation_reason": "breakthrough pain"}
 
@@ -33,6 +33,7 @@ def _started_two_hours_ago(db: Database, staff: dict[str, Actor]) -> int:
         staff["nurse"],
         sid,
         infusion_rates.RateIn(pump_ml_h=24.5, at=utcnow() - timedelta(hours=2)),
+        start_reason=STARTED_YESTERDAY_MAYBE,
         config=None,
     )
     return sid
@@ -182,7 +183,12 @@ def test_a_pause_does_not_use_up_the_planned_time(db: Database, staff: dict[str,
     sid = checked_in_session(db, staff)
     nurse = staff["nurse"]
     sessions.start(
-        db, nurse, sid, infusion_rates.RateIn(pump_ml_h=24.5, at=utcnow() - timedelta(hours=3)), config=None
+        db,
+        nurse,
+        sid,
+        infusion_rates.RateIn(pump_ml_h=24.5, at=utcnow() - timedelta(hours=3)),
+        start_reason=STARTED_YESTERDAY_MAYBE,
+        config=None,
     )
     sessions.pause(db, nurse, sid, at=utcnow() - timedelta(hours=2), config=None)
     # Ran 60 of the planned 240 min (24.5 mg): 180 min are still to run, whatever the clock says.
@@ -205,6 +211,7 @@ def test_past_the_planned_end_a_rise_is_still_checked_and_a_reduction_never_refu
         nurse,
         sid,
         infusion_rates.RateIn(pump_ml_h=60, at=utcnow() - timedelta(hours=5), **REASONS),
+        start_reason=STARTED_YESTERDAY_MAYBE,
         config=None,
     )
     with pytest.raises(HardLimitError, match="projected session total"):
@@ -292,7 +299,12 @@ def test_the_total_given_past_a_maximum_raises_its_alert_once(db: Database, staf
     # Left running at 60 mg/h for 5 h 10 min: 310 mg, past the soft 200 mg and the hard 300 mg.
     at = utcnow() - timedelta(hours=5, minutes=10)
     sessions.start(
-        db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=60, at=at, **REASONS), config=None
+        db,
+        staff["nurse"],
+        sid,
+        infusion_rates.RateIn(pump_ml_h=60, at=at, **REASONS),
+        start_reason=STARTED_YESTERDAY_MAYBE,
+        config=None,
     )
     polled = poll_alerts(db, staff["nurse"], sid, config=None)
     (hard,) = [a for a in polled if a.group == "dose"]  # one alert, at the worst of its two findings

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,6 +21,9 @@ from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.tables.audit import AuditEvent
 from ketaclinic.store.versioning import Versioned, bump
+
+# What every edit input names: the version of the record its editor read (a missing one is a 422).
+ReadVersion = Annotated[int, Field(ge=1, description="the record's version the editor read")]
 
 __all__ = ["audited_edit", "bump", "changes_since", "check_version", "version_change"]
 

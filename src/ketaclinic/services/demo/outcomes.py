@@ -17,7 +17,7 @@ from ketaclinic.services.outcomes.courses import (
     start_course,
 )
 from ketaclinic.services.outcomes.pros import ProIn, record_pro
-from ketaclinic.services.patients.records import get_patient_row
+from ketaclinic.services.patients.records import load_patient
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 
@@ -64,7 +64,7 @@ def seed(db: Database, context: DemoContext) -> None:
         baselines = screening_baselines(session, treated)
         codes = {
             p.id: p.diagnoses[0].code if p.diagnoses else ""
-            for p in (get_patient_row(session, pid) for pid in treated)
+            for p in (load_patient(session, pid) for pid in treated)
         }
     stopped = {"G50.1": "lack_of_effect", "M79.7": "lack_of_effect", "E11.42": "adverse_event"}
     seen: dict[str, int] = defaultdict(int)

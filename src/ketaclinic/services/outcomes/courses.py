@@ -19,9 +19,9 @@ from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.outcomes.course_opening import lock_patient_courses, open_course_row
 from ketaclinic.services.outcomes.course_schedule import items_for, reschedule, schedule_lines, sessions_given
 from ketaclinic.services.outcomes.link_state import LinkTimes, live_links
-from ketaclinic.services.patients.records import get_patient_row, patient_label
+from ketaclinic.services.patients.records import load_patient, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
-from ketaclinic.services.versions import bump, check_version, version_change
+from ketaclinic.services.versions import ReadVersion, bump, check_version, version_change
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.outcomes import FollowupItem, TreatmentCourse
@@ -61,7 +61,7 @@ class SeriesEndIn(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1)
+    version: ReadVersion
     series_end: date
     reason: Reason
     session_dates: list[date] | None = Field(default=None, max_length=100)
@@ -71,7 +71,7 @@ class DiscontinuationIn(BaseModel):
     """Why a course stopped (or `none` to clear), with the physician's reason text and the version read."""
 
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1)
+    version: ReadVersion
     discontinued: Discontinuation
     reason: Reason
 
@@ -169,7 +169,7 @@ def start_course(
     """
     require(actor, Permission.OUTCOMES_RECORD)
     with db.transaction() as session:
-        patient = get_patient_row(session, patient_id)
+        patient = load_patient(session, patient_id)
         lock_patient_courses(session, patient.id)
         current = open_course_row(session, patient.id) if data.series_end is None else None
         if current is not None:
@@ -276,7 +276,7 @@ def end_series(
             if old != series_end:
                 course.series_end = series_end
             reschedule(course, series_end, session_dates)
-            patient = get_patient_row(session, course.patient_id)
+            patient = load_patient(session, course.patient_id)
             if old == series_end and schedule_lines(course) == old_schedule:
                 # A double click (its second request carries the version the first one moved on): no write.
                 return _course_out(session, course, patient, actor)
@@ -305,7 +305,7 @@ def get_course(db: Database, actor: Actor, course_id: int) -> CourseDetail:
     require(actor, Permission.OUTCOMES_RECORD)
     with db.read() as session:
         course = course_row(session, course_id)
-        out = _course_out(session, course, get_patient_row(session, course.patient_id), actor)
+        out = _course_out(session, course, load_patient(session, course.patient_id), actor)
         return CourseDetail(**out.model_dump(), sessions_given=sessions_given(session, course))
 
 
@@ -345,14 +345,14 @@ def record_discontinuation(db: Database, actor: Actor, course_id: int, data: Dis
             changes | version_change(data.version, course),
             data.reason,
         )
-        return _course_out(session, course, get_patient_row(session, course.patient_id), actor)
+        return _course_out(session, course, load_patient(session, course.patient_id), actor)
 
 
 def list_courses(db: Database, actor: Actor, patient_id: int) -> list[CourseOut]:
     """A patient's treatment courses with their follow-ups."""
     require(actor, Permission.OUTCOMES_RECORD)
     with db.transaction() as session:
-        patient = get_patient_row(session, patient_id)
+        patient = load_patient(session, patient_id)
         courses = session.execute(
             select(TreatmentCourse)
             .where(TreatmentCourse.patient_id == patient_id)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ketaclinic.errors import NotFoundError
 from ketaclinic.monitoring import AlertFinding, AlertGroup
 from ketaclinic.outcomes.crisis import CRISIS_FILE, CrisisText, crisis_text
-from ketaclinic.services.patients.records import get_patient_row
+from ketaclinic.services.patients.records import load_patient
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.services.sessions.alerts import AckIn, AlertOut, acknowledge_row, alerts_out
@@ -52,7 +52,7 @@ def patient_alerts(db: Database, actor: Actor, patient_id: int) -> list[AlertOut
     """The alerts a patient's answers raised outside any session, most severe first, then newest."""
     require(actor, Permission.OUTCOMES_RECORD)
     with db.read() as session:
-        get_patient_row(session, patient_id)
+        load_patient(session, patient_id)
         rows = session.execute(
             select(SessionAlert).where(
                 SessionAlert.patient_id == patient_id, SessionAlert.session_id.is_(None)

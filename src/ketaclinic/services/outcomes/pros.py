@@ -22,7 +22,7 @@ from ketaclinic.outcomes import (
 )
 from ketaclinic.services.audit import audit
 from ketaclinic.services.outcomes.courses import course_row
-from ketaclinic.services.patients.records import get_patient_row
+from ketaclinic.services.patients.records import load_patient
 from ketaclinic.services.permissions import SYSTEM, Actor, Permission, require
 from ketaclinic.services.sessions.alert_raising import AlertOwner, raise_findings
 from ketaclinic.store.audit import canonical_json
@@ -233,7 +233,7 @@ def record_pro(
     if data.timepoint == "after_series" and data.weeks_after_series is None and data.followup_item_id is None:
         raise InputError("an after-series PRO needs weeks_after_series", field="weeks_after_series")
     with db.transaction() as session:
-        patient = get_patient_row(session, patient_id)
+        patient = load_patient(session, patient_id)
         item = None
         if data.followup_item_id is not None:
             item = session.get(FollowupItem, data.followup_item_id)
@@ -272,7 +272,7 @@ def list_pros(db: Database, actor: Actor, patient_id: int) -> list[ProOut]:
     """A patient's PROs, oldest first."""
     require(actor, Permission.OUTCOMES_RECORD)
     with db.transaction() as session:
-        get_patient_row(session, patient_id)
+        load_patient(session, patient_id)
         rows = session.execute(
             select(ProResponse).where(ProResponse.patient_id == patient_id).order_by(ProResponse.collected_at)
         ).scalars()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, NotFoundError
@@ -21,12 +21,10 @@ from ketaclinic.services.patients.records import (
     patient_out,
 )
 from ketaclinic.services.permissions import Actor, Permission, require
-from ketaclinic.services.versions import audited_edit, check_version
+from ketaclinic.services.versions import ReadVersion, audited_edit, check_version
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Allergy, Patient
-
-ReadVersion = Annotated[int, Field(ge=1, description="the patient record's version the editor read")]
 
 
 class AllergyIn(BaseModel):

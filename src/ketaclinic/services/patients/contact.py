@@ -21,11 +21,9 @@ from pydantic import (
 from ketaclinic.services.audit import field_changes
 from ketaclinic.services.patients.records import ContactChannel, PatientOut, load_patient, patient_out
 from ketaclinic.services.permissions import Actor, Permission, require
-from ketaclinic.services.versions import audited_edit, check_version
+from ketaclinic.services.versions import ReadVersion, audited_edit, check_version
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Patient
-
-ReadVersion = Annotated[int, Field(ge=1, description="the patient record's version the editor read")]
 
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]

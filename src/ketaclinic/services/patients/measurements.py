@@ -16,13 +16,13 @@ from ketaclinic.services.audit import audit
 from ketaclinic.services.patients.records import (
     PatientOut,
     age_years,
-    get_patient_row,
+    load_patient,
     measurements_on_record,
     patient_out,
 )
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.reference import clinic_library
-from ketaclinic.services.versions import check_version, version_change
+from ketaclinic.services.versions import ReadVersion, check_version, version_change
 from ketaclinic.settings import Settings
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
@@ -53,7 +53,7 @@ class StrikeOutIn(BaseModel):
     """Striking out a measurement entered in error needs a reason and the `version` of it that was read."""
 
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1)
+    version: ReadVersion
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
@@ -90,7 +90,7 @@ def add_measurement(
     require(actor, Permission.PATIENTS_EDIT)
     policy = clinic_library(config).weights
     with db.transaction() as session:
-        patient = get_patient_row(session, patient_id)
+        patient = load_patient(session, patient_id)
         doubts = (
             [] if data.weight_kg is None else weight_doubts(policy, patient, data.weight_kg, data.measured_on)
         )
@@ -136,7 +136,7 @@ def strike_out_measurement(
     """Mark a measurement entered in error as struck out (kept and audited); the one before is on record."""
     require(actor, Permission.PATIENTS_EDIT)
     with db.transaction() as session:
-        patient = get_patient_row(session, patient_id, for_update=True)
+        patient = load_patient(session, patient_id, for_update=True)
         row = next((m for m in patient.measurements if m.id == measurement_id), None)
         if row is None:
             raise NotFoundError(

@@ -267,11 +267,6 @@ def load_patient(session: Session, patient_id: int, *, for_update: bool = False)
     return patient
 
 
-def get_patient_row(session: Session, patient_id: int, *, for_update: bool = False) -> Patient:
-    """Load a patient with its measurements, diagnoses, treatments and allergies (for other services)."""
-    return load_patient(session, patient_id, for_update=for_update)
-
-
 def full_name(patient: Patient) -> str:
     """Family name, given name: how every list and label writes a patient's name."""
     return f"{patient.family_name}, {patient.given_name}"

@@ -29,7 +29,7 @@ from ketaclinic.services.patients.records import (
 )
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.reference import clinic_library
-from ketaclinic.services.versions import bump, check_version
+from ketaclinic.services.versions import ReadVersion, bump, check_version
 from ketaclinic.settings import Settings
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
@@ -88,7 +88,7 @@ class PatientUpdate(BaseModel):
     """An edit: only the fields given change; a reason and the `version` the editor read are required."""
 
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1)
+    version: ReadVersion
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     family_name: Name | None = None
     given_name: Name | None = None

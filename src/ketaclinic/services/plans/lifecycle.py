@@ -23,7 +23,7 @@ from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.services import eligibility
 from ketaclinic.services.audit import audit
 from ketaclinic.services.outcomes.course_opening import open_for_plan
-from ketaclinic.services.patients.records import get_patient_row, latest_measure
+from ketaclinic.services.patients.records import latest_measure, load_patient
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.recheck import build_from_inputs, recheck
 from ketaclinic.services.plans.records import (
@@ -42,7 +42,7 @@ from ketaclinic.services.plans.weight_override import (
     with_override_breach,
 )
 from ketaclinic.services.reference import clinic_library
-from ketaclinic.services.versions import check_version, version_change
+from ketaclinic.services.versions import ReadVersion, check_version, version_change
 from ketaclinic.settings import Settings
 from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import utcnow
@@ -86,7 +86,7 @@ class SoftReasonsIn(BaseModel):
     """Reasons for one or more soft-limit breaches, with the `version` of the draft that was read."""
 
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1)
+    version: ReadVersion
     reasons: list[SoftReasonIn] = Field(min_length=1, max_length=50)
 
 
@@ -135,7 +135,7 @@ def create_plan(
     reference = clinic_library(config)
     protocol = reference.protocol(data.protocol_id)
     with db.transaction() as session:
-        patient = get_patient_row(session, patient_id)
+        patient = load_patient(session, patient_id)
         recorded_kg = latest_measure(patient, "weight_kg")
         require_override_reason(data.weight_kg, recorded_kg, data.weight_reason)
         weight_kg = data.weight_kg if data.weight_kg is not None else recorded_kg
@@ -189,7 +189,7 @@ def create_plan(
             "at": utcnow().isoformat(),
         }
     with db.transaction() as session:
-        patient = get_patient_row(session, patient_id)
+        patient = load_patient(session, patient_id)
         row = DosePlanRow(
             patient_id=patient.id,
             protocol_id=protocol.id,
@@ -263,7 +263,7 @@ def give_soft_reasons(db: Database, actor: Actor, plan_id: int, data: SoftReason
                 | version_change(data.version, row),
                 item.reason,
             )
-        return plan_out(row, get_patient_row(session, row.patient_id), actor)
+        return plan_out(row, load_patient(session, row.patient_id), actor)
 
 
 def approve_plan(db: Database, actor: Actor, plan_id: int, *, config: Settings | Path | None) -> PlanOut:
@@ -302,7 +302,7 @@ def approve_plan(db: Database, actor: Actor, plan_id: int, *, config: Settings |
         )
         if row.status == "approved":
             open_for_plan(session, actor, row)
-        return plan_out(row, get_patient_row(session, row.patient_id), actor)
+        return plan_out(row, load_patient(session, row.patient_id), actor)
 
 
 def cosign_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
@@ -333,7 +333,7 @@ def cosign_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
             },
         )
         open_for_plan(session, actor, row)
-        return plan_out(row, get_patient_row(session, row.patient_id), actor)
+        return plan_out(row, load_patient(session, row.patient_id), actor)
 
 
 def cancel_plan(db: Database, actor: Actor, plan_id: int, data: CancelIn) -> PlanOut:
@@ -363,7 +363,7 @@ def cancel_plan(db: Database, actor: Actor, plan_id: int, data: CancelIn) -> Pla
             {"status": {"old": old, "new": "cancelled"}},
             data.reason,
         )
-        return plan_out(row, get_patient_row(session, row.patient_id), actor)
+        return plan_out(row, load_patient(session, row.patient_id), actor)
 
 
 def view_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
@@ -371,7 +371,7 @@ def view_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
     require(actor, Permission.PLANS_VIEW)
     with db.transaction() as session:
         row = plan_row(session, plan_id)
-        patient = get_patient_row(session, row.patient_id)
+        patient = load_patient(session, row.patient_id)
         audit(session, actor, "view", "dose_plan", row.id)
         return plan_out(row, patient, actor)
 
@@ -394,7 +394,7 @@ def list_plans(
     with db.transaction() as session:
         statement = select(DosePlanRow, Patient).join(Patient, Patient.id == DosePlanRow.patient_id)
         if patient_id is not None:
-            get_patient_row(session, patient_id)
+            load_patient(session, patient_id)
             statement = statement.where(DosePlanRow.patient_id == patient_id)
         if statuses:
             statement = statement.where(DosePlanRow.status.in_(statuses))

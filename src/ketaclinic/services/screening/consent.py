@@ -16,7 +16,7 @@ from ketaclinic.screening import ConsentTemplate, current_consent_template
 from ketaclinic.screening.consent import REPRESENTATIVE_RELATIONS, signature_matches
 from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.eligibility import CONSENT_SIGNED, CONSENT_WITHDRAWN
-from ketaclinic.services.patients.records import get_patient_row
+from ketaclinic.services.patients.records import load_patient
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings
@@ -266,7 +266,7 @@ def record_consent(
     if is_future(patient_signed_at):
         problems.append(InputError("the signature time is in the future", field="patient_signed_at"))
     with db.transaction() as session:
-        patient = get_patient_row(session, patient_id)
+        patient = load_patient(session, patient_id)
         _check_signer(patient, data, problems)
         ManyInputsError.raise_any(problems)
         representative = data.signed_by == "representative"
@@ -335,7 +335,7 @@ def list_consents(
     """A patient's consents, newest first (audited as a view of the patient's record)."""
     require(actor, Permission.PATIENTS_VIEW)
     with db.transaction() as session:
-        patient = get_patient_row(session, patient_id)
+        patient = load_patient(session, patient_id)
         rows = session.execute(
             select(Consent)
             .where(Consent.patient_id == patient.id)

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,9 +18,9 @@ from ketaclinic.services.eligibility import (
     SIGNED,
 )
 from ketaclinic.services.outcomes.rates import clinic_response_rates
-from ketaclinic.services.patients.records import age_years, full_name, get_patient_row, latest_measure
+from ketaclinic.services.patients.records import age_years, full_name, latest_measure, load_patient
 from ketaclinic.services.permissions import Actor, Permission, require
-from ketaclinic.services.versions import check_version
+from ketaclinic.services.versions import ReadVersion, check_version
 from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
@@ -42,13 +42,13 @@ class ScreeningIn(BaseModel):
 class ScreeningUpdate(ScreeningIn):
     """A draft's new intake, with the `version` of the draft that was read."""
 
-    version: int = Field(ge=1)
+    version: ReadVersion
 
 
 class SignIn(BaseModel):
     """A physician's signature on a draft, naming the `version` of the draft they read."""
 
-    version: int = Field(ge=1, description="the draft's version the physician read")
+    version: ReadVersion
 
 
 class AddendumIn(BaseModel):
@@ -116,7 +116,7 @@ def intake_prefill(db: Database, actor: Actor, patient_id: int) -> dict[str, Any
     """The intake fields the registry already knows for this patient (viewing is audited)."""
     require(actor, Permission.SCREENING_EDIT)
     with db.transaction() as session:
-        patient = get_patient_row(session, patient_id)
+        patient = load_patient(session, patient_id)
         audit(session, actor, "view", "patient", patient.id, reason="screening intake pre-fill")
         return _prefill(patient)
 
@@ -198,7 +198,7 @@ def create_screening(db: Database, actor: Actor, patient_id: int, data: Screenin
     """Store a draft screening with its evaluation."""
     require(actor, Permission.SCREENING_EDIT)
     with db.transaction() as session:
-        patient = get_patient_row(session, patient_id)
+        patient = load_patient(session, patient_id)
         intake, result = _evaluate(session, data)
         now = utcnow()
         screening = Screening(
@@ -313,7 +313,7 @@ def list_screenings(db: Database, actor: Actor, patient_id: int) -> list[Screeni
     """A patient's screenings, newest first (audited as a view of the patient's record)."""
     require(actor, Permission.PATIENTS_VIEW)
     with db.transaction() as session:
-        patient = get_patient_row(session, patient_id)
+        patient = load_patient(session, patient_id)
         rows = session.execute(
             select(Screening)
             .where(Screening.patient_id == patient.id)

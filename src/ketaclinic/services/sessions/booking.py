@@ -12,7 +12,7 @@ from ketaclinic.monitoring import (
     SessionState,
 )
 from ketaclinic.services.audit import audit
-from ketaclinic.services.patients.records import get_patient_row, patient_label
+from ketaclinic.services.patients.records import load_patient, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.contract import approved_plan_ids, planned_session
 from ketaclinic.services.sessions.charting import plan_model_key
@@ -108,7 +108,7 @@ def create_session(db: Database, actor: Actor, data: SessionCreate) -> SessionSu
                 "state": {"old": None, "new": row.state},
             },
         )
-        return _summary(row, get_patient_row(session, row.patient_id), actor)
+        return _summary(row, load_patient(session, row.patient_id), actor)
 
 
 def list_sessions(db: Database, actor: Actor, *, day: date | None = None) -> list[SessionSummary]:

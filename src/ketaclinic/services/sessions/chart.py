@@ -25,7 +25,7 @@ from ketaclinic.monitoring import (
 from ketaclinic.monitoring.discharge import discharge_criteria
 from ketaclinic.pharmacology import Infusion, get_band
 from ketaclinic.services.audit import audit
-from ketaclinic.services.patients.records import get_patient_row, patient_label
+from ketaclinic.services.patients.records import load_patient, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.pk import BAND_KEYS  # the same bands as the PK explorer and plan charts
 from ketaclinic.services.sessions.alert_raising import catch_up_due, raise_due
@@ -238,7 +238,7 @@ def build_chart(
     times = charted_times(session, row)
     raise_due(session, row, times, now, config)
     planned = plan_of(session, row)
-    patient = get_patient_row(session, row.patient_id)
+    patient = load_patient(session, row.patient_id)
     answers = dict(json.loads(row.discharge_json).get("answers", {}))
     if typed_answers is not None and row.discharged_at is None:
         answers = dict(typed_answers)

@@ -23,7 +23,7 @@ from ketaclinic.monitoring import (
     transition,
 )
 from ketaclinic.services.audit import audit
-from ketaclinic.services.patients.records import get_patient_row
+from ketaclinic.services.patients.records import load_patient
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.contract import approved_plan_ids
 from ketaclinic.services.sessions.charting import (
@@ -143,7 +143,7 @@ def check_in(db: Database, actor: Actor, session_id: int, data: CheckInIn, *, co
     require(actor, Permission.SESSIONS_CHART)
     with db.transaction() as session:
         row = session_row(session, session_id, lock=True)
-        patient = get_patient_row(session, row.patient_id)
+        patient = load_patient(session, row.patient_id)
         if not data.premedication and not data.premedication_none:
             raise InputError("record the premedication given, or 'none'", field="premedication")
         if pregnancy_check_applies(patient) and data.pregnancy_check is None:
