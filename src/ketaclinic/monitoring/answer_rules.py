@@ -41,20 +41,14 @@ def answer_findings(
         if not compare(rule.op, float(value), rule.threshold):
             continue
         findings.append(
-            AlertFinding(
-                rule_key=rule.key,
-                severity=rule.severity,
-                advice=rule.advice,
+            AlertFinding.of(
+                rule,
                 message=render_message(rule.message, value=value, threshold=rule.threshold),
                 field=rule.field,
                 value=value,
                 threshold=rule.threshold,
                 t_min=None,
                 trigger_key=f"{rule.key}@{answers_key}",
-                source=rule.source,
-                status=rule.status,
-                group=rule.group,
-                notify_physician=rule.notify_physician,
             )
         )
     return findings

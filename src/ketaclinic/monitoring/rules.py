@@ -40,6 +40,38 @@ class AlertFinding(BaseModel):
     group: AlertGroup
     notify_physician: bool
 
+    @classmethod
+    def of(
+        cls,
+        rule: AlertRule,
+        *,
+        message: str,
+        value: bool | int | float | None,
+        threshold: float | None,
+        t_min: float | None,
+        trigger_key: str,
+        field: str | None = None,
+        baseline: float | None = None,
+        limit_source: str | None = None,
+    ) -> AlertFinding:
+        """A finding of `rule`: what fired is given, the rest (severity, advice, source ...) is the rule's."""
+        return cls(
+            rule_key=rule.key,
+            severity=rule.severity,
+            advice=rule.advice,
+            message=message,
+            field=field,
+            value=value,
+            threshold=threshold,
+            baseline=baseline,
+            t_min=t_min,
+            trigger_key=trigger_key,
+            source=rule.source if limit_source is None else f"{rule.source}; limit: {limit_source}",
+            status=rule.status,
+            group=rule.group,
+            notify_physician=rule.notify_physician,
+        )
+
 
 class _Blank(dict[str, str]):
     def __missing__(self, key: str) -> str:
@@ -81,10 +113,8 @@ def _finding(
     baseline: float | None = None,
 ) -> AlertFinding:
     unit = observation_kinds()[rule.field].unit_label if rule.field else ""
-    return AlertFinding(
-        rule_key=rule.key,
-        severity=rule.severity,
-        advice=rule.advice,
+    return AlertFinding.of(
+        rule,
         message=render_message(rule.message, value=value, threshold=threshold, baseline=baseline, unit=unit),
         field=rule.field,
         value=value,
@@ -92,10 +122,6 @@ def _finding(
         baseline=baseline,
         t_min=obs.t_min,
         trigger_key=trigger_key(rule.key, obs),
-        source=rule.source,
-        status=rule.status,
-        group=rule.group,
-        notify_physician=rule.notify_physician,
     )
 
 
@@ -153,20 +179,13 @@ def overdue_findings(
             continue
         for slot in missed:
             findings.append(
-                AlertFinding(
-                    rule_key=rule.key,
-                    severity=rule.severity,
-                    advice=rule.advice,
+                AlertFinding.of(
+                    rule,
                     message=render_message(rule.message, group=slot.group, t_due_min=slot.t_due_min),
-                    field=None,
                     value=None,
                     threshold=None,
                     t_min=slot.t_due_min,
                     trigger_key=f"{rule.key}@{slot.group}:t_due={slot.t_due_min:g}",
-                    source=rule.source,
-                    status=rule.status,
-                    group=rule.group,
-                    notify_physician=rule.notify_physician,
                 )
             )
     return findings
@@ -191,10 +210,8 @@ def session_total_findings(
         limit_mg, limit_source = watched
         if given_mg > limit_mg * (1 + 1e-9):
             findings.append(
-                AlertFinding(
-                    rule_key=rule.key,
-                    severity=rule.severity,
-                    advice=rule.advice,
+                AlertFinding.of(
+                    rule,
                     message=render_message(
                         rule.message, value=round(given_mg, 1), threshold=limit_mg, unit="mg"
                     ),
@@ -203,10 +220,7 @@ def session_total_findings(
                     threshold=limit_mg,
                     t_min=t_min,
                     trigger_key=f"{rule.key}@{rule.limit}",
-                    source=f"{rule.source}; limit: {limit_source}",
-                    status=rule.status,
-                    group=rule.group,
-                    notify_physician=rule.notify_physician,
+                    limit_source=limit_source,
                 )
             )
     return findings
@@ -228,20 +242,15 @@ def weight_discrepancy_findings(
     """
     active = load_alert_rules() if rules is None else rules
     return [
-        AlertFinding(
-            rule_key=rule.key,
-            severity=rule.severity,
-            advice=rule.advice,
+        AlertFinding.of(
+            rule,
             message=render_message(rule.message, message=described, reason=reason),
             field="weight_kg",
             value=weight_kg,
             threshold=plan_weight_kg,
             t_min=0.0,
             trigger_key=rule.key,
-            source=f"{rule.source}; limit: {limit_source}",
-            status=rule.status,
-            group=rule.group,
-            notify_physician=rule.notify_physician,
+            limit_source=limit_source,
         )
         for rule in active
         if rule.enabled and rule.kind is RuleKind.WEIGHT_DISCREPANCY
