@@ -2,7 +2,8 @@
 
 import re
 
-from ketaclinic.reports.svg import PALETTE, concentration_chart
+from ketaclinic.reports.svg import PALETTE
+from ketaclinic.reports.time_charts import concentration_chart
 
 POINT = re.compile(
     r'<circle class="point" cx="[\d.]+" cy="[\d.]+" r="3" fill="(#\w+)"><title>([^<]*)</title>'

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ketaclinic.reports.svg import concentration_chart
+from ketaclinic.reports.time_charts import concentration_chart
 
 BODY: dict[str, Any] = {
     "model": "domino1984",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ketaclinic.monitoring.observations import observation_kinds
-from ketaclinic.reports.svg import concentration_chart
+from ketaclinic.reports.time_charts import concentration_chart
 from ketaclinic.services.sessions.chart import SessionChart
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ketaclinic.reports.svg import nrs_trajectory_chart
+from ketaclinic.reports.time_charts import nrs_trajectory_chart
 from ketaclinic.services.outcomes.trajectory import PatientOutcomes
 
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from ketaclinic.errors import InputError
 from ketaclinic.pharmacology import list_models
-from ketaclinic.reports.svg import concentration_chart
+from ketaclinic.reports.time_charts import concentration_chart
 from ketaclinic.services import pk
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import Principal, render, requires

@@ -13,7 +13,7 @@ from ketaclinic.dosing.bounds import MAX_WEIGHT_KG, MIN_WEIGHT_KG
 from ketaclinic.dosing.choices import CHOICE_LABELS, CHOICE_UNITS, choosable
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, StaleVersionError, http_status
 from ketaclinic.pharmacology import list_models
-from ketaclinic.reports.svg import concentration_chart
+from ketaclinic.reports.time_charts import concentration_chart
 from ketaclinic.services import pk
 from ketaclinic.services.patients import registry
 from ketaclinic.services.permissions import Permission
