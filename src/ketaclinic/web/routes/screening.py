@@ -286,6 +286,7 @@ def _verdict(
         result=record.result,
         patient=patient,
         stale=stale_notes(stale) if stale else None,
+        field_words=INTAKE_WORDS,
         status_code=409 if stale else 200,
     )
 
