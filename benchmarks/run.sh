@@ -7,7 +7,7 @@ if [[ ! -x .venv-bench/bin/python ]]; then
   "$PY" -m venv .venv-bench
 fi
 .venv-bench/bin/pip install --quiet -e . -r benchmarks/requirements-bench.txt
-for bench in pk_population pk_tci charting_load cohort_scale; do
+for bench in cli_startup pk_population pk_tci charting_load cohort_scale; do
   if [[ -f benchmarks/$bench.py ]]; then
     echo "== $bench"
     .venv-bench/bin/python benchmarks/$bench.py

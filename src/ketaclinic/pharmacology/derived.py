@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import brentq
 
 from ketaclinic.errors import InputError
 from ketaclinic.pharmacology.engine import disposition
@@ -101,6 +100,8 @@ def context_sensitive_half_time_min(model: str | PKModel, weight_kg: float, infu
     def excess(tau: float) -> float:
         return float(np.sum(coef * state * np.exp(-r * tau))) - 0.5 * float(np.sum(coef * state))
 
+    from scipy.optimize import brentq  # on first use: SciPy costs a command's start-up ~0.3 s
+
     upper = 1.0
     while excess(upper) > 0:
         upper *= 2.0
@@ -115,6 +116,8 @@ def ke0_from_t_peak(model: str | PKModel, weight_kg: float, t_peak_min: float) -
     >>> round(ke0_from_t_peak("domino1984", 70, 1.6), 2)  # reference: ke0 0.238 gives t_peak ~1.6 min
     0.24
     """
+    from scipy.optimize import brentq  # on first use: SciPy costs a command's start-up ~0.3 s
+
     pk = resolve_model(model)
     if not weight_kg > 0 or not (math.isfinite(t_peak_min) and t_peak_min > 0):
         raise InputError("needs weight > 0 kg and a time to peak effect > 0 min", field="t_peak_min")

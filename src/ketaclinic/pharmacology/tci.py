@@ -13,7 +13,6 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize_scalar
 
 from ketaclinic.errors import InputError
 from ketaclinic.pharmacology.engine import Disposition, disposition
@@ -352,6 +351,8 @@ def practical_schedule(
     load_end = min(dt, duration_min)
     starts, ends, rates = [0.0], [load_end], [first.rate_mg_h]
     u = (first.rate_mg_h / 60.0) * (1.0 - np.exp(-patient.r * load_end)) / patient.r
+    from scipy.optimize import minimize_scalar  # on first use: SciPy costs a command's start-up ~0.3 s
+
     r_max = math.inf if max_rate_mg_h is None else max_rate_mg_h / 60.0
     start = load_end
     while start < duration_min - 1e-9:

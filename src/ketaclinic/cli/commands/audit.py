@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ketaclinic.cli.commands.foundation import open_database
 from ketaclinic.settings import load_settings
-from ketaclinic.store.db import Database
+
+if TYPE_CHECKING:  # SQLAlchemy loads when a command opens the database, not at start-up
+    from ketaclinic.store.db import Database
 
 
 def register(app: typer.Typer) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ketaclinic.settings import load_settings
-from ketaclinic.store.db import Database
+
+if TYPE_CHECKING:  # SQLAlchemy loads when a command opens the database, not at start-up
+    pass
 
 
 def register(app: typer.Typer) -> None:
@@ -34,6 +36,7 @@ def register(app: typer.Typer) -> None:
         """Restore a backup into an empty database (a database in use only with --force)."""
         from ketaclinic.services.audit import verify
         from ketaclinic.store.backup import restore
+        from ketaclinic.store.db import Database
 
         settings = load_settings()
         database = Database.for_settings(settings)

@@ -5,26 +5,17 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ketaclinic.cli.output import emit_json, fail
-from ketaclinic.dosing import (
-    DosePlan,
-    DrugLibrary,
-    Protocol,
-    build_plan,
-    check_dose,
-    get_protocol,
-    load_library,
-    load_protocols,
-    parse_dose,
-    parse_rate,
-)
-from ketaclinic.dosing.pump import pump_ml_h_text
 from ketaclinic.errors import InputError
-from ketaclinic.services.reference import ClinicReference, clinic_library
+
+# The dosing package (and the PK engine a plan's prediction uses) is imported inside each command.
+if TYPE_CHECKING:
+    from ketaclinic.dosing import DosePlan, DrugLibrary, Protocol
+    from ketaclinic.services.reference import ClinicReference
 
 dose_app = typer.Typer(help="Dose plans and drug-library checks.", no_args_is_help=True)
 library_app = typer.Typer(help="The smart-pump drug library.", no_args_is_help=True)
@@ -45,12 +36,16 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 def _clinic_reference() -> ClinicReference:
     """The clinic's library and protocols (KETACLINIC_CONFIG_DIR), or the shipped ones."""
+    from ketaclinic.services.reference import clinic_library
+
     config_dir = os.environ.get("KETACLINIC_CONFIG_DIR")  # read alone: no settings side effects here
     return clinic_library(Path(config_dir) if config_dir else None)
 
 
 def _clinic_library(override_path: Path | None) -> DrugLibrary:
     """The library every check here uses: --library when given, else the clinic's (KETACLINIC_CONFIG_DIR)."""
+    from ketaclinic.dosing import load_library
+
     if override_path is not None:
         return load_library(override_path)
     return _clinic_reference().library
@@ -58,6 +53,8 @@ def _clinic_library(override_path: Path | None) -> DrugLibrary:
 
 def _protocol(protocol_id: str, protocols_dir: Path | None) -> Protocol:
     """--protocols-dir when given, else the clinic's protocols like the web's plan builder."""
+    from ketaclinic.dosing import get_protocol
+
     if protocols_dir is not None:
         return get_protocol(protocol_id, extra_dir=protocols_dir)
     return _clinic_reference().protocol(protocol_id)
@@ -85,6 +82,8 @@ def _parse_choices(pairs: list[str] | None) -> dict[str, float]:
 
 
 def _print_plan(plan: DosePlan) -> None:
+    from ketaclinic.dosing.pump import pump_ml_h_text
+
     w = plan.weight
     typer.echo(f"{plan.protocol_id}: {plan.protocol_name}")
     typer.echo(f"  {plan.citation}")
@@ -140,6 +139,8 @@ def plan_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Compute a dose plan for a protocol and a patient; hard-limit breaches are refused (exit 2)."""
+    from ketaclinic.dosing import build_plan
+
     plan = build_plan(
         _protocol(protocol, protocols_dir),
         weight_kg=weight_kg,
@@ -175,6 +176,8 @@ def check_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Is this rate or bolus allowed here? ok, soft (needs a reason) or hard (refused); exit 0 either way."""
+    from ketaclinic.dosing import check_dose, parse_dose, parse_rate
+
     if (rate is None) == (bolus is None):
         fail("give exactly one of --rate or --bolus")
     dose = parse_rate(rate, field="rate") if rate is not None else parse_dose(bolus or "", field="bolus")
@@ -214,6 +217,8 @@ def library_show(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
 @protocols_app.command("list")
 def protocols_list(protocols_dir: ProtocolsDirOpt = None, as_json: JsonOpt = False) -> None:
     """List the protocols (shipped and the clinic's own)."""
+    from ketaclinic.dosing import load_protocols
+
     protocols = load_protocols(protocols_dir)
     if as_json:
         emit_json([p.to_json_dict() for p in protocols.values()])

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ketaclinic.cli.output import fail
 from ketaclinic.settings import load_settings
-from ketaclinic.store.db import Database
+
+if TYPE_CHECKING:  # SQLAlchemy loads when a command opens the database, not at start-up
+    from ketaclinic.store.db import Database
 
 
 def open_database() -> Database:
     """The database named by the environment, migrated to the newest schema."""
+    from ketaclinic.store.db import Database
     from ketaclinic.store.migrate import upgrade
 
     database = Database.for_settings(load_settings())

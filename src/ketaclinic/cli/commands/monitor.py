@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 
 from ketaclinic.cli.output import emit_json, fail
-from ketaclinic.monitoring import load_alert_rules, replay_session
 
 monitor_app = typer.Typer(help="Infusion monitoring: alert rules, cadence, replay.", no_args_is_help=True)
 
@@ -52,6 +51,8 @@ def replay(
     ] = None,
 ) -> None:
     """Replay a recorded session: which alerts would fire, which readings were overdue, predicted Cp."""
+    from ketaclinic.monitoring import load_alert_rules, replay_session  # the PK engine: on use only
+
     active = load_alert_rules(rules)
     result = replay_session(_read_json(file), active)
     if as_json:

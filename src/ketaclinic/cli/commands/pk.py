@@ -6,37 +6,26 @@ import itertools
 import math
 import re
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import numpy.typing as npt
 import typer
 
 from ketaclinic.cli.output import emit_json
 from ketaclinic.errors import InputError
-from ketaclinic.pharmacology import (
-    Bolus,
-    Infusion,
-    Regimen,
-    get_model,
-    ke0_from_t_peak,
-    list_models,
-    practical_schedule,
-    simulate,
-    simulate_metabolite,
-    simulate_population,
-    tci_effect,
-    tci_plasma,
-    uniform_weights,
-)
-from ketaclinic.services.pk import GridNames, check_grid_choice, minutes_grid
-from ketaclinic.services.pk import points as points_of
+
+# The PK engine (NumPy, the models) is imported inside each command: `ketaclinic --help` and the
+# commands of other capabilities start without it.
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from ketaclinic.pharmacology import Bolus, Infusion, Regimen
 
 pk_app = typer.Typer(
     help="Ketamine pharmacokinetics: models, exact simulation, populations, TCI.", no_args_is_help=True
 )
 
-CLI_GRID = GridNames("--times", "--until", "--step-s")
+CLI_GRID_OPTIONS = ("--times", "--until", "--step-s")
 # No HTTP response to keep small, so a far larger grid than the API's.
 CLI_MAX_POINTS = 5_000_000
 _NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
@@ -46,6 +35,8 @@ _INFUSION = re.compile(rf"^{_NUMBER}\s*mg(/kg)?/h\s*@\s*{_NUMBER}\s*-\s*{_NUMBER
 
 def parse_bolus(text: str) -> tuple[Bolus, bool]:
     """'35mg@0' or '0.5mg/kg@10' -> (bolus, per_kg)."""
+    from ketaclinic.pharmacology import Bolus
+
     match = _BOLUS.match(text.strip())
     if match is None:
         raise InputError(f"malformed bolus {text!r}; expected e.g. 35mg@0 or 0.5mg/kg@0", field="bolus")
@@ -54,6 +45,8 @@ def parse_bolus(text: str) -> tuple[Bolus, bool]:
 
 def parse_infusion(text: str) -> tuple[Infusion, bool]:
     """'0.5mg/kg/h@0-240' or '35mg/h@0-240' (minutes) -> (infusion, per_kg)."""
+    from ketaclinic.pharmacology import Infusion
+
     match = _INFUSION.match(text.strip())
     if match is None:
         raise InputError(
@@ -64,6 +57,8 @@ def parse_infusion(text: str) -> tuple[Infusion, bool]:
 
 def parse_regimens(boluses: list[str], infusions: list[str]) -> tuple[Regimen, Regimen]:
     """(regimen in mg and mg/h, regimen in mg/kg and mg/kg/h) from the command-line strings."""
+    from ketaclinic.pharmacology import Regimen
+
     parsed_b = [parse_bolus(b) for b in boluses]
     parsed_i = [parse_infusion(i) for i in infusions]
     absolute = Regimen(tuple(b for b, k in parsed_b if not k), tuple(i for i, k in parsed_i if not k))
@@ -88,10 +83,13 @@ def parse_times(text: str, field: str = "times") -> list[float]:
 
 def grid(times: str | None, until_min: float | None, step_s: float | None) -> npt.NDArray[np.float64]:
     """The time grid from --times, or from --until and --step-s (0 to until inclusive)."""
+    from ketaclinic.services.pk import GridNames, check_grid_choice, minutes_grid
+
+    names = GridNames(*CLI_GRID_OPTIONS)
     # Which way the grid is given is checked before --times is parsed, so that mistake is named first.
-    check_grid_choice(times, until_min, step_s, CLI_GRID)
+    check_grid_choice(times, until_min, step_s, names)
     parsed = None if times is None else parse_times(times)
-    return minutes_grid(parsed, until_min, step_s, max_points=CLI_MAX_POINTS, names=CLI_GRID)
+    return minutes_grid(parsed, until_min, step_s, max_points=CLI_MAX_POINTS, names=names)
 
 
 def parse_range(text: str, field: str) -> tuple[float, float]:
@@ -108,6 +106,8 @@ def _ke0(model: str, weight_kg: float, ke0: float | None, t_peak_min: float | No
         return ke0
     if ke0 is not None:
         raise InputError("give either --ke0 or --t-peak-min, not both", field="ke0")
+    from ketaclinic.pharmacology import ke0_from_t_peak
+
     return ke0_from_t_peak(model, weight_kg, t_peak_min)
 
 
@@ -119,6 +119,8 @@ def _warn(warnings: tuple[str, ...] | list[str]) -> None:
 @pk_app.command("models")
 def models(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List the shipped PK models with their sources and status."""
+    from ketaclinic.pharmacology import list_models
+
     if as_json:
         emit_json([m.as_dict() for m in list_models()])
         return
@@ -157,6 +159,9 @@ def simulate_cmd(
     ] = False,
 ) -> None:
     """Predict plasma (and effect-site) concentrations for one patient."""
+    from ketaclinic.pharmacology import Regimen, get_model, simulate, simulate_metabolite
+    from ketaclinic.services.pk import points as points_of
+
     pk = get_model(model)
     absolute, per_kg = parse_regimens(bolus or [], infusion or [])
     if weight_kg <= 0:
@@ -210,20 +215,25 @@ def population_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Percentiles 5/50/95 of Cp across a sampled population (weights and published variability)."""
+    import numpy as np
+
+    from ketaclinic.pharmacology import get_model, uniform_weights
+    from ketaclinic.pharmacology.population import summarize_population
+
     pk = get_model(model)
     if n < 1 or n > 1_000_000:
         raise InputError(f"--n must be between 1 and 1000000, got {n}", field="n")
     absolute, per_kg = parse_regimens(bolus or [], infusion or [])
     low, high = parse_range(weight_kg_range, "weight_kg_range")
     t = grid(None, until, step_s)
-    report = np.array(parse_times(report_times, "report_times"))
+    report = parse_times(report_times, "report_times")
     if report[0] < 0 or report[-1] > t[-1]:
         raise InputError(f"report times must lie within 0-{until:g} min", field="report_times")
     rng = np.random.default_rng(seed)
     weights = uniform_weights(n, low, high, rng)
-    result = simulate_population(pk, weights, t, regimen=absolute, regimen_per_kg=per_kg, seed=rng)
-    curves = result.percentiles((5.0, 50.0, 95.0))  # over the full grid
-    at = np.array([np.interp(report, t, curve) for curve in curves])
+    # Summarised block by block: the full (n, grid) matrix is never held (docs/performance.md).
+    result = summarize_population(pk, weights, t, report, regimen=absolute, regimen_per_kg=per_kg, seed=rng)
+    at = result.at_report_ng_ml
     rows: list[dict[str, Any]] = [
         {
             "t_min": float(tm),
@@ -233,7 +243,6 @@ def population_cmd(
         }
         for i, tm in enumerate(report)
     ]
-    peak_i = int(np.argmax(curves[1]))
     payload = {
         "model": pk.key,
         "n": n,
@@ -241,7 +250,7 @@ def population_cmd(
         "weight_kg_range": [low, high],
         "warnings": list(result.warnings),
         "percentiles": rows,
-        "median_peak": {"t_min": float(t[peak_i]), "cp_ng_ml": float(curves[1, peak_i])},
+        "median_peak": {"t_min": result.median_peak_t_min, "cp_ng_ml": result.median_peak_ng_ml},
     }
     if as_json:
         emit_json(payload)
@@ -286,6 +295,9 @@ def tci_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Plan a target-controlled infusion: a rate schedule and the predicted concentrations."""
+    from ketaclinic.pharmacology import get_model, practical_schedule, tci_effect, tci_plasma
+    from ketaclinic.services.pk import points as points_of
+
     pk = get_model(model)
     if site not in ("plasma", "effect"):
         raise InputError(f"site must be plasma or effect, got {site!r}", field="site")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ketaclinic.cli.output import emit_json, fail, fail_on_bad_input
-from ketaclinic.screening import ScreeningResult, evaluate, load_rules, parse_intake
+
+if TYPE_CHECKING:
+    from ketaclinic.screening import ScreeningResult
 
 
 def _read_intake(path: Path) -> Any:
@@ -73,6 +75,8 @@ def screen(
     ] = False,
 ) -> None:
     """Screen an intake file for IV ketamine: verdict, reasons with sources, tests, evidence."""
+    from ketaclinic.screening import evaluate, load_rules, parse_intake
+
     with fail_on_bad_input():
         raw = _read_intake(file)
         if not isinstance(raw, dict):
