@@ -149,9 +149,8 @@ def main() -> None:
     )
     print(f"  max |PyTCI - ketaclinic| over those patients: {worst:.2e} ng/mL")
     print(f"  per-patient ratio PyTCI / ketaclinic (best): {per_patient / (best_s / args.patients):,.0f}x")
-    print(
-        f"  PyTCI for all {args.patients} / the whole ketaclinic command: {per_patient * args.patients / whole_s:,.0f}x"
-    )
+    whole_ratio = per_patient * args.patients / whole_s
+    print(f"  PyTCI for all {args.patients} patients / the whole ketaclinic command: {whole_ratio:,.0f}x")
 
 
 if __name__ == "__main__":
