@@ -108,3 +108,34 @@ def test_backup_and_restore_from_the_command_line(clinic: Path, tmp_path: Path) 
     assert restored.returncode == 0, restored.stderr
     assert "audit trail: ok" in restored.stdout
     assert _run(["audit", "verify", "--records"], fresh).returncode == 0
+
+
+def test_an_unwritable_checkpoint_location_is_one_line_and_exit_2(clinic: Path) -> None:
+    blocker = clinic / "a-file"
+    blocker.write_text("not a folder\n")
+    env_path = blocker / "checkpoints"
+    done = subprocess.run(
+        [*KETACLINIC, "audit", "checkpoint"],
+        env={**os.environ, "KETACLINIC_VAR_DIR": str(clinic), "KETACLINIC_AUDIT_CHECKPOINTS": str(env_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: KETACLINIC_AUDIT_CHECKPOINTS: cannot write {env_path}")
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_checkpoint_file_that_is_not_text_fails_verify_naming_it(clinic: Path) -> None:
+    (clinic / "audit-checkpoints").write_bytes(b"\xff\xfe\x00binary")
+    done = _run(["audit", "verify"], clinic)
+    assert done.returncode == 1
+    assert f"{clinic / 'audit-checkpoints'} is not a text file of checkpoints" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_backup_into_a_missing_folder_is_one_line_and_exit_2(clinic: Path, tmp_path: Path) -> None:
+    target = tmp_path / "no-such-folder" / "clinic.backup"
+    done = _run(["backup", str(target)], clinic)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"error: FILE: the folder {target.parent} does not exist"]

@@ -70,6 +70,10 @@ def backup(db: Database, target: Path) -> None:
     """Write a consistent copy of the whole database to `target` (which must not exist yet)."""
     if target.exists():
         raise ConflictError(f"{target} already exists: choose a new file", field="FILE")
+    if not target.parent.is_dir():
+        raise InputError(f"the folder {target.parent} does not exist", field="FILE")
+    if not os.access(target.parent, os.W_OK):
+        raise InputError(f"the folder {target.parent} is not writable", field="FILE")
     url = db.engine.url
     partial = target.with_name(target.name + ".partial")
     if db.dialect == "sqlite":

@@ -11,9 +11,13 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ketaclinic.errors import InputError
+
+SETTING = "KETACLINIC_AUDIT_CHECKPOINTS"
+
 
 class CheckpointFileError(ValueError):
-    """A checkpoint file line that is not a checkpoint."""
+    """A checkpoint file whose content is not checkpoints: the anchor itself is damaged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,21 +51,29 @@ def read_checkpoints(path: Path) -> list[Checkpoint]:
     """Every checkpoint in the file, oldest first; none when the file does not exist."""
     if not path.exists():
         return []
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise CheckpointFileError(f"{path} is not a text file of checkpoints") from None
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror}", field=SETTING) from None
     return [_parse(number, line, path) for number, line in enumerate(lines, start=1) if line.strip()]
 
 
 def append_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Append one line and fsync it (and the folder, when the file is new) before returning."""
     created = not path.exists()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(checkpoint.to_line() + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    if created:
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(checkpoint.to_line() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        if created:
+            folder = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+    except OSError as error:
+        raise InputError(f"cannot write {path}: {error.strerror}", field=SETTING) from None

@@ -18,6 +18,7 @@ from ketaclinic.services.outcomes.courses import (
 )
 from ketaclinic.services.outcomes.pros import ProIn, record_pro
 from ketaclinic.services.patients.records import get_patient_row
+from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 
 # --- demo ---------------------------------------------------------------------------------------------
@@ -102,7 +103,8 @@ def seed(db: Database, context: DemoContext) -> None:
                 continue  # not yet due, or the patient never answered (left due/overdue)
             week = item.weeks_after_series or 0
             nrs = _demo_nrs(baseline, week, responder, relapse, rng)
-            at = datetime.combine(item.due_on, datetime.min.time(), UTC) + timedelta(hours=10)
+            # Answered at 10:00 on the due day, or just now when that is still ahead (a demo made early).
+            at = min(datetime.combine(item.due_on, datetime.min.time(), UTC) + timedelta(hours=10), utcnow())
             answers: dict[str, Any] = {"nrs": {"average": nrs, "worst": min(10.0, nrs + 2)}}
             if item.kind == "after_series":
                 phq9 = [rng.randint(0, 2) for _ in range(9)]
