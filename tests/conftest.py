@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
-from ketaclinic.services import accounts
+from ketaclinic.services import accounts, api_tokens
 from ketaclinic.services.permissions import SYSTEM, Actor, Role
 from ketaclinic.settings import Settings
 from ketaclinic.store.audit import GENESIS_HASH, audit_chain_key
@@ -190,7 +190,7 @@ def api_client(app, web_db: Database, web_staff: dict[str, Actor]) -> Callable[[
     def make(username: str | None) -> TestClient:
         client = TestClient(app, raise_server_exceptions=False)
         if username:
-            _info, secret = accounts.create_api_token(web_db, web_staff[username], "tests")
+            _info, secret = api_tokens.create_api_token(web_db, web_staff[username], "tests")
             client.headers["Authorization"] = f"Bearer {secret}"
         return client
 
