@@ -207,7 +207,7 @@ def login_page_client(app, username: str, password: str = STAFF_PASSWORD) -> Tes
         "/login", data={"username": username, "password": password, "csrf_token": token.group(1)}
     )
     assert answer.status_code == 303, answer.text
-    home = client.get("/")
+    home = client.get("/", follow_redirects=True)  # a user who must change their password lands there
     session_token = CSRF_PATTERN.search(home.text)
     assert session_token
     client.csrf = session_token.group(1)
