@@ -200,7 +200,7 @@ def change_password(
             raise InputError("the current password is not right", field="current_password")
         validate_password(new_password, field="new_password")
         if _password_matches(user.password_hash, new_password):
-            raise InputError("the new password must differ from the current one", field="new_password")
+            raise InputError("the new password must differ from the one it replaces", field="new_password")
         user.password_hash = PASSWORD_HASHER.hash(new_password)
         was_forced = user.must_change_password
         user.must_change_password = False
