@@ -215,6 +215,15 @@ def authenticate(db: Database, username: str, password: str, *, address: str | N
     """Check a password: growing delays per (name, client address), a rehash when parameters changed."""
     name = username.strip().lower()[:64]
     where = login_throttle.client_address(address)
+    try:
+        return _authenticate_once(db, name, password, where)
+    except IntegrityError:
+        # Two failures from one address for one name raced to create its counter; the loser's
+        # transaction rolled back whole, and counting again now finds the winner's row.
+        return _authenticate_once(db, name, password, where)
+
+
+def _authenticate_once(db: Database, name: str, password: str, where: str) -> Actor:
     now = utcnow()
     with db.transaction() as session:
         user = session.execute(select(User).where(User.username == name)).scalar_one_or_none()

@@ -32,10 +32,10 @@ _tokens = sa.table(
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # A plain ADD COLUMN: a batch copy of `users` would cascade-delete its sessions and tokens on SQLite.
+    op.add_column(
+        "users", sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("expires_at", ketaclinic.store.base.UTCDateTime(timezone=True), nullable=True)
@@ -80,5 +80,6 @@ def downgrade() -> None:
     )
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.drop_column("expires_at")
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("must_change_password")
+    # A plain DROP COLUMN (SQLite 3.35+), not a batch copy: re-creating `users` would cascade-delete
+    # every user's sessions and tokens through their foreign keys.
+    op.drop_column("users", "must_change_password")
