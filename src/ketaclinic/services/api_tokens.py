@@ -6,7 +6,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
+from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.services.accounts import TOUCH_INTERVAL, actor_of, sha256_hex
@@ -47,6 +48,13 @@ def validate_token_days(days: int | None, default_days: int = DEFAULT_API_TOKEN_
     return chosen
 
 
+def _label(name: str) -> str:
+    label = name.strip()
+    if not 1 <= len(label) <= 100:
+        raise InputError("give the token a name of 1-100 characters", field="name")
+    return label
+
+
 def create_api_token(
     db: Database,
     actor: Actor,
@@ -57,13 +65,13 @@ def create_api_token(
 ) -> tuple[TokenInfo, str]:
     """Issue a bearer token for scripts; the secret is shown once and stored only hashed."""
     require(actor, Permission.TOKENS_OWN)
-    label = name.strip()
-    if not 1 <= len(label) <= 100:
-        raise InputError("give the token a name of 1-100 characters", field="name")
+    label = _label(name)
     days = validate_token_days(expires_in_days, default_days)
     if actor.user_id is None:
         raise InputError("a token belongs to a staff account", field="username")
-    return _issue_token(db, actor, actor.user_id, label, days)
+    with db.transaction() as session:
+        user = _token_holder(session, select(User).where(User.id == actor.user_id), actor.username)
+        return _issue_token(session, actor, user, label, days)
 
 
 def issue_api_token_for(
@@ -77,51 +85,52 @@ def issue_api_token_for(
 ) -> tuple[TokenInfo, str]:
     """An administrator (or the CLI) issues a token that acts as `username`."""
     require(actor, Permission.USERS_MANAGE)
-    label = name.strip()
-    if not 1 <= len(label) <= 100:
-        raise InputError("give the token a name of 1-100 characters", field="name")
+    label = _label(name)
     days = validate_token_days(expires_in_days, default_days)
-    with db.read() as session:
-        user = session.execute(
-            select(User).where(User.username == username.strip().lower())
-        ).scalar_one_or_none()
-        if user is None:
-            raise NotFoundError(f"no user {username.strip().lower()!r}", field="username")
-        if not user.active:
-            raise ConflictError(f"user {user.username!r} is deactivated", field="username")
-        if not actor_of(user).can(Permission.TOKENS_OWN):
-            raise ConflictError(f"role {user.role} holds no API tokens", field="username")
-        user_id = user.id
-    return _issue_token(db, actor, user_id, label, days)
+    wanted = username.strip().lower()
+    with db.transaction() as session:
+        user = _token_holder(session, select(User).where(User.username == wanted), wanted)
+        return _issue_token(session, actor, user, label, days)
 
 
-def _issue_token(db: Database, actor: Actor, user_id: int, label: str, days: int) -> tuple[TokenInfo, str]:
+def _token_holder(session: Session, query: Select[User], name: str) -> User:
+    """The token's user, locked: a deactivation at the same time waits, then revokes this token too."""
+    user = session.execute(query.with_for_update()).scalar_one_or_none()
+    if user is None:
+        raise NotFoundError(f"no user {name!r}", field="username")
+    if not user.active:
+        raise ConflictError(f"user {user.username!r} is deactivated", field="username")
+    if not actor_of(user).can(Permission.TOKENS_OWN):
+        raise ConflictError(f"role {user.role} holds no API tokens", field="username")
+    return user
+
+
+def _issue_token(session: Session, actor: Actor, user: User, label: str, days: int) -> tuple[TokenInfo, str]:
     secret = "kc_" + secrets.token_urlsafe(32)
     now = utcnow()
-    with db.transaction() as session:
-        row = ApiToken(
-            user_id=user_id,
-            name=label,
-            token_sha256=sha256_hex(secret),
-            prefix=secret[:10],
-            created_at=now,
-            expires_at=now + timedelta(days=days),
-        )
-        session.add(row)
-        session.flush()
-        audit(
-            session,
-            actor,
-            "create",
-            "api_token",
-            row.id,
-            {
-                "name": {"old": None, "new": label},
-                "user_id": {"old": None, "new": user_id},
-                "expires_at": {"old": None, "new": row.expires_at},
-            },
-        )
-        return _token_info(row), secret
+    row = ApiToken(
+        user_id=user.id,
+        name=label,
+        token_sha256=sha256_hex(secret),
+        prefix=secret[:10],
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    session.add(row)
+    session.flush()
+    audit(
+        session,
+        actor,
+        "create",
+        "api_token",
+        row.id,
+        {
+            "name": {"old": None, "new": label},
+            "user_id": {"old": None, "new": user.id},
+            "expires_at": {"old": None, "new": row.expires_at},
+        },
+    )
+    return _token_info(row), secret
 
 
 def _token_info(row: ApiToken) -> TokenInfo:

@@ -46,10 +46,13 @@ def _safe_next(target: str | None) -> str:
 
 def _login_page(request: Request, *, error: str = "", next_path: str = "/", status: int = 200) -> Response:
     token = secrets.token_urlsafe(24)
+    settings: Settings = request.app.state.settings
     response = render(
         request,
         "login.html",
         status_code=status,
+        idle_timeout_min=settings.idle_timeout_min,
+        session_max_hours=settings.session_max_hours,
         login_csrf=token,
         error=error,
         next_path=next_path,
