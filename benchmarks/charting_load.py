@@ -39,7 +39,7 @@ import httpx
 from sqlalchemy import func, select, text, update
 
 from ketaclinic.monitoring import evaluate_observation, parse_observation
-from ketaclinic.services import accounts
+from ketaclinic.services import accounts, api_tokens
 from ketaclinic.services.patients import registry
 from ketaclinic.services.permissions import SYSTEM
 from ketaclinic.services.plans import lifecycle as plans
@@ -118,7 +118,7 @@ def _seed(db: Database, nurses: int) -> list[tuple[int, str]]:
             config=None,
         )
         start(db, nurse, made.id, RateIn(pump_ml_h=RATES_ML_H[0]), config=None)
-        _info, token = accounts.create_api_token(db, nurse, "bench")
+        _info, token = api_tokens.create_api_token(db, nurse, "bench")
         out.append((made.id, token))
     return out
 

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
-from ketaclinic.services import accounts
+from ketaclinic.services import accounts, api_tokens
 from ketaclinic.services.permissions import SYSTEM, Actor, Role
 from ketaclinic.settings import Settings
 from ketaclinic.store.audit import GENESIS_HASH, audit_chain_key
@@ -190,7 +190,7 @@ def api_client(app, web_db: Database, web_staff: dict[str, Actor]) -> Callable[[
     def make(username: str | None) -> TestClient:
         client = TestClient(app, raise_server_exceptions=False)
         if username:
-            _info, secret = accounts.create_api_token(web_db, web_staff[username], "tests")
+            _info, secret = api_tokens.create_api_token(web_db, web_staff[username], "tests")
             client.headers["Authorization"] = f"Bearer {secret}"
         return client
 
@@ -207,7 +207,7 @@ def login_page_client(app, username: str, password: str = STAFF_PASSWORD) -> Tes
         "/login", data={"username": username, "password": password, "csrf_token": token.group(1)}
     )
     assert answer.status_code == 303, answer.text
-    home = client.get("/")
+    home = client.get("/", follow_redirects=True)  # a user who must change their password lands there
     session_token = CSRF_PATTERN.search(home.text)
     assert session_token
     client.csrf = session_token.group(1)

@@ -22,6 +22,10 @@ from ketaclinic.settings import load_settings
         ("KETACLINIC_IDLE_TIMEOUT_MIN", "2.5"),
         ("KETACLINIC_IDLE_TIMEOUT_MIN", "²"),
         ("KETACLINIC_SECURE_COOKIES", "yes"),
+        ("KETACLINIC_SESSION_MAX_HOURS", "0"),
+        ("KETACLINIC_SESSION_MAX_HOURS", "twelve"),
+        ("KETACLINIC_API_TOKEN_DAYS", "366"),
+        ("KETACLINIC_API_TOKEN_DAYS", "0"),
     ],
 )
 def test_a_bad_value_names_its_variable(tmp_path: Path, name: str, value: str) -> None:
@@ -37,9 +41,14 @@ def test_good_values_are_read(tmp_path: Path) -> None:
             "KETACLINIC_VAR_DIR": str(tmp_path),
             "KETACLINIC_IDLE_TIMEOUT_MIN": "30",
             "KETACLINIC_SECURE_COOKIES": "1",
+            "KETACLINIC_SESSION_MAX_HOURS": "8",
+            "KETACLINIC_API_TOKEN_DAYS": "365",
         }
     )
     assert settings.idle_timeout_min == 30
+    assert (settings.session_max_hours, settings.api_token_days) == (8, 365)
+    defaults = load_settings({"KETACLINIC_VAR_DIR": str(tmp_path)})
+    assert (defaults.session_max_hours, defaults.api_token_days) == (12, 90)
     assert settings.secure_cookies is True
 
 

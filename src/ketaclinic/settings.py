@@ -11,6 +11,10 @@ from pathlib import Path
 from ketaclinic.errors import InputError
 
 DEFAULT_VAR_DIR = Path("var")
+# Local policy: an API token's lifetime when its creator picks none, and the longest it may be given
+# (a year, so every token is looked at again).
+DEFAULT_API_TOKEN_DAYS = 90
+MAX_API_TOKEN_DAYS = 365
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +26,11 @@ class Settings:
     var_dir: Path
     idle_timeout_min: int = 15
     idle_warning_min: int = 2  # local policy: how long before the idle logout an open screen warns
+    # Local policy: a login ends this long after it began, however active (a shared workstation left
+    # logged in overnight is closed by morning).
+    session_max_hours: int = 12
+    # Local policy: how long a new API token answers unless its creator picks another lifetime.
+    api_token_days: int = DEFAULT_API_TOKEN_DAYS
     config_dir: Path | None = None
     secure_cookies: bool = False
     audit_checkpoints: Path | None = None  # None: var_dir / "audit-checkpoints"
@@ -52,11 +61,14 @@ def _read_or_create_secret(var_dir: Path) -> str:
     return key
 
 
-def _whole_number(source: Mapping[str, str], name: str, default: int, unit: str = "minutes") -> int:
-    """A positive whole number from the environment, or an InputError naming the variable."""
+def _whole_number(
+    source: Mapping[str, str], name: str, default: int, unit: str = "minutes", maximum: int | None = None
+) -> int:
+    """A whole number from 1 (to `maximum`) from the environment, or an InputError naming the variable."""
     raw = source.get(name, str(default)).strip()
-    if not raw.isdecimal() or int(raw) < 1:
-        raise InputError(f"expected a whole number of {unit} of at least 1, got {raw!r}", field=name)
+    if not raw.isdecimal() or int(raw) < 1 or (maximum is not None and int(raw) > maximum):
+        bound = f"between 1 and {maximum}" if maximum is not None else "of at least 1"
+        raise InputError(f"expected a whole number of {unit} {bound}, got {raw!r}", field=name)
     return int(raw)
 
 
@@ -86,6 +98,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         var_dir=var_dir,
         idle_timeout_min=_whole_number(source, "KETACLINIC_IDLE_TIMEOUT_MIN", 15),
         idle_warning_min=_whole_number(source, "KETACLINIC_IDLE_WARNING_MIN", 2),
+        session_max_hours=_whole_number(source, "KETACLINIC_SESSION_MAX_HOURS", 12, unit="hours"),
+        api_token_days=_whole_number(
+            source,
+            "KETACLINIC_API_TOKEN_DAYS",
+            DEFAULT_API_TOKEN_DAYS,
+            unit="days",
+            maximum=MAX_API_TOKEN_DAYS,
+        ),
         config_dir=Path(config_dir) if config_dir else None,
         secure_cookies=_flag(source, "KETACLINIC_SECURE_COOKIES"),
         audit_checkpoints=Path(checkpoints) if checkpoints else None,

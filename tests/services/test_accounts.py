@@ -9,7 +9,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
-from ketaclinic.services import accounts
+from ketaclinic.services import accounts, api_tokens, login_throttle
 from ketaclinic.services.permissions import SYSTEM, Actor, Permission, Role
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
@@ -17,9 +17,11 @@ from ketaclinic.store.tables.accounts import User, WebSession
 from ketaclinic.store.tables.audit import AuditEvent
 from tests.conftest import STAFF_PASSWORD
 
+HERE = "192.0.2.10"
+
 
 def test_login_with_right_password(db: Database, staff: dict[str, Actor]) -> None:
-    actor = accounts.authenticate(db, "Nurse", STAFF_PASSWORD)
+    actor = accounts.authenticate(db, "Nurse", STAFF_PASSWORD, address=HERE)
     assert actor.role is Role.NURSE
 
 
@@ -28,17 +30,17 @@ def test_wrong_password_and_unknown_user_fail_alike(
     db: Database, staff: dict[str, Actor], username: str, password: str
 ) -> None:
     with pytest.raises(accounts.LoginFailedError, match="invalid username or password"):
-        accounts.authenticate(db, username, password)
+        accounts.authenticate(db, username, password, address=HERE)
 
 
 def test_back_off_after_repeated_failures_even_with_right_password(
     db: Database, staff: dict[str, Actor]
 ) -> None:
-    for _ in range(accounts.FREE_FAILURES):
+    for _ in range(login_throttle.FREE_FAILURES):
         with pytest.raises(accounts.LoginFailedError):
-            accounts.authenticate(db, "nurse", "wrong-password")
+            accounts.authenticate(db, "nurse", "wrong-password", address=HERE)
     with pytest.raises(accounts.LoginFailedError) as locked:
-        accounts.authenticate(db, "nurse", STAFF_PASSWORD)
+        accounts.authenticate(db, "nurse", STAFF_PASSWORD, address=HERE)
     assert locked.value.retry_after_s > 0
 
 
@@ -46,7 +48,7 @@ def test_hash_is_upgraded_when_parameters_change(db: Database, staff: dict[str, 
     weak = PasswordHasher(time_cost=1, memory_cost=8192).hash(STAFF_PASSWORD)
     with db.transaction() as session:
         session.execute(update(User).where(User.username == "nurse").values(password_hash=weak))
-    accounts.authenticate(db, "nurse", STAFF_PASSWORD)
+    accounts.authenticate(db, "nurse", STAFF_PASSWORD, address=HERE)
     with db.transaction() as session:
         stored = session.execute(select(User.password_hash).where(User.username == "nurse")).scalar_one()
         actions = session.execute(select(AuditEvent.action)).scalars().all()
@@ -78,11 +80,11 @@ def test_session_expires_when_idle(db: Database, staff: dict[str, Actor]) -> Non
 
 
 def test_api_token_lifecycle(db: Database, staff: dict[str, Actor]) -> None:
-    info, secret = accounts.create_api_token(db, staff["researcher"], "notebook")
-    assert accounts.resolve_api_token(db, secret) == staff["researcher"]
-    assert accounts.resolve_api_token(db, secret + "x") is None
-    accounts.revoke_api_token(db, staff["researcher"], info.id)
-    assert accounts.resolve_api_token(db, secret) is None
+    info, secret = api_tokens.create_api_token(db, staff["researcher"], "notebook")
+    assert api_tokens.resolve_api_token(db, secret) == staff["researcher"]
+    assert api_tokens.resolve_api_token(db, secret + "x") is None
+    api_tokens.revoke_api_token(db, staff["researcher"], info.id)
+    assert api_tokens.resolve_api_token(db, secret) is None
     with db.transaction() as session:
         actions = (
             session.execute(
@@ -104,7 +106,7 @@ def test_an_actor_with_no_role_holds_no_permission() -> None:
 
 def test_a_deactivated_user_is_shut_out_everywhere(db: Database, staff: dict[str, Actor]) -> None:
     token, _csrf = accounts.open_web_session(db, staff["nurse"])
-    _info, secret = accounts.create_api_token(db, staff["nurse"], "script")
+    _info, secret = api_tokens.create_api_token(db, staff["nurse"], "script")
     with pytest.raises(PermissionDeniedError):
         accounts.deactivate_user(db, staff["physician"], "nurse")
     with pytest.raises(NotFoundError):
@@ -112,10 +114,10 @@ def test_a_deactivated_user_is_shut_out_everywhere(db: Database, staff: dict[str
     accounts.deactivate_user(db, staff["admin"], "Nurse")
     accounts.deactivate_user(db, staff["admin"], "nurse")  # already inactive: nothing more happens
     assert accounts.resolve_web_session(db, token, idle_timeout_min=15) is None
-    assert accounts.resolve_api_token(db, secret) is None
+    assert api_tokens.resolve_api_token(db, secret) is None
     with pytest.raises(accounts.LoginFailedError):
-        accounts.authenticate(db, "nurse", STAFF_PASSWORD)
-    assert ("nurse", "Nurse", "nurse", False) in accounts.list_users(db, staff["admin"])
+        accounts.authenticate(db, "nurse", STAFF_PASSWORD, address=HERE)
+    assert ("nurse", "Nurse", "nurse", False, False) in accounts.list_users(db, staff["admin"])
     with db.read() as session:
         events = session.execute(select(AuditEvent).where(AuditEvent.action == "deactivate")).scalars().all()
     assert [(e.actor, e.entity) for e in events] == [("admin", "user")]

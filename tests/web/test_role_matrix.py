@@ -20,7 +20,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from ketaclinic.services import accounts
+from ketaclinic.services import accounts, api_tokens
 from ketaclinic.services.permissions import ROLE_PERMISSIONS, Role
 from ketaclinic.settings import Settings
 from ketaclinic.web import routes
@@ -104,7 +104,7 @@ def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             database, admin, username="former", role=Role.PHYSICIAN.value, password=STAFF_PASSWORD
         )
         # The deactivated user's token is token 1, so no route walked with id 1 revokes a live token.
-        _info, former_secret = accounts.create_api_token(database, former, "tests")
+        _info, former_secret = api_tokens.create_api_token(database, former, "tests")
         former_cookie, _csrf = accounts.open_web_session(database, former)
         accounts.deactivate_user(database, admin, "former")
         settings = Settings(database_url=database_url(database), secret_key="test-secret", var_dir=folder)
@@ -119,7 +119,7 @@ def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             return made
 
         by_role = {
-            role: client(accounts.create_api_token(database, staff[name], "tests")[1])
+            role: client(api_tokens.create_api_token(database, staff[name], "tests")[1])
             for role, name in ROLE_USERS.items()
         }
         outsiders = {

@@ -1,4 +1,4 @@
-"""Staff accounts: Argon2 passwords, login back-off, cookie sessions with idle logout, API tokens."""
+"""Staff accounts: Argon2 passwords, login back-off, cookie sessions with idle and absolute logout."""
 
 from __future__ import annotations
 
@@ -6,28 +6,29 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.services import login_throttle
 from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import Actor, Permission, Role, require
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
-from ketaclinic.store.tables.accounts import ApiToken, LoginThrottle, User, WebSession
+from ketaclinic.store.tables.accounts import ApiToken, User, WebSession
 
 PASSWORD_HASHER = PasswordHasher()
 # Verified against when the username is unknown, so the answer takes as long as for a real user.
 _DUMMY_HASH = PASSWORD_HASHER.hash(secrets.token_urlsafe(16))
-FREE_FAILURES = 5
-BACKOFF_BASE_S = 30
-BACKOFF_MAX_S = 15 * 60
 MIN_PASSWORD_LENGTH = 10
-# Last-seen times are refreshed at most this often: a write per request would serialise every read
-# behind the database's write lock, and idle logout only needs minute precision.
+# Last-seen and last-used times are refreshed at most this often: a write per request would serialise
+# every read behind the database's write lock (and fill the WAL with one-column updates), while idle
+# logout and "last used" only need minute precision.
 TOUCH_INTERVAL = timedelta(seconds=60)
 
 
@@ -39,7 +40,8 @@ class LoginFailedError(Exception):
         self.retry_after_s = retry_after_s
 
 
-def _sha256(token: str) -> str:
+def sha256_hex(token: str) -> str:
+    """The stored form of a cookie or token secret."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -56,6 +58,13 @@ def validate_username(username: str) -> str:
     return name
 
 
+def validate_password(password: str, field: str = "password") -> str:
+    """The house password rule: at least MIN_PASSWORD_LENGTH characters."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InputError(f"password must be at least {MIN_PASSWORD_LENGTH} characters", field=field)
+    return password
+
+
 def create_user(
     db: Database, actor: Actor, *, username: str, role: str, password: str, full_name: str = ""
 ) -> Actor:
@@ -66,8 +75,7 @@ def create_user(
         parsed_role = Role(role)
     except ValueError:
         raise InputError(f"role must be one of {', '.join(r.value for r in Role)}", field="role") from None
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InputError(f"password must be at least {MIN_PASSWORD_LENGTH} characters", field="password")
+    validate_password(password)
     try:
         with db.transaction() as session:
             if session.execute(select(User.id).where(User.username == name)).first():
@@ -78,6 +86,7 @@ def create_user(
                 role=parsed_role.value,
                 password_hash=PASSWORD_HASHER.hash(password),
                 active=True,
+                must_change_password=False,
                 created_at=utcnow(),
             )
             session.add(user)
@@ -95,59 +104,159 @@ def create_user(
         raise ConflictError(f"user {name!r} already exists", field="username") from None
 
 
-def deactivate_user(db: Database, actor: Actor, username: str) -> None:
-    """Stop a user logging in: their web sessions end and their API tokens stop answering."""
-    require(actor, Permission.USERS_MANAGE)
+def _managed_user(session: Session, actor: Actor, username: str, *, doing: str) -> User:
+    """The user an administrator acts on, locked for the change; never the administrator themselves."""
     name = username.strip().lower()
+    user = session.execute(select(User).where(User.username == name).with_for_update()).scalar_one_or_none()
+    if user is None:
+        raise NotFoundError(f"no user {name!r}", field="username")
+    if actor.user_id is not None and user.id == actor.user_id:
+        raise ConflictError(f"you cannot {doing} your own account", field="username")
+    return user
+
+
+def _end_sessions(session: Session, user_id: int, *, keep_token: str | None = None) -> int:
+    """Close every web session of a user (but the one behind `keep_token`); returns how many."""
+    query = delete(WebSession).where(WebSession.user_id == user_id)
+    if keep_token is not None:
+        query = query.where(WebSession.token_sha256 != sha256_hex(keep_token))
+    return int(session.execute(query).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def deactivate_user(db: Database, actor: Actor, username: str) -> None:
+    """Stop a user logging in: every web session ends and every API token is revoked, at once."""
+    require(actor, Permission.USERS_MANAGE)
+    now = utcnow()
     with db.transaction() as session:
-        user = session.execute(select(User).where(User.username == name)).scalar_one_or_none()
-        if user is None:
-            raise NotFoundError(f"no user {name!r}", field="username")
+        user = _managed_user(session, actor, username, doing="deactivate")
         if not user.active:
             return
         user.active = False
-        session.execute(delete(WebSession).where(WebSession.user_id == user.id))
-        audit(session, actor, "deactivate", "user", user.id, {"active": {"old": True, "new": False}})
+        sessions_ended = _end_sessions(session, user.id)
+        live = (ApiToken.user_id == user.id) & ApiToken.revoked_at.is_(None)
+        revoked = list(session.execute(select(ApiToken.id).where(live).with_for_update()).scalars())
+        session.execute(update(ApiToken).where(live).values(revoked_at=now))
+        audit(
+            session,
+            actor,
+            "deactivate",
+            "user",
+            user.id,
+            {
+                "active": {"old": True, "new": False},
+                "sessions_ended": {"old": None, "new": sessions_ended},
+                "tokens_revoked": {"old": None, "new": sorted(revoked)},
+            },
+        )
 
 
-def authenticate(db: Database, username: str, password: str) -> Actor:
-    """Check a password, with back-off after repeated failures and a rehash when parameters changed."""
+def activate_user(db: Database, actor: Actor, username: str) -> None:
+    """Let a deactivated user log in again; their old sessions and tokens stay ended."""
+    require(actor, Permission.USERS_MANAGE)
+    with db.transaction() as session:
+        user = _managed_user(session, actor, username, doing="activate")
+        if user.active:
+            return
+        user.active = True
+        audit(session, actor, "activate", "user", user.id, {"active": {"old": False, "new": True}})
+
+
+def reset_password(db: Database, actor: Actor, username: str, temporary_password: str) -> None:
+    """An administrator sets a temporary password: the user's sessions end and they must change it."""
+    require(actor, Permission.USERS_MANAGE)
+    validate_password(temporary_password)
+    with db.transaction() as session:
+        user = _managed_user(session, actor, username, doing="reset the password of")
+        user.password_hash = PASSWORD_HASHER.hash(temporary_password)
+        was_forced = user.must_change_password
+        user.must_change_password = True
+        sessions_ended = _end_sessions(session, user.id)
+        changes: dict[str, dict[str, object]] = {"sessions_ended": {"old": None, "new": sessions_ended}}
+        if not was_forced:
+            changes["must_change_password"] = {"old": False, "new": True}
+        audit(session, actor, "reset_password", "user", user.id, changes)
+
+
+def _password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return PASSWORD_HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def change_password(
+    db: Database, actor: Actor, *, current_password: str, new_password: str, keep_session: str | None = None
+) -> None:
+    """The user sets their own password; their other sessions end (the one behind `keep_session` stays)."""
+    if actor.user_id is None:
+        raise NotFoundError("only a staff account has a password", field="username")
+    with db.transaction() as session:
+        user = session.execute(
+            select(User).where(User.id == actor.user_id).with_for_update()
+        ).scalar_one_or_none()
+        if user is None or not user.active:
+            raise NotFoundError(f"no user {actor.username!r}", field="username")
+        if not _password_matches(user.password_hash, current_password):
+            raise InputError("the current password is not right", field="current_password")
+        validate_password(new_password, field="new_password")
+        if _password_matches(user.password_hash, new_password):
+            raise InputError("the new password must differ from the one it replaces", field="new_password")
+        user.password_hash = PASSWORD_HASHER.hash(new_password)
+        was_forced = user.must_change_password
+        user.must_change_password = False
+        sessions_ended = _end_sessions(session, user.id, keep_token=keep_session)
+        changes: dict[str, dict[str, object]] = {"other_sessions_ended": {"old": None, "new": sessions_ended}}
+        if was_forced:
+            changes["must_change_password"] = {"old": True, "new": False}
+        audit(session, actor, "change_password", "user", user.id, changes)
+
+
+def authenticate(db: Database, username: str, password: str, *, address: str | None) -> Actor:
+    """Check a password: growing delays per (name, client address), a rehash when parameters changed."""
     name = username.strip().lower()[:64]
+    where = login_throttle.client_address(address)
+    try:
+        return _authenticate_once(db, name, password, where)
+    except IntegrityError:
+        # Two failures from one address for one name raced to create its counter; the loser's
+        # transaction rolled back whole, and counting again now finds the winner's row.
+        return _authenticate_once(db, name, password, where)
+
+
+def _authenticate_once(db: Database, name: str, password: str, where: str) -> Actor:
     now = utcnow()
     with db.transaction() as session:
-        throttle = session.get(LoginThrottle, name)
-        if throttle and throttle.locked_until and throttle.locked_until > now:
-            raise LoginFailedError(int((throttle.locked_until - now).total_seconds()) + 1)
-        user = session.execute(
-            select(User).where(User.username == name, User.active.is_(True))
-        ).scalar_one_or_none()
-        ok = False
-        try:
-            ok = (
-                PASSWORD_HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
-                and user is not None
-            )
-        except (VerificationError, InvalidHashError):
-            ok = False
-        if not ok or user is None:
-            throttle = throttle or LoginThrottle(username=name, failures=0)
-            throttle.failures += 1
-            over = throttle.failures - FREE_FAILURES
-            if over >= 0:
-                throttle.locked_until = now + timedelta(seconds=min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2**over))
-            session.add(throttle)
-            audit(session, Actor(None, name, None), "login_failed", "user", name)
-            failures = throttle.failures
+        user = session.execute(select(User).where(User.username == name)).scalar_one_or_none()
+        known = user is not None
+        key = login_throttle.name_key(session, name, known=known)
+        wait = login_throttle.retry_after_s(session, key, where, now)
+        if wait:
+            raise LoginFailedError(wait)
+        ok = _password_matches(user.password_hash if user else _DUMMY_HASH, password)
+        if user is None or not user.active or not ok:
+            delay = login_throttle.record_failure(session, key, where, known=known, now=now)
+            if user is not None:
+                # An unknown name is not audited attempt by attempt (that would be an unbounded record of
+                # whatever was typed, passwords included): its bounded counter row is the record.
+                audit(
+                    session, Actor(None, name, None), "login_failed", "user", user.id, reason=f"from {where}"
+                )
         else:
             if PASSWORD_HASHER.check_needs_rehash(user.password_hash):
                 user.password_hash = PASSWORD_HASHER.hash(password)
                 audit(session, actor_of(user), "rehash_password", "user", user.id)
-            if throttle:
-                session.delete(throttle)
-            audit(session, actor_of(user), "login", "user", user.id)
+            login_throttle.clear(session, key, where)
+            audit(session, actor_of(user), "login", "user", user.id, reason=f"from {where}")
             return actor_of(user)
-    # Committed the failure count before answering, so back-off holds even though we raise.
-    raise LoginFailedError(BACKOFF_BASE_S if failures >= FREE_FAILURES else 0)
+    # Committed the failure count before answering, so the delay holds even though we raise.
+    raise LoginFailedError(delay)
+
+
+def must_change_password(db: Database, actor: Actor) -> bool:
+    """Whether the user has to set a new password before doing anything else."""
+    with db.read() as session:
+        user = session.get(User, actor.user_id) if actor.user_id is not None else None
+        return bool(user is not None and user.must_change_password)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +266,8 @@ class SessionInfo:
     actor: Actor
     csrf_token: str
     full_name: str
-    expires_at: datetime
+    expires_at: datetime  # the earlier of the idle logout and the absolute end
+    must_change_password: bool = False
 
 
 def open_web_session(db: Database, actor: Actor) -> tuple[str, str]:
@@ -168,7 +278,7 @@ def open_web_session(db: Database, actor: Actor) -> tuple[str, str]:
     with db.transaction() as session:
         session.add(
             WebSession(
-                token_sha256=_sha256(token),
+                token_sha256=sha256_hex(token),
                 user_id=actor.user_id,
                 csrf_token=csrf,
                 created_at=now,
@@ -179,14 +289,14 @@ def open_web_session(db: Database, actor: Actor) -> tuple[str, str]:
 
 
 def resolve_web_session(
-    db: Database, token: str, *, idle_timeout_min: int, touch: bool = True
+    db: Database, token: str, *, idle_timeout_min: int, max_hours: int = 12, touch: bool = True
 ) -> SessionInfo | None:
-    """The session behind a cookie; None when unknown or idle too long (then it is closed).
+    """The session behind a cookie; None when unknown, idle too long or past its absolute end (then closed).
 
     Without `touch` (a poll, not a person) the request does not count as activity.
     """
     now = utcnow()
-    digest = _sha256(token)
+    digest = sha256_hex(token)
     with db.read() as session:
         row = session.execute(
             select(WebSession).where(WebSession.token_sha256 == digest)
@@ -195,7 +305,8 @@ def resolve_web_session(
     if row is None:
         return None
     idle = timedelta(minutes=idle_timeout_min)
-    expired = now - row.last_seen_at > idle
+    ends_at = row.created_at + timedelta(hours=max_hours)
+    expired = now - row.last_seen_at > idle or now >= ends_at
     last_seen = row.last_seen_at
     stale = touch and now - row.last_seen_at >= TOUCH_INTERVAL
     if expired or user is None or not user.active or stale:
@@ -211,7 +322,8 @@ def resolve_web_session(
         actor=actor_of(user),
         csrf_token=row.csrf_token,
         full_name=user.full_name,
-        expires_at=last_seen + idle,
+        expires_at=min(last_seen + idle, ends_at),
+        must_change_password=user.must_change_password,
     )
 
 
@@ -219,7 +331,7 @@ def close_web_session(db: Database, token: str) -> None:
     """Log out."""
     with db.transaction() as session:
         row = session.execute(
-            select(WebSession).where(WebSession.token_sha256 == _sha256(token))
+            select(WebSession).where(WebSession.token_sha256 == sha256_hex(token))
         ).scalar_one_or_none()
         if row is not None:
             user = session.get(User, row.user_id)
@@ -228,94 +340,21 @@ def close_web_session(db: Database, token: str) -> None:
                 audit(session, actor_of(user), "logout", "user", user.id)
 
 
-@dataclass(frozen=True, slots=True)
-class TokenInfo:
-    """An API token as listed (never the secret)."""
+class UserRow(NamedTuple):
+    """A staff account as the users page lists it."""
 
-    id: int
-    name: str
-    prefix: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
+    username: str
+    full_name: str
+    role: str
+    active: bool
+    must_change_password: bool
 
 
-def create_api_token(db: Database, actor: Actor, name: str) -> tuple[TokenInfo, str]:
-    """Issue a bearer token for scripts; the secret is shown once and stored only hashed."""
-    require(actor, Permission.TOKENS_OWN)
-    label = name.strip()
-    if not 1 <= len(label) <= 100:
-        raise InputError("give the token a name of 1-100 characters", field="name")
-    secret = "kc_" + secrets.token_urlsafe(32)
-    with db.transaction() as session:
-        row = ApiToken(
-            user_id=actor.user_id,
-            name=label,
-            token_sha256=_sha256(secret),
-            prefix=secret[:10],
-            created_at=utcnow(),
-        )
-        session.add(row)
-        session.flush()
-        audit(session, actor, "create", "api_token", row.id, {"name": {"old": None, "new": label}})
-        return _token_info(row), secret
-
-
-def _token_info(row: ApiToken) -> TokenInfo:
-    return TokenInfo(row.id, row.name, row.prefix, row.created_at, row.last_used_at, row.revoked_at)
-
-
-def list_api_tokens(db: Database, actor: Actor) -> list[TokenInfo]:
-    """The actor's own tokens."""
-    require(actor, Permission.TOKENS_OWN)
-    with db.transaction() as session:
-        rows = session.execute(
-            select(ApiToken).where(ApiToken.user_id == actor.user_id).order_by(ApiToken.id)
-        )
-        return [_token_info(r) for r in rows.scalars()]
-
-
-def revoke_api_token(db: Database, actor: Actor, token_id: int) -> TokenInfo:
-    """Revoke one of the actor's tokens."""
-    require(actor, Permission.TOKENS_OWN)
-    with db.transaction() as session:
-        row = session.get(ApiToken, token_id)
-        if row is None or row.user_id != actor.user_id:
-            raise NotFoundError(f"no token {token_id}")
-        if row.revoked_at is None:
-            row.revoked_at = utcnow()
-            audit(
-                session,
-                actor,
-                "revoke",
-                "api_token",
-                row.id,
-                {"revoked_at": {"old": None, "new": row.revoked_at}},
-            )
-        return _token_info(row)
-
-
-def resolve_api_token(db: Database, secret: str) -> Actor | None:
-    """The user behind a bearer token, or None when unknown or revoked."""
-    now = utcnow()
-    with db.read() as session:
-        row = session.execute(
-            select(ApiToken).where(ApiToken.token_sha256 == _sha256(secret))
-        ).scalar_one_or_none()
-        user = session.get(User, row.user_id) if row is not None else None
-    if row is None or row.revoked_at is not None or user is None or not user.active:
-        return None
-    if row.last_used_at is None or now - row.last_used_at >= TOUCH_INTERVAL:
-        with db.transaction() as session:
-            session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-    return actor_of(user)
-
-
-def list_users(db: Database, actor: Actor) -> list[tuple[str, str, str, bool]]:
-    """(username, full name, role, active) for every user."""
+def list_users(db: Database, actor: Actor) -> list[UserRow]:
+    """Every staff account."""
     require(actor, Permission.USERS_MANAGE)
-    with db.transaction() as session:
+    with db.read() as session:
         return [
-            (u.username, u.full_name, u.role, u.active)
+            UserRow(u.username, u.full_name, u.role, u.active, u.must_change_password)
             for u in session.execute(select(User).order_by(User.username)).scalars()
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError
-from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.permissions import IDENTIFYING_FIELDS, Actor, Permission, require
 from ketaclinic.store.audit import (
     SEAL_ACTION,
     ChainReport,
     append_event,
+    canonical_json,
     field_changes,
     head_checkpoint,
     unkeyed_seal,
@@ -36,6 +38,7 @@ __all__ = [
     "field_changes",
     "list_events",
     "seal_unkeyed",
+    "mask_identities",
     "verify",
 ]
 
@@ -143,18 +146,52 @@ class AuditRow:
     reason: str
 
 
+MASK = "•••"
+
+
+def mask_identities(changes_json: str) -> str:
+    """The changes with every identifying field's values replaced by MASK (the field names stay)."""
+    try:
+        changes = json.loads(changes_json)
+    except ValueError:
+        return MASK  # not JSON: nothing can be said about what it holds
+    return canonical_json(_masked(changes))
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _hidden(inner) if key in IDENTIFYING_FIELDS else _masked(inner)
+            for key, inner in value.items()
+        }
+    if isinstance(value, list):
+        return [_masked(inner) for inner in value]
+    return value
+
+
+def _hidden(value: Any) -> Any:
+    """Keep the shape (old/new, null where nothing was) so the change is still visible as a change."""
+    if isinstance(value, dict):
+        return {key: _hidden(inner) for key, inner in value.items()}
+    return None if value is None else MASK
+
+
 def list_events(
     db: Database, actor: Actor, *, entity: str | None = None, entity_id: str | None = None, limit: int = 200
 ) -> list[AuditRow]:
-    """The newest events, optionally for one record."""
+    """The newest events, optionally for one record; the reading itself is audited.
+
+    Identifying values inside the changes are masked unless the actor may see patients' identities.
+    """
     require(actor, Permission.AUDIT_VIEW)
+    reveal = actor.sees_identities
     with db.transaction() as session:
         query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
         if entity:
             query = query.where(AuditEvent.entity == entity)
         if entity_id:
             query = query.where(AuditEvent.entity_id == entity_id)
-        return [
+        rows = [
             AuditRow(
                 e.seq,
                 e.occurred_at,
@@ -163,8 +200,11 @@ def list_events(
                 e.action,
                 e.entity,
                 e.entity_id,
-                e.changes_json,
+                e.changes_json if reveal else mask_identities(e.changes_json),
                 e.reason,
             )
             for e in session.execute(query).scalars()
         ]
+        used = {"entity": entity, "entity_id": entity_id, "limit": limit, "identities_shown": reveal}
+        audit(session, actor, "audit_view", "audit", "events", {"filter": {"old": None, "new": used}})
+        return rows

@@ -123,6 +123,25 @@ class Actor:
         return self.can(Permission.PATIENTS_VIEW)
 
 
+# Record fields that identify a patient (or are free text that may): shown only to actors who
+# `sees_identities`, wherever they surface outside the patient's own record (the audit view masks them).
+IDENTIFYING_FIELDS = frozenset(
+    {
+        "mrn",
+        "family_name",
+        "given_name",
+        "birth_date",
+        "notes",
+        "contact_email",
+        "contact_phone",
+        "contact_address",
+        "referrer_name",
+        "referrer_identifier",
+        "referrer_address",
+        "referrer_email",
+    }
+)
+
 SYSTEM = Actor(user_id=None, username="system", role=None, is_system=True)
 
 

@@ -14,15 +14,18 @@ from fastapi.templating import Jinja2Templates
 
 from ketaclinic.dosing import DrugLibrary
 from ketaclinic.errors import PermissionDeniedError
-from ketaclinic.services import accounts
+from ketaclinic.services import accounts, api_tokens
 from ketaclinic.services.permissions import Actor, Permission
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings
 from ketaclinic.store.db import Database
-from ketaclinic.web.problems import CsrfError, NotAuthenticatedError
+from ketaclinic.web.problems import CsrfError, NotAuthenticatedError, PasswordChangeRequiredError
 
 SESSION_COOKIE = "kc_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Sent by the screens' own background requests (session.js marks every htmx poll with it). Trusting it is
+# safe: a client can only use it to make its own login end sooner.
+BACKGROUND_HEADER = "x-kc-background"
 
 
 def get_db(request: Request) -> Database:
@@ -57,11 +60,21 @@ class Principal:
     full_name: str
     csrf_token: str | None
     via: str
-    expires_at: datetime | None = None  # a cookie session's idle logout, None for a bearer token
+    expires_at: datetime | None = None  # a cookie session's idle or absolute end, None for a bearer token
+    must_change_password: bool = False
 
     def can(self, permission: Permission) -> bool:
         """Shortcut to the actor's permissions."""
         return self.actor.can(permission)
+
+
+def is_user_action(request: Request, *, passive: bool) -> bool:
+    """Whether a request counts as a person's activity for the idle logout: the one place this is decided.
+
+    Not activity: a route declared `passive` (a poll or a stream), or a request the screen marks as
+    background with BACKGROUND_HEADER. Everything else a logged-in browser sends is.
+    """
+    return not passive and request.headers.get(BACKGROUND_HEADER) != "1"
 
 
 async def _resolve(
@@ -69,15 +82,23 @@ async def _resolve(
 ) -> Principal | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        actor = accounts.resolve_api_token(db, header[7:].strip())
+        actor = api_tokens.resolve_api_token(db, header[7:].strip())
         return Principal(actor, "", None, "bearer") if actor else None
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    info = accounts.resolve_web_session(db, token, idle_timeout_min=settings.idle_timeout_min, touch=touch)
+    info = accounts.resolve_web_session(
+        db,
+        token,
+        idle_timeout_min=settings.idle_timeout_min,
+        max_hours=settings.session_max_hours,
+        touch=touch,
+    )
     if info is None:
         return None
-    return Principal(info.actor, info.full_name, info.csrf_token, "cookie", info.expires_at)
+    return Principal(
+        info.actor, info.full_name, info.csrf_token, "cookie", info.expires_at, info.must_change_password
+    )
 
 
 async def _check_csrf(request: Request, principal: Principal) -> None:
@@ -95,11 +116,16 @@ async def _check_csrf(request: Request, principal: Principal) -> None:
 
 
 def requires(
-    permission: Permission | tuple[Permission, ...] | None, *, page: bool = False, passive: bool = False
+    permission: Permission | tuple[Permission, ...] | None,
+    *,
+    page: bool = False,
+    passive: bool = False,
+    before_password_change: bool = False,
 ) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting callers that hold `permission` (any of a tuple; None: any logged-in user).
 
-    A `passive` route (a poll or a stream, not a person acting) does not keep the login alive.
+    A `passive` route (a poll or a stream, not a person acting) does not keep the login alive. A user
+    whose password was reset reaches only `before_password_change` routes (change it, log out).
 
     The returned callable carries `.permissions` and `.page` so the role-matrix test can read every
     route's rule.
@@ -109,7 +135,7 @@ def requires(
     )
 
     async def dependency(request: Request, db: DbDep, settings: SettingsDep) -> Principal:
-        principal = await _resolve(request, db, settings, touch=not passive)
+        principal = await _resolve(request, db, settings, touch=is_user_action(request, passive=passive))
         if principal is None:
             why = (
                 "session expired or login required"
@@ -118,6 +144,8 @@ def requires(
             )
             raise NotAuthenticatedError(page=page, reason=why)
         await _check_csrf(request, principal)
+        if principal.must_change_password and not before_password_change:
+            raise PasswordChangeRequiredError(page=page)
         if needed and not any(principal.can(p) for p in needed):
             wanted = " or ".join(p.value for p in needed)
             raise PermissionDeniedError(f"role {principal.actor.role_name} may not {wanted}")
@@ -131,7 +159,7 @@ def requires(
 
 async def optional_principal(request: Request, db: DbDep, settings: SettingsDep) -> Principal | None:
     """The caller if logged in (for pages that show differently to visitors)."""
-    principal = await _resolve(request, db, settings)
+    principal = await _resolve(request, db, settings, touch=is_user_action(request, passive=False))
     request.state.principal = principal
     return principal
 

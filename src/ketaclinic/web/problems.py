@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ketaclinic.errors import ANSWERS, Answer, DataFileError, ManyInputsError, StaleVersionError, answer_for
 
 log = logging.getLogger("ketaclinic.web")
+PASSWORD_CHANGE_PATH = "/account/password"
 
 
 class NotAuthenticatedError(Exception):
@@ -24,6 +25,14 @@ class NotAuthenticatedError(Exception):
         super().__init__(reason)
         self.page = page
         self.reason = reason
+
+
+class PasswordChangeRequiredError(Exception):
+    """A user whose password was reset asks for anything but changing it; pages go to the change screen."""
+
+    def __init__(self, *, page: bool) -> None:
+        super().__init__("set a new password first: your password was reset by an administrator")
+        self.page = page
 
 
 class CsrfError(Exception):
@@ -80,6 +89,16 @@ def install_error_handlers(app: FastAPI) -> None:
                 f"/login?next={target}&why={exc.reason.replace(' ', '+')}", status_code=303
             )
         return problem(401, "Not authenticated", exc.reason)
+
+    @app.exception_handler(PasswordChangeRequiredError)
+    async def _password_change(request: Request, exc: PasswordChangeRequiredError) -> Response:
+        if request.headers.get("hx-request"):
+            response = problem(403, "Password change required", str(exc))
+            response.headers["HX-Redirect"] = PASSWORD_CHANGE_PATH
+            return response
+        if exc.page:
+            return RedirectResponse(PASSWORD_CHANGE_PATH, status_code=303)
+        return problem(403, "Password change required", str(exc), field="password")
 
     @app.exception_handler(CsrfError)
     async def _csrf(request: Request, exc: CsrfError) -> Response:

@@ -1,4 +1,4 @@
-"""Run the app, migrate the database, seed the demo clinic, add users."""
+"""Run the app, migrate the database, seed the demo clinic, manage staff accounts."""
 
 from __future__ import annotations
 
@@ -30,6 +30,17 @@ def _print_demo_logins() -> None:
     typer.echo("Demo logins (synthetic clinic):")
     for username, role, password, _name in DEMO_LOGINS:
         typer.echo(f"  {role:<11} {username:<11} password: {password}")
+
+
+def _read_password(from_stdin: bool, prompt: str) -> str:
+    """A password from one line of stdin, or typed twice at a hidden prompt; empty is bad input."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    if not password:
+        fail("password: empty")
+    return password
 
 
 def register(app: typer.Typer) -> None:
@@ -93,13 +104,83 @@ def register(app: typer.Typer) -> None:
         from ketaclinic.services import accounts
         from ketaclinic.services.permissions import SYSTEM
 
-        if password_stdin:
-            password = sys.stdin.readline().rstrip("\n")
-        else:
-            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-        if not password:
-            fail("password: empty")
+        password = _read_password(password_stdin, "Password")
         actor = accounts.create_user(
             open_database(), SYSTEM, username=username, role=role, password=password, full_name=full_name
         )
         typer.echo(f"added {actor.username} ({actor.role_name})")
+
+    @user_app.command("deactivate")
+    def user_deactivate(username: str) -> None:
+        """Shut an account out: every login ends and every API token is revoked at once."""
+        from ketaclinic.services import accounts
+        from ketaclinic.services.permissions import SYSTEM
+
+        accounts.deactivate_user(open_database(), SYSTEM, username)
+        typer.echo(f"deactivated {username.strip().lower()}")
+
+    @user_app.command("activate")
+    def user_activate(username: str) -> None:
+        """Let a deactivated account log in again (its old logins and tokens stay ended)."""
+        from ketaclinic.services import accounts
+        from ketaclinic.services.permissions import SYSTEM
+
+        accounts.activate_user(open_database(), SYSTEM, username)
+        typer.echo(f"activated {username.strip().lower()}")
+
+    @user_app.command("reset-password")
+    def user_reset_password(
+        username: str,
+        password_stdin: Annotated[
+            bool, typer.Option("--password-stdin", help="Read the temporary password from stdin.")
+        ] = False,
+    ) -> None:
+        """Set a temporary password; the user's logins end and they must change it at next login."""
+        from ketaclinic.services import accounts
+        from ketaclinic.services.permissions import SYSTEM
+
+        password = _read_password(password_stdin, "Temporary password")
+        accounts.reset_password(open_database(), SYSTEM, username, password)
+        typer.echo(
+            f"temporary password set for {username.strip().lower()}: they must change it at next login"
+        )
+
+    @user_app.command("token")
+    def user_token(
+        username: str,
+        name: Annotated[str, typer.Option(help="What the token is for.")],
+        days: Annotated[
+            int | None,
+            typer.Option(help="Days until it expires (1-365; default KETACLINIC_API_TOKEN_DAYS)."),
+        ] = None,
+    ) -> None:
+        """Issue an API token acting as USERNAME; the secret is printed once."""
+        from ketaclinic.services import api_tokens
+        from ketaclinic.services.permissions import SYSTEM
+
+        info, secret = api_tokens.issue_api_token_for(
+            open_database(),
+            SYSTEM,
+            username,
+            name,
+            expires_in_days=days,
+            default_days=load_settings().api_token_days,
+        )
+        typer.echo(secret)
+        typer.echo(f"expires {info.expires_at:%Y-%m-%d %H:%M} UTC", err=True)
+
+    @user_app.command("list")
+    def user_list() -> None:
+        """Every staff account and its state."""
+        from ketaclinic.services import accounts
+        from ketaclinic.services.permissions import SYSTEM
+
+        for row in accounts.list_users(open_database(), SYSTEM):
+            state = (
+                "deactivated"
+                if not row.active
+                else "must change password"
+                if row.must_change_password
+                else "active"
+            )
+            typer.echo(f"{row.username:<20} {row.role:<11} {state}")

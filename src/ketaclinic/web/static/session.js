@@ -76,7 +76,7 @@
   }
 
   function check() {
-    return fetch("/session/status", {credentials: "same-origin", headers: {"Accept": "application/json"}})
+    return fetch("/session/status", {credentials: "same-origin", headers: {"Accept": "application/json", "X-KC-Background": "1"}})
       .then(answer).then(function (status) { react(status); return status; })
       .catch(function () { return null; });
   }
@@ -92,6 +92,14 @@
     relogin.close();
     frame.removeAttribute("src");
     check();
+  });
+
+  // A poll's own element is marked data-kc-background: its requests say so, and the server never counts
+  // them as activity even where a route forgets to be declared passive. Only the element itself: a form
+  // inside a polled panel (acknowledging an alert) is a person acting.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.hasAttribute && elt.hasAttribute("data-kc-background")) event.detail.headers["X-KC-Background"] = "1";
   });
 
   // A fragment request answered 401 (the server never sends the login page into a fragment).
@@ -113,7 +121,7 @@
     if (form.dataset.pending === "1") return;
     form.dataset.pending = "1";
     var submitter = event.submitter;
-    fetch("/session/status", {credentials: "same-origin", headers: {"Accept": "application/json"}})
+    fetch("/session/status", {credentials: "same-origin", headers: {"Accept": "application/json", "X-KC-Background": "1"}})
       .then(function (response) {
         if (response.status === 401) { form.dataset.pending = ""; showRelogin(); return; }
         form.dataset.loginChecked = "1";
