@@ -37,8 +37,8 @@ __all__ = [
     "checkpoint_if_due",
     "field_changes",
     "list_events",
-    "seal_unkeyed",
     "mask_identities",
+    "seal_unkeyed",
     "verify",
 ]
 
