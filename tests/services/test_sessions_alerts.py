@@ -25,7 +25,7 @@ from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
 from ketaclinic.store.tables.sessions import SessionAlert, SessionAlertFinding, SessionObservation
-from tests.services.sessions_support import at_once, checked_in_session
+from tests.services.sessions_support import STARTED_YESTERDAY_MAYBE, at_once, checked_in_session
 
 HYPERTENSIVE = {"sbp": 185, "dbp": 96, "hr": 80, "spo2": 97}
 # The reading of the clinic day that raised seven alerts: now one per group.
@@ -37,7 +37,8 @@ _mrns = count(1)
 def _running(db: Database, staff: dict[str, Actor], minutes_ago: float = 0.0) -> int:
     sid = checked_in_session(db, staff, mrn=f"A-{next(_mrns)}")
     at = utcnow() - timedelta(minutes=minutes_ago)
-    sessions.start(db, staff["nurse"], sid, infusion_rates.RateIn(rate_mg_kg_h=0.35, at=at), config=None)
+    rate = infusion_rates.RateIn(rate_mg_kg_h=0.35, at=at)
+    sessions.start(db, staff["nurse"], sid, rate, start_reason=STARTED_YESTERDAY_MAYBE, config=None)
     return sid
 
 

@@ -17,7 +17,12 @@ from ketaclinic.services.sessions.lifecycle import CheckInIn
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from tests.conftest import screenshot
-from tests.services.sessions_support import CHECK_IN, approved_plan, clinic_ending_policy
+from tests.services.sessions_support import (
+    CHECK_IN,
+    STARTED_YESTERDAY_MAYBE,
+    approved_plan,
+    clinic_ending_policy,
+)
 
 pytestmark = pytest.mark.browser
 NORMAL = {"sbp": "126", "dbp": "78", "hr": "72", "spo2": "98", "rass": "0"}
@@ -31,7 +36,8 @@ def _running(db: Database, staff: dict[str, Actor], mrn: str, minutes_ago: float
     sessions.check_in(
         db, staff["nurse"], sid, CheckInIn.model_validate(CHECK_IN | {"at": start}), config=None
     )
-    sessions.start(db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=24.5, at=start), config=None)
+    rate = infusion_rates.RateIn(pump_ml_h=24.5, at=start)
+    sessions.start(db, staff["nurse"], sid, rate, start_reason=STARTED_YESTERDAY_MAYBE, config=None)
     return sid
 
 

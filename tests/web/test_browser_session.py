@@ -17,7 +17,12 @@ from ketaclinic.services.sessions.lifecycle import CheckInIn
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from tests.conftest import SCREENSHOTS, screenshot
-from tests.services.sessions_support import CHECK_IN, approved_plan, clinic_ending_policy
+from tests.services.sessions_support import (
+    CHECK_IN,
+    STARTED_YESTERDAY_MAYBE,
+    approved_plan,
+    clinic_ending_policy,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -189,7 +194,8 @@ def _running(db: Database, staff: dict[str, Actor], mrn: str, minutes_ago: float
     start = utcnow() - timedelta(minutes=minutes_ago)
     check_in = CheckInIn.model_validate(CHECK_IN | {"at": start - timedelta(minutes=5)})
     sessions.check_in(db, staff["nurse"], sid, check_in, config=None)
-    sessions.start(db, staff["nurse"], sid, infusion_rates.RateIn(pump_ml_h=24.5, at=start), config=None)
+    rate = infusion_rates.RateIn(pump_ml_h=24.5, at=start)
+    sessions.start(db, staff["nurse"], sid, rate, start_reason=STARTED_YESTERDAY_MAYBE, config=None)
     return sid
 
 
