@@ -14,9 +14,11 @@ from ketaclinic.scheduling.series import (
     SEARCH_DAYS,
     AppointmentLength,
     Occupancy,
+    SeriesItem,
     Slot,
     earliest_slot,
     grid,
+    next_not_before,
     propose_series,
 )
 from ketaclinic.scheduling.states import HOLDING, OPEN, AppointmentStatus, can_move_to
@@ -32,6 +34,7 @@ __all__ = [
     "Chair",
     "ClinicCalendar",
     "Occupancy",
+    "SeriesItem",
     "SessionKind",
     "Slot",
     "calendar_from_entries",
@@ -39,6 +42,7 @@ __all__ = [
     "earliest_slot",
     "grid",
     "load_calendar",
+    "next_not_before",
     "propose_series",
     "session_kind",
 ]

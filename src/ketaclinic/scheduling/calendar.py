@@ -155,7 +155,9 @@ def _chairs(value: Any, where: str) -> tuple[Chair, ...]:
             raise DataFileError(f"{at} needs exactly id, name and kinds")
         chair_id, name, kinds = item["id"], item["name"], item["kinds"]
         if not isinstance(chair_id, str) or not _CHAIR_ID.match(chair_id):
-            raise DataFileError(f"{at}: id must be 1-32 lower-case letters, digits or dashes, got {chair_id!r}")
+            raise DataFileError(
+                f"{at}: id must be 1-32 lower-case letters, digits or dashes, got {chair_id!r}"
+            )
         if not isinstance(name, str) or not 1 <= len(name.strip()) <= 60:
             raise DataFileError(f"{at}: name must be 1-60 characters")
         known = {k.value for k in SessionKind}

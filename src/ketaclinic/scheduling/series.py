@@ -8,10 +8,12 @@ Unix epoch in UTC, so the same slot of a chair has one key everywhere (the store
 >>> calendar = load_calendar()
 >>> length = AppointmentLength(checkin_min=30, infusion_min=40, recovery_min=30)
 >>> monday = datetime(2026, 12, 7, 8, 0, tzinfo=timezone.utc)
->>> series = propose_series(calendar, length, SessionKind.OUTPATIENT_CHAIR, (1, 2, 3, 4, 5, 6), 1,
-...                         monday, (), timezone.utc)
->>> [(s.starts_at.strftime("%a %H:%M"), s.chair_id) for s in series]  # Mon-Fri, then Monday again
-[('Mon 08:00', 'chair-1'), ('Tue 08:00', 'chair-1'), ('Wed 08:00', 'chair-1'), ('Thu 08:00', 'chair-1'), ('Fri 08:00', 'chair-1'), ('Mon 08:00', 'chair-1')]
+>>> items = [SeriesItem(n, length) for n in range(1, 7)]
+>>> series = propose_series(calendar, SessionKind.OUTPATIENT_CHAIR, items, 1, monday, (), timezone.utc)
+>>> [s.starts_at.strftime("%a %H:%M") for s in series]  # Mon-Fri, then Monday again
+['Mon 08:00', 'Tue 08:00', 'Wed 08:00', 'Thu 08:00', 'Fri 08:00', 'Mon 08:00']
+>>> {s.chair_id for s in series}
+{'chair-1'}
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from ketaclinic.errors import ConflictError, InputError
-from ketaclinic.scheduling.calendar import ClinicCalendar, SessionKind, load_calendar
+from ketaclinic.scheduling.calendar import ClinicCalendar, SessionKind
 
 # How far ahead a series is searched for: an engineering bound on the search, not a clinical number.
 SEARCH_DAYS = 180
@@ -33,9 +35,11 @@ __all__ = [
     "SEARCH_DAYS",
     "AppointmentLength",
     "Occupancy",
+    "SeriesItem",
     "Slot",
     "earliest_slot",
     "grid",
+    "next_not_before",
     "propose_series",
 ]
 
@@ -59,6 +63,15 @@ class AppointmentLength:
 
 
 @dataclass(frozen=True, slots=True)
+class SeriesItem:
+    """One session to place: its number, its appointment length and, when set, its earliest start."""
+
+    session_number: int
+    length: AppointmentLength
+    not_before: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Slot:
     """One appointment's times on one chair: arrival, the infusion's start and end, discharge readiness."""
 
@@ -70,7 +83,9 @@ class Slot:
     session_number: int = 0
 
     @classmethod
-    def at(cls, chair_id: str, starts_at: datetime, length: AppointmentLength, session_number: int = 0) -> Slot:
+    def at(
+        cls, chair_id: str, starts_at: datetime, length: AppointmentLength, session_number: int = 0
+    ) -> Slot:
         """The slot of an appointment of `length` arriving at `starts_at`."""
         infusion_starts_at = starts_at + timedelta(minutes=length.checkin_min)
         infusion_ends_at = infusion_starts_at + timedelta(minutes=length.infusion_min)
@@ -183,9 +198,8 @@ def earliest_slot(
 
 def propose_series(
     calendar: ClinicCalendar,
-    length: AppointmentLength,
     kind: SessionKind,
-    session_numbers: Sequence[int],
+    items: Sequence[SeriesItem],
     interval_days: float,
     earliest: datetime,
     booked: Iterable[Slot],
@@ -193,11 +207,11 @@ def propose_series(
     *,
     search_days: int = SEARCH_DAYS,
 ) -> tuple[Slot, ...]:
-    """The earliest feasible slots for `session_numbers`, in order, at least `interval_days` apart.
+    """The earliest feasible slots for `items`, in order, at least `interval_days` apart.
 
     Each session takes the earliest slot on the first open day at least the interval after the
-    previous one (an interval of 0: after the previous one ends). A ConflictError names the first
-    session that finds no slot within `search_days`.
+    previous one (an interval of 0: after the previous one ends), and not before its own
+    `not_before`. A ConflictError names the first session that finds no slot within `search_days`.
     """
     if interval_days < 0:
         raise InputError("the interval must not be negative", field="interval_days")
@@ -206,23 +220,33 @@ def propose_series(
     occupancy = Occupancy.of(calendar.slot_min, booked)
     proposed: list[Slot] = []
     not_before = earliest
-    for number in session_numbers:
+    for item in items:
+        start = not_before if item.not_before is None else max(not_before, item.not_before)
         slot = earliest_slot(
-            calendar, length, kind, not_before, occupancy, tz, session_number=number, search_days=search_days
+            calendar,
+            item.length,
+            kind,
+            start,
+            occupancy,
+            tz,
+            session_number=item.session_number,
+            search_days=search_days,
         )
         if slot is None:
             raise ConflictError(
-                f"no {kind.value.replace('_', ' ')} is free for session {number} within {search_days} days "
-                f"of {_local_day(not_before, tz).isoformat()} (open days, chairs and nurse capacity)",
+                f"no {kind.value.replace('_', ' ')} is free for session {item.session_number} within "
+                f"{search_days} days of {_local_day(start, tz).isoformat()} (open days, chairs, nurses)",
                 field="from",
             )
         occupancy.add(slot)
         proposed.append(slot)
-        not_before = _next_not_before(slot, interval_days, calendar, tz)
+        not_before = next_not_before(slot, interval_days, calendar, tz)
     return tuple(proposed)
 
 
-def _next_not_before(slot: Slot, interval_days: float, calendar: ClinicCalendar, tz: tzinfo | None) -> datetime:
+def next_not_before(
+    slot: Slot, interval_days: float, calendar: ClinicCalendar, tz: tzinfo | None
+) -> datetime:
     """Where the next session's search starts: the interval's day at opening, or the slot's end."""
     if interval_days <= 0:
         return slot.ends_at
