@@ -262,3 +262,13 @@ def test_the_patient_series_as_an_icalendar_file(
     booked = booking.book_series(db, staff["nurse"], booking.BookSeriesIn(plan_id=plan_id), config)
     ics = listing.patient_ics(db, staff["nurse"], booked[0].patient_id, config, clinic="Test clinic").decode()
     assert ics.count("BEGIN:VEVENT") == 5 and "Test clinic: infusion 1" in ics
+
+
+def test_the_demo_clinic_has_future_appointments(sqlite_db: Database) -> None:
+    from ketaclinic.services import demo
+
+    demo.seed_demo(sqlite_db, patient_count=14, config=None)
+    with sqlite_db.read() as session:
+        rows = session.execute(select(Appointment)).scalars().all()
+    assert rows and {r.status for r in rows} == {"booked"}
+    assert all(r.starts_at > utcnow() for r in rows)
