@@ -272,3 +272,18 @@ def test_the_demo_clinic_has_future_appointments(sqlite_db: Database) -> None:
         rows = session.execute(select(Appointment)).scalars().all()
     assert rows and {r.status for r in rows} == {"booked"}
     assert all(r.starts_at > utcnow() for r in rows)
+
+
+def test_saving_the_calendar_unchanged_but_reordered_records_nothing(
+    db: Database, staff: dict[str, Actor]
+) -> None:
+    shown = calendar.view_calendar(db, staff["admin"], None)
+    values = {k: e.value for k, e in shown.entries.items()}
+    reordered = values | {
+        "version": 1,
+        "open_weekdays": list(reversed(values["open_weekdays"])),
+        "chairs": [c | {"kinds": list(reversed(c["kinds"]))} for c in values["chairs"]],
+    }
+    saved = calendar.update_calendar(db, staff["admin"], calendar.CalendarIn.model_validate(reordered), None)
+    assert saved.version == 1
+    assert all(e.source.startswith("ketaclinic default") for e in saved.entries.values())

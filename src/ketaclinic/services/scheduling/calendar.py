@@ -117,6 +117,17 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
+def _normal(key: str, value: Any) -> Any:
+    """A value in one spelling, so an unchanged one compares equal (weekday order, sorted dates and kinds)."""
+    if key == "open_weekdays" and isinstance(value, list):
+        return [d for d in WEEKDAYS if d in value]
+    if key == "closed_dates" and isinstance(value, list):
+        return sorted(set(value))
+    if key == "chairs" and isinstance(value, list):
+        return [c | {"kinds": sorted(c["kinds"])} if isinstance(c, dict) else c for c in value]
+    return value
+
+
 def view_calendar(db: Database, actor: Actor, config: Config) -> CalendarOut:
     """The calendar in force with each value's source (admins, who may change it)."""
     require(actor, Permission.CONFIG_MANAGE)
@@ -130,14 +141,12 @@ def update_calendar(db: Database, actor: Actor, data: CalendarIn, config: Config
     with db.transaction() as session:
         row = session.get(ClinicCalendarRow, CALENDAR_ROW_ID, with_for_update=True)
         current = clinic_calendar(session, config)
-        shown = {k: _plain(e.value) for k, e in current.entries.items()}
+        shown = {k: _normal(k, _plain(e.value)) for k, e in current.entries.items()}
         if row is not None:
             check_version(session, "clinic_calendar", row, row.id, data.version, shown)
         elif data.version != 1:
             raise InputError(f"the calendar has no version {data.version} (it is at 1)", field="version")
-        wanted = data.model_dump(mode="json", exclude={"version"})
-        wanted["open_weekdays"] = [d for d in WEEKDAYS if d in wanted["open_weekdays"]]
-        wanted["closed_dates"] = sorted(set(wanted["closed_dates"]))
+        wanted = {k: _normal(k, v) for k, v in data.model_dump(mode="json", exclude={"version"}).items()}
         changed = {k: v for k, v in wanted.items() if v != shown.get(k)}
         if not changed:
             return _out(current, row)

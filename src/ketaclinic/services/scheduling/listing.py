@@ -15,7 +15,7 @@ from ketaclinic.scheduling.ics import CalendarVisit, series_ics
 from ketaclinic.services.patients.records import load_patient
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.scheduling.calendar import clinic_calendar
-from ketaclinic.services.scheduling.records import AppointmentOut, appointment_out
+from ketaclinic.services.scheduling.records import AppointmentOut, appointment_out, appointment_row
 from ketaclinic.services.sessions.charting import Config
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
@@ -142,3 +142,13 @@ def no_shows_by_plan(session: Session) -> Counter[int]:
         .group_by(Appointment.plan_id)
     )
     return Counter({plan: int(n) for plan, n in rows})
+
+
+def appointment(db: Database, actor: Actor, appointment_id: int, config: Config) -> AppointmentOut:
+    """One appointment (a NotFoundError naming it when there is none)."""
+    require(actor, Permission.SESSIONS_VIEW)
+    with db.read() as session:
+        row = appointment_row(session, appointment_id)
+        return appointment_out(
+            row, load_patient(session, row.patient_id), clinic_calendar(session, config), actor
+        )
