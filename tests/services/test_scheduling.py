@@ -14,8 +14,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ketaclinic.errors import ConflictError, PermissionDeniedError, StaleVersionError
+from ketaclinic.services.outcomes import course_view
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.scheduling import booking, calendar, changes, listing
+from ketaclinic.services.scheduling import booking, calendar, changes, counts, listing
 from ketaclinic.services.sessions.booking import SessionCreate, create_session
 from ketaclinic.services.sessions.lifecycle import CheckInIn, check_in
 from ketaclinic.store.base import utcnow
@@ -210,7 +211,9 @@ def test_cancel_frees_the_chair_and_a_no_show_counts_for_the_plan(
     )
     assert missed.status == "no_show"
     with db.read() as session:
-        assert listing.no_shows_by_plan(session)[plan_id] == 1
+        assert counts.no_shows_by_plan(session)[plan_id] == 1
+    (course,) = course_view.patient_course_views(db, staff["nurse"], missed.patient_id)
+    assert course.no_shows == 1 and [c.state for c in course.sessions] == ["no_show"]
 
 
 def test_a_session_of_a_booked_appointment_links_to_it_and_the_appointment_follows(

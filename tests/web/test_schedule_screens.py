@@ -86,3 +86,29 @@ def test_the_calendar_screen_saves_and_refuses_a_bad_value(page_client: Callable
     bad = admin.post("/admin/calendar", data=form | {"version": "2", "closes_at": "07:00"})
     assert bad.status_code == 422 and "closes_at" in bad.text
     assert page_client("nurse").get("/admin/calendar").status_code == 403
+
+
+def test_a_no_show_is_counted_on_the_course_and_the_dashboard(
+    page_client: Callable[[str], TestClient], web_db: Database, web_staff: dict[str, Actor]
+) -> None:
+    from sqlalchemy import update
+
+    from ketaclinic.services.scheduling import booking, changes
+    from ketaclinic.store.base import utcnow
+    from ketaclinic.store.tables.scheduling import Appointment
+
+    plan_id = factories.approved_plan(web_db, web_staff, mrn="NS-1", protocol_id="cohen2018-test")
+    (booked,) = booking.book_series(web_db, web_staff["nurse"], booking.BookSeriesIn(plan_id=plan_id), None)
+    with web_db.transaction() as session:  # the appointment began an hour ago
+        session.execute(
+            update(Appointment)
+            .where(Appointment.id == booked.id)
+            .values(starts_at=utcnow() - timedelta(hours=1))
+        )
+    changes.no_show(
+        web_db, web_staff["nurse"], booked.id, changes.EndIn(version=1, reason="did not come"), None
+    )
+    patient = page_client("nurse").get(f"/patients/{booked.patient_id}")
+    assert 'id="course-no-shows"' in patient.text and "1 no-show(s)" in patient.text
+    dashboard = page_client("physician").get("/analytics")
+    assert dashboard.status_code == 200 and 'id="no-shows"' in dashboard.text

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from ketaclinic.errors import InputError
 from ketaclinic.scheduling import AppointmentStatus, Chair
@@ -15,6 +13,7 @@ from ketaclinic.scheduling.ics import CalendarVisit, series_ics
 from ketaclinic.services.patients.records import load_patient
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.scheduling.calendar import clinic_calendar
+from ketaclinic.services.scheduling.counts import no_shows_by_plan
 from ketaclinic.services.scheduling.records import AppointmentOut, appointment_out, appointment_row
 from ketaclinic.services.sessions.charting import Config
 from ketaclinic.store.base import utcnow
@@ -134,16 +133,6 @@ def patient_ics(db: Database, actor: Actor, patient_id: int, config: Config, *, 
     return series_ics(visits, clinic=clinic, stamp=utcnow())
 
 
-def no_shows_by_plan(session: Session) -> Counter[int]:
-    """No-shows recorded per plan, in the caller's transaction (the cohort and course views count them)."""
-    rows = session.execute(
-        select(Appointment.plan_id, func.count())
-        .where(Appointment.status == AppointmentStatus.NO_SHOW.value)
-        .group_by(Appointment.plan_id)
-    )
-    return Counter({plan: int(n) for plan, n in rows})
-
-
 def appointment(db: Database, actor: Actor, appointment_id: int, config: Config) -> AppointmentOut:
     """One appointment (a NotFoundError naming it when there is none)."""
     require(actor, Permission.SESSIONS_VIEW)
@@ -152,3 +141,11 @@ def appointment(db: Database, actor: Actor, appointment_id: int, config: Config)
         return appointment_out(
             row, load_patient(session, row.patient_id), clinic_calendar(session, config), actor
         )
+
+
+def clinic_no_shows(db: Database, actor: Actor) -> tuple[int, int]:
+    """(no-shows recorded, plans they fall in) across the clinic, for the cohort dashboard."""
+    require(actor, Permission.ANALYTICS_VIEW)
+    with db.read() as session:
+        by_plan = no_shows_by_plan(session)
+    return sum(by_plan.values()), len(by_plan)
