@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ketaclinic.errors import ConflictError, PermissionDeniedError, StaleVersionError
+from ketaclinic.errors import ConflictError, InputError, PermissionDeniedError, StaleVersionError
 from ketaclinic.services.outcomes import course_view
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.scheduling import booking, calendar, changes, counts, listing
@@ -290,3 +290,55 @@ def test_saving_the_calendar_unchanged_but_reordered_records_nothing(
     saved = calendar.update_calendar(db, staff["admin"], calendar.CalendarIn.model_validate(reordered), None)
     assert saved.version == 1
     assert all(e.source.startswith("ketaclinic default") for e in saved.entries.values())
+
+
+def test_a_slot_the_check_missed_is_refused_by_the_database_naming_it(
+    db: Database, staff: dict[str, Actor], tmp_path: Path
+) -> None:
+    """What a concurrent booking meets after both checks passed: the unique key, answered as a 409."""
+    from ketaclinic.services.scheduling.calendar import clinic_calendar
+    from ketaclinic.services.scheduling.records import hold
+
+    config = clinic(tmp_path, chairs=1)
+    plan_id = _plan(db, staff, "D-1", "cohen2018-test")
+    (first,) = booking.book_series(db, staff["nurse"], booking.BookSeriesIn(plan_id=plan_id), config)
+    other = _plan(db, staff, "D-2", "cohen2018-test")
+    refused = pytest.raises(ConflictError, match=r"Chair 1 on .* \(session 1\) was just booked")
+    with refused as caught, db.transaction() as session:
+        row = Appointment(
+            patient_id=first.patient_id,
+            plan_id=other,
+            session_number=1,
+            chair=first.chair,
+            starts_at=first.starts_at,
+            infusion_starts_at=first.infusion_starts_at,
+            infusion_ends_at=first.infusion_ends_at,
+            ends_at=first.ends_at,
+            status="booked",
+            created_by="test",
+            created_at=utcnow(),
+        )
+        session.add(row)
+        session.flush()
+        hold(session, row, clinic_calendar(session, config))
+    assert caught.value.field == "slots"
+    with db.read() as session:
+        assert len(session.execute(select(Appointment)).scalars().all()) == 1
+
+
+def test_a_day_by_chair_for_the_day_board(db: Database, staff: dict[str, Actor], tmp_path: Path) -> None:
+    config = clinic(tmp_path, chairs=2)
+    (booked,) = booking.book_series(
+        db, staff["nurse"], booking.BookSeriesIn(plan_id=_plan(db, staff, "T-1", "cohen2018-test")), config
+    )
+    day = listing.day_by_chair(db, staff["nurse"], booked.starts_at.astimezone().date(), config)
+    assert [c.chair.id for c in day] == ["c1", "c2"]
+    assert [a.id for a in day[0].appointments] == [booked.id] and day[1].appointments == ()
+    with pytest.raises(InputError, match="past"):
+        changes.move(
+            db,
+            staff["nurse"],
+            booked.id,
+            changes.MoveIn(version=1, starts_at=utcnow() - timedelta(days=1)),
+            config,
+        )

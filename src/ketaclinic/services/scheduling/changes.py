@@ -42,6 +42,7 @@ from ketaclinic.services.scheduling.records import (
 )
 from ketaclinic.services.sessions.charting import Config
 from ketaclinic.services.versions import ReadVersion, check_version, version_change
+from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.scheduling import Appointment
 
@@ -123,6 +124,8 @@ def _requested(
     """The requested start on the requested chair (or the first free one of the plan's kind)."""
     if data.starts_at.tzinfo is None:
         raise InputError("starts_at must carry its time zone", field="starts_at")
+    if data.starts_at < utcnow():
+        raise InputError("the new start is in the past", field="starts_at")
     if data.chair is not None:
         chair = calendar.chair(data.chair)
         if chair is None or kind not in chair.kinds:
