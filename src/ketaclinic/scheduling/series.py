@@ -5,6 +5,7 @@ nurse capacity while its infusion runs. Times live on a grid of `slot_min` steps
 Unix epoch in UTC, so the same slot of a chair has one key everywhere (the store's occupancy rows).
 
 >>> from datetime import timezone
+>>> from ketaclinic.scheduling import load_calendar
 >>> calendar = load_calendar()
 >>> length = AppointmentLength(checkin_min=30, infusion_min=40, recovery_min=30)
 >>> monday = datetime(2026, 12, 7, 8, 0, tzinfo=timezone.utc)
