@@ -9,6 +9,9 @@ from ketaclinic.services.outcomes import courses
 from ketaclinic.services.patients import measurements, records, registry
 from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.services.plans import records as plan_records
+from ketaclinic.services.scheduling import calendar as clinic_calendar
+from ketaclinic.services.scheduling import changes as appointment_changes
+from ketaclinic.services.scheduling import records as appointment_records
 from ketaclinic.services.screening import screenings
 from ketaclinic.store.base import Base
 from ketaclinic.store.tables import load_all
@@ -25,6 +28,12 @@ EDITABLE: list[tuple[str, tuple[type[pydantic.BaseModel], ...], tuple[type[pydan
         (courses.CourseOut, courses.CourseDetail),
         (courses.SeriesEndIn, courses.DiscontinuationIn),
     ),
+    (
+        "appointments",
+        (appointment_records.AppointmentOut,),
+        (appointment_changes.MoveIn, appointment_changes.EndIn),
+    ),
+    ("clinic_calendar", (clinic_calendar.CalendarOut,), (clinic_calendar.CalendarIn,)),
 ]
 
 

@@ -39,6 +39,7 @@ class Permission(StrEnum):
     SESSIONS_VIEW = "sessions.view"
     SESSIONS_CHART = "sessions.chart"
     SESSIONS_SIGN = "sessions.sign"
+    SCHEDULE_BOOK = "schedule.book"
     OUTCOMES_RECORD = "outcomes.record"
     PATIENT_ALERTS_ACKNOWLEDGE = (
         "patient_alerts.acknowledge"  # a patient's answers at home: a physician's call
@@ -58,6 +59,7 @@ _CLINICAL_COMMON = {
     Permission.SESSIONS_VIEW,
     Permission.SESSIONS_CHART,
     Permission.SESSIONS_SIGN,
+    Permission.SCHEDULE_BOOK,
     Permission.OUTCOMES_RECORD,
 }
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from ketaclinic.services.demo import clinic, outcomes, plans, screening, sessions
+from ketaclinic.services.demo import clinic, outcomes, plans, scheduling, screening, sessions
 from ketaclinic.services.demo.clinic import DEMO_LOGINS
 from ketaclinic.services.demo.context import DemoContext
 from ketaclinic.settings import Settings
@@ -25,6 +25,7 @@ STEPS: tuple[Callable[[Database, DemoContext], None], ...] = (
     plans.seed,
     sessions.seed,
     outcomes.seed,
+    scheduling.seed,  # future appointments for a few approved plans
 )
 
 

@@ -12,6 +12,7 @@ from ketaclinic.services.outcomes.course_schedule import course_sessions
 from ketaclinic.services.outcomes.courses import CourseDetail, get_course, list_courses
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.records import plan_row, stored_plan
+from ketaclinic.services.scheduling.counts import missed_sessions, no_shows_by_plan
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.outcomes import TreatmentCourse
 from ketaclinic.store.tables.sessions import InfusionSession
@@ -33,6 +34,7 @@ class CourseView(CourseDetail):
 
     open: bool
     sessions: list[CourseSession]
+    no_shows: int = 0  # appointments of the course's plan the patient did not come to
 
 
 def _sessions(session: Session, course: TreatmentCourse) -> list[CourseSession]:
@@ -57,8 +59,16 @@ def _sessions(session: Session, course: TreatmentCourse) -> list[CourseSession]:
         if plan.status == "approved":
             taken = {(b.plan_id, b.number) for b in booked}
             state = "planned" if course.is_open else "not_given"
+            missed = missed_sessions(session, plan.id)
             booked += [
-                CourseSession(plan_id=plan.id, number=n, on=p.date, state=state, session_id=None, given=False)
+                CourseSession(
+                    plan_id=plan.id,
+                    number=n,
+                    on=p.date,
+                    state="no_show" if n in missed else state,
+                    session_id=None,
+                    given=False,
+                )
                 for n, p in enumerate(stored_plan(plan).sessions, start=1)
                 if (plan.id, n) not in taken
             ]
@@ -72,6 +82,7 @@ def _view(session: Session, detail: CourseDetail) -> CourseView:
         **detail.model_dump(),
         open=course.is_open,
         sessions=_sessions(session, course),
+        no_shows=0 if course.plan_id is None else no_shows_by_plan(session)[course.plan_id],
     )
 
 

@@ -15,6 +15,7 @@ from ketaclinic.services.audit import audit
 from ketaclinic.services.patients.records import load_patient, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.contract import approved_plan_ids, planned_session
+from ketaclinic.services.scheduling.links import follow_session
 from ketaclinic.services.sessions.charting import plan_model_key
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
@@ -108,6 +109,7 @@ def create_session(db: Database, actor: Actor, data: SessionCreate) -> SessionSu
                 "state": {"old": None, "new": row.state},
             },
         )
+        follow_session(session, actor, row)  # a session of a booked appointment links to it
         return _summary(row, load_patient(session, row.patient_id), actor)
 
 

@@ -26,6 +26,7 @@ from ketaclinic.services.audit import audit
 from ketaclinic.services.patients.records import load_patient
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.contract import approved_plan_ids
+from ketaclinic.services.scheduling.links import follow_session
 from ketaclinic.services.sessions.charting import (
     Config,
     Text,
@@ -130,6 +131,7 @@ def take_step(
     """Apply a lifecycle step to the row (ConflictError when not allowed); the old state."""
     old = row.state
     row.state = transition(old, action, reason=reason or None).value
+    follow_session(session, actor, row)  # its booked appointment, if any, moves on with it
     return old
 
 

@@ -18,6 +18,7 @@ from ketaclinic.outcomes.instruments import instrument_sources
 from ketaclinic.reports.cohort import cohort_charts, render_cohort_html
 from ketaclinic.services.outcomes import cohort as cohorts
 from ketaclinic.services.permissions import Permission
+from ketaclinic.services.scheduling.listing import clinic_no_shows
 from ketaclinic.web.deps import DbDep, Principal, render, requires
 from ketaclinic.web.nav import NavItem
 from ketaclinic.web.problems import problem
@@ -155,6 +156,7 @@ def dashboard(
         "cohorts": available,
         "query": urlencode({"cohort": cohort, "definition": definition, "compare": compare}),
         "instruments": instrument_sources(),
+        "no_shows": clinic_no_shows(db, principal.actor) if cohort == cohorts.CLINIC else None,
     }
     try:
         r = cohorts.cohort_report(

@@ -1,0 +1,1 @@
+"""Scheduling use cases: the clinic calendar, booking a series on chairs, moving, cancelling, no-shows."""
