@@ -1,7 +1,7 @@
 """scheduling: appointments, the grid steps each holds for its chair and a nurse, the calendar's values
 
 Revision ID: 0008_scheduling
-Revises: 0007_registry
+Revises: 0008_accounts
 Create Date: 2026-12-04 02:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import ketaclinic.store.base
 
 revision = "0008_scheduling"
-down_revision = "0007_registry"
+down_revision = "0008_accounts"
 branch_labels = None
 depends_on = None
 
