@@ -12,6 +12,7 @@ from ketaclinic.interop.codes import (
     observation_coding,
     systems,
 )
+from ketaclinic.monitoring.lifecycle import SessionState
 
 Resource = dict[str, Any]
 
@@ -149,17 +150,17 @@ def medication() -> Resource:
     return {"resourceType": "Medication", "id": KETAMINE_ID, "code": code}
 
 
-# How a session's state reads as an Encounter status.
-ENCOUNTER_STATUS = {
-    "scheduled": "planned",
-    "checked_in": "arrived",
-    "running": "in-progress",
-    "paused": "in-progress",
-    "ended": "finished",
-    "discharged": "finished",
-    "signed": "finished",
-    "cancelled": "cancelled",
-    "no_show": "cancelled",
+# How a session's state reads as an Encounter status: the encounter lasts until discharge.
+ENCOUNTER_STATUS: dict[str, str] = {
+    SessionState.SCHEDULED: "planned",
+    SessionState.CHECKED_IN: "arrived",
+    SessionState.RUNNING: "in-progress",
+    SessionState.PAUSED: "in-progress",
+    SessionState.COMPLETED: "in-progress",
+    SessionState.STOPPED: "in-progress",
+    SessionState.RECOVERY: "in-progress",
+    SessionState.DISCHARGED: "finished",
+    SessionState.SIGNED: "finished",
 }
 
 

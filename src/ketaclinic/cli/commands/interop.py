@@ -87,6 +87,30 @@ def fhir_import(
         typer.echo(f"not imported (not read by an import): {passed}")
 
 
+@export_app.command("redcap")
+def export_redcap(
+    directory: Annotated[Path, typer.Argument(help="Where data_dictionary.csv and records.csv go.")],
+    identified: Annotated[
+        bool,
+        typer.Option(
+            "--identified", help="Add names, MRN and birth date (flagged as identifiers); dates unshifted."
+        ),
+    ] = False,
+) -> None:
+    """Write a REDCap data dictionary and the records it describes (de-identified unless --identified)."""
+    from ketaclinic.cli.commands.foundation import open_database
+    from ketaclinic.services.interop.redcap_export import write_redcap_export
+    from ketaclinic.services.permissions import SYSTEM
+    from ketaclinic.settings import load_settings
+
+    written = write_redcap_export(
+        open_database(), SYSTEM, directory, secret=load_settings().secret_key, identified=identified
+    )
+    typer.echo(
+        f"wrote {written.dictionary} and {written.records} ({written.patients} records, {written.rows} rows)"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the interoperability commands."""
     app.add_typer(fhir_app, name="fhir")

@@ -347,7 +347,7 @@ def _patient_resources(
     return True
 
 
-def _check_permission(actor: Actor, options: ExportOptions) -> None:
+def check_export_permission(actor: Actor, options: ExportOptions) -> None:
     """Identified: roles that see patients; de-identified: those and researchers; both need export."""
     require(actor, Permission.EXPORT)
     if options.deidentified and not actor.can(Permission.PATIENTS_VIEW):
@@ -387,7 +387,7 @@ def collect_clinic(
     db: Database, actor: Actor, secret: str, options: ExportOptions
 ) -> tuple[dict[str, list[fhir.Resource]], datetime]:
     """Every patient's resources grouped by type, read and audited in one transaction."""
-    _check_permission(actor, options)
+    check_export_permission(actor, options)
     with db.transaction() as session:
         out = _Collected()
         patients = sum(_patient_resources(session, p, secret, options, out) for p in _patients(session))
