@@ -8,12 +8,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from ketaclinic.cli import main
 from ketaclinic.services import demo
 from ketaclinic.services.patients.registry import list_patients
 from ketaclinic.services.permissions import SYSTEM
 from ketaclinic.store.db import Database
+from ketaclinic.store.tables.outcomes import TreatmentCourse
 from tests.conftest import TEST_SECRET_KEY, open_test_database
 
 Run = Callable[..., tuple[int, str, str]]
@@ -96,3 +98,26 @@ def test_bad_input_is_one_line_and_exit_2(run: Run, web_db: Database, tmp_path: 
     assert code == 2 and "--since" in stderr
     code, _stdout, stderr = run(env, "fhir", "import", str(tmp_path / "missing.json"))
     assert code == 2 and "cannot read" in stderr
+
+
+def test_letter_writes_a_pdf(run: Run, web_db: Database, tmp_path: Path) -> None:
+    demo.seed_demo(web_db, patient_count=4, config=None)
+    with web_db.read() as session:
+        course_id = (
+            session.execute(
+                select(TreatmentCourse.id)
+                .where(TreatmentCourse.plan_id.is_not(None))
+                .order_by(TreatmentCourse.id)
+            )
+            .scalars()
+            .first()
+        )
+    env = _env(web_db, tmp_path)
+    out = tmp_path / "letter.pdf"
+    code, stdout, stderr = run(env, "letter", str(course_id), "--out", str(out))
+    assert code == 0, stderr
+    assert out.read_bytes().startswith(b"%PDF-") and stdout == f"wrote {out}\n"
+    code, _stdout, stderr = run(env, "letter", str(course_id), "--out", str(tmp_path / "letter.doc"))
+    assert code == 2 and "--out" in stderr
+    code, _stdout, stderr = run(env, "letter", "9999", "--out", str(out))
+    assert code == 2 and stderr.count("\n") == 1

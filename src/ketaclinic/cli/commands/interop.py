@@ -111,7 +111,36 @@ def export_redcap(
     )
 
 
+def letter(
+    course_id: Annotated[int, typer.Argument(help="The treatment course the letter summarises.")],
+    out: Annotated[Path, typer.Option("--out", help="The PDF (or .html for the print page) to write.")],
+) -> None:
+    """Write the course summary letter to the patient's referring physician."""
+    from ketaclinic.cli.commands.foundation import open_database
+    from ketaclinic.reports.letters import STYLESHEET, html_to_pdf, render_course_letter_html, stylesheet_text
+    from ketaclinic.services.interop.letters import course_letter
+    from ketaclinic.services.permissions import SYSTEM
+
+    if out.suffix.lower() not in (".pdf", ".html"):
+        fail(f"--out: {out.name} must end in .pdf or .html")
+    as_pdf = out.suffix.lower() == ".pdf"
+    written = course_letter(
+        open_database(), SYSTEM, course_id, format_name="letter-pdf" if as_pdf else "letter-html"
+    )
+    html = render_course_letter_html(written, stylesheet_href=STYLESHEET)
+    try:
+        if as_pdf:
+            out.write_bytes(html_to_pdf(html))
+        else:
+            out.write_text(html, encoding="utf-8")
+            (out.parent / STYLESHEET).write_text(stylesheet_text(), encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror}")
+    typer.echo(f"wrote {out}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the interoperability commands."""
     app.add_typer(fhir_app, name="fhir")
     app.add_typer(export_app, name="export")
+    app.command("letter")(letter)
