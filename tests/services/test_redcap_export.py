@@ -98,3 +98,23 @@ def test_a_record_column_outside_the_dictionary_is_refused() -> None:
         Field("Bad Name", "patient", "text", "x")
     with pytest.raises(ValueError):
         Field("sex", "patient", "radio", "Sex")
+
+
+def test_the_parquet_snapshot_holds_the_deidentified_tables(db: Database, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from ketaclinic.services.interop.parquet_export import write_parquet_snapshot
+
+    actors = demo.seed_demo(db, patient_count=6, config=None)
+    written = write_parquet_snapshot(db, actors.researcher, tmp_path, secret=SECRET)
+    patients = pq.read_table(written.files["patient"]).to_pylist()
+    assert len(patients) == 6 and "mrn" not in patients[0] and "family_name" not in patients[0]
+    sessions = pq.read_table(written.files["session"])
+    assert sessions.num_rows == written.rows["session"] > 0
+    assert str(sessions.schema.field("session_date").type) == "date32[day]"
+    assert set(sessions.column_names) >= {"record_id", "instance", "session_given_mg"}
+    assert json.loads(latest_event(db, "cohort").changes_json)["format"]["new"] == "parquet"
+    with pytest.raises(ConflictError):
+        write_parquet_snapshot(db, actors.researcher, tmp_path, secret=SECRET)
+    with pytest.raises(PermissionDeniedError):
+        write_parquet_snapshot(db, actors.nurse, tmp_path / "n", secret=SECRET)

@@ -111,6 +111,21 @@ def export_redcap(
     )
 
 
+@export_app.command("parquet")
+def export_parquet(
+    directory: Annotated[Path, typer.Argument(help="Where the .parquet files go.")],
+) -> None:
+    """Write the de-identified cohort tables (patient, course, session, pro) as Parquet."""
+    from ketaclinic.cli.commands.foundation import open_database
+    from ketaclinic.services.interop.parquet_export import write_parquet_snapshot
+    from ketaclinic.services.permissions import SYSTEM
+    from ketaclinic.settings import load_settings
+
+    written = write_parquet_snapshot(open_database(), SYSTEM, directory, secret=load_settings().secret_key)
+    for table, path in written.files.items():
+        typer.echo(f"{path}  {written.rows[table]} rows")
+
+
 def letter(
     course_id: Annotated[int, typer.Argument(help="The treatment course the letter summarises.")],
     out: Annotated[Path, typer.Option("--out", help="The PDF (or .html for the print page) to write.")],

@@ -216,7 +216,8 @@ def _day(dates: Dates, value: date | datetime | None) -> str | None:
     return dates.day(value.date() if isinstance(value, datetime) else value)
 
 
-def _patient_rows(session: Session, patient: Patient, dates: Dates, identified: bool) -> list[dict[str, Any]]:
+def research_rows(session: Session, patient: Patient, dates: Dates, identified: bool) -> list[dict[str, Any]]:
+    """A patient's rows: their own (no repeat instrument), then one per course, session and PRO."""
     record = patient.pseudonym
     age = age_on(patient.birth_date, date.today())
     primary = next((d.code for d in patient.diagnoses if d.primary), None)
@@ -295,6 +296,27 @@ def _patient_rows(session: Session, patient: Patient, dates: Dates, identified: 
     return rows
 
 
+def clinic_rows(
+    session: Session, *, secret: str, identified: bool
+) -> tuple[list[Patient], list[dict[str, Any]]]:
+    """Every patient and their research rows (dates shifted per patient unless `identified`)."""
+    patients = list(
+        session.execute(
+            select(Patient)
+            .order_by(Patient.id)
+            .options(selectinload(Patient.diagnoses), selectinload(Patient.measurements))
+        ).scalars()
+    )
+    rows = [
+        row
+        for p in patients
+        for row in research_rows(
+            session, p, Dates() if identified else Dates(shift_days(secret, p.pseudonym)), identified
+        )
+    ]
+    return patients, rows
+
+
 @dataclass(frozen=True, slots=True)
 class RedcapExport:
     """The two files written and how many records (patients) and rows they hold."""
@@ -318,20 +340,7 @@ def write_redcap_export(
         )
     fields = dictionary_fields(identified=identified)
     with db.transaction() as session:
-        patients = list(
-            session.execute(
-                select(Patient)
-                .order_by(Patient.id)
-                .options(selectinload(Patient.diagnoses), selectinload(Patient.measurements))
-            ).scalars()
-        )
-        rows = [
-            row
-            for p in patients
-            for row in _patient_rows(
-                session, p, Dates() if identified else Dates(shift_days(secret, p.pseudonym)), identified
-            )
-        ]
+        patients, rows = clinic_rows(session, secret=secret, identified=identified)
         audit(
             session,
             actor,
