@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ketaclinic.errors import InputError, ManyInputsError
-from ketaclinic.interop import fhir
+from ketaclinic.interop import fhir, fhir_base, fhir_medication
 from ketaclinic.interop.codes import ketamine_codings, observation_coding, systems
 from ketaclinic.interop.deidentify import Dates, safe_harbor_birth, shift_days
 from ketaclinic.interop.fhir_import import read_referrals
@@ -48,7 +48,7 @@ def _examples() -> list[dict[str, Any]]:
             primary=True,
             recorded_date="2026-01-01",
         ),
-        fhir.medication(),
+        fhir_medication.medication(),
         fhir.encounter(
             "e1",
             patient_id="P1",
@@ -57,7 +57,7 @@ def _examples() -> list[dict[str, Any]]:
             start="2026-01-01T09:00:00+00:00",
             end="2026-01-01T12:00:00+00:00",
         ),
-        fhir.medication_request(
+        fhir_medication.medication_request(
             "r1",
             patient_id="P1",
             status="approved",
@@ -69,7 +69,7 @@ def _examples() -> list[dict[str, Any]]:
             dosing_weight_kg=70.0,
             requester="drsmith",
         ),
-        fhir.rate_administration(
+        fhir_medication.rate_administration(
             "a1",
             patient_id="P1",
             encounter_id="e1",
@@ -81,7 +81,7 @@ def _examples() -> list[dict[str, Any]]:
             concentration_mg_ml=1.0,
             in_progress=True,
         ),
-        fhir.dose_administration(
+        fhir_medication.dose_administration(
             "d1",
             patient_id="P1",
             encounter_id="e1",
@@ -93,7 +93,7 @@ def _examples() -> list[dict[str, Any]]:
             route="IV",
             purpose="ketamine_bolus",
         ),
-        fhir.dose_administration(
+        fhir_medication.dose_administration(
             "d2",
             patient_id="P1",
             encounter_id="e1",
@@ -175,8 +175,8 @@ def test_every_builder_makes_a_valid_r4_resource(resource: dict[str, Any]) -> No
 
 def test_a_bundle_of_the_examples_validates_and_its_references_resolve() -> None:
     resources = _examples()
-    assert fhir.unresolved_references(resources) == []
-    bundle = fhir.bundle(resources)
+    assert fhir_base.unresolved_references(resources) == []
+    bundle = fhir_base.bundle(resources)
     validate(bundle)
     assert bundle["total"] == len(resources)
 
@@ -185,7 +185,7 @@ def test_a_dangling_reference_is_found() -> None:
     lone = fhir.condition(
         "c1", patient_id="nobody", icd10cm="G50.0", label="TN", snomed=None, primary=True, recorded_date=None
     )
-    assert fhir.unresolved_references([lone]) == ["Patient/nobody"]
+    assert fhir_base.unresolved_references([lone]) == ["Patient/nobody"]
 
 
 def test_the_rate_is_ucum_mg_per_h_with_the_pump_concentration() -> None:
@@ -198,8 +198,8 @@ def test_the_rate_is_ucum_mg_per_h_with_the_pump_concentration() -> None:
         "code": "mg/h",
     }
     by_url = {e["url"]: e["valueQuantity"] for e in dosage["extension"]}
-    assert by_url[fhir.EXT_PUMP_CONCENTRATION]["code"] == "mg/mL"
-    assert by_url[fhir.EXT_PUMP_RATE]["code"] == "mL/h"
+    assert by_url[fhir_medication.EXT_PUMP_CONCENTRATION]["code"] == "mg/mL"
+    assert by_url[fhir_medication.EXT_PUMP_RATE]["code"] == "mL/h"
 
 
 def test_codes_come_from_the_data_files() -> None:

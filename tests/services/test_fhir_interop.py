@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 
 from ketaclinic.errors import ConflictError, InputError, ManyInputsError, PermissionDeniedError
-from ketaclinic.interop import fhir
+from ketaclinic.interop import fhir, fhir_base
 from ketaclinic.interop.fhir_import import read_referrals
 from ketaclinic.services import demo
 from ketaclinic.services.interop.fhir_export import (
-    ExportOptions,
     collect_clinic,
     patient_everything,
     write_bulk_export,
 )
 from ketaclinic.services.interop.fhir_import import import_referrals
+from ketaclinic.services.interop.fhir_records import ExportOptions
 from ketaclinic.services.patients.registry import list_patients
 from ketaclinic.services.permissions import SYSTEM, Actor
 from ketaclinic.store.db import Database
@@ -60,7 +60,7 @@ def test_every_exported_resource_validates_and_every_reference_resolves(
     resources = _everything(grouped)
     for resource in resources:
         validate(resource)
-    assert fhir.unresolved_references(resources) == []
+    assert fhir_base.unresolved_references(resources) == []
     assert len({(r["resourceType"], r["id"]) for r in resources}) == len(resources)
     expected = {
         "Patient",
@@ -79,6 +79,8 @@ def test_every_exported_resource_validates_and_every_reference_resolves(
     assert {"72514-3", "8480-6", "8867-4"} <= codes  # pain NRS and vitals by LOINC
     rates = [r for r in grouped["MedicationAdministration"] if "rateQuantity" in r["dosage"]]
     assert rates and all(r["dosage"]["rateQuantity"]["code"] == "mg/h" for r in rates)
+    statuses = {r["status"] for r in grouped["Encounter"]}
+    assert "finished" in statuses and statuses <= {"planned", "arrived", "in-progress", "finished"}
     (event, *_rest) = grouped["AdverseEvent"]
     assert event["extension"][0]["url"] == fhir.EXT_PREDICTED_CP
 
@@ -107,7 +109,7 @@ def test_since_keeps_only_what_happened_from_that_day(db: Database, clinic: dict
     everything, _m = collect_clinic(db, SYSTEM, SECRET, ExportOptions())
     later, _m = collect_clinic(db, SYSTEM, SECRET, ExportOptions(since=date.today()))
     assert len(later.get("Encounter", [])) < len(everything["Encounter"])
-    assert fhir.unresolved_references(_everything(later)) == []
+    assert fhir_base.unresolved_references(_everything(later)) == []
 
 
 def test_exports_are_audited_and_held_to_the_roles(db: Database, clinic: dict[str, Actor]) -> None:
@@ -129,7 +131,7 @@ def test_everything_for_one_patient_is_a_valid_bundle(db: Database, clinic: dict
     bundle = patient_everything(db, clinic["nurse"], patient_id, secret=SECRET)
     validate(bundle)
     resources = [e["resource"] for e in bundle["entry"]]
-    assert fhir.unresolved_references(resources) == []
+    assert fhir_base.unresolved_references(resources) == []
     assert sum(r["resourceType"] == "Patient" for r in resources) == 1
     assert latest_event(db, "patient").action == "export"
     with pytest.raises(PermissionDeniedError):

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from ketaclinic.interop import fhir
+from ketaclinic.interop import fhir_base
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 from tests.factories import make_patient
@@ -23,7 +23,7 @@ def test_everything_is_a_valid_bundle_for_the_patient(
     bundle = response.json()
     validate(bundle)
     resources = [e["resource"] for e in bundle["entry"]]
-    assert fhir.unresolved_references(resources) == []
+    assert fhir_base.unresolved_references(resources) == []
     (patient,) = [r for r in resources if r["resourceType"] == "Patient"]
     assert patient["name"][0]["family"] == "Roe"
 

@@ -1,29 +1,21 @@
-"""FHIR R4 resources (as JSON objects) from plain domain values, and the checks an export must pass."""
+"""FHIR R4 resources of the record (as JSON objects) from plain values: patient, conditions, encounters,
+observations, questionnaire answers, adverse events, consents."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ketaclinic.interop.codes import (
-    body_code,
-    ketamine_codings,
-    ketamine_display,
-    observation_coding,
-    systems,
-)
+from ketaclinic.interop.codes import body_code, observation_coding, systems
+from ketaclinic.interop.fhir_base import KETAMINE_ID, Resource, quantity, reference
 from ketaclinic.monitoring.lifecycle import SessionState
-
-Resource = dict[str, Any]
 
 # Extensions for what FHIR R4 has no element for; the URIs are the clinic's own (docs/interoperability.md).
 EXT_PREDICTED_CP = "urn:ketaclinic:fhir:predicted-cp-at-onset"
 EXT_AE_ACTION = "urn:ketaclinic:fhir:adverse-event-action"
-EXT_PUMP_CONCENTRATION = "urn:ketaclinic:fhir:pump-concentration"
-EXT_PUMP_RATE = "urn:ketaclinic:fhir:pump-rate"
 EXT_AGE_GROUP = "urn:ketaclinic:fhir:age-group"
+EXT_PRO_TIMEPOINT = "urn:ketaclinic:fhir:pro-timepoint"
 
-KETAMINE_ID = "ketamine"
 ENCOUNTER_CLASS = {
     "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
     "code": "AMB",
@@ -49,15 +41,6 @@ SURVEY = {
 }
 # The flowsheet items FHIR's vital-signs category covers; the others (scales) are surveys.
 VITAL_SIGN_KEYS = frozenset({"sbp", "dbp", "hr", "spo2", "rr", "temp_c"})
-
-
-def reference(resource_type: str, resource_id: str) -> dict[str, str]:
-    """A literal reference `Type/id`."""
-    return {"reference": f"{resource_type}/{resource_id}"}
-
-
-def _quantity(value: float, unit: str) -> dict[str, Any]:
-    return {"value": value, "unit": unit, "system": systems().ucum, "code": unit}
 
 
 def patient(
@@ -141,15 +124,6 @@ def condition(
     return resource
 
 
-def medication() -> Resource:
-    """The ketamine product every administration and plan points at."""
-    code: dict[str, Any] = {"text": ketamine_display()}
-    codings = ketamine_codings()
-    if codings:
-        code["coding"] = codings
-    return {"resourceType": "Medication", "id": KETAMINE_ID, "code": code}
-
-
 # How a session's state reads as an Encounter status: the encounter lasts until discharge.
 ENCOUNTER_STATUS: dict[str, str] = {
     SessionState.SCHEDULED: "planned",
@@ -189,117 +163,6 @@ def encounter(
     return resource
 
 
-def medication_request(
-    resource_id: str,
-    *,
-    patient_id: str,
-    status: str,
-    authored_on: str | None,
-    protocol_id: str,
-    session_count: int,
-    series_total_mg: float,
-    concentration_mg_ml: float,
-    dosing_weight_kg: float,
-    requester: str | None,
-) -> Resource:
-    """A MedicationRequest for an approved dose plan (the series as planned)."""
-    resource: Resource = {
-        "resourceType": "MedicationRequest",
-        "id": resource_id,
-        "status": {"approved": "active", "cancelled": "cancelled", "completed": "completed"}.get(
-            status, "draft"
-        ),
-        "intent": "plan",
-        "medicationReference": reference("Medication", KETAMINE_ID),
-        "subject": reference("Patient", patient_id),
-        "dosageInstruction": [
-            {
-                "text": (
-                    f"protocol {protocol_id}: {session_count} sessions, {series_total_mg:g} mg in all, "
-                    f"{concentration_mg_ml:g} mg/mL, dosing weight {dosing_weight_kg:g} kg"
-                ),
-                "route": {"text": "intravenous"},
-            }
-        ],
-        "dispenseRequest": {"quantity": _quantity(round(series_total_mg, 3), "mg")},
-        "note": [{"text": f"dosing weight {dosing_weight_kg:g} kg"}],
-    }
-    if authored_on is not None:
-        resource["authoredOn"] = authored_on
-    if requester:
-        resource["requester"] = {"display": requester}
-    return resource
-
-
-def rate_administration(
-    resource_id: str,
-    *,
-    patient_id: str,
-    encounter_id: str,
-    request_id: str,
-    start: str,
-    end: str | None,
-    rate_mg_h: float,
-    pump_ml_h: float,
-    concentration_mg_ml: float,
-    in_progress: bool,
-) -> Resource:
-    """A MedicationAdministration for one charted rate segment (rate in UCUM mg/h, the pump's too)."""
-    period = {"start": start} | ({"end": end} if end is not None else {})
-    return {
-        "resourceType": "MedicationAdministration",
-        "id": resource_id,
-        "status": "in-progress" if in_progress else "completed",
-        "medicationReference": reference("Medication", KETAMINE_ID),
-        "subject": reference("Patient", patient_id),
-        "context": reference("Encounter", encounter_id),
-        "request": reference("MedicationRequest", request_id),
-        "effectivePeriod": period,
-        "dosage": {
-            "route": {"text": "intravenous"},
-            "method": {"text": "continuous infusion"},
-            "rateQuantity": _quantity(rate_mg_h, "mg/h"),
-            "extension": [
-                {"url": EXT_PUMP_CONCENTRATION, "valueQuantity": _quantity(concentration_mg_ml, "mg/mL")},
-                {"url": EXT_PUMP_RATE, "valueQuantity": _quantity(pump_ml_h, "mL/h")},
-            ],
-        },
-    }
-
-
-def dose_administration(
-    resource_id: str,
-    *,
-    patient_id: str,
-    encounter_id: str,
-    request_id: str | None,
-    given_at: str,
-    medication_name: str,
-    dose: float,
-    unit: str,
-    route: str,
-    purpose: str,
-) -> Resource:
-    """A MedicationAdministration for a bolus or a dose given in the session (premedication, rescue)."""
-    resource: Resource = {
-        "resourceType": "MedicationAdministration",
-        "id": resource_id,
-        "status": "completed",
-        "subject": reference("Patient", patient_id),
-        "context": reference("Encounter", encounter_id),
-        "effectiveDateTime": given_at,
-        "category": {"text": purpose},
-        "dosage": {"route": {"text": route}, "dose": _quantity(dose, unit)},
-    }
-    if medication_name == KETAMINE_ID:
-        resource["medicationReference"] = reference("Medication", KETAMINE_ID)
-        if request_id is not None:
-            resource["request"] = reference("MedicationRequest", request_id)
-    else:
-        resource["medicationCodeableConcept"] = {"text": medication_name}
-    return resource
-
-
 def observation(
     resource_id: str,
     *,
@@ -326,10 +189,10 @@ def observation(
     if isinstance(value, bool):
         resource["valueBoolean"] = value
     elif unit and not unit.startswith("{"):
-        resource["valueQuantity"] = _quantity(float(value), unit)
+        resource["valueQuantity"] = quantity(float(value), unit)
     else:
         resource["valueInteger" if float(value).is_integer() else "valueQuantity"] = (
-            int(value) if float(value).is_integer() else _quantity(float(value), unit or "1")
+            int(value) if float(value).is_integer() else quantity(float(value), unit or "1")
         )
     if interpretation and interpretation != "normal":
         resource["interpretation"] = [{"text": interpretation}]
@@ -349,7 +212,7 @@ def body_observation(
         "code": {"coding": [{"system": systems().loinc, "code": code, "display": display}]},
         "subject": reference("Patient", patient_id),
         "effectiveDateTime": effective,
-        "valueQuantity": _quantity(value, unit),
+        "valueQuantity": quantity(value, unit),
     }
 
 
@@ -397,7 +260,7 @@ def questionnaire_response(
         "status": "completed",
         "subject": reference("Patient", patient_id),
         "authored": authored,
-        "extension": [{"url": "urn:ketaclinic:fhir:pro-timepoint", "valueString": timepoint}],
+        "extension": [{"url": EXT_PRO_TIMEPOINT, "valueString": timepoint}],
         "item": _items("", answers),
     }
 
@@ -417,7 +280,7 @@ def adverse_event(
 ) -> Resource:
     """An AdverseEvent during a session, the predicted Cp at its onset as an extension (R4 has no element)."""
     extensions: list[dict[str, Any]] = [
-        {"url": EXT_PREDICTED_CP, "valueQuantity": _quantity(round(cp_at_onset_ng_ml, 1), "ng/mL")}
+        {"url": EXT_PREDICTED_CP, "valueQuantity": quantity(round(cp_at_onset_ng_ml, 1), "ng/mL")}
     ]
     if action:
         extensions.append({"url": EXT_AE_ACTION, "valueString": action})
@@ -468,37 +331,3 @@ def consent(
         "dateTime": signed_at,
         "policyRule": {"text": f"protocol {protocol_id}, consent template {template_version}"},
     }
-
-
-def bundle(resources: Iterable[Resource], *, bundle_type: str = "searchset") -> Resource:
-    """A Bundle of the resources, each with its fullUrl."""
-    entries = [
-        {"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
-        if bundle_type == "searchset"
-        else {"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r}
-        for r in resources
-    ]
-    result: Resource = {"resourceType": "Bundle", "type": bundle_type, "entry": entries}
-    if bundle_type == "searchset":
-        result["total"] = len(entries)  # FHIR allows a total on search results only
-    return result
-
-
-def references(value: Any) -> Iterable[str]:
-    """Every literal `reference` inside a resource."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if key == "reference" and isinstance(item, str):
-                yield item
-            else:
-                yield from references(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from references(item)
-
-
-def unresolved_references(resources: Iterable[Resource]) -> list[str]:
-    """The references that point at no resource of the set (an export must have none)."""
-    listed = list(resources)
-    present = {f"{r['resourceType']}/{r['id']}" for r in listed}
-    return sorted({ref for r in listed for ref in references(r) if ref not in present})

@@ -75,6 +75,7 @@ def _pgic_label(answers_json: str) -> str | None:
 def course_letter(db: Database, actor: Actor, course_id: int, *, format_name: str) -> CourseLetter:
     """The course summary for the patient's referrer: sessions, doses, events, NRS, PGIC, follow-up."""
     require(actor, Permission.PATIENTS_VIEW)
+    require(actor, Permission.OUTCOMES_RECORD)  # the course and its answers, as their own pages need
     view = course_view(db, actor, course_id)
     outcomes = patient_outcomes(db, actor, view.patient_id)
     with db.transaction() as session:
