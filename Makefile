@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint format bench install browser clean
+.PHONY: run test test-fast lint format bench install browser pdf-libs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,10 +24,13 @@ run: $(STAMP)
 browser:
 	bash scripts/install-chromium.sh
 
-test: $(STAMP) browser
+pdf-libs:
+	bash scripts/install-pdf-libs.sh
+
+test: $(STAMP) browser pdf-libs
 	$(BIN)/python -m pytest
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) pdf-libs
 	$(BIN)/python -m pytest -m "not browser"
 
 lint: $(STAMP)

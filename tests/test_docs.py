@@ -203,9 +203,24 @@ def _replay_session(data: Any, api: Callable[[str], TestClient]) -> None:
     assert result["alerts"]
 
 
+def _referral_bundle(data: Any, api: Callable[[str], TestClient]) -> None:
+    """A FHIR Bundle for `ketaclinic fhir import` (docs/interoperability.md): one patient, all read."""
+    from ketaclinic.interop.fhir_import import read_referrals
+
+    read = read_referrals(json.dumps(data))
+    (patient,) = read.patients
+    assert (patient.diagnoses, patient.weight_kg, patient.height_cm, read.ignored) == (
+        ["G50.0"],
+        68.5,
+        167,
+        {},
+    )
+
+
 EXAMPLE_CHECKS: dict[str, Callable[[Any, Callable[[str], TestClient]], None]] = {
     "intake-tn.json": _screening_intake,
     "replay-session.json": _replay_session,
+    "referral-bundle.json": _referral_bundle,
 }
 
 
@@ -299,7 +314,7 @@ def test_code_the_doc_names_exists(path: Path) -> None:
 
 # --- doctests of the pure packages -------------------------------------------------------------------
 
-PURE_PACKAGES = ("pharmacology", "dosing", "screening", "monitoring", "outcomes", "scheduling")
+PURE_PACKAGES = ("pharmacology", "dosing", "screening", "monitoring", "outcomes", "scheduling", "interop")
 
 
 def test_the_pure_packages_docstring_examples_run_with_the_suite() -> None:

@@ -145,11 +145,7 @@ def register_patient(
 ) -> PatientOut:
     """Register a new patient (MRN unique); a weight implausible for the age needs weight_confirm_reason."""
     require(actor, Permission.PATIENTS_EDIT)
-    implausible = None
-    if data.weight_kg is not None:
-        implausible = clinic_library(config).weights.implausibility(
-            data.weight_kg, age_years(data.birth_date)
-        )
+    implausible = weight_implausibility(data, config)
     if implausible is not None and not data.weight_confirm_reason:
         raise ConflictError(
             f"{implausible}: check the weight, or confirm it with a reason (weight_confirm_reason)",
@@ -157,49 +153,61 @@ def register_patient(
         )
     try:
         with db.transaction() as session:
-            if session.execute(select(Patient.id).where(Patient.mrn == data.mrn)).first():
-                raise ConflictError(f"MRN {data.mrn} is already registered", field="mrn")
-            patient = Patient(
-                mrn=data.mrn,
-                pseudonym=_new_pseudonym(session),
-                family_name=data.family_name,
-                given_name=data.given_name,
-                birth_date=data.birth_date,
-                sex=data.sex,
-                pain_mechanism=data.pain_mechanism.value if data.pain_mechanism else None,
-                pain_duration_months=data.pain_duration_months,
-                notes=data.notes,
-                synthetic=synthetic,
-                created_at=utcnow(),
-            )
-            patient.diagnoses = [
-                PatientDiagnosis(code=c, primary=i == 0) for i, c in enumerate(data.diagnoses)
-            ]
-            patient.prior_treatments = [
-                PriorTreatment(name=t.name, outcome=t.outcome.value) for t in data.prior_treatments
-            ]
-            if data.weight_kg is not None or data.height_cm is not None:
-                patient.measurements = [
-                    Measurement(
-                        measured_on=date.today(),
-                        weight_kg=data.weight_kg,
-                        height_cm=data.height_cm,
-                        confirm_reason=data.weight_confirm_reason if implausible else None,
-                    )
-                ]
-            session.add(patient)
-            session.flush()
-            changes = field_changes(None, audited_fields(patient))
-            if patient.measurements:
-                changes["measurement"] = {
-                    "old": None,
-                    "new": {"weight_kg": data.weight_kg, "height_cm": data.height_cm},
-                }
-            reason = data.weight_confirm_reason if implausible else ""
-            audit(session, actor, "create", "patient", patient.id, changes, reason)
-            return patient_out(patient)
+            return add_patient(session, actor, data, synthetic=synthetic, implausible=implausible)
     except IntegrityError:
         raise ConflictError(f"MRN {data.mrn} is already registered", field="mrn") from None
+
+
+def weight_implausibility(data: PatientCreate, config: Settings | Path | None) -> str | None:
+    """Why the weight is implausible for the age (None when plausible or not given)."""
+    if data.weight_kg is None:
+        return None
+    return clinic_library(config).weights.implausibility(data.weight_kg, age_years(data.birth_date))
+
+
+def add_patient(
+    session: Session, actor: Actor, data: PatientCreate, *, synthetic: bool, implausible: str | None
+) -> PatientOut:
+    """Add a checked patient in the caller's transaction (MRN unique), audited as a create."""
+    if session.execute(select(Patient.id).where(Patient.mrn == data.mrn)).first():
+        raise ConflictError(f"MRN {data.mrn} is already registered", field="mrn")
+    patient = Patient(
+        mrn=data.mrn,
+        pseudonym=_new_pseudonym(session),
+        family_name=data.family_name,
+        given_name=data.given_name,
+        birth_date=data.birth_date,
+        sex=data.sex,
+        pain_mechanism=data.pain_mechanism.value if data.pain_mechanism else None,
+        pain_duration_months=data.pain_duration_months,
+        notes=data.notes,
+        synthetic=synthetic,
+        created_at=utcnow(),
+    )
+    patient.diagnoses = [PatientDiagnosis(code=c, primary=i == 0) for i, c in enumerate(data.diagnoses)]
+    patient.prior_treatments = [
+        PriorTreatment(name=t.name, outcome=t.outcome.value) for t in data.prior_treatments
+    ]
+    if data.weight_kg is not None or data.height_cm is not None:
+        patient.measurements = [
+            Measurement(
+                measured_on=date.today(),
+                weight_kg=data.weight_kg,
+                height_cm=data.height_cm,
+                confirm_reason=data.weight_confirm_reason if implausible else None,
+            )
+        ]
+    session.add(patient)
+    session.flush()
+    changes = field_changes(None, audited_fields(patient))
+    if patient.measurements:
+        changes["measurement"] = {
+            "old": None,
+            "new": {"weight_kg": data.weight_kg, "height_cm": data.height_cm},
+        }
+    reason = data.weight_confirm_reason if implausible else ""
+    audit(session, actor, "create", "patient", patient.id, changes, reason)
+    return patient_out(patient)
 
 
 # Columns a patient record always has: an explicit null in an edit is bad input, not a cleared value.

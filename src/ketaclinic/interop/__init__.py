@@ -1,0 +1,1 @@
+"""Interoperability mappings (pure): FHIR R4 resources and REDCap files from plain domain values."""
