@@ -34,6 +34,7 @@ from ketaclinic.ledger.products import (
     make_product,
     ml_to_ul,
     parse_ndc,
+    product_drug,
 )
 from ketaclinic.ledger.reconciliation import (
     Reconciliation,
@@ -73,6 +74,7 @@ __all__ = [
     "ml_to_ul",
     "parse_ndc",
     "prepared_concentration_mg_ml",
+    "product_drug",
     "reconcile",
     "stock_delta_ul",
 ]

@@ -17,7 +17,14 @@ from ketaclinic.errors import InputError
 NDC_LAYOUTS: tuple[tuple[int, int, int], ...] = ((4, 4, 2), (5, 3, 2), (5, 4, 1), (5, 4, 2))
 _NDC_SHAPE = re.compile(r"^(\d+)-(\d+)-(\d+)$")
 # The controlled drugs the ledger keeps (their schedules are in the jurisdiction files).
-CONTROLLED_DRUGS: tuple[str, ...] = ("ketamine", "midazolam")
+CONTROLLED_DRUGS: tuple[str, ...] = ("ketamine", "esketamine", "midazolam")
+# The product a session's drug (the PK engine's name for it) is drawn from.
+SESSION_DRUG_PRODUCTS: dict[str, str] = {"racemic": "ketamine", "s-ketamine": "esketamine"}
+
+
+def product_drug(session_drug: str) -> str:
+    """The ledger's drug for a session's infusion drug (racemic: ketamine; s-ketamine: esketamine)."""
+    return SESSION_DRUG_PRODUCTS.get(session_drug, session_drug)
 
 
 class Form(StrEnum):

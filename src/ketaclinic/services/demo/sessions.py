@@ -175,7 +175,7 @@ def _chart_session(
         DischargeIn(answers=ANSWERS, at=t0 + timedelta(minutes=last_t + 5)),
         config=context.config,
     )
-    sign(db, nurse, made.id)
+    sign(db, nurse, made.id, config=context.config)
 
 
 def seed(db: Database, context: DemoContext) -> None:
