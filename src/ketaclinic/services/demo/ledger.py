@@ -63,9 +63,13 @@ def prepare_bag(db: Database, context: DemoContext, session_id: int, planned_tot
         row = session_row(session, session_id)
         concentration, drug = row.concentration_mg_ml, row.drug
     wanted = "esketamine" if drug == "s-ketamine" else "ketamine"
-    products = {p.id: p for p in stock.list_products(db, context.nurse, config=context.config) if p.drug == wanted}
+    products = {
+        p.id: p for p in stock.list_products(db, context.nurse, config=context.config) if p.drug == wanted
+    }
     vials = [
-        c for c in stock.containers_in_stock(db, context.nurse) if c.product_id in products and not c.quarantined
+        c
+        for c in stock.containers_in_stock(db, context.nurse)
+        if c.product_id in products and not c.quarantined
     ]
     product = products[vials[0].product_id]
     per_vial_mg = product.strength_mg_ml * product.container_ml
