@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from ketaclinic.reports.ledger_csv import report_csv
 from ketaclinic.services.ledger import counts, preparation, reports, stock
 from ketaclinic.services.ledger.chain import LedgerReport as ChainReport
+from ketaclinic.services.ledger.common import BalanceOut
 from ketaclinic.services.ledger.chain import verify_ledger
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, requires
@@ -59,8 +60,8 @@ def api_receive(
     return stock.receive(db, principal.actor, body, config=settings)
 
 
-@router.get("/api/v1/ledger/balances", response_model=list[stock.BalanceOut], tags=TAGS)
-def api_balances(db: DbDep, principal: ViewApi, settings: SettingsDep) -> list[stock.BalanceOut]:
+@router.get("/api/v1/ledger/balances", response_model=list[BalanceOut], tags=TAGS)
+def api_balances(db: DbDep, principal: ViewApi, settings: SettingsDep) -> list[BalanceOut]:
     """The running balance per product, lot and location."""
     return stock.balances(db, principal.actor, config=settings)
 
