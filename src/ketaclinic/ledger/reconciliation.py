@@ -32,7 +32,7 @@ class Reconciliation:
     @property
     def discrepancy_mg(self) -> float:
         """Prepared minus administered minus wasted (positive: drug unaccounted for)."""
-        return round(self.prepared_mg - self.administered_mg - self.wasted_mg, 6)
+        return round(self.prepared_mg - self.administered_mg - self.wasted_mg, 6) + 0.0  # never -0.0
 
     @property
     def within_tolerance(self) -> bool:

@@ -608,7 +608,8 @@ def _reconciliation(session: Session, row: InfusionSession, tolerance_mg: float)
         bag.wasted_mg or 0.0 if bag else 0.0,
         tolerance_mg=bag.tolerance_mg if bag and bag.tolerance_mg is not None else tolerance_mg,
     )
-    state = bag.state if bag else ("nothing given" if administered == 0 else "not prepared")
+    given_none = row.started_at is not None and administered == 0
+    state = bag.state if bag else ("nothing given" if given_none else "not prepared")
     return ReconciliationOut(
         session_id=row.id,
         prepared_mg=result.prepared_mg,

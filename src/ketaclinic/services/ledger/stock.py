@@ -177,6 +177,14 @@ def list_locations(db: Database, actor: Actor) -> list[LocationOut]:
         return [LocationOut(id=r.id, name=r.name, kind=r.kind) for r in rows]
 
 
+def _registration_number(value: str, field: str) -> str:
+    """A checked DEA registration number inside a model (the validation error names the field once)."""
+    try:
+        return check_dea_registration(value, field=field)
+    except InputError as bad:
+        raise ValueError(bad.message) from None
+
+
 class ReceiptIn(BaseModel):
     """Containers received (21 CFR 1304.22(c): number of containers, date, supplier, address, registration)."""
 
@@ -195,7 +203,7 @@ class ReceiptIn(BaseModel):
     @field_validator("supplier_registration")
     @classmethod
     def _registration(cls, value: str) -> str:
-        return check_dea_registration(value)
+        return _registration_number(value, "supplier_registration")
 
 
 class ReceiptOut(BaseModel):
@@ -427,7 +435,7 @@ class ReturnIn(DisposalIn):
     @field_validator("reverse_distributor_registration")
     @classmethod
     def _registration(cls, value: str) -> str:
-        return check_dea_registration(value, field="reverse_distributor_registration")
+        return _registration_number(value, "reverse_distributor_registration")
 
 
 class DestroyIn(DisposalIn):
