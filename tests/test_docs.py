@@ -299,7 +299,7 @@ def test_code_the_doc_names_exists(path: Path) -> None:
 
 # --- doctests of the pure packages -------------------------------------------------------------------
 
-PURE_PACKAGES = ("pharmacology", "dosing", "screening", "monitoring", "outcomes")
+PURE_PACKAGES = ("pharmacology", "dosing", "screening", "monitoring", "outcomes", "ledger")
 
 
 def test_the_pure_packages_docstring_examples_run_with_the_suite() -> None:
