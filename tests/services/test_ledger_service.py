@@ -232,7 +232,7 @@ def test_a_midazolam_rescue_dose_is_drawn_from_stock(
     )
     assert (given.administered_mg, given.wasted_mg, given.state) == (2.0, 0.5, "reconciled")
     assert signing.sign(db, nurse, sid, config=None) == "signed"
-    mid = [b for b in stock.balances(db, nurse, config=None) if b.drug == "midazolam"][0]
+    mid = next(b for b in stock.balances(db, nurse, config=None) if b.drug == "midazolam")
     assert mid.balance_ml == 22.5 and mid.open_containers == 1
 
 
@@ -370,7 +370,7 @@ def test_a_two_person_count_records_and_keeps_differences_open(db: Database, sta
             count_id=made.id,
         ),
     )
-    counts.review_count(db, staff["physician"], made.id, counts.ReviewIn(note="adjusted in entry %d" % seq))
+    counts.review_count(db, staff["physician"], made.id, counts.ReviewIn(note=f"adjusted in entry {seq}"))
     assert counts.list_counts(db, staff["nurse"], open_only=True) == []
     assert stock.balances(db, staff["nurse"], config=None)[0].balance_ml == 18.0
     stock.correct(db, staff["physician"], stock.CorrectionIn(seq=seq, reason="the vial was found"))

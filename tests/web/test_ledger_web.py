@@ -1,4 +1,4 @@
-"""The ledger over HTTP: receive, prepare (409 on the wrong concentration), waste, reconcile, report, roles."""
+"""The ledger over HTTP: receive, prepare (409 on the wrong concentration), reconcile, report, roles."""
 
 from __future__ import annotations
 

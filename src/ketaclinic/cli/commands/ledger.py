@@ -61,7 +61,8 @@ def receive(
         emit_json(made)
         return
     typer.echo(
-        f"received: {made.containers} containers of lot {made.lot} ({made.received_mg:g} mg), entry {made.entry_seq}"
+        f"received: {made.containers} containers of lot {made.lot} ({made.received_mg:g} mg),"
+        f" entry {made.entry_seq}"
     )
 
 
@@ -92,7 +93,8 @@ def balance(as_json: AsJson = False) -> None:
     for b in rows:
         flag = " QUARANTINED (expired)" if b.quarantined else ""
         typer.echo(
-            f"{b.product}\tlot {b.lot} (exp {b.expiry})\t{b.location}\t{b.balance_ml:g} mL = {b.balance_mg:g} mg"
+            f"{b.product}\tlot {b.lot} (exp {b.expiry})\t{b.location}"
+            f"\t{b.balance_ml:g} mL = {b.balance_mg:g} mg"
             f"\t{b.sealed_containers} sealed, {b.open_containers} open{flag}"
         )
 
@@ -110,7 +112,8 @@ def reconcile(
         emit_json(result)
         return
     typer.echo(
-        f"session {session_id}: prepared {result.prepared_mg:g} mg, administered {result.administered_mg:g} mg,"
+        f"session {session_id}: prepared {result.prepared_mg:g} mg,"
+        f" administered {result.administered_mg:g} mg,"
         f" wasted {result.wasted_mg:g} mg, discrepancy {result.discrepancy_mg:g} mg"
         f" (tolerance {result.tolerance_mg:g} mg): {result.state}"
     )

@@ -143,7 +143,10 @@ def verify_ledger(db: Database) -> LedgerReport:
             where = (entry.product_id, entry.lot, entry.location_id)
             balance = balances.get(where, 0) + entry.stock_delta_ul
             if balance != entry.balance_after_ul or balance < 0:
-                problem = f"entry {entry.seq} records a balance of {entry.balance_after_ul} uL; its entries sum to {balance}"
+                problem = (
+                    f"entry {entry.seq} records a balance of {entry.balance_after_ul} uL;"
+                    f" its entries sum to {balance}"
+                )
                 return LedgerReport(False, count, entry.seq, problem)
             balances[where] = balance
             prev_hash = entry.hash

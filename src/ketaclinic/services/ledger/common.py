@@ -135,7 +135,8 @@ def move_stock(session: Session, actor: Actor, move: Movement, *, expiry: date |
     if balance is None:
         if expiry is None:
             raise NotFoundError(
-                f"no stock of product {move.key.product_id} lot {move.key.lot} at location {move.key.location_id}",
+                f"no stock of product {move.key.product_id} lot {move.key.lot}"
+                f" at location {move.key.location_id}",
                 field="lot",
             )
         balance = LedgerBalance(

@@ -65,7 +65,7 @@ Method = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 
 
 class PreparationIn(BaseModel):
-    """A bag made for a session: which containers, how much drawn, the diluent and final volume, the checker."""
+    """A bag made for a session: containers, volume drawn, diluent, final volume, the second checker."""
 
     model_config = ConfigDict(extra="forbid")
     container_ids: list[int] = Field(min_length=1, max_length=20)
@@ -158,7 +158,7 @@ def preparation_out(row: LedgerPreparation) -> PreparationOut:
 
 
 class ReconciliationOut(BaseModel):
-    """A session's reconciliation (the `ledger reconcile` fields) and whether it lets the session be signed."""
+    """A session's reconciliation (the `ledger reconcile` fields) and whether it is within tolerance."""
 
     session_id: int
     prepared_mg: float
@@ -257,7 +257,7 @@ def _containers(session: Session, ids: list[int], drug: str) -> tuple[list[Ledge
 def prepare(
     db: Database, actor: Actor, session_id: int, data: PreparationIn, *, config: Config
 ) -> PreparationOut:
-    """Prepare the session's bag: drawn from stock, at exactly the concentration the session charts with (409)."""
+    """Prepare the session's bag from stock, at exactly the concentration the session charts with (409)."""
     require(actor, Permission.LEDGER_DISPENSE)
     policy = ledger_policy(config)
     with db.transaction() as session:
@@ -375,7 +375,8 @@ def _raise_discrepancy(
         severity=Severity.WARNING,
         advice=Advice.CONTINUE_AND_RECHECK,
         message=(
-            f"controlled-substance discrepancy: {prep.prepared_mg:g} mg prepared, {prep.administered_mg:g} mg given,"
+            f"controlled-substance discrepancy: {prep.prepared_mg:g} mg prepared,"
+            f" {prep.administered_mg:g} mg given,"
             f" {prep.wasted_mg:g} mg wasted: {prep.discrepancy_mg:g} mg unaccounted for"
             f" (tolerance {policy.tolerance_mg:g} mg)"
         ),
@@ -465,7 +466,7 @@ def record_waste(
 def dispense_dose(
     db: Database, actor: Actor, session_id: int, data: DoseDispenseIn, *, config: Config
 ) -> PreparationOut:
-    """Draw a charted controlled-drug dose from a container; the charted dose is administered, the rest wasted."""
+    """Draw a charted controlled-drug dose from a container: the dose administered, the rest wasted."""
     require(actor, Permission.LEDGER_DISPENSE)
     policy = ledger_policy(config)
     witness = None
@@ -563,7 +564,7 @@ def dispense_dose(
 
 
 def accept_discrepancy(db: Database, actor: Actor, session_id: int, data: AcceptIn) -> PreparationOut:
-    """A physician (or admin) accepts a reconciliation outside the tolerance, with a reason; the alert stays."""
+    """A physician or admin accepts a reconciliation outside the tolerance, with a reason; the alert stays."""
     require(actor, Permission.LEDGER_ADJUST)
     with db.transaction() as session:
         session_row(session, session_id, lock=True)

@@ -186,7 +186,7 @@ def _registration_number(value: str, field: str) -> str:
 
 
 class ReceiptIn(BaseModel):
-    """Containers received (21 CFR 1304.22(c): number of containers, date, supplier, address, registration)."""
+    """Containers received (21 CFR 1304.22(c): containers, date, supplier, address, registration)."""
 
     model_config = ConfigDict(extra="forbid")
     product_id: int
@@ -221,7 +221,7 @@ class ReceiptOut(BaseModel):
 
 
 def receive(db: Database, actor: Actor, data: ReceiptIn, *, config: Config) -> ReceiptOut:
-    """Receive containers into a location: one receipt, its sealed containers, one entry raising the balance."""
+    """Receive containers into a location: a receipt, its sealed containers, one entry raising the balance."""
     require(actor, Permission.LEDGER_RECEIVE)
     today = data.received_on or utcnow().date()
     if today > utcnow().date():

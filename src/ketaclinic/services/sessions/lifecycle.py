@@ -23,8 +23,8 @@ from ketaclinic.monitoring import (
     transition,
 )
 from ketaclinic.services.audit import audit
-from ketaclinic.services.patients.records import get_patient_row
 from ketaclinic.services.ledger.preparation import book_administration
+from ketaclinic.services.patients.records import get_patient_row
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.contract import approved_plan_ids
 from ketaclinic.services.sessions.charting import (

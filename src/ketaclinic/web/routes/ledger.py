@@ -1,4 +1,4 @@
-"""The controlled-substance ledger: the JSON API (/api/v1/ledger/...); its screens are in ledger_screens.py."""
+"""The controlled-substance ledger's JSON API (/api/v1/ledger/...); its screens are in ledger_screens.py."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from fastapi.responses import Response
 from ketaclinic.reports.ledger_csv import report_csv
 from ketaclinic.services.ledger import counts, preparation, reports, stock
 from ketaclinic.services.ledger.chain import LedgerReport as ChainReport
-from ketaclinic.services.ledger.common import BalanceOut
 from ketaclinic.services.ledger.chain import verify_ledger
+from ketaclinic.services.ledger.common import BalanceOut
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, requires
 
