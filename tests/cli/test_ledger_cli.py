@@ -42,6 +42,46 @@ def test_verify_and_reconcile_work_on_the_demo(demo: Path) -> None:
     assert abs(body["discrepancy_mg"]) <= body["tolerance_mg"] and body["state"] == "reconciled"
 
 
+def test_every_signed_demo_session_is_reconciled(demo: Path) -> None:
+    with sqlite3.connect(demo / "ketaclinic.db") as connection:
+        signed = {r[0] for r in connection.execute("SELECT id FROM infusion_sessions WHERE state = 'signed'")}
+        reconciled = {
+            r[0]
+            for r in connection.execute(
+                "SELECT session_id FROM ledger_preparations"
+                " WHERE purpose = 'infusion' AND state = 'reconciled'"
+            )
+        }
+    assert signed and signed <= reconciled
+
+
+def test_a_count_with_a_second_counter(demo: Path) -> None:
+    lines = json.loads(_run(["ledger", "balance", "--json"], demo).stdout)
+    first = lines[0]
+    line = f"{first['product_id']}:{first['lot']}:{first['balance_ml']}"
+    args = [
+        "ledger",
+        "count",
+        "--location",
+        str(first["location_id"]),
+        "--line",
+        line,
+        "--second-counter",
+        "drsmith",
+    ]
+    refused = _run(args, demo, stdin="wrong\n")
+    assert refused.returncode == 2 and "second_counter_password" in refused.stderr
+    counted = _run([*args, "--json"], demo, stdin="physician-demo-pass\n")
+    assert counted.returncode == 0, counted.stderr
+    body = json.loads(counted.stdout[counted.stdout.index("{") :])
+    mine = next(
+        x for x in body["lines"] if (x["product_id"], x["lot"]) == (first["product_id"], first["lot"])
+    )
+    assert body["second_counter"] == "drsmith" and mine["difference_ml"] == 0
+    # What was not counted at the location counts as missing, and the count stays open for review.
+    assert body["differences"] == len(body["lines"]) - 1
+
+
 def test_receive_balance_report_and_bad_input(demo: Path) -> None:
     products = json.loads(_run(["ledger", "products", "--json"], demo).stdout)
     ketamine = next(p for p in products if p["drug"] == "ketamine")

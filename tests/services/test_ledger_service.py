@@ -418,3 +418,30 @@ def test_unknown_records_are_404s(db: Database, staff: dict[str, Actor]) -> None
             db, staff["admin"], _receipt({"product_id": 999_999, "location_id": 999_999}), config=None
         )
     assert no_product.value.field == "product_id"
+
+
+def test_a_balance_row_edited_behind_the_ledger_is_named(db: Database, staff: dict[str, Actor]) -> None:
+    from ketaclinic.store.tables.ledger import LedgerBalance
+
+    ketamine_stock(db, staff, boxes=2)
+    with db.transaction() as session:
+        session.execute(update(LedgerBalance).values(balance_ul=LedgerBalance.balance_ul + 10_000))
+    report = verify_ledger(db)
+    assert not report.ok and report.first_bad_seq == 2 and "entries sum to" in report.problem
+
+
+def test_the_witness_password_is_throttled_like_a_login(
+    db: Database, staff: dict[str, Actor], tmp_path: Path
+) -> None:
+    sid, _ = _ended_session(db, staff, tmp_path)
+    wrong = preparation.WasteIn(residual_ml=1, method="sink", witness="physician", witness_password="guess")
+    messages = []
+    for _ in range(8):
+        with pytest.raises(InputError) as refused:
+            preparation.record_waste(db, staff["nurse"], sid, wrong, config=None)
+        messages.append(refused.value.message)
+    assert "try again in" in messages[-1]
+    right = wrong.model_copy(update={"witness_password": STAFF_PASSWORD})
+    with pytest.raises(InputError, match="try again"):  # locked out for now, even with the right one
+        preparation.record_waste(db, staff["nurse"], sid, right, config=None)
+    assert preparation.reconciliation(db, staff["nurse"], sid, config=None).state == "prepared"

@@ -19,7 +19,7 @@ from ketaclinic.services.permissions import Actor
 from ketaclinic.store.audit import GENESIS_HASH, canonical_json, seal, session_key
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
-from ketaclinic.store.tables.ledger import LedgerEntry, LedgerHead
+from ketaclinic.store.tables.ledger import LedgerBalance, LedgerEntry, LedgerHead
 
 _LABEL = "ketaclinic ledger v1"  # keeps a ledger seal from ever matching an audit event's
 
@@ -155,12 +155,24 @@ def verify_ledger(db: Database) -> LedgerReport:
         head = session.execute(select(LedgerHead).where(LedgerHead.id == 1)).scalar_one()
         if head.last_seq != count or head.last_hash != prev_hash:
             first_bad = count + 1 if head.last_seq > count else head.last_seq
-            return LedgerReport(
-                False,
-                count,
-                first_bad,
-                f"the ledger ends at entry {count} but its head records entry {head.last_seq}",
-            )
+            problem = f"the ledger ends at entry {count} but its head records entry {head.last_seq}"
+            return LedgerReport(False, count, first_bad, problem)
+        # The balance rows the services read must be what the entries add up to.
+        for row in session.execute(select(LedgerBalance)).scalars():
+            where = (row.product_id, row.lot, row.location_id)
+            if balances.get(where, 0) != row.balance_ul:
+                last = session.execute(
+                    select(func.max(LedgerEntry.seq)).where(
+                        LedgerEntry.product_id == row.product_id,
+                        LedgerEntry.lot == row.lot,
+                        LedgerEntry.location_id == row.location_id,
+                    )
+                ).scalar_one()
+                problem = (
+                    f"the balance of product {row.product_id} lot {row.lot} at location {row.location_id}"
+                    f" is {row.balance_ul} uL but its entries sum to {balances.get(where, 0)} uL"
+                )
+                return LedgerReport(False, count, last, problem)
         return LedgerReport(True, count)
 
 
