@@ -136,7 +136,13 @@ def test_a_session_is_signed_once_its_bag_is_wasted_and_reconciled(
     assert done.within_tolerance and done.discrepancy_mg == pytest.approx(0, abs=1e-6)
     assert done.wasted_mg == pytest.approx(250 - done.administered_mg, abs=1e-6)
     assert signing.sign(db, staff["nurse"], sid, config=None) == "signed"
+    from ketaclinic.store.tables.audit import AuditEvent
+
     with db.read() as session:
+        administered = session.execute(
+            select(AuditEvent).where(AuditEvent.action == "administer")
+        ).scalar_one()
+        assert json.loads(administered.changes_json)["administered_mg"]["new"] == done.administered_mg
         kinds = [e.kind for e in session.execute(select(LedgerEntry).order_by(LedgerEntry.seq)).scalars()]
         assert kinds == ["receipt", "draw", "administration", "waste"]
         waste = session.execute(select(LedgerEntry).where(LedgerEntry.kind == "waste")).scalar_one()

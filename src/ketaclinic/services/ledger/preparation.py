@@ -344,6 +344,18 @@ def book_administration(session: Session, actor: Actor, row: InfusionSession) ->
     administered = round(given_mg(session, row, row.ended_at), 6)
     product = product_of(product_row(session, prep.product_id))
     prep.administered_mg = administered
+    audit(
+        session,
+        actor,
+        "administer",
+        "infusion_session",
+        row.id,
+        {
+            "preparation_id": {"old": None, "new": prep.id},
+            "administered_mg": {"old": None, "new": administered},
+        },
+        "computed from the charted rate segments and boluses at the infusion's end",
+    )
     if _product_ul(product, administered) == 0:
         return prep  # nothing given (stopped at once): no administration to book
     book(
