@@ -149,3 +149,15 @@ def test_a_box_a_bag_a_witnessed_waste_and_the_balance(  # type: ignore[no-untyp
     nurse.wait_for_selector("#dispensing td:has-text('administered')")
     assert nurse.locator("#reconciliations tbody tr").count() == 1
     _shot(nurse, "ledger-9-report")
+
+    # 6. The physician destroys a sealed vial, the nurse witnessing with her password.
+    doctor.goto("/ledger")
+    doctor.locator("#dispose-form input[name=container_ids]").first.check()  # a sealed vial
+    doctor.fill("#dispose-form input[name=method]", "rendered non-retrievable")
+    doctor.fill("#dispose-form input[name=witness]", "nurse")
+    doctor.fill("#dispose-form input[name=witness_password]", STAFF_PASSWORD)
+    doctor.click("#dispose-form button:has-text('Destroy')")
+    doctor.wait_for_selector("#balances td:has-text('85.0'), #page-error")
+    assert doctor.locator("#page-error").count() == 0, doctor.locator("#page-error").inner_text()
+    assert "ledger intact: 5 entries" in doctor.locator("#chain-state").inner_text()
+    _shot(doctor, "ledger-10-destroyed-witnessed")

@@ -119,15 +119,18 @@ def _stock_page(
     request: Request, db: DbDep, principal: Principal, settings: SettingsDep, **extra: Any
 ) -> Response:
     status = extra.pop("status_code", 200)
+    products = stock.list_products(db, principal.actor, config=settings)
     return render(
         request,
         "ledger/stock.html",
         status_code=status,
         balances=stock.balances(db, principal.actor, config=settings),
-        products=stock.list_products(db, principal.actor, config=settings),
+        products=products,
+        product_names={p.id: f"{p.drug} {p.strength_mg_ml:g} mg/mL" for p in products},
         locations=stock.list_locations(db, principal.actor),
         open_counts=counts.list_counts(db, principal.actor, open_only=True),
         chain=verify_ledger(db),
+        containers=stock.containers_in_stock(db, principal.actor),
         typed=extra.pop("typed", {}),
         typed_form=extra.pop("typed_form", None),
         field_errors=extra.pop("field_errors", {}),
@@ -215,6 +218,69 @@ async def location_submit(
         return stock.add_location(db, principal.actor, data)
 
     return await _stock_action(request, db, principal, settings, "location-form", step)
+
+
+def _disposal(form: FormData) -> dict[str, Any]:
+    return {"container_ids": form.getlist("container_ids"), "reason": text(form, "reason")}
+
+
+@router.post("/ledger/returns", response_class=HTMLResponse, include_in_schema=False)
+async def return_submit(
+    request: Request, db: DbDep, principal: ReceivePage, settings: SettingsDep
+) -> Response:
+    """Return the ticked containers to a reverse distributor."""
+
+    def step(form: FormData) -> object:
+        data = stock.ReturnIn.model_validate(
+            _disposal(form)
+            | {
+                "reverse_distributor": text(form, "reverse_distributor"),
+                "reverse_distributor_registration": text(form, "reverse_distributor_registration"),
+            }
+        )
+        return stock.return_stock(db, principal.actor, data)
+
+    return await _stock_action(request, db, principal, settings, "dispose-form", step)
+
+
+@router.post("/ledger/destructions", response_class=HTMLResponse, include_in_schema=False)
+async def destroy_submit(
+    request: Request, db: DbDep, principal: ReceivePage, settings: SettingsDep
+) -> Response:
+    """Destroy the ticked containers, witnessed."""
+
+    def step(form: FormData) -> object:
+        data = stock.DestroyIn.model_validate(
+            _disposal(form)
+            | {
+                "method": text(form, "method"),
+                "witness": text(form, "witness"),
+                "witness_password": text(form, "witness_password"),
+            }
+        )
+        return stock.destroy(db, principal.actor, data, config=settings)
+
+    return await _stock_action(request, db, principal, settings, "dispose-form", step)
+
+
+@router.post("/ledger/losses", response_class=HTMLResponse, include_in_schema=False)
+async def loss_submit(request: Request, db: DbDep, principal: ReceivePage, settings: SettingsDep) -> Response:
+    """Report the ticked containers lost or stolen (DEA Form 106 facts)."""
+
+    def step(form: FormData) -> object:
+        data = stock.LossIn.model_validate(
+            _disposal(form)
+            | {
+                "loss_kind": text(form, "loss_kind"),
+                "discovered_on": blank(form.get("discovered_on")),
+                "police_notified": form.get("police_notified") == "yes",
+                "police_report": text(form, "police_report"),
+                "description": text(form, "description"),
+            }
+        )
+        return stock.report_loss(db, principal.actor, data)
+
+    return await _stock_action(request, db, principal, settings, "dispose-form", step)
 
 
 # --- counts -------------------------------------------------------------------------------------------
