@@ -77,6 +77,9 @@ def _wipe_postgres(database: Database) -> None:
         connection.execute(
             text("INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, 0, :h)"), {"h": GENESIS_HASH}
         )
+        connection.execute(
+            text("INSERT INTO ledger_head (id, last_seq, last_hash) VALUES (1, 0, :h)"), {"h": GENESIS_HASH}
+        )
 
 
 @pytest.fixture(scope="session", autouse=True)

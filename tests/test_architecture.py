@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-PURE = ("pharmacology", "dosing", "screening", "monitoring", "outcomes", "scheduling", "interop")
+PURE = ("pharmacology", "dosing", "screening", "monitoring", "outcomes", "scheduling", "interop", "ledger")
 IMPURE = ("store", "services", "web", "reports", "cli")
 
 

@@ -314,7 +314,16 @@ def test_code_the_doc_names_exists(path: Path) -> None:
 
 # --- doctests of the pure packages -------------------------------------------------------------------
 
-PURE_PACKAGES = ("pharmacology", "dosing", "screening", "monitoring", "outcomes", "scheduling", "interop")
+PURE_PACKAGES = (
+    "pharmacology",
+    "dosing",
+    "screening",
+    "monitoring",
+    "outcomes",
+    "scheduling",
+    "interop",
+    "ledger",
+)
 
 
 def test_the_pure_packages_docstring_examples_run_with_the_suite() -> None:

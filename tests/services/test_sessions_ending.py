@@ -25,6 +25,7 @@ from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
 from ketaclinic.store.tables.sessions import RateSegment
+from tests.ledger_support import prepare_bag, waste_rest
 from tests.services.sessions_support import CHECK_IN, approved_plan, clinic_ending_policy
 
 NORMAL = {"sbp": 126, "dbp": 78, "hr": 74, "spo2": 98, "rr": 14, "rass": 0}
@@ -213,6 +214,7 @@ def test_cancelling_a_plan_waits_for_its_infusion_and_hides_no_session(
 ) -> None:
     nurse = staff["nurse"]
     sid = _started(db, staff, 30)
+    prepare_bag(db, staff, sid)
     plan_id = view_session(db, nurse, sid, config=None).plan_id
     cancel = plans.CancelIn(reason="patient moved away")
     with pytest.raises(ConflictError) as infusing:
@@ -227,7 +229,8 @@ def test_cancelling_a_plan_waits_for_its_infusion_and_hides_no_session(
     chart_observation(db, nurse, sid, NORMAL, config=None)
     no_wait = clinic_ending_policy(tmp_path / "clinic", recovery_min=0)
     signing.discharge(db, nurse, sid, signing.DischargeIn(answers=ANSWERS), config=no_wait)
-    signing.sign(db, nurse, sid)
+    waste_rest(db, staff, sid)
+    signing.sign(db, nurse, sid, config=None)
     assert view_session(db, staff["physician"], sid, config=None).state == "signed"
     listed = booking.list_sessions(
         db, nurse, day=date.fromisoformat(view_session(db, nurse, sid, config=None).scheduled_on)

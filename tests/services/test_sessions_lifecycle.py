@@ -24,6 +24,7 @@ from ketaclinic.store.audit import count_events
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.sessions import RateSegment
 from tests import factories
+from tests.ledger_support import prepare_bag, waste_rest
 from tests.services.sessions_support import CHECK_IN, approved_plan, checked_in_session, clinic_ending_policy
 
 RateIn = infusion_rates.RateIn
@@ -163,6 +164,7 @@ def test_whole_session_to_signature_then_only_addenda(
     nurse = staff["nurse"]
     with pytest.raises(ConflictError):
         sessions.pause(db, nurse, sid, config=None)
+    prepare_bag(db, staff, sid)
     sessions.start(db, nurse, sid, RateIn(rate_mg_kg_h=0.35), config=None)
     chart_observation(db, nurse, sid, NORMAL, config=None)
     ae = chart_adverse_event(
@@ -212,7 +214,7 @@ def test_whole_session_to_signature_then_only_addenda(
     assert stop_reason.value.field == "reason"
     sessions.end_infusion(db, nurse, sid, sessions.EndIn(reason="patient request"), stopped=True, config=None)
     with pytest.raises(ConflictError):
-        signing.sign(db, nurse, sid)
+        signing.sign(db, nurse, sid, config=None)
     with pytest.raises(ConflictError) as unmet:
         signing.discharge(db, nurse, sid, signing.DischargeIn(answers={"able_to_walk": True}), config=None)
     assert unmet.value.field == "discharge" and "escort" in unmet.value.message
@@ -221,8 +223,12 @@ def test_whole_session_to_signature_then_only_addenda(
     no_wait = clinic_ending_policy(tmp_path / "clinic", recovery_min=0)
     signing.discharge(db, nurse, sid, signing.DischargeIn(answers=answers), config=no_wait)
     with pytest.raises(PermissionDeniedError):
-        signing.sign(db, staff["researcher"], sid)
-    signing.sign(db, nurse, sid)
+        signing.sign(db, staff["researcher"], sid, config=None)
+    with pytest.raises(ConflictError) as not_reconciled:
+        signing.sign(db, nurse, sid, config=None)
+    assert not_reconciled.value.field == "ledger"
+    waste_rest(db, staff, sid)
+    signing.sign(db, nurse, sid, config=None)
     chart = view_session(db, nurse, sid, config=None)
     assert chart.state == "signed" and chart.end_state == "stopped" and chart.missing_for_signature == []
     with pytest.raises(ConflictError):

@@ -17,6 +17,7 @@ from ketaclinic.services.sessions.lifecycle import CheckInIn
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from tests.conftest import SCREENSHOTS, screenshot
+from tests.ledger_support import prepare_bag, waste_rest
 from tests.services.sessions_support import (
     CHECK_IN,
     STARTED_YESTERDAY_MAYBE,
@@ -56,6 +57,7 @@ def test_nurse_and_physician_walk_a_safe_infusion_day(  # type: ignore[no-untype
     nurse.fill("#check-in input[name=weight_kg]", "70")
     nurse.click("button:has-text('Check in')")
     nurse.wait_for_selector("text=Start the infusion")
+    prepare_bag(web_db, web_staff, sid)  # the bag (its own browser walk is in test_browser_ledger.py)
     assert nurse.locator("#weight-discrepancy").count() == 0
     assert nurse.locator("#alerts .session-alert").count() == 0  # the corrected weight raises nothing
 
@@ -153,6 +155,7 @@ def test_nurse_and_physician_walk_a_safe_infusion_day(  # type: ignore[no-untype
     app.state.settings = replace(
         app.state.settings, config_dir=clinic_ending_policy(tmp_path / "clinic", recovery_min=0)
     )
+    waste_rest(web_db, web_staff, sid)
     nurse.goto(f"/sessions/{sid}")
     nurse.check("input[name=q_able_to_walk]")
     nurse.check("input[name=q_escort_present]")

@@ -21,7 +21,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from ketaclinic.services import accounts, api_tokens
-from ketaclinic.services.permissions import ROLE_PERMISSIONS, Role
+from ketaclinic.services.permissions import ROLE_PERMISSIONS, Permission, Role
 from ketaclinic.settings import Settings
 from ketaclinic.web import routes
 from ketaclinic.web.deps import SESSION_COOKIE
@@ -156,3 +156,13 @@ def test_route_with_every_role(method: str, path: str, route: APIRoute, matrix: 
         assert answer.status_code == (303 if guard.page else 401), f"{who} admitted to {method} {path}"
         if guard.page:
             assert answer.headers["location"].startswith("/login"), answer.headers["location"]
+
+
+def test_the_ledger_roles() -> None:
+    """Admin and physician receive and adjust; nurses prepare, waste and count; researchers see nothing."""
+    ledger = {p for p in Permission if p.value.startswith("ledger.")}
+    held = {role: {p.value for p in ROLE_PERMISSIONS[role] & ledger} for role in Role}
+    assert held[Role.RESEARCHER] == set()
+    assert held[Role.ADMIN] == {"ledger.view", "ledger.receive", "ledger.adjust"}
+    assert held[Role.NURSE] == {"ledger.view", "ledger.dispense", "ledger.count", "ledger.witness"}
+    assert held[Role.PHYSICIAN] == {p.value for p in ledger}

@@ -15,6 +15,8 @@ from ketaclinic.reports.svg import PALETTE
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
+from tests.conftest import STAFF_PASSWORD
+from tests.ledger_support import prepare_bag
 from tests.services.sessions_support import CHECK_IN, approved_plan, clinic_ending_policy
 
 Client = Callable[[str | None], TestClient]
@@ -35,6 +37,7 @@ def test_api_session_from_creation_to_signature(
     base = f"/api/v1/sessions/{sid}"
     assert api.post(f"{base}/start", json={"pump_ml_h": 24.5}).status_code == 409
     assert api.post(f"{base}/check-in", json=CHECK_IN).json()["state"] == "checked_in"
+    prepare_bag(web_db, web_staff, sid)
     hard = api.post(f"{base}/start", json={"pump_ml_h": 150})
     assert hard.status_code == 422 and "hard max" in hard.json()["detail"]
     assert api.post(f"{base}/start", json={"rate_mg_kg_h": 0.35}).json()["state"] == "running"
@@ -95,6 +98,20 @@ def test_api_session_from_creation_to_signature(
     done = api.post(f"{base}/discharge", json={"answers": {"able_to_walk": True, "escort_present": True}})
     assert done.json()["state"] == "discharged"
     assert api_client("researcher").post(f"{base}/sign").status_code == 403
+    gate = api.post(f"{base}/sign")
+    assert gate.status_code == 409 and gate.json()["field"] == "ledger"
+    left = api.get(f"/api/v1/ledger/sessions/{sid}/reconciliation").json()
+    residual = (left["prepared_mg"] - left["administered_mg"]) / left["preparations"][0][
+        "concentration_mg_ml"
+    ]
+    waste = {
+        "residual_ml": residual,
+        "method": "sink",
+        "witness": "physician",
+        "witness_password": STAFF_PASSWORD,
+    }
+    wasted = api.post(f"/api/v1/ledger/sessions/{sid}/waste", json=waste)
+    assert wasted.status_code == 200 and wasted.json()["within_tolerance"], wasted.text
     assert api.post(f"{base}/sign").json()["state"] == "signed"
     assert api.post(f"{base}/observations", json={"hr": 70}).status_code == 409
     assert api.post(f"{base}/addenda", json={"text": "called the patient"}).status_code == 201

@@ -47,6 +47,12 @@ class Permission(StrEnum):
     ANALYTICS_VIEW = "analytics.view"
     COHORT_IMPORT = "cohort.import"
     EXPORT = "export"
+    LEDGER_VIEW = "ledger.view"
+    LEDGER_RECEIVE = "ledger.receive"  # receive, return, destroy, report a loss
+    LEDGER_ADJUST = "ledger.adjust"  # book a count difference, reverse an entry, accept a discrepancy
+    LEDGER_DISPENSE = "ledger.dispense"  # prepare for a session, record its waste
+    LEDGER_COUNT = "ledger.count"
+    LEDGER_WITNESS = "ledger.witness"  # witness a waste or destruction, check a preparation, count second
 
 
 _CLINICAL_COMMON = {
@@ -63,9 +69,20 @@ _CLINICAL_COMMON = {
     Permission.OUTCOMES_RECORD,
 }
 
+# Admin and physician receive and adjust stock; nurses (and physicians) prepare, waste and count; a
+# witness is any other clinical user; researchers see nothing of the ledger.
+_LEDGER_CLINICAL = {
+    Permission.LEDGER_VIEW,
+    Permission.LEDGER_DISPENSE,
+    Permission.LEDGER_COUNT,
+    Permission.LEDGER_WITNESS,
+}
+_LEDGER_STOCK = {Permission.LEDGER_VIEW, Permission.LEDGER_RECEIVE, Permission.LEDGER_ADJUST}
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(
         {Permission.USERS_MANAGE, Permission.CONFIG_MANAGE, Permission.AUDIT_VIEW, Permission.TOKENS_OWN}
+        | _LEDGER_STOCK
     ),
     Role.PHYSICIAN: frozenset(
         _CLINICAL_COMMON
@@ -81,8 +98,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.COHORT_IMPORT,
             Permission.EXPORT,
         }
+        | _LEDGER_CLINICAL
+        | _LEDGER_STOCK
     ),
-    Role.NURSE: frozenset(_CLINICAL_COMMON),
+    Role.NURSE: frozenset(_CLINICAL_COMMON | _LEDGER_CLINICAL),
     Role.RESEARCHER: frozenset(
         {
             Permission.TOKENS_OWN,

@@ -71,23 +71,29 @@ def event_hash(
     prev_hash: str,
 ) -> str:
     """The HMAC-SHA256 that seals one event to its predecessor (`key=None`: the unkeyed v1 SHA-256)."""
-    payload = canonical_json(
-        [
-            seq,
-            occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
-            actor,
-            actor_role,
-            action,
-            entity,
-            entity_id,
-            changes_json,
-            reason,
-            prev_hash,
-        ]
-    )
+    fields = [
+        seq,
+        occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        actor,
+        actor_role,
+        action,
+        entity,
+        entity_id,
+        changes_json,
+        reason,
+        prev_hash,
+    ]
     if key is None:
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-    return hmac.new(key, payload.encode("utf-8"), hashlib.sha256).hexdigest()
+        return hashlib.sha256(canonical_json(fields).encode("utf-8")).hexdigest()
+    return seal(key, fields)
+
+
+def seal(key: bytes, fields: Sequence[Any]) -> str:
+    """The keyed HMAC-SHA256 over a record's canonical fields (its last field: the previous record's seal).
+
+    The audit trail and the controlled-substance ledger are chained with this one function and key.
+    """
+    return hmac.new(key, canonical_json(list(fields)).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def field_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:

@@ -21,7 +21,7 @@ from ketaclinic.store.db import Database
 from ketaclinic.store.tables import load_all
 
 # Rows a freshly migrated, never used database already holds.
-BOOKKEEPING_TABLES = frozenset({"audit_head", "alembic_version"})
+BOOKKEEPING_TABLES = frozenset({"audit_head", "ledger_head", "alembic_version"})
 
 
 def _sqlite_path(url: URL) -> Path:

@@ -36,6 +36,18 @@ _SESSION_FIELDS: dict[str, tuple[str, str]] = {
     "dose": ("Dose", ""),
     "route": ("Route", ""),
     "text": ("Addendum", ""),
+    "container_ids": ("Containers", ""),
+    "container_id": ("Container", ""),
+    "volume_drawn_ml": ("Volume drawn", "mL"),
+    "diluent": ("Diluent", ""),
+    "final_volume_ml": ("Final volume", "mL"),
+    "checked_by": ("Checked by (second user)", ""),
+    "residual_ml": ("Left in the bag", "mL"),
+    "method": ("Waste method", ""),
+    "witness": ("Witness", ""),
+    "witness_password": ("Witness's password", ""),
+    "medication_id": ("Dose", ""),
+    "ledger": ("Controlled-substance ledger", ""),
 }
 
 # A problem the service names on its own field, shown beside the form's input that carries it.

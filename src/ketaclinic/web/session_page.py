@@ -22,6 +22,9 @@ from ketaclinic.monitoring import (
 )
 from ketaclinic.monitoring.observations import observation_kinds
 from ketaclinic.reports.chart import session_charts
+from ketaclinic.services.ledger import preparation, stock
+from ketaclinic.services.ledger.common import ledger_policy
+from ketaclinic.services.permissions import Permission
 from ketaclinic.services.sessions import chart as session_chart
 from ketaclinic.web.deps import DbDep, Principal, get_settings, render
 from ketaclinic.web.session_forms import chart_words, typed_back
@@ -72,7 +75,22 @@ def render_chart(
         config=get_settings(request),
         typed_answers=None if typed is None else discharge_answers(typed),
     )
-    return render(request, "sessions/detail.html", status_code=status, **chart_values(chart, **extra))
+    ledger = ledger_panel(db, principal, session_id, get_settings(request))
+    return render(
+        request, "sessions/detail.html", status_code=status, **chart_values(chart, **ledger, **extra)
+    )
+
+
+def ledger_panel(db: DbDep, principal: Principal, session_id: int, settings: Any) -> dict[str, Any]:
+    """The chart's preparation and waste panel: the reconciliation and the containers a bag can come from."""
+    if not principal.can(Permission.LEDGER_VIEW):
+        return {"ledger": None}
+    return {
+        "ledger": preparation.reconciliation(db, principal.actor, session_id, config=settings),
+        "ledger_containers": [c for c in stock.containers_in_stock(db, principal.actor) if not c.quarantined],
+        "ledger_products": {p.id: p for p in stock.list_products(db, principal.actor, config=settings)},
+        "ledger_policy": ledger_policy(settings),
+    }
 
 
 async def act(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from ketaclinic.services.demo import clinic, outcomes, plans, scheduling, screening, sessions
+from ketaclinic.services.demo import clinic, ledger, outcomes, plans, scheduling, screening, sessions
 from ketaclinic.services.demo.clinic import DEMO_LOGINS
 from ketaclinic.services.demo.context import DemoContext
 from ketaclinic.settings import Settings
@@ -23,6 +23,7 @@ __all__ = ["DEMO_LOGINS", "DemoContext", "is_seeded", "seed_demo"]
 STEPS: tuple[Callable[[Database, DemoContext], None], ...] = (
     screening.seed,
     plans.seed,
+    ledger.seed,
     sessions.seed,
     outcomes.seed,
     scheduling.seed,  # future appointments for a few approved plans

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ketaclinic.monitoring import AlertAction
+from ketaclinic.services.demo import ledger
 from ketaclinic.services.demo.context import DemoContext
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans.contract import planned_session
@@ -94,6 +95,7 @@ def _chart_session(
         | base
     )
     check_in(db, nurse, made.id, facts, config=context.config)
+    ledger.prepare_bag(db, context, made.id, planned.total_mg)
     first = planned.segments[0]
     start(db, nurse, made.id, RateIn(pump_ml_h=round(first.pump_ml_h, 1), at=t0), config=context.config)
     abnormal = running or rng.random() < 0.35
@@ -175,7 +177,8 @@ def _chart_session(
         DischargeIn(answers=ANSWERS, at=t0 + timedelta(minutes=last_t + 5)),
         config=context.config,
     )
-    sign(db, nurse, made.id)
+    ledger.waste_rest(db, context, made.id)
+    sign(db, nurse, made.id, config=context.config)
 
 
 def seed(db: Database, context: DemoContext) -> None:

@@ -23,6 +23,7 @@ from ketaclinic.monitoring import (
     transition,
 )
 from ketaclinic.services.audit import audit
+from ketaclinic.services.ledger.preparation import book_administration
 from ketaclinic.services.patients.records import load_patient
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.contract import approved_plan_ids
@@ -301,6 +302,7 @@ def end_infusion(
         seg = record_segment(session, actor, row, RateIn(pump_ml_h=0.0, at=at), kind="stop", config=config)
         row.ended_at = seg.started_at
         take_step(session, actor, row, SessionAction.BEGIN_RECOVERY)
+        book_administration(session, actor, row)  # the bag's dose, from the chart, never typed
         changes = {
             "state": {"old": old, "new": row.state},
             "end_state": {"old": None, "new": row.end_state},

@@ -18,6 +18,7 @@ from ketaclinic.monitoring import (
     transition,
 )
 from ketaclinic.services.audit import audit
+from ketaclinic.services.ledger.preparation import signing_gate
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.sessions.charting import (
     Config,
@@ -105,8 +106,11 @@ def signature_facts(session: Session, row: InfusionSession) -> dict[str, Any]:
     }
 
 
-def sign(db: Database, actor: Actor, session_id: int) -> str:
-    """Sign the discharged record: it is locked from then on (only addenda). Returns the new state."""
+def sign(db: Database, actor: Actor, session_id: int, *, config: Config) -> str:
+    """Sign the discharged record: it is locked from then on (only addenda). Returns the new state.
+
+    The clinic's ledger policy can ask first that the session's controlled drugs are reconciled.
+    """
     require(actor, Permission.SESSIONS_SIGN)
     with db.transaction() as session:
         row = session_row(session, session_id, lock=True)
@@ -114,6 +118,7 @@ def sign(db: Database, actor: Actor, session_id: int) -> str:
         missing = missing_for_signature(signature_facts(session, row))
         if missing:
             raise InputError(f"cannot sign: missing {'; '.join(missing)}", field="signature")
+        signing_gate(session, row, config)
         old = take_step(session, actor, row, SessionAction.SIGN)
         row.signed_at = utcnow()
         row.signed_by = actor.username

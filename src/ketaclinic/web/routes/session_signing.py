@@ -29,14 +29,16 @@ async def discharge_submit(
 
 
 @router.post("/sessions/{session_id}/sign", response_class=HTMLResponse, include_in_schema=False)
-async def sign_submit(request: Request, session_id: int, db: DbDep, principal: SignPage) -> Response:
+async def sign_submit(
+    request: Request, session_id: int, db: DbDep, principal: SignPage, settings: SettingsDep
+) -> Response:
     """Sign and lock the record."""
     return await act(
         request,
         db,
         principal,
         session_id,
-        lambda _form: signing.sign(db, principal.actor, session_id),
+        lambda _form: signing.sign(db, principal.actor, session_id, config=settings),
         "sign",
     )
 

@@ -221,9 +221,9 @@ def api_discharge(
 
 
 @router.post("/api/v1/sessions/{session_id}/sign", response_model=StateOut, tags=TAGS)
-def api_sign(session_id: int, db: DbDep, principal: SignApi) -> StateOut:
-    """Sign and lock the record."""
-    return StateOut(id=session_id, state=signing.sign(db, principal.actor, session_id))
+def api_sign(session_id: int, db: DbDep, principal: SignApi, settings: SettingsDep) -> StateOut:
+    """Sign and lock the record (its controlled drugs reconciled first, when the clinic's policy asks)."""
+    return StateOut(id=session_id, state=signing.sign(db, principal.actor, session_id, config=settings))
 
 
 @router.post("/api/v1/sessions/{session_id}/addenda", status_code=201, tags=TAGS)

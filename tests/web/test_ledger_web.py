@@ -1,0 +1,84 @@
+"""The ledger over HTTP: receive, prepare (409 on the wrong concentration), reconcile, report, roles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+
+from fastapi.testclient import TestClient
+
+from ketaclinic.services.permissions import Actor
+from ketaclinic.store.db import Database
+from tests.ledger_support import SUPPLIER
+from tests.services.sessions_support import checked_in_session
+
+Client = Callable[[str | None], TestClient]
+
+
+def test_stock_and_a_bag_over_the_api(
+    api_client: Client, web_db: Database, web_staff: dict[str, Actor]
+) -> None:
+    physician, nurse, researcher = api_client("physician"), api_client("nurse"), api_client("researcher")
+    bad_ndc = physician.post(
+        "/api/v1/ledger/products",
+        json={"drug": "ketamine", "strength_mg_ml": 50, "container_ml": 10, "ndc": "0409-20515"},
+    )
+    assert bad_ndc.status_code == 422 and bad_ndc.json()["field"] == "ndc"
+    product = physician.post(
+        "/api/v1/ledger/products",
+        json={"drug": "ketamine", "strength_mg_ml": 50, "container_ml": 10, "ndc": "0409-2051-05"},
+    )
+    assert product.status_code == 201 and product.json()["schedule"] == "CIII"
+    location = physician.post("/api/v1/ledger/locations", json={"name": "Safe A"}).json()
+    receipt = {
+        "product_id": product.json()["id"],
+        "location_id": location["id"],
+        "lot": "K1",
+        "expiry": (date.today() + timedelta(days=100)).isoformat(),
+        "containers": 4,
+        **SUPPLIER,
+    }
+    assert nurse.post("/api/v1/ledger/receipts", json=receipt).status_code == 403
+    bad = physician.post("/api/v1/ledger/receipts", json=receipt | {"supplier_registration": "AB123"})
+    assert bad.status_code == 422 and bad.json()["field"] == "supplier_registration"
+    made = physician.post("/api/v1/ledger/receipts", json=receipt)
+    assert made.status_code == 201 and made.json()["received_mg"] == 2000
+    assert researcher.get("/api/v1/ledger/balances").status_code == 403
+    assert nurse.get("/api/v1/ledger/balances").json()[0]["balance_ml"] == 40
+    sid = checked_in_session(web_db, web_staff)
+    vial = made.json()["container_ids"][0]
+    wrong = nurse.post(
+        f"/api/v1/ledger/sessions/{sid}/preparation",
+        json={
+            "container_ids": [vial],
+            "volume_drawn_ml": 10,
+            "final_volume_ml": 100,
+            "checked_by": "physician",
+        },
+    )
+    assert wrong.status_code == 409 and wrong.json()["field"] == "final_volume_ml"
+    concentration = nurse.get(f"/api/v1/sessions/{sid}").json()["concentration_mg_ml"]
+    bag = nurse.post(
+        f"/api/v1/ledger/sessions/{sid}/preparation",
+        json={
+            "container_ids": [vial],
+            "volume_drawn_ml": 5,
+            "final_volume_ml": 250 / concentration,
+            "checked_by": "physician",
+        },
+    )
+    assert bag.status_code == 201, bag.text
+    early = nurse.post(
+        f"/api/v1/ledger/sessions/{sid}/waste",
+        json={"residual_ml": 1, "method": "sink", "witness": "physician"},
+    )
+    assert early.status_code in (409, 422)  # no password, and the infusion has not ended
+    reconciled = nurse.get(f"/api/v1/ledger/sessions/{sid}/reconciliation").json()
+    assert reconciled["prepared_mg"] == 250 and reconciled["state"] == "prepared"
+    assert nurse.get("/api/v1/ledger/balances").json()[0]["balance_ml"] == 35
+    today = date.today().isoformat()
+    report = nurse.get("/api/v1/ledger/report", params={"from": today, "to": today})
+    assert [r["kind"] for r in report.json()["dispensing"]] == ["receipt", "draw"]
+    csv = nurse.get("/api/v1/ledger/report", params={"from": today, "to": today, "format": "csv"})
+    assert csv.headers["content-type"].startswith("text/csv") and "receipt" in csv.text
+    assert nurse.get("/api/v1/ledger/verify").json()["ok"] is True
