@@ -28,6 +28,7 @@ from ketaclinic.store.db import Database
 from ketaclinic.web import routes
 from ketaclinic.web.nav import NavItem
 from ketaclinic.web.problems import install_error_handlers
+from ketaclinic.web.security import SecurityMiddleware
 from ketaclinic.web.registry_forms import vocabulary as registry_vocabulary
 
 WEB_DIR = Path(__file__).parent
@@ -111,7 +112,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         title="ketaclinic",
         version=__version__,
         description="Ketamine infusion service for refractory chronic pain. Errors are problem+json.",
-        docs_url="/docs",
+        docs_url=None,  # routes/api_docs.py serves /docs from the app's own copy of Swagger UI
+        redoc_url=None,
         openapi_url="/api/v1/openapi.json",
         lifespan=_lifespan,
     )
@@ -119,6 +121,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db
     app.state.templates = build_templates()
     install_error_handlers(app)
+    # HSTS only where the installation says it runs behind TLS (the same switch as secure cookies).
+    app.add_middleware(SecurityMiddleware, hsts=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     nav: list[NavItem] = []
     for module_info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda m: m.name):

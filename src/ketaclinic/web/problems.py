@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 import pydantic
@@ -10,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ketaclinic.errors import ANSWERS, Answer, DataFileError, ManyInputsError, StaleVersionError, answer_for
@@ -64,6 +66,23 @@ def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def failure_summary(exc: BaseException) -> str:
+    """An unexpected error for the log: classes, the statement that failed and the stack, no message.
+
+    A message can quote what was typed (a driver's "Key (mrn)=(...) already exists", a ValueError
+    naming a value), so no exception's text is logged, only where it happened.
+    """
+    lines: list[str] = []
+    current: BaseException | None = exc
+    while current is not None:
+        lines.append(f"{type(current).__module__}.{type(current).__qualname__}")
+        if isinstance(current, StatementError) and current.statement:
+            lines.append(f"  statement: {' '.join(current.statement.split())}")
+        lines.extend(line.rstrip() for line in traceback.format_tb(current.__traceback__))
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return "\n".join(lines)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every expected failure to a clear 4xx, and anything else to a plain 500 without internals."""
 
@@ -115,9 +134,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
-        return _answer(request, exc.status_code, title, str(exc.detail))
+        response = _answer(request, exc.status_code, title, str(exc.detail))
+        # The router's own headers travel with the answer: a 405 names the methods it allows (Allow).
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        route = getattr(request.scope.get("route"), "path_format", "(unmatched)")
+        log.error("unexpected error on %s %s\n%s", request.method, route, failure_summary(exc))
         return _answer(request, 500, "Internal error", "something went wrong; it has been logged")
