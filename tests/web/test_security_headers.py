@@ -54,7 +54,12 @@ def test_a_page_an_api_answer_and_an_error_carry_every_header_and_no_store(
 
 
 def test_static_files_carry_the_headers_and_may_be_cached(api_client: Client) -> None:
-    for asset in ("/static/app.css", "/static/app.js", "/static/htmx.min.js", "/static/swagger-ui/swagger-ui.css"):
+    for asset in (
+        "/static/app.css",
+        "/static/app.js",
+        "/static/htmx.min.js",
+        "/static/swagger-ui/swagger-ui.css",
+    ):
         answer = api_client(None).get(asset)
         assert answer.status_code == 200, asset
         _assert_hardened(answer, no_store=False)
@@ -86,7 +91,10 @@ def test_docs_serve_swagger_ui_from_the_app_and_the_openapi_path_is_real(app: Fa
     client = TestClient(app)
     docs = client.get("/docs")
     assert docs.status_code == 200
-    assert "/static/swagger-ui/swagger-ui-bundle.js" in docs.text and 'data-openapi-url="/api/v1/openapi.json"' in docs.text
+    assert (
+        "/static/swagger-ui/swagger-ui-bundle.js" in docs.text
+        and 'data-openapi-url="/api/v1/openapi.json"' in docs.text
+    )
     assert "cdn" not in docs.text.lower() and "<script>" not in docs.text
     assert client.get("/static/swagger-ui/swagger-ui-bundle.js").status_code == 200
     assert client.get("/api/v1/openapi.json").json()["info"]["title"] == "ketaclinic"
@@ -98,7 +106,18 @@ def test_no_template_has_an_inline_script_handler_or_style() -> None:
     offenders = []
     for template in sorted((WEB_DIR / "templates").rglob("*.html")):
         text = template.read_text(encoding="utf-8")
-        for needle in ("<script>", "javascript:", " onclick=", " onsubmit=", " onchange=", " oninput=", " onload=", "hx-on", " style=", "<style"):
+        for needle in (
+            "<script>",
+            "javascript:",
+            " onclick=",
+            " onsubmit=",
+            " onchange=",
+            " oninput=",
+            " onload=",
+            "hx-on",
+            " style=",
+            "<style",
+        ):
             if needle in text:
                 offenders.append(f"{template.relative_to(WEB_DIR)}: {needle.strip()}")
     assert offenders == []
@@ -115,12 +134,18 @@ def test_the_printable_report_allows_exactly_its_own_style_sheet() -> None:
     ("name", "fallback", "encoded"),
     [
         ("cohort-clinic-default.csv", "cohort-clinic-default.csv", "cohort-clinic-default.csv"),
-        ('cohort-a"b\r\nSet-Cookie: x=1.csv', "cohort-abSet-Cookie: x=1.csv", "cohort-a%22b%0D%0ASet-Cookie%3A%20x%3D1.csv"),
+        (
+            'cohort-a"b\r\nSet-Cookie: x=1.csv',
+            "cohort-abSet-Cookie: x=1.csv",
+            "cohort-a%22b%0D%0ASet-Cookie%3A%20x%3D1.csv",
+        ),
         ("kohorte-müller.json", "kohorte-mller.json", "kohorte-m%C3%BCller.json"),
         ("../etc\\passwd", ".._etc_passwd", ".._etc_passwd"),
     ],
 )
-def test_download_names_are_encoded_and_cannot_split_the_header(name: str, fallback: str, encoded: str) -> None:
+def test_download_names_are_encoded_and_cannot_split_the_header(
+    name: str, fallback: str, encoded: str
+) -> None:
     header = content_disposition(name)
     assert header == f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
     assert "\r" not in header and "\n" not in header

@@ -28,8 +28,8 @@ from ketaclinic.store.db import Database
 from ketaclinic.web import routes
 from ketaclinic.web.nav import NavItem
 from ketaclinic.web.problems import install_error_handlers
-from ketaclinic.web.security import SecurityMiddleware
 from ketaclinic.web.registry_forms import vocabulary as registry_vocabulary
+from ketaclinic.web.security import SecurityMiddleware
 
 WEB_DIR = Path(__file__).parent
 # How often the server looks at the audit chain's head (one-row read) to see whether a checkpoint is due.

@@ -91,7 +91,9 @@ def security_headers(path: str, *, hsts: bool) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
-def _merged(existing: Iterable[tuple[bytes, bytes]], added: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def _merged(
+    existing: Iterable[tuple[bytes, bytes]], added: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
     """A route's own value of a header wins (a report's narrower CSP, a download's caching)."""
     headers = list(existing)
     present = {name.lower() for name, _value in headers}
