@@ -47,7 +47,9 @@ def test_a_page_an_api_answer_and_an_error_carry_every_header_and_no_store(
 ) -> None:
     nurse = page_client("nurse")
     _assert_hardened(nurse.get("/patients"), no_store=True)
-    _assert_hardened(nurse.get("/login"), no_store=True)
+    login = nurse.get("/login")
+    assert "frame-ancestors 'self'" in login.headers["content-security-policy"]  # the re-login dialog
+    assert login.headers["x-frame-options"] == "SAMEORIGIN" and login.headers["cache-control"] == "no-store"
     _assert_hardened(api_client("nurse").get("/api/v1/patients"), no_store=True)
     _assert_hardened(api_client(None).get("/api/v1/patients"), no_store=True)  # the 401 too
     _assert_hardened(api_client("nurse").get("/api/v1/patients/999999"), no_store=True)  # a 404
@@ -83,7 +85,7 @@ def test_hsts_is_sent_when_the_installation_runs_behind_tls(settings: Settings, 
         var_dir=settings.var_dir,
         secure_cookies=True,
     )
-    answer = TestClient(create_app(secure, web_db)).get("/login")
+    answer = TestClient(create_app(secure, web_db)).get("/health")
     assert answer.headers["strict-transport-security"].startswith("max-age=31536000")
 
 

@@ -18,7 +18,14 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from ketaclinic import __version__
-from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM, MIN_WEIGHT_KG
+from ketaclinic.dosing.bounds import (
+    MAX_CONTAINER_VOLUME_ML,
+    MAX_HEIGHT_CM,
+    MAX_WEIGHT_KG,
+    MIN_CONTAINER_VOLUME_ML,
+    MIN_HEIGHT_CM,
+    MIN_WEIGHT_KG,
+)
 from ketaclinic.dosing.pump import DEFAULT_RESOLUTION_ML_H, pump_ml_h_text
 from ketaclinic.monitoring import ACTION_LABELS
 from ketaclinic.services.audit import checkpoint_if_due
@@ -58,6 +65,8 @@ def build_templates() -> Jinja2Templates:
         "max_weight_kg": MAX_WEIGHT_KG,
         "min_height_cm": MIN_HEIGHT_CM,
         "max_height_cm": MAX_HEIGHT_CM,
+        "min_container_volume_ml": MIN_CONTAINER_VOLUME_ML,
+        "max_container_volume_ml": MAX_CONTAINER_VOLUME_ML,
     }
     templates.env.globals["app_version"] = __version__
     templates.env.globals["registry_vocabulary"] = registry_vocabulary()

@@ -52,6 +52,9 @@ PERMISSIONS_POLICY = ", ".join(
         "display-capture",
     )
 )
+# The re-login dialog frames the login form and its "logged in again" page over an open screen, so
+# those two, and only those, may be framed, and only by this app's own pages.
+FRAMEABLE_BY_SELF = frozenset({"/login", "/session/resumed"})
 # A year, the usual preload-list minimum; sent only when the installation runs behind TLS.
 HSTS = "max-age=31536000; includeSubDomains"
 # Static assets carry no patient data and may be cached; everything else may carry some.
@@ -75,9 +78,15 @@ def csp_with_style_hashes(document: str) -> str:
 
 def security_headers(path: str, *, hsts: bool) -> list[tuple[bytes, bytes]]:
     """The headers every response to `path` carries (Cache-Control: no-store unless a static asset)."""
+    framed = path in FRAMEABLE_BY_SELF
+    policy = (
+        CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'", "frame-ancestors 'self'")
+        if framed
+        else CONTENT_SECURITY_POLICY
+    )
     headers = [
-        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
-        ("X-Frame-Options", "DENY"),
+        ("Content-Security-Policy", policy),
+        ("X-Frame-Options", "SAMEORIGIN" if framed else "DENY"),
         ("X-Content-Type-Options", "nosniff"),
         # Follow-up questionnaire links carry their secret in the URL: never send it anywhere.
         ("Referrer-Policy", "no-referrer"),

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM, MIN_WEIGHT_KG
 from ketaclinic.errors import ConflictError, InputError
+from ketaclinic.inputs import CleanText, IsoDate
 from ketaclinic.screening.diagnoses import PainMechanism, get_diagnosis
 from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.patients.records import (
@@ -65,10 +66,12 @@ class PatientCreate(BaseModel):
     ]
     family_name: Name
     given_name: Name
-    birth_date: date
+    birth_date: IsoDate
     sex: Sex
     weight_kg: float | None = Field(default=None, ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
-    weight_confirm_reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    weight_confirm_reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=500), CleanText
+    ] = ""
     height_cm: float | None = Field(default=None, ge=MIN_HEIGHT_CM, le=MAX_HEIGHT_CM)
     diagnoses: list[str] = Field(default_factory=list, max_length=20)
     pain_mechanism: PainMechanism | None = None
@@ -89,10 +92,10 @@ class PatientUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     version: ReadVersion
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), CleanText]
     family_name: Name | None = None
     given_name: Name | None = None
-    birth_date: date | None = None
+    birth_date: IsoDate | None = None
     sex: Sex | None = None
     diagnoses: list[str] | None = Field(default=None, max_length=20)
     pain_mechanism: PainMechanism | None = None

@@ -15,6 +15,7 @@ from ketaclinic.services.permissions import Permission
 from ketaclinic.settings import Settings
 from ketaclinic.web.deps import SESSION_COOKIE, DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.nav import NavItem
+from ketaclinic.web.params import RecordId
 from ketaclinic.web.problems import CsrfError
 
 router = APIRouter(tags=["auth"])
@@ -177,7 +178,7 @@ def create_token(body: TokenCreate, db: DbDep, principal: TokensApi) -> dict[str
 
 
 @router.delete("/api/v1/tokens/{token_id}", tags=["auth"])
-def revoke_token(token_id: int, db: DbDep, principal: TokensApi) -> dict[str, Any]:
+def revoke_token(token_id: RecordId, db: DbDep, principal: TokensApi) -> dict[str, Any]:
     """Revoke one of the caller's tokens."""
     return _token_dict(accounts.revoke_api_token(db, principal.actor, token_id))
 
@@ -200,7 +201,7 @@ def tokens_create(
 
 
 @router.post("/account/tokens/{token_id}/revoke", include_in_schema=False)
-def tokens_revoke(token_id: int, db: DbDep, principal: TokensPage) -> Response:
+def tokens_revoke(token_id: RecordId, db: DbDep, principal: TokensPage) -> Response:
     """Revoke a token."""
     accounts.revoke_api_token(db, principal.actor, token_id)
     return RedirectResponse("/account/tokens", status_code=303)
