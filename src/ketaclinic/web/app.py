@@ -34,6 +34,7 @@ from ketaclinic.store.checkpoints import Checkpoint
 from ketaclinic.store.db import Database
 from ketaclinic.web import routes
 from ketaclinic.web.nav import NavItem
+from ketaclinic.web.openapi import PROBLEM_RESPONSES, install_openapi
 from ketaclinic.web.problems import install_error_handlers
 from ketaclinic.web.registry_forms import vocabulary as registry_vocabulary
 from ketaclinic.web.security import SecurityMiddleware
@@ -130,13 +131,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db
     app.state.templates = build_templates()
     install_error_handlers(app)
+    install_openapi(app)
     # HSTS only where the installation says it runs behind TLS (the same switch as secure cookies).
     app.add_middleware(SecurityMiddleware, hsts=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     nav: list[NavItem] = []
     for module_info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{routes.__name__}.{module_info.name}")
-        app.include_router(module.router)
+        # Every operation declares the same problem+json answers (web/openapi.py).
+        app.include_router(module.router, responses=PROBLEM_RESPONSES)
         nav.extend(getattr(module, "NAV", []))
     app.state.templates.env.globals["nav_items"] = sorted(nav, key=lambda item: (item.order, item.label))
     logging.getLogger("ketaclinic").setLevel(logging.INFO)

@@ -55,7 +55,7 @@ class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: ReadVersion
     email: EmailStr | None = None
-    phone: str | None = None
+    phone: Annotated[str, SingleLine] | None = None
     address: Address | None = None
     preferred_channel: ContactChannel | None = Field(default=None, validate_default=True)
     consent_to_contact: bool | None = None

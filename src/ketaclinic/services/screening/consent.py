@@ -56,7 +56,7 @@ class ConsentIn(BaseModel):
         default=None, description="with signed_by=representative: " + ", ".join(REPRESENTATIVE_RELATIONS)
     )
     representative_relation_detail: Annotated[
-        str, StringConstraints(strip_whitespace=True, max_length=100)
+        str, StringConstraints(strip_whitespace=True, max_length=100), SingleLine
     ] = Field(default="", description="the relation in words, with representative_relation=other")
     patient_signed_at: AwareDatetime | None = None
     witness: Text200

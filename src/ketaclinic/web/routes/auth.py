@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from ketaclinic.inputs import SingleLine
 from ketaclinic.services import accounts
 from ketaclinic.services.permissions import Permission
 from ketaclinic.settings import Settings
@@ -150,7 +151,7 @@ def me(principal: AnyUserApi) -> MeOut:
 class TokenCreate(BaseModel):
     """A new API token's label."""
 
-    name: str = Field(min_length=1, max_length=100)
+    name: Annotated[str, Field(min_length=1, max_length=100), SingleLine]
 
 
 def _token_dict(info: accounts.TokenInfo) -> dict[str, Any]:
@@ -192,7 +193,10 @@ def tokens_page(request: Request, db: DbDep, principal: TokensPage) -> Response:
 
 @router.post("/account/tokens", response_class=HTMLResponse, include_in_schema=False)
 def tokens_create(
-    request: Request, db: DbDep, principal: TokensPage, name: Annotated[str, Form(max_length=100)] = ""
+    request: Request,
+    db: DbDep,
+    principal: TokensPage,
+    name: Annotated[str, Form(max_length=100), SingleLine] = "",
 ) -> Response:
     """Create a token and show its secret once."""
     _info, secret = accounts.create_api_token(db, principal.actor, name)

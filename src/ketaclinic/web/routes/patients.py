@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, StaleVersionError, http_status
+from ketaclinic.inputs import MAX_RECORD_ID
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, list_diagnoses
 from ketaclinic.services.outcomes import course_view, courses
 from ketaclinic.services.patients import measurements, records, registry
@@ -77,7 +78,7 @@ def api_list(
     principal: ListApi,
     q: Annotated[str, Query(max_length=100)] = "",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_RECORD_ID)] = 0,
 ) -> PatientPage:
     """Search patients (researchers get de-identified rows)."""
     items, total = registry.list_patients(db, principal.actor, query=q, limit=limit, offset=offset)
