@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -136,10 +137,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(SecurityMiddleware, hsts=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     nav: list[NavItem] = []
+    app.state.routes = []  # every route of the route modules, for a 405's Allow (web/problems.py)
     for module_info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{routes.__name__}.{module_info.name}")
         # Every operation declares the same problem+json answers (web/openapi.py).
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
+        app.state.routes.extend(r for r in module.router.routes if isinstance(r, APIRoute))
         nav.extend(getattr(module, "NAV", []))
     app.state.templates.env.globals["nav_items"] = sorted(nav, key=lambda item: (item.order, item.label))
     logging.getLogger("ketaclinic").setLevel(logging.INFO)

@@ -83,6 +83,15 @@ def failure_summary(exc: BaseException) -> str:
     return "\n".join(lines)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on this request's path (for a 405's Allow)."""
+    methods: set[str] = set()
+    for route in getattr(request.app.state, "routes", ()):
+        if route.path_regex.match(request.url.path):
+            methods.update(route.methods or ())
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every expected failure to a clear 4xx, and anything else to a plain 500 without internals."""
 
@@ -135,8 +144,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         response = _answer(request, exc.status_code, title, str(exc.detail))
-        # The router's own headers travel with the answer: a 405 names the methods it allows (Allow).
         response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            # The router names the methods of the first route on the path only; Allow lists them all.
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
         return response
 
     @app.exception_handler(Exception)
