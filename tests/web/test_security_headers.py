@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, timedelta
 
@@ -151,3 +152,28 @@ def test_download_names_are_encoded_and_cannot_split_the_header(
     header = content_disposition(name)
     assert header == f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
     assert "\r" not in header and "\n" not in header
+
+
+def test_the_threat_model_table_names_only_tests_that_exist() -> None:
+    """docs/security.md's HIPAA and Part 11 table cites test files and tests: each must be there."""
+    root = WEB_DIR.parents[2]
+    page = (root / "docs" / "security.md").read_text(encoding="utf-8")
+    table = page[page.index("## HIPAA 164.312 and 21 CFR Part 11") :]
+    cited: list[str] = []
+    current = ""
+    for match in re.finditer(r"`(tests/[\w/]+\.py)(?:::(\w+))?`|`::(\w+)`", table):
+        current = match.group(1) or current
+        name = match.group(2) or match.group(3)
+        source = (root / current).read_text(encoding="utf-8")
+        if name:
+            assert f"def {name}(" in source, f"{current}::{name}"
+        cited.append(f"{current}::{name}")
+    assert len(cited) >= 30
+    for requirement in (
+        "164.312(a)(1)",
+        "(a)(2)(iii) automatic logoff",
+        "164.312(e)(1)",
+        "11.10(f)",
+        "11.300",
+    ):
+        assert requirement in table
