@@ -29,7 +29,7 @@ from ketaclinic.services import accounts
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
 
-# Examples per operation and mode: ~2,800 requests, 42 s on SQLite and 50 s on PostgreSQL on 2 cores.
+# Examples per operation and mode: ~2,800 requests, 29-42 s on SQLite and 29-50 s on PostgreSQL on 2 cores.
 EXAMPLES_PER_MODE = 20
 ROLES = ("admin", "physician", "nurse", "researcher", None)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
