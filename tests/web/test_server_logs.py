@@ -63,6 +63,10 @@ def test_an_unexpected_error_is_logged_without_its_message(
     caplog.set_level(logging.INFO)
     answer = TestClient(app, raise_server_exceptions=False).get("/api/v1/test-explode?name=x")
     assert answer.status_code == 500 and SECRET_NAME not in answer.text
+    assert (
+        answer.headers["cache-control"] == "no-store"
+        and "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    )  # the last-resort answer carries the security headers too
     server = [r for r in caplog.records if not r.name.startswith("httpx")]  # the test client logs its URLs
     logged = "\n".join(f"{r.name}: {r.getMessage()}" for r in server)
     assert "unexpected error on GET /api/v1/test-explode" in logged and "builtins.ValueError" in logged

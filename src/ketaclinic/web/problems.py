@@ -15,6 +15,7 @@ from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ketaclinic.errors import ANSWERS, Answer, DataFileError, ManyInputsError, StaleVersionError, answer_for
+from ketaclinic.web.security import security_headers
 
 log = logging.getLogger("ketaclinic.web")
 
@@ -154,4 +155,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> Response:
         route = getattr(request.scope.get("route"), "path_format", "(unmatched)")
         log.error("unexpected error on %s %s\n%s", request.method, route, failure_summary(exc))
-        return _answer(request, 500, "Internal error", "something went wrong; it has been logged")
+        response = _answer(request, 500, "Internal error", "something went wrong; it has been logged")
+        # This answer is sent by the outermost error middleware, past the security middleware's reach.
+        for name, value in security_headers(request.url.path, hsts=request.app.state.settings.secure_cookies):
+            response.headers[name.decode("latin-1")] = value.decode("latin-1")
+        return response
