@@ -288,9 +288,11 @@ def browser():  # type: ignore[no-untyped-def]
 def browser_login(browser, live_server: str):  # type: ignore[no-untyped-def]
     """`browser_login("nurse")` -> a Playwright page logged in as that user, at the start page."""
     contexts = []
+    refused: list[str] = []
 
     def login(username: str, password: str = STAFF_PASSWORD):  # type: ignore[no-untyped-def]
         context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server)
+        watch_csp(context, refused)
         contexts.append(context)
         page = context.new_page()
         page.goto("/login")
@@ -303,6 +305,18 @@ def browser_login(browser, live_server: str):  # type: ignore[no-untyped-def]
     yield login
     for context in contexts:
         context.close()
+    # Every screen a browser test opens runs under the app's Content-Security-Policy: nothing refused.
+    assert refused == [], refused
+
+
+def watch_csp(context, refused: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Collect the browser's Content-Security-Policy refusals on every page of `context` into `refused`."""
+
+    def on_console(message) -> None:  # type: ignore[no-untyped-def]
+        if "Content Security Policy" in message.text or message.text.startswith("Refused to"):
+            refused.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+    context.on("console", on_console)
 
 
 def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]

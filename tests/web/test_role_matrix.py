@@ -31,6 +31,7 @@ PUBLIC_ROUTES = {
     ("GET", "/health"),  # liveness for monitoring
     ("GET", "/login"),  # the login form itself
     ("POST", "/login"),  # guarded by its own double-submit CSRF cookie
+    ("GET", "/docs"),  # the API reference page, as public as the OpenAPI document it reads
 }
 # One-time patient-reported-outcome links, the form and its JSON twin: the token is the credential.
 PUBLIC_PREFIXES = ("/r/", "/api/v1/r/")

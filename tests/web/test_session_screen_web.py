@@ -83,7 +83,10 @@ def test_the_re_login_landing_hands_the_new_csrf_token_to_the_screen(
     nurse = page_client("nurse")
     landing = nurse.get("/session/resumed")
     assert landing.status_code == 200 and f'data-csrf="{nurse.csrf}"' in landing.text
-    assert "postMessage" in landing.text
+    # The hand-over runs from a static file (the CSP allows no inline script), same origin only.
+    assert '<script src="/static/session-resumed.js"></script>' in landing.text
+    script = nurse.get("/static/session-resumed.js").text
+    assert "postMessage" in script and "window.location.origin" in script
 
 
 def test_a_refused_check_in_keeps_what_was_typed_and_names_the_field_in_clinical_words(

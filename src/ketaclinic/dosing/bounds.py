@@ -16,3 +16,9 @@ MAX_WEIGHT_KG = 400.0
 # almost every adult ever measured); the widest range any field accepted before these were shared.
 MIN_HEIGHT_CM = 30.0
 MAX_HEIGHT_CM = 250.0
+
+# Plausibility of a bag or syringe volume, not a clinical threshold: 1 mL (the smallest syringe a pump
+# takes) to 5,000 mL (above any infusion bag; the plan form's upper bound before these were shared).
+# Below 1 mL the containers-per-session count is meaningless and, near zero, overflows.
+MIN_CONTAINER_VOLUME_ML = 1.0
+MAX_CONTAINER_VOLUME_ML = 5000.0

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from ketaclinic.dosing import pump
+from ketaclinic.dosing.bounds import MAX_CONTAINER_VOLUME_ML, MIN_CONTAINER_VOLUME_ML
 from ketaclinic.dosing.checks import (
     LimitCheck,
     check_concentration,
@@ -106,8 +107,12 @@ def build_plan(
         if concentration_mg_ml is not None
         else ctx.concentrations.values_mg_ml[0]
     )
-    if volume_ml is not None and (not math.isfinite(volume_ml) or volume_ml <= 0):
-        raise InputError(f"bag/syringe volume {volume_ml} mL must be > 0", field="volume_ml")
+    if volume_ml is not None and not (MIN_CONTAINER_VOLUME_ML <= volume_ml <= MAX_CONTAINER_VOLUME_ML):
+        raise InputError(
+            f"bag/syringe volume {volume_ml:g} mL must be "
+            f"{MIN_CONTAINER_VOLUME_ML:g}-{MAX_CONTAINER_VOLUME_ML:g} mL",
+            field="volume_ml",
+        )
     model = model_key or DEFAULT_MODELS[protocol.drug]
     if predict:
         get_model(model)  # an unknown key is bad input before any work

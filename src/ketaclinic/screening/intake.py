@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from ketaclinic.dosing.bounds import MAX_WEIGHT_KG, MIN_WEIGHT_KG
 from ketaclinic.errors import InputError, ManyInputsError, plain_words
+from ketaclinic.inputs import SingleLine
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, get_diagnosis, list_diagnoses
 from ketaclinic.screening.rules import CONDITION_CODES, intake_range
 
@@ -79,7 +80,7 @@ class PriorTreatment(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(
+    name: Annotated[str, SingleLine] = Field(
         min_length=1, max_length=200, description="drug or therapy, free text (synonyms matched)"
     )
     outcome: PriorTreatmentOutcome
@@ -122,7 +123,9 @@ class Intake(BaseModel):
     dast10: int | None = _bounded_int(
         "dast10", "DAST-10 total (LOINC 82667-7); null when not done", optional=True
     )
-    medications: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list)
+    medications: list[Annotated[str, Field(min_length=1, max_length=200), SingleLine]] = Field(
+        default_factory=list
+    )
 
     @field_validator("intake_version")
     @classmethod

@@ -23,7 +23,9 @@ def make_engine(database_url: str, *, read_only: bool = False, **kwargs: Any) ->
     """Create the engine; SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE.
 
     With `read_only`, SQLite transactions begin deferred: readers then run beside a writer (WAL).
+    A database error never carries its bound parameters (patient values) into a message or a log.
     """
+    kwargs.setdefault("hide_parameters", True)
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs

@@ -14,11 +14,19 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from ketaclinic import __version__
-from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM, MIN_WEIGHT_KG
+from ketaclinic.dosing.bounds import (
+    MAX_CONTAINER_VOLUME_ML,
+    MAX_HEIGHT_CM,
+    MAX_WEIGHT_KG,
+    MIN_CONTAINER_VOLUME_ML,
+    MIN_HEIGHT_CM,
+    MIN_WEIGHT_KG,
+)
 from ketaclinic.dosing.pump import DEFAULT_RESOLUTION_ML_H, pump_ml_h_text
 from ketaclinic.monitoring import ACTION_LABELS
 from ketaclinic.services.audit import checkpoint_if_due
@@ -27,8 +35,10 @@ from ketaclinic.store.checkpoints import Checkpoint
 from ketaclinic.store.db import Database
 from ketaclinic.web import routes
 from ketaclinic.web.nav import NavItem
+from ketaclinic.web.openapi import PROBLEM_RESPONSES, install_openapi
 from ketaclinic.web.problems import install_error_handlers
 from ketaclinic.web.registry_forms import vocabulary as registry_vocabulary
+from ketaclinic.web.security import SecurityMiddleware
 
 WEB_DIR = Path(__file__).parent
 # How often the server looks at the audit chain's head (one-row read) to see whether a checkpoint is due.
@@ -57,6 +67,8 @@ def build_templates() -> Jinja2Templates:
         "max_weight_kg": MAX_WEIGHT_KG,
         "min_height_cm": MIN_HEIGHT_CM,
         "max_height_cm": MAX_HEIGHT_CM,
+        "min_container_volume_ml": MIN_CONTAINER_VOLUME_ML,
+        "max_container_volume_ml": MAX_CONTAINER_VOLUME_ML,
     }
     templates.env.globals["app_version"] = __version__
     templates.env.globals["registry_vocabulary"] = registry_vocabulary()
@@ -111,7 +123,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         title="ketaclinic",
         version=__version__,
         description="Ketamine infusion service for refractory chronic pain. Errors are problem+json.",
-        docs_url="/docs",
+        docs_url=None,  # routes/api_docs.py serves /docs from the app's own copy of Swagger UI
+        redoc_url=None,
         openapi_url="/api/v1/openapi.json",
         lifespan=_lifespan,
     )
@@ -119,11 +132,17 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db
     app.state.templates = build_templates()
     install_error_handlers(app)
+    install_openapi(app)
+    # HSTS only where the installation says it runs behind TLS (the same switch as secure cookies).
+    app.add_middleware(SecurityMiddleware, hsts=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     nav: list[NavItem] = []
+    app.state.routes = []  # every route of the route modules, for a 405's Allow (web/problems.py)
     for module_info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{routes.__name__}.{module_info.name}")
-        app.include_router(module.router)
+        # Every operation declares the same problem+json answers (web/openapi.py).
+        app.include_router(module.router, responses=PROBLEM_RESPONSES)
+        app.state.routes.extend(r for r in module.router.routes if isinstance(r, APIRoute))
         nav.extend(getattr(module, "NAV", []))
     app.state.templates.env.globals["nav_items"] = sorted(nav, key=lambda item: (item.order, item.label))
     logging.getLogger("ketaclinic").setLevel(logging.INFO)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 import pydantic
@@ -10,9 +11,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ketaclinic.errors import ANSWERS, Answer, DataFileError, ManyInputsError, StaleVersionError, answer_for
+from ketaclinic.web.security import security_headers
 
 log = logging.getLogger("ketaclinic.web")
 PASSWORD_CHANGE_PATH = "/account/password"
@@ -71,6 +74,32 @@ def _answer(
 def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "form")]
     return ".".join(parts) or "body"
+
+
+def failure_summary(exc: BaseException) -> str:
+    """An unexpected error for the log: classes, the statement that failed and the stack, no message.
+
+    A message can quote what was typed (a driver's "Key (mrn)=(...) already exists", a ValueError
+    naming a value), so no exception's text is logged, only where it happened.
+    """
+    lines: list[str] = []
+    current: BaseException | None = exc
+    while current is not None:
+        lines.append(f"{type(current).__module__}.{type(current).__qualname__}")
+        if isinstance(current, StatementError) and current.statement:
+            lines.append(f"  statement: {' '.join(current.statement.split())}")
+        lines.extend(line.rstrip() for line in traceback.format_tb(current.__traceback__))
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return "\n".join(lines)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on this request's path (for a 405's Allow)."""
+    methods: set[str] = set()
+    for route in getattr(request.app.state, "routes", ()):
+        if route.path_regex.match(request.url.path):
+            methods.update(route.methods or ())
+    return sorted(methods)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -134,9 +163,19 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
-        return _answer(request, exc.status_code, title, str(exc.detail))
+        response = _answer(request, exc.status_code, title, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            # The router names the methods of the first route on the path only; Allow lists them all.
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return _answer(request, 500, "Internal error", "something went wrong; it has been logged")
+        route = getattr(request.scope.get("route"), "path_format", "(unmatched)")
+        log.error("unexpected error on %s %s\n%s", request.method, route, failure_summary(exc))
+        response = _answer(request, 500, "Internal error", "something went wrong; it has been logged")
+        # This answer is sent by the outermost error middleware, past the security middleware's reach.
+        for name, value in security_headers(request.url.path, hsts=request.app.state.settings.secure_cookies):
+            response.headers[name.decode("latin-1")] = value.decode("latin-1")
+        return response

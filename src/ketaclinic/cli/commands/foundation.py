@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -66,7 +67,14 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"ketaclinic on http://{host}:{port}/  (database: {database.dialect})")
         if is_seeded(database):
             _print_demo_logins()
-        uvicorn.run(create_app(settings, database), host=host, port=port, log_level="warning")
+        # The app logs one line per request (user id, route template, status, duration); uvicorn's own
+        # access log would add the raw path and query string, which can name a patient.
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logging.getLogger("ketaclinic").addHandler(handler)
+        uvicorn.run(
+            create_app(settings, database), host=host, port=port, log_level="warning", access_log=False
+        )
 
     @db_app.command("upgrade")
     def db_upgrade() -> None:

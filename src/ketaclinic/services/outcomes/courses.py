@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.inputs import CleanText, IsoDate, RecordRef
 from ketaclinic.outcomes.definitions import DISCONTINUATION_REASONS, followup_policy
 from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.outcomes.course_opening import lock_patient_courses, open_course_row
@@ -31,18 +32,18 @@ from ketaclinic.store.tables.plans import DosePlanRow
 Discontinuation = Literal["none", "lack_of_effect", "adverse_event", "other"]
 
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), CleanText]
 
 
 class CourseIn(BaseModel):
     """Start a treatment course; with `series_end` its follow-up items are scheduled at once."""
 
     model_config = ConfigDict(extra="forbid")
-    started_on: date
-    plan_id: int | None = None
+    started_on: IsoDate
+    plan_id: RecordRef | None = None
     sessions_planned: int | None = Field(default=None, ge=1, le=100)
-    session_dates: list[date] = Field(default_factory=list, max_length=100)
-    series_end: date | None = None
+    session_dates: list[IsoDate] = Field(default_factory=list, max_length=100)
+    series_end: IsoDate | None = None
     endpoint_weeks: int | None = Field(default=None, ge=1, le=104)
 
     @model_validator(mode="after")
@@ -62,9 +63,9 @@ class SeriesEndIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     version: ReadVersion
-    series_end: date
+    series_end: IsoDate
     reason: Reason
-    session_dates: list[date] | None = Field(default=None, max_length=100)
+    session_dates: list[IsoDate] | None = Field(default=None, max_length=100)
 
 
 class DiscontinuationIn(BaseModel):

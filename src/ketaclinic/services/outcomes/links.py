@@ -16,6 +16,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, GoneError, NotFoundError
+from ketaclinic.inputs import RecordRef
 from ketaclinic.services.audit import audit
 from ketaclinic.services.outcomes.pro_alerts import SubmitOut, crisis_for
 from ketaclinic.services.outcomes.pros import Answers, score_answers, store_pro
@@ -40,9 +41,9 @@ class LinkIn(BaseModel):
     """Issue a one-time questionnaire link for a due follow-up item."""
 
     model_config = ConfigDict(extra="forbid")
-    followup_item_id: int
+    followup_item_id: RecordRef
     # Where the link was asked for: when given, the item must be one of this course's.
-    course_id: int | None = None
+    course_id: RecordRef | None = None
     ttl_days: int = Field(default=LINK_TTL_DAYS_DEFAULT, ge=1, le=LINK_TTL_DAYS_MAX)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.inputs import IsoDateTime, RecordRef
 from ketaclinic.monitoring import AlertFinding
 from ketaclinic.monitoring.answer_rules import answer_findings
 from ketaclinic.outcomes import (
@@ -65,11 +66,11 @@ class Answers(BaseModel):
 class ProIn(Answers):
     """A PRO entered by staff: the answers plus when and for which course or follow-up item."""
 
-    course_id: int | None = None
-    followup_item_id: int | None = None
+    course_id: RecordRef | None = None
+    followup_item_id: RecordRef | None = None
     timepoint: Timepoint = "unscheduled"
     weeks_after_series: int | None = Field(default=None, ge=0, le=520)
-    collected_at: datetime | None = None
+    collected_at: IsoDateTime | None = None
 
 
 class ProOut(BaseModel):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, NotFoundError
+from ketaclinic.inputs import CleanText, SingleLine
 from ketaclinic.services.patients.records import (
     AllergySeverity,
     PatientOut,
@@ -32,9 +33,15 @@ class AllergyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     version: ReadVersion
-    substance: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    substance_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
-    reaction: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    substance: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine
+    ]
+    substance_code: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), SingleLine] | None
+    ) = None
+    reaction: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), CleanText
+    ]
     severity: AllergySeverity
 
 
@@ -43,7 +50,7 @@ class AllergyStrikeOutIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     version: ReadVersion
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), CleanText]
 
 
 class NoKnownAllergiesIn(BaseModel):

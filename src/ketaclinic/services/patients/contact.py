@@ -18,6 +18,7 @@ from pydantic import (
     field_validator,
 )
 
+from ketaclinic.inputs import CleanText, IsoDate, SingleLine
 from ketaclinic.services.audit import field_changes
 from ketaclinic.services.patients.records import ContactChannel, PatientOut, load_patient, patient_out
 from ketaclinic.services.permissions import Actor, Permission, require
@@ -25,8 +26,8 @@ from ketaclinic.services.versions import ReadVersion, audited_edit, check_versio
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Patient
 
-Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), CleanText]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), CleanText]
 # ITU-T E.164: at most 15 digits; fewer than 6 is no dialable number anywhere.
 PHONE_DIGITS = (6, 15)
 _PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
@@ -54,11 +55,11 @@ class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: ReadVersion
     email: EmailStr | None = None
-    phone: str | None = None
+    phone: Annotated[str, SingleLine] | None = None
     address: Address | None = None
     preferred_channel: ContactChannel | None = Field(default=None, validate_default=True)
     consent_to_contact: bool | None = None
-    consent_on: date | None = Field(default=None, validate_default=True)
+    consent_on: IsoDate | None = Field(default=None, validate_default=True)
     reason: Reason = ""
 
     @field_validator("phone")
@@ -95,8 +96,10 @@ class ReferrerIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     version: ReadVersion
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    identifier: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine]
+    identifier: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), SingleLine] | None = (
+        None
+    )
     address: Address | None = None
     email: EmailStr | None = Field(default=None, validate_default=True)
     reason: Reason = ""

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM, MIN_WEIGHT_KG
 from ketaclinic.dosing.weight_checks import WeightPolicy
 from ketaclinic.errors import ConflictError, FieldChange, NotFoundError
+from ketaclinic.inputs import CleanText, IsoDate
 from ketaclinic.services.audit import audit
 from ketaclinic.services.patients.records import (
     PatientOut,
@@ -28,14 +29,14 @@ from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Measurement, Patient
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), CleanText]
 
 
 class MeasurementIn(BaseModel):
     """A dated weight and/or height; `confirm_reason` confirms a weight the checks question."""
 
     model_config = ConfigDict(extra="forbid")
-    measured_on: date = Field(default_factory=date.today)
+    measured_on: IsoDate = Field(default_factory=date.today)
     weight_kg: float | None = Field(default=None, ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
     height_cm: float | None = Field(default=None, ge=MIN_HEIGHT_CM, le=MAX_HEIGHT_CM)
     confirm_reason: Reason = ""
@@ -54,7 +55,7 @@ class StrikeOutIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     version: ReadVersion
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), CleanText]
 
 
 def neighbouring_weight(patient: Patient, on: date) -> float | None:

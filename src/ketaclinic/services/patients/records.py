@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ketaclinic.errors import NotFoundError
+from ketaclinic.inputs import SingleLine
 from ketaclinic.screening.diagnoses import PriorTreatmentOutcome, get_diagnosis
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.tables.patients import Allergy, Measurement, Patient
@@ -17,7 +18,7 @@ from ketaclinic.store.tables.patients import Allergy, Measurement, Patient
 Sex = Literal["female", "male", "other", "unknown"]
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), SingleLine]
 
 
 class PriorTreatmentIn(BaseModel):

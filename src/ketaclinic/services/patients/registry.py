@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM, MIN_WEIGHT_KG
 from ketaclinic.errors import ConflictError, InputError
+from ketaclinic.inputs import MAX_RECORD_ID, CleanText, IsoDate, SingleLine
 from ketaclinic.screening.diagnoses import PainMechanism, get_diagnosis
 from ketaclinic.services.audit import audit, field_changes
 from ketaclinic.services.patients.records import (
@@ -65,16 +66,18 @@ class PatientCreate(BaseModel):
     ]
     family_name: Name
     given_name: Name
-    birth_date: date
+    birth_date: IsoDate
     sex: Sex
     weight_kg: float | None = Field(default=None, ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
-    weight_confirm_reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    weight_confirm_reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=500), CleanText
+    ] = ""
     height_cm: float | None = Field(default=None, ge=MIN_HEIGHT_CM, le=MAX_HEIGHT_CM)
-    diagnoses: list[str] = Field(default_factory=list, max_length=20)
+    diagnoses: list[Annotated[str, SingleLine]] = Field(default_factory=list, max_length=20)
     pain_mechanism: PainMechanism | None = None
     pain_duration_months: int | None = Field(default=None, ge=0, le=1200)
     prior_treatments: list[PriorTreatmentIn] = Field(default_factory=list, max_length=50)
-    notes: str = Field(default="", max_length=5000)
+    notes: Annotated[str, CleanText] = Field(default="", max_length=5000)
 
     _birth = field_validator("birth_date")(_check_birth_date)
 
@@ -89,16 +92,16 @@ class PatientUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     version: ReadVersion
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), CleanText]
     family_name: Name | None = None
     given_name: Name | None = None
-    birth_date: date | None = None
+    birth_date: IsoDate | None = None
     sex: Sex | None = None
-    diagnoses: list[str] | None = Field(default=None, max_length=20)
+    diagnoses: list[Annotated[str, SingleLine]] | None = Field(default=None, max_length=20)
     pain_mechanism: PainMechanism | None = None
     pain_duration_months: int | None = Field(default=None, ge=0, le=1200)
     prior_treatments: list[PriorTreatmentIn] | None = Field(default=None, max_length=50)
-    notes: str | None = Field(default=None, max_length=5000)
+    notes: Annotated[str, CleanText] | None = Field(default=None, max_length=5000)
 
     @field_validator("birth_date")
     @classmethod
@@ -271,8 +274,10 @@ def list_patients(
     """Search the registry: identified for clinical staff, de-identified for researchers."""
     if not actor.can(Permission.PATIENTS_VIEW):
         require(actor, Permission.PATIENTS_VIEW_DEIDENTIFIED)
-    if not 1 <= limit <= 500 or offset < 0:
-        raise InputError("limit must be 1-500 and offset >= 0", field="limit")
+    if not 1 <= limit <= 500:
+        raise InputError("limit must be 1-500", field="limit")
+    if not 0 <= offset <= MAX_RECORD_ID:
+        raise InputError(f"offset must be 0-{MAX_RECORD_ID}", field="offset")
     with db.transaction() as session:
         statement = select(Patient)
         text = query.strip().lower()
@@ -290,8 +295,14 @@ def list_patients(
             else:
                 statement = statement.where(func.lower(Patient.pseudonym).like(pattern))
         total = int(session.execute(select(func.count()).select_from(statement.subquery())).scalar_one())
+        # A researcher's list is in pseudonym order: ordered by name, its sequence would leak the names.
+        order = (
+            (Patient.family_name, Patient.given_name, Patient.id)
+            if actor.sees_identities
+            else (Patient.pseudonym, Patient.id)
+        )
         rows = session.execute(
-            statement.order_by(Patient.family_name, Patient.given_name, Patient.id)
+            statement.order_by(*order)
             .limit(limit)
             .offset(offset)
             .options(

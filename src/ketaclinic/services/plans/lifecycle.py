@@ -18,8 +18,16 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 
 from ketaclinic.dosing import DosePlan, HardLimitError
-from ketaclinic.dosing.bounds import MAX_HEIGHT_CM, MAX_WEIGHT_KG, MIN_HEIGHT_CM, MIN_WEIGHT_KG
+from ketaclinic.dosing.bounds import (
+    MAX_CONTAINER_VOLUME_ML,
+    MAX_HEIGHT_CM,
+    MAX_WEIGHT_KG,
+    MIN_CONTAINER_VOLUME_ML,
+    MIN_HEIGHT_CM,
+    MIN_WEIGHT_KG,
+)
 from ketaclinic.errors import ConflictError, InputError
+from ketaclinic.inputs import CleanText, IsoDate, SingleLine
 from ketaclinic.services import eligibility
 from ketaclinic.services.audit import audit
 from ketaclinic.services.outcomes.course_opening import open_for_plan
@@ -51,25 +59,29 @@ from ketaclinic.store.tables.patients import Patient
 from ketaclinic.store.tables.plans import DosePlanRow
 from ketaclinic.store.tables.sessions import InfusionSession
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000), CleanText]
 
 
 class PlanCreate(BaseModel):
     """What creating a dose plan takes; weight, height and sex default to the patient's record."""
 
     model_config = ConfigDict(extra="forbid")
-    protocol_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    protocol_id: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), SingleLine
+    ]
     dosing_weight: Literal["actual", "ideal", "adjusted"] = "actual"
     weight_kg: float | None = Field(default=None, ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
     height_cm: float | None = Field(default=None, ge=MIN_HEIGHT_CM, le=MAX_HEIGHT_CM)
     sex: Literal["female", "male"] | None = None
     concentration_mg_ml: float | None = Field(default=None, gt=0, le=100)
-    volume_ml: float | None = Field(default=None, gt=0, le=5000)
-    start_date: date = Field(default_factory=date.today)
-    model_key: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
-    weight_reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    volume_ml: float | None = Field(default=None, ge=MIN_CONTAINER_VOLUME_ML, le=MAX_CONTAINER_VOLUME_ML)
+    start_date: IsoDate = Field(default_factory=date.today)
+    model_key: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), SingleLine] | None = (
+        None
+    )
+    weight_reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), CleanText] = ""
     # The protocol's choosable numbers (e.g. cohen2018-series: dose_mg_kg, duration_min, sessions).
-    choices: dict[Annotated[str, StringConstraints(max_length=40)], float] = Field(
+    choices: dict[Annotated[str, StringConstraints(max_length=40), SingleLine], float] = Field(
         default_factory=dict, max_length=10
     )
 

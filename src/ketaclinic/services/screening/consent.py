@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError, ManyInputsError, NotFoundError
+from ketaclinic.inputs import CleanText, SingleLine
 from ketaclinic.screening import ConsentTemplate, current_consent_template
 from ketaclinic.screening.consent import REPRESENTATIVE_RELATIONS, signature_matches
 from ketaclinic.services.audit import audit, field_changes
@@ -26,8 +27,8 @@ from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Patient
 from ketaclinic.store.tables.screening import Consent
 
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000), CleanText]
 
 
 class RiskDiscussed(BaseModel):
@@ -55,7 +56,7 @@ class ConsentIn(BaseModel):
         default=None, description="with signed_by=representative: " + ", ".join(REPRESENTATIVE_RELATIONS)
     )
     representative_relation_detail: Annotated[
-        str, StringConstraints(strip_whitespace=True, max_length=100)
+        str, StringConstraints(strip_whitespace=True, max_length=100), SingleLine
     ] = Field(default="", description="the relation in words, with representative_relation=other")
     patient_signed_at: AwareDatetime | None = None
     witness: Text200
@@ -65,7 +66,7 @@ class WithdrawIn(BaseModel):
     """Why the patient withdrew consent."""
 
     model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), CleanText]
 
 
 class ConsentOut(BaseModel):

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.inputs import CleanText
 from ketaclinic.screening import ClinicRate, ScreeningResult, evaluate, parse_intake
 from ketaclinic.screening.intake import INTAKE_VERSION
 from ketaclinic.services.audit import audit, field_changes
@@ -28,7 +29,7 @@ from ketaclinic.store.tables.patients import Patient
 from ketaclinic.store.tables.screening import Screening, ScreeningAddendum
 
 DRAFT = "draft"
-Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000), CleanText]
 
 
 class ScreeningIn(BaseModel):

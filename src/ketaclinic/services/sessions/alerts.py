@@ -18,6 +18,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.inputs import CleanText, RecordRef
 from ketaclinic.monitoring import (
     ACTION_LABELS,
     AlertAction,
@@ -40,7 +41,7 @@ from ketaclinic.store.tables.sessions import (
     SessionObservation,
 )
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), CleanText]
 
 # The one notification kind so far: a critical alert still unacknowledged past the policy time.
 RENOTIFY = "critical_unacknowledged"
@@ -127,7 +128,7 @@ class ResolveIn(BaseModel):
     """Resolving an acknowledged alert: by a later reading back in range, or saying how it ended."""
 
     model_config = ConfigDict(extra="forbid")
-    observation_id: int | None = None
+    observation_id: RecordRef | None = None
     resolution: Text | None = None
 
     @model_validator(mode="after")

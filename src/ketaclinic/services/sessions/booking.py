@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
 from ketaclinic.errors import ConflictError
+from ketaclinic.inputs import RecordRef
 from ketaclinic.monitoring import (
     SessionState,
 )
@@ -29,7 +30,7 @@ class SessionCreate(BaseModel):
     """A session of an approved plan."""
 
     model_config = ConfigDict(extra="forbid")
-    plan_id: int = Field(ge=1)
+    plan_id: RecordRef
     session_number: int = Field(ge=1, le=1000)
 
 

@@ -26,6 +26,7 @@ from ketaclinic.dosing import (
     worst_verdict,
 )
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.inputs import CleanText
 from ketaclinic.monitoring import Observation, SessionState, field_groups, get_cadence, groups_charted
 from ketaclinic.pharmacology import Bolus, Infusion, Regimen
 from ketaclinic.services.plans.contract import PlannedSession, planned_session
@@ -41,8 +42,8 @@ from ketaclinic.store.tables.sessions import (
 )
 
 Config = Settings | Path | None
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-Required = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), CleanText]
+Required = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), CleanText]
 # A pump shows 0.1 mL/h; a charted rate within half a step of the plan is the plan's rate.
 PUMP_DISPLAY_STEP_ML_H = 0.1
 CHARTABLE = frozenset(

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ketaclinic.dosing import HardLimitError, check_bolus
 from ketaclinic.errors import InputError, NotFoundError
+from ketaclinic.inputs import IsoDateTime, RecordRef, SingleLine
 from ketaclinic.monitoring import AdverseEventKind, AdverseEventSeverity, predicted_cp_at, rescue_medication
 from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import Actor, Permission, require
@@ -50,7 +51,7 @@ class AdverseEventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: AdverseEventKind
     severity: AdverseEventSeverity
-    onset_at: datetime | None = None
+    onset_at: IsoDateTime | None = None
     action: Required
     outcome: Required
     note: Text = ""
@@ -157,12 +158,16 @@ class MedicationIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     purpose: Purpose
-    medication: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    medication: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40), SingleLine
+    ]
     dose: float = Field(gt=0, le=100000)
-    unit: Annotated[str, StringConstraints(strip_whitespace=True, max_length=12)] | None = None
-    route: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] = "IV"
-    given_at: datetime | None = None
-    adverse_event_id: int | None = None
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, max_length=12), SingleLine] | None = None
+    route: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), SingleLine
+    ] = "IV"
+    given_at: IsoDateTime | None = None
+    adverse_event_id: RecordRef | None = None
     reason: Text = ""
     note: Text = ""
 

@@ -21,6 +21,7 @@ from ketaclinic.dosing import (
     rate_mg_kg_h,
 )
 from ketaclinic.errors import InputError
+from ketaclinic.inputs import IsoDateTime
 from ketaclinic.monitoring import SessionState
 from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import Actor, Permission, require
@@ -57,7 +58,7 @@ class RateIn(BaseModel):
     rate_mg_kg_h: float | None = Field(default=None, ge=0, le=100)
     limit_reason: Text = ""
     deviation_reason: Text = ""
-    at: datetime | None = None
+    at: IsoDateTime | None = None
 
     @model_validator(mode="after")
     def _one_rate(self) -> RateIn:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ketaclinic.dosing.bounds import MAX_WEIGHT_KG, MIN_WEIGHT_KG
 from ketaclinic.errors import ConflictError, InputError
+from ketaclinic.inputs import CleanText, IsoDateTime, SingleLine
 from ketaclinic.monitoring import (
     PregnancyCheck,
     SessionAction,
@@ -52,18 +53,22 @@ from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Patient
 from ketaclinic.store.tables.sessions import InfusionSession
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), CleanText]
 
 
 class PremedIn(BaseModel):
     """A premedication dose given before the infusion."""
 
     model_config = ConfigDict(extra="forbid")
-    medication: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    medication: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40), SingleLine
+    ]
     dose: float = Field(gt=0, le=100000)
-    unit: Annotated[str, StringConstraints(strip_whitespace=True, max_length=12)] | None = None
-    route: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] = "PO"
-    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, max_length=12), SingleLine] | None = None
+    route: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), SingleLine
+    ] = "PO"
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), CleanText] = ""
 
 
 class CheckInIn(BaseModel):
@@ -72,7 +77,9 @@ class CheckInIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     weight_kg: float = Field(ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG)
-    weight_discrepancy_reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    weight_discrepancy_reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=500), CleanText
+    ] = ""
     sbp: float
     dbp: float
     hr: float
@@ -83,7 +90,7 @@ class CheckInIn(BaseModel):
     premedication: list[PremedIn] = Field(default_factory=list, max_length=10)
     premedication_none: bool = False
     pregnancy_check: PregnancyCheck | None = None
-    at: datetime | None = None
+    at: IsoDateTime | None = None
 
     @model_validator(mode="after")
     def _premedication_stated(self) -> CheckInIn:
@@ -98,7 +105,7 @@ class EndIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Text = ""
     early_end_reason: Text = ""
-    at: datetime | None = None
+    at: IsoDateTime | None = None
 
 
 class StartIn(RateIn):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError
+from ketaclinic.inputs import IsoDateTime
 from ketaclinic.monitoring import (
     SessionAction,
     SessionState,
@@ -42,7 +42,7 @@ class DischargeIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     answers: dict[str, bool] = Field(default_factory=dict)
-    at: datetime | None = None
+    at: IsoDateTime | None = None
 
 
 class AddendumIn(BaseModel):

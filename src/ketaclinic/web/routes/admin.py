@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
+from ketaclinic.inputs import SingleLine
 from ketaclinic.services import accounts
 from ketaclinic.services import audit as audit_service
 from ketaclinic.services.permissions import Permission, Role
@@ -33,10 +34,10 @@ AuditPage = Annotated[Principal, Depends(requires(Permission.AUDIT_VIEW, page=Tr
 class UserCreate(BaseModel):
     """A new staff account."""
 
-    username: str = Field(min_length=2, max_length=64)
+    username: Annotated[str, Field(min_length=2, max_length=64), SingleLine]
     role: Role
     password: str = Field(min_length=accounts.MIN_PASSWORD_LENGTH, max_length=1024)
-    full_name: str = Field(default="", max_length=200)
+    full_name: Annotated[str, Field(max_length=200), SingleLine] = ""
 
 
 class PasswordReset(BaseModel):

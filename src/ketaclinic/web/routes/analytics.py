@@ -20,8 +20,10 @@ from ketaclinic.services.outcomes import cohort as cohorts
 from ketaclinic.services.permissions import Permission
 from ketaclinic.services.scheduling.listing import clinic_no_shows
 from ketaclinic.web.deps import DbDep, Principal, render, requires
+from ketaclinic.web.downloads import attachment_headers
 from ketaclinic.web.nav import NavItem
 from ketaclinic.web.problems import problem
+from ketaclinic.web.security import csp_with_style_hashes
 
 router = APIRouter()
 NAV = [NavItem("Analytics", "/analytics", Permission.ANALYTICS_VIEW, order=60)]
@@ -190,7 +192,9 @@ def full_report(
     title = "Clinic cohort outcome report" if cohort == cohorts.CLINIC else f"Cohort {cohort}: outcome report"
     if r["synthetic"]:
         title += " (SYNTHETIC DATA)"
-    return HTMLResponse(render_cohort_html(r, title=title))
+    document = render_cohort_html(r, title=title)
+    # The report is a standalone file (also written by the CLI) with its own style sheet inside.
+    return HTMLResponse(document, headers={"Content-Security-Policy": csp_with_style_hashes(document)})
 
 
 @router.get("/analytics/export.{fmt}", include_in_schema=False)
@@ -209,7 +213,7 @@ def export(
         db, principal.actor, source=cohort, definition_id=definition, compare=_compare(compare), export=fmt
     )
     filename = f"cohort-{cohort}-{definition}.{fmt}"
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    headers = attachment_headers(filename)
     if fmt == "json":
         return Response(json.dumps(r, indent=2), media_type="application/json", headers=headers)
     return Response(_csv(r), media_type="text/csv", headers=headers)

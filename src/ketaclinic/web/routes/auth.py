@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from ketaclinic.errors import InputError, NotFoundError, http_status
+from ketaclinic.inputs import SingleLine
 from ketaclinic.services import accounts, api_tokens
 from ketaclinic.services.permissions import Permission
 from ketaclinic.settings import MAX_API_TOKEN_DAYS, Settings
@@ -18,6 +19,7 @@ from ketaclinic.store.db import Database
 from ketaclinic.web import forms
 from ketaclinic.web.deps import SESSION_COOKIE, DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.nav import NavItem
+from ketaclinic.web.params import RecordId
 from ketaclinic.web.problems import CsrfError
 
 router = APIRouter(tags=["auth"])
@@ -163,7 +165,7 @@ def me(principal: AnyUserApi) -> MeOut:
 class TokenCreate(BaseModel):
     """A new API token's label and lifetime (the clinic's default when left out)."""
 
-    name: str = Field(min_length=1, max_length=100)
+    name: Annotated[str, Field(min_length=1, max_length=100), SingleLine]
     expires_in_days: int | None = Field(default=None, ge=1, le=MAX_API_TOKEN_DAYS)
 
 
@@ -200,7 +202,7 @@ def create_token(body: TokenCreate, db: DbDep, settings: SettingsDep, principal:
 
 
 @router.delete("/api/v1/tokens/{token_id}", tags=["auth"])
-def revoke_token(token_id: int, db: DbDep, principal: TokensApi) -> dict[str, Any]:
+def revoke_token(token_id: RecordId, db: DbDep, principal: TokensApi) -> dict[str, Any]:
     """Revoke one of the caller's tokens."""
     return _token_dict(api_tokens.revoke_api_token(db, principal.actor, token_id))
 
@@ -240,7 +242,7 @@ def tokens_create(
     db: DbDep,
     settings: SettingsDep,
     principal: TokensPage,
-    name: Annotated[str, Form(max_length=100)] = "",
+    name: Annotated[str, Form(max_length=100), SingleLine] = "",
     expires_in_days: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     """Create a token and show its secret once."""
@@ -263,7 +265,7 @@ def tokens_create(
 
 
 @router.post("/account/tokens/{token_id}/revoke", include_in_schema=False)
-def tokens_revoke(token_id: int, db: DbDep, principal: TokensPage) -> Response:
+def tokens_revoke(token_id: RecordId, db: DbDep, principal: TokensPage) -> Response:
     """Revoke a token."""
     api_tokens.revoke_api_token(db, principal.actor, token_id)
     return RedirectResponse("/account/tokens", status_code=303)

@@ -16,6 +16,7 @@ from ketaclinic.services.permissions import Permission
 from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.web.deps import DbDep, Principal, render, requires
 from ketaclinic.web.forms import blank, form_errors, stale_notes, text, version_of
+from ketaclinic.web.params import RecordId
 
 router = APIRouter()
 
@@ -58,7 +59,7 @@ def course_page(
 
 @router.get("/courses/{course_id}", response_class=HTMLResponse, include_in_schema=False)
 def course_screen(
-    request: Request, course_id: int, db: DbDep, principal: RecordPage, recorded: bool = False
+    request: Request, course_id: RecordId, db: DbDep, principal: RecordPage, recorded: bool = False
 ) -> Response:
     """A treatment course: its sessions, its follow-ups with their links, and the form to end it."""
     return course_page(request, db, principal, course_id, recorded=recorded)
@@ -74,7 +75,7 @@ def _series_end_of(raw: str) -> date:
 
 
 @router.post("/courses/{course_id}/series-end", response_class=HTMLResponse, include_in_schema=False)
-async def course_end(request: Request, course_id: int, db: DbDep, principal: RecordPage) -> Response:
+async def course_end(request: Request, course_id: RecordId, db: DbDep, principal: RecordPage) -> Response:
     """End the course (its last session's date and why); a problem comes back next to its field.
 
     A stale form (the course changed since it was opened) comes back with what was typed and what is stored.
@@ -98,7 +99,7 @@ async def course_end(request: Request, course_id: int, db: DbDep, principal: Rec
 
 
 @router.post("/courses/{course_id}/links", response_class=HTMLResponse, include_in_schema=False)
-async def course_link(request: Request, course_id: int, db: DbDep, principal: RecordPage) -> Response:
+async def course_link(request: Request, course_id: RecordId, db: DbDep, principal: RecordPage) -> Response:
     """Issue (or re-issue) a follow-up's link and show it to copy on the course page."""
     item_id = text(await request.form(), "followup_item_id")
     try:
@@ -141,7 +142,7 @@ def _open_form(
 
 
 @router.get("/patients/{patient_id}/courses/new", response_class=HTMLResponse, include_in_schema=False)
-def open_screen(request: Request, patient_id: int, db: DbDep, principal: RecordPage) -> Response:
+def open_screen(request: Request, patient_id: RecordId, db: DbDep, principal: RecordPage) -> Response:
     """The form to open a course by hand (approving a plan opens one by itself)."""
     return _open_form(
         request, db, principal, patient_id, values={"started_on": date.today().isoformat()}, errors={}
@@ -149,7 +150,7 @@ def open_screen(request: Request, patient_id: int, db: DbDep, principal: RecordP
 
 
 @router.post("/patients/{patient_id}/courses", response_class=HTMLResponse, include_in_schema=False)
-async def open_submit(request: Request, patient_id: int, db: DbDep, principal: RecordPage) -> Response:
+async def open_submit(request: Request, patient_id: RecordId, db: DbDep, principal: RecordPage) -> Response:
     """Open the course and go to its page; a problem comes back next to its field."""
     form = await request.form()
     values = {k: blank(text(form, k).strip()) for k in ("started_on", "plan_id", "sessions_planned")}

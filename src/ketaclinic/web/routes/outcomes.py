@@ -15,6 +15,7 @@ from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.forms import form_errors, number, text
 from ketaclinic.web.nav import NavItem
+from ketaclinic.web.params import RecordId
 
 router = APIRouter()
 NAV = [NavItem("Follow-up", "/followup", Permission.OUTCOMES_RECORD, order=50)]
@@ -74,13 +75,13 @@ def api_due(
     response_model=pros.ProOut,
     tags=["outcomes"],
 )
-def api_record(patient_id: int, body: pros.ProIn, db: DbDep, principal: RecordApi) -> pros.ProOut:
+def api_record(patient_id: RecordId, body: pros.ProIn, db: DbDep, principal: RecordApi) -> pros.ProOut:
     """Enter a patient's questionnaire answers (scored; 422 names the bad item)."""
     return pros.record_pro(db, principal.actor, patient_id, body)
 
 
 @router.get("/api/v1/patients/{patient_id}/outcomes", response_model=list[pros.ProOut], tags=["outcomes"])
-def api_list(patient_id: int, db: DbDep, principal: RecordApi) -> list[pros.ProOut]:
+def api_list(patient_id: RecordId, db: DbDep, principal: RecordApi) -> list[pros.ProOut]:
     """A patient's PROs."""
     return pros.list_pros(db, principal.actor, patient_id)
 
@@ -92,7 +93,7 @@ def api_list(patient_id: int, db: DbDep, principal: RecordApi) -> list[pros.ProO
     tags=["outcomes"],
 )
 def api_start_course(
-    patient_id: int, body: courses.CourseIn, db: DbDep, principal: RecordApi
+    patient_id: RecordId, body: courses.CourseIn, db: DbDep, principal: RecordApi
 ) -> courses.CourseOut:
     """Open a treatment course (follow-ups scheduled when the series end is given)."""
     return courses.start_course(db, principal.actor, patient_id, body)
@@ -101,7 +102,7 @@ def api_start_course(
 @router.get(
     "/api/v1/patients/{patient_id}/courses", response_model=list[courses.CourseOut], tags=["outcomes"]
 )
-def api_courses(patient_id: int, db: DbDep, principal: RecordApi) -> list[courses.CourseOut]:
+def api_courses(patient_id: RecordId, db: DbDep, principal: RecordApi) -> list[courses.CourseOut]:
     """A patient's treatment courses with their follow-up items."""
     return courses.list_courses(db, principal.actor, patient_id)
 
@@ -110,7 +111,7 @@ def api_courses(patient_id: int, db: DbDep, principal: RecordApi) -> list[course
     "/api/v1/courses/{course_id}/discontinuation", response_model=courses.CourseOut, tags=["outcomes"]
 )
 def api_discontinue(
-    course_id: int, body: courses.DiscontinuationIn, db: DbDep, principal: PhysicianApi
+    course_id: RecordId, body: courses.DiscontinuationIn, db: DbDep, principal: PhysicianApi
 ) -> courses.CourseOut:
     """A physician records why a course stopped (audited)."""
     return courses.record_discontinuation(db, principal.actor, course_id, body)
@@ -118,7 +119,7 @@ def api_discontinue(
 
 @router.post("/api/v1/courses/{course_id}/series-end", response_model=courses.CourseOut, tags=["outcomes"])
 def api_end_series(
-    course_id: int, body: courses.SeriesEndIn, db: DbDep, principal: RecordApi
+    course_id: RecordId, body: courses.SeriesEndIn, db: DbDep, principal: RecordApi
 ) -> courses.CourseOut:
     """End the course: when its series ended and why; open follow-ups are rescheduled, answered ones stay.
 
@@ -160,7 +161,7 @@ def followup_page(request: Request, db: DbDep, principal: RecordPage) -> Respons
 
 
 @router.post("/followup/{item_id}/link", response_class=HTMLResponse, include_in_schema=False)
-def followup_link(request: Request, item_id: int, db: DbDep, principal: RecordPage) -> Response:
+def followup_link(request: Request, item_id: RecordId, db: DbDep, principal: RecordPage) -> Response:
     """Issue (or re-issue: the earlier link is revoked) a link and show its URL to copy."""
     link = links.issue_link(db, principal.actor, links.LinkIn(followup_item_id=item_id))
     url = str(request.base_url).rstrip("/") + link.path

@@ -16,6 +16,7 @@ from ketaclinic.services.permissions import Permission
 from ketaclinic.services.sessions.alerts import AckIn, AlertOut
 from ketaclinic.web.deps import DbDep, Principal, render, requires
 from ketaclinic.web.forms import blank, error_line, text
+from ketaclinic.web.params import RecordId
 from ketaclinic.web.routes.outcomes import GAD7_ITEMS, PGIC_LEVELS, PHQ9_ITEMS
 
 router = APIRouter()
@@ -26,14 +27,14 @@ AckPage = Annotated[Principal, Depends(requires(Permission.PATIENT_ALERTS_ACKNOW
 
 
 @router.get("/api/v1/patients/{patient_id}/alerts", response_model=list[AlertOut], tags=["alerts"])
-def api_patient_alerts(patient_id: int, db: DbDep, principal: RecordApi) -> list[AlertOut]:
+def api_patient_alerts(patient_id: RecordId, db: DbDep, principal: RecordApi) -> list[AlertOut]:
     """The alerts a patient's answers raised outside any session (PHQ-9 item 9), most severe first."""
     return pro_alerts.patient_alerts(db, principal.actor, patient_id)
 
 
 @router.post("/api/v1/patients/{patient_id}/alerts/{alert_id}/ack", response_model=AlertOut, tags=["alerts"])
 def api_ack_patient_alert(
-    patient_id: int, alert_id: int, body: AckIn, db: DbDep, principal: AckApi
+    patient_id: RecordId, alert_id: RecordId, body: AckIn, db: DbDep, principal: AckApi
 ) -> AlertOut:
     """A physician acknowledges a patient's alert with the action taken."""
     return pro_alerts.acknowledge_patient_alert(db, principal.actor, patient_id, alert_id, body)
@@ -63,7 +64,7 @@ def _fragment(
 
 
 @router.get("/patients/{patient_id}/outcomes", response_class=HTMLResponse, include_in_schema=False)
-def outcomes_fragment(request: Request, patient_id: int, db: DbDep, principal: RecordPage) -> Response:
+def outcomes_fragment(request: Request, patient_id: RecordId, db: DbDep, principal: RecordPage) -> Response:
     """The patient page's outcomes section (loaded by the page)."""
     return _fragment(request, db, principal, patient_id)
 
@@ -72,7 +73,7 @@ def outcomes_fragment(request: Request, patient_id: int, db: DbDep, principal: R
     "/patients/{patient_id}/alerts/{alert_id}/ack", response_class=HTMLResponse, include_in_schema=False
 )
 async def ack_from_page(
-    request: Request, patient_id: int, alert_id: int, db: DbDep, principal: AckPage
+    request: Request, patient_id: RecordId, alert_id: RecordId, db: DbDep, principal: AckPage
 ) -> Response:
     """Acknowledge a patient's alert from their page, then send the outcomes section back (htmx)."""
     form = await request.form()

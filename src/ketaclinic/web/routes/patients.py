@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, StaleVersionError, http_status
+from ketaclinic.inputs import MAX_RECORD_ID
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome, list_diagnoses
 from ketaclinic.services.outcomes import course_view, courses
 from ketaclinic.services.patients import measurements, records, registry
@@ -28,6 +29,7 @@ from ketaclinic.web.forms import (
     text,
 )
 from ketaclinic.web.nav import NavItem
+from ketaclinic.web.params import RecordId
 
 router = APIRouter()
 NAV = [
@@ -76,7 +78,7 @@ def api_list(
     principal: ListApi,
     q: Annotated[str, Query(max_length=100)] = "",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_RECORD_ID)] = 0,
 ) -> PatientPage:
     """Search patients (researchers get de-identified rows)."""
     items, total = registry.list_patients(db, principal.actor, query=q, limit=limit, offset=offset)
@@ -92,14 +94,14 @@ def api_create(
 
 
 @router.get("/api/v1/patients/{patient_id}", response_model=records.PatientOut, tags=["patients"])
-def api_get(patient_id: int, db: DbDep, principal: ViewApi) -> records.PatientOut:
+def api_get(patient_id: RecordId, db: DbDep, principal: ViewApi) -> records.PatientOut:
     """One patient's record (the view is audited)."""
     return registry.view_patient(db, principal.actor, patient_id)
 
 
 @router.patch("/api/v1/patients/{patient_id}", response_model=records.PatientOut, tags=["patients"])
 def api_update(
-    patient_id: int, body: registry.PatientUpdate, db: DbDep, principal: EditApi
+    patient_id: RecordId, body: registry.PatientUpdate, db: DbDep, principal: EditApi
 ) -> records.PatientOut:
     """Edit a patient's record (reason required)."""
     return registry.update_patient(db, principal.actor, patient_id, body)
@@ -112,7 +114,11 @@ def api_update(
     tags=["patients"],
 )
 def api_measure(
-    patient_id: int, body: measurements.MeasurementIn, db: DbDep, principal: EditApi, settings: SettingsDep
+    patient_id: RecordId,
+    body: measurements.MeasurementIn,
+    db: DbDep,
+    principal: EditApi,
+    settings: SettingsDep,
 ) -> records.PatientOut:
     """Record a dated weight and/or height (a doubtful weight needs confirm_reason)."""
     return measurements.add_measurement(db, principal.actor, patient_id, body, config=settings)
@@ -124,7 +130,11 @@ def api_measure(
     tags=["patients"],
 )
 def api_strike_out(
-    patient_id: int, measurement_id: int, body: measurements.StrikeOutIn, db: DbDep, principal: EditApi
+    patient_id: RecordId,
+    measurement_id: RecordId,
+    body: measurements.StrikeOutIn,
+    db: DbDep,
+    principal: EditApi,
 ) -> records.PatientOut:
     """Strike out a measurement entered in error (kept, audited); the one before is on record again."""
     return measurements.strike_out_measurement(db, principal.actor, patient_id, measurement_id, body)
@@ -233,7 +243,7 @@ async def new_submit(request: Request, db: DbDep, principal: EditPage, settings:
 
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse, include_in_schema=False)
-def detail_page(request: Request, patient_id: int, db: DbDep, principal: ViewPage) -> Response:
+def detail_page(request: Request, patient_id: RecordId, db: DbDep, principal: ViewPage) -> Response:
     """A patient's record (the view is audited)."""
     patient = registry.view_patient(db, principal.actor, patient_id)
     return render(
@@ -257,7 +267,7 @@ def _treatment(db: DbDep, principal: Principal, patient_id: int) -> dict[str, An
 
 
 @router.get("/patients/{patient_id}/edit", response_class=HTMLResponse, include_in_schema=False)
-def edit_page(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
+def edit_page(request: Request, patient_id: RecordId, db: DbDep, principal: EditPage) -> Response:
     """The edit form, filled."""
     patient = registry.view_patient(db, principal.actor, patient_id)
     values = patient.model_dump(mode="json")
@@ -274,7 +284,7 @@ def edit_page(request: Request, patient_id: int, db: DbDep, principal: EditPage)
 
 
 @router.post("/patients/{patient_id}/edit", response_class=HTMLResponse, include_in_schema=False)
-async def edit_submit(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
+async def edit_submit(request: Request, patient_id: RecordId, db: DbDep, principal: EditPage) -> Response:
     """Save an edit with its reason."""
     values = _form_values(await request.form())
     for identity_only in ("mrn", "weight_kg", "weight_confirm_reason", "height_cm"):
@@ -333,7 +343,7 @@ def _record_with_errors(
 
 @router.post("/patients/{patient_id}/measurements", response_class=HTMLResponse, include_in_schema=False)
 async def measure_submit(
-    request: Request, patient_id: int, db: DbDep, principal: EditPage, settings: SettingsDep
+    request: Request, patient_id: RecordId, db: DbDep, principal: EditPage, settings: SettingsDep
 ) -> Response:
     """Add a weight/height from the record page."""
     form = await request.form()
@@ -357,7 +367,7 @@ async def measure_submit(
     include_in_schema=False,
 )
 async def strike_out_submit(
-    request: Request, patient_id: int, measurement_id: int, db: DbDep, principal: EditPage
+    request: Request, patient_id: RecordId, measurement_id: RecordId, db: DbDep, principal: EditPage
 ) -> Response:
     """Strike out a measurement entered in error from the record page."""
     form = await request.form()

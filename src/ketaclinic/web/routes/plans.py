@@ -24,6 +24,7 @@ from ketaclinic.settings import Settings
 from ketaclinic.web.deps import ClinicLibraryDep, DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.forms import StaleNote, blank, error_lines, stale_notes
 from ketaclinic.web.nav import NavItem
+from ketaclinic.web.params import RecordId, RecordIdQuery
 
 router = APIRouter()
 NAV = [NavItem("Dose plans", "/plans", Permission.PLANS_VIEW, order=30)]
@@ -108,44 +109,46 @@ def api_dose_check(body: DoseCheckIn, library: ClinicLibraryDep, principal: Refe
     tags=["plans"],
 )
 def api_create(
-    patient_id: int, body: plans.PlanCreate, db: DbDep, settings: SettingsDep, principal: CreateApi
+    patient_id: RecordId, body: plans.PlanCreate, db: DbDep, settings: SettingsDep, principal: CreateApi
 ) -> PlanOut:
     """Compute, check and store a draft plan (422 naming the limit and source on a hard breach)."""
     return plans.create_plan(db, principal.actor, patient_id, body, config=settings)
 
 
 @router.get("/api/v1/patients/{patient_id}/plans", response_model=list[PlanSummary], tags=["plans"])
-def api_patient_plans(patient_id: int, db: DbDep, principal: ViewApi) -> list[PlanSummary]:
+def api_patient_plans(patient_id: RecordId, db: DbDep, principal: ViewApi) -> list[PlanSummary]:
     """A patient's plans, newest first."""
     return plans.list_plans(db, principal.actor, patient_id=patient_id)
 
 
 @router.get("/api/v1/plans/{plan_id}", response_model=PlanOut, tags=["plans"])
-def api_plan(plan_id: int, db: DbDep, principal: ViewApi) -> PlanOut:
+def api_plan(plan_id: RecordId, db: DbDep, principal: ViewApi) -> PlanOut:
     """One plan (audited view)."""
     return plans.view_plan(db, principal.actor, plan_id)
 
 
 @router.post("/api/v1/plans/{plan_id}/soft-reasons", response_model=PlanOut, tags=["plans"])
-def api_soft_reasons(plan_id: int, body: plans.SoftReasonsIn, db: DbDep, principal: CreateApi) -> PlanOut:
+def api_soft_reasons(
+    plan_id: RecordId, body: plans.SoftReasonsIn, db: DbDep, principal: CreateApi
+) -> PlanOut:
     """Give the reason for overriding soft-limit breaches (by index in soft_breaches)."""
     return plans.give_soft_reasons(db, principal.actor, plan_id, body)
 
 
 @router.post("/api/v1/plans/{plan_id}/approve", response_model=PlanOut, tags=["plans"])
-def api_approve(plan_id: int, db: DbDep, principal: ApproveApi, settings: SettingsDep) -> PlanOut:
+def api_approve(plan_id: RecordId, db: DbDep, principal: ApproveApi, settings: SettingsDep) -> PlanOut:
     """Approve (409 when today's library changes the plan, or listing missing reasons or prerequisites)."""
     return plans.approve_plan(db, principal.actor, plan_id, config=settings)
 
 
 @router.post("/api/v1/plans/{plan_id}/cosign", response_model=PlanOut, tags=["plans"])
-def api_cosign(plan_id: int, db: DbDep, principal: CosignApi) -> PlanOut:
+def api_cosign(plan_id: RecordId, db: DbDep, principal: CosignApi) -> PlanOut:
     """Co-sign a plan with soft overrides (a second clinician, not the approver)."""
     return plans.cosign_plan(db, principal.actor, plan_id)
 
 
 @router.post("/api/v1/plans/{plan_id}/cancel", response_model=PlanOut, tags=["plans"])
-def api_cancel(plan_id: int, body: plans.CancelIn, db: DbDep, principal: CreateApi) -> PlanOut:
+def api_cancel(plan_id: RecordId, body: plans.CancelIn, db: DbDep, principal: CreateApi) -> PlanOut:
     """Cancel a plan with a reason."""
     return plans.cancel_plan(db, principal.actor, plan_id, body)
 
@@ -191,7 +194,7 @@ def list_page(
 
 
 @router.get("/plans/new", response_class=HTMLResponse, include_in_schema=False)
-def new_redirect(patient_id: Annotated[int, Query(ge=1)], principal: CreatePage) -> Response:
+def new_redirect(patient_id: RecordIdQuery, principal: CreatePage) -> Response:
     """The patient chooser on the list page lands on that patient's plan builder."""
     return RedirectResponse(f"/patients/{patient_id}/plans/new", status_code=303)
 
@@ -252,7 +255,7 @@ def _builder(
 
 @router.get("/patients/{patient_id}/plans/new", response_class=HTMLResponse, include_in_schema=False)
 def builder_page(
-    request: Request, patient_id: int, db: DbDep, settings: SettingsDep, principal: CreatePage
+    request: Request, patient_id: RecordId, db: DbDep, settings: SettingsDep, principal: CreatePage
 ) -> Response:
     """The plan builder: the patient's weight from the registry, protocol, concentration, model."""
     return _builder(request, db, principal, settings, patient_id, {}, [])
@@ -260,7 +263,7 @@ def builder_page(
 
 @router.post("/patients/{patient_id}/plans/new", response_class=HTMLResponse, include_in_schema=False)
 async def builder_submit(
-    request: Request, patient_id: int, db: DbDep, settings: SettingsDep, principal: CreatePage
+    request: Request, patient_id: RecordId, db: DbDep, settings: SettingsDep, principal: CreatePage
 ) -> Response:
     """Compute and store a draft; a hard breach or bad input comes back on the form."""
     values = _builder_values(await request.form())
@@ -275,7 +278,7 @@ async def builder_submit(
 
 
 @router.get("/plans/{plan_id}", response_class=HTMLResponse, include_in_schema=False)
-def detail_page(request: Request, plan_id: int, db: DbDep, principal: ViewPage) -> Response:
+def detail_page(request: Request, plan_id: RecordId, db: DbDep, principal: ViewPage) -> Response:
     """A plan: schedule, Cp/Ce per session against the bands, every check, overrides and signatures."""
     plan = plans.view_plan(db, principal.actor, plan_id)
     return _detail(request, plan, [])
@@ -363,27 +366,27 @@ async def _action(
 
 
 @router.post("/plans/{plan_id}/soft-reasons", response_class=HTMLResponse, include_in_schema=False)
-async def reasons_submit(request: Request, plan_id: int, db: DbDep, principal: CreatePage) -> Response:
+async def reasons_submit(request: Request, plan_id: RecordId, db: DbDep, principal: CreatePage) -> Response:
     """Save soft-override reasons."""
     return await _action(request, db, principal, plan_id, "reasons")
 
 
 @router.post("/plans/{plan_id}/approve", response_class=HTMLResponse, include_in_schema=False)
 async def approve_submit(
-    request: Request, plan_id: int, db: DbDep, principal: ApprovePage, settings: SettingsDep
+    request: Request, plan_id: RecordId, db: DbDep, principal: ApprovePage, settings: SettingsDep
 ) -> Response:
     """Approve from the plan page."""
     return await _action(request, db, principal, plan_id, "approve", settings)
 
 
 @router.post("/plans/{plan_id}/cosign", response_class=HTMLResponse, include_in_schema=False)
-async def cosign_submit(request: Request, plan_id: int, db: DbDep, principal: CosignPage) -> Response:
+async def cosign_submit(request: Request, plan_id: RecordId, db: DbDep, principal: CosignPage) -> Response:
     """Co-sign from the plan page."""
     return await _action(request, db, principal, plan_id, "cosign")
 
 
 @router.post("/plans/{plan_id}/cancel", response_class=HTMLResponse, include_in_schema=False)
-async def cancel_submit(request: Request, plan_id: int, db: DbDep, principal: CreatePage) -> Response:
+async def cancel_submit(request: Request, plan_id: RecordId, db: DbDep, principal: CreatePage) -> Response:
     """Cancel from the plan page."""
     return await _action(request, db, principal, plan_id, "cancel")
 
@@ -391,7 +394,9 @@ async def cancel_submit(request: Request, plan_id: int, db: DbDep, principal: Cr
 @router.get(
     "/plans/{plan_id}/sessions/{number}/pump-sheet", response_class=HTMLResponse, include_in_schema=False
 )
-def pump_sheet(request: Request, plan_id: int, number: int, db: DbDep, principal: ViewPage) -> Response:
+def pump_sheet(
+    request: Request, plan_id: RecordId, number: RecordId, db: DbDep, principal: ViewPage
+) -> Response:
     """The printable pump-programming sheet of one session: mL/h first."""
     plan = plans.view_plan(db, principal.actor, plan_id)
     sessions = plan.plan["sessions"]

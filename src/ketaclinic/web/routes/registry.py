@@ -15,6 +15,7 @@ from ketaclinic.services.patients import allergies, contact, records, registry
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, render, requires
 from ketaclinic.web.forms import error_lines, form_errors, stale_notes
+from ketaclinic.web.params import RecordId
 from ketaclinic.web.registry_forms import STORED_FIELD, WORDS, contact_from_form, typed
 from ketaclinic.web.routes.patients import _treatment
 
@@ -30,7 +31,7 @@ TAG: list[str | Enum] = ["patients"]
     "/api/v1/patients/{patient_id}/allergies", status_code=201, response_model=records.PatientOut, tags=TAG
 )
 def api_add_allergy(
-    patient_id: int, body: allergies.AllergyIn, db: DbDep, principal: EditApi
+    patient_id: RecordId, body: allergies.AllergyIn, db: DbDep, principal: EditApi
 ) -> records.PatientOut:
     """Record an allergy (substance, reaction, severity); clears a "no known allergies" answer."""
     return allergies.add_allergy(db, principal.actor, patient_id, body)
@@ -42,7 +43,11 @@ def api_add_allergy(
     tags=TAG,
 )
 def api_strike_out_allergy(
-    patient_id: int, allergy_id: int, body: allergies.AllergyStrikeOutIn, db: DbDep, principal: EditApi
+    patient_id: RecordId,
+    allergy_id: RecordId,
+    body: allergies.AllergyStrikeOutIn,
+    db: DbDep,
+    principal: EditApi,
 ) -> records.PatientOut:
     """Strike out an allergy entered in error (kept and audited with the reason)."""
     return allergies.strike_out_allergy(db, principal.actor, patient_id, allergy_id, body)
@@ -52,7 +57,7 @@ def api_strike_out_allergy(
     "/api/v1/patients/{patient_id}/allergies/none-known", response_model=records.PatientOut, tags=TAG
 )
 def api_no_known_allergies(
-    patient_id: int, body: allergies.NoKnownAllergiesIn, db: DbDep, principal: EditApi
+    patient_id: RecordId, body: allergies.NoKnownAllergiesIn, db: DbDep, principal: EditApi
 ) -> records.PatientOut:
     """Record that the patient has no known allergies (409 while an allergy is on record)."""
     return allergies.record_no_known_allergies(db, principal.actor, patient_id, body)
@@ -60,7 +65,7 @@ def api_no_known_allergies(
 
 @router.put("/api/v1/patients/{patient_id}/contact", response_model=records.PatientOut, tags=TAG)
 def api_set_contact(
-    patient_id: int, body: contact.ContactIn, db: DbDep, principal: EditApi
+    patient_id: RecordId, body: contact.ContactIn, db: DbDep, principal: EditApi
 ) -> records.PatientOut:
     """Replace the patient's contact details (e-mail, phone, address, channel, consent to be contacted)."""
     return contact.set_contact(db, principal.actor, patient_id, body)
@@ -68,7 +73,7 @@ def api_set_contact(
 
 @router.put("/api/v1/patients/{patient_id}/referrer", response_model=records.PatientOut, tags=TAG)
 def api_set_referrer(
-    patient_id: int, body: contact.ReferrerIn, db: DbDep, principal: EditApi
+    patient_id: RecordId, body: contact.ReferrerIn, db: DbDep, principal: EditApi
 ) -> records.PatientOut:
     """Record or replace the referring physician (name, identifier, address or e-mail)."""
     return contact.set_referrer(db, principal.actor, patient_id, body)
@@ -116,7 +121,7 @@ def _answer(
 
 
 @router.post("/patients/{patient_id}/allergies", response_class=HTMLResponse, include_in_schema=False)
-async def allergy_submit(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
+async def allergy_submit(request: Request, patient_id: RecordId, db: DbDep, principal: EditPage) -> Response:
     """Add an allergy from the record page."""
     values = typed(await request.form(), "version", "substance", "substance_code", "reaction", "severity")
     return _answer(
@@ -138,7 +143,7 @@ async def allergy_submit(request: Request, patient_id: int, db: DbDep, principal
     include_in_schema=False,
 )
 async def allergy_strike_submit(
-    request: Request, patient_id: int, allergy_id: int, db: DbDep, principal: EditPage
+    request: Request, patient_id: RecordId, allergy_id: RecordId, db: DbDep, principal: EditPage
 ) -> Response:
     """Strike out an allergy entered in error from the record page."""
     values = typed(await request.form(), "version", "reason")
@@ -158,7 +163,9 @@ async def allergy_strike_submit(
 @router.post(
     "/patients/{patient_id}/allergies/none-known", response_class=HTMLResponse, include_in_schema=False
 )
-async def none_known_submit(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
+async def none_known_submit(
+    request: Request, patient_id: RecordId, db: DbDep, principal: EditPage
+) -> Response:
     """Record "no known allergies" from the record page."""
     values = typed(await request.form(), "version")
     return _answer(
@@ -175,7 +182,7 @@ async def none_known_submit(request: Request, patient_id: int, db: DbDep, princi
 
 
 @router.post("/patients/{patient_id}/contact", response_class=HTMLResponse, include_in_schema=False)
-async def contact_submit(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
+async def contact_submit(request: Request, patient_id: RecordId, db: DbDep, principal: EditPage) -> Response:
     """Save the contact details from the record page."""
     values = contact_from_form(await request.form())
     return _answer(
@@ -192,7 +199,7 @@ async def contact_submit(request: Request, patient_id: int, db: DbDep, principal
 
 
 @router.post("/patients/{patient_id}/referrer", response_class=HTMLResponse, include_in_schema=False)
-async def referrer_submit(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
+async def referrer_submit(request: Request, patient_id: RecordId, db: DbDep, principal: EditPage) -> Response:
     """Save the referring physician from the record page."""
     values = typed(await request.form(), "version", "name", "identifier", "address", "email", "reason")
     return _answer(

@@ -32,6 +32,7 @@ from ketaclinic.web.forms import (
     version_of,
 )
 from ketaclinic.web.nav import NavItem
+from ketaclinic.web.params import RecordId
 from ketaclinic.web.screening_forms import CONSENT_WORDS, INTAKE_WORDS, consent_from_form, intake_from_form
 
 router = APIRouter()
@@ -77,7 +78,7 @@ def api_evaluate(body: screening.ScreeningIn, db: DbDep, principal: EditApi) -> 
 
 
 @router.get("/api/v1/patients/{patient_id}/intake-prefill", tags=TAG)
-def api_prefill(patient_id: int, db: DbDep, principal: EditApi) -> dict[str, Any]:
+def api_prefill(patient_id: RecordId, db: DbDep, principal: EditApi) -> dict[str, Any]:
     """The intake fields the registry already knows for this patient."""
     return screening.intake_prefill(db, principal.actor, patient_id)
 
@@ -89,27 +90,27 @@ def api_prefill(patient_id: int, db: DbDep, principal: EditApi) -> dict[str, Any
     tags=TAG,
 )
 def api_create(
-    patient_id: int, body: screening.ScreeningIn, db: DbDep, principal: EditApi
+    patient_id: RecordId, body: screening.ScreeningIn, db: DbDep, principal: EditApi
 ) -> screening.ScreeningOut:
     """Create a draft screening and evaluate it."""
     return screening.create_screening(db, principal.actor, patient_id, body)
 
 
 @router.get("/api/v1/patients/{patient_id}/screenings", response_model=list[screening.ScreeningOut], tags=TAG)
-def api_list(patient_id: int, db: DbDep, principal: ViewApi) -> list[screening.ScreeningOut]:
+def api_list(patient_id: RecordId, db: DbDep, principal: ViewApi) -> list[screening.ScreeningOut]:
     """A patient's screenings, newest first."""
     return screening.list_screenings(db, principal.actor, patient_id)
 
 
 @router.get("/api/v1/screenings/{screening_id}", response_model=screening.ScreeningOut, tags=TAG)
-def api_get(screening_id: int, db: DbDep, principal: ViewApi) -> screening.ScreeningOut:
+def api_get(screening_id: RecordId, db: DbDep, principal: ViewApi) -> screening.ScreeningOut:
     """One screening (the view is audited)."""
     return screening.get_screening(db, principal.actor, screening_id)
 
 
 @router.put("/api/v1/screenings/{screening_id}", response_model=screening.ScreeningOut, tags=TAG)
 def api_update(
-    screening_id: int, body: screening.ScreeningUpdate, db: DbDep, principal: EditApi
+    screening_id: RecordId, body: screening.ScreeningUpdate, db: DbDep, principal: EditApi
 ) -> screening.ScreeningOut:
     """Replace a draft's intake and re-evaluate (send the version read; 409 once signed or when stale)."""
     return screening.update_screening(db, principal.actor, screening_id, body)
@@ -117,7 +118,7 @@ def api_update(
 
 @router.post("/api/v1/screenings/{screening_id}/sign", response_model=screening.ScreeningOut, tags=TAG)
 def api_sign(
-    screening_id: int, body: screening.SignIn, db: DbDep, principal: SignApi
+    screening_id: RecordId, body: screening.SignIn, db: DbDep, principal: SignApi
 ) -> screening.ScreeningOut:
     """Sign the draft version read; it is locked from then on (409 when already signed or stale)."""
     return screening.sign_screening(db, principal.actor, screening_id, body)
@@ -130,7 +131,7 @@ def api_sign(
     tags=TAG,
 )
 def api_addendum(
-    screening_id: int, body: screening.AddendumIn, db: DbDep, principal: EditApi
+    screening_id: RecordId, body: screening.AddendumIn, db: DbDep, principal: EditApi
 ) -> screening.ScreeningOut:
     """Add a note to a signed screening."""
     return screening.add_addendum(db, principal.actor, screening_id, body)
@@ -140,7 +141,7 @@ def api_addendum(
     "/api/v1/patients/{patient_id}/consents", status_code=201, response_model=consent.ConsentOut, tags=TAG
 )
 def api_consent(
-    patient_id: int, body: consent.ConsentIn, db: DbDep, settings: SettingsDep, principal: ConsentApi
+    patient_id: RecordId, body: consent.ConsentIn, db: DbDep, settings: SettingsDep, principal: ConsentApi
 ) -> consent.ConsentOut:
     """Record a signed consent to a protocol (shipped or the clinic's)."""
     return consent.record_consent(db, principal.actor, patient_id, body, config=settings)
@@ -148,7 +149,7 @@ def api_consent(
 
 @router.get("/api/v1/patients/{patient_id}/consents", response_model=list[consent.ConsentOut], tags=TAG)
 def api_consents(
-    patient_id: int, db: DbDep, settings: SettingsDep, principal: ViewApi
+    patient_id: RecordId, db: DbDep, settings: SettingsDep, principal: ViewApi
 ) -> list[consent.ConsentOut]:
     """A patient's consents, newest first."""
     return consent.list_consents(db, principal.actor, patient_id, config=settings)
@@ -156,7 +157,7 @@ def api_consents(
 
 @router.post("/api/v1/consents/{consent_id}/withdraw", response_model=consent.ConsentOut, tags=TAG)
 def api_withdraw(
-    consent_id: int, body: consent.WithdrawIn, db: DbDep, settings: SettingsDep, principal: ConsentApi
+    consent_id: RecordId, body: consent.WithdrawIn, db: DbDep, settings: SettingsDep, principal: ConsentApi
 ) -> consent.ConsentOut:
     """Record that the patient withdrew a consent (reason required)."""
     return consent.withdraw_consent(db, principal.actor, consent_id, body, config=settings)
@@ -215,7 +216,7 @@ def list_page(request: Request, db: DbDep, principal: EditPage) -> Response:
 
 @router.get("/patients/{patient_id}/screening", response_class=HTMLResponse, include_in_schema=False)
 def patient_page(
-    request: Request, patient_id: int, db: DbDep, settings: SettingsDep, principal: ViewPage
+    request: Request, patient_id: RecordId, db: DbDep, settings: SettingsDep, principal: ViewPage
 ) -> Response:
     """A patient's screenings and consents, with what blocks a dose plan per consented protocol."""
     patient = registry.view_patient(db, principal.actor, patient_id)
@@ -235,7 +236,7 @@ def patient_page(
 
 
 @router.get("/patients/{patient_id}/screening/new", response_class=HTMLResponse, include_in_schema=False)
-def new_page(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
+def new_page(request: Request, patient_id: RecordId, db: DbDep, principal: EditPage) -> Response:
     """The intake form, pre-filled from the registry."""
     patient = registry.view_patient(db, principal.actor, patient_id)
     values = screening.intake_prefill(db, principal.actor, patient_id)
@@ -243,7 +244,7 @@ def new_page(request: Request, patient_id: int, db: DbDep, principal: EditPage) 
 
 
 @router.post("/patients/{patient_id}/screening/new", response_class=HTMLResponse, include_in_schema=False)
-async def new_submit(request: Request, patient_id: int, db: DbDep, principal: EditPage) -> Response:
+async def new_submit(request: Request, patient_id: RecordId, db: DbDep, principal: EditPage) -> Response:
     """Create and evaluate; a bad intake comes back with the field named."""
     form = await request.form()
     values = intake_from_form(form)
@@ -269,7 +270,7 @@ async def new_submit(request: Request, patient_id: int, db: DbDep, principal: Ed
 
 
 @router.get("/screenings/{screening_id}", response_class=HTMLResponse, include_in_schema=False)
-def verdict_page(request: Request, screening_id: int, db: DbDep, principal: ViewPage) -> Response:
+def verdict_page(request: Request, screening_id: RecordId, db: DbDep, principal: ViewPage) -> Response:
     """The verdict with every reason, source and grade; tests, prerequisites, evidence; sign."""
     return _verdict(request, db, principal.actor, screening_id)
 
@@ -292,7 +293,7 @@ def _verdict(
 
 
 @router.get("/screenings/{screening_id}/edit", response_class=HTMLResponse, include_in_schema=False)
-def edit_page(request: Request, screening_id: int, db: DbDep, principal: EditPage) -> Response:
+def edit_page(request: Request, screening_id: RecordId, db: DbDep, principal: EditPage) -> Response:
     """Edit a draft's intake (a signed screening is locked)."""
     record = screening.get_screening(db, principal.actor, screening_id)
     if record.status != screening.DRAFT:
@@ -302,7 +303,7 @@ def edit_page(request: Request, screening_id: int, db: DbDep, principal: EditPag
 
 
 @router.post("/screenings/{screening_id}/edit", response_class=HTMLResponse, include_in_schema=False)
-async def edit_submit(request: Request, screening_id: int, db: DbDep, principal: EditPage) -> Response:
+async def edit_submit(request: Request, screening_id: RecordId, db: DbDep, principal: EditPage) -> Response:
     """Save a draft's intake and re-evaluate."""
     form = await request.form()
     values = intake_from_form(form)
@@ -342,7 +343,7 @@ async def edit_submit(request: Request, screening_id: int, db: DbDep, principal:
 
 
 @router.post("/screenings/{screening_id}/sign", response_class=HTMLResponse, include_in_schema=False)
-async def sign_submit(request: Request, screening_id: int, db: DbDep, principal: SignPage) -> Response:
+async def sign_submit(request: Request, screening_id: RecordId, db: DbDep, principal: SignPage) -> Response:
     """Sign from the verdict page; a draft changed since it was opened comes back to be read again."""
     form = await request.form()
     try:
@@ -355,7 +356,9 @@ async def sign_submit(request: Request, screening_id: int, db: DbDep, principal:
 
 
 @router.post("/screenings/{screening_id}/addenda", response_class=HTMLResponse, include_in_schema=False)
-async def addendum_submit(request: Request, screening_id: int, db: DbDep, principal: EditPage) -> Response:
+async def addendum_submit(
+    request: Request, screening_id: RecordId, db: DbDep, principal: EditPage
+) -> Response:
     """Add a note to a signed screening."""
     form = await request.form()
     screening.add_addendum(
@@ -393,7 +396,7 @@ def _consent_page(
 @router.get("/patients/{patient_id}/consent/new", response_class=HTMLResponse, include_in_schema=False)
 def consent_page(
     request: Request,
-    patient_id: int,
+    patient_id: RecordId,
     db: DbDep,
     settings: SettingsDep,
     principal: ConsentPage,
@@ -406,7 +409,7 @@ def consent_page(
 
 @router.post("/patients/{patient_id}/consent/new", response_class=HTMLResponse, include_in_schema=False)
 async def consent_submit(
-    request: Request, patient_id: int, db: DbDep, settings: SettingsDep, principal: ConsentPage
+    request: Request, patient_id: RecordId, db: DbDep, settings: SettingsDep, principal: ConsentPage
 ) -> Response:
     """Record the consent; what is missing comes back named."""
     values = consent_from_form(await request.form())
@@ -424,7 +427,7 @@ async def consent_submit(
 
 @router.post("/consents/{consent_id}/withdraw", response_class=HTMLResponse, include_in_schema=False)
 async def withdraw_submit(
-    request: Request, consent_id: int, db: DbDep, settings: SettingsDep, principal: ConsentPage
+    request: Request, consent_id: RecordId, db: DbDep, settings: SettingsDep, principal: ConsentPage
 ) -> Response:
     """Withdraw a consent (reason required)."""
     form = await request.form()

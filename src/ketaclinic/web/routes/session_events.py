@@ -17,6 +17,7 @@ from ketaclinic.services.sessions import alerts, events
 from ketaclinic.services.sessions import chart as session_chart
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, get_settings, render
 from ketaclinic.web.forms import blank, error_line, number, text
+from ketaclinic.web.params import RecordId
 from ketaclinic.web.routes.session_screens import ChartPage
 from ketaclinic.web.session_forms import chart_words
 from ketaclinic.web.session_page import act
@@ -60,7 +61,7 @@ async def _alert_step(
     "/sessions/{session_id}/alerts/{alert_id}/ack", response_class=HTMLResponse, include_in_schema=False
 )
 async def ack_submit(
-    request: Request, session_id: int, alert_id: int, db: DbDep, principal: ChartPage
+    request: Request, session_id: RecordId, alert_id: RecordId, db: DbDep, principal: ChartPage
 ) -> Response:
     """Acknowledge an alert from the panel."""
 
@@ -74,7 +75,7 @@ async def ack_submit(
     "/sessions/{session_id}/alerts/{alert_id}/resolve", response_class=HTMLResponse, include_in_schema=False
 )
 async def resolve_submit(
-    request: Request, session_id: int, alert_id: int, db: DbDep, principal: ChartPage
+    request: Request, session_id: RecordId, alert_id: RecordId, db: DbDep, principal: ChartPage
 ) -> Response:
     """Resolve an acknowledged alert from the panel."""
 
@@ -87,7 +88,7 @@ async def resolve_submit(
 
 @router.post("/sessions/{session_id}/adverse-events", response_class=HTMLResponse, include_in_schema=False)
 async def adverse_event_submit(
-    request: Request, session_id: int, db: DbDep, principal: ChartPage
+    request: Request, session_id: RecordId, db: DbDep, principal: ChartPage
 ) -> Response:
     """Chart an adverse event from the form."""
 
@@ -101,7 +102,7 @@ async def adverse_event_submit(
 
 @router.post("/sessions/{session_id}/medications", response_class=HTMLResponse, include_in_schema=False)
 async def medication_submit(
-    request: Request, session_id: int, db: DbDep, principal: ChartPage, settings: SettingsDep
+    request: Request, session_id: RecordId, db: DbDep, principal: ChartPage, settings: SettingsDep
 ) -> Response:
     """Chart a dose from the form."""
 

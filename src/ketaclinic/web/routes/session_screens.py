@@ -21,6 +21,7 @@ from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, get_settings, render, requires
 from ketaclinic.web.forms import blank, error_line, number, text
 from ketaclinic.web.nav import NavItem
+from ketaclinic.web.params import RecordId
 from ketaclinic.web.session_forms import chart_words, typed_back
 from ketaclinic.web.session_page import OBS_FIELDS, act, chart_values, render_chart
 
@@ -68,13 +69,13 @@ async def new_submit(request: Request, db: DbDep, principal: ChartPage) -> Respo
 
 
 @router.get("/sessions/{session_id}", response_class=HTMLResponse, include_in_schema=False)
-def detail_page(request: Request, session_id: int, db: DbDep, principal: ViewPage) -> Response:
+def detail_page(request: Request, session_id: RecordId, db: DbDep, principal: ViewPage) -> Response:
     """The charting screen (the view is audited)."""
     return render_chart(request, db, principal, session_id)
 
 
 @router.get("/sessions/{session_id}/alerts", response_class=HTMLResponse, include_in_schema=False)
-def alerts_fragment(request: Request, session_id: int, db: DbDep, principal: ViewPoll) -> Response:
+def alerts_fragment(request: Request, session_id: RecordId, db: DbDep, principal: ViewPoll) -> Response:
     """The alerts panel, polled by htmx every few seconds (a poll: not activity for the idle logout)."""
     items = session_chart.poll_alerts(db, principal.actor, session_id, config=get_settings(request))
     return render(request, "sessions/_alerts.html", alerts=items, session_id=session_id)
@@ -88,7 +89,7 @@ def _observation_values(form: FormData) -> dict[str, Any]:
 
 
 @router.post("/sessions/{session_id}/observations", response_class=HTMLResponse, include_in_schema=False)
-async def observe_submit(request: Request, session_id: int, db: DbDep, principal: ChartPage) -> Response:
+async def observe_submit(request: Request, session_id: RecordId, db: DbDep, principal: ChartPage) -> Response:
     """Chart a reading from the one-row form; htmx gets the refreshed flowsheet and charts."""
     form = await request.form()
     refused: dict[str, Any] = {}
@@ -144,7 +145,7 @@ def _rate_box(
 
 @router.post("/sessions/{session_id}/rate/check", response_class=HTMLResponse, include_in_schema=False)
 async def rate_check_fragment(
-    request: Request, session_id: int, db: DbDep, principal: ChartPage, settings: SettingsDep
+    request: Request, session_id: RecordId, db: DbDep, principal: ChartPage, settings: SettingsDep
 ) -> Response:
     """The library verdict and plan comparison of the entered rate, before confirming it."""
     form = await request.form()
@@ -154,7 +155,7 @@ async def rate_check_fragment(
 
 @router.post("/sessions/{session_id}/rate", response_class=HTMLResponse, include_in_schema=False)
 async def rate_submit(
-    request: Request, session_id: int, db: DbDep, principal: ChartPage, settings: SettingsDep
+    request: Request, session_id: RecordId, db: DbDep, principal: ChartPage, settings: SettingsDep
 ) -> Response:
     """Confirm a rate: start the infusion or change the running rate."""
 
@@ -174,7 +175,7 @@ async def rate_submit(
 
 @router.post("/sessions/{session_id}/check-in", response_class=HTMLResponse, include_in_schema=False)
 async def check_in_submit(
-    request: Request, session_id: int, db: DbDep, principal: ChartPage, settings: SettingsDep
+    request: Request, session_id: RecordId, db: DbDep, principal: ChartPage, settings: SettingsDep
 ) -> Response:
     """Check the patient in from the form."""
 
@@ -213,7 +214,7 @@ def _resume_in(form: FormData) -> sessions.ResumeIn:
 
 @router.post("/sessions/{session_id}/lifecycle", response_class=HTMLResponse, include_in_schema=False)
 async def lifecycle_submit(
-    request: Request, session_id: int, db: DbDep, principal: ChartPage, settings: SettingsDep
+    request: Request, session_id: RecordId, db: DbDep, principal: ChartPage, settings: SettingsDep
 ) -> Response:
     """Pause, resume, complete or stop from the buttons."""
 

@@ -9,6 +9,7 @@ from starlette.datastructures import FormData
 from ketaclinic.services.sessions import signing
 from ketaclinic.web.deps import DbDep, SettingsDep
 from ketaclinic.web.forms import text
+from ketaclinic.web.params import RecordId
 from ketaclinic.web.routes.session_screens import ChartPage, SignPage
 from ketaclinic.web.session_page import act, discharge_answers
 
@@ -17,7 +18,7 @@ router = APIRouter()
 
 @router.post("/sessions/{session_id}/discharge", response_class=HTMLResponse, include_in_schema=False)
 async def discharge_submit(
-    request: Request, session_id: int, db: DbDep, principal: ChartPage, settings: SettingsDep
+    request: Request, session_id: RecordId, db: DbDep, principal: ChartPage, settings: SettingsDep
 ) -> Response:
     """Discharge with the checklist answers."""
 
@@ -30,7 +31,7 @@ async def discharge_submit(
 
 @router.post("/sessions/{session_id}/sign", response_class=HTMLResponse, include_in_schema=False)
 async def sign_submit(
-    request: Request, session_id: int, db: DbDep, principal: SignPage, settings: SettingsDep
+    request: Request, session_id: RecordId, db: DbDep, principal: SignPage, settings: SettingsDep
 ) -> Response:
     """Sign and lock the record."""
     return await act(
@@ -44,7 +45,9 @@ async def sign_submit(
 
 
 @router.post("/sessions/{session_id}/addenda", response_class=HTMLResponse, include_in_schema=False)
-async def addendum_submit(request: Request, session_id: int, db: DbDep, principal: ChartPage) -> Response:
+async def addendum_submit(
+    request: Request, session_id: RecordId, db: DbDep, principal: ChartPage
+) -> Response:
     """Add an addendum to the signed record."""
 
     def step(form: FormData) -> object:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, ConfigDict
 
+from ketaclinic.inputs import IsoDateTime
 from ketaclinic.services.permissions import Permission
 from ketaclinic.services.sessions import alerts, booking, events, flowsheet, infusion_rates, signing
 from ketaclinic.services.sessions import chart as session_chart
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, requires
+from ketaclinic.web.params import RecordId
 
 router = APIRouter()
 
@@ -33,7 +34,7 @@ class AtIn(BaseModel):
     """An optional clock time for a step charted late."""
 
     model_config = ConfigDict(extra="forbid")
-    at: datetime | None = None
+    at: IsoDateTime | None = None
 
 
 # --- JSON API ----------------------------------------------------------------------------------------
@@ -53,7 +54,7 @@ def api_create(body: booking.SessionCreate, db: DbDep, principal: ChartApi) -> b
 
 @router.get("/api/v1/sessions/{session_id}", response_model=session_chart.SessionChart, tags=TAGS)
 def api_get(
-    session_id: int, db: DbDep, principal: ViewApi, settings: SettingsDep
+    session_id: RecordId, db: DbDep, principal: ViewApi, settings: SettingsDep
 ) -> session_chart.SessionChart:
     """The full chart (the view is audited)."""
     return session_chart.view_session(db, principal.actor, session_id, config=settings)
@@ -61,7 +62,7 @@ def api_get(
 
 @router.post("/api/v1/sessions/{session_id}/check-in", response_model=StateOut, tags=TAGS)
 def api_check_in(
-    session_id: int, body: sessions.CheckInIn, db: DbDep, principal: ChartApi, settings: SettingsDep
+    session_id: RecordId, body: sessions.CheckInIn, db: DbDep, principal: ChartApi, settings: SettingsDep
 ) -> StateOut:
     """Pre-infusion vitals, weight, pain, premedication and pregnancy check."""
     return StateOut(
@@ -71,7 +72,7 @@ def api_check_in(
 
 @router.post("/api/v1/sessions/{session_id}/start", response_model=StateOut, tags=TAGS)
 def api_start(
-    session_id: int, body: sessions.StartIn, db: DbDep, principal: ChartApi, settings: SettingsDep
+    session_id: RecordId, body: sessions.StartIn, db: DbDep, principal: ChartApi, settings: SettingsDep
 ) -> StateOut:
     """Start the infusion at its first (checked) rate; out of schedule it needs start_reason."""
     state = sessions.start(
@@ -82,7 +83,7 @@ def api_start(
 
 @router.post("/api/v1/sessions/{session_id}/pause", response_model=StateOut, tags=TAGS)
 def api_pause(
-    session_id: int, db: DbDep, principal: ChartApi, settings: SettingsDep, body: AtIn | None = None
+    session_id: RecordId, db: DbDep, principal: ChartApi, settings: SettingsDep, body: AtIn | None = None
 ) -> StateOut:
     """Pause the pump."""
     at = body.at if body else None
@@ -91,7 +92,7 @@ def api_pause(
 
 @router.post("/api/v1/sessions/{session_id}/resume", response_model=StateOut, tags=TAGS)
 def api_resume(
-    session_id: int,
+    session_id: RecordId,
     db: DbDep,
     principal: ChartApi,
     settings: SettingsDep,
@@ -106,7 +107,11 @@ def api_resume(
 
 @router.post("/api/v1/sessions/{session_id}/complete", response_model=StateOut, tags=TAGS)
 def api_complete(
-    session_id: int, db: DbDep, principal: ChartApi, settings: SettingsDep, body: sessions.EndIn | None = None
+    session_id: RecordId,
+    db: DbDep,
+    principal: ChartApi,
+    settings: SettingsDep,
+    body: sessions.EndIn | None = None,
 ) -> StateOut:
     """The infusion ran to its end: recovery begins."""
     state = sessions.end_infusion(
@@ -117,7 +122,7 @@ def api_complete(
 
 @router.post("/api/v1/sessions/{session_id}/stop", response_model=StateOut, tags=TAGS)
 def api_stop(
-    session_id: int, body: sessions.EndIn, db: DbDep, principal: ChartApi, settings: SettingsDep
+    session_id: RecordId, body: sessions.EndIn, db: DbDep, principal: ChartApi, settings: SettingsDep
 ) -> StateOut:
     """Stop the infusion early (reason required): recovery begins."""
     state = sessions.end_infusion(db, principal.actor, session_id, body, stopped=True, config=settings)
@@ -128,7 +133,7 @@ def api_stop(
     "/api/v1/sessions/{session_id}/rate", status_code=201, response_model=infusion_rates.SegmentOut, tags=TAGS
 )
 def api_rate(
-    session_id: int, body: infusion_rates.RateIn, db: DbDep, principal: ChartApi, settings: SettingsDep
+    session_id: RecordId, body: infusion_rates.RateIn, db: DbDep, principal: ChartApi, settings: SettingsDep
 ) -> infusion_rates.SegmentOut:
     """Chart a rate change (library-checked; soft needs limit_reason, a plan deviation deviation_reason)."""
     return infusion_rates.change_rate(db, principal.actor, session_id, body, config=settings)
@@ -136,7 +141,7 @@ def api_rate(
 
 @router.post("/api/v1/sessions/{session_id}/rate/check", response_model=infusion_rates.RatePreview, tags=TAGS)
 def api_rate_check(
-    session_id: int, body: infusion_rates.RateIn, db: DbDep, principal: ChartApi, settings: SettingsDep
+    session_id: RecordId, body: infusion_rates.RateIn, db: DbDep, principal: ChartApi, settings: SettingsDep
 ) -> infusion_rates.RatePreview:
     """What the library and the plan say about a rate (nothing stored)."""
     return infusion_rates.check_rate_change(db, principal.actor, session_id, body, config=settings)
@@ -149,7 +154,7 @@ def api_rate_check(
     tags=TAGS,
 )
 def api_observe(
-    session_id: int,
+    session_id: RecordId,
     db: DbDep,
     principal: ChartApi,
     body: Annotated[dict[str, Any], Body()],
@@ -161,7 +166,7 @@ def api_observe(
 
 @router.get("/api/v1/sessions/{session_id}/alerts", response_model=list[alerts.AlertOut], tags=TAGS)
 def api_alerts(
-    session_id: int, db: DbDep, principal: ViewApi, settings: SettingsDep
+    session_id: RecordId, db: DbDep, principal: ViewApi, settings: SettingsDep
 ) -> list[alerts.AlertOut]:
     """The session's alerts (polled); alerts that come due with time are raised here."""
     return session_chart.poll_alerts(db, principal.actor, session_id, config=settings)
@@ -169,7 +174,7 @@ def api_alerts(
 
 @router.post("/api/v1/sessions/{session_id}/alerts/{alert_id}/ack", response_model=alerts.AlertOut, tags=TAGS)
 def api_ack(
-    session_id: int, alert_id: int, body: alerts.AckIn, db: DbDep, principal: ChartApi
+    session_id: RecordId, alert_id: RecordId, body: alerts.AckIn, db: DbDep, principal: ChartApi
 ) -> alerts.AlertOut:
     """Acknowledge an alert with the action taken."""
     return alerts.acknowledge_alert(db, principal.actor, session_id, alert_id, body)
@@ -179,7 +184,7 @@ def api_ack(
     "/api/v1/sessions/{session_id}/alerts/{alert_id}/resolve", response_model=alerts.AlertOut, tags=TAGS
 )
 def api_resolve(
-    session_id: int, alert_id: int, body: alerts.ResolveIn, db: DbDep, principal: ChartApi
+    session_id: RecordId, alert_id: RecordId, body: alerts.ResolveIn, db: DbDep, principal: ChartApi
 ) -> alerts.AlertOut:
     """Resolve an acknowledged alert."""
     return alerts.resolve_alert(db, principal.actor, session_id, alert_id, body)
@@ -192,7 +197,7 @@ def api_resolve(
     tags=TAGS,
 )
 def api_adverse_event(
-    session_id: int, body: events.AdverseEventIn, db: DbDep, principal: ChartApi
+    session_id: RecordId, body: events.AdverseEventIn, db: DbDep, principal: ChartApi
 ) -> events.AdverseEventOut:
     """Chart an adverse event (the predicted Cp at onset is stored)."""
     return events.chart_adverse_event(db, principal.actor, session_id, body)
@@ -205,7 +210,7 @@ def api_adverse_event(
     tags=TAGS,
 )
 def api_medication(
-    session_id: int, body: events.MedicationIn, db: DbDep, principal: ChartApi, settings: SettingsDep
+    session_id: RecordId, body: events.MedicationIn, db: DbDep, principal: ChartApi, settings: SettingsDep
 ) -> events.MedicationOut:
     """Chart a dose given (premedication, rescue, ketamine bolus)."""
     return events.chart_medication(db, principal.actor, session_id, body, config=settings)
@@ -213,7 +218,7 @@ def api_medication(
 
 @router.post("/api/v1/sessions/{session_id}/discharge", response_model=StateOut, tags=TAGS)
 def api_discharge(
-    session_id: int, body: signing.DischargeIn, db: DbDep, principal: ChartApi, settings: SettingsDep
+    session_id: RecordId, body: signing.DischargeIn, db: DbDep, principal: ChartApi, settings: SettingsDep
 ) -> StateOut:
     """Discharge: the minimum recovery observed and the checklist met on post-infusion readings."""
     state = signing.discharge(db, principal.actor, session_id, body, config=settings)
@@ -221,12 +226,14 @@ def api_discharge(
 
 
 @router.post("/api/v1/sessions/{session_id}/sign", response_model=StateOut, tags=TAGS)
-def api_sign(session_id: int, db: DbDep, principal: SignApi, settings: SettingsDep) -> StateOut:
+def api_sign(session_id: RecordId, db: DbDep, principal: SignApi, settings: SettingsDep) -> StateOut:
     """Sign and lock the record (its controlled drugs reconciled first, when the clinic's policy asks)."""
     return StateOut(id=session_id, state=signing.sign(db, principal.actor, session_id, config=settings))
 
 
 @router.post("/api/v1/sessions/{session_id}/addenda", status_code=201, tags=TAGS)
-def api_addendum(session_id: int, body: signing.AddendumIn, db: DbDep, principal: ChartApi) -> dict[str, int]:
+def api_addendum(
+    session_id: RecordId, body: signing.AddendumIn, db: DbDep, principal: ChartApi
+) -> dict[str, int]:
     """Add an addendum to a signed record."""
     return {"id": signing.add_addendum(db, principal.actor, session_id, body)}
