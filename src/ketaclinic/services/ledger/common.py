@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.inputs import RecordRef
 from ketaclinic.ledger import (
     Entry,
     EntryKind,
@@ -261,7 +262,7 @@ def confirm_witness(
 class BalanceOut(BaseModel):
     """One balance line: a product's lot at a location, in mL and mg, with its containers."""
 
-    product_id: int
+    product_id: RecordRef
     product: str
     drug: str
     schedule: str
@@ -269,7 +270,7 @@ class BalanceOut(BaseModel):
     lot: str
     expiry: date
     quarantined: bool
-    location_id: int
+    location_id: RecordRef
     location: str
     balance_ml: float
     balance_mg: float

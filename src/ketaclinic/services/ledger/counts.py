@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.inputs import RecordRef
 from ketaclinic.ledger import CountMethod, StockKey, count_differences, count_method, ml_to_ul
 from ketaclinic.services.audit import audit
 from ketaclinic.services.ledger.common import Config, Reason, Text, confirm_witness, jurisdiction, product_row
@@ -26,7 +27,7 @@ class CountLineIn(BaseModel):
     """What was found of one product's lot at the location (mL)."""
 
     model_config = ConfigDict(extra="forbid")
-    product_id: int
+    product_id: RecordRef
     lot: str = Field(min_length=1, max_length=40)
     counted_ml: float = Field(ge=0, le=100000)
 
@@ -35,7 +36,7 @@ class CountIn(BaseModel):
     """A count at one location by the nurse and a second counter who confirms with their password."""
 
     model_config = ConfigDict(extra="forbid")
-    location_id: int
+    location_id: RecordRef
     kind: CountKind = "daily"
     lines: list[CountLineIn] = Field(max_length=500)
     second_counter: str
@@ -46,7 +47,7 @@ class CountIn(BaseModel):
 class CountLineOut(BaseModel):
     """One counted line beside the ledger's balance, with how it may be counted."""
 
-    product_id: int
+    product_id: RecordRef
     lot: str
     expected_ml: float
     counted_ml: float
@@ -58,7 +59,7 @@ class CountOut(BaseModel):
     """A recorded count."""
 
     id: int
-    location_id: int
+    location_id: RecordRef
     kind: str
     counted_by: str
     second_counter: str

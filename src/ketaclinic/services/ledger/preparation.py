@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ketaclinic.data import Status
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
+from ketaclinic.inputs import RecordRef
 from ketaclinic.ledger import (
     CONTROLLED_DRUGS,
     EntryKind,
@@ -68,7 +69,7 @@ class PreparationIn(BaseModel):
     """A bag made for a session: containers, volume drawn, diluent, final volume, the second checker."""
 
     model_config = ConfigDict(extra="forbid")
-    container_ids: list[int] = Field(min_length=1, max_length=20)
+    container_ids: list[RecordRef] = Field(min_length=1, max_length=20)
     volume_drawn_ml: float = Field(gt=0, le=1000)
     diluent: Name = "sodium chloride 0.9%"
     final_volume_ml: float = Field(gt=0, le=5000)
@@ -89,8 +90,8 @@ class DoseDispenseIn(BaseModel):
     """A charted controlled-drug dose drawn from a container; what was drawn beyond the dose is wasted."""
 
     model_config = ConfigDict(extra="forbid")
-    medication_id: int
-    container_id: int
+    medication_id: RecordRef
+    container_id: RecordRef
     volume_drawn_ml: float = Field(gt=0, le=100)
     method: Method = "wasted into a pharmaceutical waste container"
     witness: str = ""
@@ -108,10 +109,10 @@ class PreparationOut(BaseModel):
     """A preparation and, once reconciled, its numbers."""
 
     id: int
-    session_id: int
+    session_id: RecordRef
     purpose: str
-    medication_id: int | None
-    product_id: int
+    medication_id: RecordRef | None
+    product_id: RecordRef
     lot: str
     containers: list[int]
     volume_drawn_ml: float
@@ -160,7 +161,7 @@ def preparation_out(row: LedgerPreparation) -> PreparationOut:
 class ReconciliationOut(BaseModel):
     """A session's reconciliation (the `ledger reconcile` fields) and whether it is within tolerance."""
 
-    session_id: int
+    session_id: RecordRef
     prepared_mg: float
     administered_mg: float
     wasted_mg: float

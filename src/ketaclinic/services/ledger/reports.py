@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from ketaclinic.errors import InputError
+from ketaclinic.inputs import RecordRef
 from ketaclinic.ledger import count_method
 from ketaclinic.services.ledger.common import Config, jurisdiction, product_of
 from ketaclinic.services.ledger.stock import balance_lines
@@ -59,7 +60,7 @@ class DispensingRow(BaseModel):
     quantity_mg: float
     balance_after_ml: float
     patient: str
-    session_id: int | None
+    session_id: RecordRef | None
     person: str
     witness: str
     reason: str
@@ -68,8 +69,8 @@ class DispensingRow(BaseModel):
 class ReconciliationRow(BaseModel):
     """One preparation's reconciliation."""
 
-    session_id: int
-    preparation_id: int
+    session_id: RecordRef
+    preparation_id: RecordRef
     purpose: str
     patient: str
     prepared_at: datetime
@@ -103,10 +104,10 @@ class InventoryRow(BaseModel):
 class CountDifferenceRow(BaseModel):
     """A count line that disagreed with the balance."""
 
-    count_id: int
+    count_id: RecordRef
     counted_at: datetime
-    location_id: int
-    product_id: int
+    location_id: RecordRef
+    product_id: RecordRef
     lot: str
     expected_ml: float
     counted_ml: float

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError
+from ketaclinic.inputs import RecordRef
 from ketaclinic.ledger import EntryKind, StockKey, check_dea_registration, make_product, ml_to_ul
 from ketaclinic.services.audit import audit
 from ketaclinic.services.ledger.chain import Movement
@@ -189,8 +190,8 @@ class ReceiptIn(BaseModel):
     """Containers received (21 CFR 1304.22(c): containers, date, supplier, address, registration)."""
 
     model_config = ConfigDict(extra="forbid")
-    product_id: int
-    location_id: int
+    product_id: RecordRef
+    location_id: RecordRef
     lot: Lot
     expiry: date
     containers: int = Field(ge=1, le=1000)
@@ -210,11 +211,11 @@ class ReceiptOut(BaseModel):
     """A recorded receipt and its ledger entry."""
 
     id: int
-    product_id: int
+    product_id: RecordRef
     lot: str
     expiry: date
     containers: int
-    container_ids: list[int]
+    container_ids: list[RecordRef]
     received_ml: float
     received_mg: float
     entry_seq: int
@@ -384,10 +385,10 @@ class ContainerOut(BaseModel):
     """A container still in stock (sealed or opened)."""
 
     id: int
-    product_id: int
+    product_id: RecordRef
     lot: str
     expiry: date
-    location_id: int
+    location_id: RecordRef
     state: str
     remaining_ml: float
     quarantined: bool
@@ -422,7 +423,7 @@ class DisposalIn(BaseModel):
     """Containers leaving stock other than by a preparation: a return, a destruction or a loss."""
 
     model_config = ConfigDict(extra="forbid")
-    container_ids: list[int] = Field(min_length=1, max_length=200)
+    container_ids: list[RecordRef] = Field(min_length=1, max_length=200)
     reason: Text = ""
 
 
@@ -570,12 +571,12 @@ class AdjustIn(BaseModel):
     """A count difference booked on a balance (signed mL), with its reason."""
 
     model_config = ConfigDict(extra="forbid")
-    product_id: int
+    product_id: RecordRef
     lot: Lot
-    location_id: int
+    location_id: RecordRef
     quantity_ml: float = Field(ge=-100000, le=100000)
     reason: Reason
-    count_id: int | None = None
+    count_id: RecordRef | None = None
 
 
 def adjust(db: Database, actor: Actor, data: AdjustIn) -> int:

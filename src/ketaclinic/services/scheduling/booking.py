@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError
+from ketaclinic.inputs import RecordRef
 from ketaclinic.scheduling import (
     AppointmentStatus,
     ClinicCalendar,
@@ -53,8 +54,8 @@ class ProposedSlotOut(BaseModel):
 class SeriesProposal(BaseModel):
     """The earliest feasible slots for a plan's remaining sessions."""
 
-    plan_id: int
-    patient_id: int
+    plan_id: RecordRef
+    patient_id: RecordRef
     protocol_id: str
     kind: str
     interval_days: float

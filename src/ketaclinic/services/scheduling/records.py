@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, NotFoundError
+from ketaclinic.inputs import RecordRef
 from ketaclinic.scheduling import (
     HOLDING,
     AppointmentLength,
@@ -40,9 +41,9 @@ class AppointmentOut(BaseModel):
     """One appointment as the API, the CLI and the screens show it."""
 
     id: int
-    patient_id: int
+    patient_id: RecordRef
     patient_label: str
-    plan_id: int
+    plan_id: RecordRef
     session_number: int
     chair: str
     chair_name: str
@@ -52,7 +53,7 @@ class AppointmentOut(BaseModel):
     ends_at: datetime
     status: str
     reason: str | None
-    session_id: int | None
+    session_id: RecordRef | None
     version: int
 
 
@@ -113,8 +114,8 @@ def booked_slots(session: Session, since: datetime, *, excluding: Iterable[int] 
 class SeriesNeeds:
     """What placing a plan's sessions needs: the kind of chair, the interval and each session's length."""
 
-    plan_id: int
-    patient_id: int
+    plan_id: RecordRef
+    patient_id: RecordRef
     protocol_id: str
     kind: SessionKind
     interval_days: float

@@ -14,6 +14,7 @@ from ketaclinic.services.scheduling import booking, changes, listing
 from ketaclinic.services.scheduling.calendar import CalendarIn, CalendarOut, update_calendar, view_calendar
 from ketaclinic.services.scheduling.records import AppointmentOut
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, requires
+from ketaclinic.web.params import RecordId, RecordIdQuery
 
 router = APIRouter()
 ViewApi = Annotated[Principal, Depends(requires(Permission.SESSIONS_VIEW))]
@@ -30,8 +31,8 @@ def api_list(
     settings: SettingsDep,
     from_date: Annotated[date | None, Query(alias="from")] = None,
     to_date: Annotated[date | None, Query(alias="to")] = None,
-    patient_id: Annotated[int | None, Query(ge=1)] = None,
-    plan_id: Annotated[int | None, Query(ge=1)] = None,
+    patient_id: RecordIdQuery | None = None,
+    plan_id: RecordIdQuery | None = None,
     status: Annotated[AppointmentStatus | None, Query()] = None,
 ) -> list[AppointmentOut]:
     """Appointments from `from` (default today) to `to` (default 4 weeks on), filtered, by start."""
@@ -52,7 +53,7 @@ def api_propose(
     db: DbDep,
     principal: BookApi,
     settings: SettingsDep,
-    plan_id: Annotated[int, Query(ge=1)],
+    plan_id: RecordIdQuery,
     from_date: Annotated[date | None, Query(alias="from")] = None,
 ) -> booking.SeriesProposal:
     """The earliest feasible slots for the plan's remaining sessions (nothing is booked)."""
@@ -69,7 +70,7 @@ def api_book(
 
 @router.post("/api/v1/appointments/{appointment_id}/move", response_model=list[AppointmentOut], tags=TAGS)
 def api_move(
-    appointment_id: int, body: changes.MoveIn, db: DbDep, principal: BookApi, settings: SettingsDep
+    appointment_id: RecordId, body: changes.MoveIn, db: DbDep, principal: BookApi, settings: SettingsDep
 ) -> list[AppointmentOut]:
     """Move one appointment (the moved one first, then any later ones shifted with `shift_later`)."""
     return changes.move(db, principal.actor, appointment_id, body, settings)
@@ -77,7 +78,7 @@ def api_move(
 
 @router.post("/api/v1/appointments/{appointment_id}/cancel", response_model=AppointmentOut, tags=TAGS)
 def api_cancel(
-    appointment_id: int, body: changes.EndIn, db: DbDep, principal: BookApi, settings: SettingsDep
+    appointment_id: RecordId, body: changes.EndIn, db: DbDep, principal: BookApi, settings: SettingsDep
 ) -> AppointmentOut:
     """Cancel an appointment, with the reason; its chair is free again."""
     return changes.cancel(db, principal.actor, appointment_id, body, settings)
@@ -85,16 +86,14 @@ def api_cancel(
 
 @router.post("/api/v1/appointments/{appointment_id}/no-show", response_model=AppointmentOut, tags=TAGS)
 def api_no_show(
-    appointment_id: int, body: changes.EndIn, db: DbDep, principal: BookApi, settings: SettingsDep
+    appointment_id: RecordId, body: changes.EndIn, db: DbDep, principal: BookApi, settings: SettingsDep
 ) -> AppointmentOut:
     """Record that the patient did not come, with the reason."""
     return changes.no_show(db, principal.actor, appointment_id, body, settings)
 
 
 @router.get("/api/v1/appointments/ics", tags=TAGS)
-def api_ics(
-    db: DbDep, principal: ViewApi, settings: SettingsDep, patient_id: Annotated[int, Query(ge=1)]
-) -> Response:
+def api_ics(db: DbDep, principal: ViewApi, settings: SettingsDep, patient_id: RecordIdQuery) -> Response:
     """The patient's series as an iCalendar file, for staff to give the patient."""
     body = listing.patient_ics(db, principal.actor, patient_id, settings, clinic=CLINIC_NAME)
     headers = {"Content-Disposition": f'attachment; filename="appointments-{patient_id}.ics"'}

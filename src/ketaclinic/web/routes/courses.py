@@ -27,7 +27,7 @@ def course_page(
     request: Request,
     db: DbDep,
     principal: Principal,
-    course_id: int,
+    course_id: RecordId,
     *,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,

@@ -15,6 +15,7 @@ from ketaclinic.services.ledger.chain import verify_ledger
 from ketaclinic.services.ledger.common import BalanceOut
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, requires
+from ketaclinic.web.params import RecordId
 
 router = APIRouter()
 TAGS: list[str | Any] = ["ledger"]
@@ -111,7 +112,11 @@ def api_correct(body: stock.CorrectionIn, db: DbDep, principal: AdjustApi) -> di
     tags=TAGS,
 )
 def api_prepare(
-    session_id: int, body: preparation.PreparationIn, db: DbDep, principal: DispenseApi, settings: SettingsDep
+    session_id: RecordId,
+    body: preparation.PreparationIn,
+    db: DbDep,
+    principal: DispenseApi,
+    settings: SettingsDep,
 ) -> preparation.PreparationOut:
     """Prepare the session's bag (409 unless at the session's charted concentration)."""
     return preparation.prepare(db, principal.actor, session_id, body, config=settings)
@@ -121,7 +126,7 @@ def api_prepare(
     "/api/v1/ledger/sessions/{session_id}/waste", response_model=preparation.ReconciliationOut, tags=TAGS
 )
 def api_waste(
-    session_id: int, body: preparation.WasteIn, db: DbDep, principal: DispenseApi, settings: SettingsDep
+    session_id: RecordId, body: preparation.WasteIn, db: DbDep, principal: DispenseApi, settings: SettingsDep
 ) -> preparation.ReconciliationOut:
     """Waste what is left in the bag (witnessed) and reconcile."""
     return preparation.record_waste(db, principal.actor, session_id, body, config=settings)
@@ -134,7 +139,7 @@ def api_waste(
     tags=TAGS,
 )
 def api_dispense_dose(
-    session_id: int,
+    session_id: RecordId,
     body: preparation.DoseDispenseIn,
     db: DbDep,
     principal: DispenseApi,
@@ -148,7 +153,7 @@ def api_dispense_dose(
     "/api/v1/ledger/sessions/{session_id}/acceptance", response_model=preparation.PreparationOut, tags=TAGS
 )
 def api_accept(
-    session_id: int, body: preparation.AcceptIn, db: DbDep, principal: AdjustApi
+    session_id: RecordId, body: preparation.AcceptIn, db: DbDep, principal: AdjustApi
 ) -> preparation.PreparationOut:
     """Accept a reconciliation outside the tolerance, with a reason."""
     return preparation.accept_discrepancy(db, principal.actor, session_id, body)
@@ -160,7 +165,7 @@ def api_accept(
     tags=TAGS,
 )
 def api_reconciliation(
-    session_id: int, db: DbDep, principal: ViewApi, settings: SettingsDep
+    session_id: RecordId, db: DbDep, principal: ViewApi, settings: SettingsDep
 ) -> preparation.ReconciliationOut:
     """The session's reconciliation (prepared_mg, administered_mg, wasted_mg, discrepancy_mg)."""
     return preparation.reconciliation(db, principal.actor, session_id, config=settings)
@@ -179,7 +184,7 @@ def api_counts(db: DbDep, principal: ViewApi, open_only: bool = False) -> list[c
 
 
 @router.post("/api/v1/ledger/counts/{count_id}/review", response_model=counts.CountOut, tags=TAGS)
-def api_review(count_id: int, body: counts.ReviewIn, db: DbDep, principal: AdjustApi) -> counts.CountOut:
+def api_review(count_id: RecordId, body: counts.ReviewIn, db: DbDep, principal: AdjustApi) -> counts.CountOut:
     """Close a count's differences with a note."""
     return counts.review_count(db, principal.actor, count_id, body)
 

@@ -18,6 +18,7 @@ from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.forms import blank, error_line, form_errors, number, text
 from ketaclinic.web.nav import NavItem
+from ketaclinic.web.params import RecordId
 from ketaclinic.web.session_page import act
 
 router = APIRouter()
@@ -36,7 +37,7 @@ Refused = (ValidationError, InputError, ConflictError, NotFoundError)
 
 @router.post("/sessions/{session_id}/ledger/prepare", response_class=HTMLResponse, include_in_schema=False)
 async def prepare_submit(
-    request: Request, session_id: int, db: DbDep, principal: DispensePage, settings: SettingsDep
+    request: Request, session_id: RecordId, db: DbDep, principal: DispensePage, settings: SettingsDep
 ) -> Response:
     """Record the session's bag."""
 
@@ -57,7 +58,7 @@ async def prepare_submit(
 
 @router.post("/sessions/{session_id}/ledger/waste", response_class=HTMLResponse, include_in_schema=False)
 async def waste_submit(
-    request: Request, session_id: int, db: DbDep, principal: DispensePage, settings: SettingsDep
+    request: Request, session_id: RecordId, db: DbDep, principal: DispensePage, settings: SettingsDep
 ) -> Response:
     """Waste what is left in the bag, witnessed, and reconcile."""
 
@@ -77,7 +78,7 @@ async def waste_submit(
 
 @router.post("/sessions/{session_id}/ledger/dose", response_class=HTMLResponse, include_in_schema=False)
 async def dose_submit(
-    request: Request, session_id: int, db: DbDep, principal: DispensePage, settings: SettingsDep
+    request: Request, session_id: RecordId, db: DbDep, principal: DispensePage, settings: SettingsDep
 ) -> Response:
     """Dispense a charted midazolam dose from a container."""
 
@@ -98,7 +99,7 @@ async def dose_submit(
 
 @router.post("/sessions/{session_id}/ledger/accept", response_class=HTMLResponse, include_in_schema=False)
 async def accept_submit(
-    request: Request, session_id: int, db: DbDep, principal: AdjustPage, settings: SettingsDep
+    request: Request, session_id: RecordId, db: DbDep, principal: AdjustPage, settings: SettingsDep
 ) -> Response:
     """Accept a reconciliation outside the tolerance, with a reason."""
 
@@ -348,7 +349,7 @@ async def count_submit(request: Request, db: DbDep, principal: CountPage, settin
 
 @router.post("/ledger/counts/{count_id}/review", response_class=HTMLResponse, include_in_schema=False)
 async def review_submit(
-    request: Request, count_id: int, db: DbDep, principal: AdjustPage, settings: SettingsDep
+    request: Request, count_id: RecordId, db: DbDep, principal: AdjustPage, settings: SettingsDep
 ) -> Response:
     """Close a count's differences with a note."""
     form = await request.form()

@@ -17,6 +17,7 @@ from ketaclinic.reports.letters import (
 from ketaclinic.services.interop.letters import course_letter, session_record
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, requires
+from ketaclinic.web.params import RecordId
 
 router = APIRouter()
 PatientsPage = Annotated[Principal, Depends(requires(Permission.PATIENTS_VIEW, page=True))]
@@ -40,14 +41,14 @@ def print_stylesheet(principal: AnyStaffPage) -> Response:
 
 
 @router.get("/courses/{course_id}/letter", response_class=HTMLResponse, include_in_schema=False)
-def letter_page(course_id: int, db: DbDep, principal: PatientsPage) -> HTMLResponse:
+def letter_page(course_id: RecordId, db: DbDep, principal: PatientsPage) -> HTMLResponse:
     """The course summary letter to the referring physician, as a print page."""
     letter = course_letter(db, principal.actor, course_id, format_name="letter-html")
     return HTMLResponse(render_course_letter_html(letter, stylesheet_href=STYLESHEET_URL))
 
 
 @router.get("/courses/{course_id}/letter.pdf", include_in_schema=False)
-def letter_pdf(course_id: int, db: DbDep, principal: PatientsPage) -> Response:
+def letter_pdf(course_id: RecordId, db: DbDep, principal: PatientsPage) -> Response:
     """The course summary letter as PDF."""
     letter = course_letter(db, principal.actor, course_id, format_name="letter-pdf")
     html = render_course_letter_html(letter, stylesheet_href=STYLESHEET_URL)
@@ -55,14 +56,16 @@ def letter_pdf(course_id: int, db: DbDep, principal: PatientsPage) -> Response:
 
 
 @router.get("/sessions/{session_id}/record", response_class=HTMLResponse, include_in_schema=False)
-def record_page(session_id: int, db: DbDep, settings: SettingsDep, principal: SessionsPage) -> HTMLResponse:
+def record_page(
+    session_id: RecordId, db: DbDep, settings: SettingsDep, principal: SessionsPage
+) -> HTMLResponse:
     """The printable session record: flowsheet with Cp beside the vitals, doses, events, signatures."""
     chart = session_record(db, principal.actor, session_id, config=settings, format_name="record-html")
     return HTMLResponse(render_session_record_html(chart, stylesheet_href=STYLESHEET_URL))
 
 
 @router.get("/sessions/{session_id}/record.pdf", include_in_schema=False)
-def record_pdf(session_id: int, db: DbDep, settings: SettingsDep, principal: SessionsPage) -> Response:
+def record_pdf(session_id: RecordId, db: DbDep, settings: SettingsDep, principal: SessionsPage) -> Response:
     """The session record as PDF."""
     chart = session_record(db, principal.actor, session_id, config=settings, format_name="record-pdf")
     html = render_session_record_html(chart, stylesheet_href=STYLESHEET_URL)

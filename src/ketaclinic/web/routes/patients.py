@@ -326,7 +326,12 @@ async def edit_submit(request: Request, patient_id: RecordId, db: DbDep, princip
 
 
 def _record_with_errors(
-    request: Request, db: DbDep, principal: Principal, patient_id: int, exc: Exception, values: dict[str, Any]
+    request: Request,
+    db: DbDep,
+    principal: Principal,
+    patient_id: int,
+    exc: Exception,
+    values: dict[str, Any],
 ) -> Response:
     """The record page again with the measurement form's problems and typed values."""
     patient = registry.view_patient(db, principal.actor, patient_id)

@@ -16,6 +16,7 @@ from ketaclinic.services.scheduling.calendar import CalendarIn, update_calendar,
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.forms import chosen, error_lines, stale_notes, text, validated, version_of
 from ketaclinic.web.nav import NavItem
+from ketaclinic.web.params import RecordId
 
 router = APIRouter()
 NAV = [NavItem("Calendar", "/admin/calendar", Permission.CONFIG_MANAGE, order=82)]
@@ -64,7 +65,7 @@ def _book_page(
 @router.get("/plans/{plan_id}/book", response_class=HTMLResponse, include_in_schema=False)
 def book_page(
     request: Request,
-    plan_id: int,
+    plan_id: RecordId,
     db: DbDep,
     principal: BookPage,
     settings: SettingsDep,
@@ -88,7 +89,7 @@ def _slots(form: Any) -> list[booking.SlotIn]:
 
 @router.post("/plans/{plan_id}/book", response_class=HTMLResponse, include_in_schema=False)
 async def book_submit(
-    request: Request, plan_id: int, db: DbDep, principal: BookPage, settings: SettingsDep
+    request: Request, plan_id: RecordId, db: DbDep, principal: BookPage, settings: SettingsDep
 ) -> Response:
     """Book the proposed slots as shown, all or nothing; a slot taken meanwhile comes back re-proposed."""
     form = await request.form()
@@ -127,7 +128,7 @@ def _change_page(
 
 @router.get("/appointments/{appointment_id}", response_class=HTMLResponse, include_in_schema=False)
 def change_page(
-    request: Request, appointment_id: int, db: DbDep, principal: BookPage, settings: SettingsDep
+    request: Request, appointment_id: RecordId, db: DbDep, principal: BookPage, settings: SettingsDep
 ) -> Response:
     """One appointment: move it (the later ones too, on request), cancel it, or record a no-show."""
     return _change_page(request, listing.appointment(db, principal.actor, appointment_id, settings), [])
@@ -135,7 +136,7 @@ def change_page(
 
 @router.post("/appointments/{appointment_id}", response_class=HTMLResponse, include_in_schema=False)
 async def change_submit(
-    request: Request, appointment_id: int, db: DbDep, principal: BookPage, settings: SettingsDep
+    request: Request, appointment_id: RecordId, db: DbDep, principal: BookPage, settings: SettingsDep
 ) -> Response:
     """Apply the chosen change (move, cancel, no-show), naming the version the form was opened at."""
     form = await request.form()
@@ -236,7 +237,7 @@ async def calendar_submit(
 
 @router.get("/patients/{patient_id}/appointments", response_class=HTMLResponse, include_in_schema=False)
 def patient_appointments(
-    request: Request, patient_id: int, db: DbDep, principal: ViewPage, settings: SettingsDep
+    request: Request, patient_id: RecordId, db: DbDep, principal: ViewPage, settings: SettingsDep
 ) -> Response:
     """The patient page's appointments card: upcoming and past, the .ics link, the no-shows counted."""
     found = listing.patient_appointments(db, principal.actor, patient_id, settings)

@@ -276,7 +276,11 @@ def verdict_page(request: Request, screening_id: RecordId, db: DbDep, principal:
 
 
 def _verdict(
-    request: Request, db: Database, actor: Actor, screening_id: int, stale: StaleVersionError | None = None
+    request: Request,
+    db: Database,
+    actor: Actor,
+    screening_id: int,
+    stale: StaleVersionError | None = None,
 ) -> Response:
     record = screening.get_screening(db, actor, screening_id)
     patient = registry.view_patient(db, actor, record.patient_id)
