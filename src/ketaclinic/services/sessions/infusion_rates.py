@@ -23,6 +23,7 @@ from ketaclinic.dosing import (
 from ketaclinic.errors import InputError
 from ketaclinic.monitoring import SessionState
 from ketaclinic.services.audit import audit
+from ketaclinic.services.events_bus import LiveEvent, publish
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.contract import PlannedSession
 from ketaclinic.services.reference import clinic_library
@@ -234,6 +235,7 @@ def record_segment(
     )
     session.add(seg)
     session.flush()
+    publish(session, LiveEvent("rate", kind, session_id=row.id))
     return seg
 
 
