@@ -122,6 +122,7 @@
   }
   tick();
   setInterval(tick, 1000);
+  document.addEventListener("htmx:afterSwap", tick);
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", open);
   else open();
