@@ -117,4 +117,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         audit_checkpoint_every_events=_whole_number(
             source, "KETACLINIC_AUDIT_CHECKPOINT_EVERY_EVENTS", 1000, unit="events"
         ),
+        live_heartbeat_s=float(_whole_number(source, "KETACLINIC_LIVE_HEARTBEAT_S", 15, unit="seconds")),
+        live_stream_max_s=float(_whole_number(source, "KETACLINIC_LIVE_STREAM_MAX_S", 3600, unit="seconds")),
     )
