@@ -80,3 +80,29 @@ def test_the_board_and_the_chart_show_a_new_alert_without_a_reload(  # type: ign
         assert page.evaluate("document.body.dataset.liveMode") == "stream"  # the stream, not the fallback
     _shot(physician, "board-live-alert")
     _shot(chart, "chart-live-alert")
+
+
+def test_without_the_stream_the_chart_falls_back_to_polling(  # type: ignore[no-untyped-def]
+    browser_login, live_server: str, web_db: Database, web_staff: dict[str, Actor], settings: Settings
+) -> None:
+    from ketaclinic.services.sessions.flowsheet import chart_observation
+    from tests.services.sessions_support import STARTED_YESTERDAY_MAYBE, checked_in_session
+
+    session_id = checked_in_session(web_db, web_staff, mrn="BB-2")
+    rate = infusion_rates.RateIn(rate_mg_kg_h=0.35, at=utcnow() - timedelta(minutes=10))
+    sessions.start(
+        web_db, web_staff["nurse"], session_id, rate, start_reason=STARTED_YESTERDAY_MAYBE, config=settings
+    )
+    physician = browser_login("physician")
+    physician.context.route("**/api/v1/events", lambda route: route.abort())  # a proxy that drops it
+    physician.goto(f"/sessions/{session_id}")
+    physician.wait_for_function("document.body.dataset.liveMode === 'polling'")
+    chart_observation(
+        web_db,
+        web_staff["nurse"],
+        session_id,
+        {"sbp": 186, "dbp": 114, "hr": 104, "spo2": 97},
+        config=settings,
+    )
+    physician.locator("#alerts .alert").first.wait_for(timeout=10_000)  # the next 4 s poll brings it
+    _shot(physician, "chart-polling-fallback")
