@@ -160,3 +160,18 @@ def test_postgres_notify_reaches_another_database_handle(db: Database, staff: di
         far.close()
         bus_for(other).close()
         other.dispose()
+
+
+def test_a_move_tells_the_day_it_leaves_and_the_day_it_moves_to(
+    db: Database, staff: dict[str, Actor], listener: Listener
+) -> None:
+    from ketaclinic.services.scheduling import changes
+
+    plan_id = factories.approved_plan(db, staff, mrn="E-6", protocol_id="valle2024")
+    booked = scheduling.book_series(db, staff["nurse"], scheduling.BookSeriesIn(plan_id=plan_id), config=None)
+    last = booked[-1]
+    listener.take(_wait(db))
+    later = last.starts_at + timedelta(days=7)
+    changes.move(db, staff["nurse"], last.id, changes.MoveIn(version=last.version, starts_at=later), None)
+    days = {e.day for e in listener.take(_wait(db)) if e.appointment_id == last.id}
+    assert days == {last.starts_at.astimezone().date().isoformat(), later.astimezone().date().isoformat()}

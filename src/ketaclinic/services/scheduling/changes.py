@@ -191,6 +191,8 @@ def move(
         out = []
         for item, new in placed:
             read_version = item.version
+            # The day it leaves hears of it too (its board drops it); `hold` tells the day it moves to.
+            publish(session, appointment_event(item.id, item.status, item.starts_at, item.session_id))
             changes = _place(item, new)
             session.flush()
             hold(session, item, calendar)
