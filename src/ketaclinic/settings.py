@@ -37,6 +37,10 @@ class Settings:
     # Local policy: how often the server anchors the audit chain's head outside the database.
     audit_checkpoint_interval_min: int = 60
     audit_checkpoint_every_events: int = 1000
+    # The live event stream: a comment this often keeps proxies from closing it and re-checks the login;
+    # after `live_stream_max_s` it ends and the browser reconnects (no connection lives for ever).
+    live_heartbeat_s: float = 15.0
+    live_stream_max_s: float = 3600.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -113,4 +117,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         audit_checkpoint_every_events=_whole_number(
             source, "KETACLINIC_AUDIT_CHECKPOINT_EVERY_EVENTS", 1000, unit="events"
         ),
+        live_heartbeat_s=float(_whole_number(source, "KETACLINIC_LIVE_HEARTBEAT_S", 15, unit="seconds")),
+        live_stream_max_s=float(_whole_number(source, "KETACLINIC_LIVE_STREAM_MAX_S", 3600, unit="seconds")),
     )

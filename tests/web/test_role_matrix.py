@@ -108,7 +108,13 @@ def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         _info, former_secret = api_tokens.create_api_token(database, former, "tests")
         former_cookie, _csrf = accounts.open_web_session(database, former)
         accounts.deactivate_user(database, admin, "former")
-        settings = Settings(database_url=database_url(database), secret_key="test-secret", var_dir=folder)
+        # The live event stream ends at once here (its lifetime 0 s): the walk reads each answer whole.
+        settings = Settings(
+            database_url=database_url(database),
+            secret_key="test-secret",
+            var_dir=folder,
+            live_stream_max_s=0.0,
+        )
         app = create_app(settings, database)
 
         def client(secret: str | None = None, cookie: str | None = None) -> TestClient:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,10 @@ from ketaclinic.store.audit import AUDIT_KEY_INFO, audit_chain_key
 
 if TYPE_CHECKING:
     from ketaclinic.settings import Settings
+
+# Each session's info holds a weak reference to its Database, so code given only the session (a service
+# publishing a live event) finds the handle's event hub.
+DATABASE_INFO = "ketaclinic_database"
 
 
 def make_engine(database_url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
@@ -61,7 +66,9 @@ class Database:
         self.engine = engine
         self._read_engine = read_engine
         # The audit chain's key rides in each session's info, never in a table (store/audit.py).
-        info = {AUDIT_KEY_INFO: audit_key} if audit_key is not None else {}
+        info: dict[str, object] = {DATABASE_INFO: weakref.ref(self)}
+        if audit_key is not None:
+            info[AUDIT_KEY_INFO] = audit_key
         self._sessions = sessionmaker(engine, expire_on_commit=False, info=info)
         self._read_sessions = sessionmaker(read_engine or engine, expire_on_commit=False, info=info)
         # SQLite has one writer at a time and its busy handler sleeps in growing steps while it waits;

@@ -80,6 +80,14 @@ def is_user_action(request: Request, *, passive: bool) -> bool:
 async def _resolve(
     request: Request, db: Database, settings: Settings, *, touch: bool = True
 ) -> Principal | None:
+    return resolve_caller(request, db, settings, touch=touch)
+
+
+def resolve_caller(request: Request, db: Database, settings: Settings, *, touch: bool) -> Principal | None:
+    """The caller of a request by bearer token or cookie; None when neither is (still) valid.
+
+    A live stream calls this again on each heartbeat with `touch=False`, so it ends when the login does.
+    """
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         actor = api_tokens.resolve_api_token(db, header[7:].strip())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from ketaclinic.services.outcomes.course_schedule import course_sessions
 from ketaclinic.services.outcomes.courses import CourseDetail, get_course, list_courses
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.records import plan_row, stored_plan
-from ketaclinic.services.scheduling.counts import missed_sessions, no_shows_by_plan
+from ketaclinic.services.scheduling.counts import booked_times, missed_sessions, no_shows_by_plan
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.outcomes import TreatmentCourse
 from ketaclinic.store.tables.sessions import InfusionSession
@@ -24,6 +24,7 @@ class CourseSession(BaseModel):
     plan_id: int
     number: int
     on: date
+    at: datetime | None = None  # the booked arrival, when an appointment holds the session
     state: str
     session_id: int | None
     given: bool
@@ -38,40 +39,54 @@ class CourseView(CourseDetail):
 
 
 def _sessions(session: Session, course: TreatmentCourse) -> list[CourseSession]:
-    """The course's booked sessions, then its plan's sessions not booked (by their planned day).
+    """The course's sessions on record, then its plan's sessions not yet made, each on the day its
+    appointment holds (its date and time) or else its plan's planned day.
 
-    Those are "planned" while the course is open, "not_given" once it ended or was discontinued.
+    Those not made are "planned" while the course is open, "not_given" once it ended or was discontinued.
     """
     s = InfusionSession
-    booked = [
-        CourseSession(
-            plan_id=row.plan_id,
-            number=row.session_number,
-            on=row.scheduled_on,
-            state=row.state,
-            session_id=row.id,
-            given=row.started_at is not None,
+    times: dict[int, dict[int, datetime]] = {}
+
+    def held(plan_id: int, number: int) -> datetime | None:
+        if plan_id not in times:
+            times[plan_id] = booked_times(session, plan_id)
+        return times[plan_id].get(number)
+
+    booked = []
+    for row in session.execute(select(s).where(course_sessions(session, course))).scalars():
+        at = held(row.plan_id, row.session_number)
+        booked.append(
+            CourseSession(
+                plan_id=row.plan_id,
+                number=row.session_number,
+                on=at.astimezone().date() if at is not None else row.scheduled_on,
+                at=at,
+                state=row.state,
+                session_id=row.id,
+                given=row.started_at is not None,
+            )
         )
-        for row in session.execute(select(s).where(course_sessions(session, course))).scalars()
-    ]
     if course.plan_id is not None:
         plan = plan_row(session, course.plan_id)
         if plan.status == "approved":
             taken = {(b.plan_id, b.number) for b in booked}
             state = "planned" if course.is_open else "not_given"
             missed = missed_sessions(session, plan.id)
-            booked += [
-                CourseSession(
-                    plan_id=plan.id,
-                    number=n,
-                    on=p.date,
-                    state="no_show" if n in missed else state,
-                    session_id=None,
-                    given=False,
+            for n, p in enumerate(stored_plan(plan).sessions, start=1):
+                if (plan.id, n) in taken:
+                    continue
+                at = held(plan.id, n)
+                booked.append(
+                    CourseSession(
+                        plan_id=plan.id,
+                        number=n,
+                        on=at.astimezone().date() if at is not None else p.date,  # local clinic day
+                        at=at,
+                        state="booked" if at is not None else "no_show" if n in missed else state,
+                        session_id=None,
+                        given=False,
+                    )
                 )
-                for n, p in enumerate(stored_plan(plan).sessions, start=1)
-                if (plan.id, n) not in taken
-            ]
     return sorted(booked, key=lambda x: (x.on, x.plan_id, x.number))
 
 

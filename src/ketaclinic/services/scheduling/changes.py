@@ -24,6 +24,7 @@ from ketaclinic.scheduling import (
     propose_series,
 )
 from ketaclinic.services.audit import audit
+from ketaclinic.services.events_bus import appointment_event, publish
 from ketaclinic.services.patients.records import load_patient
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.lifecycle import Reason
@@ -190,6 +191,8 @@ def move(
         out = []
         for item, new in placed:
             read_version = item.version
+            # The day it leaves hears of it too (its board drops it); `hold` tells the day it moves to.
+            publish(session, appointment_event(item.id, item.status, item.starts_at, item.session_id))
             changes = _place(item, new)
             session.flush()
             hold(session, item, calendar)
@@ -258,6 +261,7 @@ def _end(
         read_version = row.version
         old_status, row.status, row.reason = row.status, status.value, data.reason
         session.flush()
+        publish(session, appointment_event(row.id, row.status, row.starts_at, row.session_id))
         changes = {
             "status": {"old": old_status, "new": row.status},
             "reason": {"old": None, "new": row.reason},

@@ -1,8 +1,10 @@
-"""No-shows counted per plan and per session, for the course views and the cohort (no other imports)."""
+"""No-shows counted per plan and per session, and the booked times of a plan's sessions, for the course
+views and the cohort (no other imports)."""
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -10,6 +12,8 @@ from sqlalchemy.orm import Session
 from ketaclinic.store.tables.scheduling import Appointment
 
 NO_SHOW = "no_show"  # the appointment state (ketaclinic.scheduling.AppointmentStatus.NO_SHOW)
+# Appointment states that hold a session's time (not cancelled, not missed).
+HOLDING = ("booked", "arrived", "checked_in", "running", "completed")
 
 
 def no_shows_by_plan(session: Session) -> Counter[int]:
@@ -30,3 +34,13 @@ def missed_sessions(session: Session, plan_id: int) -> dict[int, int]:
         .group_by(Appointment.session_number)
     )
     return {number: int(n) for number, n in rows}
+
+
+def booked_times(session: Session, plan_id: int) -> dict[int, datetime]:
+    """{session number: arrival time} of a plan's sessions held by an appointment (the latest one)."""
+    rows = session.execute(
+        select(Appointment.session_number, Appointment.starts_at)
+        .where(Appointment.plan_id == plan_id, Appointment.status.in_(HOLDING))
+        .order_by(Appointment.id)
+    )
+    return {number: starts_at for number, starts_at in rows}

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from ketaclinic.scheduling import AppointmentStatus
 from ketaclinic.services.audit import audit
+from ketaclinic.services.events_bus import appointment_event, publish
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.versions import version_change
 from ketaclinic.store.tables.scheduling import Appointment
@@ -54,6 +55,7 @@ def follow_session(session: Session, actor: Actor, row: InfusionSession) -> None
         changes["status"] = {"old": appointment.status, "new": target.value}
         appointment.status = target.value
     if changes:
+        publish(session, appointment_event(appointment.id, appointment.status, appointment.starts_at, row.id))
         read_version = appointment.version
         session.flush()
         audit(

@@ -23,6 +23,7 @@ from ketaclinic.scheduling import (
     Slot,
     session_kind,
 )
+from ketaclinic.services.events_bus import appointment_event, publish
 from ketaclinic.services.patients.records import patient_label
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans.contract import planned_session
@@ -200,6 +201,7 @@ def hold(session: Session, row: Appointment, calendar: ClinicCalendar) -> None:
     slot = slot_of(row)
     steps = occupancy.infusion_steps(slot)
     taken = _nurse_seats(session, steps)
+    publish(session, appointment_event(row.id, row.status, row.starts_at, row.session_id))
     for at in occupancy.chair_steps(slot):
         session.add(ChairSlot(appointment_id=row.id, chair=row.chair, slot_at=at))
     for at in steps:

@@ -38,6 +38,7 @@ from ketaclinic.monitoring import (
 from ketaclinic.monitoring.alert_rules import SESSION_TOTAL_LIMITS
 from ketaclinic.monitoring.escalation import SEVERITY_RANK
 from ketaclinic.services.audit import audit
+from ketaclinic.services.events_bus import LiveEvent, publish
 from ketaclinic.services.permissions import SYSTEM, Actor
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.services.sessions.charting import (
@@ -269,6 +270,7 @@ def raise_findings(
             update(SessionAlertFinding).where(SessionAlertFinding.id == finding_id).values(alert_id=alert_id)
         )
         raised.append(finding.trigger_key)
+        publish(session, LiveEvent("alert", "open", session_id=owner.session_id, alert_id=alert_id))
     return raised
 
 

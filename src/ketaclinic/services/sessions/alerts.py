@@ -30,6 +30,7 @@ from ketaclinic.monitoring import (
     most_severe_first,
 )
 from ketaclinic.services.audit import audit
+from ketaclinic.services.events_bus import LiveEvent, publish
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
@@ -201,6 +202,7 @@ def _swap_state(session: Session, row: SessionAlert, expected: str, values: dict
     if result.rowcount != 1:
         raise ConflictError(f"alert {row.id} is {row.state}, not {expected}", field="alert_id")
     session.refresh(row)
+    publish(session, LiveEvent("alert", row.state, session_id=row.session_id, alert_id=row.id))
 
 
 def acknowledge_row(session: Session, actor: Actor, row: SessionAlert, body: AckIn) -> None:

@@ -13,6 +13,7 @@ from ketaclinic.monitoring import (
     SessionState,
 )
 from ketaclinic.services.audit import audit
+from ketaclinic.services.events_bus import LiveEvent, publish
 from ketaclinic.services.patients.records import load_patient, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.contract import approved_plan_ids, planned_session
@@ -110,6 +111,7 @@ def create_session(db: Database, actor: Actor, data: SessionCreate) -> SessionSu
                 "state": {"old": None, "new": row.state},
             },
         )
+        publish(session, LiveEvent("session", row.state, session_id=row.id))
         follow_session(session, actor, row)  # a session of a booked appointment links to it
         return _summary(row, load_patient(session, row.patient_id), actor)
 

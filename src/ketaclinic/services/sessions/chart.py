@@ -212,7 +212,14 @@ def _prediction(session: Session, row: InfusionSession, now: datetime) -> Predic
     )
 
 
-def _next_due(row: InfusionSession, times: dict[str, list[float]], now: datetime) -> list[DueOut]:
+def current_cp_ng_ml(session: Session, row: InfusionSession, now: datetime) -> float | None:
+    """The predicted plasma concentration now, as the chart computes it (None before the start)."""
+    prediction = _prediction(session, row, now)
+    return prediction.now_cp_ng_ml if prediction is not None else None
+
+
+def next_due(row: InfusionSession, times: dict[str, list[float]], now: datetime) -> list[DueOut]:
+    """When each field group's next reading is due (nothing unless the infusion runs)."""
     if row.started_at is None or row.state not in INFUSING:
         return []
     now_min = minutes_between(row.started_at, now)
@@ -306,7 +313,7 @@ def build_chart(
             {"id": a.id, "text": a.text, "author": a.author, "created_at": a.created_at} for a in addenda
         ],
         prediction=_prediction(session, row, now),
-        next_due=_next_due(row, times, now),
+        next_due=next_due(row, times, now),
         discharge=_discharge(session, row, now, answers, config),
         recovery=recovery_out(session, row, config),
         discharge_questions=[{"key": k, "label": label} for k, label in discharge_criteria().questions],
@@ -339,6 +346,14 @@ def view_session(
         chart = build_chart(session, actor, row, config, typed_answers)
         audit(session, actor, "view", "infusion_session", row.id)
         return chart
+
+
+def refresh_chart(db: Database, actor: Actor, session_id: int, *, config: Config) -> SessionChart:
+    """The chart again for a screen already open (its opening was the audited view): a live refresh."""
+    require(actor, Permission.SESSIONS_VIEW)
+    with db.transaction() as session:
+        row = session_row(session, session_id, lock=True)
+        return build_chart(session, actor, row, config, None)
 
 
 def poll_alerts(db: Database, actor: Actor, session_id: int, *, config: Config) -> list[AlertOut]:

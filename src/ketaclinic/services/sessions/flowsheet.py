@@ -15,6 +15,7 @@ from ketaclinic.errors import InputError
 from ketaclinic.monitoring import SessionState, evaluate_observation, get_kind, interpret, parse_observation
 from ketaclinic.monitoring.observations import VALUE_FIELDS
 from ketaclinic.services.audit import audit
+from ketaclinic.services.events_bus import LiveEvent, publish
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.sessions.alert_raising import insert_findings, raise_due
 from ketaclinic.services.sessions.charting import (
@@ -120,6 +121,7 @@ def record_observation(
     if row.started_at is not None:
         # Slots missed before this reading and the total given by then (a poll or a chart view catches up).
         raise_due(session, row, charted_times(session, row), at, config)
+    publish(session, LiveEvent("reading", row.state, session_id=row.id, observation_id=stored.id))
     return stored, raised
 
 

@@ -24,6 +24,7 @@ from ketaclinic.errors import InputError
 from ketaclinic.inputs import IsoDateTime
 from ketaclinic.monitoring import SessionState
 from ketaclinic.services.audit import audit
+from ketaclinic.services.events_bus import LiveEvent, publish
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.contract import PlannedSession
 from ketaclinic.services.reference import clinic_library
@@ -235,6 +236,7 @@ def record_segment(
     )
     session.add(seg)
     session.flush()
+    publish(session, LiveEvent("rate", kind, session_id=row.id))
     return seg
 
 

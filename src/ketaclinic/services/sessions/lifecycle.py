@@ -24,6 +24,7 @@ from ketaclinic.monitoring import (
     transition,
 )
 from ketaclinic.services.audit import audit
+from ketaclinic.services.events_bus import LiveEvent, publish
 from ketaclinic.services.ledger.preparation import book_administration
 from ketaclinic.services.patients.records import load_patient
 from ketaclinic.services.permissions import Actor, Permission, require
@@ -139,6 +140,7 @@ def take_step(
     """Apply a lifecycle step to the row (ConflictError when not allowed); the old state."""
     old = row.state
     row.state = transition(old, action, reason=reason or None).value
+    publish(session, LiveEvent("session", row.state, session_id=row.id))
     follow_session(session, actor, row)  # its booked appointment, if any, moves on with it
     return old
 

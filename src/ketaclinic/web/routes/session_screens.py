@@ -81,6 +81,13 @@ def alerts_fragment(request: Request, session_id: RecordId, db: DbDep, principal
     return render(request, "sessions/_alerts.html", alerts=items, session_id=session_id)
 
 
+@router.get("/sessions/{session_id}/live", response_class=HTMLResponse, include_in_schema=False)
+def live_fragment(request: Request, session_id: int, db: DbDep, principal: ViewPoll) -> Response:
+    """The flowsheet and charts, refetched when the live stream says the session changed (not activity)."""
+    chart = session_chart.refresh_chart(db, principal.actor, session_id, config=get_settings(request))
+    return render(request, "sessions/_live.html", live_fragment=True, refreshed=True, **chart_values(chart))
+
+
 def _observation_values(form: FormData) -> dict[str, Any]:
     values: dict[str, Any] = {name: number(form.get(name), name) for name in OBS_FIELDS}
     values["hallucinations"] = True if form.get("hallucinations") else None

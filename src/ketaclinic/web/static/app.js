@@ -23,15 +23,6 @@
     });
   }
 
-  // A field of the element being typed in (focused, or holding text): a poll would wipe it.
-  function beingTyped(container) {
-    var active = document.activeElement;
-    if (active && container.contains(active) && active.matches("input, select, textarea")) return true;
-    return Array.prototype.some.call(
-      container.querySelectorAll("input[type=text], input:not([type]), textarea"),
-      function (input) { return input.value.trim() !== ""; });
-  }
-
   // A button or link with data-confirm asks first; cancelling stops the click (and so the form post).
   document.addEventListener("click", function (event) {
     var target = event.target instanceof Element ? event.target.closest("[data-confirm]") : null;
@@ -48,15 +39,6 @@
     if (copy) {
       var source = document.querySelector(copy.dataset.copyFrom);
       if (source && navigator.clipboard) navigator.clipboard.writeText(source.value);
-    }
-  });
-
-  // data-pause-poll-while-typing: the element's "every Ns" poll (a request with no triggering event)
-  // waits while one of its fields is being typed in; an explicit refresh event still goes through.
-  document.addEventListener("htmx:confirm", function (event) {
-    var elt = event.detail.elt;
-    if (elt && elt.hasAttribute("data-pause-poll-while-typing") && !event.detail.triggeringEvent && beingTyped(elt)) {
-      event.preventDefault();
     }
   });
 
