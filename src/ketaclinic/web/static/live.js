@@ -110,20 +110,6 @@
   window.addEventListener("pagehide", close);
   window.addEventListener("pageshow", function (event) { if (event.persisted) open(); });
 
-  // Countdowns (data-countdown="ISO time"): "in 12:30", then "overdue by 0:45" (or data-countdown-done).
-  function tick() {
-    document.querySelectorAll("[data-countdown]").forEach(function (el) {
-      var left = Math.round((new Date(el.getAttribute("data-countdown")) - new Date()) / 1000);
-      var a = Math.abs(left), text = Math.floor(a / 60) + ":" + String(a % 60).padStart(2, "0");
-      var done = el.getAttribute("data-countdown-done");
-      el.textContent = left >= 0 ? "in " + text : done || "overdue by " + text;
-      el.classList.toggle("overdue", left < 0 && !done);
-    });
-  }
-  tick();
-  setInterval(tick, 1000);
-  document.addEventListener("htmx:afterSwap", tick);
-
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", open);
   else open();
 })();
