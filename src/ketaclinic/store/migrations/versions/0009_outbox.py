@@ -101,7 +101,9 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("undeliverable_addresses", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_undeliverable_addresses_patient_id"), ["patient_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_undeliverable_addresses_patient_id"), ["patient_id"], unique=False
+        )
 
 
 def downgrade() -> None:
