@@ -7,8 +7,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message
+from email import message_from_bytes, policy
+from email.message import EmailMessage, Message
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -36,7 +36,7 @@ class Sink:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         """Keep the accepted message."""
         with self.lock:
-            self.received.append(message_from_bytes(envelope.content))
+            self.received.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
     @property
@@ -63,3 +63,9 @@ def smtp_sink() -> Iterator[Sink]:
         yield sink
     finally:
         controller.stop()
+
+
+def text_of(mail: Message) -> str:
+    """The decoded text of an accepted message (its transfer encoding undone)."""
+    assert isinstance(mail, EmailMessage)
+    return str(mail.get_content())

@@ -30,7 +30,7 @@ from tests import factories
 from tests.services.messages_support import outbox_settings, reachable, states
 from tests.services.test_outcomes_service import treated
 from tests.services.test_scheduling import clinic
-from tests.smtp_sink import smtp_sink
+from tests.smtp_sink import smtp_sink, text_of
 
 _LINK = re.compile(r"https://clinic\.test/(r|o)/([A-Za-z0-9_-]+)")
 
@@ -88,7 +88,7 @@ def test_an_appointment_reminder_goes_out_the_day_before_once_with_the_preparati
         )
         assert report.outcomes == {"sent": 1}
         [mail] = sink.received
-    assert booked[0].starts_at.astimezone().strftime("%H:%M") in str(mail.get_payload())
+    assert booked[0].starts_at.astimezone().strftime("%H:%M") in text_of(mail)
     with db.read() as session:
         events = session.execute(
             select(AuditEvent.action).where(AuditEvent.entity == "outbox_message")
@@ -153,7 +153,7 @@ def test_a_due_follow_up_is_invited_with_its_link_then_reminded_once_a_day_three
         [invitation] = [r for r in _rows(db, "questionnaire_invitation") if r.followup_item_id == week1.id]
         assert invitation.state == "sent" and invitation.pro_link_id is not None
         mail = next(m for m in sink.received if m["Message-ID"] == invitation.message_id)
-        [token] = _links(str(mail.get_payload()), "r")
+        [token] = _links(text_of(mail), "r")
         assert view_link(db, token).first_name
         assert _links(invitation.body, "r") == []  # the token is not kept at rest once sent
         assert invitation.sent_at is not None
@@ -164,7 +164,7 @@ def test_a_due_follow_up_is_invited_with_its_link_then_reminded_once_a_day_three
             reminders = [r for r in _rows(db, "questionnaire_reminder") if r.followup_item_id == week1.id]
             assert len(reminders) == min(day, 3)
             latest = next(m for m in sink.received if m["Message-ID"] == reminders[-1].message_id)
-            tokens.append(_links(str(latest.get_payload()), "r")[0])
+            tokens.append(_links(text_of(latest), "r")[0])
         assert {r.state for r in reminders} == {"sent"}
         with pytest.raises(LinkGoneError, match="newer one"):
             view_link(db, tokens[0])  # each reminder's link replaces the one before
