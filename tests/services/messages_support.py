@@ -68,7 +68,7 @@ def reachable(
     )
 
 
-def queue_plain(db: Database, settings: Settings, patient_id: int, count: int) -> list[int]:
+def queue_plain(db: Database, settings: Settings, patient_id: int, count: int, first: int = 0) -> list[int]:
     """Queue `count` messages due now that are tied to nothing (the delivery tests' load)."""
     now = utcnow()
     with db.transaction() as session:
@@ -85,7 +85,7 @@ def queue_plain(db: Database, settings: Settings, patient_id: int, count: int) -
                 due_at=now,
                 now=now,
             ).id
-            for n in range(count)
+            for n in range(first, first + count)
         ]
     return ids
 

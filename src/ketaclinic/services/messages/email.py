@@ -54,7 +54,8 @@ def parse_smtp_url(url: str) -> SmtpServer:
 def _detail(code: int, text: bytes | str, address: str) -> str:
     """An SMTP answer for last_error, with the patient's address taken out (servers often echo it)."""
     said = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-    return f"SMTP {code}: {said.replace(address, '<address>')}"[:300]
+    said = said.replace(f"<{address}>", "the address").replace(address, "the address")
+    return f"SMTP {code}: {said}"[:300]
 
 
 class SmtpChannel:
