@@ -1,4 +1,4 @@
-"""In a real browser: the patient page's Messages card (sent, failed, not sendable, queued) and the opt-out page."""
+"""In a real browser: the patient page's Messages card (sent, failed, not sendable) and the opt-out page."""
 
 from __future__ import annotations
 
