@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -202,3 +205,45 @@ def test_the_smtp_url_is_read_with_its_parts() -> None:
     for bad in ("http://mail.clinic.test", "smtp://", "smtp://host:99999"):
         with pytest.raises(InputError, match=r"KETACLINIC_SMTP_URL|port"):
             parse_smtp_url(bad)
+
+
+def test_a_worker_process_killed_after_its_claim_leaves_the_message_to_another(
+    db: Database, staff: dict[str, Actor], tmp_path: Path
+) -> None:
+    pid = factories.make_patient(db, staff["nurse"], mrn="M-7")
+    reachable(db, staff["nurse"], pid)
+    with smtp_sink() as sink:
+        settings = outbox_settings(db, tmp_path, sink.url)
+        [message_id] = queue_plain(db, settings, pid, 1)
+        # A real process claims the row, then dies before sending (no clean-up of any kind runs).
+        script = (
+            "import os, sys\n"
+            "from ketaclinic.services.messages.delivery import claim\n"
+            "from ketaclinic.services.messages.policy import load_policy\n"
+            "from ketaclinic.settings import load_settings\n"
+            "from ketaclinic.store.base import utcnow\n"
+            "from ketaclinic.store.db import Database\n"
+            "settings = load_settings()\n"
+            "db = Database.for_settings(settings)\n"
+            "held = claim(db, settings, 'doomed', utcnow(), load_policy(settings))\n"
+            "sys.stdout.write(str(held.message_id)); sys.stdout.flush()\n"
+            "os._exit(9)\n"
+        )
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(sys.path),
+            "KETACLINIC_DATABASE_URL": settings.database_url,
+            "KETACLINIC_SECRET_KEY": settings.secret_key,
+            "KETACLINIC_VAR_DIR": str(tmp_path / "var"),
+        }
+        died = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert died.returncode == 9 and died.stdout == str(message_id), died.stderr
+        assert states(db)[message_id] == "sending" and sink.message_ids() == []
+        policy = fast_policy(settings)
+        later = utcnow() + timedelta(seconds=policy.lease_s + 1)
+        report = run_pass(
+            db, settings, channels_for(settings), worker="heir", policy=policy, now=lambda: later
+        )
+        assert report.outcomes == {"sent": 1} and len(sink.message_ids()) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -91,7 +92,7 @@ def test_an_appointment_reminder_goes_out_the_day_before_once_with_the_preparati
     assert booked[0].starts_at.astimezone().strftime("%H:%M") in text_of(mail)
     with db.read() as session:
         events = session.execute(
-            select(AuditEvent.action).where(AuditEvent.entity == "outbox_message")
+            select(AuditEvent.action).where(AuditEvent.entity == "outbox_message").order_by(AuditEvent.seq)
         ).scalars()
         assert list(events) == ["queue", "send"]
 
@@ -249,3 +250,44 @@ def test_a_clinic_file_changes_the_policy_and_a_bad_value_is_named(tmp_path: Pat
     (tmp_path / "messages.toml").write_text("[fasting_hours]\nvalue = 6\n")
     with pytest.raises(DataFileError, match="unknown key"):
         load_policy(tmp_path)
+
+
+def test_two_scheduler_steps_at_once_queue_each_due_message_once(
+    db: Database, staff: dict[str, Actor], tmp_path: Path
+) -> None:
+    course = treated(db, staff["nurse"], "S-8", 7, {}, series_end=date.today() - timedelta(days=8))
+    reachable(db, staff["nurse"], course.patient_id)
+    pid, booked = _booked(db, staff, tmp_path, "S-9")
+    reachable(db, staff["nurse"], pid)
+    settings = outbox_settings(db, tmp_path)
+    policy = load_policy(settings)
+    at = max(utcnow(), reminder_due_at(booked[0].starts_at, policy) + timedelta(minutes=1))
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def step() -> None:
+        try:
+            barrier.wait(timeout=30)
+            schedule_due(db, settings, policy, at)
+        except BaseException as exc:  # a failure in a thread must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=step) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    rows = _rows(db)
+    keys = [r.unique_key for r in rows]
+    assert len(keys) == len(set(keys))
+    assert any(r.kind == "appointment_reminder" for r in rows)
+    invited = [r.followup_item_id or 0 for r in rows if r.kind == "questionnaire_invitation"]
+    assert invited and len(invited) == len(set(invited))
+    with db.read() as session:
+        from ketaclinic.store.tables.outcomes import ProLink
+
+        live = session.execute(
+            select(ProLink.followup_item_id).where(ProLink.used_at.is_(None), ProLink.revoked_at.is_(None))
+        ).scalars()
+        assert sorted(i or 0 for i in live) == sorted(invited)  # one live link per invited item, the one its message holds
