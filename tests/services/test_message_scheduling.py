@@ -27,6 +27,7 @@ from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
 from ketaclinic.store.tables.messages import OutboxMessage
+from ketaclinic.store.tables.outcomes import ProLink
 from tests import factories
 from tests.services.messages_support import outbox_settings, reachable, states
 from tests.services.test_outcomes_service import treated
@@ -285,9 +286,8 @@ def test_two_scheduler_steps_at_once_queue_each_due_message_once(
     invited = [r.followup_item_id or 0 for r in rows if r.kind == "questionnaire_invitation"]
     assert invited and len(invited) == len(set(invited))
     with db.read() as session:
-        from ketaclinic.store.tables.outcomes import ProLink
-
         live = session.execute(
             select(ProLink.followup_item_id).where(ProLink.used_at.is_(None), ProLink.revoked_at.is_(None))
         ).scalars()
-        assert sorted(i or 0 for i in live) == sorted(invited)  # one live link per invited item, the one its message holds
+        # One live link per invited item: the one its message holds.
+        assert sorted(i or 0 for i in live) == sorted(invited)
