@@ -15,6 +15,8 @@ DEFAULT_VAR_DIR = Path("var")
 # (a year, so every token is looked at again).
 DEFAULT_API_TOKEN_DAYS = 90
 MAX_API_TOKEN_DAYS = 365
+DEFAULT_MAIL_FROM = "clinic@localhost"
+DEFAULT_PUBLIC_URL = "http://localhost:8000"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,11 @@ class Settings:
     # after `live_stream_max_s` it ends and the browser reconnects (no connection lives for ever).
     live_heartbeat_s: float = 15.0
     live_stream_max_s: float = 3600.0
+    # Messages to patients (docs/messages.md): the SMTP server (None: e-mail is not set up, messages
+    # wait queued), the From address, and the address patients reach the app at (links in messages).
+    smtp_url: str | None = None
+    mail_from: str = DEFAULT_MAIL_FROM
+    public_url: str = DEFAULT_PUBLIC_URL
 
     @property
     def is_sqlite(self) -> bool:
@@ -119,4 +126,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         live_heartbeat_s=float(_whole_number(source, "KETACLINIC_LIVE_HEARTBEAT_S", 15, unit="seconds")),
         live_stream_max_s=float(_whole_number(source, "KETACLINIC_LIVE_STREAM_MAX_S", 3600, unit="seconds")),
+        smtp_url=source.get("KETACLINIC_SMTP_URL") or None,
+        mail_from=source.get("KETACLINIC_MAIL_FROM") or DEFAULT_MAIL_FROM,
+        public_url=_public_url(source.get("KETACLINIC_PUBLIC_URL") or DEFAULT_PUBLIC_URL),
     )
+
+
+def _public_url(raw: str) -> str:
+    """The app's address as patients reach it, without a trailing slash, or an InputError."""
+    url = raw.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")) or len(url) < 10:
+        raise InputError(
+            f"expected an http:// or https:// address, got {raw!r}", field="KETACLINIC_PUBLIC_URL"
+        )
+    return url

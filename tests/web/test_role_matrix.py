@@ -33,8 +33,9 @@ PUBLIC_ROUTES = {
     ("POST", "/login"),  # guarded by its own double-submit CSRF cookie
     ("GET", "/docs"),  # the API reference page, as public as the OpenAPI document it reads
 }
-# One-time patient-reported-outcome links, the form and its JSON twin: the token is the credential.
-PUBLIC_PREFIXES = ("/r/", "/api/v1/r/")
+# One-time patient-reported-outcome links, the form and its JSON twin, and the opt-out link every
+# message carries: the token is the credential.
+PUBLIC_PREFIXES = ("/r/", "/api/v1/r/", "/o/")
 ROLE_USERS = {
     Role.ADMIN: "admin",
     Role.PHYSICIAN: "physician",

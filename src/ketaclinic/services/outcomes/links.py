@@ -56,6 +56,7 @@ class LinkOut(BaseModel):
     followup_item_id: int
     course_id: int
     replaced_earlier: bool
+    link_id: int
 
 
 class LinkView(BaseModel):
@@ -95,53 +96,57 @@ def _revoke_earlier(session: Session, actor: Actor, item: FollowupItem, now: dat
 
 
 def issue_link(db: Database, actor: Actor, data: LinkIn) -> LinkOut:
-    """A one-time questionnaire link for a due item (shown once to copy; nothing is sent).
+    """A one-time questionnaire link for a due item (shown once to copy, or sent by the outbox).
 
     An earlier live link of the item is revoked in the same transaction.
     """
     require(actor, Permission.OUTCOMES_RECORD)
-    token = secrets.token_urlsafe(24)
     with db.transaction() as session:
         # The row lock makes two issues for one item wait for each other (one live link stays).
         item = session.get(FollowupItem, data.followup_item_id, with_for_update=True)
         if item is None or data.course_id not in (None, item.course_id):
             raise NotFoundError(f"no follow-up item {data.followup_item_id}", field="followup_item_id")
-        if item.status != "due":
-            raise ConflictError(
-                f"follow-up item {item.id} is already {item.status}", field="followup_item_id"
-            )
-        now = utcnow()
-        replaced = _revoke_earlier(session, actor, item, now)
-        link = ProLink(
-            token_sha256=_hash(token),
-            patient_id=item.patient_id,
-            followup_item_id=item.id,
-            instruments=item.instruments,
-            created_at=now,
-            created_by=actor.user_id,
-            expires_at=now + timedelta(days=data.ttl_days),
-        )
-        session.add(link)
-        session.flush()
-        audit(
-            session,
-            actor,
-            "create",
-            "pro_link",
-            link.id,
-            {
-                "followup_item_id": {"old": None, "new": item.id},
-                "expires_at": {"old": None, "new": link.expires_at.isoformat()},
-            },
-        )
-        return LinkOut(
-            token=token,
-            path=f"/r/{token}",
-            expires_at=link.expires_at,
-            followup_item_id=item.id,
-            course_id=item.course_id,
-            replaced_earlier=replaced,
-        )
+        return issue_link_in(session, actor, item, data.ttl_days)
+
+
+def issue_link_in(session: Session, actor: Actor, item: FollowupItem, ttl_days: int) -> LinkOut:
+    """Issue the item's link in the caller's transaction (the outbox queues its message in the same one)."""
+    if item.status != "due":
+        raise ConflictError(f"follow-up item {item.id} is already {item.status}", field="followup_item_id")
+    token = secrets.token_urlsafe(24)
+    now = utcnow()
+    replaced = _revoke_earlier(session, actor, item, now)
+    link = ProLink(
+        token_sha256=_hash(token),
+        patient_id=item.patient_id,
+        followup_item_id=item.id,
+        instruments=item.instruments,
+        created_at=now,
+        created_by=actor.user_id,
+        expires_at=now + timedelta(days=ttl_days),
+    )
+    session.add(link)
+    session.flush()
+    audit(
+        session,
+        actor,
+        "create",
+        "pro_link",
+        link.id,
+        {
+            "followup_item_id": {"old": None, "new": item.id},
+            "expires_at": {"old": None, "new": link.expires_at.isoformat()},
+        },
+    )
+    return LinkOut(
+        token=token,
+        path=f"/r/{token}",
+        expires_at=link.expires_at,
+        followup_item_id=item.id,
+        course_id=item.course_id,
+        replaced_earlier=replaced,
+        link_id=link.id,
+    )
 
 
 def _open(session: Session, token: str) -> tuple[ProLink, FollowupItem | None]:

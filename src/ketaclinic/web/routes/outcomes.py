@@ -138,7 +138,7 @@ def api_end_series(
 
 @router.post("/api/v1/outcomes/links", status_code=201, response_model=links.LinkOut, tags=["outcomes"])
 def api_link(body: links.LinkIn, db: DbDep, principal: RecordApi) -> links.LinkOut:
-    """Issue a one-time questionnaire link for a due item (the URL is shown once; nothing is sent)."""
+    """Issue a one-time questionnaire link for a due item (the URL is shown once, to copy)."""
     return links.issue_link(db, principal.actor, body)
 
 
