@@ -1,4 +1,4 @@
-"""Screening and consent: JSON API and the physician's screens (intake, verdict, signature, consent)."""
+"""Screening: JSON API and the physician's screens (intake, verdict, signature); consent is in consent.py."""
 
 from __future__ import annotations
 
@@ -10,15 +10,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from ketaclinic.errors import ConflictError, InputError, StaleVersionError, http_status
-from ketaclinic.screening import CONDITION_CODES, current_consent_template, intake_json_schema, list_diagnoses
-from ketaclinic.screening.consent import REPRESENTATIVE_RELATIONS
+from ketaclinic.screening import CONDITION_CODES, intake_json_schema, list_diagnoses
 from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome
 from ketaclinic.services import eligibility
 from ketaclinic.services.patients import records, registry
 from ketaclinic.services.permissions import Actor, Permission
 from ketaclinic.services.screening import consent
 from ketaclinic.services.screening import screenings as screening
-from ketaclinic.settings import Settings
 from ketaclinic.store.db import Database
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.forms import (
@@ -33,7 +31,7 @@ from ketaclinic.web.forms import (
 )
 from ketaclinic.web.nav import NavItem
 from ketaclinic.web.params import RecordId
-from ketaclinic.web.screening_forms import CONSENT_WORDS, INTAKE_WORDS, consent_from_form, intake_from_form
+from ketaclinic.web.screening_forms import INTAKE_WORDS, intake_from_form
 
 router = APIRouter()
 NAV = [NavItem("Screening", "/screening", Permission.SCREENING_EDIT, order=20)]
@@ -41,11 +39,9 @@ NAV = [NavItem("Screening", "/screening", Permission.SCREENING_EDIT, order=20)]
 ViewApi = Annotated[Principal, Depends(requires(Permission.PATIENTS_VIEW))]
 EditApi = Annotated[Principal, Depends(requires(Permission.SCREENING_EDIT))]
 SignApi = Annotated[Principal, Depends(requires(Permission.SCREENING_SIGN))]
-ConsentApi = Annotated[Principal, Depends(requires(Permission.CONSENT_RECORD))]
 ViewPage = Annotated[Principal, Depends(requires(Permission.PATIENTS_VIEW, page=True))]
 EditPage = Annotated[Principal, Depends(requires(Permission.SCREENING_EDIT, page=True))]
 SignPage = Annotated[Principal, Depends(requires(Permission.SCREENING_SIGN, page=True))]
-ConsentPage = Annotated[Principal, Depends(requires(Permission.CONSENT_RECORD, page=True))]
 
 TAG: list[str | Enum] = ["screening"]
 
@@ -63,12 +59,6 @@ def api_conditions(principal: ViewApi) -> list[dict[str, str]]:
 def api_intake_schema(principal: ViewApi) -> dict[str, Any]:
     """The JSON schema of the intake (docs/intake.md)."""
     return intake_json_schema()
-
-
-@router.get("/api/v1/screening/consent-template", tags=TAG)
-def api_consent_template(principal: ViewApi) -> dict[str, Any]:
-    """The consent template in force: version, text, risks and alternatives with sources."""
-    return current_consent_template().model_dump(mode="json")
 
 
 @router.post("/api/v1/screening/evaluate", tags=TAG)
@@ -135,32 +125,6 @@ def api_addendum(
 ) -> screening.ScreeningOut:
     """Add a note to a signed screening."""
     return screening.add_addendum(db, principal.actor, screening_id, body)
-
-
-@router.post(
-    "/api/v1/patients/{patient_id}/consents", status_code=201, response_model=consent.ConsentOut, tags=TAG
-)
-def api_consent(
-    patient_id: RecordId, body: consent.ConsentIn, db: DbDep, settings: SettingsDep, principal: ConsentApi
-) -> consent.ConsentOut:
-    """Record a signed consent to a protocol (shipped or the clinic's)."""
-    return consent.record_consent(db, principal.actor, patient_id, body, config=settings)
-
-
-@router.get("/api/v1/patients/{patient_id}/consents", response_model=list[consent.ConsentOut], tags=TAG)
-def api_consents(
-    patient_id: RecordId, db: DbDep, settings: SettingsDep, principal: ViewApi
-) -> list[consent.ConsentOut]:
-    """A patient's consents, newest first."""
-    return consent.list_consents(db, principal.actor, patient_id, config=settings)
-
-
-@router.post("/api/v1/consents/{consent_id}/withdraw", response_model=consent.ConsentOut, tags=TAG)
-def api_withdraw(
-    consent_id: RecordId, body: consent.WithdrawIn, db: DbDep, settings: SettingsDep, principal: ConsentApi
-) -> consent.ConsentOut:
-    """Record that the patient withdrew a consent (reason required)."""
-    return consent.withdraw_consent(db, principal.actor, consent_id, body, config=settings)
 
 
 # --- page context ----------------------------------------------------------------------------------
@@ -372,74 +336,3 @@ async def addendum_submit(
         validated(screening.AddendumIn, {"text": text(form, "text")}),
     )
     return RedirectResponse(f"/screenings/{screening_id}", status_code=303)
-
-
-def _consent_page(
-    request: Request,
-    patient: records.PatientOut,
-    values: dict[str, Any],
-    *,
-    settings: Settings,
-    refused: Exception | None = None,
-    status_code: int = 200,
-) -> Response:
-    return render(
-        request,
-        "screening/consent.html",
-        errors=form_errors(refused, words=CONSENT_WORDS) if refused else {},
-        problems=error_lines(refused, CONSENT_WORDS) if refused else [],
-        patient=patient,
-        consent_template=current_consent_template(),
-        protocols=consent.protocol_choices(settings),
-        relations=REPRESENTATIVE_RELATIONS,
-        values=values,
-        status_code=status_code,
-    )
-
-
-@router.get("/patients/{patient_id}/consent/new", response_class=HTMLResponse, include_in_schema=False)
-def consent_page(
-    request: Request,
-    patient_id: RecordId,
-    db: DbDep,
-    settings: SettingsDep,
-    principal: ConsentPage,
-    protocol: str = "",
-) -> Response:
-    """The consent form: template text, risk checkboxes, alternatives, signatures."""
-    patient = registry.view_patient(db, principal.actor, patient_id)
-    return _consent_page(request, patient, {"protocol_id": protocol, "risks": []}, settings=settings)
-
-
-@router.post("/patients/{patient_id}/consent/new", response_class=HTMLResponse, include_in_schema=False)
-async def consent_submit(
-    request: Request, patient_id: RecordId, db: DbDep, settings: SettingsDep, principal: ConsentPage
-) -> Response:
-    """Record the consent; what is missing comes back named."""
-    values = consent_from_form(await request.form())
-    try:
-        consent.record_consent(
-            db, principal.actor, patient_id, consent.ConsentIn.model_validate(values), config=settings
-        )
-    except (ValidationError, InputError, ConflictError) as exc:
-        patient = registry.view_patient(db, principal.actor, patient_id)
-        return _consent_page(
-            request, patient, values, settings=settings, refused=exc, status_code=http_status(exc)
-        )
-    return RedirectResponse(f"/patients/{patient_id}/screening", status_code=303)
-
-
-@router.post("/consents/{consent_id}/withdraw", response_class=HTMLResponse, include_in_schema=False)
-async def withdraw_submit(
-    request: Request, consent_id: RecordId, db: DbDep, settings: SettingsDep, principal: ConsentPage
-) -> Response:
-    """Withdraw a consent (reason required)."""
-    form = await request.form()
-    done = consent.withdraw_consent(
-        db,
-        principal.actor,
-        consent_id,
-        validated(consent.WithdrawIn, {"reason": text(form, "reason")}),
-        config=settings,
-    )
-    return RedirectResponse(f"/patients/{done.patient_id}/screening", status_code=303)
