@@ -14,7 +14,8 @@ from ketaclinic.outcomes.crisis import CRISIS_FILE, CrisisText, crisis_text
 from ketaclinic.services.patients.records import load_patient
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.reference import clinic_library
-from ketaclinic.services.sessions.alerts import AckIn, AlertOut, acknowledge_row, alerts_out
+from ketaclinic.services.sessions.alert_records import AlertOut, alerts_out
+from ketaclinic.services.sessions.alerts import AckIn, acknowledge_row
 from ketaclinic.services.sessions.charting import Config
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.sessions import SessionAlert

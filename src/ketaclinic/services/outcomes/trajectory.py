@@ -10,7 +10,7 @@ from ketaclinic.services.outcomes.facts import BaselineNrs, baselines
 from ketaclinic.services.outcomes.pro_alerts import patient_alerts
 from ketaclinic.services.outcomes.pros import ProOut, list_pros
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.sessions.alerts import AlertOut
+from ketaclinic.services.sessions.alert_records import AlertOut
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.outcomes import TreatmentCourse
 

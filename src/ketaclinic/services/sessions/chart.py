@@ -29,7 +29,7 @@ from ketaclinic.services.patients.records import load_patient, patient_label
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.pk import BAND_KEYS  # the same bands as the PK explorer and plan charts
 from ketaclinic.services.sessions.alert_raising import catch_up_due, raise_due
-from ketaclinic.services.sessions.alerts import AlertOut, session_alerts
+from ketaclinic.services.sessions.alert_records import AlertOut, session_alerts
 from ketaclinic.services.sessions.charting import (
     INFUSING,
     Config,

@@ -20,7 +20,7 @@ from ketaclinic.services.audit import audit
 from ketaclinic.services.permissions import SYSTEM, Actor, Permission, require
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.services.sessions.alert_raising import OVERDUE_STATES, catch_up_due, insert_statement
-from ketaclinic.services.sessions.alerts import RENOTIFY, AlertOut, alerts_out
+from ketaclinic.services.sessions.alert_records import RENOTIFY, AlertOut, alerts_out
 from ketaclinic.services.sessions.charting import Config
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database

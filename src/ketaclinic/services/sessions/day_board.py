@@ -13,7 +13,7 @@ from ketaclinic.scheduling import AppointmentStatus, Chair
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.scheduling.listing import appointment, day_by_chair
 from ketaclinic.services.scheduling.records import AppointmentOut
-from ketaclinic.services.sessions.alerts import session_alerts
+from ketaclinic.services.sessions.alert_records import session_alerts
 from ketaclinic.services.sessions.booking import SessionCreate, create_session
 from ketaclinic.services.sessions.chart import current_cp_ng_ml, next_due
 from ketaclinic.services.sessions.charting import Config, charted_times, observation_rows, segment_rows

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ketaclinic.services.permissions import Permission
-from ketaclinic.services.sessions.alerts import AlertOut
+from ketaclinic.services.sessions.alert_records import AlertOut
 from ketaclinic.services.sessions.clinic_alerts import clinic_alerts, open_clinic_alert_count
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
 

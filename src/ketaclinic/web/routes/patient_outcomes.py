@@ -13,7 +13,8 @@ from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.reports.patient_chart import nrs_chart
 from ketaclinic.services.outcomes import pro_alerts, trajectory
 from ketaclinic.services.permissions import Permission
-from ketaclinic.services.sessions.alerts import AckIn, AlertOut
+from ketaclinic.services.sessions.alert_records import AlertOut
+from ketaclinic.services.sessions.alerts import AckIn
 from ketaclinic.web.deps import DbDep, Principal, render, requires
 from ketaclinic.web.forms import blank, error_line, text
 from ketaclinic.web.params import RecordId

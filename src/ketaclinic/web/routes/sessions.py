@@ -9,7 +9,15 @@ from pydantic import BaseModel, ConfigDict
 
 from ketaclinic.inputs import IsoDateTime
 from ketaclinic.services.permissions import Permission
-from ketaclinic.services.sessions import alerts, booking, events, flowsheet, infusion_rates, signing
+from ketaclinic.services.sessions import (
+    alert_records,
+    alerts,
+    booking,
+    events,
+    flowsheet,
+    infusion_rates,
+    signing,
+)
 from ketaclinic.services.sessions import chart as session_chart
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, requires
@@ -164,28 +172,32 @@ def api_observe(
     return flowsheet.chart_observation(db, principal.actor, session_id, body, config=settings)
 
 
-@router.get("/api/v1/sessions/{session_id}/alerts", response_model=list[alerts.AlertOut], tags=TAGS)
+@router.get("/api/v1/sessions/{session_id}/alerts", response_model=list[alert_records.AlertOut], tags=TAGS)
 def api_alerts(
     session_id: RecordId, db: DbDep, principal: ViewApi, settings: SettingsDep
-) -> list[alerts.AlertOut]:
+) -> list[alert_records.AlertOut]:
     """The session's alerts (polled); alerts that come due with time are raised here."""
     return session_chart.poll_alerts(db, principal.actor, session_id, config=settings)
 
 
-@router.post("/api/v1/sessions/{session_id}/alerts/{alert_id}/ack", response_model=alerts.AlertOut, tags=TAGS)
+@router.post(
+    "/api/v1/sessions/{session_id}/alerts/{alert_id}/ack", response_model=alert_records.AlertOut, tags=TAGS
+)
 def api_ack(
     session_id: RecordId, alert_id: RecordId, body: alerts.AckIn, db: DbDep, principal: ChartApi
-) -> alerts.AlertOut:
+) -> alert_records.AlertOut:
     """Acknowledge an alert with the action taken."""
     return alerts.acknowledge_alert(db, principal.actor, session_id, alert_id, body)
 
 
 @router.post(
-    "/api/v1/sessions/{session_id}/alerts/{alert_id}/resolve", response_model=alerts.AlertOut, tags=TAGS
+    "/api/v1/sessions/{session_id}/alerts/{alert_id}/resolve",
+    response_model=alert_records.AlertOut,
+    tags=TAGS,
 )
 def api_resolve(
     session_id: RecordId, alert_id: RecordId, body: alerts.ResolveIn, db: DbDep, principal: ChartApi
-) -> alerts.AlertOut:
+) -> alert_records.AlertOut:
     """Resolve an acknowledged alert."""
     return alerts.resolve_alert(db, principal.actor, session_id, alert_id, body)
 
