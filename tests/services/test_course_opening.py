@@ -12,7 +12,7 @@ from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.services.outcomes.courses import CourseIn, end_series, list_courses, start_course
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans import lifecycle as plans
-from ketaclinic.services.plans.records import PlanOut
+from ketaclinic.services.plans.records import PlanOut, view_plan
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
 from tests import factories
@@ -86,7 +86,7 @@ def _second_plan(db: Database, staff: dict[str, Actor], patient_id: int) -> Plan
 
 def test_a_second_plan_joins_the_open_course(db: Database, staff: dict[str, Actor]) -> None:
     first = factories.approved_plan(db, staff, mrn="C4")
-    pid = plans.view_plan(db, staff["physician"], first).patient_id
+    pid = view_plan(db, staff["physician"], first).patient_id
     second = _second_plan(db, staff, pid)
     plans.approve_plan(db, staff["physician"], second.id, config=None)
     (course,) = list_courses(db, staff["nurse"], pid)
@@ -97,7 +97,7 @@ def test_a_second_plan_joins_the_open_course(db: Database, staff: dict[str, Acto
 
 def test_a_course_whose_plan_was_cancelled_takes_the_new_plan(db: Database, staff: dict[str, Actor]) -> None:
     first = factories.approved_plan(db, staff, mrn="C5")
-    pid = plans.view_plan(db, staff["physician"], first).patient_id
+    pid = view_plan(db, staff["physician"], first).patient_id
     plans.cancel_plan(db, staff["physician"], first, plans.CancelIn(reason="dose to be changed"))
     second = _second_plan(db, staff, pid)
     plans.approve_plan(db, staff["physician"], second.id, config=None)
@@ -111,7 +111,7 @@ def test_after_the_course_ended_a_new_approval_opens_a_new_course(
     db: Database, staff: dict[str, Actor]
 ) -> None:
     first = factories.approved_plan(db, staff, mrn="C6")
-    pid = plans.view_plan(db, staff["physician"], first).patient_id
+    pid = view_plan(db, staff["physician"], first).patient_id
     (course,) = list_courses(db, staff["nurse"], pid)
     end_series(db, staff["nurse"], course.id, date.today(), [], reason=ENDED, version=course.version)
     second = _second_plan(db, staff, pid)

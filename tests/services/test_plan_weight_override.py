@@ -15,6 +15,7 @@ from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans import lifecycle as plans
 from ketaclinic.services.plans import records as plan_records
+from ketaclinic.services.plans.records import list_plans
 from ketaclinic.store.db import Database
 from tests import factories
 
@@ -48,7 +49,7 @@ def test_an_override_without_a_reason_is_a_422_naming_weight_reason(
         with pytest.raises(InputError) as refused:
             _plan(db, staff, pid, 7.2, blank)
         assert refused.value.field == "weight_reason"
-    assert plans.list_plans(db, staff["physician"], patient_id=pid) == []
+    assert list_plans(db, staff["physician"], patient_id=pid) == []
 
 
 def test_the_recorded_weight_given_again_is_no_override(db: Database, staff: dict[str, Actor]) -> None:

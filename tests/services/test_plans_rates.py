@@ -11,6 +11,7 @@ from ketaclinic.errors import InputError
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans import contract
 from ketaclinic.services.plans import lifecycle as plans
+from ketaclinic.services.plans.records import list_plans
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent
 from tests import factories
@@ -81,7 +82,7 @@ def test_bad_choices_store_nothing(db: Database, staff: dict[str, Actor]) -> Non
             config=None,
         )
     assert bad.value.field == "choices.sessions"
-    assert plans.list_plans(db, staff["physician"], patient_id=pid) == []
+    assert list_plans(db, staff["physician"], patient_id=pid) == []
     with db.transaction() as session:
         stored = session.scalars(select(AuditEvent).where(AuditEvent.entity == "dose_plan")).all()
         assert [json.loads(e.changes_json) for e in stored] == []

@@ -18,6 +18,7 @@ from ketaclinic.services.patients.registry import PatientCreate, register_patien
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans import contract
 from ketaclinic.services.plans import lifecycle as plans
+from ketaclinic.services.plans.records import list_plans, view_plan
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.services.screening import consent as consent_service
 from ketaclinic.store.db import Database
@@ -175,7 +176,7 @@ def test_approval_blocked_by_missing_screening_and_consent(db: Database, staff: 
     with pytest.raises(ConflictError) as blocked:
         plans.approve_plan(db, staff["physician"], plan.id, config=None)
     assert "signed screening" in str(blocked.value) and "consent" in str(blocked.value)
-    assert plans.view_plan(db, staff["physician"], plan.id).status == "draft"
+    assert view_plan(db, staff["physician"], plan.id).status == "draft"
 
 
 def test_approved_plan_is_locked_and_cancel_keeps_the_record(db: Database, staff: dict[str, Actor]) -> None:
@@ -226,7 +227,7 @@ def test_bad_input_and_permissions(db: Database, staff: dict[str, Actor]) -> Non
             config=None,
         )
     with pytest.raises(NotFoundError):
-        plans.view_plan(db, staff["physician"], 999)
+        view_plan(db, staff["physician"], 999)
     assert _plan_count(db) == 0
     plan = plans.create_plan(
         db, staff["physician"], pid, plans.PlanCreate(protocol_id="cohen2018-test", weight_kg=80), config=None
@@ -234,9 +235,9 @@ def test_bad_input_and_permissions(db: Database, staff: dict[str, Actor]) -> Non
     assert plan.dosing_weight_kg == 80 and plan.inputs["weight_from_record"] is False
     with db.transaction() as session, pytest.raises(ConflictError, match="only an approved plan"):
         contract.planned_session(session, plan.id, 1)
-    listed = plans.list_plans(db, staff["nurse"], statuses=("draft",))
+    listed = list_plans(db, staff["nurse"], statuses=("draft",))
     assert [p.id for p in listed] == [plan.id]
-    assert plans.list_plans(db, staff["physician"], patient_id=pid, statuses=("approved",)) == []
+    assert list_plans(db, staff["physician"], patient_id=pid, statuses=("approved",)) == []
 
 
 def test_clinic_override_tightens_the_library_for_every_plan(
@@ -303,7 +304,7 @@ def test_approval_rechecks_the_draft_against_todays_library(
     with pytest.raises(ConflictError, match=re.escape(needle)) as refused:
         plans.approve_plan(db, staff["physician"], plan.id, config=tmp_path)
     assert refused.value.field == "plan"
-    assert plans.view_plan(db, staff["physician"], plan.id).status == "draft"
+    assert view_plan(db, staff["physician"], plan.id).status == "draft"
     assert _events(db, "approve") == []
     (tmp_path / "drug_library.toml").unlink()
     assert plans.approve_plan(db, staff["physician"], plan.id, config=tmp_path).status == "approved"
@@ -314,7 +315,7 @@ def _refusal(db: Database, staff: dict[str, Actor], plan_id: int, config: Path) 
     with pytest.raises(ConflictError) as refused:
         plans.approve_plan(db, staff["physician"], plan_id, config=config)
     assert refused.value.field == "plan" and "create a new plan" in refused.value.message
-    assert plans.view_plan(db, staff["physician"], plan_id).status == "draft"
+    assert view_plan(db, staff["physician"], plan_id).status == "draft"
     assert _events(db, "approve") == []
     return refused.value
 

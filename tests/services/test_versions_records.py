@@ -11,6 +11,7 @@ from ketaclinic.errors import StaleVersionError
 from ketaclinic.services.outcomes import courses
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.plans import lifecycle as plans
+from ketaclinic.services.plans.records import view_plan
 from ketaclinic.services.screening import screenings
 from ketaclinic.store.audit import count_events
 from ketaclinic.store.db import Database
@@ -80,7 +81,7 @@ def test_a_stale_plan_draft_names_the_soft_reasons_given_since(db: Database, sta
         "physician2",
     )
     assert _audit_count(db) == events
-    stored = plans.view_plan(db, staff["physician"], plan.id)
+    stored = view_plan(db, staff["physician"], plan.id)
     assert stored.soft_breaches[0].reason == "light patient: reviewed at the MDT" and stored.version == 2
 
 

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from ketaclinic.services.permissions import Actor
-from ketaclinic.services.plans import lifecycle as plans
+from ketaclinic.services.plans.records import list_plans
 from ketaclinic.services.sessions.booking import SessionCreate, create_session
 from ketaclinic.services.sessions.lifecycle import CheckInIn, check_in
 from ketaclinic.store.db import Database
@@ -50,7 +50,7 @@ def test_series_choices_pump_sheet_and_charting_the_sheets_rate(  # type: ignore
     screenshot(doctor, "rates-builder-choices")
     doctor.dblclick("button:has-text('Compute and check plan')")
     doctor.wait_for_selector("h1:has-text('Dose plan #')")
-    assert len(plans.list_plans(web_db, web_staff["physician"], patient_id=patient_id)) == 1
+    assert len(list_plans(web_db, web_staff["physician"], patient_id=patient_id)) == 1
     choices = doctor.locator("#choices").inner_text()
     assert "dose per kg: 1.5 mg/kg is above the published range 0.1-1 mg/kg" in choices
     assert "sessions in the series: 6 sessions is within the published range 4-6 sessions" in choices

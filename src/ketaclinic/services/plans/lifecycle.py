@@ -37,10 +37,8 @@ from ketaclinic.services.plans.recheck import build_from_inputs, recheck
 from ketaclinic.services.plans.records import (
     STATUS_LABELS,
     PlanOut,
-    PlanSummary,
     plan_out,
     plan_row,
-    plan_summary,
     soft_breaches_out,
     stored_plan,
 )
@@ -55,7 +53,6 @@ from ketaclinic.settings import Settings
 from ketaclinic.store.audit import canonical_json
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
-from ketaclinic.store.tables.patients import Patient
 from ketaclinic.store.tables.plans import DosePlanRow
 from ketaclinic.store.tables.sessions import InfusionSession
 
@@ -376,39 +373,3 @@ def cancel_plan(db: Database, actor: Actor, plan_id: int, data: CancelIn) -> Pla
             data.reason,
         )
         return plan_out(row, load_patient(session, row.patient_id), actor)
-
-
-def view_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
-    """Open a plan (audited as a view of the patient's clinical record)."""
-    require(actor, Permission.PLANS_VIEW)
-    with db.transaction() as session:
-        row = plan_row(session, plan_id)
-        patient = load_patient(session, row.patient_id)
-        audit(session, actor, "view", "dose_plan", row.id)
-        return plan_out(row, patient, actor)
-
-
-def list_plans(
-    db: Database,
-    actor: Actor,
-    *,
-    patient_id: int | None = None,
-    statuses: tuple[str, ...] = (),
-    limit: int = 200,
-) -> list[PlanSummary]:
-    """Plans, newest first, optionally of one patient and/or in some statuses."""
-    require(actor, Permission.PLANS_VIEW)
-    unknown = [s for s in statuses if s not in STATUS_LABELS]
-    if unknown:
-        raise InputError(f"unknown status {unknown[0]!r} (known: {', '.join(STATUS_LABELS)})", field="status")
-    if not 1 <= limit <= 1000:
-        raise InputError("limit must be 1-1000", field="limit")
-    with db.transaction() as session:
-        statement = select(DosePlanRow, Patient).join(Patient, Patient.id == DosePlanRow.patient_id)
-        if patient_id is not None:
-            load_patient(session, patient_id)
-            statement = statement.where(DosePlanRow.patient_id == patient_id)
-        if statuses:
-            statement = statement.where(DosePlanRow.status.in_(statuses))
-        statement = statement.order_by(DosePlanRow.created_at.desc(), DosePlanRow.id.desc()).limit(limit)
-        return [plan_summary(row, patient, actor) for row, patient in session.execute(statement).all()]

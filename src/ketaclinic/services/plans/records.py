@@ -1,4 +1,4 @@
-"""How a stored dose plan reads: status labels, summary, the whole record, soft breaches and their reasons."""
+"""How a stored dose plan reads (labels, summary, record, soft breaches); opening and listing plans."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ketaclinic.dosing import DosePlan
-from ketaclinic.errors import NotFoundError
-from ketaclinic.services.patients.records import patient_label
-from ketaclinic.services.permissions import Actor
+from ketaclinic.errors import InputError, NotFoundError
+from ketaclinic.services.audit import audit
+from ketaclinic.services.patients.records import load_patient, patient_label
+from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.store.db import Database
 from ketaclinic.store.tables.patients import Patient
 from ketaclinic.store.tables.plans import DosePlanRow
 
@@ -168,3 +171,39 @@ def plan_out(row: DosePlanRow, patient: Patient, actor: Actor) -> PlanOut:
         cancelled_at=row.cancelled_at,
         cancel_reason=row.cancel_reason,
     )
+
+
+def view_plan(db: Database, actor: Actor, plan_id: int) -> PlanOut:
+    """Open a plan (audited as a view of the patient's clinical record)."""
+    require(actor, Permission.PLANS_VIEW)
+    with db.transaction() as session:
+        row = plan_row(session, plan_id)
+        patient = load_patient(session, row.patient_id)
+        audit(session, actor, "view", "dose_plan", row.id)
+        return plan_out(row, patient, actor)
+
+
+def list_plans(
+    db: Database,
+    actor: Actor,
+    *,
+    patient_id: int | None = None,
+    statuses: tuple[str, ...] = (),
+    limit: int = 200,
+) -> list[PlanSummary]:
+    """Plans, newest first, optionally of one patient and/or in some statuses."""
+    require(actor, Permission.PLANS_VIEW)
+    unknown = [s for s in statuses if s not in STATUS_LABELS]
+    if unknown:
+        raise InputError(f"unknown status {unknown[0]!r} (known: {', '.join(STATUS_LABELS)})", field="status")
+    if not 1 <= limit <= 1000:
+        raise InputError("limit must be 1-1000", field="limit")
+    with db.transaction() as session:
+        statement = select(DosePlanRow, Patient).join(Patient, Patient.id == DosePlanRow.patient_id)
+        if patient_id is not None:
+            load_patient(session, patient_id)
+            statement = statement.where(DosePlanRow.patient_id == patient_id)
+        if statuses:
+            statement = statement.where(DosePlanRow.status.in_(statuses))
+        statement = statement.order_by(DosePlanRow.created_at.desc(), DosePlanRow.id.desc()).limit(limit)
+        return [plan_summary(row, patient, actor) for row, patient in session.execute(statement).all()]

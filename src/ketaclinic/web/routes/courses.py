@@ -13,7 +13,7 @@ from ketaclinic.errors import ConflictError, InputError, NotFoundError, StaleVer
 from ketaclinic.services.outcomes import course_view, courses, links
 from ketaclinic.services.patients import registry
 from ketaclinic.services.permissions import Permission
-from ketaclinic.services.plans import lifecycle as plans
+from ketaclinic.services.plans.records import list_plans
 from ketaclinic.web.deps import DbDep, Principal, render, requires
 from ketaclinic.web.forms import blank, form_errors, stale_notes, text, version_of
 from ketaclinic.web.params import RecordId
@@ -129,7 +129,7 @@ def _open_form(
     status_code: int = 200,
 ) -> Response:
     patient = registry.view_patient(db, principal.actor, patient_id)
-    approved = plans.list_plans(db, principal.actor, patient_id=patient_id, statuses=("approved",))
+    approved = list_plans(db, principal.actor, patient_id=patient_id, statuses=("approved",))
     return render(
         request,
         "outcomes/course_open.html",

@@ -16,7 +16,7 @@ from ketaclinic.screening.diagnoses import PainMechanism, PriorTreatmentOutcome,
 from ketaclinic.services.outcomes import course_view, courses
 from ketaclinic.services.patients import measurements, records, registry
 from ketaclinic.services.permissions import Permission
-from ketaclinic.services.plans import lifecycle as plans
+from ketaclinic.services.plans.records import list_plans
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.forms import (
     FieldWords,
@@ -255,7 +255,7 @@ def _treatment(db: DbDep, principal: Principal, patient_id: int) -> dict[str, An
     """The patient's dose plans and treatment courses, for the record page (clinical roles only)."""
     treatment: dict[str, Any] = {"plans": [], "courses": []}
     if principal.can(Permission.PLANS_VIEW):
-        treatment["plans"] = plans.list_plans(db, principal.actor, patient_id=patient_id)
+        treatment["plans"] = list_plans(db, principal.actor, patient_id=patient_id)
     if principal.can(Permission.OUTCOMES_RECORD):
         treatment |= {
             "courses": course_view.patient_course_views(db, principal.actor, patient_id),

@@ -16,7 +16,7 @@ from ketaclinic.services import pk
 from ketaclinic.services.patients import registry
 from ketaclinic.services.permissions import Permission
 from ketaclinic.services.plans import lifecycle as plans
-from ketaclinic.services.plans.records import STATUS_LABELS, PlanOut, PlanSummary
+from ketaclinic.services.plans.records import STATUS_LABELS, PlanOut, PlanSummary, list_plans, view_plan
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.settings import Settings
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
@@ -56,13 +56,13 @@ def api_create(
 @router.get("/api/v1/patients/{patient_id}/plans", response_model=list[PlanSummary], tags=["plans"])
 def api_patient_plans(patient_id: RecordId, db: DbDep, principal: ViewApi) -> list[PlanSummary]:
     """A patient's plans, newest first."""
-    return plans.list_plans(db, principal.actor, patient_id=patient_id)
+    return list_plans(db, principal.actor, patient_id=patient_id)
 
 
 @router.get("/api/v1/plans/{plan_id}", response_model=PlanOut, tags=["plans"])
 def api_plan(plan_id: RecordId, db: DbDep, principal: ViewApi) -> PlanOut:
     """One plan (audited view)."""
-    return plans.view_plan(db, principal.actor, plan_id)
+    return view_plan(db, principal.actor, plan_id)
 
 
 @router.post("/api/v1/plans/{plan_id}/soft-reasons", response_model=PlanOut, tags=["plans"])
@@ -117,7 +117,7 @@ def list_page(
 ) -> Response:
     """Plans: drafts, awaiting co-signature, approved (and cancelled on request)."""
     statuses = (status,) if status else ("draft", "awaiting_cosign", "approved")
-    items = plans.list_plans(db, principal.actor, statuses=statuses)
+    items = list_plans(db, principal.actor, statuses=statuses)
     choices: list[Any] = []
     if principal.can(Permission.PLANS_CREATE):
         choices, _total = registry.list_patients(db, principal.actor, limit=500)
@@ -174,7 +174,7 @@ def _builder(
 ) -> Response:
     patient = registry.view_patient(db, principal.actor, patient_id)
     reference = clinic_library(settings)
-    existing = plans.list_plans(db, principal.actor, patient_id=patient_id)
+    existing = list_plans(db, principal.actor, patient_id=patient_id)
     return render(
         request,
         "plans/builder.html",
@@ -218,7 +218,7 @@ async def builder_submit(
 @router.get("/plans/{plan_id}", response_class=HTMLResponse, include_in_schema=False)
 def detail_page(request: Request, plan_id: RecordId, db: DbDep, principal: ViewPage) -> Response:
     """A plan: schedule, Cp/Ce per session against the bands, every check, overrides and signatures."""
-    plan = plans.view_plan(db, principal.actor, plan_id)
+    plan = view_plan(db, principal.actor, plan_id)
     return _detail(request, plan, [])
 
 
@@ -294,11 +294,11 @@ async def _action(
             )
     except StaleVersionError as exc:
         # Nothing saved: the typed reasons come back beside the ones now stored (who, when).
-        plan = plans.view_plan(db, principal.actor, plan_id)
+        plan = view_plan(db, principal.actor, plan_id)
         typed = {key: str(value) for key, value in form.items() if key.startswith("reason_")}
         return _detail(request, plan, [], http_status(exc), typed=typed, stale=stale_notes(exc))
     except (ValidationError, InputError, ConflictError) as exc:
-        plan = plans.view_plan(db, principal.actor, plan_id)
+        plan = view_plan(db, principal.actor, plan_id)
         return _detail(request, plan, error_lines(exc), http_status(exc))
     return RedirectResponse(f"/plans/{plan_id}", status_code=303)
 
@@ -336,7 +336,7 @@ def pump_sheet(
     request: Request, plan_id: RecordId, number: RecordId, db: DbDep, principal: ViewPage
 ) -> Response:
     """The printable pump-programming sheet of one session: mL/h first."""
-    plan = plans.view_plan(db, principal.actor, plan_id)
+    plan = view_plan(db, principal.actor, plan_id)
     sessions = plan.plan["sessions"]
     if not 1 <= number <= len(sessions):
         raise NotFoundError(f"plan {plan_id} has sessions 1-{len(sessions)}; no session {number}")
