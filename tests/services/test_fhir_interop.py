@@ -116,6 +116,7 @@ def _check_the_ledger_part(grouped: dict[str, list[dict[str, Any]]], deidentifie
             assert urls[fhir_medication.EXT_LEDGER_WASTED]["valueQuantity"]["code"] == "mg"
             assert urls[fhir_medication.EXT_LEDGER_STATE]["valueString"] in ("reconciled", "accepted")
         assert ("performer" in dispense) is not deidentified  # staff names stay in the clinic
+        assert ("sodium chloride" in dispense["note"][0]["text"]) is not deidentified  # typed text too
         wasted = urls[fhir_medication.EXT_LEDGER_WASTED]["valueQuantity"]["value"] if urls else 0
         assert ("witnessed by" in dispense["note"][0]["text"]) is (not deidentified and wasted > 0)
     for administration in grouped["MedicationAdministration"]:

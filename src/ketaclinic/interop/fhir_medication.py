@@ -237,7 +237,7 @@ def preparation_dispense(
     drawn_ml: float,
     final_volume_ml: float,
     concentration_mg_ml: float,
-    diluent: str,
+    diluent: str | None,
     route: str,
     prepared_at: str,
     reconciled: Reconciled | None,
@@ -249,7 +249,13 @@ def preparation_dispense(
     includes "issuing a single dose from ward stock"); the ledger's reconciliation as extensions, a note."""
     made_up = (
         f"{drawn_ml:g} mL drawn ({prepared_mg:g} mg)"
-        + (f", diluted with {diluent} to {final_volume_ml:g} mL" if diluent != "none" else "")
+        + (
+            ""
+            if diluent == "none"
+            else f", diluted to {final_volume_ml:g} mL"
+            if diluent is None
+            else f", diluted with {diluent} to {final_volume_ml:g} mL"
+        )
         + f" at {concentration_mg_ml:g} mg/mL"
     )
     resource: Resource = {

@@ -242,7 +242,7 @@ def _ledger_part(
                 drawn_ml=prep.drawn_ul / 1000,
                 final_volume_ml=prep.final_volume_ml,
                 concentration_mg_ml=prep.concentration_mg_ml,
-                diluent=prep.diluent,
+                diluent=None if options.deidentified else prep.diluent,  # typed by the nurse: free text
                 route=route,
                 prepared_at=dates.moment(prep.prepared_at),
                 reconciled=reconciled,
