@@ -105,6 +105,40 @@ def _examples() -> list[dict[str, Any]]:
             route="PO",
             purpose="premedication",
         ),
+        fhir_medication.lot_medication(
+            "lot-1-K24A",
+            fhir_medication.Lot(
+                product_id=1,
+                drug="ketamine",
+                form="injection_solution",
+                strength_mg_ml=50.0,
+                container_ml=10.0,
+                ndc="0409-2051-05",
+                lot="K24A",
+                expiry="2027-06-30",
+            ),
+        ),
+        fhir_medication.preparation_dispense(
+            "p1",
+            patient_id="P1",
+            encounter_id="e1",
+            medication_id="lot-1-K24A",
+            request_id="r1",
+            purpose="infusion",
+            prepared_mg=250.0,
+            drawn_ml=5.0,
+            final_volume_ml=250.0,
+            concentration_mg_ml=1.0,
+            diluent="sodium chloride 0.9%",
+            route="intravenous",
+            prepared_at="2026-01-01T08:50:00+00:00",
+            reconciled=fhir_medication.Reconciled(
+                administered_mg=137.5, wasted_mg=112.5, discrepancy_mg=0.0, state="reconciled"
+            ),
+            prepared_by="nurse",
+            checked_by="drsmith",
+            waste_note="waste: into a drug disposal container, witnessed by drsmith",
+        ),
         fhir.observation(
             "o1",
             patient_id="P1",
@@ -200,6 +234,39 @@ def test_the_rate_is_ucum_mg_per_h_with_the_pump_concentration() -> None:
     by_url = {e["url"]: e["valueQuantity"] for e in dosage["extension"]}
     assert by_url[fhir_medication.EXT_PUMP_CONCENTRATION]["code"] == "mg/mL"
     assert by_url[fhir_medication.EXT_PUMP_RATE]["code"] == "mL/h"
+
+
+def test_a_lot_is_a_medication_with_its_batch_and_a_bag_a_dispense_of_it() -> None:
+    examples = {r["id"]: r for r in _examples()}
+    lot = examples["lot-1-K24A"]
+    assert lot["batch"] == {"lotNumber": "K24A", "expirationDate": "2027-06-30"}
+    assert {"system": systems().ndc, "code": "0409-2051-05"} in lot["code"]["coding"]
+    assert lot["ingredient"][0]["strength"]["numerator"]["value"] == 50.0
+    dispense = examples["p1"]
+    assert dispense["medicationReference"] == {"reference": "Medication/lot-1-K24A"}
+    assert [p["function"]["coding"][0]["code"] for p in dispense["performer"]] == ["packager", "checker"]
+    wasted = {e["url"]: e for e in dispense["extension"]}[fhir_medication.EXT_LEDGER_WASTED]
+    assert wasted["valueQuantity"] == {
+        "value": 112.5,
+        "unit": "mg",
+        "system": "http://unitsofmeasure.org",
+        "code": "mg",
+    }
+
+
+def test_a_lot_an_id_cannot_hold_gets_a_stable_digest() -> None:
+    assert fhir_medication.lot_medication_id(3, "K24A", "P1A2B3C4D") == "lot-3-K24A-P1A2B3C4D"
+    odd = fhir_medication.lot_medication_id(3, "M/7 B")
+    assert (
+        odd == fhir_medication.lot_medication_id(3, "M/7 B") != fhir_medication.lot_medication_id(3, "M/7 C")
+    )
+    assert odd.startswith("lot-3-x") and len(odd) <= 64
+    assert len(fhir_medication.lot_medication_id(2**62, "L" * 40, "P1A2B3C4D")) <= 64
+    # An 11-digit billing NDC is not HL7's NDC form: the lot goes without it rather than miscoded.
+    eleven = fhir_medication.Lot(
+        1, "midazolam", "injection_solution", 1.0, 5.0, "00641-6057-10", "M1", "2027-01-01"
+    )
+    assert "coding" not in fhir_medication.lot_medication("m", eleven)["code"]
 
 
 def test_codes_come_from_the_data_files() -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ketaclinic.errors import ConflictError, InputError, ManyInputsError, PermissionDeniedError
-from ketaclinic.interop import fhir, fhir_base
+from ketaclinic.interop import fhir, fhir_base, fhir_medication
+from ketaclinic.interop.codes import systems
 from ketaclinic.interop.fhir_import import read_referrals
 from ketaclinic.services import demo
 from ketaclinic.services.interop.fhir_export import (
@@ -21,12 +22,19 @@ from ketaclinic.services.interop.fhir_export import (
 )
 from ketaclinic.services.interop.fhir_import import import_referrals
 from ketaclinic.services.interop.fhir_records import ExportOptions
+from ketaclinic.services.ledger import preparation, stock
 from ketaclinic.services.patients.registry import list_patients
 from ketaclinic.services.permissions import SYSTEM, Actor
+from ketaclinic.services.sessions import lifecycle as sessions
+from ketaclinic.services.sessions.events import MedicationIn, chart_medication
+from ketaclinic.services.sessions.infusion_rates import RateIn
+from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from tests.audit_support import latest_event
-from tests.conftest import open_test_database
+from tests.conftest import STAFF_PASSWORD, open_test_database
 from tests.interop.test_fhir_mapping import validate
+from tests.ledger_support import SUPPLIER, prepare_bag
+from tests.services.sessions_support import checked_in_session
 
 SECRET = "clinic-secret"
 
@@ -68,6 +76,7 @@ def test_every_exported_resource_validates_and_every_reference_resolves(
         "Condition",
         "MedicationRequest",
         "Encounter",
+        "MedicationDispense",
         "MedicationAdministration",
         "Observation",
         "QuestionnaireResponse",
@@ -83,6 +92,39 @@ def test_every_exported_resource_validates_and_every_reference_resolves(
     assert "finished" in statuses and statuses <= {"planned", "arrived", "in-progress", "finished"}
     (event, *_rest) = grouped["AdverseEvent"]
     assert event["extension"][0]["url"] == fhir.EXT_PREDICTED_CP
+    _check_the_ledger_part(grouped, deidentified)
+
+
+def _check_the_ledger_part(grouped: dict[str, list[dict[str, Any]]], deidentified: bool) -> None:
+    """Each bag is a dispense of its lot's Medication, and the segments it fed point at that lot."""
+    lots = {r["id"]: r for r in grouped["Medication"] if "batch" in r}
+    assert {m["batch"]["lotNumber"] for m in lots.values()} <= {"K24A", "K24B", "E24A"}  # kept de-identified
+    for lot in lots.values():
+        assert lot["ingredient"][0]["strength"]["numerator"]["code"] == "mg"
+        assert lot["form"]["text"] == "solution for injection"
+    ketamine_lot = next(m for m in lots.values() if m["code"]["text"] == "ketamine")
+    assert {c["system"] for c in ketamine_lot["code"]["coding"]} == {
+        "http://fdasis.nlm.nih.gov",
+        "http://hl7.org/fhir/sid/ndc",
+    }
+    by_encounter = {d["context"]["reference"]: d for d in grouped["MedicationDispense"]}
+    assert len(by_encounter) == len(grouped["MedicationDispense"])  # one bag per session
+    for dispense in grouped["MedicationDispense"]:
+        assert dispense["medicationReference"]["reference"].removeprefix("Medication/") in lots
+        urls = {e["url"]: e for e in dispense.get("extension", [])}
+        if urls:
+            assert urls[fhir_medication.EXT_LEDGER_WASTED]["valueQuantity"]["code"] == "mg"
+            assert urls[fhir_medication.EXT_LEDGER_STATE]["valueString"] in ("reconciled", "accepted")
+        assert ("performer" in dispense) is not deidentified  # staff names stay in the clinic
+        assert ("sodium chloride" in dispense["note"][0]["text"]) is not deidentified  # typed text too
+        wasted = urls[fhir_medication.EXT_LEDGER_WASTED]["valueQuantity"]["value"] if urls else 0
+        assert ("witnessed by" in dispense["note"][0]["text"]) is (not deidentified and wasted > 0)
+    for administration in grouped["MedicationAdministration"]:
+        if "rateQuantity" not in administration["dosage"]:
+            continue
+        bag = by_encounter.get(administration["context"]["reference"])
+        if bag is not None:
+            assert administration["medicationReference"] == bag["medicationReference"]
 
 
 def test_the_deidentified_export_holds_no_identifier_and_shifts_every_date(
@@ -98,6 +140,13 @@ def test_the_deidentified_export_holds_no_identifier_and_shifts_every_date(
         assert getattr(patient, "birth_date").isoformat() not in text  # noqa: B009
     assert '"name"' not in text and '"telecom"' not in text
     by_id = {(r["resourceType"], r["id"]): r for r in identified}
+    lot_expiries = {
+        (m["batch"]["lotNumber"], m["batch"]["expirationDate"]) for m in identified if "batch" in m
+    }
+    research_lots = [m for m in research if "batch" in m]
+    assert research_lots and all(
+        (m["batch"]["lotNumber"], m["batch"]["expirationDate"]) not in lot_expiries for m in research_lots
+    )  # the lot number kept, its expiry shifted with the patient's other dates
     for resource in research:
         if resource["resourceType"] == "Encounter" and "period" in resource:
             original = by_id[("Encounter", resource["id"])]["period"]["start"]
@@ -206,3 +255,75 @@ def test_a_file_with_one_bad_entry_registers_nobody(db: Database, staff: dict[st
         import_referrals(db, staff["nurse"], twice, source="file", config=None)
     assert [p.field for p in many.value.problems] == ["line 2.birth_date", "line 3.identifier"]
     assert list_patients(db, SYSTEM)[1] == 0
+
+
+def test_a_dispensed_midazolam_dose_points_at_its_lot(
+    db: Database, staff: dict[str, Actor], tmp_path: Path
+) -> None:
+    sid = checked_in_session(db, staff)
+    prepare_bag(db, staff, sid)
+    admin, nurse = staff["admin"], staff["nurse"]
+    midazolam = stock.add_product(
+        db,
+        admin,
+        stock.ProductIn(drug="midazolam", strength_mg_ml=1, container_ml=5, ndc="0641-6057-10"),
+        config=None,
+    )
+    received = stock.receive(
+        db,
+        admin,
+        stock.ReceiptIn(
+            product_id=midazolam.id,
+            location_id=stock.list_locations(db, admin)[0].id,
+            lot="M/7 B",  # a lot number an id cannot hold as it is
+            expiry=date(2027, 3, 31),
+            containers=2,
+            **SUPPLIER,
+        ),
+        config=None,
+    )
+    sessions.start(db, nurse, sid, RateIn(pump_ml_h=24.5, at=utcnow() - timedelta(minutes=30)), config=None)
+    dose = chart_medication(
+        db, nurse, sid, MedicationIn(purpose="rescue", medication="midazolam", dose=2), config=None
+    )
+    preparation.dispense_dose(
+        db,
+        nurse,
+        sid,
+        preparation.DoseDispenseIn(
+            medication_id=dose.id,
+            container_id=received.container_ids[0],
+            volume_drawn_ml=2.5,
+            witness="physician",
+            witness_password=STAFF_PASSWORD,
+        ),
+        config=None,
+    )
+    for deidentified in (False, True):
+        grouped, _m = collect_clinic(db, SYSTEM, SECRET, ExportOptions(deidentified=deidentified))
+        resources = _everything(grouped)
+        for resource in resources:
+            validate(resource)
+        assert fhir_base.unresolved_references(resources) == []
+        given = next(r for r in grouped["MedicationAdministration"] if r["id"] == f"dose-{dose.id}")
+        lot_id = given["medicationReference"]["reference"].removeprefix("Medication/")
+        lot = next(m for m in grouped["Medication"] if m["id"] == lot_id)
+        assert lot["code"] == {
+            "text": "midazolam",
+            "coding": [{"system": systems().ndc, "code": "0641-6057-10"}],
+        }
+        assert lot["batch"]["lotNumber"] == "M/7 B"
+        assert (lot["batch"]["expirationDate"] == "2027-03-31") is not deidentified
+        dispense = next(
+            d
+            for d in grouped["MedicationDispense"]
+            if d["medicationReference"] == given["medicationReference"]
+        )
+        assert "authorizingPrescription" not in dispense  # the ketamine plan does not prescribe midazolam
+        wasted = {e["url"]: e for e in dispense["extension"]}[fhir_medication.EXT_LEDGER_WASTED]
+        assert wasted["valueQuantity"]["value"] == 0.5
+        bag = next(d for d in grouped["MedicationDispense"] if d["id"] != dispense["id"])
+        assert bag["authorizingPrescription"][0]["reference"].startswith("MedicationRequest/plan-")
+        assert "extension" not in bag  # not yet reconciled: the infusion runs
+        rates = [r for r in grouped["MedicationAdministration"] if "rateQuantity" in r["dosage"]]
+        assert rates and all(r["medicationReference"] == bag["medicationReference"] for r in rates)

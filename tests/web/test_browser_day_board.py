@@ -1,5 +1,5 @@
-"""Browser: a nurse starts a session from the day board; with the board and the chart open elsewhere, an
-abnormal reading she charts shows its alert on both without a reload (the live stream)."""
+"""Browser: a nurse starts a session from the day board (two at once, one on each chair); with the board
+and the chart open elsewhere, an abnormal reading she charts shows its alert on both without a reload."""
 
 from __future__ import annotations
 
@@ -106,3 +106,37 @@ def test_without_the_stream_the_chart_falls_back_to_polling(  # type: ignore[no-
     )
     physician.locator("#alerts .alert").first.wait_for(timeout=10_000)  # the next 4 s poll brings it
     _shot(physician, "chart-polling-fallback")
+
+
+def test_a_nurse_runs_two_sessions_from_the_board(  # type: ignore[no-untyped-def]
+    browser_login, live_server: str, web_db: Database, web_staff: dict[str, Actor], settings: Settings
+) -> None:
+    first = booked_today(web_db, web_staff, settings, "BB-3")
+    second = booked_today(web_db, web_staff, settings, "BB-4")
+    assert first.chair != second.chair  # two patients at once: one on each chair
+    nurse = browser_login("nurse")
+    actor = web_staff["nurse"]
+    started: dict[int, int] = {}
+    for appointment in (first, second):
+        nurse.goto("/today")
+        nurse.locator(f"#appointment-{appointment.id}").get_by_role("button", name="Start session").click()
+        nurse.wait_for_url("**/sessions/*")
+        session_id = int(nurse.url.rsplit("/", 1)[1])
+        sessions.check_in(web_db, actor, session_id, CheckInIn.model_validate(CHECK_IN), config=settings)
+        rate = infusion_rates.RateIn(
+            rate_mg_kg_h=0.35,
+            at=utcnow() - timedelta(minutes=5),
+            deviation_reason="a round rate for the test",
+        )
+        sessions.start(web_db, actor, session_id, rate, config=settings)
+        started[appointment.id] = session_id
+    assert len(set(started.values())) == 2  # two sessions, not one opened twice
+
+    nurse.goto("/today")
+    for appointment in (first, second):
+        row = nurse.locator(f"#appointment-{appointment.id}")
+        assert "running" in row.locator(".board-state").inner_text()
+        chart_link = row.get_by_role("link", name="Open chart")
+        assert chart_link.get_attribute("href") == f"/sessions/{started[appointment.id]}"  # its own session
+        assert row.get_by_role("button", name="Start session").count() == 0  # started once, not offered again
+    _shot(nurse, "board-two-running")

@@ -20,6 +20,7 @@ class CodeSystems:
     ucum: str
     rxnorm: str
     unii: str
+    ndc: str
     observation_kind: str
     pseudonym: str
     mrn: str
@@ -53,6 +54,11 @@ def ketamine_codings() -> list[dict[str, str]]:
         for name in ("rxnorm", "unii")
         if entry[name].get("export") and entry[name]["status"] != "unverified"
     ]
+
+
+def drug_codings(drug: str) -> list[dict[str, str]]:
+    """A ledger drug's codings that may leave the clinic: ketamine's verified ones; none for the others."""
+    return ketamine_codings() if drug == ketamine_display() else []
 
 
 def ketamine_display() -> str:

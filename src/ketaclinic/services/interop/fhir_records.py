@@ -8,14 +8,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ketaclinic.errors import ConflictError
 from ketaclinic.interop import fhir, fhir_base, fhir_medication
 from ketaclinic.interop.codes import systems
 from ketaclinic.interop.deidentify import Dates, safe_harbor_birth, shift_days
 from ketaclinic.monitoring.observations import observation_kinds
 from ketaclinic.screening.diagnoses import get_diagnosis
+from ketaclinic.store.tables.ledger import LedgerContainer, LedgerPreparation, LedgerProduct
 from ketaclinic.store.tables.outcomes import ProResponse
 from ketaclinic.store.tables.patients import Patient
 from ketaclinic.store.tables.plans import DosePlanRow
@@ -39,6 +41,7 @@ RESOURCE_TYPES = (
     "Condition",
     "MedicationRequest",
     "Encounter",
+    "MedicationDispense",
     "MedicationAdministration",
     "Observation",
     "QuestionnaireResponse",
@@ -61,8 +64,17 @@ class Collected:
         default_factory=lambda: {t: [] for t in RESOURCE_TYPES}
     )
 
+    seen: dict[str, fhir_base.Resource] = field(default_factory=dict)
+
     def add(self, resource: fhir_base.Resource) -> None:
-        """Keep a resource under its type."""
+        """Keep a resource under its type, once (a lot's Medication is shared by the sessions it served)."""
+        key = f"{resource['resourceType']}/{resource['id']}"
+        earlier = self.seen.get(key)
+        if earlier is not None:
+            if earlier != resource:  # a mapping fault: two different resources under one id
+                raise ConflictError(f"the export would hold two different {key}")
+            return
+        self.seen[key] = resource
         self.resources[resource["resourceType"]].append(resource)
 
     def all(self) -> Iterator[fhir_base.Resource]:
@@ -153,6 +165,95 @@ def _plan_resource(plan: DosePlanRow, pid: str, dates: Dates, options: ExportOpt
     )
 
 
+def _lot(product: LedgerProduct, prep: LedgerPreparation, expiry: date, dates: Dates) -> fhir_medication.Lot:
+    return fhir_medication.Lot(
+        product_id=product.id,
+        drug=product.drug,
+        form=product.form,
+        strength_mg_ml=product.strength_mg_ml,
+        container_ml=product.container_ml,
+        ndc=product.ndc,
+        lot=prep.lot,
+        expiry=dates.day(expiry),
+    )
+
+
+def _waste_note(prep: LedgerPreparation, options: ExportOptions) -> str | None:
+    """How the rest was wasted and who witnessed it: free text and a name, so identified exports only."""
+    if options.deidentified or not prep.wasted_mg or prep.waste_method is None:
+        return None
+    witnessed = f", witnessed by {prep.waste_witness}" if prep.waste_witness else ""
+    return f"waste: {prep.waste_method}{witnessed}"
+
+
+def _ledger_part(
+    session: Session,
+    sitting: InfusionSession,
+    pid: str,
+    dates: Dates,
+    options: ExportOptions,
+    out: Collected,
+) -> dict[int | None, str]:
+    """The session's preparations as MedicationDispenses of their lots' Medications; the Medication id of
+    each (None: the infusion bag; else the charted dose it was dispensed for)."""
+    lots: dict[int | None, str] = {}
+    rows = session.execute(
+        select(LedgerPreparation, LedgerProduct)
+        .join(LedgerProduct, LedgerProduct.id == LedgerPreparation.product_id)
+        .where(LedgerPreparation.session_id == sitting.id)
+        .order_by(LedgerPreparation.id)
+    ).all()
+    for prep, product in rows:
+        # The lot's earliest expiry: one value per lot, however many boxes of it were received.
+        expiry = session.execute(
+            select(func.min(LedgerContainer.expiry)).where(
+                LedgerContainer.product_id == product.id, LedgerContainer.lot == prep.lot
+            )
+        ).scalar_one()
+        # A shifted expiry differs by patient, so a de-identified lot is the patient's own copy.
+        owner = pid if options.deidentified else None
+        medication_id = fhir_medication.lot_medication_id(product.id, prep.lot, owner)
+        out.add(fhir_medication.lot_medication(medication_id, _lot(product, prep, expiry, dates)))
+        is_bag = prep.medication_id is None
+        lots[None if is_bag else prep.medication_id] = medication_id
+        reconciled = (
+            fhir_medication.Reconciled(
+                administered_mg=prep.administered_mg or 0.0,
+                wasted_mg=prep.wasted_mg,
+                discrepancy_mg=prep.discrepancy_mg or 0.0,
+                state=prep.state,
+            )
+            if prep.wasted_mg is not None
+            else None
+        )
+        route = "intravenous"
+        if not is_bag:
+            charted = session.get(SessionMedication, prep.medication_id)
+            route = charted.route if charted is not None else route
+        out.add(
+            fhir_medication.preparation_dispense(
+                f"prep-{prep.id}",
+                patient_id=pid,
+                encounter_id=f"session-{sitting.id}",
+                medication_id=medication_id,
+                request_id=f"plan-{sitting.plan_id}" if is_bag else None,
+                purpose=prep.purpose,
+                prepared_mg=prep.prepared_mg,
+                drawn_ml=prep.drawn_ul / 1000,
+                final_volume_ml=prep.final_volume_ml,
+                concentration_mg_ml=prep.concentration_mg_ml,
+                diluent=None if options.deidentified else prep.diluent,  # typed by the nurse: free text
+                route=route,
+                prepared_at=dates.moment(prep.prepared_at),
+                reconciled=reconciled,
+                prepared_by=None if options.deidentified else prep.prepared_by,
+                checked_by=None if options.deidentified else prep.checked_by,
+                waste_note=_waste_note(prep, options),
+            )
+        )
+    return lots
+
+
 def _observation_values(row: SessionObservation) -> Iterator[tuple[str, float | bool, str | None]]:
     values: dict[str, Any] = json.loads(row.values_json)
     interpretation: dict[str, str] = json.loads(row.interpretation_json)
@@ -173,9 +274,11 @@ def _session_part(
     options: ExportOptions,
     out: Collected,
 ) -> None:
-    """The Encounter of a session and what was charted in it."""
+    """The Encounter of a session, what was charted in it, and what the ledger issued for it."""
     encounter_id = f"session-{sitting.id}"
     plan_id = f"plan-{sitting.plan_id}"
+    lots = _ledger_part(session, sitting, pid, dates, options, out)
+    bag_lot = lots.get(None)
     out.add(
         fhir.encounter(
             encounter_id,
@@ -207,6 +310,7 @@ def _session_part(
                 pump_ml_h=segment.pump_ml_h,
                 concentration_mg_ml=segment.concentration_mg_ml,
                 in_progress=following is None,
+                medication_id=bag_lot or fhir_base.KETAMINE_ID,
             )
         )
     for med in session.execute(
@@ -224,6 +328,9 @@ def _session_part(
                 unit=med.unit,
                 route=med.route,
                 purpose=med.purpose,
+                # A ketamine bolus runs from the bag; a controlled dose from the vial it was dispensed from.
+                medication_id=lots.get(med.id)
+                or (bag_lot if med.medication == fhir_base.KETAMINE_ID else None),
             )
         )
     kinds = observation_kinds()
