@@ -50,6 +50,7 @@ NOT_POOLED = {
     "dose": "medians need patient values",
 }
 MAX_SITE_LABEL = 100
+SMALL_REASON = "a count from 1 to min_cell - 1"
 
 
 def _counts(row: Mapping[str, Any]) -> dict[str, int]:
@@ -68,7 +69,7 @@ def _risk_table(time: npt.NDArray[np.float64], event: npt.NDArray[np.bool_]) -> 
         np.int64
     )
     leaving = np.bincount(inverse, minlength=unique.size).astype(np.int64)
-    at_risk = int(have.sum()) - np.concatenate(([0], np.cumsum(leaving)[:-1])).astype(np.int64)
+    at_risk = int(have.sum()) - np.concatenate(([0], np.cumsum(leaving)))[:-1].astype(np.int64)
     return {
         "time": unique.tolist(),
         "at_risk": at_risk.tolist(),
@@ -85,7 +86,7 @@ def _suppress_rows(
     rows: dict[str, Any], sizes: dict[str, int], is_small: dict[str, bool], total_shown: bool
 ) -> list[tuple[str, str]]:
     """Hide rows with a small cell; hide the smallest other row too when one hidden row could be recovered."""
-    hidden = [(level, "a count from 1 to min_cell - 1") for level in sorted(rows) if is_small[level]]
+    hidden = [(level, SMALL_REASON) for level in sorted(rows) if is_small[level]]
     shown = sorted((level for level in rows if not is_small[level]), key=lambda lv: (sizes[lv], lv))
     if len(hidden) == 1 and total_shown and shown:
         hidden.append((shown[0], "complementary: the total minus the other rows would reveal a hidden row"))
@@ -121,8 +122,15 @@ def site_aggregate(
     }
 
     def row_is_small(row: Mapping[str, int]) -> bool:
-        cells = (row["responders"], row["n"] - row["responders"], row["missing_followup"])
-        return any(_small(c, minimum) for c in cells)
+        return _small(row["responders"], minimum) or _small(row["n"] - row["responders"], minimum)
+
+    def hide_missing(row: dict[str, Any] | None, table: str, level: str | None) -> None:
+        # Nothing else in the file gives the missing follow-ups, so only that cell goes.
+        if row is not None and _small(row["missing_followup"], minimum):
+            row["missing_followup"] = None
+            suppressed.append(
+                {"table": table, "level": level, "cell": "missing_followup", "reason": SMALL_REASON}
+            )
 
     totals: dict[str, int] | None = {
         "n": cohort.n,
@@ -133,7 +141,8 @@ def site_aggregate(
     suppressed: list[dict[str, Any]] = []
     if row_is_small(totals):
         totals = None
-        suppressed.append({"table": "totals", "level": None, "reason": "a count from 1 to min_cell - 1"})
+        suppressed.append({"table": "totals", "level": None, "reason": SMALL_REASON})
+    hide_missing(totals, "totals", None)
     tables: dict[str, dict[str, Any]] = {}
     for name, column in labels.items():
         rows: dict[str, Any] = {
@@ -144,6 +153,8 @@ def site_aggregate(
         sizes = {level: row["n"] for level, row in rows.items()}
         for level, reason in _suppress_rows(rows, sizes, small, totals is not None):
             suppressed.append({"table": f"responders.{name}", "level": level, "reason": reason})
+        for level, row in rows.items():
+            hide_missing(row, f"responders.{name}", level)
         tables[name] = rows
     survival: dict[str, Any] = {}
     for endpoint, (time, event) in survival_inputs(cohort).items():
@@ -202,15 +213,17 @@ def _count(value: Any, where: str) -> int:
     return value
 
 
-def _check_rates(row: Any, where: str) -> dict[str, int] | None:
+def _check_rates(row: Any, where: str) -> dict[str, int | None] | None:
+    """A responder row (None when suppressed; its missing_followup None when only that cell was)."""
     if row is None:
         return None
     if not isinstance(row, dict):
         raise _fail(where, "a responder row is not an object")
-    counts = {key: _count(row.get(key), where) for key in ("n", "responders", "missing_followup")}
-    if counts["responders"] > counts["n"] or counts["missing_followup"] > counts["n"]:
+    n, responders = _count(row.get("n"), where), _count(row.get("responders"), where)
+    missing = None if row.get("missing_followup") is None else _count(row["missing_followup"], where)
+    if responders > n or (missing or 0) > n:
         raise _fail(where, "more responders or missing follow-ups than patients")
-    return counts
+    return {"n": n, "responders": responders, "missing_followup": missing}
 
 
 def _check_risk(table: Any, where: str) -> dict[str, list[Any]] | None:
@@ -227,7 +240,7 @@ def _check_risk(table: Any, where: str) -> dict[str, list[Any]] | None:
         raise _fail(where, "the survival lists differ in length")
     if any(b <= a for a, b in itertools.pairwise(times)):
         raise _fail(where, "survival times are not increasing")
-    following = [*columns["at_risk"][1:], 0]
+    following = [*columns["at_risk"][1:], 0][: len(times)]
     for at_risk, events, censored, after in zip(*columns.values(), following, strict=True):
         if at_risk != events + censored + after:
             raise _fail(where, "a risk set does not equal the events, censorings and later risk set")
@@ -285,6 +298,11 @@ def _expand(tables: Sequence[dict[str, list[Any]]]) -> tuple[npt.NDArray[np.floa
     )
 
 
+def _summed(rows: Sequence[Mapping[str, int | None]]) -> tuple[int, int, int]:
+    """Responders, patients and missing follow-ups summed over rows (a suppressed cell adds nothing)."""
+    return tuple(sum(row[k] or 0 for row in rows) for k in ("responders", "n", "missing_followup"))  # type: ignore[return-value]
+
+
 def pool_aggregates(
     documents: Sequence[tuple[str, Any]],
     *,
@@ -331,8 +349,12 @@ def pool_aggregates(
             incomplete.extend(
                 {"table": f"responders.{name}", "level": level, "site": s} for s, r in rows if r is None
             )
-            shown = [r for _, r in rows if r is not None]
-            r, n, m = (sum(row[k] for row in shown) for k in ("responders", "n", "missing_followup"))
+            incomplete.extend(
+                {"table": f"responders.{name}", "level": level, "site": s, "cell": "missing_followup"}
+                for s, r in rows
+                if r is not None and r["missing_followup"] is None
+            )
+            r, n, m = _summed([r for _, r in rows if r is not None])
             out[level] = {**rate_summary(r, n), "missing_followup": m}
         return out
 
@@ -341,7 +363,12 @@ def pool_aggregates(
     incomplete.extend(
         {"table": "totals", "level": None, "site": f["site"]} for f in files if f["totals"] is None
     )
-    n, responders, missing = (sum(t[k] for t in totals) for k in ("n", "responders", "missing_followup"))
+    incomplete.extend(
+        {"table": "totals", "level": None, "site": f["site"], "cell": "missing_followup"}
+        for f in files
+        if f["totals"] is not None and f["totals"]["missing_followup"] is None
+    )
+    responders, n, missing = _summed(totals)
     if compare is None:
         field, values = "mechanism", sorted(rates["mechanism"])
     else:
