@@ -193,6 +193,10 @@ def export_aggregate(
     typer.echo(f"wrote {aggregate}: site {result['site']!r}, {hidden} rows suppressed")
 
 
+def _p(value: float | None) -> str:
+    return "not computed" if value is None else f"{value:.3g}"
+
+
 @cohort_app.command("pool")
 def pool(
     files: Annotated[list[Path], typer.Argument(help="Aggregate files from `cohort export --aggregate`.")],
@@ -227,17 +231,23 @@ def pool(
         return
     pooled, test = result["pooled"], result["comparison"]
     low, high = result["ci95"]
+    medians = ", ".join(
+        f"{group} {'not reached' if weeks is None else f'{weeks:g}'}"
+        for group, weeks in result["relief_median_weeks"].items()
+    )
     lines = [
         f"{len(pooled['sites'])} sites ({', '.join(pooled['sites'])}): {result['n']} patients, "
         f"{result['responders']} responders ({result['definition']['id']})",
         f"responder rate {result['responder_rate']:.3f} (95 % CI {low:.3f}-{high:.3f}, Wilson)"
         if result["n"]
         else "responder rate: no patients in the shown totals",
-        f"{test['field']} comparison: {test['method'] or test.get('message')}, p = {test['p_value']}",
-        f"relief median weeks {result['relief_median_weeks']}; "
-        f"log-rank p = {result['relief']['logrank']['p_value']}",
+        f"{test['field']} comparison: "
+        + (f"{test['method']}, p = {_p(test['p_value'])}" if test["method"] else test["message"]),
+        f"relief median weeks: {medians}; log-rank p = {_p(result['relief']['logrank']['p_value'])}",
         pooled["message"],
     ]
+    if result["synthetic"]:
+        lines.insert(0, "SYNTHETIC DATA: a site's cohort is marked synthetic")
     typer.echo("\n".join(lines))
 
 
