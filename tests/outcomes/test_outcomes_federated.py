@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,22 @@ def test_refuses_inconsistent_risk_sets() -> None:
     where, doc = _files(cohort)[0]
     doc["survival"]["relief"]["all"]["at_risk"][0] += 1
     with pytest.raises(InputError, match="a risk set does not equal"):
+        pool_aggregates([(where, doc)])
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("time", math.inf, "not a finite number"),
+        ("time", -1.0, "not a finite number"),
+        ("events", 10**12, "not a whole number from 0"),
+        ("censored", 1.5, "not a whole number from 0"),
+    ],
+)
+def test_refuses_impossible_survival_values(column: str, value: object, message: str) -> None:
+    where, doc = _files(read_cohort_csv(VALLE))[0]
+    doc["survival"]["dropout"]["mechanism"]["nociceptive"][column][0] = value
+    with pytest.raises(InputError, match=message):
         pool_aggregates([(where, doc)])
 
 

@@ -8,6 +8,7 @@ statistical functions `analyse_cohort` uses, so unsuppressed aggregates give the
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,6 +51,9 @@ NOT_POOLED = {
     "dose": "medians need patient values",
 }
 MAX_SITE_LABEL = 100
+# Pooling rebuilds one (time, event) pair per patient; a file claiming more patients than any clinic
+# network holds is refused rather than allowed to exhaust memory.
+MAX_PATIENTS_PER_FILE = 10_000_000
 SMALL_REASON = "a count from 1 to min_cell - 1"
 
 
@@ -208,8 +212,8 @@ def _fail(where: str, message: str) -> InputError:
 
 
 def _count(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _fail(where, "a count is not a whole number >= 0")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PATIENTS_PER_FILE:
+        raise _fail(where, f"a count is not a whole number from 0 to {MAX_PATIENTS_PER_FILE:,}")
     return value
 
 
@@ -233,8 +237,8 @@ def _check_risk(table: Any, where: str) -> dict[str, list[Any]] | None:
     if not isinstance(table, dict) or any(not isinstance(table.get(c), list) for c in RISK_COLUMNS):
         raise _fail(where, f"a survival row needs the lists {', '.join(RISK_COLUMNS)}")
     times = table["time"]
-    if any(isinstance(t, bool) or not isinstance(t, int | float) or not t >= 0 for t in times):
-        raise _fail(where, "a survival time is not a number >= 0")
+    if any(isinstance(t, bool) or not isinstance(t, int | float) or not 0 <= t < math.inf for t in times):
+        raise _fail(where, "a survival time is not a finite number >= 0")
     columns = {c: [_count(v, where) for v in table[c]] for c in RISK_COLUMNS[1:]}
     if any(len(v) != len(times) for v in columns.values()):
         raise _fail(where, "the survival lists differ in length")
@@ -259,6 +263,8 @@ def _check_file(doc: Any, where: str) -> dict[str, Any]:
     for key in ("definition", "relief_margin_pct", "responders", "survival"):
         if not isinstance(doc.get(key), dict):
             raise _fail(where, f"no {key}")
+    if not isinstance(doc["definition"].get("id"), str):
+        raise _fail(where, "the responder definition has no id")
     responders = {}
     for name in TABLES:
         rows = doc["responders"].get(name)
