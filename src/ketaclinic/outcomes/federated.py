@@ -196,8 +196,8 @@ def site_aggregate(
             "effect": (
                 "nothing suppressed: pooled results from this file are exact"
                 if not suppressed
-                else f"{len(suppressed)} rows hidden (null): pooled results that need them leave this site's "
-                "patients out of those rows and are not exact"
+                else f"{len(suppressed)} rows or cells hidden (null): pooled results that need them "
+                "leave this site's patients out of those rows and are not exact"
             ),
             "not_suppressed": "the event and censoring counts at each time of a shown survival row",
         },

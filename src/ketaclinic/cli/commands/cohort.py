@@ -190,7 +190,7 @@ def export_aggregate(
     except OSError as exc:
         fail(f"cannot write {aggregate}: {exc.strerror}")
     hidden = len(result["suppression"]["cells"])
-    typer.echo(f"wrote {aggregate}: site {result['site']!r}, {hidden} rows suppressed")
+    typer.echo(f"wrote {aggregate}: site {result['site']!r}, {hidden} rows or cells suppressed")
 
 
 def _p(value: float | None) -> str:
