@@ -68,23 +68,25 @@ def _labels(cohort: Cohort, field: str) -> npt.NDArray[np.str_]:
     }[field]
 
 
-def _rate(responders: int, n: int) -> dict[str, Any]:
+def rate_summary(responders: int, n: int) -> dict[str, Any]:
+    """Responders of n with the rate and its Wilson 95 % interval (rate None when n = 0)."""
     lo, hi = wilson_interval(responders, n)
     return {"n": n, "responders": responders, "rate": responders / n if n else None, "ci95": [lo, hi]}
 
 
-def _by_group(labels: npt.NDArray[np.str_], responder: BoolArray, missing: BoolArray) -> dict[str, Any]:
+def rates_by_level(labels: npt.NDArray[np.str_], responder: BoolArray, missing: BoolArray) -> dict[str, Any]:
+    """Responder rate, Wilson interval and missing follow-up per level of `labels`."""
     levels, inverse = np.unique(labels, return_inverse=True)
     n = np.bincount(inverse, minlength=levels.size)
     r = np.bincount(inverse, weights=responder.astype(np.float64), minlength=levels.size).astype(np.int64)
     m = np.bincount(inverse, weights=missing.astype(np.float64), minlength=levels.size).astype(np.int64)
     return {
-        str(level): {**_rate(int(r[i]), int(n[i])), "missing_followup": int(m[i])}
+        str(level): {**rate_summary(int(r[i]), int(n[i])), "missing_followup": int(m[i])}
         for i, level in enumerate(levels)
     }
 
 
-def _survival(
+def survival_summary(
     time: npt.NDArray[np.float64], event: BoolArray, labels: npt.NDArray[np.str_], groups: list[str]
 ) -> dict[str, Any]:
     """KM curves overall and per comparison group, medians, and log-rank between the groups."""
@@ -101,6 +103,52 @@ def _survival(
         "median": {name: c["median"] for name, c in curves.items()},
         "logrank": logrank(time[in_groups], event[in_groups], labels[in_groups]),
     }
+
+
+def survival_inputs(cohort: Cohort) -> dict[str, tuple[npt.NDArray[np.float64], BoolArray]]:
+    """Per-patient (time, event) for relief (weeks; event = relief ended) and dropout (sessions)."""
+    dropout_time = np.where(np.isnan(cohort.sessions_planned), np.nan, cohort.sessions_completed)
+    return {
+        "relief": (cohort.relief_weeks, np.asarray(cohort.relief_ongoing == 0, dtype=np.bool_)),
+        "dropout": (
+            dropout_time,
+            np.asarray(cohort.sessions_completed < cohort.sessions_planned, dtype=np.bool_),
+        ),
+    }
+
+
+def compare_levels(
+    by_field: dict[str, Any], field: str, values: list[str], alternative: str
+) -> dict[str, Any]:
+    """The responder comparison (compare_proportions) between `values` of a by-level rate table."""
+    comparison = compare_proportions(
+        values,
+        [by_field.get(v, {}).get("responders", 0) for v in values],
+        [by_field.get(v, {}).get("n", 0) for v in values],
+        alternative=alternative,
+    )
+    comparison["field"] = field
+    comparison["rates"] = {v: by_field.get(v, rate_summary(0, 0)) for v in values}
+    return comparison
+
+
+def definition_summary(definition_id: str) -> dict[str, Any]:
+    """The responder definition as a report states it."""
+    definition = get_definition(definition_id)
+    return {
+        "id": definition.id,
+        "label": definition.label,
+        "min_reduction_pct": definition.min_reduction_pct,
+        "exclude_discontinued": list(definition.exclude_discontinued),
+        "source": definition.source,
+        "status": definition.status.value,
+    }
+
+
+def relief_margin_summary() -> dict[str, Any]:
+    """The sustained-relief margin as a report states it."""
+    margin = relief_margin_pct()
+    return {"value": margin.value, "source": margin.source, "status": margin.status.value}
 
 
 NOT_RECORDED = "not recorded"
@@ -225,30 +273,14 @@ def analyse_cohort(
     else:
         field, values = validate_compare(compare)
     labels = _labels(cohort, field)
-    by_field = _by_group(labels, res.responder, res.missing_followup)
-    comparison = compare_proportions(
-        values,
-        [by_field.get(v, {}).get("responders", 0) for v in values],
-        [by_field.get(v, {}).get("n", 0) for v in values],
-        alternative=alternative,
-    )
-    comparison["field"] = field
-    comparison["rates"] = {v: by_field.get(v, _rate(0, 0)) for v in values}
-    relief_time = cohort.relief_weeks
-    relief = _survival(relief_time, cohort.relief_ongoing == 0, labels, values)
-    dropout_time = np.where(np.isnan(cohort.sessions_planned), np.nan, cohort.sessions_completed)
-    dropout = _survival(dropout_time, cohort.sessions_completed < cohort.sessions_planned, labels, values)
-    margin = relief_margin_pct()
+    by_field = rates_by_level(labels, res.responder, res.missing_followup)
+    comparison = compare_levels(by_field, field, values, alternative)
+    times = survival_inputs(cohort)
+    relief = survival_summary(*times["relief"], labels, values)
+    dropout = survival_summary(*times["dropout"], labels, values)
     diagnosis_labels = {code: get_diagnosis(code).label for code in set(cohort.diagnosis.tolist())}
     report: dict[str, Any] = {
-        "definition": {
-            "id": definition.id,
-            "label": definition.label,
-            "min_reduction_pct": definition.min_reduction_pct,
-            "exclude_discontinued": list(definition.exclude_discontinued),
-            "source": definition.source,
-            "status": definition.status.value,
-        },
+        "definition": definition_summary(definition.id),
         "synthetic": cohort.synthetic,
         "n": n,
         "responders": responders,
@@ -258,15 +290,15 @@ def analyse_cohort(
         "missing_followup": int(res.missing_followup.sum()),
         "by_diagnosis": by_field
         if field == "diagnosis"
-        else _by_group(cohort.diagnosis, res.responder, res.missing_followup),
+        else rates_by_level(cohort.diagnosis, res.responder, res.missing_followup),
         "diagnosis_labels": diagnosis_labels,
-        "by_mechanism": _by_group(cohort.pain_mechanism, res.responder, res.missing_followup),
-        "by_diagnosis_group": _by_group(cohort.diagnosis_group, res.responder, res.missing_followup),
+        "by_mechanism": rates_by_level(cohort.pain_mechanism, res.responder, res.missing_followup),
+        "by_diagnosis_group": rates_by_level(cohort.diagnosis_group, res.responder, res.missing_followup),
         "comparison": comparison,
         "relief_median_weeks": relief["median"],
         "relief": {
             **relief,
-            "margin_pct": {"value": margin.value, "source": margin.source, "status": margin.status.value},
+            "margin_pct": relief_margin_summary(),
         },
         "nrs_change": _nrs_change(cohort, res.responder, res.reduction_pct),
         "dropout": {**dropout, "time_unit": "sessions completed"},

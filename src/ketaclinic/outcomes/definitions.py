@@ -107,6 +107,11 @@ def min_events_per_variable() -> PolicyValue:
     return _policy("logistic", "min_events_per_variable")
 
 
+def aggregate_min_cell() -> PolicyValue:
+    """Smallest count an aggregate export shows; counts from 1 to this minus 1 are suppressed."""
+    return _policy("aggregate_suppression", "min_cell")
+
+
 def followup_policy() -> dict[str, Any]:
     """The follow-up schedule policy section (offsets, instruments, source, status)."""
     row: dict[str, Any] = dict(_file()["followup"])

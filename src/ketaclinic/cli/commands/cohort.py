@@ -133,6 +133,124 @@ def import_file(
     typer.echo(f"imported {info.n} patients as cohort {info.name!r}{flag}")
 
 
+@cohort_app.command("export")
+def export_aggregate(
+    aggregate: Annotated[
+        Path,
+        typer.Option(
+            "--aggregate", help="Write the site's aggregate counts (no patient rows) to FILE (JSON)."
+        ),
+    ],
+    site: Annotated[str, typer.Option("--site", help="The site label the network knows this clinic by.")],
+    definition: Annotated[
+        str | None,
+        typer.Option("--definition", help="valle2024 (the default), immpact30 or immpact50."),
+    ] = None,
+    min_cell: Annotated[
+        int | None,
+        typer.Option("--min-cell", help="Suppress counts from 1 to N - 1 (default: the local-policy 5)."),
+    ] = None,
+    input_path: Annotated[
+        Path | None, typer.Option("--input", help="Cohort CSV (see docs/cohort-csv.md); no database is used.")
+    ] = None,
+    cohort_name: Annotated[
+        str | None, typer.Option("--cohort", help="An imported cohort (cohort import) instead of the clinic.")
+    ] = None,
+) -> None:
+    """Export the per-site sufficient statistics for `cohort pool` (small cells suppressed)."""
+    import json
+
+    from ketaclinic.outcomes.definitions import DEFAULT_DEFINITION, get_definition
+
+    if input_path is not None and cohort_name is not None:
+        fail("give --input FILE or --cohort NAME, not both")
+    definition = definition or DEFAULT_DEFINITION
+    get_definition(definition)
+    if input_path is None:
+        from ketaclinic.cli.commands.foundation import open_database
+        from ketaclinic.services.outcomes.cohort import cohort_aggregate
+        from ketaclinic.services.permissions import SYSTEM
+
+        result = cohort_aggregate(
+            open_database(),
+            SYSTEM,
+            site=site,
+            source=cohort_name or "clinic",
+            definition_id=definition,
+            min_cell=min_cell,
+        )
+    else:
+        from ketaclinic.outcomes.federated import site_aggregate
+
+        result = site_aggregate(
+            _read_csv(input_path, False), site=site, definition_id=definition, min_cell=min_cell
+        )
+    try:
+        aggregate.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {aggregate}: {exc.strerror}")
+    hidden = len(result["suppression"]["cells"])
+    typer.echo(f"wrote {aggregate}: site {result['site']!r}, {hidden} rows or cells suppressed")
+
+
+def _p(value: float | None) -> str:
+    return "not computed" if value is None else f"{value:.3g}"
+
+
+@cohort_app.command("pool")
+def pool(
+    files: Annotated[list[Path], typer.Argument(help="Aggregate files from `cohort export --aggregate`.")],
+    compare: Annotated[
+        str | None,
+        typer.Option("--compare", help="FIELD:V1,V2[,...], FIELD diagnosis, mechanism or group."),
+    ] = None,
+    alternative: Annotated[
+        str,
+        typer.Option("--alternative", help="Fisher's exact test: two-sided (the default), greater or less."),
+    ] = "two-sided",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the pooled analysis as JSON.")] = False,
+) -> None:
+    """Pool the sites' aggregate files: responder rates, exact comparison, Kaplan-Meier, log-rank."""
+    import json
+
+    from ketaclinic.outcomes.analysis import parse_compare
+    from ketaclinic.outcomes.federated import pool_aggregates
+
+    documents = []
+    for path in files:
+        try:
+            documents.append((str(path), json.loads(path.read_text(encoding="utf-8"))))
+        except OSError as exc:
+            fail(f"cannot read {path}: {exc.strerror}")
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            fail(f"{path}: not a JSON file")
+    comparison = parse_compare(compare) if compare is not None else None
+    result = pool_aggregates(documents, compare=comparison, alternative=alternative)
+    if as_json:
+        emit_json(result)
+        return
+    pooled, test = result["pooled"], result["comparison"]
+    low, high = result["ci95"]
+    medians = ", ".join(
+        f"{group} {'not reached' if weeks is None else f'{weeks:g}'}"
+        for group, weeks in result["relief_median_weeks"].items()
+    )
+    lines = [
+        f"{len(pooled['sites'])} sites ({', '.join(pooled['sites'])}): {result['n']} patients, "
+        f"{result['responders']} responders ({result['definition']['id']})",
+        f"responder rate {result['responder_rate']:.3f} (95 % CI {low:.3f}-{high:.3f}, Wilson)"
+        if result["n"]
+        else "responder rate: no patients in the shown totals",
+        f"{test['field']} comparison: "
+        + (f"{test['method']}, p = {_p(test['p_value'])}" if test["method"] else test["message"]),
+        f"relief median weeks: {medians}; log-rank p = {_p(result['relief']['logrank']['p_value'])}",
+        pooled["message"],
+    ]
+    if result["synthetic"]:
+        lines.insert(0, "SYNTHETIC DATA: a site's cohort is marked synthetic")
+    typer.echo("\n".join(lines))
+
+
 def register(app: typer.Typer) -> None:
     """Add the `cohort` command group."""
     app.add_typer(cohort_app, name="cohort")

@@ -14,6 +14,7 @@ from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.outcomes import Cohort, CohortRecord, analyse_cohort
 from ketaclinic.outcomes.cohort_csv import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from ketaclinic.outcomes.definitions import DEFAULT_DEFINITION
+from ketaclinic.outcomes.federated import site_aggregate
 from ketaclinic.services.audit import audit
 from ketaclinic.services.outcomes.facts import clinic_cohort
 from ketaclinic.services.permissions import Actor, Permission, require
@@ -103,6 +104,42 @@ def cohort_report(
                 },
             )
         return result
+
+
+def cohort_aggregate(
+    db: Database,
+    actor: Actor,
+    *,
+    site: str,
+    source: str = CLINIC,
+    definition_id: str = DEFAULT_DEFINITION,
+    min_cell: int | None = None,
+) -> dict[str, Any]:
+    """The site's aggregate file (outcomes.federated.site_aggregate) of the clinic or an imported cohort.
+
+    Counts only, yet an export of patient data: it needs the export permission and is audited.
+    """
+    require(actor, Permission.ANALYTICS_VIEW)
+    require(actor, Permission.EXPORT)
+    with db.transaction() as session:
+        cohort = clinic_cohort(session) if source == CLINIC else _imported(session, source)
+        aggregate = site_aggregate(cohort, site=site, definition_id=definition_id, min_cell=min_cell)
+        audit(
+            session,
+            actor,
+            "export",
+            "cohort",
+            source,
+            {
+                "format": {"old": None, "new": "aggregate"},
+                "definition": {"old": None, "new": definition_id},
+                "count": {"old": None, "new": cohort.n},
+                "site": {"old": None, "new": aggregate["site"]},
+                "min_cell": {"old": None, "new": aggregate["suppression"]["min_cell"]},
+                "suppressed": {"old": None, "new": len(aggregate["suppression"]["cells"])},
+            },
+        )
+        return aggregate
 
 
 @dataclass(frozen=True, slots=True)
