@@ -69,7 +69,17 @@ async def _events(
         subscription.close()
 
 
-@router.get("/api/v1/events", tags=["live"])
+@router.get(
+    "/api/v1/events",
+    tags=["live"],
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "server-sent events",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def event_stream(
     request: Request, db: DbDep, settings: SettingsDep, principal: Streamer
 ) -> StreamingResponse:

@@ -12,6 +12,7 @@ from ketaclinic.services.messages import opt_out as opt_outs
 from ketaclinic.services.messages.outbox import PatientMessagesOut, patient_messages
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, render, requires
+from ketaclinic.web.params import RecordId
 
 router = APIRouter()
 ViewApi = Annotated[Principal, Depends(requires(Permission.PATIENTS_VIEW))]
@@ -19,13 +20,13 @@ ViewPage = Annotated[Principal, Depends(requires(Permission.PATIENTS_VIEW, page=
 
 
 @router.get("/api/v1/patients/{patient_id}/messages", response_model=PatientMessagesOut, tags=["messages"])
-def api_patient_messages(patient_id: int, db: DbDep, principal: ViewApi) -> PatientMessagesOut:
+def api_patient_messages(patient_id: RecordId, db: DbDep, principal: ViewApi) -> PatientMessagesOut:
     """The patient's messages (kind, due, state, attempts, sent at, error) and addresses refused for good."""
     return patient_messages(db, principal.actor, patient_id)
 
 
 @router.get("/patients/{patient_id}/messages", response_class=HTMLResponse, include_in_schema=False)
-def patient_messages_card(request: Request, patient_id: int, db: DbDep, principal: ViewPage) -> Response:
+def patient_messages_card(request: Request, patient_id: RecordId, db: DbDep, principal: ViewPage) -> Response:
     """The patient page's Messages card."""
     return render(request, "messages/_card.html", found=patient_messages(db, principal.actor, patient_id))
 
