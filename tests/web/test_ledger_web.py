@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
+from ketaclinic.web.app import build_templates
 from tests.ledger_support import SUPPLIER
 from tests.services.sessions_support import checked_in_session
 
@@ -82,3 +84,11 @@ def test_stock_and_a_bag_over_the_api(
     csv = nurse.get("/api/v1/ledger/report", params={"from": today, "to": today, "format": "csv"})
     assert csv.headers["content-type"].startswith("text/csv") and "receipt" in csv.text
     assert nurse.get("/api/v1/ledger/verify").json()["ok"] is True
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(-0.0, "0.0"), (-0.04, "0.0"), (-0.05, "-0.1"), (0.04, "0.0"), (-2.5, "-2.5"), (-1234.5, "-1,234.5")],
+)
+def test_a_number_that_rounds_to_zero_is_shown_unsigned(value: float, shown: str) -> None:
+    assert build_templates().env.filters["num"](value) == shown
