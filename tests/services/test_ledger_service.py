@@ -192,7 +192,7 @@ def test_a_midazolam_rescue_dose_is_drawn_from_stock(
     midazolam = stock.add_product(
         db,
         admin,
-        stock.ProductIn(drug="midazolam", strength_mg_ml=1, container_ml=5, ndc="0641-6057-10"),
+        stock.ProductIn(drug="midazolam", strength_mg_ml=1, container_ml=5, ndc="1234-5679-10"),
         config=None,
     )
     location = stock.list_locations(db, admin)[0].id

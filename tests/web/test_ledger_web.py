@@ -23,12 +23,12 @@ def test_stock_and_a_bag_over_the_api(
     physician, nurse, researcher = api_client("physician"), api_client("nurse"), api_client("researcher")
     bad_ndc = physician.post(
         "/api/v1/ledger/products",
-        json={"drug": "ketamine", "strength_mg_ml": 50, "container_ml": 10, "ndc": "0409-20515"},
+        json={"drug": "ketamine", "strength_mg_ml": 50, "container_ml": 10, "ndc": "1234-56789"},
     )
     assert bad_ndc.status_code == 422 and bad_ndc.json()["field"] == "ndc"
     product = physician.post(
         "/api/v1/ledger/products",
-        json={"drug": "ketamine", "strength_mg_ml": 50, "container_ml": 10, "ndc": "0409-2051-05"},
+        json={"drug": "ketamine", "strength_mg_ml": 50, "container_ml": 10, "ndc": "1234-5678-90"},
     )
     assert product.status_code == 201 and product.json()["schedule"] == "CIII"
     location = physician.post("/api/v1/ledger/locations", json={"name": "Safe A"}).json()

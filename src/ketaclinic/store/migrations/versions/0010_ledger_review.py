@@ -1,6 +1,6 @@
-"""clinic alerts: an alert (and its finding) of no session and no patient, unique per trigger key
+"""ledger review: clinic alerts (no session, no patient) unique per trigger key; a note on each ledger product
 
-Revision ID: 0010_clinic_alerts
+Revision ID: 0010_ledger_review
 Revises: 0009_outbox
 Create Date: 2026-12-04 03:30:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_clinic_alerts"
+revision = "0010_ledger_review"
 down_revision = "0009_outbox"
 branch_labels = None
 depends_on = None
@@ -32,9 +32,13 @@ def upgrade() -> None:
             sqlite_where=sa.text(_CLINIC_ONLY),
             postgresql_where=sa.text(_CLINIC_ONLY),
         )
+    with op.batch_alter_table("ledger_products", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("note", sa.String(length=200), server_default="", nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("ledger_products", schema=None) as batch_op:
+        batch_op.drop_column("note")
     # The columns already allow an alert of no session and no patient; only their uniqueness goes.
     for name, table in _INDEXES:
         op.drop_index(name, table_name=table)
