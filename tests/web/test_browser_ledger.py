@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
-from ketaclinic.services.ledger import stock
+from ketaclinic.services.ledger import counts, stock
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions import flowsheet, signing
 from ketaclinic.services.sessions import lifecycle as sessions
@@ -19,7 +19,7 @@ from ketaclinic.services.sessions.infusion_rates import RateIn
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from tests.conftest import STAFF_PASSWORD, screenshot
-from tests.ledger_support import KETAMINE_NDC
+from tests.ledger_support import KETAMINE_NDC, ketamine_stock
 from tests.services.sessions_support import checked_in_session, clinic_ending_policy
 
 pytestmark = pytest.mark.browser
@@ -165,3 +165,29 @@ def test_a_box_a_bag_a_witnessed_waste_and_the_balance(  # type: ignore[no-untyp
     doctor.click("#verify-form button")
     doctor.wait_for_selector("#chain-state:has-text('ledger intact: 5 entries')")
     _shot(doctor, "ledger-10-destroyed-witnessed")
+
+
+def test_a_count_difference_reaches_the_clinic_alerts_and_its_review_clears_them(  # type: ignore[no-untyped-def]
+    browser_login, app: FastAPI, web_db: Database, web_staff: dict[str, Actor]
+) -> None:
+    ids = ketamine_stock(web_db, web_staff, containers=2)
+    line = counts.CountLineIn(product_id=ids["product_id"], lot="K2401", counted_ml=19.5)
+    data = counts.CountIn(
+        location_id=ids["location_id"],
+        lines=[line],
+        second_counter="physician",
+        second_counter_password=STAFF_PASSWORD,
+    )
+    made = counts.record_count(web_db, web_staff["nurse"], data, config=None)
+    doctor = browser_login("physician")
+    doctor.goto("/")
+    doctor.wait_for_selector(f"#clinic-alerts .clinic-alert:has-text('Stock count {made.id}')")
+    assert doctor.locator("#alert-badge .badge").inner_text() == "1"
+    _shot(doctor, "ledger-11-count-clinic-alert")
+    doctor.click("#clinic-alerts a:has-text('stock counts')")
+    doctor.wait_for_url("**/ledger/counts")
+    _shot(doctor, "ledger-12-counts-to-review")
+    counts.review_count(web_db, web_staff["physician"], made.id, counts.ReviewIn(note="half a vial spilt"))
+    doctor.goto("/")
+    doctor.wait_for_selector("#clinic-alerts :text('No open critical or physician alerts.')")
+    assert doctor.locator("#alert-badge .badge").inner_text() == "0"
