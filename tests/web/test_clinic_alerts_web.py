@@ -95,8 +95,18 @@ def test_a_stock_count_alert_with_no_patient_shows_in_the_list_and_the_badge(
     )
     [listed] = api_client("physician").get("/api/v1/alerts").json()
     assert (listed["session_id"], listed["patient_id"], listed["group"]) == (None, None, "stock")
+    sid = running_session(api_client("nurse"), web_db, web_staff)
+    api_client("nurse").post(f"/api/v1/sessions/{sid}/observations", json={"sbp": 186, "dbp": 114})
+    assert len(api_client("physician").get("/api/v1/alerts").json()) == 2
+    # An admin reviews counts but reads no charts: the stock alert only, in the list and the badge.
+    assert [a["group"] for a in api_client("admin").get("/api/v1/alerts").json()] == ["stock"]
+    admin = page_client("admin")
+    assert (
+        'class="badge">1<' in admin.get("/alerts/badge").text and 'id="clinic-alerts"' in admin.get("/").text
+    )
+    assert api_client("researcher").get("/api/v1/alerts").status_code == 403
     physician = page_client("physician")
-    assert 'class="badge">1<' in physician.get("/alerts/badge").text
+    assert 'class="badge">2<' in physician.get("/alerts/badge").text
     html = physician.get("/alerts/clinic")
     assert html.status_code == 200 and 'href="/ledger/counts"' in html.text
     assert f"Stock count {made.id}:" in html.text and "/patients/None" not in html.text
@@ -105,5 +115,6 @@ def test_a_stock_count_alert_with_no_patient_shows_in_the_list_and_the_badge(
         f"/api/v1/ledger/counts/{made.id}/review", json={"note": "half a vial spilt, adjusted"}
     )
     assert reviewed.status_code == 200
-    assert 'class="badge">0<' in physician.get("/alerts/badge").text
-    assert "No open critical or physician alerts." in physician.get("/alerts/clinic").text
+    assert 'class="badge">1<' in physician.get("/alerts/badge").text  # the session's alert stays
+    assert 'class="badge">0<' in admin.get("/alerts/badge").text
+    assert "No open critical or physician alerts." in admin.get("/alerts/clinic").text
