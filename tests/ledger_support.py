@@ -15,7 +15,7 @@ from ketaclinic.services.sessions.charting import session_row
 from ketaclinic.store.db import Database
 from tests.conftest import STAFF_PASSWORD
 
-KETAMINE_NDC = "0409-2051-05"
+KETAMINE_NDC = "1234-5678-90"
 SUPPLIER = {
     "supplier_name": "Example Wholesale Inc.",
     "supplier_address": "1 Distribution Way, Columbus, OH 43004",

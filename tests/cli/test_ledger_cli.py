@@ -85,6 +85,7 @@ def test_a_count_with_a_second_counter(demo: Path) -> None:
 def test_receive_balance_report_and_bad_input(demo: Path) -> None:
     products = json.loads(_run(["ledger", "products", "--json"], demo).stdout)
     ketamine = next(p for p in products if p["drug"] == "ketamine")
+    assert all(p["ndc"].startswith("99999-") and "synthetic demo NDC" in p["label"] for p in products)
     args = [
         "ledger",
         "receive",

@@ -33,7 +33,7 @@ KEY = StockKey(1, "L1", 1)
 @pytest.mark.parametrize(
     ("printed", "eleven"),
     [
-        ("0409-2051-05", "00409-2051-05"),  # 4-4-2
+        ("1234-5678-90", "01234-5678-90"),  # 4-4-2
         ("12345-678-90", "12345-0678-90"),  # 5-3-2
         ("12345-6789-0", "12345-6789-00"),  # 5-4-1
         ("12345-6789-01", "12345-6789-01"),  # 5-4-2
@@ -44,7 +44,7 @@ def test_each_ndc_layout_reads_as_its_eleven_digit_form(printed: str, eleven: st
 
 
 @pytest.mark.parametrize(
-    "bad", ["0409205105", "409-2051-05", "0409-2051-5A", "12345-67890-1", "0409--05", ""]
+    "bad", ["1234567890", "234-5678-90", "1234-5678-9A", "12345-67890-1", "1234--90", ""]
 )
 def test_a_malformed_ndc_names_the_field(bad: str) -> None:
     with pytest.raises(InputError) as refused:
@@ -63,9 +63,9 @@ def test_a_dea_registration_number_needs_its_check_digit() -> None:
 
 def test_a_product_refuses_a_drug_the_ledger_does_not_keep() -> None:
     with pytest.raises(InputError) as refused:
-        make_product("propofol", "injection_solution", 10, 20, "0409-2051-05")
+        make_product("propofol", "injection_solution", 10, 20, "1234-5678-90")
     assert refused.value.field == "drug"
-    vial = make_product("Ketamine", "injection_solution", 50, 10, "0409-2051-05")
+    vial = make_product("Ketamine", "injection_solution", 50, 10, "1234-5678-90")
     assert vial.container_mg == 500 and vial.container_ul == 10_000 and vial.mg_of(2_500) == 125
 
 

@@ -26,7 +26,7 @@ from ketaclinic.monitoring import (
     is_clinic_wide,
     most_severe_first,
 )
-from ketaclinic.monitoring.alert_groups import FOLLOWUP_ACTIONS, SESSION_ACTIONS
+from ketaclinic.monitoring.alert_groups import FOLLOWUP_ACTIONS, SESSION_ACTIONS, STOCK_ACTIONS
 from ketaclinic.monitoring.alert_rules import merge_rule_overrides, shipped_alert_rules
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
@@ -79,15 +79,17 @@ def test_fields_of_a_group_and_groups_of_fields() -> None:
         (Advice.PAUSE, AlertAction.PAUSE),
         (Advice.STOP_AND_CALL, AlertAction.STOP),
         (Advice.ASSESS_PATIENT, AlertAction.PATIENT_ASSESSED),
+        (Advice.REVIEW_COUNT, AlertAction.COUNT_REVIEWED),
     ],
 )
 def test_the_advised_action_is_offered_first_then_the_others_of_its_setting(
     advice: Advice, first: AlertAction
 ) -> None:
     offered = actions_for(advice)
-    setting = FOLLOWUP_ACTIONS if advice is Advice.ASSESS_PATIENT else SESSION_ACTIONS
-    assert offered[0] is first and sorted(offered) == sorted(setting)
-    assert sorted(SESSION_ACTIONS + FOLLOWUP_ACTIONS) == sorted(AlertAction)  # every action has a setting
+    settings = {Advice.ASSESS_PATIENT: FOLLOWUP_ACTIONS, Advice.REVIEW_COUNT: STOCK_ACTIONS}
+    assert offered[0] is first and sorted(offered) == sorted(settings.get(advice, SESSION_ACTIONS))
+    every = SESSION_ACTIONS + FOLLOWUP_ACTIONS + STOCK_ACTIONS
+    assert sorted(every) == sorted(AlertAction)  # every action has a setting
 
 
 @given(

@@ -282,7 +282,11 @@ def test_the_check_in_weight_alert_is_a_rule_a_clinic_can_change() -> None:
 
 def test_notify_physician_defaults_to_the_advice_and_critical_is_clinic_wide_only_by_severity() -> None:
     for rule in RULES:
-        if rule.key not in ("session_total_soft", "weight_discrepancy"):  # set in the file
+        if rule.key not in (
+            "session_total_soft",
+            "weight_discrepancy",
+            "ledger_count_difference",
+        ):  # in the file
             assert rule.notify_physician == (rule.advice is Advice.STOP_AND_CALL), rule.key
     (pause_critical,) = [r for r in RULES if r.key == "sbp_critical"]
     assert pause_critical.severity is Severity.CRITICAL and not pause_critical.notify_physician

@@ -13,19 +13,24 @@ from sqlalchemy import select, text, update
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 from ketaclinic.ledger import NegativeBalanceError
+from ketaclinic.monitoring import AlertAction
+from ketaclinic.monitoring.rules import ledger_count_findings
 from ketaclinic.services.ledger import counts, preparation, reports, stock
 from ketaclinic.services.ledger.chain import verify_ledger
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions import lifecycle as sessions
 from ketaclinic.services.sessions import signing
+from ketaclinic.services.sessions.alert_raising import clinic_owner, raise_findings
+from ketaclinic.services.sessions.clinic_alerts import clinic_alerts, open_clinic_alert_count
 from ketaclinic.services.sessions.events import MedicationIn, chart_medication
 from ketaclinic.services.sessions.flowsheet import chart_observation
 from ketaclinic.services.sessions.infusion_rates import RateIn
 from ketaclinic.store.audit import verify_chain
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
+from ketaclinic.store.tables.audit import AuditEvent
 from ketaclinic.store.tables.ledger import LedgerContainer, LedgerEntry
-from ketaclinic.store.tables.sessions import SessionAlert
+from ketaclinic.store.tables.sessions import SessionAlert, SessionAlertFinding
 from tests.conftest import STAFF_PASSWORD
 from tests.ledger_support import SUPPLIER, ketamine_stock, prepare_bag, waste_rest
 from tests.services.sessions_support import at_once, checked_in_session, clinic_ending_policy
@@ -187,7 +192,7 @@ def test_a_midazolam_rescue_dose_is_drawn_from_stock(
     midazolam = stock.add_product(
         db,
         admin,
-        stock.ProductIn(drug="midazolam", strength_mg_ml=1, container_ml=5, ndc="0641-6057-10"),
+        stock.ProductIn(drug="midazolam", strength_mg_ml=1, container_ml=5, ndc="1234-5679-10"),
         config=None,
     )
     location = stock.list_locations(db, admin)[0].id
@@ -383,6 +388,68 @@ def test_a_two_person_count_records_and_keeps_differences_open(db: Database, sta
     assert stock.balances(db, staff["nurse"], config=None)[0].balance_ml == 20.0
     with pytest.raises(ConflictError):
         stock.correct(db, staff["physician"], stock.CorrectionIn(seq=seq, reason="again"))
+
+
+def _count(ids: dict[str, int], counted_ml: float) -> counts.CountIn:
+    line = counts.CountLineIn(product_id=ids["product_id"], lot="K2401", counted_ml=counted_ml)
+    return counts.CountIn(
+        location_id=ids["location_id"],
+        lines=[line],
+        second_counter="physician",
+        second_counter_password=STAFF_PASSWORD,
+    )
+
+
+def test_a_count_difference_raises_a_clinic_alert_that_its_review_resolves(
+    db: Database, staff: dict[str, Actor]
+) -> None:
+    ids = ketamine_stock(db, staff, containers=2)
+    counts.record_count(db, staff["nurse"], _count(ids, 20.0), config=None)  # matches: no alert
+    assert clinic_alerts(db, staff["physician"], config=None) == []
+    made = counts.record_count(db, staff["nurse"], _count(ids, 18.0), config=None)
+    [alert] = clinic_alerts(db, staff["physician"], config=None)
+    assert (alert.session_id, alert.patient_id, alert.group, alert.rule_key) == (
+        None,
+        None,
+        "stock",
+        "ledger_count_difference",
+    )
+    assert alert.source_status == "local-policy" and alert.clinic_wide and alert.severity == "warning"
+    assert (
+        f"Stock count {made.id}:" in alert.message and "20 mL expected, 18 mL found (-2 mL)" in alert.message
+    )
+    assert [a.key for a in alert.actions] == [AlertAction.COUNT_REVIEWED]
+    assert open_clinic_alert_count(db, staff["nurse"]) == 1
+    second = counts.record_count(db, staff["nurse"], _count(ids, 19.0), config=None)
+    assert open_clinic_alert_count(db, staff["physician"]) == 2  # one alert per count, none merged
+    counts.review_count(db, staff["physician"], made.id, counts.ReviewIn(note="a vial miscounted"))
+    [left] = clinic_alerts(db, staff["physician"], config=None)
+    assert f"Stock count {second.id}:" in left.message
+    [resolved] = clinic_alerts(db, staff["physician"], "resolved", config=None)
+    assert resolved.id == alert.id and resolved.resolved_by == "physician"
+    assert resolved.resolution == f"count {made.id} reviewed: a vial miscounted"
+    with db.read() as session:
+        events = session.execute(
+            select(AuditEvent.action).where(
+                AuditEvent.entity == "session_alert", AuditEvent.entity_id == str(alert.id)
+            )
+        ).scalars()
+        assert list(events) == ["resolve"]
+        assert verify_chain(session).ok
+
+
+def test_a_count_alert_is_recorded_once_per_count(db: Database, staff: dict[str, Actor]) -> None:
+    ids = ketamine_stock(db, staff, containers=2)
+    made = counts.record_count(db, staff["nurse"], _count(ids, 18.0), config=None)
+    again = ledger_count_findings(made.id, described="raised a second time", differences=1)
+    owner = clinic_owner(again[0].trigger_key)
+    with db.transaction() as session:  # a retried raise hits the clinic-only unique indexes
+        assert raise_findings(session, staff["nurse"], owner, again) == []
+    with db.read() as session:
+        rows = session.execute(select(SessionAlertFinding).where(SessionAlertFinding.alert_id.is_not(None)))
+        assert len(list(rows.scalars())) == 1
+    [alert] = clinic_alerts(db, staff["physician"], config=None)
+    assert "raised a second time" not in alert.message and len(alert.findings) == 1
 
 
 def test_the_ledger_is_append_only_and_a_tampered_entry_is_named(

@@ -6,8 +6,11 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from ketaclinic.services.ledger import counts
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database
+from tests.conftest import STAFF_PASSWORD
+from tests.ledger_support import ketamine_stock
 from tests.web.test_sessions_web import _running_session as running_session
 
 Client = Callable[[str | None], TestClient]
@@ -69,3 +72,49 @@ def test_the_panel_acknowledges_with_one_pick_and_resolves_by_the_reading(
         headers=headers,
     )
     assert "1 resolved alert(s)" in done.text and "resolved by the reading at" in done.text
+
+
+def test_a_stock_count_alert_with_no_patient_shows_in_the_list_and_the_badge(
+    api_client: Client,
+    page_client: Callable[[str], TestClient],
+    web_db: Database,
+    web_staff: dict[str, Actor],
+) -> None:
+    ids = ketamine_stock(web_db, web_staff, containers=2)
+    line = counts.CountLineIn(product_id=ids["product_id"], lot="K2401", counted_ml=19.5)
+    made = counts.record_count(
+        web_db,
+        web_staff["nurse"],
+        counts.CountIn(
+            location_id=ids["location_id"],
+            lines=[line],
+            second_counter="physician",
+            second_counter_password=STAFF_PASSWORD,
+        ),
+        config=None,
+    )
+    [listed] = api_client("physician").get("/api/v1/alerts").json()
+    assert (listed["session_id"], listed["patient_id"], listed["group"]) == (None, None, "stock")
+    sid = running_session(api_client("nurse"), web_db, web_staff)
+    api_client("nurse").post(f"/api/v1/sessions/{sid}/observations", json={"sbp": 186, "dbp": 114})
+    assert len(api_client("physician").get("/api/v1/alerts").json()) == 2
+    # An admin reviews counts but reads no charts: the stock alert only, in the list and the badge.
+    assert [a["group"] for a in api_client("admin").get("/api/v1/alerts").json()] == ["stock"]
+    admin = page_client("admin")
+    assert (
+        'class="badge">1<' in admin.get("/alerts/badge").text and 'id="clinic-alerts"' in admin.get("/").text
+    )
+    assert api_client("researcher").get("/api/v1/alerts").status_code == 403
+    physician = page_client("physician")
+    assert 'class="badge">2<' in physician.get("/alerts/badge").text
+    html = physician.get("/alerts/clinic")
+    assert html.status_code == 200 and 'href="/ledger/counts"' in html.text
+    assert f"Stock count {made.id}:" in html.text and "/patients/None" not in html.text
+    assert "-0.5 mL" in html.text
+    reviewed = api_client("physician").post(
+        f"/api/v1/ledger/counts/{made.id}/review", json={"note": "half a vial spilt, adjusted"}
+    )
+    assert reviewed.status_code == 200
+    assert 'class="badge">1<' in physician.get("/alerts/badge").text  # the session's alert stays
+    assert 'class="badge">0<' in admin.get("/alerts/badge").text
+    assert "No open critical or physician alerts." in admin.get("/alerts/clinic").text

@@ -44,8 +44,8 @@ class Ndc:
 def parse_ndc(text: str, *, field: str = "ndc") -> Ndc:
     """Check an NDC's digits and hyphen layout (4-4-2, 5-3-2, 5-4-1 or 5-4-2); InputError naming `field`.
 
-    >>> parse_ndc("0409-2051-05").eleven_digit
-    '00409-2051-05'
+    >>> parse_ndc("1234-5678-90").eleven_digit  # an example code, not a real product
+    '01234-5678-90'
     """
     value = text.strip()
     match = _NDC_SHAPE.match(value)

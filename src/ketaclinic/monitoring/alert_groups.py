@@ -22,6 +22,7 @@ class AlertGroup(StrEnum):
     CHARTING = "charting"  # observations overdue by the cadence
     DOSE = "dose"  # the session total given
     WEIGHT = "weight"  # a check-in weight that differs from the plan's
+    STOCK = "stock"  # a controlled-substance count that differs from the ledger (a clinic alert, no patient)
 
 
 FIELD_GROUPS: dict[str, AlertGroup] = {
@@ -72,6 +73,8 @@ class AlertAction(StrEnum):
     PATIENT_ASSESSED = "patient_assessed"
     REFERRED_URGENTLY = "referred_urgently"
     EMERGENCY_SERVICES_CALLED = "emergency_services_called"
+    # A clinic alert about controlled-drug stock (no patient).
+    COUNT_REVIEWED = "count_reviewed"
 
 
 ACTION_LABELS: dict[AlertAction, str] = {
@@ -83,9 +86,10 @@ ACTION_LABELS: dict[AlertAction, str] = {
     AlertAction.PATIENT_ASSESSED: "Patient contacted and assessed",
     AlertAction.REFERRED_URGENTLY: "Referred for urgent mental health assessment",
     AlertAction.EMERGENCY_SERVICES_CALLED: "Emergency services called",
+    AlertAction.COUNT_REVIEWED: "Count reviewed",
 }
 
-# An alert is acknowledged with an action of its own setting: an infusion, or a patient at home.
+# An alert is acknowledged with an action of its own setting: an infusion, a patient at home, the stock.
 SESSION_ACTIONS: tuple[AlertAction, ...] = (
     AlertAction.CONTINUE_AND_RECHECK,
     AlertAction.REDUCE_RATE,
@@ -98,3 +102,4 @@ FOLLOWUP_ACTIONS: tuple[AlertAction, ...] = (
     AlertAction.REFERRED_URGENTLY,
     AlertAction.EMERGENCY_SERVICES_CALLED,
 )
+STOCK_ACTIONS: tuple[AlertAction, ...] = (AlertAction.COUNT_REVIEWED,)

@@ -36,6 +36,7 @@ class Advice(StrEnum):
     PAUSE = "pause"
     STOP_AND_CALL = "stop_and_call"
     ASSESS_PATIENT = "assess_patient"  # a patient's answers at home: a clinician assesses them
+    REVIEW_COUNT = "review_count"  # a stock count differs from the ledger: a physician or admin reviews it
 
 
 class RuleKind(StrEnum):
@@ -48,6 +49,7 @@ class RuleKind(StrEnum):
     SESSION_TOTAL = "session_total"
     WEIGHT_DISCREPANCY = "weight_discrepancy"
     QUESTIONNAIRE_ITEM = "questionnaire_item"  # one item of a patient's questionnaire answers
+    LEDGER_COUNT_DIFFERENCE = "ledger_count_difference"  # a stock count that differs from the ledger
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,7 @@ _WATCHED_FIELD = {
     RuleKind.SESSION_TOTAL.value: "session_total_mg",
     RuleKind.WEIGHT_DISCREPANCY.value: "weight_kg",
 }
+_KIND_GROUP = {RuleKind.LEDGER_COUNT_DIFFERENCE.value: AlertGroup.STOCK}  # kinds that read no flowsheet field
 
 
 def _rule_from_row(row: Mapping[str, Any], where: str) -> AlertRule:
@@ -109,7 +112,9 @@ def _rule_from_row(row: Mapping[str, Any], where: str) -> AlertRule:
             status=parse_status(row["status"], where),
             enabled=bool(row.get("enabled", True)),
             limit=row.get("limit"),
-            group=AlertGroup(row["group"]) if "group" in row else group_of_field(group_field),
+            group=AlertGroup(row["group"])
+            if "group" in row
+            else _KIND_GROUP.get(row["kind"]) or group_of_field(group_field),
             # Critical alerts reach the physician by is_clinic_wide; the row says only what its advice adds.
             notify_physician=bool(row.get("notify_physician", advice is Advice.STOP_AND_CALL)),
         )
@@ -124,7 +129,7 @@ def _rule_from_row(row: Mapping[str, Any], where: str) -> AlertRule:
 def _check_rule(rule: AlertRule, where: str) -> None:
     """A rule must be complete for its kind and name a field of the right type."""
     kinds = observation_kinds()
-    if rule.kind in (RuleKind.OVERDUE, RuleKind.WEIGHT_DISCREPANCY):
+    if rule.kind in (RuleKind.OVERDUE, RuleKind.WEIGHT_DISCREPANCY, RuleKind.LEDGER_COUNT_DIFFERENCE):
         return
     if rule.kind is RuleKind.QUESTIONNAIRE_ITEM:
         if questionnaire_item_of(rule.field) is None:

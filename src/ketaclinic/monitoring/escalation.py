@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ketaclinic.data import Status, load_toml, load_toml_path, parse_status
 from ketaclinic.errors import DataFileError
-from ketaclinic.monitoring.alert_groups import FOLLOWUP_ACTIONS, SESSION_ACTIONS, AlertAction
+from ketaclinic.monitoring.alert_groups import FOLLOWUP_ACTIONS, SESSION_ACTIONS, STOCK_ACTIONS, AlertAction
 from ketaclinic.monitoring.alert_rules import Advice, Severity
 
 ESCALATION_FILE = "alert_escalation.toml"
@@ -20,13 +20,16 @@ _ADVISED_ACTION: dict[Advice, AlertAction] = {
     Advice.PAUSE: AlertAction.PAUSE,
     Advice.STOP_AND_CALL: AlertAction.STOP,
     Advice.ASSESS_PATIENT: AlertAction.PATIENT_ASSESSED,
+    Advice.REVIEW_COUNT: AlertAction.COUNT_REVIEWED,
 }
 
 
 def actions_for(advice: Advice | str) -> tuple[AlertAction, ...]:
     """The actions offered to acknowledge an alert: the advised one first, then the others of its setting."""
     advised = _ADVISED_ACTION[Advice(advice)]
-    setting = FOLLOWUP_ACTIONS if advised in FOLLOWUP_ACTIONS else SESSION_ACTIONS
+    setting = next(
+        (actions for actions in (FOLLOWUP_ACTIONS, STOCK_ACTIONS) if advised in actions), SESSION_ACTIONS
+    )
     return (advised, *(action for action in setting if action is not advised))
 
 

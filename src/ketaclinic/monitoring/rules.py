@@ -255,3 +255,27 @@ def weight_discrepancy_findings(
         for rule in active
         if rule.enabled and rule.kind is RuleKind.WEIGHT_DISCREPANCY
     ]
+
+
+def ledger_count_findings(
+    count_id: int,
+    *,
+    described: str,
+    differences: int,
+    rules: Sequence[AlertRule] | None = None,
+) -> list[AlertFinding]:
+    """One finding per ledger-count rule for a stock count whose lines differ from the ledger
+    (`described`: where and how they differ). Keyed once per count: a count is recorded once."""
+    active = load_alert_rules() if rules is None else rules
+    return [
+        AlertFinding.of(
+            rule,
+            message=render_message(rule.message, count=count_id, value=differences, message=described),
+            value=differences,
+            threshold=None,
+            t_min=None,
+            trigger_key=f"{rule.key}@count:{count_id}",
+        )
+        for rule in active
+        if rule.enabled and rule.kind is RuleKind.LEDGER_COUNT_DIFFERENCE and differences > 0
+    ]

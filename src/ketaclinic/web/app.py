@@ -46,9 +46,11 @@ CHECKPOINT_POLL_S = 30.0
 
 
 def _number(value: float | int | None, digits: int = 1) -> str:
+    """A number to `digits` places; one that rounds to zero is 0.0, never -0.0."""
     if value is None:
         return "–"
-    return f"{value:,.{digits}f}"
+    text = f"{value:,.{digits}f}"
+    return text.removeprefix("-") if float(text.replace(",", "")) == 0 else text
 
 
 def _pump_rate(pump_ml_h: float, resolution_ml_h: float | None) -> str:

@@ -17,6 +17,7 @@ SUPPLIER = {
     "supplier_address": "100 Example Park, Columbus, OH 43004",
     "supplier_registration": "PD1234563",
 }
+SYNTHETIC_NDC = "synthetic demo NDC, not a real product code"
 VIAL_MG = 500.0  # 50 mg/mL x 10 mL
 # The demo's witness confirms with the demo password (every demo login is public, see DEMO_LOGINS).
 WITNESS = ("drsmith", "physician-demo-pass")
@@ -25,10 +26,14 @@ WITNESS = ("drsmith", "physician-demo-pass")
 def seed(db: Database, context: DemoContext) -> None:
     """Products, the safe, and two boxes of ketamine and one of midazolam received a month ago."""
     physician = context.physician
+    # Synthetic: the NDCs only pass the format check and name no real product; each says so on its label.
     products = [
-        stock.ProductIn(drug="ketamine", strength_mg_ml=50, container_ml=10, ndc="0409-2051-05"),
-        stock.ProductIn(drug="esketamine", strength_mg_ml=25, container_ml=2, ndc="12345-678-90"),
-        stock.ProductIn(drug="midazolam", strength_mg_ml=1, container_ml=5, ndc="0641-6057-10"),
+        stock.ProductIn(drug=drug, strength_mg_ml=mg_ml, container_ml=ml, ndc=ndc, note=SYNTHETIC_NDC)
+        for drug, mg_ml, ml, ndc in (
+            ("ketamine", 50, 10, "99999-0001-01"),
+            ("esketamine", 25, 2, "99999-0002-01"),
+            ("midazolam", 1, 5, "99999-0003-01"),
+        )
     ]
     made = [stock.add_product(db, physician, p, config=context.config) for p in products]
     safe = stock.add_location(db, physician, stock.LocationIn(name="CD safe, treatment room", kind="safe"))

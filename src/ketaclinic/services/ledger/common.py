@@ -67,6 +67,12 @@ def product_of(row: LedgerProduct) -> Product:
     return make_product(row.drug, row.form, row.strength_mg_ml, row.container_ml, row.ndc)
 
 
+def product_label(row: LedgerProduct) -> str:
+    """How a stored product reads on a list: its label, then its note (e.g. a synthetic demo NDC)."""
+    label = product_of(row).label
+    return f"{label} · {row.note}" if row.note else label
+
+
 def product_row(session: Session, product_id: int) -> LedgerProduct:
     """A stored product, or NotFoundError naming `product_id`."""
     row = session.get(LedgerProduct, product_id)

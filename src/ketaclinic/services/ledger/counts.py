@@ -1,24 +1,39 @@
-"""Stock counts by two people: each line counted against the ledger's balance, differences kept open
-on the stock page until a physician or admin reviews them (booking an adjustment where one is due)."""
+"""Stock counts by two people: each line counted against the ledger's balance; differences stay open,
+with a clinic alert to every physician and nurse, until a physician or admin reviews them (booking an
+adjustment where one is due)."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.inputs import RecordRef
 from ketaclinic.ledger import CountMethod, StockKey, count_differences, count_method, ml_to_ul
+from ketaclinic.monitoring.rules import ledger_count_findings
 from ketaclinic.services.audit import audit
-from ketaclinic.services.ledger.common import Config, Reason, Text, confirm_witness, jurisdiction, product_row
+from ketaclinic.services.ledger.common import (
+    Config,
+    Reason,
+    Text,
+    confirm_witness,
+    jurisdiction,
+    location_row,
+    product_of,
+    product_row,
+)
 from ketaclinic.services.permissions import Actor, Permission, require
+from ketaclinic.services.sessions.alert_raising import clinic_owner, raise_findings
+from ketaclinic.services.sessions.alerts import resolve_row
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.ledger import LedgerBalance, LedgerContainer, LedgerCount
+from ketaclinic.store.tables.sessions import SessionAlert
 
 CountKind = Literal["shift", "daily", "biennial", "initial"]
 
@@ -163,7 +178,31 @@ def record_count(db: Database, actor: Actor, data: CountIn, *, config: Config) -
                 "differences": {"old": None, "new": [line for line in lines if line["difference_ml"]]},
             },
         )
+        _raise_count_alert(session, actor, row, lines)
         return count_out(row)
+
+
+def _count_trigger(count_id: int) -> str:
+    """The trigger key of a count's clinic alert (the shipped rule's, one per count)."""
+    return f"ledger_count_difference@count:{count_id}"
+
+
+def _raise_count_alert(session: Session, actor: Actor, row: LedgerCount, lines: list[dict[str, Any]]) -> None:
+    """A count that differs from the ledger raises a clinic alert (no patient) for the physicians."""
+    differing = [line for line in lines if line["difference_ml"]]
+    if not differing:
+        return
+    described = "; ".join(
+        f"{product_of(product_row(session, line['product_id'])).drug} lot {line['lot']}:"
+        f" {line['expected_ml']:g} mL expected, {line['counted_ml']:g} mL found"
+        f" ({line['difference_ml']:+g} mL)"
+        for line in differing
+    )
+    where = location_row(session, row.location_id).name
+    findings = ledger_count_findings(
+        row.id, described=f"{where}, {len(differing)} line(s) differ: {described}", differences=len(differing)
+    )
+    raise_findings(session, actor, clinic_owner(_count_trigger(row.id)), findings)
 
 
 def list_counts(db: Database, actor: Actor, *, open_only: bool = False, limit: int = 100) -> list[CountOut]:
@@ -206,4 +245,16 @@ def review_count(db: Database, actor: Actor, count_id: int, data: ReviewIn) -> C
             {"reviewed_by": {"old": None, "new": actor.username}},
             data.note,
         )
+        alert = session.execute(
+            select(SessionAlert)
+            .where(
+                SessionAlert.session_id.is_(None),
+                SessionAlert.patient_id.is_(None),
+                SessionAlert.trigger_key == _count_trigger(row.id),
+                SessionAlert.state != "resolved",
+            )
+            .with_for_update()
+        ).scalar_one_or_none()
+        if alert is not None:
+            resolve_row(session, actor, alert, f"count {row.id} reviewed: {data.note}", expected=alert.state)
         return count_out(row)

@@ -30,6 +30,7 @@ from ketaclinic.services.ledger.common import (
     ledger_policy,
     location_row,
     move_stock,
+    product_label,
     product_of,
     product_row,
 )
@@ -57,6 +58,7 @@ class ProductIn(BaseModel):
     strength_mg_ml: float = Field(gt=0, le=1000)
     container_ml: float = Field(gt=0, le=1000)
     ndc: Name
+    note: Text = Field("", max_length=200)  # shown beside the label, e.g. "synthetic demo NDC"
 
 
 class ProductOut(BaseModel):
@@ -69,6 +71,7 @@ class ProductOut(BaseModel):
     container_ml: float
     ndc: str
     ndc11: str
+    note: str
     schedule: str
     schedule_source: str
     label: str
@@ -76,7 +79,6 @@ class ProductOut(BaseModel):
 
 def product_out(row: LedgerProduct, config: Config) -> ProductOut:
     """Output model of a product."""
-    product = product_of(row)
     schedule = jurisdiction(config).schedule_of(row.drug)
     return ProductOut(
         id=row.id,
@@ -86,9 +88,10 @@ def product_out(row: LedgerProduct, config: Config) -> ProductOut:
         container_ml=row.container_ml,
         ndc=row.ndc,
         ndc11=row.ndc11,
+        note=row.note,
         schedule=schedule.schedule,
         schedule_source=schedule.source,
-        label=product.label,
+        label=product_label(row),
     )
 
 
@@ -110,6 +113,7 @@ def add_product(db: Database, actor: Actor, data: ProductIn, *, config: Config) 
             container_ml=product.container_ml,
             ndc=product.ndc.printed,
             ndc11=product.ndc.eleven_digit,
+            note=data.note,
             created_by=actor.username,
             created_at=utcnow(),
         )
@@ -121,7 +125,7 @@ def add_product(db: Database, actor: Actor, data: ProductIn, *, config: Config) 
             "add_product",
             "ledger_product",
             row.id,
-            {"product": {"old": None, "new": product.label}},
+            {"product": {"old": None, "new": product.label}, "note": {"old": None, "new": data.note}},
         )
         return product_out(row, config)
 
@@ -356,7 +360,7 @@ def balance_lines(session: Session, config: Config) -> list[BalanceOut]:
         out.append(
             BalanceOut(
                 product_id=product_row_.id,
-                product=product.label,
+                product=product_label(product_row_),
                 drug=product.drug,
                 schedule=rules.schedule_of(product.drug).schedule,
                 ndc=product_row_.ndc,

@@ -10,6 +10,9 @@ writers race.
 A patient's answers outside any session (PHQ-9 item 9) raise through the same path, owned by the
 patient instead of a session: their findings are unique per (patient, trigger_key) and at most one
 alert per (patient, group) is open outside sessions.
+
+A clinic alert belongs to no patient (a stock count that differs from the controlled-substance ledger):
+its one finding and its alert are unique per trigger key among alerts without session and patient.
 """
 
 from __future__ import annotations
@@ -62,17 +65,26 @@ def insert_statement(session: Session) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class AlertOwner:
-    """Whose alert it is: an infusion session's, or a patient's outside any session (their answers)."""
+    """Whose alert it is: an infusion session's, a patient's outside any session (their answers), or the
+    clinic's (no patient: `subject` is the trigger key of its one finding, e.g. a stock count's)."""
 
-    patient_id: int
+    patient_id: int | None
     session_id: int | None = None
     course_id: int | None = None
     pro_response_id: int | None = None
+    subject: str | None = None
+
+    @property
+    def is_clinic(self) -> bool:
+        """True for a clinic alert, which belongs to no session and no patient."""
+        return self.session_id is None and self.patient_id is None
 
     def finding_conflict(self) -> dict[str, Any]:
         """ON CONFLICT target of the unique index that records a finding once."""
         if self.session_id is not None:
             return {"index_elements": ["session_id", "trigger_key"]}
+        if self.is_clinic:
+            return {"index_elements": ["trigger_key"], "index_where": _clinic_only(SessionAlertFinding)}
         return {
             "index_elements": ["patient_id", "trigger_key"],
             "index_where": SessionAlertFinding.session_id.is_(None),
@@ -85,6 +97,8 @@ class AlertOwner:
                 "index_elements": ["session_id", "alert_group"],
                 "index_where": SessionAlert.state == "open",
             }
+        if self.is_clinic:
+            return {"index_elements": ["trigger_key"], "index_where": _clinic_only(SessionAlert)}
         return {
             "index_elements": ["patient_id", "alert_group"],
             "index_where": and_(SessionAlert.state == "open", SessionAlert.session_id.is_(None)),
@@ -94,7 +108,19 @@ class AlertOwner:
         """The alerts of this owner."""
         if self.session_id is not None:
             return SessionAlert.session_id == self.session_id
+        if self.is_clinic:
+            return and_(_clinic_only(SessionAlert), SessionAlert.trigger_key == self.subject)
         return and_(SessionAlert.patient_id == self.patient_id, SessionAlert.session_id.is_(None))
+
+
+def _clinic_only(table: type[SessionAlert] | type[SessionAlertFinding]) -> ColumnElement[bool]:
+    """The rows of clinic alerts: no session, no patient (the partial unique indexes' predicate)."""
+    return and_(table.session_id.is_(None), table.patient_id.is_(None))
+
+
+def clinic_owner(subject: str) -> AlertOwner:
+    """The owner of a clinic alert about `subject` (the trigger key of its one finding)."""
+    return AlertOwner(patient_id=None, subject=subject)
 
 
 def session_owner(session: Session, session_id: int) -> AlertOwner:

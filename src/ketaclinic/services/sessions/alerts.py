@@ -148,35 +148,48 @@ def resolve_alert(db: Database, actor: Actor, session_id: int, alert_id: int, bo
     with db.transaction() as session:
         _check_not_signed(session, session_id)
         row = _alert_for_update(session, session_id, alert_id)
-        resolution = body.resolution
+        resolution = body.resolution or ""
         if body.observation_id is not None:
             reading = _reading_back_in_range(session, row, body.observation_id)
             resolution = f"resolved by the reading at {reading.observed_at:%H:%M}"
-        _swap_state(
-            session,
-            row,
-            "acknowledged",
-            {
-                "state": "resolved",
-                "resolved_by": actor.username,
-                "resolved_at": utcnow(),
-                "resolution": resolution,
-                "resolved_by_observation_id": body.observation_id,
-            },
-        )
-        audit(
-            session,
-            actor,
-            "resolve",
-            "session_alert",
-            row.id,
-            {
-                "state": {"old": "acknowledged", "new": "resolved"},
-                "resolution": {"old": None, "new": resolution},
-                "resolved_by_observation_id": {"old": None, "new": body.observation_id},
-            },
-        )
+        resolve_row(session, actor, row, resolution, observation_id=body.observation_id)
         return alerts_out(session, session_id, [row])[0]
+
+
+def resolve_row(
+    session: Session,
+    actor: Actor,
+    row: SessionAlert,
+    resolution: str,
+    *,
+    observation_id: int | None = None,
+    expected: str = "acknowledged",
+) -> None:
+    """Resolve an alert row (locked by the caller) that is in state `expected`, audited."""
+    _swap_state(
+        session,
+        row,
+        expected,
+        {
+            "state": "resolved",
+            "resolved_by": actor.username,
+            "resolved_at": utcnow(),
+            "resolution": resolution,
+            "resolved_by_observation_id": observation_id,
+        },
+    )
+    audit(
+        session,
+        actor,
+        "resolve",
+        "session_alert",
+        row.id,
+        {
+            "state": {"old": expected, "new": "resolved"},
+            "resolution": {"old": None, "new": resolution},
+            "resolved_by_observation_id": {"old": None, "new": observation_id},
+        },
+    )
 
 
 def _reading_back_in_range(session: Session, row: SessionAlert, observation_id: int) -> SessionObservation:

@@ -11,7 +11,7 @@ from datetime import datetime
 from itertools import groupby
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from ketaclinic.monitoring import EscalationPolicy, escalation_policy, most_severe_first
@@ -92,17 +92,31 @@ def check_clinic(db: Database, *, config: Config, now: datetime | None = None) -
     return renotify_unacknowledged(db, config=config, now=now)
 
 
+def _visible_to(actor: Actor) -> ColumnElement[bool]:
+    """The clinic-wide alerts an actor may see: patients' and sessions' with sessions.view, the clinic's
+    own (a stock count, no patient) with ledger.view (an admin sees only those)."""
+    if not (actor.can(Permission.SESSIONS_VIEW) or actor.can(Permission.LEDGER_VIEW)):
+        require(actor, Permission.SESSIONS_VIEW)
+    clinic_only = and_(SessionAlert.session_id.is_(None), SessionAlert.patient_id.is_(None))
+    parts: list[ColumnElement[bool]] = []
+    if actor.can(Permission.SESSIONS_VIEW):
+        parts.append(not_(clinic_only))
+    if actor.can(Permission.LEDGER_VIEW):
+        parts.append(clinic_only)
+    return and_(SessionAlert.clinic_wide.is_(True), or_(*parts))
+
+
 def clinic_alerts(
     db: Database, actor: Actor, status: AlertState = "open", *, config: Config
 ) -> list[AlertOut]:
-    """The clinic-wide alerts in `status`, each with its session, most severe first, then newest."""
-    require(actor, Permission.SESSIONS_VIEW)
+    """The clinic-wide alerts in `status` the actor may see, each with its session, most severe first."""
+    visible = _visible_to(actor)
     check_clinic(db, config=config)
     with db.read() as session:
         rows = list(
             session.execute(
                 select(SessionAlert)
-                .where(SessionAlert.clinic_wide.is_(True), SessionAlert.state == status)
+                .where(visible, SessionAlert.state == status)
                 .order_by(SessionAlert.session_id)
             ).scalars()
         )
@@ -115,12 +129,10 @@ def clinic_alerts(
 
 
 def open_clinic_alert_count(db: Database, actor: Actor) -> int:
-    """How many clinic-wide alerts are open (the navigation badge)."""
-    require(actor, Permission.SESSIONS_VIEW)
+    """How many clinic-wide alerts the actor may see are open (the navigation badge)."""
+    visible = _visible_to(actor)
     with db.read() as session:
         count = session.execute(
-            select(func.count())
-            .select_from(SessionAlert)
-            .where(SessionAlert.clinic_wide.is_(True), SessionAlert.state == "open")
+            select(func.count()).select_from(SessionAlert).where(visible, SessionAlert.state == "open")
         ).scalar_one()
     return int(count)

@@ -25,6 +25,7 @@ class LedgerProduct(Base):
     container_ml: Mapped[float] = mapped_column(Float)
     ndc: Mapped[str] = mapped_column(String(13), unique=True)
     ndc11: Mapped[str] = mapped_column(String(13), unique=True)
+    note: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

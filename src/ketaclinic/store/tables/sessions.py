@@ -89,10 +89,13 @@ class SessionObservation(Base):
 # A patient's alert outside any session (raised by their questionnaire answers) has no session_id.
 _PATIENT_ONLY = "session_id IS NULL"
 _OPEN_PATIENT_ONLY = "state = 'open' AND session_id IS NULL"
+# A clinic alert (a stock count that differs from the ledger) has neither: one per trigger key.
+_CLINIC_ONLY = "session_id IS NULL AND patient_id IS NULL"
 
 
 class SessionAlert(Base):
-    """A durable alert of an infusion session, or of a patient outside any session (their answers).
+    """A durable alert of an infusion session, of a patient outside any session (their answers), or of
+    the clinic (neither: a stock count that differs from the ledger).
 
     At most one is open per group and session (or per group and patient outside sessions); a worse
     finding escalates it in place.
@@ -116,6 +119,13 @@ class SessionAlert(Base):
             unique=True,
             sqlite_where=text(_OPEN_PATIENT_ONLY),
             postgresql_where=text(_OPEN_PATIENT_ONLY),
+        ),
+        Index(
+            "uq_session_alerts_clinic_trigger",
+            "trigger_key",
+            unique=True,
+            sqlite_where=text(_CLINIC_ONLY),
+            postgresql_where=text(_CLINIC_ONLY),
         ),
     )
 
@@ -171,6 +181,13 @@ class SessionAlertFinding(Base):
             unique=True,
             sqlite_where=text(_PATIENT_ONLY),
             postgresql_where=text(_PATIENT_ONLY),
+        ),
+        Index(
+            "uq_session_alert_findings_clinic_trigger",
+            "trigger_key",
+            unique=True,
+            sqlite_where=text(_CLINIC_ONLY),
+            postgresql_where=text(_CLINIC_ONLY),
         ),
     )
 

@@ -13,10 +13,11 @@ from ketaclinic.services.sessions.clinic_alerts import clinic_alerts, open_clini
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
 
 router = APIRouter()
-ViewApi = Annotated[Principal, Depends(requires(Permission.SESSIONS_VIEW))]
-ViewPage = Annotated[Principal, Depends(requires(Permission.SESSIONS_VIEW, page=True))]
+# Sessions' and patients' alerts need sessions.view; the clinic's own (a stock count) ledger.view.
+_SEES_ALERTS = (Permission.SESSIONS_VIEW, Permission.LEDGER_VIEW)
+ViewApi = Annotated[Principal, Depends(requires(_SEES_ALERTS))]
 # The badge and the home page list poll: a poll is not a person, so it must not keep a login alive.
-BadgePoll = Annotated[Principal, Depends(requires(Permission.SESSIONS_VIEW, page=True, passive=True))]
+BadgePoll = Annotated[Principal, Depends(requires(_SEES_ALERTS, page=True, passive=True))]
 TAGS: list[str | Any] = ["alerts"]
 
 

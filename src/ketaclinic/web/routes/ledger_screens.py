@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
 from ketaclinic.services.ledger import counts, preparation, reports, stock
-from ketaclinic.services.ledger.chain import verify_ledger
+from ketaclinic.services.ledger.chain import chain_status, verify_ledger
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
 from ketaclinic.web.forms import blank, error_line, form_errors, number, text
@@ -130,7 +130,7 @@ def _stock_page(
         product_names={p.id: f"{p.drug} {p.strength_mg_ml:g} mg/mL" for p in products},
         locations=stock.list_locations(db, principal.actor),
         open_counts=counts.list_counts(db, principal.actor, open_only=True),
-        chain=verify_ledger(db),
+        chain=chain_status(db, principal.actor),
         containers=stock.containers_in_stock(db, principal.actor),
         typed=extra.pop("typed", {}),
         typed_form=extra.pop("typed_form", None),
@@ -143,6 +143,13 @@ def _stock_page(
 @router.get("/ledger", response_class=HTMLResponse, include_in_schema=False)
 def stock_page(request: Request, db: DbDep, principal: ViewPage, settings: SettingsDep) -> Response:
     """Balances by product, lot and location; receive, products and locations for those who may."""
+    return _stock_page(request, db, principal, settings)
+
+
+@router.post("/ledger/verify", response_class=HTMLResponse, include_in_schema=False)
+def verify_submit(request: Request, db: DbDep, principal: ViewPage, settings: SettingsDep) -> Response:
+    """Walk the whole ledger now (the page otherwise shows the last walk of the current head)."""
+    verify_ledger(db)
     return _stock_page(request, db, principal, settings)
 
 
