@@ -104,7 +104,9 @@ def test_nurse_ending_early_gives_a_reason_and_waits_for_the_recovery(  # type: 
     screenshot(page, "ending-discharge-countdown")
     page.check("input[name=q_able_to_walk]")
     page.check("input[name=q_escort_present]")
-    page.click("button:has-text('Discharge')")
+    # The first refusal's message is still on the page: wait for the new answer before reading it.
+    with page.expect_navigation():
+        page.click("button:has-text('Discharge')")
     page.wait_for_selector("#page-error:has-text('At least 30 min observed')")
     assert "full set of vitals" not in page.locator("#page-error").inner_text()
 

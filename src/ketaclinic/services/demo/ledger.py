@@ -30,9 +30,9 @@ def seed(db: Database, context: DemoContext) -> None:
     products = [
         stock.ProductIn(drug=drug, strength_mg_ml=mg_ml, container_ml=ml, ndc=ndc, note=SYNTHETIC_NDC)
         for drug, mg_ml, ml, ndc in (
-            ("ketamine", 50, 10, "99999-0001-01"),
-            ("esketamine", 25, 2, "99999-0002-01"),
-            ("midazolam", 1, 5, "99999-0003-01"),
+            ("ketamine", 50, 10, "99999-001-01"),
+            ("esketamine", 25, 2, "99999-002-01"),
+            ("midazolam", 1, 5, "99999-003-01"),
         )
     ]
     made = [stock.add_product(db, physician, p, config=context.config) for p in products]
