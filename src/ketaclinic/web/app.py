@@ -13,6 +13,7 @@ import pkgutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import fastapi_offline
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -41,6 +42,7 @@ from ketaclinic.web.registry_forms import vocabulary as registry_vocabulary
 from ketaclinic.web.security import SecurityMiddleware
 
 WEB_DIR = Path(__file__).parent
+SWAGGER_UI_DIR = Path(fastapi_offline.__file__).parent / "static"
 # How often the server looks at the audit chain's head (one-row read) to see whether a checkpoint is due.
 CHECKPOINT_POLL_S = 30.0
 
@@ -137,6 +139,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_openapi(app)
     # HSTS only where the installation says it runs behind TLS (the same switch as secure cookies).
     app.add_middleware(SecurityMiddleware, hsts=settings.secure_cookies)
+    # Swagger UI for /docs from the fastapi-offline package (no CDN, no copy in this tree); mounted
+    # before /static, which would otherwise answer the path.
+    app.mount("/static/swagger-ui", StaticFiles(directory=str(SWAGGER_UI_DIR)), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     nav: list[NavItem] = []
     app.state.routes = []  # every route of the route modules, for a 405's Allow (web/problems.py)
