@@ -327,6 +327,14 @@ def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
     return path
 
 
+RANDOM_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,}")
+
+
+def without_random_tokens(html: str) -> str:
+    """The page without long random tokens (CSRF, nonces): a short identifier can occur in one by chance."""
+    return RANDOM_TOKEN.sub("", html)
+
+
 PHONE = {"width": 360, "height": 740}
 WEEK1_PHQ9 = (1, 2, 1, 1, 0, 1, 0, 0, 2)  # total 8 (mild), item 9 = 2: raises the self-harm alert
 
