@@ -27,11 +27,14 @@ browser:
 pdf-libs:
 	bash scripts/install-pdf-libs.sh
 
+# One test worker per CPU (pytest-xdist); each worker has its own SQLite files and PostgreSQL schema.
+TEST_WORKERS ?= auto
+
 test: $(STAMP) browser pdf-libs
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load
 
 test-fast: $(STAMP) pdf-libs
-	$(BIN)/python -m pytest -m "not browser"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load -m "not browser"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -81,6 +81,8 @@ def test_the_server_runs_without_uvicorns_access_log(monkeypatch: pytest.MonkeyP
     from ketaclinic.cli import app as cli_app
 
     monkeypatch.setenv("KETACLINIC_VAR_DIR", str(tmp_path))
+    # serve adds a stderr handler; the runner's stderr closes after the test, so later logs must not reach it.
+    monkeypatch.setattr(logging.getLogger("ketaclinic"), "handlers", [])
     seen: dict[str, object] = {}
     monkeypatch.setattr(uvicorn, "run", lambda _app, **options: seen.update(options))
     monkeypatch.setattr("ketaclinic.cli.commands.foundation.open_database", lambda: _FakeDatabase())
