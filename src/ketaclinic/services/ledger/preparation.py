@@ -23,7 +23,6 @@ from ketaclinic.ledger import (
     EntryKind,
     Product,
     Reconciliation,
-    StockKey,
     check_concentration,
     ml_to_ul,
     prepared_concentration_mg_ml,
@@ -31,21 +30,22 @@ from ketaclinic.ledger import (
     reconcile,
 )
 from ketaclinic.monitoring import Advice, AlertFinding, AlertGroup, Severity
-from ketaclinic.services.audit import audit
+from ketaclinic.services.audit import audit, new_values
 from ketaclinic.services.ledger.chain import Movement
 from ketaclinic.services.ledger.common import (
     Config,
     Name,
     Reason,
     book,
-    confirm_witness,
     container_row,
     details,
     is_quarantined,
     ledger_policy,
     move_stock,
+    policy_witness,
     product_of,
     product_row,
+    stock_key,
     take_from_container,
 )
 from ketaclinic.services.permissions import Actor, Permission, require
@@ -215,10 +215,8 @@ def _draw(
             actor,
             Movement(
                 kind=EntryKind.DRAW,
-                key=StockKey(container.product_id, container.lot, container.location_id),
+                key=stock_key(container),
                 quantity_ul=take,
-                stock_delta_ul=0,
-                balance_after_ul=0,
                 container_id=container.id,
                 session_id=row.id,
                 patient_id=row.patient_id,
@@ -312,13 +310,13 @@ def prepare(
             "prepare",
             "infusion_session",
             row.id,
-            {
-                "preparation_id": {"old": None, "new": prep.id},
-                "prepared_mg": {"old": None, "new": prepared_mg},
-                "concentration_mg_ml": {"old": None, "new": row.concentration_mg_ml},
-                "checked_by": {"old": None, "new": checker},
-                "ledger_entries": {"old": None, "new": seqs},
-            },
+            new_values(
+                preparation_id=prep.id,
+                prepared_mg=prepared_mg,
+                concentration_mg_ml=row.concentration_mg_ml,
+                checked_by=checker,
+                ledger_entries=seqs,
+            ),
         )
         return preparation_out(prep)
 
@@ -337,6 +335,35 @@ def _product_ul(product: Product, mg: float) -> int:
     return max(0, round(mg / product.strength_mg_ml * 1000))
 
 
+def book_use(
+    session: Session,
+    actor: Actor,
+    row: InfusionSession,
+    prep: LedgerPreparation,
+    kind: EntryKind,
+    mg: float,
+    product: Product,
+    *,
+    witness: str | None = None,
+    **facts: object,
+) -> None:
+    """Book `mg` of a preparation given or wasted (`kind`), counted as the product volume that holds it."""
+    book(
+        session,
+        actor,
+        Movement(
+            kind=kind,
+            key=stock_key(prep),
+            quantity_ul=_product_ul(product, mg),
+            session_id=row.id,
+            patient_id=row.patient_id,
+            preparation_id=prep.id,
+            witness=witness,
+            details=details(**facts),
+        ),
+    )
+
+
 def book_administration(session: Session, actor: Actor, row: InfusionSession) -> LedgerPreparation | None:
     """At the infusion's end: book what the chart says was given from the bag (once; None without a bag)."""
     prep = _infusion_preparation(session, row.id, lock=True)
@@ -351,28 +378,24 @@ def book_administration(session: Session, actor: Actor, row: InfusionSession) ->
         "administer",
         "infusion_session",
         row.id,
-        {
-            "preparation_id": {"old": None, "new": prep.id},
-            "administered_mg": {"old": None, "new": administered},
-        },
+        new_values(
+            preparation_id=prep.id,
+            administered_mg=administered,
+        ),
         "computed from the charted rate segments and boluses at the infusion's end",
     )
     if _product_ul(product, administered) == 0:
         return prep  # nothing given (stopped at once): no administration to book
-    book(
+    book_use(
         session,
         actor,
-        Movement(
-            kind=EntryKind.ADMINISTRATION,
-            key=StockKey(prep.product_id, prep.lot, prep.location_id),
-            quantity_ul=_product_ul(product, administered),
-            stock_delta_ul=0,
-            balance_after_ul=0,
-            session_id=row.id,
-            patient_id=row.patient_id,
-            preparation_id=prep.id,
-            details=details(administered_mg=administered, computed_from="charted rate segments and boluses"),
-        ),
+        row,
+        prep,
+        EntryKind.ADMINISTRATION,
+        administered,
+        product,
+        administered_mg=administered,
+        computed_from="charted rate segments and boluses",
     )
     return prep
 
@@ -412,9 +435,7 @@ def record_waste(
     """After the infusion: the bag's residual wasted (witnessed), then reconciled; a discrepancy alerts."""
     require(actor, Permission.LEDGER_DISPENSE)
     policy = ledger_policy(config)
-    witness = None
-    if policy.witness_required or data.witness:
-        witness = confirm_witness(db, actor, data.witness, data.witness_password).username
+    witness = policy_witness(db, actor, policy, data.witness, data.witness_password)
     with db.transaction() as session:
         row = session_row(session, session_id, lock=True)
         if row.state not in ENDED:
@@ -438,23 +459,19 @@ def record_waste(
         prep.reconciled_at = utcnow()
         prep.reconciled_by = actor.username
         prep.state = "reconciled" if result.within_tolerance else "discrepancy"
-        key = StockKey(prep.product_id, prep.lot, prep.location_id)
         if wasted > 0:
-            book(
+            book_use(
                 session,
                 actor,
-                Movement(
-                    kind=EntryKind.WASTE,
-                    key=key,
-                    quantity_ul=_product_ul(product, wasted),
-                    stock_delta_ul=0,
-                    balance_after_ul=0,
-                    session_id=row.id,
-                    patient_id=row.patient_id,
-                    preparation_id=prep.id,
-                    witness=witness,
-                    details=details(wasted_mg=wasted, residual_ml=data.residual_ml, method=data.method),
-                ),
+                row,
+                prep,
+                EntryKind.WASTE,
+                wasted,
+                product,
+                witness=witness,
+                wasted_mg=wasted,
+                residual_ml=data.residual_ml,
+                method=data.method,
             )
         if not result.within_tolerance:
             _raise_discrepancy(session, actor, row, prep, config)
@@ -464,14 +481,14 @@ def record_waste(
             "waste",
             "infusion_session",
             row.id,
-            {
-                "preparation_id": {"old": None, "new": prep.id},
-                "administered_mg": {"old": None, "new": prep.administered_mg},
-                "wasted_mg": {"old": None, "new": wasted},
-                "discrepancy_mg": {"old": None, "new": result.discrepancy_mg},
-                "waste_witness": {"old": None, "new": witness},
-                "state": {"old": "prepared", "new": prep.state},
-            },
+            new_values(
+                preparation_id=prep.id,
+                administered_mg=prep.administered_mg,
+                wasted_mg=wasted,
+                discrepancy_mg=result.discrepancy_mg,
+                waste_witness=witness,
+            )
+            | {"state": {"old": "prepared", "new": prep.state}},
         )
         return _reconciliation(session, row, policy.tolerance_mg)
 
@@ -482,9 +499,7 @@ def dispense_dose(
     """Draw a charted controlled-drug dose from a container: the dose administered, the rest wasted."""
     require(actor, Permission.LEDGER_DISPENSE)
     policy = ledger_policy(config)
-    witness = None
-    if policy.witness_required or data.witness:
-        witness = confirm_witness(db, actor, data.witness, data.witness_password).username
+    witness = policy_witness(db, actor, policy, data.witness, data.witness_password)
     with db.transaction() as session:
         row = session_row(session, session_id, lock=True)
         if row.state == "signed":
@@ -537,41 +552,25 @@ def dispense_dose(
         session.add(prep)
         session.flush()
         _draw(session, actor, row, containers, drawn_ul, prep)
-        key = StockKey(first.product_id, first.lot, first.location_id)
         for kind, mg, extra in (
             (EntryKind.ADMINISTRATION, med.dose, {"administered_mg": med.dose, "medication_id": med.id}),
             (EntryKind.WASTE, wasted, {"wasted_mg": wasted, "method": data.method}),
         ):
-            if mg <= 0:
-                continue
-            book(
-                session,
-                actor,
-                Movement(
-                    kind=kind,
-                    key=key,
-                    quantity_ul=_product_ul(product, mg),
-                    stock_delta_ul=0,
-                    balance_after_ul=0,
-                    session_id=row.id,
-                    patient_id=row.patient_id,
-                    preparation_id=prep.id,
-                    witness=witness if kind is EntryKind.WASTE else None,
-                    details=details(**extra),
-                ),
-            )
+            if mg > 0:
+                witnessed = witness if kind is EntryKind.WASTE else None
+                book_use(session, actor, row, prep, kind, mg, product, witness=witnessed, **extra)
         audit(
             session,
             actor,
             "dispense_dose",
             "infusion_session",
             row.id,
-            {
-                "medication_id": {"old": None, "new": med.id},
-                "administered_mg": {"old": None, "new": med.dose},
-                "wasted_mg": {"old": None, "new": wasted},
-                "waste_witness": {"old": None, "new": witness},
-            },
+            new_values(
+                medication_id=med.id,
+                administered_mg=med.dose,
+                wasted_mg=wasted,
+                waste_witness=witness,
+            ),
         )
         return preparation_out(prep)
 
@@ -593,10 +592,8 @@ def accept_discrepancy(db: Database, actor: Actor, session_id: int, data: Accept
             "accept_discrepancy",
             "infusion_session",
             session_id,
-            {
-                "preparation_state": {"old": "discrepancy", "new": "accepted"},
-                "discrepancy_mg": {"old": None, "new": prep.discrepancy_mg},
-            },
+            {"preparation_state": {"old": "discrepancy", "new": "accepted"}}
+            | new_values(discrepancy_mg=prep.discrepancy_mg),
             data.reason,
         )
         return preparation_out(prep)

@@ -7,22 +7,22 @@ import json
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError
 from ketaclinic.inputs import RecordRef
-from ketaclinic.ledger import EntryKind, StockKey, check_dea_registration, make_product, ml_to_ul
-from ketaclinic.services.audit import audit
+from ketaclinic.ledger import EntryKind, make_product, ml_to_ul
+from ketaclinic.services.audit import audit, new_values
 from ketaclinic.services.ledger.chain import Movement
 from ketaclinic.services.ledger.common import (
     BalanceOut,
     Config,
     Name,
     Reason,
+    Registration,
     Text,
-    confirm_witness,
     container_row,
     details,
     is_quarantined,
@@ -30,9 +30,11 @@ from ketaclinic.services.ledger.common import (
     ledger_policy,
     location_row,
     move_stock,
+    policy_witness,
     product_label,
     product_of,
     product_row,
+    stock_key,
 )
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.store.base import utcnow
@@ -125,7 +127,7 @@ def add_product(db: Database, actor: Actor, data: ProductIn, *, config: Config) 
             "add_product",
             "ledger_product",
             row.id,
-            {"product": {"old": None, "new": product.label}, "note": {"old": None, "new": data.note}},
+            new_values(product=product.label, note=data.note),
         )
         return product_out(row, config)
 
@@ -169,7 +171,7 @@ def add_location(db: Database, actor: Actor, data: LocationIn) -> LocationOut:
             "add_location",
             "ledger_location",
             row.id,
-            {"name": {"old": None, "new": data.name}},
+            new_values(name=data.name),
         )
         return LocationOut(id=row.id, name=row.name, kind=row.kind)
 
@@ -180,14 +182,6 @@ def list_locations(db: Database, actor: Actor) -> list[LocationOut]:
     with db.read() as session:
         rows = session.execute(select(LedgerLocation).order_by(LedgerLocation.name)).scalars()
         return [LocationOut(id=r.id, name=r.name, kind=r.kind) for r in rows]
-
-
-def _registration_number(value: str, field: str) -> str:
-    """A checked DEA registration number inside a model (the validation error names the field once)."""
-    try:
-        return check_dea_registration(value, field=field)
-    except InputError as bad:
-        raise ValueError(bad.message) from None
 
 
 class ReceiptIn(BaseModel):
@@ -201,14 +195,9 @@ class ReceiptIn(BaseModel):
     containers: int = Field(ge=1, le=1000)
     supplier_name: Name
     supplier_address: Name
-    supplier_registration: Name
+    supplier_registration: Registration
     invoice: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
     received_on: date | None = None
-
-    @field_validator("supplier_registration")
-    @classmethod
-    def _registration(cls, value: str) -> str:
-        return _registration_number(value, "supplier_registration")
 
 
 class ReceiptOut(BaseModel):
@@ -280,10 +269,8 @@ def receive(db: Database, actor: Actor, data: ReceiptIn, *, config: Config) -> R
             actor,
             Movement(
                 kind=EntryKind.RECEIPT,
-                key=StockKey(data.product_id, data.lot, data.location_id),
+                key=stock_key(data),
                 quantity_ul=quantity,
-                stock_delta_ul=0,
-                balance_after_ul=0,
                 details=details(
                     receipt_id=receipt.id,
                     containers=data.containers,
@@ -303,13 +290,13 @@ def receive(db: Database, actor: Actor, data: ReceiptIn, *, config: Config) -> R
             "receive",
             "ledger_receipt",
             receipt.id,
-            {
-                "product": {"old": None, "new": product.label},
-                "lot": {"old": None, "new": data.lot},
-                "containers": {"old": None, "new": data.containers},
-                "supplier": {"old": None, "new": f"{data.supplier_name} ({data.supplier_registration})"},
-                "ledger_entry": {"old": None, "new": entry.seq},
-            },
+            new_values(
+                product=product.label,
+                lot=data.lot,
+                containers=data.containers,
+                supplier=f"{data.supplier_name} ({data.supplier_registration})",
+                ledger_entry=entry.seq,
+            ),
         )
         return ReceiptOut(
             id=receipt.id,
@@ -435,12 +422,7 @@ class ReturnIn(DisposalIn):
     """Containers returned to a reverse distributor."""
 
     reverse_distributor: Name
-    reverse_distributor_registration: Name
-
-    @field_validator("reverse_distributor_registration")
-    @classmethod
-    def _registration(cls, value: str) -> str:
-        return _registration_number(value, "reverse_distributor_registration")
+    reverse_distributor_registration: Registration
 
 
 class DestroyIn(DisposalIn):
@@ -500,10 +482,8 @@ def _dispose(
                 actor,
                 Movement(
                     kind=kind,
-                    key=StockKey(container.product_id, container.lot, container.location_id),
+                    key=stock_key(container),
                     quantity_ul=quantity,
-                    stock_delta_ul=0,
-                    balance_after_ul=0,
                     container_id=container.id,
                     witness=witness,
                     reason=data.reason,
@@ -523,12 +503,8 @@ def _dispose(
             kind.value,
             "ledger_container",
             ",".join(str(c) for c in dict.fromkeys(data.container_ids)),
-            {
-                "ledger_entries": {"old": None, "new": seqs},
-                "quantity_ml": {"old": None, "new": total_ul / 1000},
-                **{k: {"old": None, "new": v} for k, v in facts.items()},
-            }
-            | ({"witness": {"old": None, "new": witness}} if witness else {}),
+            new_values(ledger_entries=seqs, quantity_ml=total_ul / 1000, **facts)
+            | (new_values(witness=witness) if witness else {}),
             data.reason,
         )
     return DisposalOut(entry_seqs=seqs, quantity_ml=total_ul / 1000, quantity_mg=round(total_mg, 6))
@@ -547,9 +523,7 @@ def return_stock(db: Database, actor: Actor, data: ReturnIn) -> DisposalOut:
 def destroy(db: Database, actor: Actor, data: DestroyIn, *, config: Config) -> DisposalOut:
     """Destroy containers on site, witnessed (the witness confirms with their own password)."""
     require(actor, Permission.LEDGER_RECEIVE)
-    witness = None
-    if ledger_policy(config).witness_required or data.witness:
-        witness = confirm_witness(db, actor, data.witness, data.witness_password).username
+    witness = policy_witness(db, actor, ledger_policy(config), data.witness, data.witness_password)
     return _dispose(db, actor, data, EntryKind.DESTRUCTION, {"method": data.method}, witness=witness)
 
 
@@ -595,10 +569,8 @@ def adjust(db: Database, actor: Actor, data: AdjustIn) -> int:
             actor,
             Movement(
                 kind=EntryKind.ADJUSTMENT,
-                key=StockKey(data.product_id, data.lot, data.location_id),
+                key=stock_key(data),
                 quantity_ul=quantity,
-                stock_delta_ul=0,
-                balance_after_ul=0,
                 reason=data.reason,
                 details=details(count_id=data.count_id),
             ),
@@ -609,7 +581,7 @@ def adjust(db: Database, actor: Actor, data: AdjustIn) -> int:
             "adjust",
             "ledger_entry",
             entry.seq,
-            {"quantity_ml": {"old": None, "new": data.quantity_ml}, "lot": {"old": None, "new": data.lot}},
+            new_values(quantity_ml=data.quantity_ml, lot=data.lot),
             data.reason,
         )
         return entry.seq
@@ -665,10 +637,8 @@ def correct(db: Database, actor: Actor, data: CorrectionIn) -> int:
             actor,
             Movement(
                 kind=EntryKind.CORRECTION,
-                key=StockKey(target.product_id, target.lot, target.location_id),
+                key=stock_key(target),
                 quantity_ul=0,
-                stock_delta_ul=0,
-                balance_after_ul=0,
                 reverses_seq=target.seq,
                 reason=data.reason,
             ),
@@ -679,7 +649,7 @@ def correct(db: Database, actor: Actor, data: CorrectionIn) -> int:
             "correct",
             "ledger_entry",
             entry.seq,
-            {"reverses": {"old": None, "new": target.seq}},
+            new_values(reverses=target.seq),
             data.reason,
         )
         return entry.seq
