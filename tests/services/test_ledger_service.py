@@ -15,7 +15,16 @@ from ketaclinic.errors import ConflictError, InputError, NotFoundError, Permissi
 from ketaclinic.ledger import NegativeBalanceError
 from ketaclinic.monitoring import AlertAction
 from ketaclinic.monitoring.rules import ledger_count_findings
-from ketaclinic.services.ledger import counts, preparation, reports, stock
+from ketaclinic.services.ledger import (
+    adjustments,
+    catalogue,
+    counts,
+    disposals,
+    on_hand,
+    preparation,
+    receipts,
+    reports,
+)
 from ketaclinic.services.ledger.chain import verify_ledger
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions import lifecycle as sessions
@@ -38,7 +47,7 @@ from tests.services.sessions_support import at_once, checked_in_session, clinic_
 NORMAL = {"sbp": 125, "dbp": 78, "hr": 75, "spo2": 98, "rr": 14, "rass": 0, "nrs": 4}
 
 
-def _receipt(ids: dict[str, int], **changes: object) -> stock.ReceiptIn:
+def _receipt(ids: dict[str, int], **changes: object) -> receipts.ReceiptIn:
     fields: dict[str, object] = {
         "product_id": ids["product_id"],
         "location_id": ids["location_id"],
@@ -47,7 +56,7 @@ def _receipt(ids: dict[str, int], **changes: object) -> stock.ReceiptIn:
         "containers": 2,
         **SUPPLIER,
     }
-    return stock.ReceiptIn.model_validate(fields | changes)
+    return receipts.ReceiptIn.model_validate(fields | changes)
 
 
 def _ended_session(db: Database, staff: dict[str, Actor], tmp_path: Path) -> tuple[int, Path]:
@@ -66,7 +75,7 @@ def _ended_session(db: Database, staff: dict[str, Actor], tmp_path: Path) -> tup
 
 def test_a_receipt_raises_the_balance_and_names_the_supplier(db: Database, staff: dict[str, Actor]) -> None:
     ids = ketamine_stock(db, staff, containers=10)
-    lines = stock.balances(db, staff["nurse"], config=None)
+    lines = on_hand.balances(db, staff["nurse"], config=None)
     assert [(b.lot, b.balance_ml, b.balance_mg, b.sealed_containers, b.schedule) for b in lines] == [
         ("K2401", 100.0, 5000.0, 10, "CIII")
     ]
@@ -74,21 +83,21 @@ def test_a_receipt_raises_the_balance_and_names_the_supplier(db: Database, staff
         _receipt(ids, supplier_registration="AB1234564")
     assert "supplier_registration" in str(bad_registration.value)
     with pytest.raises(ConflictError) as other_expiry:
-        stock.receive(
+        receipts.receive(
             db, staff["admin"], _receipt(ids, expiry=date.today() + timedelta(days=30)), config=None
         )
     assert other_expiry.value.field == "expiry"
     with pytest.raises(PermissionDeniedError):
-        stock.receive(db, staff["nurse"], _receipt(ids), config=None)
+        receipts.receive(db, staff["nurse"], _receipt(ids), config=None)
     with pytest.raises(PermissionDeniedError):
-        stock.balances(db, staff["researcher"], config=None)
+        on_hand.balances(db, staff["researcher"], config=None)
     assert verify_ledger(db).ok
 
 
 def test_a_bag_at_another_concentration_is_refused_with_409(db: Database, staff: dict[str, Actor]) -> None:
     sid = checked_in_session(db, staff)
     ketamine_stock(db, staff)
-    vial = stock.containers_in_stock(db, staff["nurse"])[0].id
+    vial = on_hand.containers_in_stock(db, staff["nurse"])[0].id
     wrong = preparation.PreparationIn(
         container_ids=[vial], volume_drawn_ml=10, final_volume_ml=100, checked_by="physician"
     )  # 500 mg in 100 mL is 5 mg/mL
@@ -102,7 +111,7 @@ def test_a_bag_at_another_concentration_is_refused_with_409(db: Database, staff:
     self_check = unchecked.model_copy(update={"checked_by": "nurse"})
     with pytest.raises(InputError):
         preparation.prepare(db, staff["nurse"], sid, self_check, config=None)
-    assert stock.balances(db, staff["nurse"], config=None)[0].balance_ml == 100.0  # nothing drawn
+    assert on_hand.balances(db, staff["nurse"], config=None)[0].balance_ml == 100.0  # nothing drawn
 
 
 def test_a_session_is_signed_once_its_bag_is_wasted_and_reconciled(
@@ -189,17 +198,17 @@ def test_a_midazolam_rescue_dose_is_drawn_from_stock(
     sid = checked_in_session(db, staff)
     prepare_bag(db, staff, sid)
     admin = staff["admin"]
-    midazolam = stock.add_product(
+    midazolam = catalogue.add_product(
         db,
         admin,
-        stock.ProductIn(drug="midazolam", strength_mg_ml=1, container_ml=5, ndc="1234-5679-10"),
+        catalogue.ProductIn(drug="midazolam", strength_mg_ml=1, container_ml=5, ndc="1234-5679-10"),
         config=None,
     )
-    location = stock.list_locations(db, admin)[0].id
-    received = stock.receive(
+    location = catalogue.list_locations(db, admin)[0].id
+    received = receipts.receive(
         db,
         admin,
-        stock.ReceiptIn(
+        receipts.ReceiptIn(
             product_id=midazolam.id,
             location_id=location,
             lot="M1",
@@ -243,7 +252,7 @@ def test_a_midazolam_rescue_dose_is_drawn_from_stock(
     )
     assert (given.administered_mg, given.wasted_mg, given.state) == (2.0, 0.5, "reconciled")
     assert signing.sign(db, nurse, sid, config=None) == "signed"
-    mid = next(b for b in stock.balances(db, nurse, config=None) if b.drug == "midazolam")
+    mid = next(b for b in on_hand.balances(db, nurse, config=None) if b.drug == "midazolam")
     assert mid.balance_ml == 22.5 and mid.open_containers == 1
 
 
@@ -251,7 +260,7 @@ def test_two_nurses_drawing_the_last_vial_one_wins(db: Database, staff: dict[str
     first = checked_in_session(db, staff, mrn="S-1")
     second = checked_in_session(db, staff, mrn="S-2")
     ketamine_stock(db, staff, containers=1)
-    vial = stock.containers_in_stock(db, staff["nurse"])[0].id
+    vial = on_hand.containers_in_stock(db, staff["nurse"])[0].id
     # 10 mL (500 mg) into 500 mL at 1 mg/mL: each bag needs the whole vial.
     with db.read() as session:
         from ketaclinic.services.sessions.charting import session_row
@@ -273,7 +282,7 @@ def test_two_nurses_drawing_the_last_vial_one_wins(db: Database, staff: dict[str
 
     errors = at_once(draw, 2)
     assert len(errors) == 1 and isinstance(errors[0], ConflictError | NegativeBalanceError)
-    assert stock.balances(db, staff["nurse"], config=None)[0].balance_ml == 0
+    assert on_hand.balances(db, staff["nurse"], config=None)[0].balance_ml == 0
     with db.read() as session:
         assert session.execute(select(LedgerEntry).where(LedgerEntry.kind == "draw")).scalars().all() != []
     assert verify_ledger(db).ok
@@ -286,16 +295,16 @@ def test_expired_stock_is_quarantined_but_can_be_returned_or_destroyed(
     with db.transaction() as session:
         session.execute(update(LedgerContainer).values(expiry=date.today() - timedelta(days=1)))
     sid = checked_in_session(db, staff)
-    vials = [c.id for c in stock.containers_in_stock(db, staff["admin"])]
+    vials = [c.id for c in on_hand.containers_in_stock(db, staff["admin"])]
     bag = preparation.PreparationIn(
         container_ids=vials[:1], volume_drawn_ml=5, final_volume_ml=250, checked_by="physician"
     )
     with pytest.raises(ConflictError, match="quarantined"):
         preparation.prepare(db, staff["nurse"], sid, bag, config=None)
-    returned = stock.return_stock(
+    returned = disposals.return_stock(
         db,
         staff["admin"],
-        stock.ReturnIn(
+        disposals.ReturnIn(
             container_ids=[vials[0]],
             reverse_distributor="Returns Co",
             reverse_distributor_registration="AB1234563",
@@ -303,13 +312,16 @@ def test_expired_stock_is_quarantined_but_can_be_returned_or_destroyed(
     )
     assert returned.quantity_ml == 10
     with pytest.raises(InputError):  # destruction is witnessed
-        stock.destroy(
-            db, staff["admin"], stock.DestroyIn(container_ids=[vials[1]], method="incineration"), config=None
+        disposals.destroy(
+            db,
+            staff["admin"],
+            disposals.DestroyIn(container_ids=[vials[1]], method="incineration"),
+            config=None,
         )
-    stock.destroy(
+    disposals.destroy(
         db,
         staff["physician"],
-        stock.DestroyIn(
+        disposals.DestroyIn(
             container_ids=[vials[1]],
             method="rendered non-retrievable",
             witness="nurse",
@@ -317,10 +329,10 @@ def test_expired_stock_is_quarantined_but_can_be_returned_or_destroyed(
         ),
         config=None,
     )
-    lost = stock.report_loss(
+    lost = disposals.report_loss(
         db,
         staff["physician"],
-        stock.LossIn(
+        disposals.LossIn(
             container_ids=[vials[2]],
             loss_kind="theft",
             discovered_on=date.today(),
@@ -331,16 +343,16 @@ def test_expired_stock_is_quarantined_but_can_be_returned_or_destroyed(
     )
     assert lost.quantity_mg == 500
     with pytest.raises(ConflictError):
-        stock.return_stock(
+        disposals.return_stock(
             db,
             staff["admin"],
-            stock.ReturnIn(
+            disposals.ReturnIn(
                 container_ids=[vials[0]],
                 reverse_distributor="Returns Co",
                 reverse_distributor_registration="AB1234563",
             ),
         )
-    assert stock.balances(db, staff["admin"], config=None)[0].balance_ml == 0
+    assert on_hand.balances(db, staff["admin"], config=None)[0].balance_ml == 0
     report = reports.ledger_report(db, staff["physician"], date.today(), date.today(), config=None)
     assert [r.kind for r in report.dispensing] == ["receipt", "return", "destruction", "loss"]
     assert (
@@ -369,10 +381,10 @@ def test_a_two_person_count_records_and_keeps_differences_open(db: Database, sta
     made = counts.record_count(db, staff["nurse"], data, config=None)
     assert made.differences == 1 and made.lines[0].difference_ml == -2.0
     assert [c.id for c in counts.list_counts(db, staff["nurse"], open_only=True)] == [made.id]
-    seq = stock.adjust(
+    seq = adjustments.adjust(
         db,
         staff["physician"],
-        stock.AdjustIn(
+        adjustments.AdjustIn(
             product_id=ids["product_id"],
             lot="K2401",
             location_id=ids["location_id"],
@@ -383,11 +395,13 @@ def test_a_two_person_count_records_and_keeps_differences_open(db: Database, sta
     )
     counts.review_count(db, staff["physician"], made.id, counts.ReviewIn(note=f"adjusted in entry {seq}"))
     assert counts.list_counts(db, staff["nurse"], open_only=True) == []
-    assert stock.balances(db, staff["nurse"], config=None)[0].balance_ml == 18.0
-    stock.correct(db, staff["physician"], stock.CorrectionIn(seq=seq, reason="the vial was found"))
-    assert stock.balances(db, staff["nurse"], config=None)[0].balance_ml == 20.0
+    assert on_hand.balances(db, staff["nurse"], config=None)[0].balance_ml == 18.0
+    adjustments.correct(
+        db, staff["physician"], adjustments.CorrectionIn(seq=seq, reason="the vial was found")
+    )
+    assert on_hand.balances(db, staff["nurse"], config=None)[0].balance_ml == 20.0
     with pytest.raises(ConflictError):
-        stock.correct(db, staff["physician"], stock.CorrectionIn(seq=seq, reason="again"))
+        adjustments.correct(db, staff["physician"], adjustments.CorrectionIn(seq=seq, reason="again"))
 
 
 def _count(ids: dict[str, int], counted_ml: float) -> counts.CountIn:
@@ -487,7 +501,7 @@ def test_unknown_records_are_404s(db: Database, staff: dict[str, Actor]) -> None
     with pytest.raises(NotFoundError):
         preparation.reconciliation(db, staff["nurse"], 999_999, config=None)
     with pytest.raises(NotFoundError) as no_product:
-        stock.receive(
+        receipts.receive(
             db, staff["admin"], _receipt({"product_id": 999_999, "location_id": 999_999}), config=None
         )
     assert no_product.value.field == "product_id"

@@ -39,10 +39,10 @@ def receive(
     as_json: AsJson = False,
 ) -> None:
     """Receive containers into a storage location."""
-    from ketaclinic.services.ledger import stock
+    from ketaclinic.services.ledger import receipts
 
     db, actor, settings = _context()
-    data = stock.ReceiptIn.model_validate(
+    data = receipts.ReceiptIn.model_validate(
         {
             "product_id": product_id,
             "location_id": location_id,
@@ -56,7 +56,7 @@ def receive(
             "received_on": received_on,
         }
     )
-    made = stock.receive(db, actor, data, config=settings)
+    made = receipts.receive(db, actor, data, config=settings)
     if as_json:
         emit_json(made)
         return
@@ -69,10 +69,10 @@ def receive(
 @ledger_app.command("products")
 def products(as_json: AsJson = False) -> None:
     """The stocked products and their schedules."""
-    from ketaclinic.services.ledger import stock
+    from ketaclinic.services.ledger import catalogue
 
     db, actor, settings = _context()
-    rows = stock.list_products(db, actor, config=settings)
+    rows = catalogue.list_products(db, actor, config=settings)
     if as_json:
         emit_json(rows)
         return
@@ -83,10 +83,10 @@ def products(as_json: AsJson = False) -> None:
 @ledger_app.command("balance")
 def balance(as_json: AsJson = False) -> None:
     """The running balance per product, lot and location."""
-    from ketaclinic.services.ledger import stock
+    from ketaclinic.services.ledger import on_hand
 
     db, actor, settings = _context()
-    rows = stock.balances(db, actor, config=settings)
+    rows = on_hand.balances(db, actor, config=settings)
     if as_json:
         emit_json(rows)
         return

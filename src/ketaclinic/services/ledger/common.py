@@ -1,4 +1,4 @@
-"""Shared pieces of the ledger's use cases: the clinic's policy, stock movements, witnesses, output models."""
+"""Shared pieces of the ledger's use cases: the clinic's policy, stock movements, witnesses, input types."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
-from pydantic import AfterValidator, BaseModel, StringConstraints
+from pydantic import AfterValidator, StringConstraints
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
-from ketaclinic.inputs import RecordRef
 from ketaclinic.ledger import (
     Entry,
     EntryKind,
@@ -46,6 +45,7 @@ Config = Settings | Path | None
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Lot = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 
 
 def _config_dir(config: Config) -> Path | None:
@@ -263,25 +263,6 @@ def _registration_number(value: str) -> str:
 
 # A DEA registration number (two letters, seven digits, its check digit), upper-cased.
 Registration = Annotated[Name, AfterValidator(_registration_number)]
-
-
-class BalanceOut(BaseModel):
-    """One balance line: a product's lot at a location, in mL and mg, with its containers."""
-
-    product_id: RecordRef
-    product: str
-    drug: str
-    schedule: str
-    ndc: str
-    lot: str
-    expiry: date
-    quarantined: bool
-    location_id: RecordRef
-    location: str
-    balance_ml: float
-    balance_mg: float
-    sealed_containers: int
-    open_containers: int
 
 
 def details(**values: Any) -> dict[str, Any]:

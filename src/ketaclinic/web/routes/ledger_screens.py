@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
-from ketaclinic.services.ledger import counts, preparation, reports, stock
+from ketaclinic.services.ledger import catalogue, counts, disposals, on_hand, preparation, receipts, reports
 from ketaclinic.services.ledger.chain import chain_status, verify_ledger
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
@@ -120,18 +120,18 @@ def _stock_page(
     request: Request, db: DbDep, principal: Principal, settings: SettingsDep, **extra: Any
 ) -> Response:
     status = extra.pop("status_code", 200)
-    products = stock.list_products(db, principal.actor, config=settings)
+    products = catalogue.list_products(db, principal.actor, config=settings)
     return render(
         request,
         "ledger/stock.html",
         status_code=status,
-        balances=stock.balances(db, principal.actor, config=settings),
+        balances=on_hand.balances(db, principal.actor, config=settings),
         products=products,
         product_names={p.id: f"{p.drug} {p.strength_mg_ml:g} mg/mL" for p in products},
-        locations=stock.list_locations(db, principal.actor),
+        locations=catalogue.list_locations(db, principal.actor),
         open_counts=counts.list_counts(db, principal.actor, open_only=True),
         chain=chain_status(db, principal.actor),
-        containers=stock.containers_in_stock(db, principal.actor),
+        containers=on_hand.containers_in_stock(db, principal.actor),
         typed=extra.pop("typed", {}),
         typed_form=extra.pop("typed_form", None),
         field_errors=extra.pop("field_errors", {}),
@@ -193,8 +193,8 @@ async def receive_submit(
             "invoice",
             "received_on",
         )
-        data = stock.ReceiptIn.model_validate({k: blank(form.get(k)) for k in fields})
-        return stock.receive(db, principal.actor, data, config=settings)
+        data = receipts.ReceiptIn.model_validate({k: blank(form.get(k)) for k in fields})
+        return receipts.receive(db, principal.actor, data, config=settings)
 
     return await _stock_action(request, db, principal, settings, "receive-form", step)
 
@@ -207,8 +207,8 @@ async def product_submit(
 
     def step(form: FormData) -> object:
         fields = ("drug", "strength_mg_ml", "container_ml", "ndc")
-        data = stock.ProductIn.model_validate({k: blank(form.get(k)) for k in fields})
-        return stock.add_product(db, principal.actor, data, config=settings)
+        data = catalogue.ProductIn.model_validate({k: blank(form.get(k)) for k in fields})
+        return catalogue.add_product(db, principal.actor, data, config=settings)
 
     return await _stock_action(request, db, principal, settings, "product-form", step)
 
@@ -220,10 +220,10 @@ async def location_submit(
     """Add a storage location."""
 
     def step(form: FormData) -> object:
-        data = stock.LocationIn.model_validate(
+        data = catalogue.LocationIn.model_validate(
             {"name": text(form, "name"), "kind": text(form, "kind") or "safe"}
         )
-        return stock.add_location(db, principal.actor, data)
+        return catalogue.add_location(db, principal.actor, data)
 
     return await _stock_action(request, db, principal, settings, "location-form", step)
 
@@ -239,14 +239,14 @@ async def return_submit(
     """Return the ticked containers to a reverse distributor."""
 
     def step(form: FormData) -> object:
-        data = stock.ReturnIn.model_validate(
+        data = disposals.ReturnIn.model_validate(
             _disposal(form)
             | {
                 "reverse_distributor": text(form, "reverse_distributor"),
                 "reverse_distributor_registration": text(form, "reverse_distributor_registration"),
             }
         )
-        return stock.return_stock(db, principal.actor, data)
+        return disposals.return_stock(db, principal.actor, data)
 
     return await _stock_action(request, db, principal, settings, "dispose-form", step)
 
@@ -258,7 +258,7 @@ async def destroy_submit(
     """Destroy the ticked containers, witnessed."""
 
     def step(form: FormData) -> object:
-        data = stock.DestroyIn.model_validate(
+        data = disposals.DestroyIn.model_validate(
             _disposal(form)
             | {
                 "method": text(form, "method"),
@@ -266,7 +266,7 @@ async def destroy_submit(
                 "witness_password": text(form, "witness_password"),
             }
         )
-        return stock.destroy(db, principal.actor, data, config=settings)
+        return disposals.destroy(db, principal.actor, data, config=settings)
 
     return await _stock_action(request, db, principal, settings, "dispose-form", step)
 
@@ -276,7 +276,7 @@ async def loss_submit(request: Request, db: DbDep, principal: ReceivePage, setti
     """Report the ticked containers lost or stolen (DEA Form 106 facts)."""
 
     def step(form: FormData) -> object:
-        data = stock.LossIn.model_validate(
+        data = disposals.LossIn.model_validate(
             _disposal(form)
             | {
                 "loss_kind": text(form, "loss_kind"),
@@ -286,7 +286,7 @@ async def loss_submit(request: Request, db: DbDep, principal: ReceivePage, setti
                 "description": text(form, "description"),
             }
         )
-        return stock.report_loss(db, principal.actor, data)
+        return disposals.report_loss(db, principal.actor, data)
 
     return await _stock_action(request, db, principal, settings, "dispose-form", step)
 
@@ -302,8 +302,8 @@ def _counts_page(
         request,
         "ledger/counts.html",
         status_code=status,
-        balances=stock.balances(db, principal.actor, config=settings),
-        locations=stock.list_locations(db, principal.actor),
+        balances=on_hand.balances(db, principal.actor, config=settings),
+        locations=catalogue.list_locations(db, principal.actor),
         recent=counts.list_counts(db, principal.actor, limit=30),
         error=extra.pop("error", None),
         field_errors=extra.pop("field_errors", {}),
