@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, timedelta
 
-from ketaclinic.services.ledger import catalogue, on_hand, preparation, receipts
+from ketaclinic.services.ledger import catalogue, on_hand, preparation, receipts, reconciling, waste
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions.charting import session_row
 from ketaclinic.store.db import Database
@@ -87,16 +87,16 @@ def prepare_bag(
 
 def waste_rest(
     db: Database, staff: Mapping[str, Actor], session_id: int, *, extra_ml: float = 0.0
-) -> preparation.ReconciliationOut:
+) -> reconciling.ReconciliationOut:
     """After the infusion: waste what the chart says is left in the bag (plus `extra_ml`), witnessed."""
-    now = preparation.reconciliation(db, staff["nurse"], session_id, config=None)
+    now = reconciling.reconciliation(db, staff["nurse"], session_id, config=None)
     bag = next(p for p in now.preparations if p.purpose == "infusion")
     residual_ml = max(0.0, (now.prepared_mg - now.administered_mg) / bag.concentration_mg_ml) + extra_ml
-    return preparation.record_waste(
+    return waste.record_waste(
         db,
         staff["nurse"],
         session_id,
-        preparation.WasteIn(
+        waste.WasteIn(
             residual_ml=residual_ml,
             method="into a drug disposal container",
             witness="physician",

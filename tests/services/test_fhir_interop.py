@@ -22,7 +22,7 @@ from ketaclinic.services.interop.fhir_export import (
 )
 from ketaclinic.services.interop.fhir_import import import_referrals
 from ketaclinic.services.interop.fhir_records import ExportOptions
-from ketaclinic.services.ledger import catalogue, preparation, receipts
+from ketaclinic.services.ledger import catalogue, doses, receipts
 from ketaclinic.services.patients.registry import list_patients
 from ketaclinic.services.permissions import SYSTEM, Actor
 from ketaclinic.services.sessions import lifecycle as sessions
@@ -286,11 +286,11 @@ def test_a_dispensed_midazolam_dose_points_at_its_lot(
     dose = chart_medication(
         db, nurse, sid, MedicationIn(purpose="rescue", medication="midazolam", dose=2), config=None
     )
-    preparation.dispense_dose(
+    doses.dispense_dose(
         db,
         nurse,
         sid,
-        preparation.DoseDispenseIn(
+        doses.DoseDispenseIn(
             medication_id=dose.id,
             container_id=received.container_ids[0],
             volume_drawn_ml=2.5,

@@ -20,10 +20,13 @@ from ketaclinic.services.ledger import (
     catalogue,
     counts,
     disposals,
+    doses,
     on_hand,
     preparation,
     receipts,
+    reconciling,
     reports,
+    waste,
 )
 from ketaclinic.services.ledger.chain import verify_ledger
 from ketaclinic.services.permissions import Actor
@@ -121,28 +124,24 @@ def test_a_session_is_signed_once_its_bag_is_wasted_and_reconciled(
     with pytest.raises(ConflictError) as gate:
         signing.sign(db, staff["nurse"], sid, config=None)
     assert gate.value.field == "ledger" and "waste" in gate.value.message
-    before = preparation.reconciliation(db, staff["nurse"], sid, config=None)
+    before = reconciling.reconciliation(db, staff["nurse"], sid, config=None)
     assert before.administered_mg == pytest.approx(24.5, abs=0.05)  # from the chart, never typed
     assert before.prepared_mg == 250.0 and before.state == "prepared"
     with pytest.raises(InputError) as wrong_password:
-        preparation.record_waste(
+        waste.record_waste(
             db,
             staff["nurse"],
             sid,
-            preparation.WasteIn(
-                residual_ml=225.5, method="sink", witness="physician", witness_password="nope"
-            ),
+            waste.WasteIn(residual_ml=225.5, method="sink", witness="physician", witness_password="nope"),
             config=None,
         )
     assert wrong_password.value.field == "witness_password"
     with pytest.raises(InputError) as self_witness:
-        preparation.record_waste(
+        waste.record_waste(
             db,
             staff["nurse"],
             sid,
-            preparation.WasteIn(
-                residual_ml=225.5, method="sink", witness="nurse", witness_password=STAFF_PASSWORD
-            ),
+            waste.WasteIn(residual_ml=225.5, method="sink", witness="nurse", witness_password=STAFF_PASSWORD),
             config=None,
         )
     assert self_witness.value.field == "witness"
@@ -159,8 +158,8 @@ def test_a_session_is_signed_once_its_bag_is_wasted_and_reconciled(
         assert json.loads(administered.changes_json)["administered_mg"]["new"] == done.administered_mg
         kinds = [e.kind for e in session.execute(select(LedgerEntry).order_by(LedgerEntry.seq)).scalars()]
         assert kinds == ["receipt", "draw", "administration", "waste"]
-        waste = session.execute(select(LedgerEntry).where(LedgerEntry.kind == "waste")).scalar_one()
-        assert waste.witness == "physician" and waste.patient_id is not None
+        waste_entry = session.execute(select(LedgerEntry).where(LedgerEntry.kind == "waste")).scalar_one()
+        assert waste_entry.witness == "physician" and waste_entry.patient_id is not None
     assert verify_ledger(db).ok and verify_ledger(db).entries == 4
 
 
@@ -177,9 +176,9 @@ def test_a_discrepancy_alerts_the_physicians_and_blocks_signing_until_accepted(
     with pytest.raises(ConflictError, match="outside the tolerance"):
         signing.sign(db, staff["nurse"], sid, config=None)
     with pytest.raises(PermissionDeniedError):
-        preparation.accept_discrepancy(db, staff["nurse"], sid, preparation.AcceptIn(reason="spilled"))
-    preparation.accept_discrepancy(
-        db, staff["physician"], sid, preparation.AcceptIn(reason="2 mL spilled when the line was changed")
+        reconciling.accept_discrepancy(db, staff["nurse"], sid, reconciling.AcceptIn(reason="spilled"))
+    reconciling.accept_discrepancy(
+        db, staff["physician"], sid, reconciling.AcceptIn(reason="2 mL spilled when the line was changed")
     )
     assert signing.sign(db, staff["nurse"], sid, config=None) == "signed"
 
@@ -237,11 +236,11 @@ def test_a_midazolam_rescue_dose_is_drawn_from_stock(
     waste_rest(db, staff, sid)
     with pytest.raises(ConflictError, match="midazolam dose"):
         signing.sign(db, nurse, sid, config=None)
-    given = preparation.dispense_dose(
+    given = doses.dispense_dose(
         db,
         nurse,
         sid,
-        preparation.DoseDispenseIn(
+        doses.DoseDispenseIn(
             medication_id=dose.id,
             container_id=received.container_ids[0],
             volume_drawn_ml=2.5,
@@ -499,7 +498,7 @@ def test_every_ledger_write_is_audited(db: Database, staff: dict[str, Actor]) ->
 
 def test_unknown_records_are_404s(db: Database, staff: dict[str, Actor]) -> None:
     with pytest.raises(NotFoundError):
-        preparation.reconciliation(db, staff["nurse"], 999_999, config=None)
+        reconciling.reconciliation(db, staff["nurse"], 999_999, config=None)
     with pytest.raises(NotFoundError) as no_product:
         receipts.receive(
             db, staff["admin"], _receipt({"product_id": 999_999, "location_id": 999_999}), config=None
@@ -521,14 +520,14 @@ def test_the_witness_password_is_throttled_like_a_login(
     db: Database, staff: dict[str, Actor], tmp_path: Path
 ) -> None:
     sid, _ = _ended_session(db, staff, tmp_path)
-    wrong = preparation.WasteIn(residual_ml=1, method="sink", witness="physician", witness_password="guess")
+    wrong = waste.WasteIn(residual_ml=1, method="sink", witness="physician", witness_password="guess")
     messages = []
     for _ in range(8):
         with pytest.raises(InputError) as refused:
-            preparation.record_waste(db, staff["nurse"], sid, wrong, config=None)
+            waste.record_waste(db, staff["nurse"], sid, wrong, config=None)
         messages.append(refused.value.message)
     assert "try again in" in messages[-1]
     right = wrong.model_copy(update={"witness_password": STAFF_PASSWORD})
     with pytest.raises(InputError, match="try again"):  # locked out for now, even with the right one
-        preparation.record_waste(db, staff["nurse"], sid, right, config=None)
-    assert preparation.reconciliation(db, staff["nurse"], sid, config=None).state == "prepared"
+        waste.record_waste(db, staff["nurse"], sid, right, config=None)
+    assert reconciling.reconciliation(db, staff["nurse"], sid, config=None).state == "prepared"

@@ -104,10 +104,10 @@ def reconcile(
     session_id: Annotated[int, typer.Argument(help="The infusion session.")], as_json: AsJson = False
 ) -> None:
     """A session's reconciliation: prepared, administered (from the chart), wasted and the discrepancy."""
-    from ketaclinic.services.ledger import preparation
+    from ketaclinic.services.ledger import reconciling
 
     db, actor, settings = _context()
-    result = preparation.reconciliation(db, actor, session_id, config=settings)
+    result = reconciling.reconciliation(db, actor, session_id, config=settings)
     if as_json:
         emit_json(result)
         return

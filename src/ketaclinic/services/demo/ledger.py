@@ -7,7 +7,7 @@ import math
 from datetime import timedelta
 
 from ketaclinic.services.demo.context import DemoContext
-from ketaclinic.services.ledger import catalogue, on_hand, preparation, receipts
+from ketaclinic.services.ledger import catalogue, on_hand, preparation, receipts, reconciling, waste
 from ketaclinic.services.sessions.charting import session_row
 from ketaclinic.store.db import Database
 
@@ -101,14 +101,14 @@ def prepare_bag(db: Database, context: DemoContext, session_id: int, planned_tot
 
 def waste_rest(db: Database, context: DemoContext, session_id: int) -> None:
     """After the infusion: what the chart leaves in the bag wasted with a witness, reconciled."""
-    now = preparation.reconciliation(db, context.nurse, session_id, config=context.config)
+    now = reconciling.reconciliation(db, context.nurse, session_id, config=context.config)
     bag = next(p for p in now.preparations if p.purpose == preparation.INFUSION)
     residual_ml = (now.prepared_mg - now.administered_mg) / bag.concentration_mg_ml
-    preparation.record_waste(
+    waste.record_waste(
         db,
         context.nurse,
         session_id,
-        preparation.WasteIn(
+        waste.WasteIn(
             residual_ml=round(max(0.0, residual_ml), 4),
             method="bag emptied into a drug disposal container",
             witness=WITNESS[0],

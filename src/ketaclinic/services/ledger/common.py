@@ -46,6 +46,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Lot = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+Method = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 
 
 def _config_dir(config: Config) -> Path | None:

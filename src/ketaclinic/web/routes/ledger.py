@@ -14,10 +14,13 @@ from ketaclinic.services.ledger import (
     catalogue,
     counts,
     disposals,
+    doses,
     on_hand,
     preparation,
     receipts,
+    reconciling,
     reports,
+    waste,
 )
 from ketaclinic.services.ledger.chain import LedgerReport as ChainReport
 from ketaclinic.services.ledger.chain import verify_ledger
@@ -132,13 +135,13 @@ def api_prepare(
 
 
 @router.post(
-    "/api/v1/ledger/sessions/{session_id}/waste", response_model=preparation.ReconciliationOut, tags=TAGS
+    "/api/v1/ledger/sessions/{session_id}/waste", response_model=reconciling.ReconciliationOut, tags=TAGS
 )
 def api_waste(
-    session_id: RecordId, body: preparation.WasteIn, db: DbDep, principal: DispenseApi, settings: SettingsDep
-) -> preparation.ReconciliationOut:
+    session_id: RecordId, body: waste.WasteIn, db: DbDep, principal: DispenseApi, settings: SettingsDep
+) -> reconciling.ReconciliationOut:
     """Waste what is left in the bag (witnessed) and reconcile."""
-    return preparation.record_waste(db, principal.actor, session_id, body, config=settings)
+    return waste.record_waste(db, principal.actor, session_id, body, config=settings)
 
 
 @router.post(
@@ -149,35 +152,35 @@ def api_waste(
 )
 def api_dispense_dose(
     session_id: RecordId,
-    body: preparation.DoseDispenseIn,
+    body: doses.DoseDispenseIn,
     db: DbDep,
     principal: DispenseApi,
     settings: SettingsDep,
 ) -> preparation.PreparationOut:
     """Draw a charted controlled-drug dose (a midazolam rescue) from a container."""
-    return preparation.dispense_dose(db, principal.actor, session_id, body, config=settings)
+    return doses.dispense_dose(db, principal.actor, session_id, body, config=settings)
 
 
 @router.post(
     "/api/v1/ledger/sessions/{session_id}/acceptance", response_model=preparation.PreparationOut, tags=TAGS
 )
 def api_accept(
-    session_id: RecordId, body: preparation.AcceptIn, db: DbDep, principal: AdjustApi
+    session_id: RecordId, body: reconciling.AcceptIn, db: DbDep, principal: AdjustApi
 ) -> preparation.PreparationOut:
     """Accept a reconciliation outside the tolerance, with a reason."""
-    return preparation.accept_discrepancy(db, principal.actor, session_id, body)
+    return reconciling.accept_discrepancy(db, principal.actor, session_id, body)
 
 
 @router.get(
     "/api/v1/ledger/sessions/{session_id}/reconciliation",
-    response_model=preparation.ReconciliationOut,
+    response_model=reconciling.ReconciliationOut,
     tags=TAGS,
 )
 def api_reconciliation(
     session_id: RecordId, db: DbDep, principal: ViewApi, settings: SettingsDep
-) -> preparation.ReconciliationOut:
+) -> reconciling.ReconciliationOut:
     """The session's reconciliation (prepared_mg, administered_mg, wasted_mg, discrepancy_mg)."""
-    return preparation.reconciliation(db, principal.actor, session_id, config=settings)
+    return reconciling.reconciliation(db, principal.actor, session_id, config=settings)
 
 
 @router.post("/api/v1/ledger/counts", status_code=201, response_model=counts.CountOut, tags=TAGS)

@@ -12,7 +12,18 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError, http_status
-from ketaclinic.services.ledger import catalogue, counts, disposals, on_hand, preparation, receipts, reports
+from ketaclinic.services.ledger import (
+    catalogue,
+    counts,
+    disposals,
+    doses,
+    on_hand,
+    preparation,
+    receipts,
+    reconciling,
+    reports,
+    waste,
+)
 from ketaclinic.services.ledger.chain import chain_status, verify_ledger
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, render, requires
@@ -63,7 +74,7 @@ async def waste_submit(
     """Waste what is left in the bag, witnessed, and reconcile."""
 
     def step(form: FormData) -> object:
-        data = preparation.WasteIn.model_validate(
+        data = waste.WasteIn.model_validate(
             {
                 "residual_ml": number(form.get("residual_ml"), "residual_ml"),
                 "method": text(form, "method"),
@@ -71,7 +82,7 @@ async def waste_submit(
                 "witness_password": text(form, "witness_password"),
             }
         )
-        return preparation.record_waste(db, principal.actor, session_id, data, config=settings)
+        return waste.record_waste(db, principal.actor, session_id, data, config=settings)
 
     return await act(request, db, principal, session_id, step, "waste-form")
 
@@ -83,7 +94,7 @@ async def dose_submit(
     """Dispense a charted midazolam dose from a container."""
 
     def step(form: FormData) -> object:
-        data = preparation.DoseDispenseIn.model_validate(
+        data = doses.DoseDispenseIn.model_validate(
             {
                 "medication_id": blank(form.get("medication_id")),
                 "container_id": blank(form.get("container_id")),
@@ -92,7 +103,7 @@ async def dose_submit(
                 "witness_password": text(form, "witness_password"),
             }
         )
-        return preparation.dispense_dose(db, principal.actor, session_id, data, config=settings)
+        return doses.dispense_dose(db, principal.actor, session_id, data, config=settings)
 
     return await act(request, db, principal, session_id, step, "dose-form")
 
@@ -104,8 +115,8 @@ async def accept_submit(
     """Accept a reconciliation outside the tolerance, with a reason."""
 
     def step(form: FormData) -> object:
-        data = preparation.AcceptIn.model_validate({"reason": text(form, "reason")})
-        return preparation.accept_discrepancy(db, principal.actor, session_id, data)
+        data = reconciling.AcceptIn.model_validate({"reason": text(form, "reason")})
+        return reconciling.accept_discrepancy(db, principal.actor, session_id, data)
 
     if principal.can(Permission.SESSIONS_VIEW):
         return await act(request, db, principal, session_id, step, "accept-form")
