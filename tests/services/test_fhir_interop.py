@@ -15,13 +15,13 @@ from ketaclinic.interop import fhir, fhir_base, fhir_medication
 from ketaclinic.interop.codes import systems
 from ketaclinic.interop.fhir_import import read_referrals
 from ketaclinic.services import demo
+from ketaclinic.services.interop.fhir_collection import ExportOptions
 from ketaclinic.services.interop.fhir_export import (
     collect_clinic,
     patient_everything,
     write_bulk_export,
 )
 from ketaclinic.services.interop.fhir_import import import_referrals
-from ketaclinic.services.interop.fhir_records import ExportOptions
 from ketaclinic.services.ledger import catalogue, doses, receipts
 from ketaclinic.services.patients.registry import list_patients
 from ketaclinic.services.permissions import SYSTEM, Actor
