@@ -1,4 +1,4 @@
-"""The controlled-substance ledger's JSON API (/api/v1/ledger/...); its screens are in ledger_screens.py."""
+"""The controlled-substance ledger's JSON API (/api/v1/ledger/...); its screens are ledger_*_screens.py."""
 
 from __future__ import annotations
 
