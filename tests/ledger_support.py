@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, timedelta
 
-from ketaclinic.services.ledger import preparation, stock
+from ketaclinic.services.ledger import catalogue, on_hand, preparation, receipts, reconciling, waste
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions.charting import session_row
 from ketaclinic.store.db import Database
@@ -30,25 +30,27 @@ def ketamine_stock(
 ) -> dict[str, int]:
     """A ketamine 50 mg/mL x 10 mL product in a safe, with `boxes` receipts of `containers` vials."""
     admin = staff["admin"]
-    found = [p for p in stock.list_products(db, admin, config=None) if p.ndc == KETAMINE_NDC]
+    found = [p for p in catalogue.list_products(db, admin, config=None) if p.ndc == KETAMINE_NDC]
     product_id = (
         found[0].id
         if found
-        else stock.add_product(
+        else catalogue.add_product(
             db,
             admin,
-            stock.ProductIn(drug="ketamine", strength_mg_ml=50, container_ml=10, ndc=KETAMINE_NDC),
+            catalogue.ProductIn(drug="ketamine", strength_mg_ml=50, container_ml=10, ndc=KETAMINE_NDC),
             config=None,
         ).id
     )
-    safes = [loc for loc in stock.list_locations(db, admin) if loc.name == "Safe A"]
-    location_id = safes[0].id if safes else stock.add_location(db, admin, stock.LocationIn(name="Safe A")).id
+    safes = [loc for loc in catalogue.list_locations(db, admin) if loc.name == "Safe A"]
+    location_id = (
+        safes[0].id if safes else catalogue.add_location(db, admin, catalogue.LocationIn(name="Safe A")).id
+    )
     receipt_id = 0
     for _ in range(boxes):
-        receipt_id = stock.receive(
+        receipt_id = receipts.receive(
             db,
             staff["physician"],
-            stock.ReceiptIn(
+            receipts.ReceiptIn(
                 product_id=product_id,
                 location_id=location_id,
                 lot="K2401",
@@ -65,11 +67,11 @@ def prepare_bag(
     db: Database, staff: Mapping[str, Actor], session_id: int, *, final_ml: float = BAG_ML
 ) -> int:
     """The session's bag at its charted concentration from the ketamine in stock; the preparation id."""
-    ketamine_stock(db, staff) if not stock.containers_in_stock(db, staff["admin"]) else None
+    ketamine_stock(db, staff) if not on_hand.containers_in_stock(db, staff["admin"]) else None
     with db.read() as session:
         concentration = session_row(session, session_id).concentration_mg_ml
     drawn_ml = final_ml * concentration / 50.0
-    vials = [c.id for c in stock.containers_in_stock(db, staff["admin"]) if not c.quarantined]
+    vials = [c.id for c in on_hand.containers_in_stock(db, staff["admin"]) if not c.quarantined]
     needed = [vials[i] for i in range(int(-(-drawn_ml // 10)))]
     made = preparation.prepare(
         db,
@@ -85,16 +87,16 @@ def prepare_bag(
 
 def waste_rest(
     db: Database, staff: Mapping[str, Actor], session_id: int, *, extra_ml: float = 0.0
-) -> preparation.ReconciliationOut:
+) -> reconciling.ReconciliationOut:
     """After the infusion: waste what the chart says is left in the bag (plus `extra_ml`), witnessed."""
-    now = preparation.reconciliation(db, staff["nurse"], session_id, config=None)
+    now = reconciling.reconciliation(db, staff["nurse"], session_id, config=None)
     bag = next(p for p in now.preparations if p.purpose == "infusion")
     residual_ml = max(0.0, (now.prepared_mg - now.administered_mg) / bag.concentration_mg_ml) + extra_ml
-    return preparation.record_waste(
+    return waste.record_waste(
         db,
         staff["nurse"],
         session_id,
-        preparation.WasteIn(
+        waste.WasteIn(
             residual_ml=residual_ml,
             method="into a drug disposal container",
             witness="physician",

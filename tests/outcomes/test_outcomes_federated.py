@@ -12,7 +12,8 @@ import pytest
 
 from ketaclinic.errors import InputError
 from ketaclinic.outcomes import Cohort, analyse_cohort, read_cohort_csv
-from ketaclinic.outcomes.federated import NOT_POOLED, SMALL_REASON, pool_aggregates, site_aggregate
+from ketaclinic.outcomes.aggregate_export import SMALL_REASON, site_aggregate
+from ketaclinic.outcomes.aggregate_pooling import NOT_POOLED, pool_aggregates
 
 COHORTS = Path(__file__).resolve().parents[1] / "fixtures" / "cohorts"
 VALLE = COHORTS / "valle2024_reconstructed.csv"

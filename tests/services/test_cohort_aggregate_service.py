@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from ketaclinic.errors import PermissionDeniedError
 from ketaclinic.outcomes import read_cohort_csv
-from ketaclinic.outcomes.federated import pool_aggregates, site_aggregate
+from ketaclinic.outcomes.aggregate_export import site_aggregate
+from ketaclinic.outcomes.aggregate_pooling import pool_aggregates
 from ketaclinic.services.outcomes import cohort as svc
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database

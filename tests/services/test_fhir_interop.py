@@ -15,14 +15,14 @@ from ketaclinic.interop import fhir, fhir_base, fhir_medication
 from ketaclinic.interop.codes import systems
 from ketaclinic.interop.fhir_import import read_referrals
 from ketaclinic.services import demo
+from ketaclinic.services.interop.fhir_collection import ExportOptions
 from ketaclinic.services.interop.fhir_export import (
     collect_clinic,
     patient_everything,
     write_bulk_export,
 )
 from ketaclinic.services.interop.fhir_import import import_referrals
-from ketaclinic.services.interop.fhir_records import ExportOptions
-from ketaclinic.services.ledger import preparation, stock
+from ketaclinic.services.ledger import catalogue, doses, receipts
 from ketaclinic.services.patients.registry import list_patients
 from ketaclinic.services.permissions import SYSTEM, Actor
 from ketaclinic.services.sessions import lifecycle as sessions
@@ -263,18 +263,18 @@ def test_a_dispensed_midazolam_dose_points_at_its_lot(
     sid = checked_in_session(db, staff)
     prepare_bag(db, staff, sid)
     admin, nurse = staff["admin"], staff["nurse"]
-    midazolam = stock.add_product(
+    midazolam = catalogue.add_product(
         db,
         admin,
-        stock.ProductIn(drug="midazolam", strength_mg_ml=1, container_ml=5, ndc="0641-6057-10"),
+        catalogue.ProductIn(drug="midazolam", strength_mg_ml=1, container_ml=5, ndc="0641-6057-10"),
         config=None,
     )
-    received = stock.receive(
+    received = receipts.receive(
         db,
         admin,
-        stock.ReceiptIn(
+        receipts.ReceiptIn(
             product_id=midazolam.id,
-            location_id=stock.list_locations(db, admin)[0].id,
+            location_id=catalogue.list_locations(db, admin)[0].id,
             lot="M/7 B",  # a lot number an id cannot hold as it is
             expiry=date(2027, 3, 31),
             containers=2,
@@ -286,11 +286,11 @@ def test_a_dispensed_midazolam_dose_points_at_its_lot(
     dose = chart_medication(
         db, nurse, sid, MedicationIn(purpose="rescue", medication="midazolam", dose=2), config=None
     )
-    preparation.dispense_dose(
+    doses.dispense_dose(
         db,
         nurse,
         sid,
-        preparation.DoseDispenseIn(
+        doses.DoseDispenseIn(
             medication_id=dose.id,
             container_id=received.container_ids[0],
             volume_drawn_ml=2.5,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
-from ketaclinic.services.ledger import counts, stock
+from ketaclinic.services.ledger import catalogue, counts
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions import flowsheet, signing
 from ketaclinic.services.sessions import lifecycle as sessions
@@ -36,13 +36,13 @@ def test_a_box_a_bag_a_witnessed_waste_and_the_balance(  # type: ignore[no-untyp
     browser_login, app: FastAPI, web_db: Database, web_staff: dict[str, Actor], tmp_path: Path
 ) -> None:
     admin = web_staff["admin"]
-    stock.add_product(
+    catalogue.add_product(
         web_db,
         admin,
-        stock.ProductIn(drug="ketamine", strength_mg_ml=50, container_ml=10, ndc=KETAMINE_NDC),
+        catalogue.ProductIn(drug="ketamine", strength_mg_ml=50, container_ml=10, ndc=KETAMINE_NDC),
         config=None,
     )
-    stock.add_location(web_db, admin, stock.LocationIn(name="CD safe"))
+    catalogue.add_location(web_db, admin, catalogue.LocationIn(name="CD safe"))
 
     # 1. The physician receives a box; a mistyped DEA number is refused with everything typed kept.
     doctor = browser_login("physician")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, NoReturn
 
 import pydantic
+import typer
 
 from ketaclinic.errors import KNOWN_ERRORS
 
@@ -47,6 +48,15 @@ def emit_json(payload: Any) -> None:
     """Print `payload` as JSON (NumPy, dates and enums understood)."""
     text = json.dumps(payload, default=_default)
     sys.stdout.write(json.dumps(_finite(json.loads(text)), indent=2) + "\n")
+
+
+def answer(payload: Any, as_json: bool, lines: Iterable[str]) -> None:
+    """Print `payload` as JSON where asked, else the `lines` a person reads."""
+    if as_json:
+        emit_json(payload)
+        return
+    for line in lines:
+        typer.echo(line)
 
 
 def fail(message: str) -> NoReturn:

@@ -38,6 +38,7 @@ __all__ = [
     "field_changes",
     "list_events",
     "mask_identities",
+    "new_values",
     "seal_unkeyed",
     "verify",
 ]
@@ -63,6 +64,11 @@ def audit(
         changes=changes,
         reason=reason,
     )
+
+
+def new_values(**values: Any) -> dict[str, dict[str, Any]]:
+    """The changes of values recorded where there were none: {field: {"old": None, "new": value}}."""
+    return {field: {"old": None, "new": value} for field, value in values.items()}
 
 
 def verify(db: Database, checkpoints: Path | None = None) -> ChainReport:

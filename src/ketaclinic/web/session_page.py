@@ -22,7 +22,7 @@ from ketaclinic.monitoring import (
 )
 from ketaclinic.monitoring.observations import observation_kinds
 from ketaclinic.reports.chart import session_charts
-from ketaclinic.services.ledger import preparation, stock
+from ketaclinic.services.ledger import catalogue, on_hand, reconciling
 from ketaclinic.services.ledger.common import ledger_policy
 from ketaclinic.services.permissions import Permission
 from ketaclinic.services.sessions import chart as session_chart
@@ -86,9 +86,11 @@ def ledger_panel(db: DbDep, principal: Principal, session_id: int, settings: Any
     if not principal.can(Permission.LEDGER_VIEW):
         return {"ledger": None}
     return {
-        "ledger": preparation.reconciliation(db, principal.actor, session_id, config=settings),
-        "ledger_containers": [c for c in stock.containers_in_stock(db, principal.actor) if not c.quarantined],
-        "ledger_products": {p.id: p for p in stock.list_products(db, principal.actor, config=settings)},
+        "ledger": reconciling.reconciliation(db, principal.actor, session_id, config=settings),
+        "ledger_containers": [
+            c for c in on_hand.containers_in_stock(db, principal.actor) if not c.quarantined
+        ],
+        "ledger_products": {p.id: p for p in catalogue.list_products(db, principal.actor, config=settings)},
         "ledger_policy": ledger_policy(settings),
     }
 

@@ -180,7 +180,7 @@ def export_aggregate(
             min_cell=min_cell,
         )
     else:
-        from ketaclinic.outcomes.federated import site_aggregate
+        from ketaclinic.outcomes.aggregate_export import site_aggregate
 
         result = site_aggregate(
             _read_csv(input_path, False), site=site, definition_id=definition, min_cell=min_cell
@@ -213,8 +213,8 @@ def pool(
     """Pool the sites' aggregate files: responder rates, exact comparison, Kaplan-Meier, log-rank."""
     import json
 
+    from ketaclinic.outcomes.aggregate_pooling import pool_aggregates
     from ketaclinic.outcomes.analysis import parse_compare
-    from ketaclinic.outcomes.federated import pool_aggregates
 
     documents = []
     for path in files:

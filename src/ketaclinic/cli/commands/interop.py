@@ -37,8 +37,8 @@ def fhir_export(
 ) -> None:
     """Write one ndjson file per resource type and manifest.json (the FHIR Bulk Data layout)."""
     from ketaclinic.cli.commands.foundation import open_database
+    from ketaclinic.services.interop.fhir_collection import ExportOptions
     from ketaclinic.services.interop.fhir_export import write_bulk_export
-    from ketaclinic.services.interop.fhir_records import ExportOptions
     from ketaclinic.services.permissions import SYSTEM
     from ketaclinic.settings import load_settings
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ketaclinic.cli.output import emit_json, fail
+from ketaclinic.cli.output import answer, emit_json, fail
 
 ledger_app = typer.Typer(help="The controlled-substance ledger.", no_args_is_help=True)
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -39,10 +39,10 @@ def receive(
     as_json: AsJson = False,
 ) -> None:
     """Receive containers into a storage location."""
-    from ketaclinic.services.ledger import stock
+    from ketaclinic.services.ledger import receipts
 
     db, actor, settings = _context()
-    data = stock.ReceiptIn.model_validate(
+    data = receipts.ReceiptIn.model_validate(
         {
             "product_id": product_id,
             "location_id": location_id,
@@ -56,47 +56,42 @@ def receive(
             "received_on": received_on,
         }
     )
-    made = stock.receive(db, actor, data, config=settings)
-    if as_json:
-        emit_json(made)
-        return
-    typer.echo(
+    made = receipts.receive(db, actor, data, config=settings)
+    said = (
         f"received: {made.containers} containers of lot {made.lot} ({made.received_mg:g} mg),"
         f" entry {made.entry_seq}"
     )
+    answer(made, as_json, [said])
 
 
 @ledger_app.command("products")
 def products(as_json: AsJson = False) -> None:
     """The stocked products and their schedules."""
-    from ketaclinic.services.ledger import stock
+    from ketaclinic.services.ledger import catalogue
 
     db, actor, settings = _context()
-    rows = stock.list_products(db, actor, config=settings)
-    if as_json:
-        emit_json(rows)
-        return
-    for p in rows:
-        typer.echo(f"{p.id}\t{p.schedule}\t{p.label}")
+    rows = catalogue.list_products(db, actor, config=settings)
+    answer(rows, as_json, (f"{p.id}\t{p.schedule}\t{p.label}" for p in rows))
 
 
 @ledger_app.command("balance")
 def balance(as_json: AsJson = False) -> None:
     """The running balance per product, lot and location."""
-    from ketaclinic.services.ledger import stock
+    from ketaclinic.services.ledger import on_hand
 
     db, actor, settings = _context()
-    rows = stock.balances(db, actor, config=settings)
-    if as_json:
-        emit_json(rows)
-        return
-    for b in rows:
-        flag = " QUARANTINED (expired)" if b.quarantined else ""
-        typer.echo(
+    rows = on_hand.balances(db, actor, config=settings)
+    answer(
+        rows,
+        as_json,
+        (
             f"{b.product}\tlot {b.lot} (exp {b.expiry})\t{b.location}"
             f"\t{b.balance_ml:g} mL = {b.balance_mg:g} mg"
-            f"\t{b.sealed_containers} sealed, {b.open_containers} open{flag}"
-        )
+            f"\t{b.sealed_containers} sealed, {b.open_containers} open"
+            + (" QUARANTINED (expired)" if b.quarantined else "")
+            for b in rows
+        ),
+    )
 
 
 @ledger_app.command("reconcile")
@@ -104,19 +99,17 @@ def reconcile(
     session_id: Annotated[int, typer.Argument(help="The infusion session.")], as_json: AsJson = False
 ) -> None:
     """A session's reconciliation: prepared, administered (from the chart), wasted and the discrepancy."""
-    from ketaclinic.services.ledger import preparation
+    from ketaclinic.services.ledger import reconciling
 
     db, actor, settings = _context()
-    result = preparation.reconciliation(db, actor, session_id, config=settings)
-    if as_json:
-        emit_json(result)
-        return
-    typer.echo(
+    result = reconciling.reconciliation(db, actor, session_id, config=settings)
+    said = (
         f"session {session_id}: prepared {result.prepared_mg:g} mg,"
         f" administered {result.administered_mg:g} mg,"
         f" wasted {result.wasted_mg:g} mg, discrepancy {result.discrepancy_mg:g} mg"
         f" (tolerance {result.tolerance_mg:g} mg): {result.state}"
     )
+    answer(result, as_json, [said])
 
 
 @ledger_app.command("count")
@@ -151,15 +144,12 @@ def count(
         }
     )
     made = counts.record_count(db, actor, data, config=settings)
-    if as_json:
-        emit_json(made)
-        return
-    for out in made.lines:
-        mark = "" if out.difference_ml == 0 else f"  DIFFERENCE {out.difference_ml:+g} mL"
-        typer.echo(
-            f"product {out.product_id} lot {out.lot}: {out.counted_ml:g} of {out.expected_ml:g} mL{mark}"
-        )
-    typer.echo(f"count {made.id}: {made.differences} difference(s)")
+    found = [
+        f"product {out.product_id} lot {out.lot}: {out.counted_ml:g} of {out.expected_ml:g} mL"
+        + ("" if out.difference_ml == 0 else f"  DIFFERENCE {out.difference_ml:+g} mL")
+        for out in made.lines
+    ]
+    answer(made, as_json, [*found, f"count {made.id}: {made.differences} difference(s)"])
 
 
 @ledger_app.command("report")

@@ -7,7 +7,7 @@ import math
 from datetime import timedelta
 
 from ketaclinic.services.demo.context import DemoContext
-from ketaclinic.services.ledger import preparation, stock
+from ketaclinic.services.ledger import catalogue, on_hand, preparation, receipts, reconciling, waste
 from ketaclinic.services.sessions.charting import session_row
 from ketaclinic.store.db import Database
 
@@ -28,16 +28,20 @@ def seed(db: Database, context: DemoContext) -> None:
     physician = context.physician
     # Synthetic: the NDCs only pass the format check and name no real product; each says so on its label.
     products = [
-        stock.ProductIn(drug=drug, strength_mg_ml=mg_ml, container_ml=ml, ndc=ndc, note=SYNTHETIC_NDC)
+        catalogue.ProductIn(drug=drug, strength_mg_ml=mg_ml, container_ml=ml, ndc=ndc, note=SYNTHETIC_NDC)
         for drug, mg_ml, ml, ndc in (
             ("ketamine", 50, 10, "99999-001-01"),
             ("esketamine", 25, 2, "99999-002-01"),
             ("midazolam", 1, 5, "99999-003-01"),
         )
     ]
-    made = [stock.add_product(db, physician, p, config=context.config) for p in products]
-    safe = stock.add_location(db, physician, stock.LocationIn(name="CD safe, treatment room", kind="safe"))
-    stock.add_location(db, physician, stock.LocationIn(name="Locked cabinet, recovery", kind="cabinet"))
+    made = [catalogue.add_product(db, physician, p, config=context.config) for p in products]
+    safe = catalogue.add_location(
+        db, physician, catalogue.LocationIn(name="CD safe, treatment room", kind="safe")
+    )
+    catalogue.add_location(
+        db, physician, catalogue.LocationIn(name="Locked cabinet, recovery", kind="cabinet")
+    )
     received_on = context.today - timedelta(days=30)
     for product, lot, containers, invoice in (
         (made[0], "K24A", 25, "DPW-5501"),
@@ -45,10 +49,10 @@ def seed(db: Database, context: DemoContext) -> None:
         (made[1], "E24A", 25, "DPW-5503"),
         (made[2], "M24A", 10, "DPW-5504"),
     ):
-        stock.receive(
+        receipts.receive(
             db,
             physician,
-            stock.ReceiptIn(
+            receipts.ReceiptIn(
                 product_id=product.id,
                 location_id=safe.id,
                 lot=lot,
@@ -69,11 +73,11 @@ def prepare_bag(db: Database, context: DemoContext, session_id: int, planned_tot
         concentration, drug = row.concentration_mg_ml, row.drug
     wanted = "esketamine" if drug == "s-ketamine" else "ketamine"
     products = {
-        p.id: p for p in stock.list_products(db, context.nurse, config=context.config) if p.drug == wanted
+        p.id: p for p in catalogue.list_products(db, context.nurse, config=context.config) if p.drug == wanted
     }
     vials = [
         c
-        for c in stock.containers_in_stock(db, context.nurse)
+        for c in on_hand.containers_in_stock(db, context.nurse)
         if c.product_id in products and not c.quarantined
     ]
     product = products[vials[0].product_id]
@@ -97,14 +101,14 @@ def prepare_bag(db: Database, context: DemoContext, session_id: int, planned_tot
 
 def waste_rest(db: Database, context: DemoContext, session_id: int) -> None:
     """After the infusion: what the chart leaves in the bag wasted with a witness, reconciled."""
-    now = preparation.reconciliation(db, context.nurse, session_id, config=context.config)
+    now = reconciling.reconciliation(db, context.nurse, session_id, config=context.config)
     bag = next(p for p in now.preparations if p.purpose == preparation.INFUSION)
     residual_ml = (now.prepared_mg - now.administered_mg) / bag.concentration_mg_ml
-    preparation.record_waste(
+    waste.record_waste(
         db,
         context.nurse,
         session_id,
-        preparation.WasteIn(
+        waste.WasteIn(
             residual_ml=round(max(0.0, residual_ml), 4),
             method="bag emptied into a drug disposal container",
             witness=WITNESS[0],

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, selectinload
 from ketaclinic.errors import ConflictError, NotFoundError
 from ketaclinic.interop import fhir_base, fhir_medication
 from ketaclinic.services.audit import audit
-from ketaclinic.services.interop.fhir_records import Collected, ExportOptions, patient_resources
+from ketaclinic.services.interop.fhir_collection import Collected, ExportOptions
+from ketaclinic.services.interop.fhir_records import patient_resources
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database

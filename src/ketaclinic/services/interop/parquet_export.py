@@ -9,8 +9,8 @@ from typing import Any
 
 from ketaclinic.errors import ConflictError
 from ketaclinic.services.audit import audit
+from ketaclinic.services.interop.fhir_collection import ExportOptions
 from ketaclinic.services.interop.fhir_export import check_export_permission
-from ketaclinic.services.interop.fhir_records import ExportOptions
 from ketaclinic.services.interop.redcap_export import clinic_rows, dictionary_fields
 from ketaclinic.services.permissions import Actor
 from ketaclinic.store.db import Database

@@ -19,8 +19,8 @@ from ketaclinic.monitoring.lifecycle import SessionState
 from ketaclinic.outcomes.definitions import DISCONTINUATION_REASONS
 from ketaclinic.screening.diagnoses import PainMechanism, list_diagnoses
 from ketaclinic.services.audit import audit
+from ketaclinic.services.interop.fhir_collection import ExportOptions
 from ketaclinic.services.interop.fhir_export import check_export_permission
-from ketaclinic.services.interop.fhir_records import ExportOptions
 from ketaclinic.services.outcomes.pros import Timepoint
 from ketaclinic.services.patients.records import latest_measure
 from ketaclinic.services.permissions import Actor

@@ -62,8 +62,9 @@ class Movement:
     kind: EntryKind
     key: StockKey
     quantity_ul: int
-    stock_delta_ul: int
-    balance_after_ul: int
+    # Worked out from the balance row by common.move_stock or common.book, never by their callers.
+    stock_delta_ul: int = 0
+    balance_after_ul: int = 0
     container_id: int | None = None
     session_id: int | None = None
     patient_id: int | None = None

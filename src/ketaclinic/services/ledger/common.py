@@ -1,17 +1,17 @@
-"""Shared pieces of the ledger's use cases: the clinic's policy, stock movements, witnesses, output models."""
+"""Shared pieces of the ledger's use cases: the clinic's policy, stock movements, witnesses, input types."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel, StringConstraints
-from sqlalchemy import select, update
+from pydantic import AfterValidator, StringConstraints
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
-from ketaclinic.inputs import RecordRef
 from ketaclinic.ledger import (
     Entry,
     EntryKind,
@@ -21,6 +21,7 @@ from ketaclinic.ledger import (
     Product,
     StockKey,
     after,
+    check_dea_registration,
     check_entry,
     load_jurisdiction,
     load_ledger_policy,
@@ -44,6 +45,8 @@ Config = Settings | Path | None
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Lot = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+Method = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 
 
 def _config_dir(config: Config) -> Path | None:
@@ -116,10 +119,35 @@ def pure_entry(row: LedgerEntry) -> Entry:
     return Entry(
         row.seq,
         EntryKind(row.kind),
-        StockKey(row.product_id, row.lot, row.location_id),
+        stock_key(row),
         row.quantity_ul,
         row.reverses_seq,
         row.reason,
+    )
+
+
+class Stocked(Protocol):
+    """Whatever names one balance: a container, a preparation, an entry, an input's line."""
+
+    @property
+    def product_id(self) -> int: ...
+    @property
+    def lot(self) -> str: ...
+    @property
+    def location_id(self) -> int: ...
+
+
+def stock_key(row: Stocked) -> StockKey:
+    """The balance a container, a preparation or an input's line belongs to."""
+    return StockKey(row.product_id, row.lot, row.location_id)
+
+
+def _balance_of(key: StockKey) -> tuple[ColumnElement[bool], ...]:
+    """The WHERE of a key's balance row."""
+    return (
+        LedgerBalance.product_id == key.product_id,
+        LedgerBalance.lot == key.lot,
+        LedgerBalance.location_id == key.location_id,
     )
 
 
@@ -131,13 +159,7 @@ def move_stock(session: Session, actor: Actor, move: Movement, *, expiry: date |
     the balance already spent.
     """
     balance = session.execute(
-        select(LedgerBalance)
-        .where(
-            LedgerBalance.product_id == move.key.product_id,
-            LedgerBalance.lot == move.key.lot,
-            LedgerBalance.location_id == move.key.location_id,
-        )
-        .with_for_update()
+        select(LedgerBalance).where(*_balance_of(move.key)).with_for_update()
     ).scalar_one_or_none()
     if balance is None:
         if expiry is None:
@@ -171,53 +193,15 @@ def move_stock(session: Session, actor: Actor, move: Movement, *, expiry: date |
         raise ConflictError(
             "the stock changed while this was recorded; look again and retry", field="version"
         )
-    delta = new_balance - old_balance
-    booked = Movement(
-        kind=move.kind,
-        key=move.key,
-        quantity_ul=move.quantity_ul,
-        stock_delta_ul=delta,
-        balance_after_ul=new_balance,
-        container_id=move.container_id,
-        session_id=move.session_id,
-        patient_id=move.patient_id,
-        preparation_id=move.preparation_id,
-        witness=move.witness,
-        reverses_seq=move.reverses_seq,
-        reason=move.reason,
-        details=move.details,
-    )
+    booked = replace(move, stock_delta_ul=new_balance - old_balance, balance_after_ul=new_balance)
     return append_entry(session, actor, booked)
 
 
 def book(session: Session, actor: Actor, move: Movement) -> LedgerEntry:
     """Append an entry that moves no stock (administration, waste) with its key's current balance."""
-    current = session.execute(
-        select(LedgerBalance.balance_ul).where(
-            LedgerBalance.product_id == move.key.product_id,
-            LedgerBalance.lot == move.key.lot,
-            LedgerBalance.location_id == move.key.location_id,
-        )
-    ).scalar_one()
+    current = session.execute(select(LedgerBalance.balance_ul).where(*_balance_of(move.key))).scalar_one()
     check_entry(Entry(0, move.kind, move.key, move.quantity_ul, move.reverses_seq, move.reason))
-    return append_entry(
-        session,
-        actor,
-        Movement(
-            kind=move.kind,
-            key=move.key,
-            quantity_ul=move.quantity_ul,
-            stock_delta_ul=0,
-            balance_after_ul=int(current),
-            container_id=move.container_id,
-            session_id=move.session_id,
-            patient_id=move.patient_id,
-            preparation_id=move.preparation_id,
-            witness=move.witness,
-            reason=move.reason,
-            details=move.details,
-        ),
-    )
+    return append_entry(session, actor, replace(move, stock_delta_ul=0, balance_after_ul=int(current)))
 
 
 def take_from_container(container: LedgerContainer, quantity_ul: int, now: Any) -> None:
@@ -225,11 +209,7 @@ def take_from_container(container: LedgerContainer, quantity_ul: int, now: Any) 
     if container.state not in ("sealed", "open"):
         raise ConflictError(f"container {container.id} is {container.state}", field="container_ids")
     if quantity_ul > container.remaining_ul:
-        raise NegativeBalanceError(
-            0,
-            StockKey(container.product_id, container.lot, container.location_id),
-            container.remaining_ul - quantity_ul,
-        )
+        raise NegativeBalanceError(0, stock_key(container), container.remaining_ul - quantity_ul)
     container.remaining_ul -= quantity_ul
     if container.opened_at is None:
         container.opened_at = now
@@ -265,23 +245,25 @@ def confirm_witness(
     return witness
 
 
-class BalanceOut(BaseModel):
-    """One balance line: a product's lot at a location, in mL and mg, with its containers."""
+def policy_witness(
+    db: Database, actor: Actor, policy: LedgerPolicy, username: str, password: str
+) -> str | None:
+    """The witness, confirmed now, where the clinic's policy asks for one or one is named; else None."""
+    if policy.witness_required or username:
+        return confirm_witness(db, actor, username, password).username
+    return None
 
-    product_id: RecordRef
-    product: str
-    drug: str
-    schedule: str
-    ndc: str
-    lot: str
-    expiry: date
-    quarantined: bool
-    location_id: RecordRef
-    location: str
-    balance_ml: float
-    balance_mg: float
-    sealed_containers: int
-    open_containers: int
+
+def _registration_number(value: str) -> str:
+    """A checked DEA registration number inside a model (the validation error names the field once)."""
+    try:
+        return check_dea_registration(value)
+    except InputError as bad:
+        raise ValueError(bad.message) from None
+
+
+# A DEA registration number (two letters, seven digits, its check digit), upper-cased.
+Registration = Annotated[Name, AfterValidator(_registration_number)]
 
 
 def details(**values: Any) -> dict[str, Any]:

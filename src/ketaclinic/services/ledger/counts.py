@@ -16,7 +16,7 @@ from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.inputs import RecordRef
 from ketaclinic.ledger import CountMethod, StockKey, count_differences, count_method, ml_to_ul
 from ketaclinic.monitoring.rules import ledger_count_findings
-from ketaclinic.services.audit import audit
+from ketaclinic.services.audit import audit, new_values
 from ketaclinic.services.ledger.common import (
     Config,
     Reason,
@@ -172,11 +172,11 @@ def record_count(db: Database, actor: Actor, data: CountIn, *, config: Config) -
             "count",
             "ledger_count",
             row.id,
-            {
-                "kind": {"old": None, "new": data.kind},
-                "second_counter": {"old": None, "new": second.username},
-                "differences": {"old": None, "new": [line for line in lines if line["difference_ml"]]},
-            },
+            new_values(
+                kind=data.kind,
+                second_counter=second.username,
+                differences=[line for line in lines if line["difference_ml"]],
+            ),
         )
         _raise_count_alert(session, actor, row, lines)
         return count_out(row)
@@ -242,7 +242,7 @@ def review_count(db: Database, actor: Actor, count_id: int, data: ReviewIn) -> C
             "review_count",
             "ledger_count",
             row.id,
-            {"reviewed_by": {"old": None, "new": actor.username}},
+            new_values(reviewed_by=actor.username),
             data.note,
         )
         alert = session.execute(

@@ -13,7 +13,7 @@ from ketaclinic.errors import InputError
 from ketaclinic.inputs import RecordRef
 from ketaclinic.ledger import count_method
 from ketaclinic.services.ledger.common import Config, jurisdiction, product_of
-from ketaclinic.services.ledger.stock import balance_lines
+from ketaclinic.services.ledger.on_hand import balance_lines
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.ledger import (

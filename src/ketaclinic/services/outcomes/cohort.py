@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
 from ketaclinic.outcomes import Cohort, CohortRecord, analyse_cohort
+from ketaclinic.outcomes.aggregate_export import site_aggregate
 from ketaclinic.outcomes.cohort_csv import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from ketaclinic.outcomes.definitions import DEFAULT_DEFINITION
-from ketaclinic.outcomes.federated import site_aggregate
 from ketaclinic.services.audit import audit
 from ketaclinic.services.outcomes.facts import clinic_cohort
 from ketaclinic.services.permissions import Actor, Permission, require
@@ -115,7 +115,7 @@ def cohort_aggregate(
     definition_id: str = DEFAULT_DEFINITION,
     min_cell: int | None = None,
 ) -> dict[str, Any]:
-    """The site's aggregate file (outcomes.federated.site_aggregate) of the clinic or an imported cohort.
+    """The site's aggregate file (outcomes.aggregate_export) of the clinic's cohort or an imported one.
 
     Counts only, yet an export of patient data: it needs the export permission and is audited.
     """

@@ -14,7 +14,7 @@ from ketaclinic.dosing import HardLimitError, check_bolus
 from ketaclinic.errors import InputError, NotFoundError
 from ketaclinic.inputs import IsoDateTime, RecordRef, SingleLine
 from ketaclinic.monitoring import AdverseEventKind, AdverseEventSeverity, predicted_cp_at, rescue_medication
-from ketaclinic.services.audit import audit
+from ketaclinic.services.audit import audit, new_values
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.reference import clinic_library
 from ketaclinic.services.sessions.charting import (
@@ -138,14 +138,14 @@ def chart_adverse_event(db: Database, actor: Actor, session_id: int, data: Adver
             "adverse_event",
             "infusion_session",
             row.id,
-            {
-                "adverse_event_id": {"old": None, "new": ae.id},
-                "kind": {"old": None, "new": ae.kind},
-                "severity": {"old": None, "new": ae.severity},
-                "cp_at_onset_ng_ml": {"old": None, "new": ae.cp_at_onset_ng_ml},
-                "cp_weight_kg": {"old": None, "new": ae.cp_weight_kg},
-                "cp_model_key": {"old": None, "new": ae.cp_model_key},
-            },
+            new_values(
+                adverse_event_id=ae.id,
+                kind=ae.kind,
+                severity=ae.severity,
+                cp_at_onset_ng_ml=ae.cp_at_onset_ng_ml,
+                cp_weight_kg=ae.cp_weight_kg,
+                cp_model_key=ae.cp_model_key,
+            ),
         )
         return adverse_event_out(row, ae)
 
@@ -302,12 +302,12 @@ def chart_medication(
             "medication",
             "infusion_session",
             row.id,
-            {
-                "medication_id": {"old": None, "new": med.id},
-                "purpose": {"old": None, "new": med.purpose},
-                "medication": {"old": None, "new": med.medication},
-                "dose": {"old": None, "new": f"{med.dose:g} {med.unit}"},
-            }
+            new_values(
+                medication_id=med.id,
+                purpose=med.purpose,
+                medication=med.medication,
+                dose=f"{med.dose:g} {med.unit}",
+            )
             | limit_changes(json.loads(med.check_json)),
             med.reason,
         )

@@ -25,7 +25,7 @@ from ketaclinic.monitoring import (
 )
 from ketaclinic.services.audit import audit
 from ketaclinic.services.events_bus import LiveEvent, publish
-from ketaclinic.services.ledger.preparation import book_administration
+from ketaclinic.services.ledger.waste import book_administration
 from ketaclinic.services.patients.records import load_patient
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.plans.contract import approved_plan_ids

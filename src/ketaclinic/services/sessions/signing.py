@@ -18,7 +18,7 @@ from ketaclinic.monitoring import (
     transition,
 )
 from ketaclinic.services.audit import audit
-from ketaclinic.services.ledger.preparation import signing_gate
+from ketaclinic.services.ledger.reconciling import signing_gate
 from ketaclinic.services.permissions import Actor, Permission, require
 from ketaclinic.services.sessions.charting import (
     Config,

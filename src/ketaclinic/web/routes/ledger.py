@@ -1,4 +1,4 @@
-"""The controlled-substance ledger's JSON API (/api/v1/ledger/...); its screens are in ledger_screens.py."""
+"""The controlled-substance ledger's JSON API (/api/v1/ledger/...); its screens are ledger_*_screens.py."""
 
 from __future__ import annotations
 
@@ -9,10 +9,22 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from ketaclinic.reports.ledger_csv import report_csv
-from ketaclinic.services.ledger import counts, preparation, reports, stock
+from ketaclinic.services.ledger import (
+    adjustments,
+    catalogue,
+    counts,
+    disposals,
+    doses,
+    on_hand,
+    preparation,
+    receipts,
+    reconciling,
+    reports,
+    waste,
+)
 from ketaclinic.services.ledger.chain import LedgerReport as ChainReport
 from ketaclinic.services.ledger.chain import verify_ledger
-from ketaclinic.services.ledger.common import BalanceOut
+from ketaclinic.services.ledger.on_hand import BalanceOut
 from ketaclinic.services.permissions import Permission
 from ketaclinic.web.deps import DbDep, Principal, SettingsDep, requires
 from ketaclinic.web.params import RecordId
@@ -27,82 +39,82 @@ DispenseApi = Annotated[Principal, Depends(requires(Permission.LEDGER_DISPENSE))
 CountApi = Annotated[Principal, Depends(requires(Permission.LEDGER_COUNT))]
 
 
-@router.get("/api/v1/ledger/products", response_model=list[stock.ProductOut], tags=TAGS)
-def api_products(db: DbDep, principal: ViewApi, settings: SettingsDep) -> list[stock.ProductOut]:
+@router.get("/api/v1/ledger/products", response_model=list[catalogue.ProductOut], tags=TAGS)
+def api_products(db: DbDep, principal: ViewApi, settings: SettingsDep) -> list[catalogue.ProductOut]:
     """The stocked products with their schedules in the clinic's jurisdiction."""
-    return stock.list_products(db, principal.actor, config=settings)
+    return catalogue.list_products(db, principal.actor, config=settings)
 
 
-@router.post("/api/v1/ledger/products", status_code=201, response_model=stock.ProductOut, tags=TAGS)
+@router.post("/api/v1/ledger/products", status_code=201, response_model=catalogue.ProductOut, tags=TAGS)
 def api_add_product(
-    body: stock.ProductIn, db: DbDep, principal: ReceiveApi, settings: SettingsDep
-) -> stock.ProductOut:
+    body: catalogue.ProductIn, db: DbDep, principal: ReceiveApi, settings: SettingsDep
+) -> catalogue.ProductOut:
     """Add a product (NDC checked)."""
-    return stock.add_product(db, principal.actor, body, config=settings)
+    return catalogue.add_product(db, principal.actor, body, config=settings)
 
 
-@router.get("/api/v1/ledger/locations", response_model=list[stock.LocationOut], tags=TAGS)
-def api_locations(db: DbDep, principal: ViewApi) -> list[stock.LocationOut]:
+@router.get("/api/v1/ledger/locations", response_model=list[catalogue.LocationOut], tags=TAGS)
+def api_locations(db: DbDep, principal: ViewApi) -> list[catalogue.LocationOut]:
     """The storage locations."""
-    return stock.list_locations(db, principal.actor)
+    return catalogue.list_locations(db, principal.actor)
 
 
-@router.post("/api/v1/ledger/locations", status_code=201, response_model=stock.LocationOut, tags=TAGS)
-def api_add_location(body: stock.LocationIn, db: DbDep, principal: ReceiveApi) -> stock.LocationOut:
+@router.post("/api/v1/ledger/locations", status_code=201, response_model=catalogue.LocationOut, tags=TAGS)
+def api_add_location(body: catalogue.LocationIn, db: DbDep, principal: ReceiveApi) -> catalogue.LocationOut:
     """Add a storage location."""
-    return stock.add_location(db, principal.actor, body)
+    return catalogue.add_location(db, principal.actor, body)
 
 
-@router.post("/api/v1/ledger/receipts", status_code=201, response_model=stock.ReceiptOut, tags=TAGS)
+@router.post("/api/v1/ledger/receipts", status_code=201, response_model=receipts.ReceiptOut, tags=TAGS)
 def api_receive(
-    body: stock.ReceiptIn, db: DbDep, principal: ReceiveApi, settings: SettingsDep
-) -> stock.ReceiptOut:
+    body: receipts.ReceiptIn, db: DbDep, principal: ReceiveApi, settings: SettingsDep
+) -> receipts.ReceiptOut:
     """Receive containers into a location."""
-    return stock.receive(db, principal.actor, body, config=settings)
+    return receipts.receive(db, principal.actor, body, config=settings)
 
 
 @router.get("/api/v1/ledger/balances", response_model=list[BalanceOut], tags=TAGS)
 def api_balances(db: DbDep, principal: ViewApi, settings: SettingsDep) -> list[BalanceOut]:
     """The running balance per product, lot and location."""
-    return stock.balances(db, principal.actor, config=settings)
+    return on_hand.balances(db, principal.actor, config=settings)
 
 
-@router.get("/api/v1/ledger/containers", response_model=list[stock.ContainerOut], tags=TAGS)
-def api_containers(db: DbDep, principal: ViewApi) -> list[stock.ContainerOut]:
+@router.get("/api/v1/ledger/containers", response_model=list[on_hand.ContainerOut], tags=TAGS)
+def api_containers(db: DbDep, principal: ViewApi) -> list[on_hand.ContainerOut]:
     """The containers in stock (sealed or opened)."""
-    return stock.containers_in_stock(db, principal.actor)
+    return on_hand.containers_in_stock(db, principal.actor)
 
 
-@router.post("/api/v1/ledger/returns", response_model=stock.DisposalOut, tags=TAGS)
-def api_return(body: stock.ReturnIn, db: DbDep, principal: ReceiveApi) -> stock.DisposalOut:
+@router.post("/api/v1/ledger/returns", response_model=disposals.DisposalOut, tags=TAGS)
+def api_return(body: disposals.ReturnIn, db: DbDep, principal: ReceiveApi) -> disposals.DisposalOut:
     """Return containers to a reverse distributor."""
-    return stock.return_stock(db, principal.actor, body)
+    return disposals.return_stock(db, principal.actor, body)
 
 
-@router.post("/api/v1/ledger/destructions", response_model=stock.DisposalOut, tags=TAGS)
+@router.post("/api/v1/ledger/destructions", response_model=disposals.DisposalOut, tags=TAGS)
 def api_destroy(
-    body: stock.DestroyIn, db: DbDep, principal: ReceiveApi, settings: SettingsDep
-) -> stock.DisposalOut:
+    body: disposals.DestroyIn, db: DbDep, principal: ReceiveApi, settings: SettingsDep
+) -> disposals.DisposalOut:
     """Destroy containers on site, witnessed."""
-    return stock.destroy(db, principal.actor, body, config=settings)
+    return disposals.destroy(db, principal.actor, body, config=settings)
 
 
-@router.post("/api/v1/ledger/losses", response_model=stock.DisposalOut, tags=TAGS)
-def api_loss(body: stock.LossIn, db: DbDep, principal: ReceiveApi) -> stock.DisposalOut:
+@router.post("/api/v1/ledger/losses", response_model=disposals.DisposalOut, tags=TAGS)
+def api_loss(body: disposals.LossIn, db: DbDep, principal: ReceiveApi) -> disposals.DisposalOut:
     """Record a loss or theft (DEA Form 106 facts)."""
-    return stock.report_loss(db, principal.actor, body)
+    return disposals.report_loss(db, principal.actor, body)
 
 
 @router.post("/api/v1/ledger/adjustments", status_code=201, tags=TAGS)
-def api_adjust(body: stock.AdjustIn, db: DbDep, principal: AdjustApi) -> dict[str, int]:
+def api_adjust(body: adjustments.AdjustIn, db: DbDep, principal: AdjustApi) -> dict[str, int]:
     """Book a count difference on a balance."""
-    return {"seq": stock.adjust(db, principal.actor, body)}
+    return {"seq": adjustments.adjust(db, principal.actor, body)}
 
 
 @router.post("/api/v1/ledger/corrections", status_code=201, tags=TAGS)
-def api_correct(body: stock.CorrectionIn, db: DbDep, principal: AdjustApi) -> dict[str, int]:
+def api_correct(body: adjustments.CorrectionIn, db: DbDep, principal: AdjustApi) -> dict[str, int]:
     """Reverse a receipt entered in error or an adjustment."""
-    return {"seq": stock.correct(db, principal.actor, body)}
+    return {"seq": adjustments.correct(db, principal.actor, body)}
 
 
 @router.post(
@@ -123,13 +135,13 @@ def api_prepare(
 
 
 @router.post(
-    "/api/v1/ledger/sessions/{session_id}/waste", response_model=preparation.ReconciliationOut, tags=TAGS
+    "/api/v1/ledger/sessions/{session_id}/waste", response_model=reconciling.ReconciliationOut, tags=TAGS
 )
 def api_waste(
-    session_id: RecordId, body: preparation.WasteIn, db: DbDep, principal: DispenseApi, settings: SettingsDep
-) -> preparation.ReconciliationOut:
+    session_id: RecordId, body: waste.WasteIn, db: DbDep, principal: DispenseApi, settings: SettingsDep
+) -> reconciling.ReconciliationOut:
     """Waste what is left in the bag (witnessed) and reconcile."""
-    return preparation.record_waste(db, principal.actor, session_id, body, config=settings)
+    return waste.record_waste(db, principal.actor, session_id, body, config=settings)
 
 
 @router.post(
@@ -140,35 +152,35 @@ def api_waste(
 )
 def api_dispense_dose(
     session_id: RecordId,
-    body: preparation.DoseDispenseIn,
+    body: doses.DoseDispenseIn,
     db: DbDep,
     principal: DispenseApi,
     settings: SettingsDep,
 ) -> preparation.PreparationOut:
     """Draw a charted controlled-drug dose (a midazolam rescue) from a container."""
-    return preparation.dispense_dose(db, principal.actor, session_id, body, config=settings)
+    return doses.dispense_dose(db, principal.actor, session_id, body, config=settings)
 
 
 @router.post(
     "/api/v1/ledger/sessions/{session_id}/acceptance", response_model=preparation.PreparationOut, tags=TAGS
 )
 def api_accept(
-    session_id: RecordId, body: preparation.AcceptIn, db: DbDep, principal: AdjustApi
+    session_id: RecordId, body: reconciling.AcceptIn, db: DbDep, principal: AdjustApi
 ) -> preparation.PreparationOut:
     """Accept a reconciliation outside the tolerance, with a reason."""
-    return preparation.accept_discrepancy(db, principal.actor, session_id, body)
+    return reconciling.accept_discrepancy(db, principal.actor, session_id, body)
 
 
 @router.get(
     "/api/v1/ledger/sessions/{session_id}/reconciliation",
-    response_model=preparation.ReconciliationOut,
+    response_model=reconciling.ReconciliationOut,
     tags=TAGS,
 )
 def api_reconciliation(
     session_id: RecordId, db: DbDep, principal: ViewApi, settings: SettingsDep
-) -> preparation.ReconciliationOut:
+) -> reconciling.ReconciliationOut:
     """The session's reconciliation (prepared_mg, administered_mg, wasted_mg, discrepancy_mg)."""
-    return preparation.reconciliation(db, principal.actor, session_id, config=settings)
+    return reconciling.reconciliation(db, principal.actor, session_id, config=settings)
 
 
 @router.post("/api/v1/ledger/counts", status_code=201, response_model=counts.CountOut, tags=TAGS)
