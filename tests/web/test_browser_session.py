@@ -80,7 +80,8 @@ def test_nurse_and_physician_walk_a_safe_infusion_day(  # type: ignore[no-untype
     # 2. One grouped alert escalating: a raised pressure warns, the next reading escalates the same alert.
     _chart(nurse, sbp="165", dbp="95", hr="80", spo2="98")
     nurse.wait_for_selector("#alerts .session-alert[data-group=blood_pressure][data-severity=warning]")
-    assert nurse.evaluate("document.activeElement.name") == "sbp"  # ready for the next row
+    # Ready for the next row (the form's answer may land after the alert's live event).
+    nurse.wait_for_function("document.activeElement && document.activeElement.name === 'sbp'")
     nurse.fill("#obs-form input[name=sbp]", "186")
     nurse.keyboard.press("Tab")
     nurse.keyboard.type("114")
