@@ -94,7 +94,7 @@ def seal_unkeyed(db: Database, actor: Actor) -> int:
         if not report.ok:
             raise ConflictError(f"the chain does not verify, so it cannot be sealed: {report.problem}")
         last_unkeyed = session.execute(select(AuditEvent.hash).where(AuditEvent.seq == keyed_from - 1))
-        event = append_event(
+        return append_event(
             session,
             actor=actor.username,
             actor_role=actor.role_name,
@@ -104,7 +104,6 @@ def seal_unkeyed(db: Database, actor: Actor) -> int:
             changes={"keyed_from_seq": keyed_from, "unkeyed_head_hash": last_unkeyed.scalar_one()},
             reason="events written before the chain was keyed, checked and sealed with the key",
         )
-        return event.seq
 
 
 def checkpoint(db: Database, path: Path) -> Checkpoint:
