@@ -14,9 +14,9 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ketaclinic.store.base import utcnow
@@ -126,7 +126,7 @@ def append_event(
     """
     key = session_key(session)
     last_seq, last_hash = session.execute(_LOCK_HEAD).one()
-    seq = last_seq + 1
+    seq = int(last_seq) + 1
     occurred_at = utcnow()
     fields: dict[str, Any] = {
         "seq": seq,
@@ -141,17 +141,17 @@ def append_event(
         "prev_hash": last_hash,
     }
     digest = event_hash(key, **fields)
-    session.execute(insert(AuditEvent).values(**fields, hash=digest))
+    session.execute(_INSERT_EVENT, fields | {"hash": digest})
     session.execute(_MOVE_HEAD, {"seq": seq, "digest": digest})
     return seq
 
 
-_LOCK_HEAD = select(AuditHead.last_seq, AuditHead.last_hash).where(AuditHead.id == 1).with_for_update()
+# Built once, on the tables (not the mapped classes): each append then only binds its values.
+_HEAD = cast(Table, AuditHead.__table__)
+_LOCK_HEAD = select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == 1).with_for_update()
+_INSERT_EVENT = insert(cast(Table, AuditEvent.__table__))
 _MOVE_HEAD = (
-    update(AuditHead)
-    .where(AuditHead.id == 1)
-    .values(last_seq=bindparam("seq"), last_hash=bindparam("digest"))
-    .execution_options(synchronize_session=False)
+    update(_HEAD).where(_HEAD.c.id == 1).values(last_seq=bindparam("seq"), last_hash=bindparam("digest"))
 )
 
 

@@ -152,8 +152,9 @@ def _record_findings(
     now: datetime,
 ) -> dict[str, int]:
     """Record each finding once per trigger key (one INSERT); the row ids of those newly recorded, by key."""
+    table = SessionAlertFinding.__table__  # a Core statement: no ORM bookkeeping for rows it never loads
     statement = (
-        insert_statement(session)(SessionAlertFinding)
+        insert_statement(session)(table)
         .values(
             [
                 {
@@ -169,7 +170,7 @@ def _record_findings(
             ]
         )
         .on_conflict_do_nothing(**owner.finding_conflict())
-        .returning(SessionAlertFinding.trigger_key, SessionAlertFinding.id)
+        .returning(table.c.trigger_key, table.c.id)
     )
     return {key: finding_id for key, finding_id in session.execute(statement).tuples()}
 
