@@ -15,6 +15,7 @@ import json
 import logging
 import threading
 import weakref
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -167,14 +168,27 @@ class EventHub:
 
     def deliver(self, live: LiveEvent) -> None:
         """Hand a committed event to every subscriber (safe from any thread)."""
+        self.deliver_all([live])
+
+    def deliver_all(self, events: Sequence[LiveEvent]) -> None:
+        """Hand committed events, in order, to every subscriber (safe from any thread).
+
+        One wake-up per event loop, not per subscriber: a server's streams share its loop, and waking
+        it once per open chart for every event cost more than the rest of the delivery.
+        """
+        if not events:
+            return
+        by_loop: dict[asyncio.AbstractEventLoop, list[Subscription]] = {}
         with self._lock:
-            item = (next(self._sequence), live)
-            subscribers = list(self._subscribers)
-        for subscription in subscribers:
+            items = [(next(self._sequence), live) for live in events]
+            for subscription in self._subscribers:
+                by_loop.setdefault(subscription.loop, []).append(subscription)
+        for loop, subscriptions in by_loop.items():
             try:
-                subscription.loop.call_soon_threadsafe(subscription.offer, item)
-            except RuntimeError:  # its loop has closed: the stream is gone
-                self.unsubscribe(subscription)
+                loop.call_soon_threadsafe(_offer_all, subscriptions, items)
+            except RuntimeError:  # the loop has closed: its streams are gone
+                for subscription in subscriptions:
+                    self.unsubscribe(subscription)
 
     def publish(self, session: Session, live: LiveEvent) -> None:
         """Queue an event for delivery once the session's transaction commits (dropped on rollback)."""
@@ -190,14 +204,19 @@ class EventHub:
         event.listen(session, "after_commit", self._after_commit)
 
     def _after_commit(self, session: Session) -> None:
-        for live in session.info.pop(_PENDING, []):
-            self.deliver(live)
+        self.deliver_all(session.info.pop(_PENDING, []))
 
     def _started(self) -> None:
         """Hook for a hub that needs a listener once someone subscribes."""
 
     def close(self) -> None:
         """Stop any listener."""
+
+
+def _offer_all(subscriptions: list[Subscription], items: list[tuple[int, LiveEvent]]) -> None:
+    for subscription in subscriptions:
+        for item in items:
+            subscription.offer(item)
 
 
 def _forget_pending(session: Session) -> None:
@@ -263,8 +282,7 @@ class PostgresEventHub(EventHub):
         except (ValueError, TypeError) as exc:
             log.warning("ignored a live event that does not read: %s", exc)
             return
-        for live in events:
-            self.deliver(live)
+        self.deliver_all(events)
 
     def close(self) -> None:
         """Stop the listener thread."""
