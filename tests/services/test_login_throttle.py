@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -13,7 +15,7 @@ from ketaclinic.store.base import utcnow
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.accounts import LoginThrottle
 from ketaclinic.store.tables.audit import AuditEvent
-from tests.conftest import STAFF_PASSWORD
+from tests.conftest import STAFF_PASSWORD, TEST_AUDIT_KEY, database_url
 
 ATTACKER = "203.0.113.66"
 NURSES_STATION = "192.0.2.20"
@@ -100,3 +102,27 @@ def test_old_counters_are_forgotten(db: Database, staff: dict[str, Actor]) -> No
         )
     _fail(db, "physician", NURSES_STATION)
     assert [(r.name_key, r.failures) for r in _rows(db)] == [("physician", 1)]
+
+
+def test_failures_from_two_server_processes_at_once_are_each_counted_and_the_wait_holds(
+    db: Database, staff: dict[str, Actor]
+) -> None:
+    other = Database.from_url(database_url(db), audit_key=TEST_AUDIT_KEY)  # a second process's handle
+    try:
+        _fail(db, "nurse", ATTACKER)  # the counter row exists: what follows races on it, not on its insert
+        tries = 2 * login_throttle.FREE_FAILURES
+        start = threading.Barrier(tries)
+
+        def attempt(n: int) -> int:
+            start.wait()
+            return _fail(other if n % 2 else db, "nurse", ATTACKER)
+
+        with ThreadPoolExecutor(max_workers=tries) as pool:
+            list(pool.map(attempt, range(tries)))
+    finally:
+        other.dispose()
+    # Serial on the counter's row: exactly FREE_FAILURES tries were checked and counted (none lost to a
+    # concurrent update), the last of them set the wait, and every later try was refused uncounted.
+    [row] = _rows(db)
+    assert row.failures == login_throttle.FREE_FAILURES
+    assert row.locked_until is not None

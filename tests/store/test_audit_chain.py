@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from ketaclinic.services.audit import audit, verify
 from ketaclinic.services.permissions import SYSTEM
 from ketaclinic.store.db import Database
+from ketaclinic.store.tables.audit import AuditEvent
 from tests.audit_support import behind_the_apps_back, fill_chain
+from tests.conftest import TEST_SECRET_KEY, database_url
 
 
 def test_empty_chain_verifies(db: Database) -> None:
@@ -80,3 +87,51 @@ def test_rolled_back_write_leaves_no_event(db: Database) -> None:
         raise RuntimeError("failure after the audit row")
     report = verify(db)
     assert report.ok and report.events == 1
+
+
+_APPENDER = """
+import sys
+from ketaclinic.services.audit import audit
+from ketaclinic.services.permissions import SYSTEM
+from ketaclinic.store.audit import audit_chain_key
+from ketaclinic.store.db import Database
+
+url, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+db = Database.from_url(url, audit_key=audit_chain_key(sys.argv[4]))
+for i in range(count):
+    with db.transaction() as session:
+        audit(session, SYSTEM, "update", name, i, {"value": {"old": i, "new": i + 1}})
+db.dispose()
+"""
+
+
+def test_two_processes_appending_at_once_keep_one_serial_chain(db: Database, tmp_path: Path) -> None:
+    fill_chain(db, 1)
+    url = database_url(db)
+    count = 60
+    appenders = [
+        subprocess.Popen([sys.executable, "-c", _APPENDER, url, name, str(count), TEST_SECRET_KEY])
+        for name in ("server_a", "server_b")
+    ]
+    assert [p.wait(timeout=120) for p in appenders] == [0, 0]
+    report = verify(db)
+    assert report.ok, report.problem
+    assert report.events == 1 + 2 * count
+    with db.read() as session:
+        entities = session.execute(select(AuditEvent.entity).order_by(AuditEvent.seq)).scalars().all()
+    assert entities.count("server_a") == entities.count("server_b") == count
+    # `audit verify` as a user runs it, against the same database and key.
+    env = os.environ | {
+        "KETACLINIC_DATABASE_URL": url,
+        "KETACLINIC_SECRET_KEY": TEST_SECRET_KEY,
+        "KETACLINIC_VAR_DIR": str(tmp_path),
+    }
+    checked = subprocess.run(
+        [sys.executable, "-m", "ketaclinic", "audit", "verify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.startswith(f"ok: {1 + 2 * count} events")

@@ -7,6 +7,8 @@ an insider would, and expects `verify` to name the event or the checkpoint that 
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -225,21 +227,49 @@ def test_a_database_opened_without_the_key_cannot_append(db: Database) -> None:
 
 def test_checkpoint_is_due_after_the_interval_or_enough_events(db: Database, tmp_path: Path) -> None:
     anchors = tmp_path / "audit-checkpoints"
-    first = checkpoint_if_due(db, anchors, None, interval_min=60, every_events=3)
+    first = checkpoint_if_due(db, anchors, interval_min=60, every_events=3)
     assert first is not None and first.seq == 0
-    assert checkpoint_if_due(db, anchors, first, interval_min=60, every_events=3) is None, "head did not move"
+    assert checkpoint_if_due(db, anchors, interval_min=60, every_events=3) is None, "head did not move"
     fill_chain(db, 2)
-    assert checkpoint_if_due(db, anchors, first, interval_min=60, every_events=3) is None, "too soon, too few"
+    assert checkpoint_if_due(db, anchors, interval_min=60, every_events=3) is None, "too soon, too few"
     fill_chain(db, 1)
-    by_count = checkpoint_if_due(db, anchors, first, interval_min=60, every_events=3)
+    by_count = checkpoint_if_due(db, anchors, interval_min=60, every_events=3)
     assert by_count is not None and by_count.seq == 3
     fill_chain(db, 1)
-    an_hour_ago = Checkpoint(
-        seq=3, hmac=by_count.hmac, time=(utcnow() - timedelta(minutes=61)).isoformat(), installation="x"
-    )
-    by_time = checkpoint_if_due(db, anchors, an_hour_ago, interval_min=60, every_events=3)
+    # The schedule reads the file's newest line, whoever wrote it: one dated an hour ago makes it due.
+    an_hour_ago = replace(by_count, time=(utcnow() - timedelta(minutes=61)).isoformat(timespec="seconds"))
+    append_checkpoint(anchors, an_hour_ago)
+    by_time = checkpoint_if_due(db, anchors, interval_min=60, every_events=3)
     assert by_time is not None and by_time.seq == 4
-    assert [c.seq for c in read_checkpoints(anchors)] == [0, 3, 4]
+    assert [c.seq for c in read_checkpoints(anchors)] == [0, 3, 3, 4]
+    assert verify(db, anchors).ok
+
+
+def test_a_starting_server_anchors_a_moved_head_at_once_and_an_unmoved_one_not_again(
+    db: Database, tmp_path: Path
+) -> None:
+    anchors = tmp_path / "audit-checkpoints"
+    assert checkpoint_if_due(db, anchors, interval_min=60, every_events=1000, starting=True) is not None
+    assert checkpoint_if_due(db, anchors, interval_min=60, every_events=1000, starting=True) is None
+    fill_chain(db, 1)
+    assert checkpoint_if_due(db, anchors, interval_min=60, every_events=1000) is None, "not due yet"
+    moved = checkpoint_if_due(db, anchors, interval_min=60, every_events=1000, starting=True)
+    assert moved is not None and moved.seq == 1
+    assert [c.seq for c in read_checkpoints(anchors)] == [0, 1]
+
+
+def test_processes_polling_at_once_write_one_checkpoint_between_them(db: Database, tmp_path: Path) -> None:
+    anchors = tmp_path / "audit-checkpoints"
+    fill_chain(db, 2)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        written = list(
+            pool.map(
+                lambda _: checkpoint_if_due(db, anchors, interval_min=60, every_events=1000, starting=True),
+                range(8),
+            )
+        )
+    assert sum(c is not None for c in written) == 1
+    assert [c.seq for c in read_checkpoints(anchors)] == [2]
 
 
 def test_a_damaged_checkpoint_file_is_named(db: Database, tmp_path: Path) -> None:

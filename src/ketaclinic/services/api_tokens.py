@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import ConflictError, InputError, NotFoundError
@@ -169,17 +169,25 @@ def revoke_api_token(db: Database, actor: Actor, token_id: int) -> TokenInfo:
         return _token_info(row)
 
 
+# Every API call asks this: one query, built once (SQLAlchemy then reuses its compiled form and cache key).
+_TOKEN_AND_USER = (
+    select(ApiToken, User)
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_sha256 == bindparam("digest"))
+)
+
+
 def resolve_api_token(db: Database, secret: str) -> Actor | None:
     """The user behind a bearer token; None when unknown, revoked, expired, or the user is shut out."""
     now = utcnow()
     with db.read() as session:
-        row = session.execute(
-            select(ApiToken).where(ApiToken.token_sha256 == sha256_hex(secret))
-        ).scalar_one_or_none()
-        user = session.get(User, row.user_id) if row is not None else None
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        found = session.execute(_TOKEN_AND_USER, {"digest": sha256_hex(secret)}).one_or_none()
+    if found is None:
         return None
-    if user is None or not user.active or user.must_change_password:
+    row, user = found
+    if row.revoked_at is not None or row.expires_at <= now:
+        return None
+    if not user.active or user.must_change_password:
         return None
     # "Last used" is for spotting a forgotten or stolen token: minute precision is enough, and a write per
     # API call would put every script's reads behind the database's write lock.

@@ -26,7 +26,14 @@ from ketaclinic.store.audit import (
     walk_chain,
 )
 from ketaclinic.store.base import utcnow
-from ketaclinic.store.checkpoints import Checkpoint, CheckpointFileError, append_checkpoint, read_checkpoints
+from ketaclinic.store.checkpoints import (
+    Checkpoint,
+    CheckpointFileError,
+    append_checkpoint,
+    locked,
+    newest_checkpoint,
+    read_checkpoints,
+)
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.audit import AuditEvent, AuditHead
 
@@ -100,7 +107,7 @@ def seal_unkeyed(db: Database, actor: Actor) -> int:
         if not report.ok:
             raise ConflictError(f"the chain does not verify, so it cannot be sealed: {report.problem}")
         last_unkeyed = session.execute(select(AuditEvent.hash).where(AuditEvent.seq == keyed_from - 1))
-        event = append_event(
+        return append_event(
             session,
             actor=actor.username,
             actor_role=actor.role_name,
@@ -110,7 +117,6 @@ def seal_unkeyed(db: Database, actor: Actor) -> int:
             changes={"keyed_from_seq": keyed_from, "unkeyed_head_hash": last_unkeyed.scalar_one()},
             reason="events written before the chain was keyed, checked and sealed with the key",
         )
-        return event.seq
 
 
 def checkpoint(db: Database, path: Path) -> Checkpoint:
@@ -122,19 +128,28 @@ def checkpoint(db: Database, path: Path) -> Checkpoint:
 
 
 def checkpoint_if_due(
-    db: Database, path: Path, last: Checkpoint | None, *, interval_min: int, every_events: int
+    db: Database, path: Path, *, interval_min: int, every_events: int, starting: bool = False
 ) -> Checkpoint | None:
-    """Checkpoint when the head moved and `interval_min` passed, or `every_events` came since `last`."""
-    with db.read() as session:
-        head = head_checkpoint(session, utcnow())
-    if last is not None and head.seq == last.seq:
-        return None
-    if last is not None and head.seq - last.seq < every_events:
-        written = datetime.fromisoformat(last.time)
-        if utcnow() - written < timedelta(minutes=interval_min):
+    """Append the head to the checkpoint file when it is due; the checkpoint written, or None.
+
+    Due when the head differs from the file's newest checkpoint and, unless `starting` (a server
+    anchors the head before its first request), `interval_min` passed or `every_events` came since that
+    checkpoint. Decided and appended under the file's lock against its newest line, whoever wrote it:
+    the processes of `serve --workers N` write one checkpoint per due moment between them, in order.
+    """
+    with locked(path):
+        last = newest_checkpoint(path)
+        with db.read() as session:
+            head = head_checkpoint(session, utcnow())
+        if last is not None and (head.seq, head.hmac) == (last.seq, last.hmac):
             return None
-    append_checkpoint(path, head)
-    return head
+        # A chain that moved on by fewer events waits for the interval; a shorter or rewritten one does not.
+        if last is not None and not starting and last.seq < head.seq < last.seq + every_events:
+            written = datetime.fromisoformat(last.time)
+            if utcnow() - written < timedelta(minutes=interval_min):
+                return None
+        append_checkpoint(path, head)
+        return head
 
 
 @dataclass(frozen=True, slots=True)

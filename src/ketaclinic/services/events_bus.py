@@ -3,7 +3,8 @@
 A payload carries ids, kinds and states only, never a patient's name: a screen refetches its own
 fragment. On SQLite the events go to this process's subscribers after the commit; on PostgreSQL they
 ride `NOTIFY` in the writing transaction itself (delivered at commit, dropped on rollback), and every
-server process listens on the database's channel, so each sees the others' events.
+server process listens on the database's channel, so each sees the others' events. A transaction's
+events go out as one `NOTIFY` carrying a JSON array, sent as it commits (one round trip, not one each).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import logging
 import threading
 import weakref
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,6 +33,8 @@ __all__ = [
     "Subscription",
     "appointment_event",
     "bus_for",
+    "events_of_payload",
+    "notify_payloads",
     "publish",
     "visible_to",
 ]
@@ -43,6 +47,8 @@ EVENT_PERMISSION = Permission.SESSIONS_VIEW
 _PENDING = "live_events_pending"
 _CHANNEL = "ketaclinic_events"
 QUEUE_LIMIT = 1000  # a subscriber this far behind is cut off (its page refetches when it reconnects)
+NOTIFY_PAYLOAD_MAX = 7000  # bytes; PostgreSQL refuses a payload of 8000 or more
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +73,33 @@ class LiveEvent:
 
     @classmethod
     def from_json(cls, payload: str) -> LiveEvent:
-        """Read a payload back (from NOTIFY)."""
+        """Read a payload back."""
         values: dict[str, Any] = json.loads(payload)
         return cls(**values)
+
+
+def notify_payloads(events: list[LiveEvent]) -> list[str]:
+    """A transaction's events as JSON arrays, each within PostgreSQL's NOTIFY payload limit."""
+    payloads: list[str] = []
+    batch: list[str] = []
+    size = 2
+    for live in events:
+        one = live.to_json()
+        if batch and size + len(one) + 1 > NOTIFY_PAYLOAD_MAX:
+            payloads.append("[" + ",".join(batch) + "]")
+            batch, size = [], 2
+        batch.append(one)
+        size += len(one) + 1
+    if batch:
+        payloads.append("[" + ",".join(batch) + "]")
+    return payloads
+
+
+def events_of_payload(payload: str) -> list[LiveEvent]:
+    """The events of one NOTIFY payload: an array of events, or one event (a process of an older release)."""
+    values: Any = json.loads(payload)
+    items = values if isinstance(values, list) else [values]
+    return [LiveEvent(**item) for item in items]
 
 
 def appointment_event(
@@ -138,33 +168,55 @@ class EventHub:
 
     def deliver(self, live: LiveEvent) -> None:
         """Hand a committed event to every subscriber (safe from any thread)."""
+        self.deliver_all([live])
+
+    def deliver_all(self, events: Sequence[LiveEvent]) -> None:
+        """Hand committed events, in order, to every subscriber (safe from any thread).
+
+        One wake-up per event loop, not per subscriber: a server's streams share its loop, and waking
+        it once per open chart for every event cost more than the rest of the delivery.
+        """
+        if not events:
+            return
+        by_loop: dict[asyncio.AbstractEventLoop, list[Subscription]] = {}
         with self._lock:
-            item = (next(self._sequence), live)
-            subscribers = list(self._subscribers)
-        for subscription in subscribers:
+            items = [(next(self._sequence), live) for live in events]
+            for subscription in self._subscribers:
+                by_loop.setdefault(subscription.loop, []).append(subscription)
+        for loop, subscriptions in by_loop.items():
             try:
-                subscription.loop.call_soon_threadsafe(subscription.offer, item)
-            except RuntimeError:  # its loop has closed: the stream is gone
-                self.unsubscribe(subscription)
+                loop.call_soon_threadsafe(_offer_all, subscriptions, items)
+            except RuntimeError:  # the loop has closed: its streams are gone
+                for subscription in subscriptions:
+                    self.unsubscribe(subscription)
 
     def publish(self, session: Session, live: LiveEvent) -> None:
         """Queue an event for delivery once the session's transaction commits (dropped on rollback)."""
         pending: list[LiveEvent] | None = session.info.get(_PENDING)
         if pending is None:
             pending = session.info[_PENDING] = []
-            event.listen(session, "after_commit", self._after_commit)
+            self._watch(session)
             event.listen(session, "after_rollback", _forget_pending)
         pending.append(live)
 
+    def _watch(self, session: Session) -> None:
+        """Arrange for the session's pending events to go out when it commits."""
+        event.listen(session, "after_commit", self._after_commit)
+
     def _after_commit(self, session: Session) -> None:
-        for live in session.info.pop(_PENDING, []):
-            self.deliver(live)
+        self.deliver_all(session.info.pop(_PENDING, []))
 
     def _started(self) -> None:
         """Hook for a hub that needs a listener once someone subscribes."""
 
     def close(self) -> None:
         """Stop any listener."""
+
+
+def _offer_all(subscriptions: list[Subscription], items: list[tuple[int, LiveEvent]]) -> None:
+    for subscription in subscriptions:
+        for item in items:
+            subscription.offer(item)
 
 
 def _forget_pending(session: Session) -> None:
@@ -185,11 +237,13 @@ class PostgresEventHub(EventHub):
         self._stop = threading.Event()
         self._ready = threading.Event()
 
-    def publish(self, session: Session, live: LiveEvent) -> None:
-        """NOTIFY in the caller's transaction: PostgreSQL delivers it at commit and drops it on rollback."""
-        session.execute(
-            text("SELECT pg_notify(:channel, :payload)"), {"channel": self.channel, "payload": live.to_json()}
-        )
+    def _watch(self, session: Session) -> None:
+        """NOTIFY as the transaction commits: PostgreSQL delivers it at commit and drops it on rollback."""
+        event.listen(session, "before_commit", self._notify)
+
+    def _notify(self, session: Session) -> None:
+        for payload in notify_payloads(session.info.pop(_PENDING, [])):
+            session.execute(_NOTIFY, {"channel": self.channel, "payload": payload})
 
     def _started(self) -> None:
         with self._lock:
@@ -224,11 +278,11 @@ class PostgresEventHub(EventHub):
 
     def _received(self, payload: str) -> None:
         try:
-            live = LiveEvent.from_json(payload)
+            events = events_of_payload(payload)
         except (ValueError, TypeError) as exc:
             log.warning("ignored a live event that does not read: %s", exc)
             return
-        self.deliver(live)
+        self.deliver_all(events)
 
     def close(self) -> None:
         """Stop the listener thread."""

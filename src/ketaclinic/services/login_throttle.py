@@ -48,8 +48,13 @@ def name_key(session: Session, name: str, *, known: bool) -> str:
 
 
 def retry_after_s(session: Session, key: str, address: str, now: datetime) -> int:
-    """Seconds this (name, address) must still wait, 0 when it may try now."""
-    row = session.get(LoginThrottle, (key, address))
+    """Seconds this (name, address) must still wait, 0 when it may try now.
+
+    Locks the counter's row until the transaction ends: tries of one name from one address are then
+    checked and counted one at a time, also across server processes, so none is lost to a concurrent
+    update and none slips past a wait that another try has just set.
+    """
+    row = session.get(LoginThrottle, (key, address), with_for_update=True)
     if row is None or row.locked_until is None or row.locked_until <= now:
         return 0
     return int((row.locked_until - now).total_seconds()) + 1

@@ -14,9 +14,9 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ketaclinic.store.base import utcnow
@@ -117,44 +117,42 @@ def append_event(
     entity_id: str | int,
     changes: Mapping[str, Any] | None = None,
     reason: str = "",
-) -> AuditEvent:
-    """Append one event in the caller's transaction (the head row lock keeps appends serial)."""
+) -> int:
+    """Append one event in the caller's transaction; its sequence number.
+
+    The head row's lock, held until the transaction ends, keeps appends serial: a second writer, in this
+    process or another, waits for it and then reads the head the first one left. Plain statements, not
+    ORM objects: every write of the application passes here.
+    """
     key = session_key(session)
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
-    seq = head.last_seq + 1
+    last_seq, last_hash = session.execute(_LOCK_HEAD).one()
+    seq = int(last_seq) + 1
     occurred_at = utcnow()
-    changes_json = canonical_json(dict(changes or {}))
-    digest = event_hash(
-        key,
-        seq=seq,
-        occurred_at=occurred_at,
-        actor=actor,
-        actor_role=actor_role,
-        action=action,
-        entity=entity,
-        entity_id=str(entity_id),
-        changes_json=changes_json,
-        reason=reason,
-        prev_hash=head.last_hash,
-    )
-    event = AuditEvent(
-        seq=seq,
-        occurred_at=occurred_at,
-        actor=actor,
-        actor_role=actor_role,
-        action=action,
-        entity=entity,
-        entity_id=str(entity_id),
-        changes_json=changes_json,
-        reason=reason,
-        prev_hash=head.last_hash,
-        hash=digest,
-    )
-    session.add(event)
-    head.last_seq = seq
-    head.last_hash = digest
-    session.flush()
-    return event
+    fields: dict[str, Any] = {
+        "seq": seq,
+        "occurred_at": occurred_at,
+        "actor": actor,
+        "actor_role": actor_role,
+        "action": action,
+        "entity": entity,
+        "entity_id": str(entity_id),
+        "changes_json": canonical_json(dict(changes or {})),
+        "reason": reason,
+        "prev_hash": last_hash,
+    }
+    digest = event_hash(key, **fields)
+    session.execute(_INSERT_EVENT, fields | {"hash": digest})
+    session.execute(_MOVE_HEAD, {"seq": seq, "digest": digest})
+    return seq
+
+
+# Built once, on the tables (not the mapped classes): each append then only binds its values.
+_HEAD = cast(Table, AuditHead.__table__)
+_LOCK_HEAD = select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == 1).with_for_update()
+_INSERT_EVENT = insert(cast(Table, AuditEvent.__table__))
+_MOVE_HEAD = (
+    update(_HEAD).where(_HEAD.c.id == 1).values(last_seq=bindparam("seq"), last_hash=bindparam("digest"))
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,19 +1,25 @@
 """The audit checkpoint file: the chain's head, appended as JSON lines outside the database.
 
 A checkpoint is only as safe as where it lives: the file is append-only by convention and fsync'd
-on every line, and a clinic ships each line off the machine (docs/security.md).
+on every line, and a clinic ships each line off the machine (docs/security.md). The server processes
+of one installation share the file: each decides and appends under its lock (`locked`), reading the
+newest line (`newest_checkpoint`) rather than remembering its own.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ketaclinic.errors import InputError
 
 SETTING = "KETACLINIC_AUDIT_CHECKPOINTS"
+_TAIL_BYTES = 4096  # a checkpoint line is ~150 bytes: the newest one is in the file's last 4 KiB
 
 
 class CheckpointFileError(ValueError):
@@ -77,3 +83,35 @@ def append_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
                 os.close(folder)
     except OSError as error:
         raise InputError(f"cannot write {path}: {error.strerror}", field=SETTING) from None
+
+
+def newest_checkpoint(path: Path) -> Checkpoint | None:
+    """The file's last checkpoint, read from its tail; None when there is none or it does not read."""
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - _TAIL_BYTES))
+            lines = handle.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        if line.strip():
+            try:
+                return _parse(0, line, path)
+            except CheckpointFileError:
+                return None  # damaged: `audit verify` names it; the schedule anchors the head again
+    return None
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold the checkpoint file's lock (a lock file beside it): one process at a time decides and appends."""
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock_path.open("a")
+    except OSError as error:
+        raise InputError(f"cannot write {lock_path}: {error.strerror}", field=SETTING) from None
+    with handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # released when the handle closes
+        yield

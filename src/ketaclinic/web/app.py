@@ -32,7 +32,6 @@ from ketaclinic.dosing.pump import DEFAULT_RESOLUTION_ML_H, pump_ml_h_text
 from ketaclinic.monitoring import ACTION_LABELS
 from ketaclinic.services.audit import checkpoint_if_due
 from ketaclinic.settings import Settings, load_settings
-from ketaclinic.store.checkpoints import Checkpoint
 from ketaclinic.store.db import Database
 from ketaclinic.web import routes
 from ketaclinic.web.nav import NavItem
@@ -42,6 +41,8 @@ from ketaclinic.web.registry_forms import vocabulary as registry_vocabulary
 from ketaclinic.web.security import SecurityMiddleware
 
 WEB_DIR = Path(__file__).parent
+# `ketaclinic serve --workers N` imports this factory in each of its N processes (uvicorn's factory=True).
+WORKER_APP_FACTORY = "ketaclinic.web.app:create_worker_app"
 SWAGGER_UI_DIR = Path(fastapi_offline.__file__).parent / "static"
 # How often the server looks at the audit chain's head (one-row read) to see whether a checkpoint is due.
 CHECKPOINT_POLL_S = 30.0
@@ -80,37 +81,38 @@ def build_templates() -> Jinja2Templates:
     return templates
 
 
-async def _checkpoint_if_due(settings: Settings, db: Database, last: Checkpoint | None) -> Checkpoint | None:
+async def _checkpoint_if_due(settings: Settings, db: Database, *, starting: bool = False) -> None:
     """The scheduled checkpoint, off the event loop; a failure is logged, never stops the server."""
     try:
-        return await asyncio.to_thread(
+        await asyncio.to_thread(
             checkpoint_if_due,
             db,
             settings.audit_checkpoint_file,
-            last,
             interval_min=settings.audit_checkpoint_interval_min,
             every_events=settings.audit_checkpoint_every_events,
+            starting=starting,
         )
     except Exception:  # a full disk or a database restart: try again at the next poll
         logging.getLogger("ketaclinic.audit").exception("audit checkpoint failed; retrying")
-        return None
 
 
-async def write_checkpoints(
-    settings: Settings, db: Database, last: Checkpoint | None, poll_s: float = CHECKPOINT_POLL_S
-) -> None:
-    """After the start's checkpoint, anchor the audit chain's head on the clinic's schedule."""
+async def write_checkpoints(settings: Settings, db: Database, poll_s: float = CHECKPOINT_POLL_S) -> None:
+    """After the start's checkpoint, anchor the audit chain's head on the clinic's schedule.
+
+    Every server process polls; the file's lock and newest line make them write one checkpoint per
+    due moment between them (services/audit.py).
+    """
     while True:
         await asyncio.sleep(poll_s)
-        last = await _checkpoint_if_due(settings, db, last) or last
+        await _checkpoint_if_due(settings, db)
 
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     # The head is anchored before the first request: a restored or emptied database shows at once.
-    first = await _checkpoint_if_due(settings, app.state.db, None)
-    writer = asyncio.create_task(write_checkpoints(settings, app.state.db, first))
+    await _checkpoint_if_due(settings, app.state.db, starting=True)
+    writer = asyncio.create_task(write_checkpoints(settings, app.state.db))
     try:
         yield
     finally:
@@ -154,3 +156,32 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.templates.env.globals["nav_items"] = sorted(nav, key=lambda item: (item.order, item.label))
     logging.getLogger("ketaclinic").setLevel(logging.INFO)
     return app
+
+
+def log_requests_to_stderr() -> None:
+    """The app's one line per request (user id, route, status, duration) on stderr; once per process.
+
+    uvicorn's own access log stays off: it would add the raw path and query string, which can name a
+    patient.
+    """
+    logger = logging.getLogger("ketaclinic")
+    if any(getattr(h, _SERVE_HANDLER, False) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    setattr(handler, _SERVE_HANDLER, True)
+    logger.addHandler(handler)
+
+
+_SERVE_HANDLER = "ketaclinic_serve"
+
+
+def create_worker_app() -> FastAPI:
+    """One server process of `serve --workers N`: the environment's settings, its requests logged.
+
+    Each process is stateless: what processes must share lives in the database (logins, tokens, login
+    throttling, the audit chain's head) or in the checkpoint file under its lock, and live events
+    reach every process through PostgreSQL's NOTIFY.
+    """
+    log_requests_to_stderr()
+    return create_app()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,6 +12,8 @@ from ketaclinic.settings import load_settings
 
 if TYPE_CHECKING:  # SQLAlchemy loads when a command opens the database, not at start-up
     from ketaclinic.store.db import Database
+
+SHUTDOWN_GRACE_S = 5  # seconds a stopping server waits for open requests and live streams
 
 
 def open_database() -> Database:
@@ -55,26 +56,47 @@ def register(app: typer.Typer) -> None:
     def serve(
         host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+        workers: Annotated[
+            int,
+            typer.Option(
+                min=1,
+                help="Server processes sharing the port (more than 1 needs PostgreSQL): each is"
+                " stateless, live events reach all of them through the database.",
+            ),
+        ] = 1,
     ) -> None:
         """Serve the web app (migrating the database first)."""
         import uvicorn
 
         from ketaclinic.services.demo import is_seeded
-        from ketaclinic.web.app import create_app
+        from ketaclinic.web.app import WORKER_APP_FACTORY, create_app, log_requests_to_stderr
 
         settings = load_settings()
+        if workers > 1 and settings.is_sqlite:
+            fail(
+                "--workers: more than one server process needs PostgreSQL (KETACLINIC_DATABASE_URL);"
+                " on SQLite live events reach only the process that wrote them"
+            )
         database = open_database()
-        typer.echo(f"ketaclinic on http://{host}:{port}/  (database: {database.dialect})")
+        plural = f", {workers} processes" if workers > 1 else ""
+        typer.echo(f"ketaclinic on http://{host}:{port}/  (database: {database.dialect}{plural})")
         if is_seeded(database):
             _print_demo_logins()
-        # The app logs one line per request (user id, route template, status, duration); uvicorn's own
-        # access log would add the raw path and query string, which can name a patient.
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        logging.getLogger("ketaclinic").addHandler(handler)
-        uvicorn.run(
-            create_app(settings, database), host=host, port=port, log_level="warning", access_log=False
-        )
+        log_requests_to_stderr()
+        # An open live stream would hold a stopping server for up to an hour (its lifetime); after this
+        # grace it is cut, and the browser reconnects to the server that replaces it.
+        options: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "log_level": "warning",
+            "access_log": False,
+            "timeout_graceful_shutdown": SHUTDOWN_GRACE_S,
+        }
+        if workers == 1:
+            uvicorn.run(create_app(settings, database), **options)
+            return
+        database.dispose()  # each process opens its own
+        uvicorn.run(WORKER_APP_FACTORY, factory=True, workers=workers, **options)
 
     @db_app.command("upgrade")
     def db_upgrade() -> None:

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from ketaclinic.errors import ConflictError
+from ketaclinic.errors import ConflictError, NotFoundError
 from ketaclinic.monitoring import (
     AlertFinding,
     AlertGroup,
@@ -125,10 +125,11 @@ def clinic_owner(subject: str) -> AlertOwner:
 
 def session_owner(session: Session, session_id: int) -> AlertOwner:
     """The owner of a session's alerts (the session, with its patient)."""
-    patient_id = session.execute(
-        select(InfusionSession.patient_id).where(InfusionSession.id == session_id)
-    ).scalar_one()
-    return AlertOwner(patient_id=patient_id, session_id=session_id)
+    # The writing services hold the session row already (locked): no query then.
+    row = session.get(InfusionSession, session_id)
+    if row is None:
+        raise NotFoundError(f"no infusion session {session_id}", field="session_id")
+    return AlertOwner(patient_id=row.patient_id, session_id=session_id)
 
 
 def _origin(owner: AlertOwner, finding: AlertFinding, observation_id: int | None) -> dict[str, Any]:
@@ -143,25 +144,35 @@ def _origin(owner: AlertOwner, finding: AlertFinding, observation_id: int | None
     }
 
 
-def _record_finding(
-    session: Session, owner: AlertOwner, finding: AlertFinding, observation_id: int | None, now: datetime
-) -> int | None:
-    """Record a finding once per trigger key; its row id, or None when it was already recorded."""
+def _record_findings(
+    session: Session,
+    owner: AlertOwner,
+    findings: Sequence[AlertFinding],
+    observation_id: int | None,
+    now: datetime,
+) -> dict[str, int]:
+    """Record each finding once per trigger key (one INSERT); the row ids of those newly recorded, by key."""
+    table = SessionAlertFinding.__table__  # a Core statement: no ORM bookkeeping for rows it never loads
     statement = (
-        insert_statement(session)(SessionAlertFinding)
+        insert_statement(session)(table)
         .values(
-            **_origin(owner, finding, observation_id),
-            rule_key=finding.rule_key,
-            severity=finding.severity.value,
-            message=finding.message,
-            value=_finding_value(finding),
-            t_min=finding.t_min,
-            raised_at=now,
+            [
+                {
+                    **_origin(owner, finding, observation_id),
+                    "rule_key": finding.rule_key,
+                    "severity": finding.severity.value,
+                    "message": finding.message,
+                    "value": _finding_value(finding),
+                    "t_min": finding.t_min,
+                    "raised_at": now,
+                }
+                for finding in findings
+            ]
         )
         .on_conflict_do_nothing(**owner.finding_conflict())
-        .returning(SessionAlertFinding.id)
+        .returning(table.c.trigger_key, table.c.id)
     )
-    return cast(int | None, session.execute(statement).scalar_one_or_none())
+    return {key: finding_id for key, finding_id in session.execute(statement).tuples()}
 
 
 def _open_alert(session: Session, owner: AlertOwner, group: AlertGroup) -> SessionAlert | None:
@@ -195,14 +206,19 @@ def _open_or_escalate(
     finding: AlertFinding,
     observation_id: int | None,
     now: datetime,
+    held: dict[AlertGroup, SessionAlert],
 ) -> int:
     """The id of the group's open alert after `finding` joined it (opening one if there is none); an
-    escalation is audited on the alert as `actor` (who charted the reading, or the system)."""
+    escalation is audited on the alert as `actor` (who charted the reading, or the system).
+
+    `held` keeps the open alerts this transaction has locked, by group, for the next finding of the group.
+    """
     critical_since = now if finding.severity.value == "critical" else None
     clinic_wide = is_clinic_wide(finding.severity.value, finding.notify_physician)
     for _ in range(2):  # a writer that loses the race for the open slot escalates the winner's alert
-        row = _open_alert(session, owner, finding.group)
+        row = held.get(finding.group) or _open_alert(session, owner, finding.group)
         if row is not None:
+            held[finding.group] = row
             values: dict[str, Any] = {"last_raised_at": now, "clinic_wide": row.clinic_wide or clinic_wide}
             if is_worse(finding.severity.value, row.severity):
                 values |= _finding_columns(finding) | {
@@ -269,8 +285,11 @@ def insert_findings(
     observation_id: int | None = None,
 ) -> list[str]:
     """Record each finding of a session once, joined to its group's open alert; the keys newly recorded."""
+    found = list(findings)
+    if not found:  # most readings raise nothing
+        return []
     return raise_findings(
-        session, actor, session_owner(session, session_id), findings, observation_id=observation_id
+        session, actor, session_owner(session, session_id), found, observation_id=observation_id
     )
 
 
@@ -284,19 +303,29 @@ def raise_findings(
 ) -> list[str]:
     """Record each finding once, joined to its owner's open alert of its group (an escalation audited as
     `actor`); the trigger keys newly recorded."""
-    raised: list[str] = []
-    now = utcnow()
     # Worst first, so an alert opened by this reading shows its most severe finding at once.
-    for finding in sorted(findings, key=lambda f: -SEVERITY_RANK[f.severity]):
-        finding_id = _record_finding(session, owner, finding, observation_id, now)
-        if finding_id is None:
+    ordered = sorted(findings, key=lambda f: -SEVERITY_RANK[f.severity])
+    if not ordered:
+        return []
+    now = utcnow()
+    recorded = _record_findings(session, owner, ordered, observation_id, now)
+    raised: list[str] = []
+    held: dict[AlertGroup, SessionAlert] = {}
+    joined: dict[int, list[int]] = {}
+    for finding in ordered:
+        finding_id = recorded.pop(finding.trigger_key, None)
+        if finding_id is None:  # recorded before (or twice in this list): its alert already has it
             continue
-        alert_id = _open_or_escalate(session, actor, owner, finding, observation_id, now)
-        session.execute(
-            update(SessionAlertFinding).where(SessionAlertFinding.id == finding_id).values(alert_id=alert_id)
-        )
+        alert_id = _open_or_escalate(session, actor, owner, finding, observation_id, now, held)
+        joined.setdefault(alert_id, []).append(finding_id)
         raised.append(finding.trigger_key)
         publish(session, LiveEvent("alert", "open", session_id=owner.session_id, alert_id=alert_id))
+    for alert_id, finding_ids in joined.items():
+        session.execute(
+            update(SessionAlertFinding)
+            .where(SessionAlertFinding.id.in_(finding_ids))
+            .values(alert_id=alert_id)
+        )
     return raised
 
 

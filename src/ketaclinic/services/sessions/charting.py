@@ -9,12 +9,14 @@ from the session's `started_at`, the time base of the PK engine and the cadence.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import StringConstraints
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ketaclinic.dosing import (
@@ -83,10 +85,33 @@ def minutes_between(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds() / 60.0
 
 
+# The statements of every charted reading, built once: SQLAlchemy then reuses each one's cache key.
+_SESSION_ROW = select(InfusionSession).where(InfusionSession.id == bindparam("session_id"))
+_SESSION_ROW_LOCKED = _SESSION_ROW.with_for_update()
+_SEGMENTS = (
+    select(RateSegment)
+    .where(RateSegment.session_id == bindparam("session_id"))
+    .order_by(RateSegment.started_at, RateSegment.id)
+)
+_BOLUS_TOTAL_MG = select(func.coalesce(func.sum(SessionMedication.dose), 0.0)).where(
+    SessionMedication.session_id == bindparam("session_id"), SessionMedication.purpose == "ketamine_bolus"
+)
+_READINGS = (
+    select(
+        SessionObservation.id,
+        SessionObservation.observed_at,
+        SessionObservation.phase,
+        SessionObservation.values_json,
+    )
+    .where(SessionObservation.session_id == bindparam("session_id"))
+    .order_by(SessionObservation.observed_at, SessionObservation.id)
+)
+
+
 def session_row(session: Session, session_id: int, *, lock: bool = False) -> InfusionSession:
     """The session row (locked for update when writing, so concurrent charting is serial per session)."""
-    query = select(InfusionSession).where(InfusionSession.id == session_id)
-    row = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+    query = _SESSION_ROW_LOCKED if lock else _SESSION_ROW
+    row = session.execute(query, {"session_id": session_id}).scalar_one_or_none()
     if row is None:
         raise NotFoundError(f"no infusion session {session_id}", field="session_id")
     return row
@@ -123,13 +148,7 @@ def plan_model_key(planned: PlannedSession) -> str:
 
 def segment_rows(session: Session, session_id: int) -> list[RateSegment]:
     """Charted segments in time order."""
-    return list(
-        session.execute(
-            select(RateSegment)
-            .where(RateSegment.session_id == session_id)
-            .order_by(RateSegment.started_at, RateSegment.id)
-        ).scalars()
-    )
+    return list(session.execute(_SEGMENTS, {"session_id": session_id}).scalars())
 
 
 def infusions(row: InfusionSession, segments: list[RateSegment], until: datetime) -> list[Infusion]:
@@ -165,12 +184,7 @@ def bolus_doses(session: Session, row: InfusionSession) -> list[Bolus]:
 
 def ketamine_bolus_total_mg(session: Session, row: InfusionSession) -> float:
     """Every ketamine bolus charted in this session, whatever time it was dated to."""
-    total = session.execute(
-        select(func.coalesce(func.sum(SessionMedication.dose), 0.0)).where(
-            SessionMedication.session_id == row.id, SessionMedication.purpose == "ketamine_bolus"
-        )
-    ).scalar_one()
-    return float(total)
+    return float(session.execute(_BOLUS_TOTAL_MG, {"session_id": row.id}).scalar_one())
 
 
 def given_mg(session: Session, row: InfusionSession, until: datetime) -> float:
@@ -246,34 +260,59 @@ def observation_rows(session: Session, session_id: int) -> list[SessionObservati
     )
 
 
+@lru_cache(maxsize=8192)
+def _groups_of(values_json: str) -> tuple[str, ...]:
+    """The field groups a stored reading counts for: a pure function of its JSON text, so kept per text
+    (every write and poll of a session reads all its readings again)."""
+    return tuple(groups_charted(json.loads(values_json)))
+
+
+@dataclass(frozen=True, slots=True)
+class ChartedRecord:
+    """What the alert rules read of a session's readings: the cadence clock's times and the baseline."""
+
+    times: dict[str, list[float]]
+    baseline: Observation | None
+
+
+def charted_record(session: Session, row: InfusionSession) -> ChartedRecord:
+    """Minutes from the infusion start at which each field group was charted (readings since the start),
+    and the pre-infusion reading taken at check-in, from one read of four columns of the readings.
+    """
+    times: dict[str, list[float]] = {group: [] for group in field_groups()}
+    baseline: Observation | None = None
+    charted = session.execute(_READINGS, {"session_id": row.id})
+    for obs_id, observed_at, phase, values_json in charted:
+        if baseline is None and phase == "pre":
+            baseline = _observation(row, obs_id, observed_at, values_json)
+        if row.started_at is None:
+            continue
+        t = minutes_between(row.started_at, observed_at)
+        if t >= 0:
+            for group in _groups_of(values_json):
+                times[group].append(t)
+    return ChartedRecord(times, baseline)
+
+
 def charted_times(session: Session, row: InfusionSession) -> dict[str, list[float]]:
     """Minutes from the infusion start at which each field group was charted (readings since the start).
 
-    Reads two columns, not whole readings: every write and every alert poll walks the cadence clock.
+    Reads few columns, not whole readings: every write and every alert poll walks the cadence clock.
     """
-    out: dict[str, list[float]] = {group: [] for group in field_groups()}
-    if row.started_at is None:
-        return out
-    charted = session.execute(
-        select(SessionObservation.observed_at, SessionObservation.values_json)
-        .where(SessionObservation.session_id == row.id)
-        .order_by(SessionObservation.observed_at, SessionObservation.id)
-    )
-    for observed_at, values_json in charted:
-        t = minutes_between(row.started_at, observed_at)
-        if t >= 0:
-            for group in groups_charted(json.loads(values_json)):
-                out[group].append(t)
-    return out
+    return charted_record(session, row).times
+
+
+def _observation(row: InfusionSession, obs_id: int, observed_at: datetime, values_json: str) -> Observation:
+    values = json.loads(values_json)
+    if "cadss6" in values:
+        values["cadss6"] = tuple(values["cadss6"])
+    t = t_min_of(row, observed_at) if row.started_at is not None else 0.0
+    return Observation(t_min=t, obs_id=str(obs_id), **values)
 
 
 def observation_of(row: InfusionSession, obs: SessionObservation) -> Observation:
     """The pure Observation of a stored reading (t_min from the infusion start, obs_id = row id)."""
-    values = json.loads(obs.values_json)
-    if "cadss6" in values:
-        values["cadss6"] = tuple(values["cadss6"])
-    t = t_min_of(row, obs.observed_at) if row.started_at is not None else 0.0
-    return Observation(t_min=t, obs_id=str(obs.id), **values)
+    return _observation(row, obs.id, obs.observed_at, obs.values_json)
 
 
 def baseline_of(session: Session, row: InfusionSession) -> Observation | None:

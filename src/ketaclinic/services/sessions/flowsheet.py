@@ -22,8 +22,7 @@ from ketaclinic.services.sessions.charting import (
     CHARTABLE,
     INFUSING,
     Config,
-    baseline_of,
-    charted_times,
+    charted_record,
     dumps,
     minutes_between,
     observation_of,
@@ -113,14 +112,15 @@ def record_observation(
     )
     session.add(stored)
     session.flush()
-    baseline = baseline_of(session, row) if stored.phase != "pre" else None
+    record = charted_record(session, row)  # with this reading
+    baseline = record.baseline if stored.phase != "pre" else None
     reading = observation_of(row, stored)
     raised = insert_findings(
         session, actor, row.id, evaluate_observation(reading, baseline), observation_id=stored.id
     )
     if row.started_at is not None:
         # Slots missed before this reading and the total given by then (a poll or a chart view catches up).
-        raise_due(session, row, charted_times(session, row), at, config)
+        raise_due(session, row, record.times, at, config)
     publish(session, LiveEvent("reading", row.state, session_id=row.id, observation_id=stored.id))
     return stored, raised
 

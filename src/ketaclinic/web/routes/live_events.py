@@ -56,17 +56,37 @@ async def _events(
                 yield ": heartbeat\n\n"
             wait = max(0.0, min(next_check, ends_at) - time.monotonic())
             try:
-                item = await asyncio.wait_for(subscription.queue.get(), timeout=wait)
+                first = await asyncio.wait_for(subscription.queue.get(), timeout=wait)
             except TimeoutError:
                 continue
-            if item is None:  # this reader fell too far behind: it reconnects and refetches
+            # Everything queued meanwhile goes out in one write (a busy server sends bursts, not frames).
+            frames, ended = _frames(principal, [first, *_drain(subscription.queue)])
+            if frames:
+                yield frames
+            if ended:  # this reader fell too far behind: it reconnects and refetches
                 yield "event: reconnect\ndata: {}\n\n"
                 return
-            sequence, live = item
-            if visible_to(principal.actor, live):
-                yield _frame(sequence, live)
     finally:
         subscription.close()
+
+
+def _drain(queue: asyncio.Queue[tuple[int, LiveEvent] | None]) -> list[tuple[int, LiveEvent] | None]:
+    items: list[tuple[int, LiveEvent] | None] = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
+def _frames(principal: Principal, items: list[tuple[int, LiveEvent] | None]) -> tuple[str, bool]:
+    """The frames of the items this caller may see, up to an overflow mark; whether one was reached."""
+    out: list[str] = []
+    for item in items:
+        if item is None:
+            return "".join(out), True
+        sequence, live = item
+        if visible_to(principal.actor, live):
+            out.append(_frame(sequence, live))
+    return "".join(out), False
 
 
 @router.get(
