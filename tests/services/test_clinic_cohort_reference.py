@@ -26,6 +26,7 @@ from ketaclinic.outcomes import Cohort, CohortRecord, analyse_cohort, sustained_
 from ketaclinic.outcomes.definitions import DISCONTINUATION_REASONS
 from ketaclinic.screening.diagnoses import PainMechanism, list_diagnoses
 from ketaclinic.services.outcomes.facts import baselines, clinic_cohort, course_facts
+from ketaclinic.services.outcomes.session_totals import dose_total
 from ketaclinic.store.db import Database
 from ketaclinic.store.tables.outcomes import ProResponse, TreatmentCourse
 from ketaclinic.store.tables.patients import Patient, PatientDiagnosis
@@ -75,6 +76,8 @@ def _intake(rng: random.Random) -> str:
     intake: dict[str, Any] = {"pain_duration_months": rng.randint(3, 200), "notes": "x" * rng.randint(0, 40)}
     if value != "absent":
         intake["baseline_nrs"] = value
+    if rng.random() < 0.1:
+        intake["blood_pressure"] = {"baseline_nrs": 5}  # a key of the same name deeper down does not count
     return json.dumps(intake, sort_keys=True)
 
 
@@ -103,9 +106,9 @@ def _plan(session: Session, patient_id: int, n: int) -> DosePlanRow:
 
 def _sessions(session: Session, rng: random.Random, patient_id: int, plan: DosePlanRow) -> None:
     for number in range(1, plan.session_count + 1):
-        start = T0 + timedelta(days=rng.randint(0, 300), seconds=rng.randint(0, 36_000))
+        start = T0 + timedelta(days=rng.randint(0, 300), minutes=rng.randint(0, 600))
         state = rng.choice(["ended", "ended", "ended", "running", "scheduled"])
-        ended = start + timedelta(seconds=rng.randint(1_800, 14_400)) if state == "ended" else None
+        ended = start + timedelta(seconds=rng.randint(30, 240) * 60) if state == "ended" else None
         row = InfusionSession(
             plan_id=plan.id,
             session_number=number,
@@ -127,11 +130,15 @@ def _sessions(session: Session, rng: random.Random, patient_id: int, plan: DoseP
         session.flush()
         if state == "scheduled":
             continue
-        offsets = sorted(rng.randint(0, 10_000) for _ in range(rng.randint(0, 4)))
+        # Whole minutes and rates to 0.1 mg/h, as charted, often add up to exactly x.x5 mg.
+        minutes = rng.random() < 0.5
+        offsets = sorted(
+            rng.randint(0, 160) * 60 if minutes else rng.randint(0, 10_000) for _ in range(rng.randint(0, 4))
+        )
         if offsets and rng.random() < 0.3:
             offsets.append(offsets[-1])  # two segments charted at the same second
         for offset in offsets:
-            rate = round(rng.uniform(0, 60), 3) if rng.random() < 0.85 else 0.0
+            rate = round(rng.uniform(0, 60), 1 if minutes else 3) if rng.random() < 0.85 else 0.0
             session.add(
                 RateSegment(
                     session_id=row.id,
@@ -362,7 +369,7 @@ def reference(session: Session, patient: Patient) -> Reference | None:
         relief_ongoing=relief[1],
         sessions_planned=planned,
         sessions_completed=completed,
-        total_dose_mg=round(infused + bolus, 1) if charted else None,
+        total_dose_mg=dose_total(infused + bolus) if charted else None,
         adverse_events=tuple(sorted(events)),
     )
     return Reference(patient.id, evaluable, baseline, found[1] if found else None, record)

@@ -24,6 +24,7 @@ from ketaclinic.services.outcomes.facts_queries import (
     SCHEDULE_WEEKS,
     baseline_rows,
     course_rows,
+    for_aggregates,
     newest_intake_nrs,
     people_with_latest_course,
 )
@@ -45,8 +46,6 @@ class CourseFacts:
     diagnosis: str
     pain_mechanism: str
     synthetic: bool
-    sex: str
-    birth_date: date
     baseline_nrs: float | None
     followup_nrs: float | None
     discontinued: str
@@ -73,7 +72,7 @@ class BaselineNrs:
 def screening_baselines(session: Session, patient_ids: Sequence[int]) -> dict[int, float]:
     """Baseline NRS from each patient's newest screening intake that records one."""
     found = newest_intake_nrs(_dialect(session), patient_ids)
-    return {pid: float(nrs) for pid, nrs in session.execute(select(found.c.patient_id, found.c.nrs)).tuples()}
+    return {pid: float(nrs) for pid, nrs in session.execute(select(found.c.patient_id, found.c.nrs))}
 
 
 def baselines(session: Session, patient_ids: Sequence[int]) -> dict[int, BaselineNrs]:
@@ -81,7 +80,7 @@ def baselines(session: Session, patient_ids: Sequence[int]) -> dict[int, Baselin
     rows = baseline_rows(_dialect(session), people_with_latest_course(patient_ids), patient_ids)
     return {
         pid: BaselineNrs(float(nrs), "screening intake" if screened else "baseline questionnaire")
-        for pid, _course, nrs, screened in session.execute(rows).tuples()
+        for pid, _course, nrs, screened in session.execute(rows)
         if nrs is not None
     }
 
@@ -100,8 +99,6 @@ class CourseColumns:
     diagnosis: Texts
     pain_mechanism: Texts
     synthetic: Bools
-    sex: list[str]
-    birth_date: list[date]
     baseline_nrs: Floats
     followup_nrs: Floats
     discontinued: Texts
@@ -133,7 +130,7 @@ def _evaluable(
 
 # The columns course_rows selects, in order.
 COURSE_COLUMNS = (
-    "patient_id", "course_id", "pseudonym", "diagnosis", "pain_mechanism", "synthetic", "sex", "birth_date",
+    "patient_id", "course_id", "pseudonym", "diagnosis", "pain_mechanism", "synthetic",
     "baseline_nrs", "endpoint_nrs", "discontinued", "lost_week", "last_week", "sessions_planned", "plan_id",
     "series_end", "endpoint_weeks",
 )  # fmt: skip
@@ -142,7 +139,8 @@ COURSE_COLUMNS = (
 def course_columns(session: Session, *, today: date | None = None) -> CourseColumns:
     """The facts of every coded patient's latest course, from one query (no per-patient queries)."""
     today = today or date.today()
-    rows = session.execute(course_rows(_dialect(session))).tuples().all()
+    for_aggregates(session)
+    rows = session.execute(course_rows(_dialect(session))).all()
     columns = zip(*rows, strict=True) if rows else [()] * len(COURSE_COLUMNS)
     col: dict[str, tuple[Any, ...]] = dict(zip(COURSE_COLUMNS, columns, strict=True))
     base, lost, last = _floats(col["baseline_nrs"]), _floats(col["lost_week"]), _floats(col["last_week"])
@@ -156,8 +154,6 @@ def course_columns(session: Session, *, today: date | None = None) -> CourseColu
         diagnosis=np.asarray(col["diagnosis"], dtype=str),
         pain_mechanism=np.asarray(col["pain_mechanism"], dtype=str),
         synthetic=np.asarray(col["synthetic"], dtype=np.bool_),
-        sex=list(col["sex"]),
-        birth_date=list(col["birth_date"]),
         baseline_nrs=base,
         followup_nrs=follow,
         discontinued=reasons,
@@ -184,8 +180,6 @@ def course_facts(session: Session, *, today: date | None = None) -> list[CourseF
             diagnosis=str(c.diagnosis[i]),
             pain_mechanism=str(c.pain_mechanism[i]),
             synthetic=bool(c.synthetic[i]),
-            sex=c.sex[i],
-            birth_date=c.birth_date[i],
             baseline_nrs=_optional(float(c.baseline_nrs[i])),
             followup_nrs=_optional(float(c.followup_nrs[i])),
             discontinued=str(c.discontinued[i]),

@@ -4,7 +4,8 @@ Each rule here is the one the cohort has always used, written once as SQL so tha
 cost a fixed number of queries: the latest course is the highest course id; the primary diagnosis
 is the newest one marked primary, else the newest; the baseline NRS is the newest screening intake
 that records one as a number, else the latest course's first baseline answer; an after-series week
-keeps its newest answer.
+keeps its newest answer. Picks by a highest id are aggregates (the planner then knows how many rows
+they give); the picks by time are window functions.
 """
 
 from __future__ import annotations
@@ -17,14 +18,20 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Select,
+    String,
     Subquery,
+    Text,
+    and_,
     case,
     cast,
     func,
     literal,
+    or_,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
 
 from ketaclinic.outcomes.definitions import reduction_floor_pct, relief_margin_pct
 from ketaclinic.outcomes.schedule import DEFAULT_OFFSETS_WEEKS
@@ -37,6 +44,17 @@ SCHEDULE_WEEKS = max(DEFAULT_OFFSETS_WEEKS)
 BASELINE_KEY = "baseline_nrs"
 
 
+def for_aggregates(session: Session) -> None:
+    """Planner settings for this transaction's cohort aggregates (PostgreSQL; nothing on SQLite).
+
+    No JIT: its compile time grows with the estimated cost (seconds for 100,000 patients, more than the
+    queries take). Work memory for the hash aggregates over every course, which would spill to disk.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '32MB'"))
+
+
 def latest_courses(patient_ids: Sequence[int] | None = None) -> Subquery:
     """Each patient's latest treatment course (later courses replace earlier ones): patient_id, course_id."""
     stmt = select(TreatmentCourse.patient_id, func.max(TreatmentCourse.id).label("course_id"))
@@ -45,37 +63,44 @@ def latest_courses(patient_ids: Sequence[int] | None = None) -> Subquery:
     return stmt.group_by(TreatmentCourse.patient_id).subquery("latest")
 
 
-def _intake_nrs(dialect: str) -> ColumnElement[Any]:
-    """The intake's baseline NRS when the JSON holds a number there (not a boolean, text or null)."""
+def _intakes(dialect: str, patient_ids: Sequence[int] | None) -> Select[Any]:
+    """Every screening intake's patient_id, id and baseline NRS (NULL unless the JSON holds a number).
+
+    Each intake's JSON is parsed once: the value under the key is taken in a materialized CTE, then
+    checked and converted there on PostgreSQL (json, not jsonb: validating is cheaper than building).
+    """
+    s = Screening
     if dialect == "postgresql":
-        value = cast(Screening.intake_json, postgresql.JSONB)[BASELINE_KEY]
-        return case((func.jsonb_typeof(value) == "number", cast(value, Float)))
-    path = f"$.{BASELINE_KEY}"
-    return case(
-        (
-            func.json_type(Screening.intake_json, path).in_(("integer", "real")),
-            cast(func.json_extract(Screening.intake_json, path), Float),
+        taken = select(s.patient_id, s.id, cast(s.intake_json, postgresql.JSON)[BASELINE_KEY].label("value"))
+    else:
+        path = f"$.{BASELINE_KEY}"
+        number = func.json_type(s.intake_json, path).in_(("integer", "real"))
+        taken = select(
+            s.patient_id,
+            s.id,
+            case((number, cast(func.json_extract(s.intake_json, path), Float))).label("value"),
         )
-    )
+    if patient_ids is not None:
+        taken = taken.where(s.patient_id.in_(patient_ids))
+    values = taken.cte("intake_values").prefix_with("MATERIALIZED")
+    nrs: ColumnElement[Any] = values.c.value
+    if dialect == "postgresql":
+        nrs = case((func.json_typeof(values.c.value) == "number", cast(cast(values.c.value, Text), Float)))
+    return select(values.c.patient_id, values.c.id, nrs.label("nrs"))
 
 
 def newest_intake_nrs(dialect: str, patient_ids: Sequence[int] | None = None) -> Subquery:
     """Each patient's NRS from their newest screening intake that records one: patient_id, nrs."""
-    intakes = select(Screening.patient_id, Screening.id, _intake_nrs(dialect).label("nrs"))
-    if patient_ids is not None:
-        intakes = intakes.where(Screening.patient_id.in_(patient_ids))
-    found = intakes.subquery("intakes")
-    ranked = select(
-        found.c.patient_id,
-        found.c.nrs,
-        func.row_number()
-        .over(partition_by=found.c.patient_id, order_by=(found.c.nrs.is_(None), found.c.id.desc()))
-        .label("rank"),
-    ).subquery("ranked_intakes")
+    intakes = _intakes(dialect, patient_ids)  # one CTE, read twice
+    found, again = intakes.subquery("intakes"), intakes.subquery("intakes_newest")
+    newest = (
+        select(func.max(found.c.id).label("id"))
+        .where(found.c.nrs.is_not(None))
+        .group_by(found.c.patient_id)
+        .subquery("newest_intakes")
+    )
     return (
-        select(ranked.c.patient_id, ranked.c.nrs)
-        .where(ranked.c.rank == 1, ranked.c.nrs.is_not(None))
-        .subquery("intake_nrs")
+        select(again.c.patient_id, again.c.nrs).join(newest, newest.c.id == again.c.id).subquery("intake_nrs")
     )
 
 
@@ -90,7 +115,7 @@ def _first_baseline_answers() -> Subquery:
             .over(partition_by=pr.course_id, order_by=(pr.collected_at, pr.id))
             .label("rank"),
         )
-        .where(pr.course_id.is_not(None), pr.timepoint == "baseline", pr.pain_nrs.is_not(None))
+        .where(pr.course_id.is_not(None), pr.timepoint == _inline("baseline"), pr.pain_nrs.is_not(None))
         .subquery("ranked_baseline_answers")
     )
     return (
@@ -101,13 +126,12 @@ def _first_baseline_answers() -> Subquery:
 
 
 def baseline_rows(dialect: str, people: Subquery, patient_ids: Sequence[int] | None = None) -> Select[Any]:
-    """Each row of `people` (patient_id, course_id or NULL) with its baseline: nrs, from_screening."""
+    """Each row of `people` (patient_id, course_id or NULL, ...) with its baseline: nrs, from_screening."""
     intake = newest_intake_nrs(dialect, patient_ids)
     answers = _first_baseline_answers()
     return (
         select(
-            people.c.patient_id,
-            people.c.course_id,
+            *people.c,
             func.coalesce(intake.c.nrs, answers.c.nrs).label("nrs"),
             intake.c.nrs.is_not(None).label("from_screening"),
         )
@@ -120,37 +144,27 @@ def baseline_rows(dialect: str, people: Subquery, patient_ids: Sequence[int] | N
 def _primary_diagnoses() -> Subquery:
     """Each patient's primary diagnosis: the newest marked primary, else the newest (patient_id, code)."""
     d = PatientDiagnosis
-    ranked = select(
-        d.patient_id,
-        d.code,
-        func.row_number()
-        .over(partition_by=d.patient_id, order_by=(d.primary.desc(), d.id.desc()))
-        .label("rank"),
-    ).subquery("ranked_diagnoses")
-    return select(ranked.c.patient_id, ranked.c.code).where(ranked.c.rank == 1).subquery("diagnoses")
+    chosen = (
+        select(func.coalesce(func.max(d.id).filter(d.primary.is_(True)), func.max(d.id)).label("id"))
+        .group_by(d.patient_id)
+        .subquery("chosen_diagnoses")
+    )
+    return select(d.patient_id, d.code).join(chosen, chosen.c.id == d.id).subquery("diagnoses")
 
 
 def _after_series_answers() -> Subquery:
-    """After-series NRS answers with their week, ranked newest first within (course, week).
+    """After-series NRS answers with their week and the week of the course's next answer.
 
-    `within_week` is the course's last answered week within the follow-up schedule.
+    One window, reading the answers in ix_pro_responses_after_series_answers' order (week, then
+    oldest first), so nothing is sorted: an answer is its week's newest when the next is of another week.
     """
     pr, week = ProResponse, ProResponse.weeks_after_series
+    following = func.lead(week).over(partition_by=pr.course_id, order_by=(week, pr.collected_at, pr.id))
     return (
-        select(
-            pr.course_id,
-            week.label("week"),
-            pr.pain_nrs.label("nrs"),
-            func.row_number()
-            .over(partition_by=(pr.course_id, week), order_by=(pr.collected_at.desc(), pr.id.desc()))
-            .label("rank"),
-            func.max(case((week <= SCHEDULE_WEEKS, week)))
-            .over(partition_by=pr.course_id)
-            .label("within_week"),
-        )
+        select(pr.course_id, week.label("week"), pr.pain_nrs.label("nrs"), following.label("next_week"))
         .where(
             pr.course_id.is_not(None),
-            pr.timepoint == "after_series",
+            pr.timepoint == _inline("after_series"),
             week.is_not(None),
             pr.pain_nrs.is_not(None),
         )
@@ -158,66 +172,89 @@ def _after_series_answers() -> Subquery:
     )
 
 
-def _followup(baseline: CTE) -> Subquery:
+def _inline(value: str) -> ColumnElement[str]:
+    """A constant written into the SQL, so that a partial index's WHERE is seen to hold."""
+    return literal(value, String, literal_execute=True)
+
+
+def _followup(courses: CTE) -> Subquery:
     """Per course: the endpoint NRS, the first week relief was lost and the last week answered.
 
+    Only each week's newest answer counts. The endpoint is the configured week's answer, else the
+    last answer within the schedule (the one followed by none, or by a week past the schedule).
     Relief is lost at the first answer whose reduction from baseline falls below the margin, computed
     as `sustained_relief_weeks` does: (baseline - nrs) / baseline * 100 against the same floor.
     """
-    answers, tc = _after_series_answers(), TreatmentCourse
-    base = cast(baseline.c.nrs, Float)
+    answers = _after_series_answers()
+    week, following = answers.c.week, answers.c.next_week
+    newest = or_(following.is_(None), following != week)
+    last_within = and_(week <= SCHEDULE_WEEKS, or_(following.is_(None), following > SCHEDULE_WEEKS))
+    endpoint = courses.c.endpoint_weeks
+    at_endpoint = or_(and_(endpoint.is_(None), last_within), week == endpoint)
+    base = cast(courses.c.nrs, Float)
     reduction = (base - answers.c.nrs) / base * literal(100.0, Float)
     floor = literal(reduction_floor_pct(relief_margin_pct().value), Float)
     # Nested CASE: the division is only evaluated for a positive baseline.
-    lost = case((base > 0, case((reduction < floor, answers.c.week))))
-    endpoint_week = func.coalesce(tc.endpoint_weeks, answers.c.within_week)
+    lost = case((base > 0, case((reduction < floor, week))))
     return (
         select(
             answers.c.course_id,
-            func.max(case((answers.c.week == endpoint_week, answers.c.nrs))).label("endpoint_nrs"),
+            func.max(case((at_endpoint, answers.c.nrs))).label("endpoint_nrs"),
             func.min(lost).label("lost_week"),
-            func.max(answers.c.week).label("last_week"),
+            func.max(week).label("last_week"),
         )
-        .join(tc, tc.id == answers.c.course_id)
-        .join(baseline, baseline.c.course_id == answers.c.course_id)
-        .where(answers.c.rank == 1)
+        .join(courses, courses.c.course_id == answers.c.course_id)
+        .where(newest)
         .group_by(answers.c.course_id)
         .subquery("followup")
     )
 
 
-def course_rows(dialect: str) -> Select[Any]:
-    """One row per coded patient's latest course, in patient order (see facts.COURSE_COLUMNS)."""
-    latest, tc, p = latest_courses(), TreatmentCourse, Patient
-    baseline = baseline_rows(dialect, latest).cte("baseline")
-    diagnoses, followup = _primary_diagnoses(), _followup(baseline)
+def _latest_course_rows() -> Subquery:
+    """Each patient's latest course with the columns the cohort reads."""
+    latest, tc = latest_courses(), TreatmentCourse
     return (
         select(
-            p.id,
-            tc.id,
-            p.pseudonym,
-            diagnoses.c.code,
-            p.pain_mechanism,
-            p.synthetic,
-            p.sex,
-            p.birth_date,
-            baseline.c.nrs,
-            followup.c.endpoint_nrs,
+            latest.c.patient_id,
+            latest.c.course_id,
             tc.discontinued,
-            followup.c.lost_week,
-            followup.c.last_week,
             tc.sessions_planned,
             tc.plan_id,
             tc.series_end,
             tc.endpoint_weeks,
         )
-        .select_from(latest)
         .join(tc, tc.id == latest.c.course_id)
-        .join(p, p.id == latest.c.patient_id)
+        .subquery("courses")
+    )
+
+
+def course_rows(dialect: str) -> Select[Any]:
+    """One row per coded patient's latest course, in patient order (see facts.COURSE_COLUMNS)."""
+    courses = baseline_rows(dialect, _latest_course_rows()).cte("courses_with_baseline")
+    p, diagnoses, followup = Patient, _primary_diagnoses(), _followup(courses)
+    return (
+        select(
+            p.id,
+            courses.c.course_id,
+            p.pseudonym,
+            diagnoses.c.code,
+            p.pain_mechanism,
+            p.synthetic,
+            courses.c.nrs,
+            followup.c.endpoint_nrs,
+            courses.c.discontinued,
+            followup.c.lost_week,
+            followup.c.last_week,
+            courses.c.sessions_planned,
+            courses.c.plan_id,
+            courses.c.series_end,
+            courses.c.endpoint_weeks,
+        )
+        .select_from(courses)
+        .join(p, p.id == courses.c.patient_id)
         # An uncoded patient cannot enter a cohort analysed by diagnosis and mechanism.
-        .join(diagnoses, diagnoses.c.patient_id == p.id)
-        .outerjoin(baseline, baseline.c.course_id == tc.id)
-        .outerjoin(followup, followup.c.course_id == tc.id)
+        .join(diagnoses, diagnoses.c.patient_id == courses.c.patient_id)
+        .outerjoin(followup, followup.c.course_id == courses.c.course_id)
         .where(p.pain_mechanism.is_not(None))
         .order_by(p.id)
     )

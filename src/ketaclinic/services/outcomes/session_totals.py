@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Float, Subquery, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from ketaclinic.services.outcomes.facts_queries import for_aggregates
 from ketaclinic.store.tables.sessions import (
     InfusionSession,
     RateSegment,
@@ -25,65 +26,76 @@ from ketaclinic.store.tables.sessions import (
 NO_PLAN = -1  # a course that names no plan collects every plan of its patient
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
 
 
-def _hours(start: ColumnElement[Any], end: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+def _hours(start: Any, end: Any, dialect: str) -> ColumnElement[Any]:
     if dialect == "sqlite":
         return (func.julianday(end) - func.julianday(start)) * 24.0
-    return func.extract("epoch", end - start) / 3600.0
+    return func.date_part("epoch", end - start) / literal(3600.0, Float)  # double precision, as Python's
 
 
-def _sessions_given(session: Session) -> list[Any]:
-    s = InfusionSession
-    return list(
-        session.execute(
-            select(s.patient_id, s.plan_id, func.count())
-            .where(s.started_at.is_not(None), s.ended_at.is_not(None))
-            .group_by(s.patient_id, s.plan_id)
-        ).tuples()
+def _infused_per_session(dialect: str) -> Subquery:
+    """Per session with rate segments: mg of every segment followed by another, and the last segment.
+
+    Each segment runs at its mg/h until the next segment; the last one until the session's end.
+    """
+    seg = RateSegment
+    following = func.lead(seg.started_at).over(partition_by=seg.session_id, order_by=(seg.started_at, seg.id))
+    spans = select(seg.session_id, seg.rate_mg_h, seg.started_at.label("t0"), following.label("t1")).subquery(
+        "spans"
+    )
+    last = spans.c.t1.is_(None)
+    return (
+        select(
+            spans.c.session_id,
+            func.sum(spans.c.rate_mg_h * _hours(spans.c.t0, spans.c.t1, dialect)).label("inner_mg"),
+            func.max(case((last, spans.c.rate_mg_h))).label("last_rate_mg_h"),
+            func.max(case((last, spans.c.t0))).label("last_start"),
+        )
+        .group_by(spans.c.session_id)
+        .subquery("infused")
     )
 
 
-def _infused_mg(session: Session, dialect: str) -> list[Any]:
-    """Ketamine infused: each rate segment's mg/h times its duration (until the next segment or the end)."""
-    s, seg = InfusionSession, RateSegment
-    following = func.lead(seg.started_at).over(partition_by=seg.session_id, order_by=(seg.started_at, seg.id))
-    segments = select(
-        seg.session_id, seg.rate_mg_h, seg.started_at.label("t0"), following.label("next_start")
-    ).subquery("segments")
-    spans = (
-        select(
-            s.patient_id,
-            s.plan_id,
-            segments.c.rate_mg_h,
-            segments.c.t0,
-            func.coalesce(segments.c.next_start, s.ended_at).label("t1"),
+def _bolus_per_session() -> Subquery:
+    med = SessionMedication
+    return (
+        select(med.session_id, func.sum(med.dose).label("mg"))
+        .where(func.lower(med.medication) == "ketamine", med.unit == "mg")
+        .group_by(med.session_id)
+        .subquery("bolus")
+    )
+
+
+def _given(session: Session, dialect: str) -> list[Any]:
+    """Per (patient, plan): sessions run, ketamine infused (NULL: no segment with an end) and bolused."""
+    s, infused, bolus = InfusionSession, _infused_per_session(dialect), _bolus_per_session()
+    ran = and_(s.started_at.is_not(None), s.ended_at.is_not(None))
+    last_mg = case(
+        (
+            s.ended_at.is_not(None),
+            infused.c.last_rate_mg_h * _hours(infused.c.last_start, s.ended_at, dialect),
         )
-        .join(s, s.id == segments.c.session_id)
-        .subquery("spans")
+    )
+    zero = literal(0.0, Float)
+    session_mg = func.coalesce(infused.c.inner_mg, zero) + func.coalesce(last_mg, zero)
+    spanned = or_(
+        infused.c.inner_mg.is_not(None), and_(infused.c.session_id.is_not(None), s.ended_at.is_not(None))
     )
     return list(
         session.execute(
             select(
-                spans.c.patient_id,
-                spans.c.plan_id,
-                func.sum(spans.c.rate_mg_h * _hours(spans.c.t0, spans.c.t1, dialect)),
+                s.patient_id,
+                s.plan_id,
+                func.count(case((ran, 1))),
+                func.sum(case((spanned, session_mg))),
+                func.sum(bolus.c.mg),
             )
-            .where(spans.c.t1.is_not(None))
-            .group_by(spans.c.patient_id, spans.c.plan_id)
-        ).tuples()
-    )
-
-
-def _bolus_mg(session: Session) -> list[Any]:
-    s, med = InfusionSession, SessionMedication
-    return list(
-        session.execute(
-            select(s.patient_id, s.plan_id, func.sum(med.dose))
-            .join(s, s.id == med.session_id)
-            .where(func.lower(med.medication) == "ketamine", med.unit == "mg")
+            .outerjoin(infused, infused.c.session_id == s.id)
+            .outerjoin(bolus, bolus.c.session_id == s.id)
             .group_by(s.patient_id, s.plan_id)
-        ).tuples()
+        )
     )
 
 
@@ -94,7 +106,7 @@ def _adverse_events(session: Session) -> list[Any]:
             select(s.patient_id, s.plan_id, ae.kind, func.count())
             .join(s, s.id == ae.session_id)
             .group_by(s.patient_id, s.plan_id, ae.kind)
-        ).tuples()
+        )
     )
 
 
@@ -105,9 +117,7 @@ class _Courses:
     patient_id: Ints
     plan_id: Ints  # NO_PLAN where the course names none
 
-    def slots(
-        self, patient_ids: Sequence[int], plan_ids: Sequence[int]
-    ) -> tuple[Ints, npt.NDArray[np.bool_]]:
+    def slots(self, patient_ids: Sequence[int], plan_ids: Sequence[int]) -> tuple[Ints, Bools]:
         """For (patient, plan) totals: the index of the course each belongs to, and whether it belongs."""
         pid = np.asarray(patient_ids, dtype=np.int64)
         plan = np.asarray(plan_ids, dtype=np.int64)
@@ -119,18 +129,22 @@ class _Courses:
         belongs = (self.patient_id[index] == pid) & ((course_plan == NO_PLAN) | (course_plan == plan))
         return index, belongs
 
-    def add(self, rows: list[Any]) -> tuple[Floats, npt.NDArray[np.bool_]]:
-        """Each course's sum of the (patient, plan, value) rows that belong to it, and whether any did."""
+    def add(self, index: Ints, belongs: Bools, values: Floats) -> tuple[Floats, Bools]:
+        """Each course's sum of the values (NaN: none) that belong to it, and whether any did."""
         n = self.patient_id.size
-        if not rows:
-            return np.zeros(n), np.zeros(n, dtype=np.bool_)
-        pid, plan, value = zip(*rows, strict=True)
-        index, belongs = self.slots(pid, plan)
-        values = np.asarray([0.0 if v is None else float(v) for v in value], dtype=np.float64)
-        total = np.asarray(
-            np.bincount(index[belongs], weights=values[belongs], minlength=n), dtype=np.float64
-        )
-        return total, np.bincount(index[belongs], minlength=n) > 0
+        chosen = belongs & ~np.isnan(values)
+        total = np.bincount(index[chosen], weights=values[chosen], minlength=n)
+        return np.asarray(total, dtype=np.float64), np.bincount(index[chosen], minlength=n) > 0
+
+
+def dose_total(mg: float) -> float:
+    """A course's total mg as reported: to 0.1 mg (Python's round), from the sum taken to 1e-6 mg first.
+
+    SQL leaves the order of a sum open and floating-point addition depends on it (in the last bits);
+    charted rates, minutes and boluses often add up to exactly x.x5 mg, where those bits would decide
+    the 0.1 mg. Rounding to 1e-6 mg first removes them, so every order gives the same total.
+    """
+    return round(round(mg, 6), 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,29 +161,31 @@ def session_totals(
 ) -> SessionTotals:
     """The totals of each course, given as its patient (ascending, one course each) and plan (or None)."""
     dialect = session.get_bind().dialect.name
+    for_aggregates(session)
     courses = _Courses(
         np.asarray(patient_ids, dtype=np.int64),
         np.asarray([NO_PLAN if p is None else p for p in plan_ids], dtype=np.int64),
     )
-    given, ran = courses.add(_sessions_given(session))
-    infused, any_infused = courses.add(_infused_mg(session, dialect))
-    bolus, any_bolus = courses.add(_bolus_mg(session))
+    n = courses.patient_id.size
+    rows = _given(session, dialect)
+    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [()] * 5
+    index, belongs = courses.slots(columns[0], columns[1])
+    ran_count = np.asarray(columns[2], dtype=np.float64)
+    given, ran = courses.add(index, belongs, np.where(ran_count > 0, ran_count, np.nan))
+    infused, any_infused = courses.add(index, belongs, np.asarray(columns[3], dtype=np.float64))
+    bolus, any_bolus = courses.add(index, belongs, np.asarray(columns[4], dtype=np.float64))
     charted = any_infused | any_bolus
-    dose = np.full(courses.patient_id.size, np.nan)
-    # Python's round (correctly rounded to 0.1), as a record's total has always been.
-    dose[charted] = [round(mg, 1) for mg in (infused[charted] + bolus[charted]).tolist()]
-    events = _adverse_events(session)
+    dose = np.full(n, np.nan)
+    dose[charted] = [dose_total(mg) for mg in (infused[charted] + bolus[charted]).tolist()]
     counts: dict[str, Ints] = {}
-    if events:
-        pid, plan, kind, n = zip(*events, strict=True)
-        index, belongs = courses.slots(pid, plan)
-        kinds = np.asarray(kind, dtype=object)
-        numbers = np.asarray(n, dtype=np.int64)
-        for name in sorted(set(kind)):
-            chosen = belongs & (kinds == name)
-            counts[name] = np.bincount(
-                index[chosen], weights=numbers[chosen], minlength=courses.patient_id.size
-            ).astype(np.int64)
+    if events := _adverse_events(session):
+        pids, plans, kinds, numbers = zip(*events, strict=True)
+        index, belongs = courses.slots(pids, plans)
+        kind = np.asarray(kinds, dtype=object)
+        number = np.asarray(numbers, dtype=np.float64)
+        for name in sorted(set(kinds)):
+            chosen = belongs & (kind == name)
+            counts[name] = np.bincount(index[chosen], weights=number[chosen], minlength=n).astype(np.int64)
     return SessionTotals(
         sessions_completed=np.where(ran, given, np.nan),
         total_dose_mg=dose,
