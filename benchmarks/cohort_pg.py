@@ -8,6 +8,7 @@ import os
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -24,7 +25,12 @@ def _conninfo(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _explain(url: str, path: Any) -> None:
+def load_average() -> str:
+    """The 1-minute load average (other work on the machine slows every figure)."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
+def _explain(url: str, path: Path) -> None:
     """EXPLAIN (ANALYZE, BUFFERS) of every query the clinic cohort runs, written to `path`."""
     from sqlalchemy import event
 
@@ -37,7 +43,8 @@ def _explain(url: str, path: Any) -> None:
     def capture(
         _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
     ) -> None:
-        seen.append((statement, parameters))
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            seen.append((statement, parameters))
 
     event.listen(database.engine, "before_cursor_execute", capture)
     with database.read() as session:
@@ -45,59 +52,71 @@ def _explain(url: str, path: Any) -> None:
     event.remove(database.engine, "before_cursor_execute", capture)
     lines = []
     with database.engine.connect() as connection:
+        connection.exec_driver_sql("SET jit = off")  # as the report's own transaction runs them
+        connection.exec_driver_sql("SET work_mem = '32MB'")
         for statement, parameters in seen:
-            if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
-                continue
-            plan = connection.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).all()
-            text = "\n".join(row[0] for row in plan)
-            lines.append(f"-- query\n{statement}\n-- parameters {parameters}\n{text}\n")
-            indexes = sorted({w for row in plan for w in row[0].split() if w.startswith(("ix_", "pk_"))})
-            took = next((row[0] for row in plan if row[0].startswith("Execution Time")), "")
+            plan = [
+                row[0]
+                for row in connection.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+            ]
+            lines.append(f"-- query\n{statement}\n-- parameters {parameters}\n" + "\n".join(plan) + "\n")
+            indexes = sorted({w for row in plan for w in row.split() if w.startswith(("ix_", "pk_"))})
+            took = next((row for row in plan if row.startswith("Execution Time")), "")
             print(f"  EXPLAIN: {took}; indexes used: {', '.join(indexes) or 'none'}")
+        connection.rollback()
     database.dispose()
     path.write_text("\n".join(lines), encoding="utf-8")
     print(f"  plans written to {path}")
 
 
+def _load(url: str, args: argparse.Namespace) -> None:
+    """Migrate the fresh database and fill it, printing the time of each step."""
+    t0 = time.perf_counter()
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    t_migrate = time.perf_counter() - t0
+    with psycopg.connect(_conninfo(url)) as conn:
+        t0 = time.perf_counter()
+        loaded = load_clinic(conn, args.patients, args.sessions_per_patient, args.observations_per_patient)
+        t_load = time.perf_counter() - t0
+        conn.autocommit = True
+        t0 = time.perf_counter()
+        conn.execute(f"ANALYZE {', '.join(TABLES)}")
+        t_analyze = time.perf_counter() - t0
+        size = loaded_bytes(conn)
+    print(
+        f"migrated in {t_migrate:.2f} s; loaded in {t_load:.1f} s (generated and COPied "
+        f"{loaded['copy_s']:.1f} s, {loaded['indexes_rebuilt']} indexes built again "
+        f"{loaded['index_s']:.1f} s); "
+        f"ANALYZE {t_analyze:.1f} s; load average {load_average()}"
+    )
+    print("rows: " + ", ".join(f"{table} {n:,}" for table, n in loaded["rows"].items()))
+    print(f"clinic tables on disk, indexes included: {size / 1e9:.2f} GB")
+
+
 def pg_run(args: argparse.Namespace) -> dict[str, float]:
-    """Create and fill the database, time the command, drop the database unless --keep."""
+    """Create and fill the database (or --reuse it), time the command, drop it unless --keep."""
     admin = psycopg.connect(_conninfo(args.db), autocommit=True)
     server = admin.execute("SHOW server_version").fetchone()
     print(f"PostgreSQL {server[0] if server else '?'} at {make_url(args.db).host}")
-    admin.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
-    admin.execute(f'CREATE DATABASE "{args.database}"')
     url = make_url(args.db).set(database=args.database).render_as_string(hide_password=False)
+    if not args.reuse:
+        admin.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
+        admin.execute(f'CREATE DATABASE "{args.database}"')
     try:
-        t0 = time.perf_counter()
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        t_migrate = time.perf_counter() - t0
-        with psycopg.connect(_conninfo(url)) as conn:
-            t0 = time.perf_counter()
-            loaded = load_clinic(
-                conn, args.patients, args.sessions_per_patient, args.observations_per_patient
-            )
-            t_load = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            conn.autocommit = True
-            conn.execute(f"ANALYZE {', '.join(TABLES)}")
-            t_analyze = time.perf_counter() - t0
-            size = loaded_bytes(conn)
-        print(
-            f"migrated in {t_migrate:.2f} s; loaded in {t_load:.1f} s (generate + COPY {loaded['copy_s']:.1f} s, "
-            f"{loaded['indexes_rebuilt']} indexes built again {loaded['index_s']:.1f} s); ANALYZE {t_analyze:.1f} s"
-        )
-        print("rows: " + ", ".join(f"{table} {n:,}" for table, n in loaded["rows"].items()))
-        print(f"clinic tables on disk, indexes included: {size / 1e9:.2f} GB")
+        if args.reuse:
+            print(f"reusing database {args.database} as loaded before")
+        else:
+            _load(url, args)
         if args.explain is not None:
             _explain(url, args.explain)
         return _time_command(url, args.runs)
     finally:
-        if not args.keep:
-            admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
-        else:
+        if args.keep or args.reuse:
             print(f"kept database {args.database}")
+        else:
+            admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
         admin.close()
 
 
@@ -112,13 +131,18 @@ def _time_command(url: str, runs: int) -> dict[str, float]:
         if first.returncode != 0:
             raise SystemExit(f"cohort report failed ({first.returncode}): {first.stderr}")
         result = json.loads(first.stdout)
+        before = load_average()
         best, median, worst, peak_mb = best_of(argv, runs, env, via_time=True)
-    comparison = result["comparison"]
+    p_value = result["comparison"].get("p_value")
     print(
-        f"`ketaclinic cohort report --db URL --json`, whole process: best {best:.2f} s, median {median:.2f} s, "
-        f"worst {worst:.2f} s of {runs} (first run {t_first:.2f} s), peak RSS {peak_mb:.0f} MB; "
-        f"n = {result['n']:,}, responder rate {result['responder_rate']:.3f} "
+        f"`ketaclinic cohort report --db URL --json`, whole process: best {best:.2f} s, "
+        f"median {median:.2f} s, "
+        f"worst {worst:.2f} s of {runs} (first run {t_first:.2f} s), peak RSS {peak_mb:.0f} MB "
+        f"(/usr/bin/time), load average {before} before, {load_average()} after"
+    )
+    print(
+        f"  n = {result['n']:,}, responder rate {result['responder_rate']:.3f} "
         f"(95 % CI {result['ci95'][0]:.3f}-{result['ci95'][1]:.3f}), "
-        f"{comparison.get('field', '')} p = {comparison.get('p_value')}, logistic fitted: {result['logistic']['fitted']}"
+        f"{result['comparison'].get('field')} p = {p_value}, logistic fitted: {result['logistic']['fitted']}"
     )
     return {"best_s": best, "median_s": median, "worst_s": worst, "first_s": t_first, "peak_mb": peak_mb}

@@ -3,7 +3,8 @@
     .venv-bench/bin/python benchmarks/cohort_scale.py [--patients 100000] [--sessions-per-patient 10]
                                                       [--observations-per-patient 200]
     .venv-bench/bin/python benchmarks/cohort_scale.py --db postgresql+psycopg://postgres@127.0.0.1:5432/postgres
-                                                      [--database cohort_scale] [--keep] [--explain FILE]
+                                                      [--database cohort_scale] [--keep | --reuse]
+                                                      [--runs 3] [--explain FILE]
 
 Without --db, the columns are generated with NumPy and loaded into an in-memory DuckDB database (no
 ORM). The report then runs the way the clinic's own report does, with every per-patient quantity
@@ -18,8 +19,10 @@ With --db URL (a PostgreSQL server the URL's role may create databases on), a fr
 clinic's real tables are filled with COPY (benchmarks/cohort_tables.py): patients, diagnoses,
 screening intakes, plans, courses, infusion sessions with rate segments, boluses and adverse events,
 the charted observations, the PRO answers. `ketaclinic cohort report --db URL --json` is then timed
-as a whole process (best of --runs, peak RSS of the child), beside the DuckDB figure of the same
-run. --explain FILE writes EXPLAIN (ANALYZE, BUFFERS) of each query the report runs.
+as a whole process (best of --runs, peak RSS from /usr/bin/time), beside the DuckDB figure of the
+same run. --explain FILE writes EXPLAIN (ANALYZE, BUFFERS) of each query the report runs; --reuse
+times again on a database a --keep run left. Try --patients 10000 first: at 100,000 the load takes
+minutes and about 10 GB of disk.
 """
 
 from __future__ import annotations
@@ -204,7 +207,8 @@ def duckdb_run(args: argparse.Namespace) -> dict[str, float] | None:
         result = report(con)
         timings.append(time.perf_counter() - t0)
     print(
-        f"DuckDB full cohort report (in process): best {min(timings):.2f} s, first {timings[0]:.2f} s (3 runs); "
+        f"DuckDB full cohort report (in process): best {min(timings):.2f} s, first {timings[0]:.2f} s "
+        "(3 runs); "
         f"n = {result['n']:,}, responder rate {result['responder_rate']:.3f} "
         f"(95 % CI {result['ci95'][0]:.3f}-{result['ci95'][1]:.3f}), "
         f"TN vs AFP p = {result['comparison']['p_value']:.2g}, "
@@ -224,6 +228,9 @@ def main() -> None:
     )
     parser.add_argument("--database", default="cohort_scale", help="the database created for the run")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--reuse", action="store_true", help="time the command on the database a --keep run left (no load)"
+    )
     parser.add_argument("--runs", type=int, default=3, help="timed runs of the command (best of)")
     parser.add_argument("--explain", type=Path, help="write EXPLAIN (ANALYZE, BUFFERS) of each query to FILE")
     args = parser.parse_args()

@@ -31,6 +31,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ketaclinic.outcomes.definitions import reduction_floor_pct, relief_margin_pct
@@ -44,15 +45,15 @@ SCHEDULE_WEEKS = max(DEFAULT_OFFSETS_WEEKS)
 BASELINE_KEY = "baseline_nrs"
 
 
-def for_aggregates(session: Session) -> None:
+def for_aggregates(connection: Session | Connection, dialect: str) -> None:
     """Planner settings for this transaction's cohort aggregates (PostgreSQL; nothing on SQLite).
 
     No JIT: its compile time grows with the estimated cost (seconds for 100,000 patients, more than the
     queries take). Work memory for the hash aggregates over every course, which would spill to disk.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL jit = off"))
-        session.execute(text("SET LOCAL work_mem = '32MB'"))
+    if dialect == "postgresql":
+        connection.execute(text("SET LOCAL jit = off"))
+        connection.execute(text("SET LOCAL work_mem = '32MB'"))
 
 
 def latest_courses(patient_ids: Sequence[int] | None = None) -> Subquery:

@@ -1,7 +1,8 @@
 """What each course's sessions gave: sessions run, ketamine infused and bolused, adverse events by kind.
 
-Each total is aggregated in SQL per (patient, plan) and handed over as plain tuples; NumPy then adds
-the totals of the course's plan, or of every plan of the patient when the course names none.
+Each total is aggregated in SQL per (patient, plan) with two queries (read_session_rows) and handed
+over as plain tuples; NumPy then adds the totals of the course's plan, or of every plan of the patient
+when the course names none (session_totals).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import ColumnElement, Float, Subquery, and_, case, func, literal, or_, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ketaclinic.services.outcomes.facts_queries import for_aggregates
@@ -38,18 +40,26 @@ def _hours(start: Any, end: Any, dialect: str) -> ColumnElement[Any]:
 def _infused_per_session(dialect: str) -> Subquery:
     """Per session with rate segments: mg of every segment followed by another, and the last segment.
 
-    Each segment runs at its mg/h until the next segment; the last one until the session's end.
+    Each segment runs at its mg/h until the next segment of its session; the last one until the
+    session's end. The next segment is the next row of one window over all segments in session and
+    time order (ix_session_rate_segments_spans' order): a window per session costs a partition each.
     """
     seg = RateSegment
-    following = func.lead(seg.started_at).over(partition_by=seg.session_id, order_by=(seg.started_at, seg.id))
-    spans = select(seg.session_id, seg.rate_mg_h, seg.started_at.label("t0"), following.label("t1")).subquery(
-        "spans"
-    )
-    last = spans.c.t1.is_(None)
+    in_order = (seg.session_id, seg.started_at, seg.id)  # one window: both leads read the same rows
+    spans = select(
+        seg.session_id,
+        seg.rate_mg_h,
+        seg.started_at.label("t0"),
+        func.lead(seg.started_at).over(order_by=in_order).label("next_start"),
+        func.lead(seg.session_id).over(order_by=in_order).label("next_session"),
+    ).subquery("spans")
+    followed = spans.c.next_session == spans.c.session_id  # NULL (not followed) for the very last segment
+    last = func.coalesce(followed, False).is_(False)
+    mg = spans.c.rate_mg_h * _hours(spans.c.t0, spans.c.next_start, dialect)
     return (
         select(
             spans.c.session_id,
-            func.sum(spans.c.rate_mg_h * _hours(spans.c.t0, spans.c.t1, dialect)).label("inner_mg"),
+            func.sum(case((followed, mg))).label("inner_mg"),
             func.max(case((last, spans.c.rate_mg_h))).label("last_rate_mg_h"),
             func.max(case((last, spans.c.t0))).label("last_start"),
         )
@@ -68,7 +78,7 @@ def _bolus_per_session() -> Subquery:
     )
 
 
-def _given(session: Session, dialect: str) -> list[Any]:
+def _given(session: Session | Connection, dialect: str) -> list[Any]:
     """Per (patient, plan): sessions run, ketamine infused (NULL: no segment with an end) and bolused."""
     s, infused, bolus = InfusionSession, _infused_per_session(dialect), _bolus_per_session()
     ran = and_(s.started_at.is_not(None), s.ended_at.is_not(None))
@@ -99,7 +109,7 @@ def _given(session: Session, dialect: str) -> list[Any]:
     )
 
 
-def _adverse_events(session: Session) -> list[Any]:
+def _adverse_events(session: Session | Connection) -> list[Any]:
     s, ae = InfusionSession, SessionAdverseEvent
     return list(
         session.execute(
@@ -148,6 +158,20 @@ def dose_total(mg: float) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionRows:
+    """What the session tables give per (patient, plan): the totals row, and adverse events by kind."""
+
+    totals: list[Any]  # (patient_id, plan_id, sessions run, mg infused or None, mg bolused or None)
+    events: list[Any]  # (patient_id, plan_id, kind, count)
+
+
+def read_session_rows(connection: Session | Connection, dialect: str) -> SessionRows:
+    """The two aggregated queries over the session tables, on `connection` (plain tuples)."""
+    for_aggregates(connection, dialect)
+    return SessionRows(_given(connection, dialect), _adverse_events(connection))
+
+
+@dataclass(frozen=True, slots=True)
 class SessionTotals:
     """Per course, in the order given: sessions run, mg given (NaN where nothing was charted), events."""
 
@@ -157,18 +181,15 @@ class SessionTotals:
 
 
 def session_totals(
-    session: Session, patient_ids: Sequence[int], plan_ids: Sequence[int | None]
+    rows: SessionRows, patient_ids: Sequence[int], plan_ids: Sequence[int | None]
 ) -> SessionTotals:
     """The totals of each course, given as its patient (ascending, one course each) and plan (or None)."""
-    dialect = session.get_bind().dialect.name
-    for_aggregates(session)
     courses = _Courses(
         np.asarray(patient_ids, dtype=np.int64),
         np.asarray([NO_PLAN if p is None else p for p in plan_ids], dtype=np.int64),
     )
     n = courses.patient_id.size
-    rows = _given(session, dialect)
-    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [()] * 5
+    columns: list[tuple[Any, ...]] = list(zip(*rows.totals, strict=True)) if rows.totals else [()] * 5
     index, belongs = courses.slots(columns[0], columns[1])
     ran_count = np.asarray(columns[2], dtype=np.float64)
     given, ran = courses.add(index, belongs, np.where(ran_count > 0, ran_count, np.nan))
@@ -178,8 +199,8 @@ def session_totals(
     dose = np.full(n, np.nan)
     dose[charted] = [dose_total(mg) for mg in (infused[charted] + bolus[charted]).tolist()]
     counts: dict[str, Ints] = {}
-    if events := _adverse_events(session):
-        pids, plans, kinds, numbers = zip(*events, strict=True)
+    if rows.events:
+        pids, plans, kinds, numbers = zip(*rows.events, strict=True)
         index, belongs = courses.slots(pids, plans)
         kind = np.asarray(kinds, dtype=object)
         number = np.asarray(numbers, dtype=np.float64)
