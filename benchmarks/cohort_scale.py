@@ -2,14 +2,27 @@
 
     .venv-bench/bin/python benchmarks/cohort_scale.py [--patients 100000] [--sessions-per-patient 10]
                                                       [--observations-per-patient 200]
+    .venv-bench/bin/python benchmarks/cohort_scale.py --db postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+                                                      [--database cohort_scale] [--keep | --reuse]
+                                                      [--runs 3] [--explain FILE]
 
-The columns are generated with NumPy and loaded into an in-memory DuckDB database (no ORM). The
-report then runs the way the clinic's own report does, with every per-patient quantity aggregated
-in SQL (GROUP BY patient): sessions completed, dose received and adverse events from the sessions
-table; the endpoint NRS, weeks of relief and whether relief is ongoing from the observation table
-(timed pain ratings after the series). The per-patient arrays go to `Cohort.from_columns` and
+Without --db, the columns are generated with NumPy and loaded into an in-memory DuckDB database (no
+ORM). The report then runs the way the clinic's own report does, with every per-patient quantity
+aggregated in SQL (GROUP BY patient): sessions completed, dose received and adverse events from the
+sessions table; the endpoint NRS, weeks of relief and whether relief is ongoing from the observation
+table (timed pain ratings after the series). The per-patient arrays go to `Cohort.from_columns` and
 `analyse_cohort` (Wilson intervals, Fisher/chi-square, Wilcoxon, Kaplan-Meier, log-rank, logistic
 regression). Generation and report times are printed separately.
+
+With --db URL (a PostgreSQL server the URL's role may create databases on), a fresh database
+(`--database`, dropped afterwards unless --keep) is migrated with the project's migrations and the
+clinic's real tables are filled with COPY (benchmarks/cohort_tables.py): patients, diagnoses,
+screening intakes, plans, courses, infusion sessions with rate segments, boluses and adverse events,
+the charted observations, the PRO answers. `ketaclinic cohort report --db URL --json` is then timed
+as a whole process (best of --runs, peak RSS from /usr/bin/time), beside the DuckDB figure of the
+same run. --explain FILE writes EXPLAIN (ANALYZE, BUFFERS) of each query the report runs; --reuse
+times again on a database a --keep run left. Try --patients 10000 first: at 100,000 the load takes
+minutes and about 10 GB of disk.
 """
 
 from __future__ import annotations
@@ -18,9 +31,9 @@ import argparse
 import os
 import platform
 import time
+from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -44,20 +57,17 @@ ENDPOINT_WEEKS = 12
 
 
 def machine() -> str:
-    """nproc, CPU model, Python, NumPy and DuckDB versions."""
+    """nproc, CPU model, Python and NumPy versions."""
     cpu = "unknown CPU"
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return (
-        f"{os.cpu_count()} CPUs, {cpu}, Python {platform.python_version()}, NumPy {np.__version__}, "
-        f"DuckDB {duckdb.__version__}"
-    )
+    return f"{os.cpu_count()} CPUs, {cpu}, Python {platform.python_version()}, NumPy {np.__version__}"
 
 
-def generate(con: duckdb.DuckDBPyConnection, n: int, per_patient: int, obs_per_patient: int) -> None:
+def generate(con: Any, n: int, per_patient: int, obs_per_patient: int) -> None:
     """Synthetic patients, sessions and observations as DuckDB tables (NumPy columns, no ORM)."""
     rng = np.random.default_rng(20240101)
     dx = rng.integers(0, DIAGNOSES.size, n)
@@ -137,7 +147,7 @@ ORDER BY p.patient_id
 """
 
 
-def report(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+def report(con: Any) -> dict[str, Any]:
     """Per-patient aggregates in DuckDB, then the pure outcomes analysis on the column arrays."""
     ae_columns = ", ".join(f"sum(n) FILTER (WHERE ae = {i}) AS ae_{i}" for i in range(len(AE_KINDS)))
     ae_select = ", ".join(f"coalesce(ae_wide.ae_{i}, 0) AS ae_{i}" for i in range(len(AE_KINDS)))
@@ -174,13 +184,13 @@ def report(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return analyse_cohort(cohort, compare=("diagnosis", ["G50.0", "G50.1"]))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--patients", type=int, default=100_000)
-    parser.add_argument("--sessions-per-patient", type=int, default=10)
-    parser.add_argument("--observations-per-patient", type=int, default=200)
-    args = parser.parse_args()
-    print(machine())
+def duckdb_run(args: argparse.Namespace) -> dict[str, float] | None:
+    """Generate the columns into an in-memory DuckDB and time the report (best of 3); None without DuckDB."""
+    try:
+        import duckdb
+    except ImportError:
+        print("DuckDB: not installed (benchmarks/requirements-bench.txt); no in-memory figure")
+        return None
     con = duckdb.connect()
     t0 = time.perf_counter()
     generate(con, args.patients, args.sessions_per_patient, args.observations_per_patient)
@@ -188,8 +198,8 @@ def main() -> None:
     tables = ("patients", "sessions", "observations")
     counts = [int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in tables]
     print(
-        f"generated {counts[0]:,} patients, {counts[1]:,} sessions, {counts[2]:,} observations "
-        f"in {t_gen:.2f} s"
+        f"DuckDB {duckdb.__version__} in memory: generated {counts[0]:,} patients, {counts[1]:,} sessions, "
+        f"{counts[2]:,} observations in {t_gen:.2f} s"
     )
     timings = []
     for _ in range(3):
@@ -197,11 +207,49 @@ def main() -> None:
         result = report(con)
         timings.append(time.perf_counter() - t0)
     print(
-        f"full cohort report: best {min(timings):.2f} s, first {timings[0]:.2f} s (3 runs); "
+        f"DuckDB full cohort report (in process): best {min(timings):.2f} s, first {timings[0]:.2f} s "
+        "(3 runs); "
         f"n = {result['n']:,}, responder rate {result['responder_rate']:.3f} "
         f"(95 % CI {result['ci95'][0]:.3f}-{result['ci95'][1]:.3f}), "
         f"TN vs AFP p = {result['comparison']['p_value']:.2g}, "
         f"logistic fitted: {result['logistic']['fitted']}"
+    )
+    con.close()
+    return {"generate_s": t_gen, "best_s": min(timings), "first_s": timings[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--sessions-per-patient", type=int, default=10)
+    parser.add_argument("--observations-per-patient", type=int, default=200)
+    parser.add_argument(
+        "--db", help="PostgreSQL server URL (postgresql+psycopg://...): load the clinic's tables"
+    )
+    parser.add_argument("--database", default="cohort_scale", help="the database created for the run")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--reuse", action="store_true", help="time the command on the database a --keep run left (no load)"
+    )
+    parser.add_argument("--runs", type=int, default=3, help="timed runs of the command (best of)")
+    parser.add_argument("--explain", type=Path, help="write EXPLAIN (ANALYZE, BUFFERS) of each query to FILE")
+    args = parser.parse_args()
+    print(machine())
+    if args.db is None:
+        duckdb_run(args)
+        return
+    from cohort_pg import pg_run
+
+    figures = pg_run(args)
+    in_memory = duckdb_run(args)
+    print(
+        f"summary: PostgreSQL `cohort report --db --json` whole process best {figures['best_s']:.2f} s "
+        f"(peak RSS {figures['peak_mb']:.0f} MB); "
+        + (
+            f"in-memory DuckDB report best {in_memory['best_s']:.2f} s (in process)"
+            if in_memory
+            else "no DuckDB figure"
+        )
     )
 
 

@@ -131,14 +131,15 @@ def test_clinic_cohort_aggregates_sessions_in_sql(db: Database, staff: dict[str,
     _charted(db, b.patient_id, sessions=3, ended=1, rate_mg_h=30)
     with db.transaction() as session:
         cohort = clinic_cohort(session)
-    by_id = {r.diagnosis: r for r in cohort.records}
-    tn, afp = by_id["G50.0"], by_id["G50.1"]
-    assert (tn.sessions_completed, afp.sessions_completed) == (3, 1)
+    assert cohort.records == ()  # built by columns: one index per patient
+    tn, afp = (int(np.flatnonzero(cohort.diagnosis == code)[0]) for code in ("G50.0", "G50.1"))
+    assert (cohort.sessions_completed[tn], cohort.sessions_completed[afp]) == (3, 1)
     # per session: 1 h x 20 + 1 h x 40 + 10 mg bolus = 70 mg
-    assert tn.total_dose_mg == pytest.approx(210.0) and afp.total_dose_mg == pytest.approx(100.0)
-    assert tn.adverse_events == ("nausea",) and afp.adverse_events == ("nausea",)
-    assert (tn.baseline_nrs, tn.followup_nrs, tn.relief_ongoing) == (8, 3, True)
-    assert "Jane" not in repr(cohort.records) and tn.patient_id.startswith("P")  # pseudonyms only
+    assert cohort.total_dose_mg[tn] == pytest.approx(210.0)
+    assert cohort.total_dose_mg[afp] == pytest.approx(100.0)
+    assert cohort.adverse_events[tn] == ("nausea",) and cohort.adverse_events[afp] == ("nausea",)
+    assert (cohort.baseline_nrs[tn], cohort.followup_nrs[tn], cohort.relief_ongoing[tn]) == (8, 3, 1.0)
+    assert "Jane" not in repr(cohort.patient_id.tolist()) and cohort.patient_id[tn].startswith("P")
     result = analyse_cohort(cohort)
     assert result["responders"] == 1 and result["completion"]["completed_all"] == 1
     assert result["synthetic"] is False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -33,21 +32,15 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def _finite(value: Any) -> Any:
-    """Replace NaN/inf (not valid JSON) with null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+def _null(_constant: str) -> None:
+    return None
 
 
 def emit_json(payload: Any) -> None:
-    """Print `payload` as JSON (NumPy, dates and enums understood)."""
+    """Print `payload` as JSON (NumPy, dates and enums understood; NaN and infinities as null)."""
     text = json.dumps(payload, default=_default)
-    sys.stdout.write(json.dumps(_finite(json.loads(text)), indent=2) + "\n")
+    # NaN/inf are not valid JSON: the parser turns their tokens into null as it reads them back.
+    sys.stdout.write(json.dumps(json.loads(text, parse_constant=_null), indent=2) + "\n")
 
 
 def answer(payload: Any, as_json: bool, lines: Iterable[str]) -> None:

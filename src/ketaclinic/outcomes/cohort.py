@@ -130,11 +130,14 @@ class Cohort:
         adverse_event_counts: Mapping[str, npt.NDArray[np.int64]] | None = None,
         metadata: dict[str, Any] | None = None,
         adverse_events_recorded: bool = True,
+        followup_without_baseline: bool = False,
     ) -> Cohort:
         """A cohort from per-patient column arrays (NaN = missing), validated as arrays; `records` is empty.
 
         For large cohorts aggregated in a database: no per-patient objects are built except the
         adverse-event tuples, one per patient with an event. No daily NRS is carried this way.
+        `followup_without_baseline` accepts a follow-up NRS with no baseline: a clinic's records can
+        hold one (it counts as a non-responder), a cohort file cannot.
         """
         ids = np.asarray(patient_id, dtype=str)
         n = ids.size
@@ -176,7 +179,8 @@ class Cohort:
         for name in ("baseline_nrs", "followup_nrs"):
             if np.any((numbers[name] < 0) | (numbers[name] > 10)):
                 raise InputError("a value is outside 0-10", field=name)
-        if np.any(~np.isnan(numbers["followup_nrs"]) & np.isnan(numbers["baseline_nrs"])):
+        unmatched = ~np.isnan(numbers["followup_nrs"]) & np.isnan(numbers["baseline_nrs"])
+        if not followup_without_baseline and np.any(unmatched):
             raise InputError("follow-up NRS given without a baseline NRS", field="baseline_nrs")
         if any(np.any(c < 0) for c in counts.values()):
             raise InputError("adverse event counts must not be negative", field="adverse_events")

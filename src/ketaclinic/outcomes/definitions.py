@@ -134,6 +134,11 @@ def reduction_pct(baseline_nrs: FloatArray, followup_nrs: FloatArray) -> FloatAr
 REDUCTION_TOLERANCE_PCT = 1e-9
 
 
+def reduction_floor_pct(threshold_pct: float) -> float:
+    """The lowest % reduction that still counts as reaching `threshold_pct` (the slack above)."""
+    return threshold_pct - REDUCTION_TOLERANCE_PCT
+
+
 def reaches_reduction(reduction: FloatArray, threshold_pct: float) -> BoolArray:
     """True where the % reduction is at least `threshold_pct` (an exact threshold counts; NaN never does).
 
@@ -144,7 +149,7 @@ def reaches_reduction(reduction: FloatArray, threshold_pct: float) -> BoolArray:
     [True, False]
     """
     pct = np.nan_to_num(np.asarray(reduction, dtype=np.float64), nan=-np.inf)
-    return np.asarray(pct >= threshold_pct - REDUCTION_TOLERANCE_PCT, dtype=np.bool_)
+    return np.asarray(pct >= reduction_floor_pct(threshold_pct), dtype=np.bool_)
 
 
 def evaluate_responders(

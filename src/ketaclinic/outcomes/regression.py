@@ -34,6 +34,12 @@ def _independent_columns(
     return [names[j] for j in kept], x[:, kept], dropped
 
 
+def load_model_library() -> None:
+    """Import the model library now (half a second or more), e.g. in a thread while the data is read."""
+    import statsmodels.api
+    import statsmodels.tools.sm_exceptions  # noqa: F401
+
+
 def fit_responder_model(
     responder: npt.NDArray[np.bool_],
     diagnosis: npt.NDArray[np.str_],

@@ -64,12 +64,22 @@ def report(
     cohort_name: Annotated[
         str | None, typer.Option("--cohort", help="An imported cohort (cohort import) instead of the clinic.")
     ] = None,
+    db_url: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database URL to read (sqlite:///PATH or postgresql+psycopg://...); "
+            "default: the environment's (KETACLINIC_DATABASE_URL).",
+        ),
+    ] = None,
 ) -> None:
     """Analyse a cohort and print JSON or write an HTML report."""
     if as_json == (html is not None):
         fail("give exactly one of --json or --html PATH")
     if input_path is not None and cohort_name is not None:
         fail("give --input FILE or --cohort NAME, not both")
+    if input_path is not None and db_url is not None:
+        fail("give --input FILE or --db URL, not both")
     from ketaclinic.outcomes.analysis import analyse_cohort, parse_compare
     from ketaclinic.outcomes.definitions import DEFAULT_DEFINITION, get_definition
     from ketaclinic.outcomes.stats import check_alternative
@@ -84,7 +94,7 @@ def report(
         from ketaclinic.services.permissions import SYSTEM
 
         result = cohort_report(
-            open_database(),
+            open_database(db_url),
             SYSTEM,
             source=cohort_name or "clinic",
             definition_id=definition,

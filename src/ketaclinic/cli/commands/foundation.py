@@ -16,13 +16,40 @@ if TYPE_CHECKING:  # SQLAlchemy loads when a command opens the database, not at 
 SHUTDOWN_GRACE_S = 5  # seconds a stopping server waits for open requests and live streams
 
 
-def open_database() -> Database:
-    """The database named by the environment, migrated to the newest schema."""
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+def open_database(url: str | None = None, *, option: str = "--db") -> Database:
+    """The database named by `url` (default: the environment's), migrated to the newest schema.
+
+    A URL that names no SQLite or PostgreSQL database, or one that cannot be opened, is one line
+    naming `option` and exit 2.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from ketaclinic.store.audit import audit_chain_key
     from ketaclinic.store.db import Database
     from ketaclinic.store.migrate import upgrade
 
-    database = Database.for_settings(load_settings())
-    upgrade(database.engine)
+    settings = load_settings()
+    if url is None:
+        database = Database.for_settings(settings)
+        upgrade(database.engine)
+        return database
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        fail(f"{option}: not a database URL (sqlite:///PATH or postgresql+psycopg://...)")
+    if backend not in SUPPORTED_BACKENDS:
+        fail(f"{option}: {backend!r} is not a supported database ({' or '.join(SUPPORTED_BACKENDS)})")
+    database = Database.from_url(url, audit_key=audit_chain_key(settings.secret_key))
+    try:
+        upgrade(database.engine)
+    except OperationalError as exc:
+        database.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "no answer"
+        fail(f"{option}: cannot open the database: {reason}")
     return database
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from ketaclinic.outcomes import Cohort, CohortRecord, analyse_cohort
 from ketaclinic.outcomes.aggregate_export import site_aggregate
 from ketaclinic.outcomes.cohort_csv import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from ketaclinic.outcomes.definitions import DEFAULT_DEFINITION
+from ketaclinic.outcomes.regression import load_model_library
 from ketaclinic.services.audit import audit
 from ketaclinic.services.outcomes.facts import clinic_cohort
 from ketaclinic.services.permissions import Actor, Permission, require
@@ -85,6 +87,8 @@ def cohort_report(
 ) -> dict[str, Any]:
     """The cohort analysis (analyse_cohort) of the clinic or an imported cohort; exports are audited."""
     require(actor, Permission.ANALYTICS_VIEW)
+    # The model library loads while the database works on the cohort's queries, not after them.
+    threading.Thread(target=load_model_library, name="model-library", daemon=True).start()
     with db.transaction() as session:
         cohort = clinic_cohort(session) if source == CLINIC else _imported(session, source)
         result = analyse_cohort(cohort, definition_id=definition_id, compare=compare, alternative=alternative)

@@ -1,30 +1,43 @@
-"""The clinic's cohort from its own records: one row of facts per treatment course."""
+"""The clinic's cohort from its own records: the facts of each patient's latest course, read by columns.
+
+The per-patient quantities are aggregated in SQL (facts_queries, session_totals) with a fixed number of
+queries; the cohort is built from the column arrays (Cohort.from_columns), never row by row.
+"""
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
-from collections.abc import Mapping
+import gc
+import math
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ketaclinic.errors import InputError
-from ketaclinic.outcomes import Cohort, CohortRecord, sustained_relief_weeks
-from ketaclinic.outcomes.schedule import DEFAULT_OFFSETS_WEEKS
+from ketaclinic.outcomes import Cohort
 from ketaclinic.screening.diagnoses import get_diagnosis
-from ketaclinic.store.tables.outcomes import ProResponse, TreatmentCourse
-from ketaclinic.store.tables.patients import Patient, PatientDiagnosis
-from ketaclinic.store.tables.screening import Screening
-from ketaclinic.store.tables.sessions import (
-    InfusionSession,
-    RateSegment,
-    SessionAdverseEvent,
-    SessionMedication,
+from ketaclinic.services.outcomes.facts_queries import (
+    SCHEDULE_WEEKS,
+    baseline_rows,
+    course_rows,
+    for_aggregates,
+    newest_intake_nrs,
+    people_with_latest_course,
 )
+from ketaclinic.services.outcomes.session_totals import SessionRows, read_session_rows, session_totals
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+Texts = npt.NDArray[np.str_]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +50,6 @@ class CourseFacts:
     diagnosis: str
     pain_mechanism: str
     synthetic: bool
-    sex: str
-    birth_date: date
     baseline_nrs: float | None
     followup_nrs: float | None
     discontinued: str
@@ -54,38 +65,6 @@ class CourseFacts:
         return get_diagnosis(self.diagnosis).group
 
 
-def _latest_courses(session: Session) -> dict[int, TreatmentCourse]:
-    courses = session.execute(select(TreatmentCourse).order_by(TreatmentCourse.id)).scalars()
-    return {c.patient_id: c for c in courses}  # later courses replace earlier ones
-
-
-def _primary_diagnoses(session: Session, patient_ids: list[int]) -> dict[int, str]:
-    rows = session.execute(
-        select(PatientDiagnosis.patient_id, PatientDiagnosis.code)
-        .where(PatientDiagnosis.patient_id.in_(patient_ids))
-        .order_by(PatientDiagnosis.primary.desc(), PatientDiagnosis.id.desc())
-    )
-    out: dict[int, str] = {}
-    for pid, code in rows:
-        out.setdefault(pid, code)
-    return out
-
-
-def screening_baselines(session: Session, patient_ids: list[int]) -> dict[int, float]:
-    """Baseline NRS from each patient's newest screening intake that records one."""
-    rows = session.execute(
-        select(Screening.patient_id, Screening.intake_json)
-        .where(Screening.patient_id.in_(patient_ids))
-        .order_by(Screening.id)
-    )
-    out: dict[int, float] = {}
-    for pid, intake_json in rows:
-        value = json.loads(intake_json).get("baseline_nrs")
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            out[pid] = float(value)
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class BaselineNrs:
     """The NRS a patient's later answers are compared with, and where it was recorded."""
@@ -94,256 +73,203 @@ class BaselineNrs:
     recorded_in: str  # "screening intake" | "baseline questionnaire"
 
 
-def baselines(session: Session, latest_course: Mapping[int, int | None]) -> dict[int, BaselineNrs]:
+def screening_baselines(session: Session, patient_ids: Sequence[int]) -> dict[int, float]:
+    """Baseline NRS from each patient's newest screening intake that records one."""
+    found = newest_intake_nrs(_dialect(session), patient_ids)
+    return {pid: float(nrs) for pid, nrs in session.execute(select(found.c.patient_id, found.c.nrs))}
+
+
+def baselines(session: Session, patient_ids: Sequence[int]) -> dict[int, BaselineNrs]:
     """Each patient's baseline: the newest screening intake's NRS, else their latest course's first answer."""
-    screened = screening_baselines(session, list(latest_course))
-    out = {pid: BaselineNrs(nrs, "screening intake") for pid, nrs in screened.items()}
-    course_ids = [c for pid, c in latest_course.items() if c is not None and pid not in out]
-    answers = session.execute(
-        select(ProResponse.patient_id, ProResponse.pain_nrs)
-        .where(
-            ProResponse.course_id.in_(course_ids),
-            ProResponse.timepoint == "baseline",
-            ProResponse.pain_nrs.is_not(None),
-        )
-        .order_by(ProResponse.collected_at, ProResponse.id)
+    rows = baseline_rows(_dialect(session), people_with_latest_course(patient_ids), patient_ids)
+    return {
+        pid: BaselineNrs(float(nrs), "screening intake" if screened else "baseline questionnaire")
+        for pid, _course, nrs, screened in session.execute(rows)
+        if nrs is not None
+    }
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+@dataclass(frozen=True, slots=True)
+class CourseColumns:
+    """The facts of every coded patient's latest course as columns, in patient order (NaN = missing)."""
+
+    patient_id: Ints
+    course_id: Ints
+    pseudonym: Texts
+    diagnosis: Texts
+    pain_mechanism: Texts
+    synthetic: Bools
+    baseline_nrs: Floats
+    followup_nrs: Floats
+    discontinued: Texts
+    relief_weeks: Floats
+    relief_ongoing: Floats  # 1.0 still relieved at the last answer, 0.0 relief lost
+    sessions_planned: Floats
+    plan_id: list[int | None]
+    evaluable: Bools
+
+
+def _floats(values: Sequence[Any]) -> Floats:
+    return np.asarray(values, dtype=np.float64)  # None becomes NaN
+
+
+def _evaluable(
+    discontinued: Texts,
+    followup: Floats,
+    series_end: Sequence[date | None],
+    endpoint_weeks: Floats,
+    today: date,
+) -> Bools:
+    """Evaluable: discontinued, or an endpoint answer, or its endpoint (or the schedule's end) has passed."""
+    ends = np.asarray(series_end, dtype="datetime64[D]")  # None becomes NaT
+    weeks = np.where(np.isnan(endpoint_weeks) | (endpoint_weeks == 0), SCHEDULE_WEEKS, endpoint_weeks)
+    due = ends + (weeks * 7).astype("timedelta64[D]")
+    passed = ~np.isnat(ends) & (due < np.datetime64(today, "D"))
+    return np.asarray((discontinued != "none") | ~np.isnan(followup) | passed, dtype=np.bool_)
+
+
+# The columns course_rows selects, in order.
+COURSE_COLUMNS = (
+    "patient_id", "course_id", "pseudonym", "diagnosis", "pain_mechanism", "synthetic",
+    "baseline_nrs", "endpoint_nrs", "discontinued", "lost_week", "last_week", "sessions_planned", "plan_id",
+    "series_end", "endpoint_weeks",
+)  # fmt: skip
+
+
+def course_columns(session: Session, *, today: date | None = None) -> CourseColumns:
+    """The facts of every coded patient's latest course, from one query (no per-patient queries)."""
+    today = today or date.today()
+    for_aggregates(session, _dialect(session))
+    rows = session.connection().execute(course_rows(_dialect(session))).all()
+    columns = zip(*rows, strict=True) if rows else [()] * len(COURSE_COLUMNS)
+    col: dict[str, tuple[Any, ...]] = dict(zip(COURSE_COLUMNS, columns, strict=True))
+    base, lost, last = _floats(col["baseline_nrs"]), _floats(col["lost_week"]), _floats(col["last_week"])
+    # Relief as sustained_relief_weeks gives it: the first week lost, else the last week still relieved.
+    relieved = (base > 0) & (base <= 10) & ~np.isnan(last)
+    follow, reasons = _floats(col["endpoint_nrs"]), np.asarray(col["discontinued"], dtype=str)
+    return CourseColumns(
+        patient_id=np.asarray(col["patient_id"], dtype=np.int64),
+        course_id=np.asarray(col["course_id"], dtype=np.int64),
+        pseudonym=np.asarray(col["pseudonym"], dtype=str),
+        diagnosis=np.asarray(col["diagnosis"], dtype=str),
+        pain_mechanism=np.asarray(col["pain_mechanism"], dtype=str),
+        synthetic=np.asarray(col["synthetic"], dtype=np.bool_),
+        baseline_nrs=base,
+        followup_nrs=follow,
+        discontinued=reasons,
+        relief_weeks=np.where(relieved, np.where(np.isnan(lost), last, lost), np.nan),
+        relief_ongoing=np.where(relieved, np.isnan(lost).astype(np.float64), np.nan),
+        sessions_planned=_floats(col["sessions_planned"]),
+        plan_id=list(col["plan_id"]),
+        evaluable=_evaluable(reasons, follow, col["series_end"], _floats(col["endpoint_weeks"]), today),
     )
-    for pid, nrs in answers:
-        if pid not in out and nrs is not None:
-            out[pid] = BaselineNrs(nrs, "baseline questionnaire")
-    return out
 
 
-def _endpoint(course: TreatmentCourse, series: dict[int, float]) -> float | None:
-    """The endpoint NRS: at the configured week, else the last follow-up within the schedule."""
-    if course.endpoint_weeks is not None:
-        return series.get(course.endpoint_weeks)
-    within = [w for w in series if w <= max(DEFAULT_OFFSETS_WEEKS)]
-    return series[max(within)] if within else None
-
-
-def _relief(baseline: float | None, series: dict[int, float]) -> tuple[float | None, bool | None]:
-    if baseline is None or not 0 < baseline <= 10 or not series:
-        return None, None
-    weeks = sorted(series)
-    return sustained_relief_weeks(baseline, weeks, [series[w] for w in weeks])
+def _optional(value: float) -> float | None:
+    return None if math.isnan(value) else value
 
 
 def course_facts(session: Session, *, today: date | None = None) -> list[CourseFacts]:
-    """Facts of every patient's latest course, from a fixed number of queries (no per-patient queries)."""
-    today = today or date.today()
-    courses = _latest_courses(session)
-    if not courses:
-        return []
-    ids = sorted(courses)
-    patients = {
-        p.id: p
-        for p in session.execute(
-            select(
-                Patient.id,
-                Patient.pseudonym,
-                Patient.pain_mechanism,
-                Patient.synthetic,
-                Patient.sex,
-                Patient.birth_date,
-            ).where(Patient.id.in_(ids))
+    """Facts of every coded patient's latest course, one object each (see course_columns)."""
+    c = course_columns(session, today=today)
+    return [
+        CourseFacts(
+            patient_id=int(c.patient_id[i]),
+            course_id=int(c.course_id[i]),
+            pseudonym=str(c.pseudonym[i]),
+            diagnosis=str(c.diagnosis[i]),
+            pain_mechanism=str(c.pain_mechanism[i]),
+            synthetic=bool(c.synthetic[i]),
+            baseline_nrs=_optional(float(c.baseline_nrs[i])),
+            followup_nrs=_optional(float(c.followup_nrs[i])),
+            discontinued=str(c.discontinued[i]),
+            relief_weeks=_optional(float(c.relief_weeks[i])),
+            relief_ongoing=None if math.isnan(c.relief_ongoing[i]) else bool(c.relief_ongoing[i]),
+            sessions_planned=None if math.isnan(c.sessions_planned[i]) else int(c.sessions_planned[i]),
+            plan_id=c.plan_id[i],
+            evaluable=bool(c.evaluable[i]),
         )
-    }
-    diagnoses = _primary_diagnoses(session, ids)
-    baseline_of = baselines(session, {pid: courses[pid].id for pid in ids})
-    course_ids = [c.id for c in courses.values()]
-    series: dict[int, dict[int, float]] = defaultdict(dict)
-    pros = session.execute(
-        select(
-            ProResponse.course_id, ProResponse.timepoint, ProResponse.weeks_after_series, ProResponse.pain_nrs
-        )
-        .where(ProResponse.course_id.in_(course_ids), ProResponse.pain_nrs.is_not(None))
-        .order_by(ProResponse.collected_at, ProResponse.id)
-    )
-    for course_id, timepoint, week, nrs in pros:
-        if course_id is None or nrs is None:
-            continue  # excluded by the query; narrows the types
-        if timepoint == "after_series" and week is not None:
-            series[course_id][week] = nrs  # a repeated week keeps the newest answer
-    horizon = timedelta(weeks=max(DEFAULT_OFFSETS_WEEKS))
-    out = []
-    for pid in ids:
-        course, patient = courses[pid], patients[pid]
-        code = diagnoses.get(pid)
-        if code is None or patient.pain_mechanism is None:
-            continue  # an uncoded patient cannot enter a cohort analysed by diagnosis and mechanism
-        found = baseline_of.get(pid)
-        baseline = found.nrs if found is not None else None
-        weeks = series.get(course.id, {})
-        followup = _endpoint(course, weeks)
-        relief_weeks, ongoing = _relief(baseline, weeks)
-        endpoint_due = None
-        if course.series_end is not None:
-            endpoint_due = course.series_end + (
-                timedelta(weeks=course.endpoint_weeks) if course.endpoint_weeks else horizon
-            )
-        evaluable = (
-            course.discontinued != "none"
-            or followup is not None
-            or (endpoint_due is not None and endpoint_due < today)
-        )
-        out.append(
-            CourseFacts(
-                patient_id=pid,
-                course_id=course.id,
-                pseudonym=patient.pseudonym,
-                diagnosis=code,
-                pain_mechanism=patient.pain_mechanism,
-                synthetic=patient.synthetic,
-                sex=patient.sex,
-                birth_date=patient.birth_date,
-                baseline_nrs=baseline,
-                followup_nrs=followup,
-                discontinued=course.discontinued,
-                relief_weeks=relief_weeks,
-                relief_ongoing=ongoing,
-                sessions_planned=course.sessions_planned,
-                plan_id=course.plan_id,
-                evaluable=evaluable,
-            )
-        )
-    return out
+        for i in range(c.patient_id.size)
+    ]
 
 
-PatientPlan = tuple[int, int]
+def _session_rows_alongside(session: Session) -> Callable[[], SessionRows]:
+    """Start reading the session tables' totals; the call returned waits for them.
+
+    On PostgreSQL they are read on a second connection while this session reads the course facts, so
+    the server works on both at once (each query reads the committed state when it starts, as every
+    query of this transaction does); on SQLite they are read afterwards in this session.
+    """
+    dialect = _dialect(session)
+    if dialect != "postgresql":
+        return lambda: read_session_rows(session, dialect)
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+
+    def read() -> SessionRows:
+        with engine.connect() as connection:
+            try:
+                return read_session_rows(connection, dialect)
+            finally:
+                connection.rollback()
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="session-totals")
+    pending = pool.submit(read)
+    pool.shutdown(wait=False)  # its one thread ends with the read
+    return pending.result
 
 
-def _hours(start: ColumnElement[Any], end: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
-    if dialect == "sqlite":
-        return (func.julianday(end) - func.julianday(start)) * 24.0
-    return func.extract("epoch", end - start) / 3600.0
-
-
-def _sessions_given(session: Session) -> dict[PatientPlan, int]:
-    s = InfusionSession
-    rows = session.execute(
-        select(s.patient_id, s.plan_id, func.count())
-        .where(s.started_at.is_not(None), s.ended_at.is_not(None))
-        .group_by(s.patient_id, s.plan_id)
-    )
-    return {(pid, plan): int(n) for pid, plan, n in rows}
-
-
-def _infused_mg(session: Session, dialect: str) -> dict[PatientPlan, float]:
-    """Ketamine infused: each rate segment's mg/h times its duration (until the next segment or the end)."""
-    s, seg = InfusionSession, RateSegment
-    following = func.lead(seg.started_at).over(partition_by=seg.session_id, order_by=(seg.started_at, seg.id))
-    spans = (
-        select(
-            s.patient_id,
-            s.plan_id,
-            seg.rate_mg_h,
-            seg.started_at.label("t0"),
-            func.coalesce(following, s.ended_at).label("t1"),
-        )
-        .join(s, s.id == seg.session_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(
-            spans.c.patient_id,
-            spans.c.plan_id,
-            func.sum(spans.c.rate_mg_h * _hours(spans.c.t0, spans.c.t1, dialect)),
-        )
-        .where(spans.c.t1.is_not(None))
-        .group_by(spans.c.patient_id, spans.c.plan_id)
-    )
-    return {(pid, plan): float(mg or 0.0) for pid, plan, mg in rows}
-
-
-def _bolus_mg(session: Session) -> dict[PatientPlan, float]:
-    s, med = InfusionSession, SessionMedication
-    rows = session.execute(
-        select(s.patient_id, s.plan_id, func.sum(med.dose))
-        .join(s, s.id == med.session_id)
-        .where(func.lower(med.medication) == "ketamine", med.unit == "mg")
-        .group_by(s.patient_id, s.plan_id)
-    )
-    return {(pid, plan): float(mg or 0.0) for pid, plan, mg in rows}
-
-
-def _adverse_events(session: Session) -> dict[PatientPlan, list[tuple[str, int]]]:
-    s, ae = InfusionSession, SessionAdverseEvent
-    rows = session.execute(
-        select(s.patient_id, s.plan_id, ae.kind, func.count())
-        .join(s, s.id == ae.session_id)
-        .group_by(s.patient_id, s.plan_id, ae.kind)
-        .order_by(s.patient_id, ae.kind)
-    )
-    out: dict[PatientPlan, list[tuple[str, int]]] = defaultdict(list)
-    for pid, plan, kind, n in rows:
-        out[(pid, plan)].append((kind, int(n)))
-    return out
-
-
-def _for_course(values: dict[PatientPlan, Any], fact: CourseFacts) -> list[Any]:
-    """The aggregates of the course's plan, or of every plan of the patient when the course names none."""
-    return [v for (pid, plan), v in values.items() if pid == fact.patient_id and fact.plan_id in (None, plan)]
-
-
-def _index(values: dict[PatientPlan, Any]) -> dict[int, dict[PatientPlan, Any]]:
-    by_patient: dict[int, dict[PatientPlan, Any]] = defaultdict(dict)
-    for key, value in values.items():
-        by_patient[key[0]][key] = value
-    return by_patient
-
-
-def _age(birth: date, on: date) -> int:
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: the rows read make no cycles, yet every few hundred new
+    objects it would walk all the rows read so far (a third of the reading time at 100,000 patients)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def clinic_cohort(session: Session, *, today: date | None = None) -> Cohort:
-    """The clinic's own evaluable courses as an outcomes.Cohort (InputError when there are none)."""
-    today = today or date.today()
-    facts = [f for f in course_facts(session, today=today) if f.evaluable]
-    if not facts:
+    """The clinic's own evaluable courses as an outcomes.Cohort, built by columns (InputError when none)."""
+    with _collector_paused():
+        return _clinic_cohort(session, today)
+
+
+def _clinic_cohort(session: Session, today: date | None) -> Cohort:
+    session_rows = _session_rows_alongside(session)
+    c = course_columns(session, today=today)
+    rows = session_rows()
+    keep = np.flatnonzero(c.evaluable)
+    if keep.size == 0:
         raise InputError("the clinic has no evaluable treatment courses yet", field="cohort")
-    dialect = session.get_bind().dialect.name
-    given, infused, bolus, events = (
-        _index(_sessions_given(session)),
-        _index(_infused_mg(session, dialect)),
-        _index(_bolus_mg(session)),
-        _index(_adverse_events(session)),
-    )
-    records = []
-    for f in facts:
-        sessions = _for_course(given.get(f.patient_id, {}), f)
-        doses = _for_course(infused.get(f.patient_id, {}), f) + _for_course(bolus.get(f.patient_id, {}), f)
-        kinds = [
-            kind
-            for pairs in _for_course(events.get(f.patient_id, {}), f)
-            for kind, n in pairs
-            for _ in range(n)
-        ]
-        completed = sum(sessions) if sessions else None
-        planned = f.sessions_planned
-        if planned is not None and completed is not None:
-            planned = max(planned, completed)  # extra sessions given beyond the plan still count as completed
-        records.append(
-            CohortRecord(
-                patient_id=f.pseudonym,
-                diagnosis=f.diagnosis,
-                pain_mechanism=f.pain_mechanism,
-                baseline_nrs=f.baseline_nrs,
-                followup_nrs=f.followup_nrs,
-                discontinued=f.discontinued,
-                relief_weeks=f.relief_weeks,
-                relief_ongoing=f.relief_ongoing,
-                age=float(_age(f.birth_date, today)),
-                sex=f.sex,
-                sessions_planned=planned,
-                sessions_completed=completed,
-                total_dose_mg=round(sum(doses), 1) if doses else None,
-                adverse_events=tuple(kinds),
-            )
-        )
-    synthetic = all(f.synthetic for f in facts)
+    totals = session_totals(rows, c.patient_id[keep].tolist(), [c.plan_id[i] for i in keep])
+    planned, completed = c.sessions_planned[keep], totals.sessions_completed
+    # Extra sessions given beyond the plan still count as completed.
+    planned = np.where(np.isnan(planned) | np.isnan(completed), planned, np.maximum(planned, completed))
+    synthetic = bool(c.synthetic[keep].all())
     metadata: dict[str, Any] = {"synthetic": synthetic, "source": "clinic database", "title": "Clinic cohort"}
     if synthetic:
         metadata["note"] = "synthetic demo data"
-    return Cohort(records=tuple(records), metadata=metadata)
+    return Cohort.from_columns(
+        patient_id=c.pseudonym[keep],
+        diagnosis=c.diagnosis[keep],
+        pain_mechanism=c.pain_mechanism[keep],
+        baseline_nrs=c.baseline_nrs[keep],
+        followup_nrs=c.followup_nrs[keep],
+        discontinued=c.discontinued[keep],
+        relief_weeks=c.relief_weeks[keep],
+        relief_ongoing=c.relief_ongoing[keep],
+        sessions_planned=planned,
+        sessions_completed=completed,
+        total_dose_mg=totals.total_dose_mg,
+        adverse_event_counts=totals.adverse_event_counts,
+        metadata=metadata,
+        followup_without_baseline=True,
+    )

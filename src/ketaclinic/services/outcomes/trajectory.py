@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
 
 from ketaclinic.outcomes.definitions import DEFAULT_DEFINITION, get_definition
 from ketaclinic.services.outcomes.facts import BaselineNrs, baselines
@@ -12,7 +11,6 @@ from ketaclinic.services.outcomes.pros import ProOut, list_pros
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions.alert_records import AlertOut
 from ketaclinic.store.db import Database
-from ketaclinic.store.tables.outcomes import TreatmentCourse
 
 
 class ResponderLine(BaseModel):
@@ -50,10 +48,7 @@ def patient_outcomes(db: Database, actor: Actor, patient_id: int) -> PatientOutc
     """A patient's PROs with their answers, the baseline and responder threshold, the alerts they raised."""
     pros = list_pros(db, actor, patient_id)
     with db.read() as session:
-        latest = session.scalar(
-            select(func.max(TreatmentCourse.id)).where(TreatmentCourse.patient_id == patient_id)
-        )
-        baseline = baselines(session, {patient_id: latest}).get(patient_id)
+        baseline = baselines(session, [patient_id]).get(patient_id)
     return PatientOutcomes(
         pros=pros,
         baseline=baseline,

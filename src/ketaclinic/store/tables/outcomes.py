@@ -80,10 +80,40 @@ class FollowupItem(Base):
     course: Mapped[TreatmentCourse] = relationship(back_populates="followups")
 
 
+# The answers the clinic cohort reads (services/outcomes/facts_queries.py), each with a covering index in the
+# order its window reads them: a course's baseline questionnaires and its after-series follow-ups.
+BASELINE_ANSWERS = "timepoint = 'baseline' AND course_id IS NOT NULL AND pain_nrs IS NOT NULL"
+AFTER_SERIES_ANSWERS = (
+    "timepoint = 'after_series' AND course_id IS NOT NULL AND weeks_after_series IS NOT NULL "
+    "AND pain_nrs IS NOT NULL"
+)
+
+
 class ProResponse(Base):
     """One set of patient-reported outcomes, scored by the pure instruments (answers kept as JSON)."""
 
     __tablename__ = "pro_responses"
+    __table_args__ = (
+        Index(
+            "ix_pro_responses_baseline_answers",
+            "course_id",
+            "collected_at",
+            "id",
+            "pain_nrs",
+            sqlite_where=text(BASELINE_ANSWERS),
+            postgresql_where=text(BASELINE_ANSWERS),
+        ),
+        Index(
+            "ix_pro_responses_after_series_answers",
+            "course_id",
+            "weeks_after_series",
+            "collected_at",
+            "id",
+            "pain_nrs",
+            sqlite_where=text(AFTER_SERIES_ANSWERS),
+            postgresql_where=text(AFTER_SERIES_ANSWERS),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)

@@ -14,7 +14,11 @@ class InfusionSession(Base):
     """One session of an approved dose plan, from scheduling to signature."""
 
     __tablename__ = "infusion_sessions"
-    __table_args__ = (UniqueConstraint("plan_id", "session_number"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "session_number"),
+        # Covers what the clinic cohort's session totals read, in id order (an index-only scan).
+        Index("ix_infusion_sessions_totals", "id", "patient_id", "plan_id", "started_at", "ended_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("dose_plans.id"), index=True)
@@ -49,6 +53,8 @@ class RateSegment(Base):
     """A charted rate from `started_at` until the next segment: start, change, pause, resume or stop."""
 
     __tablename__ = "session_rate_segments"
+    # Covers the cohort's spans (each segment until the next): in session and time order, with the rate.
+    __table_args__ = (Index("ix_session_rate_segments_spans", "session_id", "started_at", "id", "rate_mg_h"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("infusion_sessions.id"), index=True)
