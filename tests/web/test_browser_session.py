@@ -217,7 +217,6 @@ def test_vitals_chart_marks_a_single_reading_and_isolated_ones(  # type: ignore[
     points = page.locator(".session-charts circle.point")
     assert points.count() == 4 and all(points.nth(i).is_visible() for i in range(4))
     assert "SBP mmHg: 132 at 40 min" in page.locator(".session-charts circle.point title").all_text_contents()
-    page.locator(".session-charts").scroll_into_view_if_needed()
     screenshot(page, "session-vitals-one-reading")
 
     # Earlier readings charted late: blood pressure only every other time, so SBP has gaps around it.
@@ -232,7 +231,6 @@ def test_vitals_chart_marks_a_single_reading_and_isolated_ones(  # type: ignore[
     page.reload()
     assert page.locator(".session-charts circle.point").count() == 4 + 4 + 2 + 4 + 2
     assert "SBP mmHg: 141 at 20 min" in page.locator(".session-charts circle.point title").all_text_contents()
-    page.locator(".session-charts").scroll_into_view_if_needed()
     screenshot(page, "session-vitals-several-readings")
 
 
