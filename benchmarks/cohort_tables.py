@@ -5,7 +5,8 @@ diagnoses, screening intakes (baseline NRS in the intake JSON), dose plans and t
 infusion sessions with rate segments (start, changes, stop), ketamine boluses and other medications,
 adverse events and the charted observations (vital signs every few minutes); and the PRO answers
 (a baseline questionnaire, after-session checks, after-series follow-ups at the scheduled weeks with
-some missing and some answered twice). The rows come from cohort_rows.py, block by block of patients.
+some missing and some answered twice). The rows come from cohort_rows.py and cohort_charts.py, block by
+block of patients.
 
 The tables are truncated and loaded in one transaction with `COPY ... FREEZE`, so the rows are
 visible to index-only scans without a VACUUM; foreign-key triggers are skipped
@@ -24,7 +25,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from cohort_rows import Block, Clinic, text_pools, write_block
+from cohort_charts import write_block
+from cohort_rows import Block, Clinic, text_pools
 
 BLOCK = 2_000  # patients per block of COPY text
 TABLES = (
