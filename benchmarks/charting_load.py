@@ -255,6 +255,7 @@ def run(label: str, url: str, workers: int, pace_s: float, args: argparse.Namesp
         result["streams"] = stream_checks(received, args.subscribers, outcome.observation_ids, expected)
         delays = delays_ms(received, _committed_at(db, audit_before))
         result["delay_p50_ms"], result["delay_p99_ms"] = _pct(delays, 50), _pct(delays, 99)
+        result["reader_cpu_pct"] = round(100 * received.reader_cpu_s / wall, 0) if wall else 0.0
     db.dispose()
     return result
 

@@ -46,16 +46,18 @@ def print_capacity(results: list[dict[str, Any]], p99_target_ms: float) -> None:
     """The capacity table: backend x workers x pace."""
     print(
         "| backend | workers | pace s | nurses | streams | req/s | p50 ms | p95 ms | p99 ms | server CPU % "
-        f"| server CPU ms / write | event delay p50 / p99 ms | p99 < {p99_target_ms:g} ms |"
+        "| server CPU ms / write | event delay p50 / p99 ms | stream readers CPU % "
+        f"| p99 < {p99_target_ms:g} ms |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         paced = r["pace_s"] > 0
         within = r["p99_ms"] is not None and r["p99_ms"] < p99_target_ms
         verdict = ("met" if within else "NOT MET") if paced else "n/a (saturation)"
         delay = f"{r['delay_p50_ms']} / {r['delay_p99_ms']}" if "streams" in r else "-"
+        readers = f"{r['reader_cpu_pct']:g}" if "streams" in r else "-"
         print(
             f"| {r['backend']} | {r['workers']} | {r['pace_s']:g} | {r['nurses']} | {r['subscribers']} "
             f"| {r['throughput_req_s']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} "
-            f"| {r['server_cpu_pct']:g} | {r['cpu_ms_per_write']} | {delay} | {verdict} |"
+            f"| {r['server_cpu_pct']:g} | {r['cpu_ms_per_write']} | {delay} | {readers} | {verdict} |"
         )

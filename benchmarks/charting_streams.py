@@ -28,6 +28,7 @@ class Received:
     readings: list[tuple[int, int, float]] = field(default_factory=list)  # subscriber, observation, time
     counts: dict[tuple[int, str], int] = field(default_factory=dict)  # (subscriber, kind) -> events
     cut: int = 0  # streams that ended early (fell behind, or the server closed them)
+    reader_cpu_s: float = 0.0  # CPU the reading process used while the nurses charted (it shares the machine)
 
 
 async def _subscribe(
@@ -80,8 +81,10 @@ async def _hold(port: int, tokens: list[str], connected: Event, done: Event, out
     ]
     await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), timeout=120)
     connected.set()
+    cpu_before = time.process_time()
     while not done.is_set():
         await asyncio.sleep(0.2)
+    received.reader_cpu_s = time.process_time() - cpu_before
     finished_at = time.time()
     while time.time() - last[0] < QUIET_S and time.time() - finished_at < MOST_S:
         await asyncio.sleep(0.2)
