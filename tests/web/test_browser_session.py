@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from playwright.sync_api import expect
 
 from ketaclinic.services.permissions import Actor
 from ketaclinic.services.sessions import charting, flowsheet, infusion_rates
@@ -81,7 +82,7 @@ def test_nurse_and_physician_walk_a_safe_infusion_day(  # type: ignore[no-untype
     _chart(nurse, sbp="165", dbp="95", hr="80", spo2="98")
     nurse.wait_for_selector("#alerts .session-alert[data-group=blood_pressure][data-severity=warning]")
     # Ready for the next row (the form's answer may land after the alert's live event).
-    nurse.wait_for_function("document.activeElement && document.activeElement.name === 'sbp'")
+    expect(nurse.locator("#obs-form input[name=sbp]")).to_be_focused()  # retried: no eval under the CSP
     nurse.fill("#obs-form input[name=sbp]", "186")
     nurse.keyboard.press("Tab")
     nurse.keyboard.type("114")
